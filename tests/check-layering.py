@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Enforce the layering rules of docs/ARCHITECTURE.md on #include lines.
+
+  virtio/     C11 freestanding headers, stdlib.h, vback/base.h, vback/io.h
+              (the OS-free IO interface) and vback/virtio.h; nothing else
+              from outside virtio/.
+  io/         nothing of virtio or of any hypervisor.
+  transport/  nothing of block devices or of the IO layer.
+  anything    only transport/xen and tests may include a Xen header.
+
+Usage: check-layering.py SRCROOT | --self-test
+"""
+import os
+import re
+import sys
+import tempfile
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+
+VIRTIO_ALLOWED_SYSTEM = {
+    'stdint.h', 'stddef.h', 'stdbool.h', 'string.h', 'errno.h', 'stdlib.h',
+    'stdarg.h', 'limits.h', 'stdalign.h', 'stdatomic.h',
+    'vback/base.h', 'vback/io.h', 'vback/virtio.h',
+}
+XEN = re.compile(r'^(xen/|xen[a-z]*\.h$)')
+
+
+def violations(root):
+    found = []
+    for layer in ('virtio', 'io', 'transport', 'lib', 'examples'):
+        top = os.path.join(root, layer)
+        for dirpath, _, files in os.walk(top):
+            for name in sorted(files):
+                if not name.endswith(('.c', '.h')):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root)
+                with open(path, encoding='utf-8', errors='replace') as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        why = check(rel, m.group(1), m.group(2))
+                        if why:
+                            found.append(f'{rel}:{lineno}: {m.group(2)}: {why}')
+    return found
+
+
+def check(rel, kind, header):
+    parts = rel.split(os.sep)
+    layer = parts[0]
+    if XEN.match(header) and rel.split(os.sep)[:2] != ['transport', 'xen']:
+        return 'only transport/xen may include Xen headers'
+    if layer == 'virtio':
+        if kind == '"' and '/' not in header:
+            return None  # a private header next to the code
+        if header not in VIRTIO_ALLOWED_SYSTEM:
+            return 'virtio/ includes no OS, hypervisor, transport or IO-implementation header'
+    if layer == 'io':
+        if re.match(r'vback/(virtio|transport|xen|vhost_user)\.h$', header) \
+                or 'virtio' in header or 'vhost' in header:
+            return 'io/ knows nothing of virtio or hypervisors'
+    if layer == 'transport':
+        if header in ('vback/io.h', 'liburing.h') or 'virtio_blk' in header \
+                or header.startswith('linux/fs'):
+            return 'transport/ knows nothing of block devices or the IO layer'
+    return None
+
+
+def self_test():
+    """Plant one crossing per wall; each must be reported."""
+    planted = {
+        'virtio/blk.c': '#include <unistd.h>\n',
+        'virtio/mmio.c': '#include <vback/xen.h>\n',
+        'io/posix.c': '#include <vback/virtio.h>\n',
+        'transport/vhost-user/x.c': '#include <vback/io.h>\n',
+        'transport/vhost-user/y.c': '#include <xenctrl.h>\n',
+        'virtio/ok.c': '#include <stdint.h>\n#include "virtqueue.h"\n',
+        'transport/xen/ok.c': '#include <xendevicemodel.h>\n',
+    }
+    with tempfile.TemporaryDirectory() as root:
+        for rel, text in planted.items():
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+        found = violations(root)
+    bad = {v.split(':')[0] for v in found}
+    expected = {'virtio/blk.c', 'virtio/mmio.c', 'io/posix.c',
+                'transport/vhost-user/x.c', 'transport/vhost-user/y.c'}
+    if bad != expected:
+        print('self-test: expected violations in', sorted(expected),
+              'got', found)
+        return 1
+    print(f'self-test: all {len(expected)} planted crossings detected')
+    return 0
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == '--self-test':
+        return self_test()
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    found = violations(sys.argv[1])
+    for v in found:
+        print(v)
+    if found:
+        print(f'{len(found)} include(s) cross a layer wall')
+        return 1
+    print('layering: no include crosses a wall')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
