@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Install what vback needs on a fresh Debian 12 machine: every package named
+# in scripts/deps/*.txt. Idempotent and quiet when everything is present.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+mapfile -t wanted < <(cat "$here"/deps/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' |
+	grep -v '^$' | sort -u)
+missing=()
+for p in "${wanted[@]}"; do
+	# A package is present when dpkg says "install ok installed".
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps: need root or sudo for: ${missing[*]}" >&2; exit 1; }
+	sudo=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# dpkg may be busy (unattended-upgrades on a fresh machine): wait for it.
+for _ in $(seq 60); do
+	if $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/vback-install-deps.log 2>&1; then
+		exit 0
+	fi
+	grep -q 'Could not get lock' /tmp/vback-install-deps.log 2>/dev/null || break
+	sleep 5
+done
+cat /tmp/vback-install-deps.log >&2
+echo "install-deps: apt-get failed (log above)" >&2
+exit 1
