@@ -1,0 +1,199 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# SPDX-License-Identifier: MIT
+# /init of the Dom0 of the Xen end-to-end test (PID 1, busybox). Brings up
+# the Xen tools, then runs the test that /proc/cmdline names:
+#   xe2e.mode=smoke  xl works and a DomU without disks boots
+#   xe2e.mode=disk   vback-disk serves two virtio disks (rw, ro) of a DomU
+#                    that is created, destroyed and created again
+# Every check prints "XE2E: PASS name" or "XE2E: FAIL name"; the DomU's
+# console is relayed with a "domu| " prefix; the last line is
+# "XE2E: RESULT PASS|FAIL", then the machine powers off.
+
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /usr/local/bin /usr/local/lib
+/bin/busybox --install -s
+export PATH=/usr/lib/xen-4.17/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LD_LIBRARY_PATH=/usr/local/lib
+export XE2E_TAG=XE2E
+# shellcheck source=tests/xen-e2e/pattern.sh
+. /xe2e/pattern.sh
+
+finish() {
+	[ "$XE2E_FAILS" -eq 0 ] && r=PASS || r=FAIL
+	echo "XE2E: RESULT $r (failures: $XE2E_FAILS, uptime $(cut -d' ' -f1 /proc/uptime) s)"
+	sync
+	poweroff -f
+}
+
+fatal() {
+	echo "XE2E: FAIL $1"
+	XE2E_FAILS=$((XE2E_FAILS + 1))
+	finish
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts		# xenconsoled allocates ptys
+mount -t tmpfs tmpfs /run
+ln -sfn /run /var/run
+mkdir -p /etc/xen
+[ -f /etc/xen/xl.conf ] || echo '# defaults' >/etc/xen/xl.conf
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored \
+	/var/log/xen/console /run/xe2e /var/lock
+
+mode=$(sed -n 's/.*xe2e\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+echo "XE2E: dom0 up, mode=${mode:-none}, uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
+	insmod /lib/modules/$m.ko || fatal "insmod-$m"
+done
+mkdir -p /proc/xen
+mount -t xenfs xenfs /proc/xen || fatal mount-xenfs
+
+xenstored --pid-file=/run/xenstored.pid || fatal xenstored
+xen-init-dom0 || fatal xen-init-dom0
+xenconsoled --log=guest --log-dir=/var/log/xen/console || fatal xenconsoled
+check xl-list sh -c 'xl list | grep -q "^Domain-0 "'
+
+# relay PREFIX FILE: copy lines of FILE to our console as they come.
+relay() {
+	touch "$2"
+	tail -f "$2" | while IFS= read -r l; do echo "$1$l"; done &
+}
+
+# The DomU console (xenconsoled's log of it).
+log=/var/log/xen/console/guest-domu.log
+relay "domu| " $log
+
+# domu_cfg FILE ROUND DISKS...: an xl config for the test DomU.
+domu_cfg() {
+	f=$1 round=$2
+	shift 2
+	{
+		echo 'name = "domu"'
+		echo 'kernel = "/boot/vmlinuz"'
+		echo 'ramdisk = "/run/xe2e/domu.cpio"'
+		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=4 xe2e.round=$round\""
+		echo 'memory = 256'
+		echo 'vcpus = 1'
+		if [ $# -gt 0 ]; then
+			printf 'disk = [ '
+			sep=""
+			for d in "$@"; do
+				printf "%s'%s'" "$sep" "$d"
+				sep=", "
+			done
+			echo ' ]'
+		fi
+	} >"$f"
+}
+
+# run_domu ROUND CFG: create the DomU, wait for its END marker, destroy it.
+run_domu() {
+	r=$1
+	echo "XE2E: creating DomU round $r, uptime $(cut -d' ' -f1 /proc/uptime) s"
+	if ! xl create "$2"; then
+		echo "XE2E: FAIL xl-create-$r"
+		XE2E_FAILS=$((XE2E_FAILS + 1))
+		return 1
+	fi
+	n=0
+	while ! grep -q "XE2E-DOMU: END round=$r" $log; do
+		n=$((n + 1))
+		if [ $n -gt 180 ]; then
+			echo "XE2E: FAIL domu-$r-timeout"
+			XE2E_FAILS=$((XE2E_FAILS + 1))
+			break
+		fi
+		sleep 1
+	done
+	sleep 1
+	# Destroyed while its disks are live (round 0 powers itself off).
+	if xl list domu >/dev/null 2>&1; then
+		xl destroy domu || echo "XE2E: xl destroy failed"
+	fi
+	n=0
+	while xl list domu >/dev/null 2>&1 && [ $n -lt 30 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	check "domu-$r-destroyed" sh -c '! xl list domu >/dev/null 2>&1'
+	check "domu-$r-no-fail-markers" sh -c "! grep -q 'XE2E-DOMU: FAIL' $log"
+	check "domu-$r-passed" grep -q "XE2E-DOMU: ROUND $r PASS" $log
+	return 0
+}
+
+cp /xe2e/domu.cpio /run/xe2e/domu.cpio
+
+case "$mode" in
+smoke)
+	domu_cfg /run/xe2e/smoke.cfg 0
+	run_domu 0 /run/xe2e/smoke.cfg
+	;;
+disk)
+	if [ ! -x /usr/local/bin/vback-disk ]; then
+		fatal "vback-disk-missing"
+	fi
+	rw=/run/xe2e/disk-rw.img
+	ro=/run/xe2e/disk-ro.img
+	pattern initial 0 1024 >$rw
+	pattern readonly 0 256 >$ro
+	ro_sum=$(md5sum <$ro | cut -d' ' -f1)
+	line='format=raw,backendtype=standalone,specification=virtio'
+	domu_cfg /run/xe2e/round1.cfg 1 "$line,vdev=xvda,target=$rw" \
+		"$line,vdev=xvdb,access=ro,target=$ro"
+	domu_cfg /run/xe2e/round2.cfg 2 "$line,vdev=xvda,target=$rw" \
+		"$line,vdev=xvdb,access=ro,target=$ro"
+
+	# The daemon in its default mode: watch xenstore, serve what xl sets up.
+	# shellcheck disable=SC2046 # extra arguments, one per word
+	vback-disk $(cat /xe2e/daemon-args 2>/dev/null) \
+		>/run/xe2e/vback-disk.log 2>&1 &
+	daemon=$!
+	relay "vback| " /run/xe2e/vback-disk.log
+	sleep 2
+	check daemon-running kill -0 $daemon
+
+	# The image checks of a round only make sense when its DomU ran.
+	if run_domu 1 /run/xe2e/round1.cfg; then
+		check image-round1-data same "$(region_sum $rw 256 256)" \
+			"$(pattern_sum round1 256 256)"
+		check image-round1-4k same "$(region_sum $rw 1000 1)" \
+			"$(pattern_sum small 1000 1)"
+		check image-round1-512 same \
+			"$(dd if=$rw bs=512 skip=8190 count=1 2>/dev/null | md5sum | cut -d' ' -f1)" \
+			"$(pattern sector 0 1 | head -c 512 | md5sum | cut -d' ' -f1)"
+		check image-initial-kept same "$(region_sum $rw 0 256)" \
+			"$(pattern_sum initial 0 256)"
+	fi
+	check image-ro-unchanged same "$(md5sum <$ro | cut -d' ' -f1)" "$ro_sum"
+	check daemon-survives-destroy kill -0 $daemon
+
+	if run_domu 2 /run/xe2e/round2.cfg; then
+		check image-round2-data same "$(region_sum $rw 512 256)" \
+			"$(pattern_sum round2 512 256)"
+	fi
+	check image-ro-unchanged-2 same "$(md5sum <$ro | cut -d' ' -f1)" "$ro_sum"
+
+	# SIGTERM: a clean exit.
+	kill -TERM $daemon
+	n=0
+	while kill -0 $daemon 2>/dev/null && [ $n -lt 15 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	if kill -0 $daemon 2>/dev/null; then
+		echo "XE2E: FAIL daemon-sigterm-exit: still running after 15 s"
+		XE2E_FAILS=$((XE2E_FAILS + 1))
+	else
+		wait $daemon
+		check daemon-sigterm-exit-0 [ $? -eq 0 ]
+	fi
+	;;
+*)
+	fatal "unknown-mode"
+	;;
+esac
+finish
