@@ -202,6 +202,15 @@ VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int
  */
 VBACK_API void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q);
 
+/**
+ * Requests accepted from the guest and not yet completed, including those
+ * orphaned by a reset. After a reset or detach with requests in flight the
+ * device still calls the transport's gm unmap() (never map(), never guest
+ * memory) as they complete: a transport keeps its guest-memory view alive
+ * until this reaches 0.
+ */
+VBACK_API unsigned int vback_dev_inflight(const struct vback_dev *dev);
+
 /** Tear down a device of any type (also vback_blk_destroy()). */
 VBACK_API void vback_dev_destroy(struct vback_dev *dev);
 

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device core driven directly, as vhost-user does: attach, features,
+ * status, queue size/address/enable, last avail index, kick, stop with
+ * queue_idle, config space bounds, blk creation options.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "fixture.h"
+
+#define QSIZE 16u
+#define DESC FX_R0
+#define AVAIL (FX_R0 + 0x1000)
+#define USED (FX_R0 + 0x2000)
+#define BUFS (FX_R0 + 0x10000)
+
+struct dfx {
+	struct gmem *mem;
+	struct tio *io;
+	struct vback_blk *blk;
+	struct vback_dev *dev;
+	unsigned int notified, config, idle, idle_q;
+	uint16_t avail_idx;
+};
+
+static void d_notify(void *opaque, unsigned int q)
+{
+	struct dfx *d = opaque;
+
+	(void)q;
+	d->notified++;
+}
+
+static void d_config(void *opaque)
+{
+	((struct dfx *)opaque)->config++;
+}
+
+static void d_idle(void *opaque, unsigned int q)
+{
+	struct dfx *d = opaque;
+
+	d->idle++;
+	d->idle_q = q;
+}
+
+static const struct vback_dev_transport_ops d_ops = {
+	.notify_queue = d_notify,
+	.notify_config = d_config,
+	.queue_idle = d_idle,
+};
+
+static void dsetup(struct dfx *d, uint64_t transport_features)
+{
+	const struct gmem_region r[] = { { FX_R0, FX_R0_SIZE, false } };
+	struct vback_blk_options bo;
+	struct vback_dev_transport t;
+
+	memset(d, 0, sizeof(*d));
+	d->mem = gmem_create(r, 1);
+	d->io = tio_create(NULL);
+	memset(&bo, 0, sizeof(bo));
+	bo.io = tio_io(d->io);
+	bo.queue_size = QSIZE;
+	assert_int_equal(vback_blk_create(&bo, &d->blk), 0);
+	d->dev = vback_blk_dev(d->blk);
+	memset(&t, 0, sizeof(t));
+	t.ops = &d_ops;
+	t.opaque = d;
+	t.gm = gmem_view(d->mem, true);
+	t.features = transport_features;
+	assert_int_equal(vback_dev_attach(d->dev, &t), 0);
+}
+
+static void dteardown(struct dfx *d)
+{
+	vback_dev_detach(d->dev);
+	tio_release(d->io, 0);
+	vback_blk_destroy(d->blk);
+	tio_destroy(d->io);
+	gmem_destroy(d->mem);
+}
+
+static void put(struct dfx *d, uint64_t gpa, uint64_t v, unsigned int n)
+{
+	uint8_t b[8];
+
+	for (unsigned int i = 0; i < n; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	assert_int_equal(gmem_write(d->mem, gpa, b, n), 0);
+}
+
+static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+
+	gmem_read(d->mem, gpa, b, n);
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static void enable(struct dfx *d)
+{
+	struct vback_vq_addr a = { DESC, AVAIL, USED };
+
+	assert_int_equal(vback_dev_set_driver_features(d->dev,
+						       1ull << VIRTIO_F_VERSION_1),
+			 0);
+	assert_int_equal(vback_dev_queue_set_size(d->dev, 0, QSIZE), 0);
+	assert_int_equal(vback_dev_queue_set_addr(d->dev, 0, &a), 0);
+	assert_int_equal(vback_dev_queue_enable(d->dev, 0), 0);
+}
+
+/* A read of sector @sector at slot @s (descriptors 3s..3s+2). */
+static void offer_read(struct dfx *d, unsigned int s, uint64_t sector)
+{
+	uint64_t buf = BUFS + 0x1000ull * s;
+	uint16_t base = (uint16_t)(3 * s);
+	uint64_t dg = DESC + 16ull * base;
+
+	put(d, buf, VIRTIO_BLK_T_IN, 4);
+	put(d, buf + 8, sector, 8);
+	put(d, dg, buf, 8);
+	put(d, dg + 8, 16, 4);
+	put(d, dg + 12, VRING_DESC_F_NEXT | (uint64_t)(base + 1) << 16, 4);
+	put(d, dg + 16, buf + 512, 8);
+	put(d, dg + 24, 512, 4);
+	put(d, dg + 28, (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE) |
+			(uint64_t)(base + 2) << 16, 4);
+	put(d, dg + 32, buf + 16, 8);
+	put(d, dg + 40, 1, 4);
+	put(d, dg + 44, VRING_DESC_F_WRITE, 4);
+	put(d, buf + 16, 0xee, 1);
+	put(d, AVAIL + 4 + 2 * (d->avail_idx % QSIZE), base, 2);
+	d->avail_idx++;
+	put(d, AVAIL + 2, d->avail_idx, 2);
+}
+
+static void test_attach_rules(void **state)
+{
+	struct vback_dev_transport t;
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(vback_dev_attach(d.dev, &t), -EINVAL);
+	t.ops = &d_ops;
+	t.gm = gmem_view(d.mem, false);
+	assert_int_equal(vback_dev_attach(d.dev, &t), -EBUSY);
+	dteardown(&d);
+}
+
+static void test_queue_config_rules(void **state)
+{
+	struct vback_vq_addr a = { DESC + 8, AVAIL, USED }, got;
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	assert_int_equal(vback_dev_num_queues(d.dev), 1);
+	assert_int_equal(vback_dev_queue_max_size(d.dev, 0), QSIZE);
+	assert_int_equal(vback_dev_queue_max_size(d.dev, 1), 0);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 0), -EINVAL);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 12), -EINVAL);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 32), -EINVAL);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 1, 8), -EINVAL);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 8), 0);
+	assert_int_equal(vback_dev_queue_size(d.dev, 0), 8);
+	/* Misaligned descriptor table. */
+	assert_int_equal(vback_dev_queue_set_addr(d.dev, 0, &a), 0);
+	assert_int_equal(vback_dev_queue_get_addr(d.dev, 0, &got), 0);
+	assert_memory_equal(&got, &a, sizeof(a));
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), -EINVAL);
+	/* Outside guest memory. */
+	a.desc = FX_HOLE;
+	vback_dev_queue_set_addr(d.dev, 0, &a);
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), -EFAULT);
+	assert_false(vback_dev_queue_enabled(d.dev, 0));
+	assert_int_equal(gmem_outstanding(d.mem), 0);
+	a.desc = DESC;
+	vback_dev_queue_set_addr(d.dev, 0, &a);
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), -EBUSY);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 4), -EBUSY);
+	assert_int_equal(vback_dev_queue_set_addr(d.dev, 0, &a), -EBUSY);
+	assert_int_equal(vback_dev_queue_set_last_avail(d.dev, 0, 3), -EBUSY);
+	vback_dev_queue_reset(d.dev, 0);
+	assert_int_equal(vback_dev_queue_size(d.dev, 0), QSIZE);
+	assert_int_equal(gmem_outstanding(d.mem), 0);
+	dteardown(&d);
+}
+
+static void test_kick_and_last_avail(void **state)
+{
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	/* A ring handed over at index 5 (vhost-user SET_VRING_BASE). */
+	d.avail_idx = 5;
+	assert_int_equal(vback_dev_queue_set_last_avail(d.dev, 0, 5), 0);
+	enable(&d);
+	tio_data(d.io)[512 * 9] = 0x99;
+	offer_read(&d, 0, 9);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(vback_dev_queue_last_avail(d.dev, 0), 6);
+	assert_int_equal(get(&d, USED + 2, 2), 6);
+	assert_int_equal(get(&d, USED + 4 + 8 * 5, 4), 0); /* head */
+	assert_int_equal(get(&d, USED + 8 + 8 * 5, 4), 513);
+	assert_int_equal(get(&d, BUFS + 16, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(get(&d, BUFS + 512, 1), 0x99);
+	assert_int_equal(d.notified, 1);
+	/* Suppressed with NO_INTERRUPT (no EVENT_IDX). */
+	put(&d, AVAIL, VRING_AVAIL_F_NO_INTERRUPT, 2);
+	offer_read(&d, 1, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(get(&d, USED + 2, 2), 7);
+	assert_int_equal(d.notified, 1);
+	/* Kicks of unknown queues are ignored. */
+	vback_dev_queue_kick(d.dev, 1);
+	vback_dev_queue_kick(d.dev, 1000);
+	assert_int_equal(gmem_outstanding(d.mem), 3);
+	dteardown(&d);
+	assert_int_equal(d.config, 0);
+}
+
+static void test_event_idx_suppression(void **state)
+{
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d.dev, (1ull << VIRTIO_F_VERSION_1) |
+						(1ull << VIRTIO_RING_F_EVENT_IDX)),
+			 0);
+	{
+		struct vback_vq_addr a = { DESC, AVAIL, USED };
+
+		vback_dev_queue_set_addr(d.dev, 0, &a);
+		assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
+	}
+	/* used_event = 0: interrupt after the first used entry. */
+	offer_read(&d, 0, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(d.notified, 1);
+	/* The device published avail_event = next index to kick for. */
+	assert_int_equal(get(&d, USED + 4 + 8 * QSIZE, 2), 1);
+	/* used_event far ahead: no interrupt for the next ones. */
+	put(&d, AVAIL + 4 + 2 * QSIZE, 10, 2);
+	offer_read(&d, 1, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	offer_read(&d, 2, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(d.notified, 1);
+	assert_int_equal(get(&d, USED + 2, 2), 3);
+	/* used_event = 3: the 4th used entry (index 3 -> 4) interrupts. */
+	put(&d, AVAIL + 4 + 2 * QSIZE, 3, 2);
+	offer_read(&d, 3, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(d.notified, 2);
+	dteardown(&d);
+}
+
+static void test_queue_stop_reports_idle(void **state)
+{
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	enable(&d);
+	tio_hold(d.io, true);
+	offer_read(&d, 0, 0);
+	offer_read(&d, 1, 1);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(tio_pending(d.io), 2);
+	assert_int_equal(vback_dev_queue_stop(d.dev, 0), 2);
+	/* Stopped: new buffers are not popped. */
+	offer_read(&d, 2, 2);
+	vback_dev_queue_kick(d.dev, 0);
+	assert_int_equal(tio_pending(d.io), 2);
+	assert_int_equal(tio_release(d.io, 1), 1);
+	assert_int_equal(d.idle, 0);
+	assert_int_equal(tio_release(d.io, 0), 1);
+	assert_int_equal(d.idle, 1);
+	assert_int_equal(d.idle_q, 0);
+	/* The in-flight ones were published normally. */
+	assert_int_equal(get(&d, USED + 2, 2), 2);
+	assert_int_equal(vback_dev_queue_last_avail(d.dev, 0), 2);
+	/* Nothing in flight: stop reports 0 and no callback. */
+	assert_int_equal(vback_dev_queue_stop(d.dev, 0), 0);
+	assert_int_equal(d.idle, 1);
+	dteardown(&d);
+}
+
+static void test_features_and_status(void **state)
+{
+	uint64_t offered;
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 1ull << VIRTIO_F_ACCESS_PLATFORM);
+	offered = vback_dev_features(d.dev);
+	assert_true(offered & (1ull << VIRTIO_F_ACCESS_PLATFORM));
+	assert_true(offered & (1ull << VIRTIO_BLK_F_FLUSH));
+	assert_false(offered & (1ull << 40)); /* RING_RESET: mmio only */
+	assert_int_equal(vback_dev_set_driver_features(d.dev, 1ull << 63),
+			 -EINVAL);
+	assert_int_equal(vback_dev_set_status(d.dev, 3), 0);
+	/* Without VERSION_1 and ACCESS_PLATFORM: FEATURES_OK refused. */
+	assert_int_equal(vback_dev_set_driver_features(d.dev,
+						       1ull << VIRTIO_F_VERSION_1),
+			 0);
+	assert_int_equal(vback_dev_set_status(d.dev, 11), -EINVAL);
+	assert_int_equal(vback_dev_status(d.dev), 3);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d.dev, (1ull << VIRTIO_F_VERSION_1) |
+						(1ull << VIRTIO_F_ACCESS_PLATFORM)),
+			 0);
+	assert_int_equal(vback_dev_set_status(d.dev, 11), 0);
+	assert_int_equal(vback_dev_status(d.dev), 11);
+	assert_int_equal(vback_dev_set_driver_features(d.dev, 0), -EPERM);
+	assert_int_equal(vback_dev_set_status(d.dev, 15), 0);
+	/* Clearing a bit is refused; 0 resets. */
+	assert_int_equal(vback_dev_set_status(d.dev, 7), -EPROTO);
+	assert_int_equal(vback_dev_status(d.dev), 15);
+	assert_int_equal(vback_dev_set_status(d.dev, 0), 0);
+	assert_int_equal(vback_dev_status(d.dev), 0);
+	assert_int_equal(vback_dev_driver_features(d.dev), 0);
+	dteardown(&d);
+}
+
+static void test_config_bounds(void **state)
+{
+	uint8_t buf[8];
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	assert_int_equal(vback_dev_device_id(d.dev), 2);
+	memset(buf, 0x77, sizeof(buf));
+	assert_int_equal(vback_dev_config_read(d.dev, 70, buf, 4), -ERANGE);
+	assert_memory_equal(buf, "\0\0\0\0", 4);
+	assert_int_equal(vback_dev_config_read(d.dev, UINT32_MAX, buf, 2),
+			 -ERANGE);
+	assert_int_equal(vback_dev_config_read(d.dev, 0, buf, 8), 0);
+	assert_int_equal(buf[0] | buf[1] << 8, 2048);
+	assert_int_equal(vback_dev_config_write(d.dev, 72, buf, 1), -ERANGE);
+	/* writeback is read-only unless CONFIG_WCE was negotiated. */
+	buf[0] = 1;
+	assert_int_equal(vback_dev_config_write(d.dev, 32, buf, 1), 0);
+	assert_int_equal(vback_dev_config_read(d.dev, 32, buf, 1), 0);
+	assert_int_equal(buf[0], 0);
+	dteardown(&d);
+}
+
+static void test_blk_create_options(void **state)
+{
+	struct vback_blk_options bo;
+	struct vback_blk *blk;
+	struct tio *io = tio_create(NULL);
+
+	(void)state;
+	memset(&bo, 0, sizeof(bo));
+	assert_int_equal(vback_blk_create(&bo, &blk), -EINVAL); /* no io */
+	bo.io = tio_io(io);
+	bo.queue_size = 100;
+	assert_int_equal(vback_blk_create(&bo, &blk), -EINVAL);
+	bo.queue_size = 0;
+	bo.num_queues = 65;
+	assert_int_equal(vback_blk_create(&bo, &blk), -EINVAL);
+	bo.num_queues = 2;
+	bo.seg_max = 5000;
+	assert_int_equal(vback_blk_create(&bo, &blk), 0);
+	assert_int_equal(vback_dev_num_queues(vback_blk_dev(blk)), 2);
+	assert_int_equal(vback_dev_queue_max_size(vback_blk_dev(blk), 1), 256);
+	{
+		uint8_t b[4];
+
+		vback_dev_config_read(vback_blk_dev(blk), 12, b, 4);
+		assert_int_equal(b[0] | b[1] << 8, 1024); /* capped */
+	}
+	vback_blk_destroy(blk);
+	tio_destroy(io);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_rules),
+		cmocka_unit_test(test_queue_config_rules),
+		cmocka_unit_test(test_kick_and_last_avail),
+		cmocka_unit_test(test_event_idx_suppression),
+		cmocka_unit_test(test_queue_stop_reports_idle),
+		cmocka_unit_test(test_features_and_status),
+		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_blk_create_options),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.2 section 5.2) on top of the device core: requests
+ * become IO-layer requests (include/vback/io.h) whose iovecs point into
+ * guest memory. Every popped head is answered, with VIRTIO_BLK_S_IOERR or
+ * VIRTIO_BLK_S_UNSUPP when the request is malformed or unknown.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "ring.h"
+
+#define BLK_DEFAULT_QUEUE_SIZE 256u
+#define BLK_DEFAULT_SEG_MAX 126u
+#define BLK_MAX_SEG_MAX 1024u
+/* Extra iovecs per request: header, status and buffers split at guest
+ * memory region boundaries. */
+#define BLK_IOV_SLACK 10u
+#define BLK_HDR_SIZE 16u
+
+/* Per ring slot, preallocated at queue enable. */
+struct blk_req {
+	struct vback_io_req io; /* first: the done() callback casts back */
+	struct vback_blk *blk;
+	struct vq_elem *elem;
+	uint32_t type;
+	uint32_t used_len; /* bytes written to the guest on success */
+	uint64_t bytes;
+	bool flush_after; /* writethrough: FLUSH before completing a write */
+};
+
+struct vback_blk {
+	struct vback_dev dev; /* first: the core hands us &blk->dev */
+	struct vback_io io;
+	struct vback_io_caps caps;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	bool read_only;
+	bool writeback_default;
+	uint8_t writeback;
+	uint32_t seg_max;
+	uint32_t size_max;
+	uint64_t capacity; /* 512-byte sectors */
+	unsigned int nblocked;
+	struct vback_blk_stats stats;
+};
+
+/* Returned by the request parsers when the request went to the IO layer. */
+#define BLK_SUBMITTED (-1)
+
+static struct vback_blk *to_blk(struct vback_dev *dev)
+{
+	return (struct vback_blk *)dev;
+}
+
+static bool writethrough(const struct vback_blk *blk)
+{
+	const struct vback_dev *dev = &blk->dev;
+
+	if (!blk->caps.volatile_cache)
+		return false;
+	/* 5.2.6.4: without FLUSH or with WCE off, writes must be stable. */
+	if (!dev_has(dev, VIRTIO_BLK_F_FLUSH))
+		return true;
+	return dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) && !blk->writeback;
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion                                                          */
+/* ------------------------------------------------------------------ */
+
+static void blk_process(struct vback_dev *dev, struct vq *vq);
+
+static void count(struct vback_blk *blk, const struct blk_req *r,
+		  uint8_t status)
+{
+	struct vback_blk_stats *s = &blk->stats;
+
+	if (status == VIRTIO_BLK_S_UNSUPP) {
+		s->unsupported++;
+		return;
+	}
+	if (status != VIRTIO_BLK_S_OK) {
+		s->io_errors++;
+		return;
+	}
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		s->reads++;
+		s->bytes_read += r->bytes;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		s->writes++;
+		s->bytes_written += r->bytes;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		s->flushes++;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		s->get_ids++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_SECURE_ERASE:
+		s->discards++;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		s->write_zeroes++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Write the status byte, hand the head back, publish unless batching. */
+static void blk_complete(struct vback_blk *blk, struct vq *vq,
+			 struct vq_elem *e, uint8_t status)
+{
+	struct blk_req *r = e->priv;
+
+	count(blk, r, status);
+	*e->last_in = status;
+	vq_push(vq, e, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+	if (!vq->in_kick)
+		vq_flush(vq);
+}
+
+static uint8_t errno_status(int err)
+{
+	return err == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
+}
+
+static void kick_blocked(struct vback_blk *blk)
+{
+	for (unsigned int q = 0; q < blk->dev.nq && blk->nblocked; q++) {
+		struct vq *vq = &blk->dev.vqs[q];
+
+		if (!vq->blocked)
+			continue;
+		if (vq->in_kick)
+			vq->rekick = true;
+		else
+			blk_process(&blk->dev, vq);
+	}
+}
+
+static void blk_io_done(struct vback_io_req *req, int result)
+{
+	struct blk_req *r = (struct blk_req *)req;
+	struct vq_elem *e = r->elem;
+	struct vback_blk *blk = r->blk;
+	struct vq *vq;
+
+	if (e->ctx->orphaned) {
+		/* The queue was reset: no status, no ring, no guest memory. */
+		vq_complete_orphan(e);
+		return;
+	}
+	vq = &blk->dev.vqs[e->ctx->q];
+	if (!result && r->flush_after) {
+		r->flush_after = false;
+		r->io.op = VBACK_IO_FLUSH;
+		r->io.iov = NULL;
+		r->io.iovcnt = 0;
+		result = vback_io_submit(&blk->io, req);
+		if (!result)
+			return;
+	}
+	blk_complete(blk, vq, e, result ? errno_status(result) :
+					  VIRTIO_BLK_S_OK);
+	if (blk->nblocked)
+		kick_blocked(blk);
+}
+
+/* Hand @r to the IO layer. BLK_SUBMITTED or a status to answer now. */
+static int blk_submit(struct vback_blk *blk, struct vq *vq,
+		      struct vq_elem *e)
+{
+	struct blk_req *r = e->priv;
+	int rc;
+
+	r->io.done = blk_io_done;
+	r->io.opaque = r;
+	rc = vback_io_submit(&blk->io, &r->io);
+	if (!rc)
+		return BLK_SUBMITTED;
+	if (rc == -EAGAIN) {
+		/* Back-pressure: retried when a completion arrives. */
+		vq->blocked = e;
+		blk->nblocked++;
+		return BLK_SUBMITTED;
+	}
+	return errno_status(rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Is [sector, sector + nsec) inside the disk? Overflow-safe. */
+static bool in_range(const struct vback_blk *blk, uint64_t sector,
+		     uint64_t nsec)
+{
+	return sector <= blk->capacity && nsec <= blk->capacity - sector;
+}
+
+static int blk_rw(struct vback_blk *blk, struct vq_elem *e,
+		  struct blk_req *r, uint64_t sector, bool write)
+{
+	struct vback_iovec *iov;
+	unsigned int n;
+	uint64_t len;
+
+	if (write && blk->read_only)
+		return VIRTIO_BLK_S_IOERR; /* 5.2.6.2: never reaches IO */
+	len = write ? e->out_len - BLK_HDR_SIZE : e->in_len - 1u;
+	if (len % VIRTIO_BLK_SECTOR)
+		return VIRTIO_BLK_S_IOERR;
+	if (e->ndesc > blk->seg_max + 2u)
+		return VIRTIO_BLK_S_IOERR;
+	if (sector > UINT64_MAX / VIRTIO_BLK_SECTOR ||
+	    !in_range(blk, sector, len / VIRTIO_BLK_SECTOR))
+		return VIRTIO_BLK_S_IOERR;
+	r->bytes = len;
+	r->used_len = write ? 1u : (uint32_t)len + 1u;
+	if (!len)
+		return VIRTIO_BLK_S_OK;
+	if (write) {
+		/* The data follows the 16 header bytes (any framing). */
+		size_t skip = BLK_HDR_SIZE;
+
+		iov = e->iov;
+		n = e->nout;
+		while (skip && iov->iov_len <= skip) {
+			skip -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		iov->iov_base = (uint8_t *)iov->iov_base + skip;
+		iov->iov_len -= skip;
+		r->flush_after = writethrough(blk);
+	} else {
+		/* The data precedes the status byte (the last one). */
+		iov = e->iov + e->nout;
+		n = e->nin;
+		iov[n - 1].iov_len--;
+		if (!iov[n - 1].iov_len)
+			n--;
+	}
+	r->io.op = write ? VBACK_IO_WRITE : VBACK_IO_READ;
+	r->io.flags = 0;
+	r->io.offset = sector * VIRTIO_BLK_SECTOR;
+	r->io.len = len;
+	r->io.iov = iov;
+	r->io.iovcnt = n;
+	return BLK_SUBMITTED;
+}
+
+static int blk_get_id(struct vback_blk *blk, struct vq_elem *e,
+		      struct blk_req *r)
+{
+	if (e->in_len - 1u < VIRTIO_BLK_ID_BYTES)
+		return VIRTIO_BLK_S_IOERR;
+	vback_iov_from_buf(e->iov + e->nout, e->nin, 0, blk->serial,
+			   VIRTIO_BLK_ID_BYTES);
+	r->used_len = VIRTIO_BLK_ID_BYTES + 1u;
+	return VIRTIO_BLK_S_OK;
+}
+
+/* DISCARD, WRITE_ZEROES, SECURE_ERASE: one segment (max_*_seg = 1). */
+static int blk_range(struct vback_blk *blk, struct vq_elem *e,
+		     struct blk_req *r, uint32_t type)
+{
+	struct virtio_blk_dwz_seg seg;
+	uint32_t feature, max, flags, num;
+	uint64_t data = e->out_len - BLK_HDR_SIZE, sector;
+	enum vback_io_op op;
+
+	switch (type) {
+	case VIRTIO_BLK_T_DISCARD:
+		feature = VIRTIO_BLK_F_DISCARD;
+		op = VBACK_IO_DISCARD;
+		max = blk->caps.max_discard_sectors;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		feature = VIRTIO_BLK_F_WRITE_ZEROES;
+		op = VBACK_IO_WRITE_ZEROES;
+		max = blk->caps.max_write_zeroes_sectors;
+		break;
+	default:
+		feature = VIRTIO_BLK_F_SECURE_ERASE;
+		op = VBACK_IO_SECURE_ERASE;
+		max = blk->caps.max_discard_sectors;
+		break;
+	}
+	if (!dev_has(&blk->dev, feature))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (!data || data % sizeof(seg) || data / sizeof(seg) > 1)
+		return VIRTIO_BLK_S_IOERR;
+	vback_iov_to_buf(e->iov, e->nout, BLK_HDR_SIZE, &seg, sizeof(seg));
+	sector = le64_to_cpu(seg.sector);
+	num = le32_to_cpu(seg.num_sectors);
+	flags = le32_to_cpu(seg.flags);
+	/* 5.2.6.2: unknown flags, or unmap on anything but write zeroes. */
+	if ((flags & ~VIRTIO_BLK_WZ_F_UNMAP) ||
+	    ((flags & VIRTIO_BLK_WZ_F_UNMAP) &&
+	     type != VIRTIO_BLK_T_WRITE_ZEROES))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (blk->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (!num || (max && num > max) || !in_range(blk, sector, num))
+		return VIRTIO_BLK_S_IOERR;
+	r->io.op = op;
+	r->io.flags = (flags & VIRTIO_BLK_WZ_F_UNMAP) ? VBACK_IO_F_UNMAP : 0;
+	r->io.offset = sector * VIRTIO_BLK_SECTOR;
+	r->io.len = (uint64_t)num * VIRTIO_BLK_SECTOR;
+	r->io.iov = NULL;
+	r->io.iovcnt = 0;
+	return BLK_SUBMITTED;
+}
+
+static void blk_handle(struct vback_blk *blk, struct vq *vq,
+		       struct vq_elem *e)
+{
+	struct blk_req *r = e->priv;
+	struct virtio_blk_outhdr hdr;
+	int st;
+
+	r->blk = blk;
+	r->elem = e;
+	r->type = UINT32_MAX;
+	r->used_len = 1;
+	r->bytes = 0;
+	r->flush_after = false;
+	if (!e->last_in) {
+		/* Nowhere to put a status: the driver is broken. */
+		dev_fail(&blk->dev, vq,
+			 "queue %u: head %u: no writable status byte",
+			 vq->index, e->head);
+		vq_push(vq, e, 0);
+		return;
+	}
+	if (e->truncated || e->out_len < BLK_HDR_SIZE) {
+		st = VIRTIO_BLK_S_IOERR;
+		goto answer;
+	}
+	vback_iov_to_buf(e->iov, e->nout, 0, &hdr, sizeof(hdr));
+	r->type = le32_to_cpu(hdr.type);
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		st = blk_rw(blk, e, r, le64_to_cpu(hdr.sector),
+			    r->type == VIRTIO_BLK_T_OUT);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		r->io.op = VBACK_IO_FLUSH;
+		r->io.flags = 0;
+		r->io.offset = 0;
+		r->io.len = 0;
+		r->io.iov = NULL;
+		r->io.iovcnt = 0;
+		st = BLK_SUBMITTED;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		st = blk_get_id(blk, e, r);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+	case VIRTIO_BLK_T_SECURE_ERASE:
+		st = blk_range(blk, e, r, r->type);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	if (st == BLK_SUBMITTED)
+		st = blk_submit(blk, vq, e);
+answer:
+	if (st != BLK_SUBMITTED)
+		blk_complete(blk, vq, e, (uint8_t)st);
+}
+
+static void blk_process(struct vback_dev *dev, struct vq *vq)
+{
+	struct vback_blk *blk = to_blk(dev);
+
+	if (vq->in_kick) {
+		vq->rekick = true; /* the running kick loops once more */
+		return;
+	}
+	vq->in_kick = true;
+	do {
+		vq->rekick = false;
+		if (vq->blocked) {
+			struct vq_elem *e = vq->blocked;
+			int st;
+
+			vq->blocked = NULL;
+			blk->nblocked--;
+			st = blk_submit(blk, vq, e);
+			if (st != BLK_SUBMITTED)
+				blk_complete(blk, vq, e, (uint8_t)st);
+		}
+		while (!vq->blocked) {
+			struct vq_elem *e;
+			int r = 0;
+
+			while (!vq->blocked && (r = vq_pop(vq, &e)) > 0)
+				blk_handle(blk, vq, e);
+			if (vq->blocked || r < 0 || !vq_rearm(vq))
+				break;
+		}
+		/* One batch: let the IO layer start (or finish) it all. */
+		vback_io_unplug(&blk->io);
+	} while (vq->rekick && vq->enabled);
+	vq->in_kick = false;
+	vq_flush(vq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Config space and device hooks                                       */
+/* ------------------------------------------------------------------ */
+
+static uint32_t or_max(uint32_t v)
+{
+	return v ? v : UINT32_MAX;
+}
+
+static void blk_config_build(const struct vback_blk *blk, uint8_t *c)
+{
+	const struct vback_io_caps *caps = &blk->caps;
+	uint32_t lbs = caps->logical_block_size;
+	uint32_t pbs = caps->physical_block_size;
+	uint8_t exp = 0;
+
+	memset(c, 0, VBLK_CFG_SIZE);
+	while (pbs > lbs && exp < 31 && (lbs << (exp + 1)) <= pbs)
+		exp++;
+	st_le64(c + VBLK_CFG_CAPACITY, blk->capacity);
+	st_le32(c + VBLK_CFG_SIZE_MAX, blk->size_max);
+	st_le32(c + VBLK_CFG_SEG_MAX, blk->seg_max);
+	st_le32(c + VBLK_CFG_BLK_SIZE, lbs);
+	c[VBLK_CFG_PHYS_EXP] = exp;
+	c[VBLK_CFG_ALIGN_OFF] = 0;
+	st_le16(c + VBLK_CFG_MIN_IO, 1);
+	st_le32(c + VBLK_CFG_OPT_IO, 0);
+	c[VBLK_CFG_WRITEBACK] = blk->writeback;
+	st_le16(c + VBLK_CFG_NUM_QUEUES, (uint16_t)blk->dev.nq);
+	st_le32(c + VBLK_CFG_MAX_DISCARD_SECTORS,
+		or_max(caps->max_discard_sectors));
+	st_le32(c + VBLK_CFG_MAX_DISCARD_SEG, 1);
+	st_le32(c + VBLK_CFG_DISCARD_ALIGN, lbs / VIRTIO_BLK_SECTOR);
+	st_le32(c + VBLK_CFG_MAX_WZ_SECTORS,
+		or_max(caps->max_write_zeroes_sectors));
+	st_le32(c + VBLK_CFG_MAX_WZ_SEG, 1);
+	c[VBLK_CFG_WZ_MAY_UNMAP] = caps->can_discard;
+	st_le32(c + VBLK_CFG_MAX_SE_SECTORS, or_max(caps->max_discard_sectors));
+	st_le32(c + VBLK_CFG_MAX_SE_SEG, 1);
+	st_le32(c + VBLK_CFG_SE_ALIGN, lbs / VIRTIO_BLK_SECTOR);
+}
+
+static void blk_config_read(struct vback_dev *dev, uint32_t off, void *buf,
+			    uint32_t len)
+{
+	uint8_t c[VBLK_CFG_SIZE];
+
+	blk_config_build(to_blk(dev), c);
+	memcpy(buf, c + off, len);
+}
+
+static void blk_config_write(struct vback_dev *dev, uint32_t off,
+			     const void *buf, uint32_t len)
+{
+	struct vback_blk *blk = to_blk(dev);
+
+	/* Only writeback is writable, and only with CONFIG_WCE (5.2.5). */
+	if (off > VBLK_CFG_WRITEBACK || off + len <= VBLK_CFG_WRITEBACK ||
+	    !dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE))
+		return;
+	blk->writeback = ((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
+}
+
+static void blk_reset(struct vback_dev *dev)
+{
+	struct vback_blk *blk = to_blk(dev);
+
+	blk->writeback = blk->writeback_default;
+	blk->nblocked = 0;
+}
+
+static void blk_destroy_dev(struct vback_dev *dev)
+{
+	dev_fini(dev);
+	free(to_blk(dev));
+}
+
+static const struct vdev_type_ops blk_type_ops = {
+	.process = blk_process,
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.reset = blk_reset,
+	.destroy = blk_destroy_dev,
+	.slot_priv_size = sizeof(struct blk_req),
+};
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+/* ------------------------------------------------------------------ */
+
+int vback_blk_create(const struct vback_blk_options *opts,
+		     struct vback_blk **out)
+{
+	struct vback_io_caps caps;
+	struct vback_blk *blk;
+	unsigned int nq;
+	uint16_t qsize;
+	uint64_t f;
+	int r;
+
+	if (!opts || !out || !opts->io.ops || !opts->io.ops->submit ||
+	    !opts->io.ops->get_caps)
+		return -EINVAL;
+	nq = opts->num_queues ? opts->num_queues : 1;
+	qsize = opts->queue_size ? opts->queue_size : BLK_DEFAULT_QUEUE_SIZE;
+	if (nq > VBACK_DEV_MAX_QUEUES || qsize > VRING_MAX_SIZE ||
+	    (qsize & (qsize - 1)))
+		return -EINVAL;
+	memset(&caps, 0, sizeof(caps));
+	r = vback_io_get_caps(&opts->io, &caps);
+	if (r)
+		return r;
+	if (caps.logical_block_size < VIRTIO_BLK_SECTOR ||
+	    (caps.logical_block_size & (caps.logical_block_size - 1)))
+		return -EINVAL;
+	if (caps.physical_block_size < caps.logical_block_size)
+		caps.physical_block_size = caps.logical_block_size;
+	blk = calloc(1, sizeof(*blk));
+	if (!blk)
+		return -ENOMEM;
+	blk->io = opts->io;
+	blk->caps = caps;
+	memcpy(blk->serial, opts->serial, sizeof(blk->serial));
+	blk->read_only = opts->read_only || caps.read_only;
+	blk->writeback_default = opts->writeback;
+	blk->writeback = opts->writeback;
+	blk->seg_max = opts->seg_max ? opts->seg_max :
+		       caps.max_segments ? caps.max_segments :
+					   BLK_DEFAULT_SEG_MAX;
+	if (blk->seg_max > BLK_MAX_SEG_MAX)
+		blk->seg_max = BLK_MAX_SEG_MAX;
+	blk->size_max = opts->size_max;
+	blk->capacity = caps.size_bytes / VIRTIO_BLK_SECTOR;
+
+	r = dev_init(&blk->dev, &blk_type_ops, VIRTIO_ID_BLOCK, nq, qsize,
+		     VBLK_CFG_SIZE, opts->log, opts->name ? opts->name : "blk");
+	if (r) {
+		free(blk);
+		return r;
+	}
+	f = VB_BIT(VIRTIO_F_RING_INDIRECT_DESC) |
+	    VB_BIT(VIRTIO_F_RING_EVENT_IDX) | VB_BIT(VIRTIO_BLK_F_SEG_MAX) |
+	    VB_BIT(VIRTIO_BLK_F_BLK_SIZE) | VB_BIT(VIRTIO_BLK_F_TOPOLOGY) |
+	    VB_BIT(VIRTIO_BLK_F_FLUSH) | VB_BIT(VIRTIO_BLK_F_CONFIG_WCE);
+	if (blk->size_max)
+		f |= VB_BIT(VIRTIO_BLK_F_SIZE_MAX);
+	if (blk->read_only)
+		f |= VB_BIT(VIRTIO_BLK_F_RO);
+	if (nq > 1)
+		f |= VB_BIT(VIRTIO_BLK_F_MQ);
+	if (!blk->read_only && caps.can_discard)
+		f |= VB_BIT(VIRTIO_BLK_F_DISCARD);
+	if (!blk->read_only && caps.can_write_zeroes)
+		f |= VB_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	if (!blk->read_only && caps.can_secure_erase)
+		f |= VB_BIT(VIRTIO_BLK_F_SECURE_ERASE);
+	blk->dev.device_features = f;
+	blk->dev.iov_cap = blk->seg_max + 2u + BLK_IOV_SLACK;
+	*out = blk;
+	return 0;
+}
+
+struct vback_dev *vback_blk_dev(struct vback_blk *blk)
+{
+	return blk ? &blk->dev : NULL;
+}
+
+void vback_blk_destroy(struct vback_blk *blk)
+{
+	if (blk)
+		vback_dev_destroy(&blk->dev);
+}
+
+int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes)
+{
+	if (!blk || size_bytes % VIRTIO_BLK_SECTOR)
+		return -EINVAL;
+	blk->caps.size_bytes = size_bytes;
+	blk->capacity = size_bytes / VIRTIO_BLK_SECTOR;
+	dev_config_changed(&blk->dev);
+	return 0;
+}
+
+void vback_blk_get_stats(const struct vback_blk *blk,
+			 struct vback_blk_stats *stats)
+{
+	if (blk && stats)
+		*stats = blk->stats;
+}

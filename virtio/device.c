@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device core: features, status machine, config space, queues, reset
+ * (virtio 1.2 sections 2.1 - 2.7 and 3).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "ring.h"
+
+int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
+	     uint32_t device_id, unsigned int nq, uint16_t max_size,
+	     uint32_t config_size, const struct vback_log *log,
+	     const char *name)
+{
+	memset(dev, 0, sizeof(*dev));
+	if (!nq || nq > VBACK_DEV_MAX_QUEUES)
+		return -EINVAL;
+	dev->vqs = calloc(nq, sizeof(*dev->vqs));
+	if (!dev->vqs)
+		return -ENOMEM;
+	dev->type = type;
+	dev->log = log;
+	dev->device_id = device_id;
+	dev->nq = nq;
+	dev->iov_cap = 16;
+	dev->config_size = config_size;
+	if (name)
+		strncpy(dev->name, name, sizeof(dev->name) - 1);
+	for (unsigned int i = 0; i < nq; i++)
+		vq_init(&dev->vqs[i], dev, i, max_size);
+	return 0;
+}
+
+void dev_fini(struct vback_dev *dev)
+{
+	free(dev->vqs);
+	dev->vqs = NULL;
+}
+
+void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vq)
+		vq->broken = true;
+	if (dev->status & VBACK_STATUS_NEEDS_RESET)
+		return; /* logged once until the driver resets */
+	va_start(ap, fmt);
+	vback_vlogf(dev->log, VBACK_LOG_ERR, fmt, ap);
+	va_end(ap);
+	dev->status |= VBACK_STATUS_NEEDS_RESET;
+	/* 2.1.2: after DRIVER_OK, NEEDS_RESET comes with a config change. */
+	if ((dev->status & VBACK_STATUS_DRIVER_OK) && dev->attached)
+		dev->t.ops->notify_config(dev->t.opaque);
+}
+
+void dev_config_changed(struct vback_dev *dev)
+{
+	dev->config_gen++;
+	if ((dev->status & VBACK_STATUS_DRIVER_OK) && dev->attached)
+		dev->t.ops->notify_config(dev->t.opaque);
+}
+
+void dev_notify_queue(struct vback_dev *dev, unsigned int q)
+{
+	if (dev->attached)
+		dev->t.ops->notify_queue(dev->t.opaque, q);
+}
+
+void dev_queue_idle(struct vback_dev *dev, struct vq *vq)
+{
+	if (dev->attached && dev->t.ops->queue_idle)
+		dev->t.ops->queue_idle(dev->t.opaque, vq->index);
+}
+
+void dev_ctx_idle(struct vq_ctx *ctx)
+{
+	struct vback_dev *dev = ctx->dev;
+
+	for (struct vq_ctx **p = &dev->orphans; *p; p = &(*p)->next_orphan) {
+		if (*p == ctx) {
+			*p = ctx->next_orphan;
+			free(ctx);
+			return;
+		}
+	}
+}
+
+void dev_set_legacy(struct vback_dev *dev, bool legacy)
+{
+	dev->legacy = legacy;
+}
+
+void dev_queue_invalidate_size(struct vback_dev *dev, unsigned int q)
+{
+	if (q < dev->nq && !dev->vqs[q].enabled)
+		dev->vqs[q].size = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transport binding                                                   */
+/* ------------------------------------------------------------------ */
+
+int vback_dev_attach(struct vback_dev *dev, const struct vback_dev_transport *t)
+{
+	if (!dev || !t || !t->ops || !t->ops->notify_queue ||
+	    !t->ops->notify_config || !t->gm.ops || !t->gm.ops->map)
+		return -EINVAL;
+	if (dev->attached)
+		return -EBUSY;
+	dev->t = *t;
+	dev->attached = true;
+	return 0;
+}
+
+void vback_dev_detach(struct vback_dev *dev)
+{
+	if (!dev || !dev->attached)
+		return;
+	vback_dev_reset(dev);
+	dev->attached = false;
+	memset(&dev->t, 0, sizeof(dev->t));
+	dev->legacy = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Features and status                                                 */
+/* ------------------------------------------------------------------ */
+
+uint64_t vback_dev_features(const struct vback_dev *dev)
+{
+	uint64_t f = dev->device_features;
+
+	if (dev->attached)
+		f |= dev->t.features;
+	if (dev->legacy)
+		/* Legacy interface: 32 feature bits, no VERSION_1. */
+		return f & 0xffffffffull;
+	return f | VB_BIT(VIRTIO_F_VERSION_1);
+}
+
+int vback_dev_set_driver_features(struct vback_dev *dev, uint64_t features)
+{
+	uint64_t offered = vback_dev_features(dev);
+
+	if (dev->status & VBACK_STATUS_FEATURES_OK)
+		return -EPERM;
+	if (features & ~offered) {
+		/* Remembered: FEATURES_OK will not stick (3.1.1 step 5). */
+		dev->features_invalid = true;
+		dev->driver_features = features & offered;
+		return -EINVAL;
+	}
+	dev->features_invalid = false;
+	dev->driver_features = features;
+	return 0;
+}
+
+uint64_t vback_dev_driver_features(const struct vback_dev *dev)
+{
+	return dev->driver_features;
+}
+
+static bool features_acceptable(struct vback_dev *dev)
+{
+	uint64_t f = dev->driver_features, offered = vback_dev_features(dev);
+
+	if (dev->features_invalid || (f & ~offered))
+		return false;
+	if (!(f & VB_BIT(VIRTIO_F_VERSION_1)))
+		return false; /* no legacy interface behind FEATURES_OK */
+	/* A device behind an IOMMU-like view cannot serve physical
+	 * addresses: refuse a driver that ignores ACCESS_PLATFORM. */
+	if ((offered & VB_BIT(VIRTIO_F_ACCESS_PLATFORM)) &&
+	    !(f & VB_BIT(VIRTIO_F_ACCESS_PLATFORM)))
+		return false;
+	return !dev->type->features_ok || dev->type->features_ok(dev, f) == 0;
+}
+
+uint8_t vback_dev_status(const struct vback_dev *dev)
+{
+	return dev->status;
+}
+
+int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
+{
+	uint8_t keep = dev->status & VBACK_STATUS_NEEDS_RESET;
+	uint8_t old = dev->status & ~VBACK_STATUS_NEEDS_RESET;
+	uint8_t s = status & ~VBACK_STATUS_NEEDS_RESET;
+	uint8_t added;
+	int ret = 0;
+
+	if (!status) {
+		vback_dev_reset(dev);
+		return 0;
+	}
+	if (old & ~s)
+		return -EPROTO; /* only a reset clears status bits */
+	added = s & ~old;
+	if ((added & VBACK_STATUS_FEATURES_OK) && !dev->legacy &&
+	    !features_acceptable(dev)) {
+		s &= ~VBACK_STATUS_FEATURES_OK;
+		ret = -EINVAL;
+	}
+	if ((added & VBACK_STATUS_DRIVER_OK) && !dev->legacy &&
+	    !(s & VBACK_STATUS_FEATURES_OK)) {
+		dev->status = (uint8_t)(s & ~VBACK_STATUS_DRIVER_OK) | keep;
+		dev_fail(dev, NULL, "DRIVER_OK without FEATURES_OK (status %#x)",
+			 status);
+		return -EPROTO;
+	}
+	dev->status = s | keep;
+	return ret;
+}
+
+void vback_dev_reset(struct vback_dev *dev)
+{
+	for (unsigned int i = 0; i < dev->nq; i++)
+		vq_reset(&dev->vqs[i]);
+	dev->driver_features = 0;
+	dev->features_invalid = false;
+	dev->status = 0;
+	if (dev->type->reset)
+		dev->type->reset(dev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Config space                                                        */
+/* ------------------------------------------------------------------ */
+
+uint32_t vback_dev_config_size(const struct vback_dev *dev)
+{
+	return dev->config_size;
+}
+
+uint32_t vback_dev_config_generation(const struct vback_dev *dev)
+{
+	return dev->config_gen;
+}
+
+static bool config_range_ok(const struct vback_dev *dev, uint32_t off,
+			    uint32_t len)
+{
+	return off <= dev->config_size && len <= dev->config_size - off;
+}
+
+int vback_dev_config_read(struct vback_dev *dev, uint32_t off, void *buf,
+			  uint32_t len)
+{
+	if (!config_range_ok(dev, off, len)) {
+		memset(buf, 0, len);
+		return -ERANGE;
+	}
+	if (len)
+		dev->type->config_read(dev, off, buf, len);
+	return 0;
+}
+
+int vback_dev_config_write(struct vback_dev *dev, uint32_t off,
+			   const void *buf, uint32_t len)
+{
+	if (!config_range_ok(dev, off, len))
+		return -ERANGE;
+	if (len && dev->type->config_write)
+		dev->type->config_write(dev, off, buf, len);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queues                                                              */
+/* ------------------------------------------------------------------ */
+
+uint32_t vback_dev_device_id(const struct vback_dev *dev)
+{
+	return dev->device_id;
+}
+
+unsigned int vback_dev_num_queues(const struct vback_dev *dev)
+{
+	return dev->nq;
+}
+
+uint16_t vback_dev_queue_max_size(const struct vback_dev *dev, unsigned int q)
+{
+	return q < dev->nq ? dev->vqs[q].max_size : 0;
+}
+
+int vback_dev_queue_set_size(struct vback_dev *dev, unsigned int q,
+			     uint16_t size)
+{
+	struct vq *vq;
+
+	if (q >= dev->nq)
+		return -EINVAL;
+	vq = &dev->vqs[q];
+	if (vq->enabled)
+		return -EBUSY;
+	if (!size || size > vq->max_size || (size & (size - 1)))
+		return -EINVAL;
+	vq->size = size;
+	return 0;
+}
+
+uint16_t vback_dev_queue_size(const struct vback_dev *dev, unsigned int q)
+{
+	return q < dev->nq ? dev->vqs[q].size : 0;
+}
+
+int vback_dev_queue_set_addr(struct vback_dev *dev, unsigned int q,
+			     const struct vback_vq_addr *addr)
+{
+	if (q >= dev->nq || !addr)
+		return -EINVAL;
+	if (dev->vqs[q].enabled)
+		return -EBUSY;
+	dev->vqs[q].addr = *addr;
+	return 0;
+}
+
+int vback_dev_queue_get_addr(const struct vback_dev *dev, unsigned int q,
+			     struct vback_vq_addr *addr)
+{
+	if (q >= dev->nq || !addr)
+		return -EINVAL;
+	*addr = dev->vqs[q].addr;
+	return 0;
+}
+
+int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
+{
+	int r;
+
+	if (q >= dev->nq)
+		return -EINVAL;
+	if (!dev->attached)
+		return -ENODEV;
+	r = vq_enable(&dev->vqs[q], &dev->t.gm, dev->driver_features,
+		      dev->iov_cap, dev->type->slot_priv_size);
+	if (r && r != -EBUSY)
+		dev_log(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
+			vback_strerror(r));
+	return r;
+}
+
+bool vback_dev_queue_enabled(const struct vback_dev *dev, unsigned int q)
+{
+	return q < dev->nq && dev->vqs[q].enabled;
+}
+
+void vback_dev_queue_reset(struct vback_dev *dev, unsigned int q)
+{
+	if (q < dev->nq)
+		vq_reset(&dev->vqs[q]);
+}
+
+unsigned int vback_dev_queue_stop(struct vback_dev *dev, unsigned int q)
+{
+	struct vq *vq;
+	unsigned int n;
+
+	if (q >= dev->nq)
+		return 0;
+	vq = &dev->vqs[q];
+	n = vq->ctx ? vq->ctx->inflight : 0;
+	vq->stopped = true;
+	vq->idle_reported = n == 0;
+	return n;
+}
+
+uint16_t vback_dev_queue_last_avail(const struct vback_dev *dev, unsigned int q)
+{
+	return q < dev->nq ? dev->vqs[q].last_avail : 0;
+}
+
+int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int q,
+				   uint16_t idx)
+{
+	struct vq *vq;
+
+	if (q >= dev->nq)
+		return -EINVAL;
+	vq = &dev->vqs[q];
+	if (vq->enabled)
+		return -EBUSY;
+	/* Nothing is in flight across a ring hand-over: used == avail. */
+	vq->last_avail = vq->shadow_avail = idx;
+	vq->used_idx = vq->published = idx;
+	return 0;
+}
+
+void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
+{
+	if (q >= dev->nq || !dev->vqs[q].enabled) {
+		if (vback_log_enabled(dev->log, VBACK_LOG_DEBUG))
+			dev_log(dev, VBACK_LOG_DEBUG,
+				"kick of queue %u ignored (not enabled)", q);
+		return;
+	}
+	dev->type->process(dev, &dev->vqs[q]);
+}
+
+unsigned int vback_dev_inflight(const struct vback_dev *dev)
+{
+	return dev->inflight;
+}
+
+void vback_dev_destroy(struct vback_dev *dev)
+{
+	if (!dev)
+		return;
+	vback_dev_detach(dev);
+	if (dev->inflight) {
+		/* IO still owns buffers in our contexts: leak, don't free. */
+		dev_log(dev, VBACK_LOG_ERR,
+			"destroyed with %u requests in flight; leaking it",
+			dev->inflight);
+		return;
+	}
+	dev->type->destroy(dev);
+}

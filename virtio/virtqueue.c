@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split virtqueue: ring mapping, chain walking with validation, used ring
+ * and notification suppression (virtio 1.2 section 2.7).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "ring.h"
+#include "virtqueue.h"
+
+/* ------------------------------------------------------------------ */
+/* Guest memory helpers                                                */
+/* ------------------------------------------------------------------ */
+
+static int gm_copy(const struct vback_gm *gm, uint64_t addr, uint8_t *buf,
+		   uint64_t len, unsigned int access)
+{
+	if (len && len - 1 > UINT64_MAX - addr)
+		return -EFAULT;
+	while (len) {
+		uint64_t n = len;
+		uint8_t *host = gm->ops->map(gm->opaque, addr, &n, access);
+
+		/* A view that returns nonsense is treated as a fault. */
+		if (!host || !n || n > len)
+			return -EFAULT;
+		if (access == VBACK_GM_READ)
+			memcpy(buf, host, n);
+		else
+			memcpy(host, buf, n);
+		if (gm->ops->unmap)
+			gm->ops->unmap(gm->opaque, addr, host, n, access);
+		buf += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int gm_read(const struct vback_gm *gm, uint64_t addr, void *buf, uint64_t len)
+{
+	return gm_copy(gm, addr, buf, len, VBACK_GM_READ);
+}
+
+int gm_write(const struct vback_gm *gm, uint64_t addr, const void *buf,
+	     uint64_t len)
+{
+	/* gm_copy() only reads @buf when writing guest memory. */
+	return gm_copy(gm, addr, (uint8_t *)(uintptr_t)buf, len,
+		       VBACK_GM_WRITE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ring areas                                                          */
+/* ------------------------------------------------------------------ */
+
+static void area_unmap(struct vq_area *a, const struct vback_gm *gm)
+{
+	if (gm->ops && gm->ops->unmap) {
+		for (unsigned int i = 0; i < a->npieces; i++)
+			gm->ops->unmap(gm->opaque, a->gpa + a->pieces[i].off,
+				       a->pieces[i].host, a->pieces[i].len,
+				       a->access);
+	}
+	free(a->pieces);
+	memset(a, 0, sizeof(*a));
+}
+
+static int area_map(struct vq_area *a, const struct vback_gm *gm,
+		    uint64_t gpa, uint64_t len, unsigned int access)
+{
+	unsigned int cap = 0;
+	uint64_t off = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->gpa = gpa;
+	a->len = len;
+	a->access = access;
+	if (!len || len - 1 > UINT64_MAX - gpa)
+		return -EINVAL;
+	while (off < len) {
+		uint64_t n = len - off;
+		uint8_t *host = gm->ops->map(gm->opaque, gpa + off, &n, access);
+
+		if (!host || !n || n > len - off) {
+			area_unmap(a, gm);
+			return -EFAULT;
+		}
+		if (a->npieces == cap) {
+			unsigned int ncap = cap ? cap * 2 : 4;
+			struct vq_piece *p = NULL;
+
+			if (ncap < UINT_MAX / 2)
+				p = realloc(a->pieces, ncap * sizeof(*p));
+			if (!p) {
+				if (gm->ops->unmap)
+					gm->ops->unmap(gm->opaque, gpa + off,
+						       host, n, access);
+				area_unmap(a, gm);
+				return -ENOMEM;
+			}
+			a->pieces = p;
+			cap = ncap;
+		}
+		a->pieces[a->npieces].off = off;
+		a->pieces[a->npieces].len = n;
+		a->pieces[a->npieces].host = host;
+		a->npieces++;
+		off += n;
+	}
+	if (a->npieces == 1)
+		a->flat = a->pieces[0].host;
+	return 0;
+}
+
+/* Copy between an area in several pieces and @buf. */
+static void area_copy_slow(const struct vq_area *a, uint64_t off,
+			   uint8_t *buf, size_t n, bool to_area)
+{
+	for (unsigned int i = 0; i < a->npieces && n; i++) {
+		const struct vq_piece *p = &a->pieces[i];
+		size_t k;
+
+		if (off >= p->off + p->len)
+			continue;
+		k = p->off + p->len - off;
+		if (k > n)
+			k = n;
+		if (to_area)
+			memcpy(p->host + (off - p->off), buf, k);
+		else
+			memcpy(buf, p->host + (off - p->off), k);
+		off += k;
+		buf += k;
+		n -= k;
+	}
+}
+
+/*
+ * Volatile accesses: each ring field is read exactly once into a local copy
+ * (the driver may change it behind our back; a second fetch could see a
+ * different value than the one validated).
+ */
+static inline uint16_t area_ld16(const struct vq_area *a, uint64_t off)
+{
+	uint8_t b[2];
+
+	if (a->flat) {
+		le16 v = { *(const volatile uint16_t *)(a->flat + off) };
+
+		return le16_to_cpu(v);
+	}
+	area_copy_slow(a, off, b, 2, false);
+	return ld_le16(b);
+}
+
+static inline void area_st16(const struct vq_area *a, uint64_t off,
+			     uint16_t x)
+{
+	uint8_t b[2];
+
+	if (a->flat) {
+		*(volatile uint16_t *)(a->flat + off) = cpu_to_le16(x).raw;
+		return;
+	}
+	st_le16(b, x);
+	area_copy_slow(a, off, b, 2, true);
+}
+
+struct desc_copy {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static inline void ring_desc(const struct vq *vq, unsigned int i,
+			     struct desc_copy *d)
+{
+	uint64_t off = VRING_DESC_SIZE(i);
+
+	if (vq->desc.flat) {
+		const uint8_t *p = vq->desc.flat + off;
+		le64 a = { *(const volatile uint64_t *)p };
+		le32 l = { *(const volatile uint32_t *)(p + 8) };
+		le16 f = { *(const volatile uint16_t *)(p + 12) };
+		le16 n = { *(const volatile uint16_t *)(p + 14) };
+
+		d->addr = le64_to_cpu(a);
+		d->len = le32_to_cpu(l);
+		d->flags = le16_to_cpu(f);
+		d->next = le16_to_cpu(n);
+	} else {
+		uint8_t b[16];
+
+		area_copy_slow(&vq->desc, off, b, sizeof(b), false);
+		d->addr = ld_le64(b);
+		d->len = ld_le32(b + 8);
+		d->flags = ld_le16(b + 12);
+		d->next = ld_le16(b + 14);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Enable / reset                                                      */
+/* ------------------------------------------------------------------ */
+
+void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
+	     uint16_t max_size)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->dev = dev;
+	vq->index = index;
+	vq->max_size = max_size;
+	vq->size = max_size;
+}
+
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
+				unsigned int iov_cap, size_t priv_size)
+{
+	size_t n = vq->size, per_iov = iov_cap + 1u, off;
+	size_t sz_slots = align16(n * sizeof(struct vq_elem));
+	size_t sz_iov = align16(n * per_iov * sizeof(struct vback_iovec));
+	size_t sz_maps = gm->ops->unmap ?
+		align16(n * per_iov * sizeof(struct vq_map)) : 0;
+	size_t sz_priv = align16(priv_size);
+	struct vq_ctx *ctx;
+	uint8_t *base;
+
+	off = align16(sizeof(*ctx));
+	base = calloc(1, off + sz_slots + sz_iov + sz_maps + n * sz_priv);
+	if (!base)
+		return NULL;
+	ctx = (struct vq_ctx *)base;
+	ctx->dev = vq->dev;
+	ctx->q = vq->index;
+	ctx->size = vq->size;
+	ctx->iov_cap = iov_cap;
+	ctx->gm = *gm;
+	ctx->slots = (struct vq_elem *)(base + off);
+	for (size_t i = 0; i < n; i++) {
+		struct vq_elem *e = &ctx->slots[i];
+
+		e->head = (uint16_t)i;
+		e->ctx = ctx;
+		e->iov = (struct vback_iovec *)(base + off + sz_slots) +
+			 i * per_iov;
+		if (sz_maps)
+			e->maps = (struct vq_map *)(base + off + sz_slots +
+						    sz_iov) + i * per_iov;
+		if (priv_size)
+			e->priv = base + off + sz_slots + sz_iov + sz_maps +
+				  i * sz_priv;
+	}
+	return ctx;
+}
+
+int vq_enable(struct vq *vq, const struct vback_gm *gm, uint64_t features,
+	      unsigned int iov_cap, size_t priv_size)
+{
+	bool ev = features & VB_BIT(VIRTIO_F_RING_EVENT_IDX);
+	uint16_t n = vq->size;
+	int r;
+
+	if (vq->enabled)
+		return -EBUSY;
+	if (!gm || !gm->ops || !gm->ops->map)
+		return -EINVAL;
+	if (!n || n > vq->max_size || (n & (n - 1)))
+		return -EINVAL;
+	/* 2.7: alignment of the descriptor table, driver and device areas. */
+	if ((vq->addr.desc & 15) || (vq->addr.avail & 1) || (vq->addr.used & 3))
+		return -EINVAL;
+	r = area_map(&vq->desc, gm, vq->addr.desc, VRING_DESC_SIZE(n),
+		     VBACK_GM_READ);
+	if (r)
+		return r;
+	r = area_map(&vq->avail, gm, vq->addr.avail, VRING_AVAIL_SIZE(n, ev),
+		     VBACK_GM_READ);
+	if (r)
+		goto err_desc;
+	r = area_map(&vq->used, gm, vq->addr.used, VRING_USED_SIZE(n, ev),
+		     VBACK_GM_WRITE);
+	if (r)
+		goto err_avail;
+	vq->ctx = ctx_alloc(vq, gm, iov_cap, priv_size);
+	if (!vq->ctx) {
+		r = -ENOMEM;
+		goto err_used;
+	}
+	vq->event_idx = ev;
+	vq->indirect = features & VB_BIT(VIRTIO_F_RING_INDIRECT_DESC);
+	vq->shadow_avail = vq->last_avail;
+	vq->signalled_valid = false;
+	vq->broken = false;
+	vq->stopped = false;
+	vq->enabled = true;
+	return 0;
+
+err_used:
+	area_unmap(&vq->used, gm);
+err_avail:
+	area_unmap(&vq->avail, gm);
+err_desc:
+	area_unmap(&vq->desc, gm);
+	return r;
+}
+
+void vq_elem_release(struct vq_elem *e)
+{
+	const struct vback_gm *gm = &e->ctx->gm;
+
+	if (e->maps) {
+		for (unsigned int i = 0; i < e->nmaps; i++)
+			gm->ops->unmap(gm->opaque, e->maps[i].gpa,
+				       e->maps[i].host, e->maps[i].len,
+				       e->maps[i].access);
+	}
+	e->nmaps = 0;
+}
+
+/* Account for an element leaving flight. */
+static void elem_done(struct vq_elem *e)
+{
+	struct vq_ctx *ctx = e->ctx;
+
+	e->inflight = false;
+	ctx->inflight--;
+	ctx->dev->inflight--;
+}
+
+void vq_complete_orphan(struct vq_elem *e)
+{
+	struct vq_ctx *ctx = e->ctx;
+
+	/* The ring is gone: release the mappings, touch nothing else. */
+	vq_elem_release(e);
+	elem_done(e);
+	if (!ctx->inflight)
+		dev_ctx_idle(ctx);
+}
+
+void vq_reset(struct vq *vq)
+{
+	struct vq_ctx *ctx = vq->ctx;
+	struct vback_gm gm = { 0 };
+
+	if (ctx) {
+		gm = ctx->gm;
+		if (vq->blocked) {
+			/* Popped but never submitted: nothing else owns it. */
+			vq_elem_release(vq->blocked);
+			elem_done(vq->blocked);
+			vq->blocked = NULL;
+		}
+		ctx->orphaned = true;
+		if (ctx->inflight) {
+			ctx->next_orphan = vq->dev->orphans;
+			vq->dev->orphans = ctx;
+		} else {
+			free(ctx);
+		}
+	}
+	if (gm.ops) {
+		area_unmap(&vq->desc, &gm);
+		area_unmap(&vq->avail, &gm);
+		area_unmap(&vq->used, &gm);
+	}
+	vq_init(vq, vq->dev, vq->index, vq->max_size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Popping                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Map one descriptor's buffer into iovec pieces. 0 or -EFAULT. */
+static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
+		      uint32_t len, bool write)
+{
+	const struct vback_gm *gm = &ctx->gm;
+	unsigned int access = write ? VBACK_GM_WRITE : VBACK_GM_READ;
+	uint64_t done = 0;
+
+	while (done < len) {
+		uint64_t n = len - done;
+		void *host = gm->ops->map(gm->opaque, addr + done, &n, access);
+		unsigned int k = e->nout + e->nin;
+
+		if (!host || !n || n > len - done)
+			return -EFAULT;
+		if (k >= ctx->iov_cap) {
+			/* Keep validating; the device answers with an error. */
+			e->truncated = true;
+			if (gm->ops->unmap)
+				gm->ops->unmap(gm->opaque, addr + done, host, n,
+					       access);
+		} else {
+			e->iov[k].iov_base = host;
+			e->iov[k].iov_len = n;
+			if (e->maps) {
+				e->maps[k].gpa = addr + done;
+				e->maps[k].host = host;
+				e->maps[k].len = n;
+				e->maps[k].access = access;
+				e->nmaps = k + 1;
+			}
+			if (write)
+				e->nin++;
+			else
+				e->nout++;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Walk the chain at @head into @e. Returns NULL or the reason the chain
+ * violates the protocol. Every field is copied before it is checked.
+ */
+static const char *vq_walk(struct vq *vq, struct vq_elem *e)
+{
+	struct vq_ctx *ctx = vq->ctx;
+	uint64_t out = 0, in = 0, table = 0, last_addr = 0;
+	uint32_t tlen = vq->size, ttl = vq->size, last_len = 0;
+	bool indirect = false, seen_in = false;
+	unsigned int i = e->head, ndesc = 0;
+
+	e->nout = e->nin = 0;
+	e->nmaps = 0;
+	e->truncated = false;
+	e->last_in = NULL;
+	for (;;) {
+		struct desc_copy d;
+
+		if (!indirect) {
+			ring_desc(vq, i, &d);
+		} else {
+			uint8_t b[16];
+
+			if (gm_read(&ctx->gm, table + VRING_DESC_SIZE(i), b,
+				    sizeof(b)))
+				return "indirect table outside guest memory";
+			d.addr = ld_le64(b);
+			d.len = ld_le32(b + 8);
+			d.flags = ld_le16(b + 12);
+			d.next = ld_le16(b + 14);
+		}
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* 2.7.5.3: one table per chain, last in the chain. */
+			if (indirect)
+				return "nested indirect table";
+			if (!vq->indirect)
+				return "INDIRECT_DESC not negotiated";
+			if (d.flags & VRING_DESC_F_NEXT)
+				return "indirect descriptor with NEXT";
+			if (!d.len || d.len % 16)
+				return "bad indirect table length";
+			if (d.len / 16 > VRING_MAX_SIZE)
+				return "indirect table too long";
+			if ((uint64_t)d.len - 1 > UINT64_MAX - d.addr)
+				return "indirect table address overflows";
+			indirect = true;
+			table = d.addr;
+			tlen = d.len / 16;
+			ttl = tlen;
+			i = 0;
+			continue;
+		}
+		if (!d.len)
+			return "zero-length descriptor";
+		if ((uint64_t)d.len - 1 > UINT64_MAX - d.addr)
+			return "descriptor address overflows";
+		if (d.flags & VRING_DESC_F_WRITE) {
+			in += d.len;
+			seen_in = true;
+		} else {
+			if (seen_in)
+				return "readable descriptor after writable";
+			out += d.len;
+		}
+		if (in > UINT32_MAX || out > UINT32_MAX)
+			return "chain length overflows 32 bits";
+		if (map_buffer(ctx, e, d.addr, d.len,
+			       d.flags & VRING_DESC_F_WRITE))
+			return "buffer outside guest memory";
+		ndesc++;
+		last_addr = d.addr;
+		last_len = d.len;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		if (--ttl == 0)
+			return "descriptor chain too long (loop?)";
+		if (d.next >= tlen)
+			return "next index out of range";
+		i = d.next;
+	}
+	e->ndesc = ndesc > UINT16_MAX ? UINT16_MAX : (uint16_t)ndesc;
+	e->out_len = (uint32_t)out;
+	e->in_len = (uint32_t)in;
+	if (seen_in && !e->truncated) {
+		struct vback_iovec *v = &e->iov[e->nout + e->nin - 1];
+
+		e->last_in = (uint8_t *)v->iov_base + v->iov_len - 1;
+	} else if (seen_in) {
+		/* Map the last byte alone (the status byte of most device
+		 * types) into the spare slot so the request can be answered. */
+		const struct vback_gm *gm = &ctx->gm;
+		uint64_t n = 1, a = last_addr + last_len - 1;
+		uint8_t *host = gm->ops->map(gm->opaque, a, &n, VBACK_GM_WRITE);
+
+		if (!host || n != 1)
+			return "buffer outside guest memory";
+		e->last_in = host;
+		if (e->maps) {
+			e->maps[e->nmaps].gpa = a;
+			e->maps[e->nmaps].host = host;
+			e->maps[e->nmaps].len = 1;
+			e->maps[e->nmaps].access = VBACK_GM_WRITE;
+			e->nmaps++;
+		}
+	}
+	return NULL;
+}
+
+int vq_pop(struct vq *vq, struct vq_elem **out)
+{
+	struct vq_ctx *ctx = vq->ctx;
+	struct vq_elem *e;
+	const char *why;
+	uint16_t head;
+
+	if (!vq->enabled || vq->broken || vq->stopped)
+		return 0;
+	if (vq->last_avail == vq->shadow_avail) {
+		uint16_t idx = area_ld16(&vq->avail, VRING_AVAIL_IDX);
+
+		/*
+		 * Acquire: pairs with the driver's write barrier between
+		 * filling avail->ring[] (and the descriptors) and bumping
+		 * avail->idx (2.7.13). Ring entries and descriptors below idx
+		 * are read after this point.
+		 */
+		atomic_thread_fence(memory_order_acquire);
+		if ((uint16_t)(idx - vq->last_avail) > vq->size) {
+			dev_fail(vq->dev, vq,
+				 "queue %u: avail index %u is %u ahead of %u (size %u)",
+				 vq->index, idx, (uint16_t)(idx - vq->last_avail),
+				 vq->last_avail, vq->size);
+			return -EPROTO;
+		}
+		vq->shadow_avail = idx;
+		if (idx == vq->last_avail)
+			return 0;
+	}
+	head = area_ld16(&vq->avail,
+			 VRING_AVAIL_RING(vq->last_avail & (vq->size - 1)));
+	if (head >= vq->size) {
+		dev_fail(vq->dev, vq, "queue %u: head %u out of range (size %u)",
+			 vq->index, head, vq->size);
+		return -EPROTO;
+	}
+	e = &ctx->slots[head];
+	if (e->inflight) {
+		dev_fail(vq->dev, vq, "queue %u: head %u is already in flight",
+			 vq->index, head);
+		return -EPROTO;
+	}
+	vq->last_avail++;
+	e->inflight = true;
+	ctx->inflight++;
+	vq->dev->inflight++;
+	why = vq_walk(vq, e);
+	if (why) {
+		dev_fail(vq->dev, vq, "queue %u: head %u: %s", vq->index, head,
+			 why);
+		/* The head itself is valid: hand it back, never leak it. */
+		vq_push(vq, e, 0);
+		return -EPROTO;
+	}
+	*out = e;
+	return 1;
+}
+
+bool vq_rearm(struct vq *vq)
+{
+	if (!vq->enabled || vq->broken || vq->stopped || !vq->event_idx)
+		return false;
+	area_st16(&vq->used, VRING_USED_AVAIL_EVENT(vq->size), vq->last_avail);
+	/*
+	 * Full barrier: avail_event must be visible before avail->idx is read
+	 * again. Pairs with the driver's full barrier between bumping
+	 * avail->idx and reading avail_event before it decides not to kick;
+	 * without it each side could miss the other's update.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	return area_ld16(&vq->avail, VRING_AVAIL_IDX) != vq->last_avail;
+}
+
+/* ------------------------------------------------------------------ */
+/* Used ring                                                           */
+/* ------------------------------------------------------------------ */
+
+void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len)
+{
+	uint64_t off = VRING_USED_RING(vq->used_idx & (vq->size - 1));
+
+	vq_elem_release(e);
+	if (vq->used.flat) {
+		volatile uint32_t *p = (volatile uint32_t *)(vq->used.flat + off);
+
+		p[0] = cpu_to_le32(e->head).raw;
+		p[1] = cpu_to_le32(len).raw;
+	} else {
+		uint8_t b[8];
+
+		st_le32(b, e->head);
+		st_le32(b + 4, len);
+		area_copy_slow(&vq->used, off, b, sizeof(b), true);
+	}
+	vq->used_idx++;
+	elem_done(e);
+}
+
+static bool vq_should_notify(struct vq *vq)
+{
+	uint16_t old = vq->signalled, new_idx = vq->used_idx;
+	bool valid = vq->signalled_valid;
+
+	vq->signalled = new_idx;
+	vq->signalled_valid = true;
+	if (vq->event_idx) {
+		uint16_t ev = area_ld16(&vq->avail,
+					VRING_AVAIL_USED_EVENT(vq->size));
+
+		return !valid || vring_need_event(ev, new_idx, old);
+	}
+	return !(area_ld16(&vq->avail, VRING_AVAIL_FLAGS) &
+		 VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+void vq_flush(struct vq *vq)
+{
+	if (!vq->enabled)
+		return;
+	if (vq->used_idx != vq->published) {
+		/*
+		 * Release: the used elements written by vq_push() are visible
+		 * before the index that exposes them. Pairs with the driver's
+		 * read barrier after it reads used->idx.
+		 */
+		atomic_thread_fence(memory_order_release);
+		area_st16(&vq->used, VRING_USED_IDX, vq->used_idx);
+		vq->published = vq->used_idx;
+		/*
+		 * Full barrier: used->idx must be visible before used_event
+		 * (or the NO_INTERRUPT flag) is read. Pairs with the driver's
+		 * full barrier between writing used_event and re-checking
+		 * used->idx when it re-enables interrupts.
+		 */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (vq_should_notify(vq))
+			dev_notify_queue(vq->dev, vq->index);
+	}
+	if (vq->stopped && !vq->idle_reported && vq->ctx &&
+	    !vq->ctx->inflight) {
+		vq->idle_reported = true;
+		dev_queue_idle(vq->dev, vq);
+	}
+}
