@@ -171,6 +171,12 @@ VBACK_API int vback_io_open(const struct vback_io_options *opts,
 /** Close an instance from vback_io_open() or a user's (calls ops->close). */
 VBACK_API void vback_io_close(struct vback_io *io);
 
+/**
+ * The engine actually serving @io (after an io_uring to posix fallback);
+ * VBACK_IO_ENGINE_DEFAULT for an implementation that is not vback's own.
+ */
+VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
+
 /** "posix", "io_uring", "memory" or "default"; NULL if out of range. */
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
 /** Parse an engine name; 0 or -EINVAL. */

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a file or block device for the posix and io_uring backends:
+ * exclusivity (mounted devices, other vback instances) and capabilities.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include <vback/io.h>
+
+#include "io_internal.h"
+
+/* Find where block device @rdev is mounted; false if it is not. */
+static bool find_mount(dev_t rdev, char *where, size_t len)
+{
+	char line[1024], point[512];
+	unsigned int maj, min;
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." */
+		if (sscanf(line, "%*s %*s %u:%u %*s %511s", &maj, &min,
+			   point) != 3)
+			continue;
+		if (maj == major(rdev) && min == minor(rdev)) {
+			snprintf(where, len, "%s", point);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Another vback instance writing the same file would corrupt it: take an
+ * open-file-description lock (shared for readers, exclusive for writers).
+ * OFD locks belong to this open, so two instances in one process conflict
+ * too, and they vanish when the fd is closed.
+ */
+static int lock_file(int fd, bool read_only)
+{
+	struct flock fl = {
+		.l_type = read_only ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0,
+	};
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno == EAGAIN || errno == EACCES)
+			return -EBUSY;
+		/* Filesystems without locks (some network ones): go on. */
+		if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
+			return 0;
+		return -errno;
+	}
+	return 0;
+}
+
+static int read_sysfs_u64(dev_t rdev, const char *attr, uint64_t *val)
+{
+	char path[128], buf[64];
+	FILE *f;
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s", major(rdev),
+		 minor(rdev), attr);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%" SCNu64, val) == 1)
+		ret = 0;
+	fclose(f);
+	return ret;
+}
+
+static int blk_size(const struct io_disk *disk, uint64_t *size)
+{
+	if (ioctl(disk->fd, BLKGETSIZE64, size) < 0)
+		return -errno;
+	return 0;
+}
+
+static int probe_blk(struct io_disk *disk, const struct stat *st)
+{
+	struct vback_io_caps *caps = &disk->caps;
+	unsigned int pbs = 0;
+	uint64_t discard_max = 1;
+	int lbs = 0;
+
+	if (ioctl(disk->fd, BLKSSZGET, &lbs) < 0 || lbs < 512)
+		lbs = 512;
+	if (ioctl(disk->fd, BLKPBSZGET, &pbs) < 0 || pbs < (unsigned int)lbs)
+		pbs = (unsigned int)lbs;
+	caps->logical_block_size = (uint32_t)lbs;
+	caps->physical_block_size = pbs;
+	/* Without sysfs, assume discard works; EOPNOTSUPP is then a no-op. */
+	read_sysfs_u64(st->st_rdev, "queue/discard_max_bytes", &discard_max);
+	caps->can_discard = discard_max > 0;
+	/* BLKZEROOUT writes zeroes itself when the device cannot. */
+	caps->can_write_zeroes = true;
+	disk->mem_align = (uint32_t)lbs;
+	return 0;
+}
+
+static void probe_file(struct io_disk *disk, const struct stat *st)
+{
+	struct vback_io_caps *caps = &disk->caps;
+	uint32_t lbs = 512, mem = 512;
+
+#ifdef STATX_DIOALIGN
+	struct statx stx;
+
+	/* What O_DIRECT really demands on this filesystem (Linux 6.1+). */
+	if (disk->direct &&
+	    statx(disk->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+		if (stx.stx_dio_offset_align > lbs)
+			lbs = stx.stx_dio_offset_align;
+		if (stx.stx_dio_mem_align)
+			mem = stx.stx_dio_mem_align;
+	}
+#endif
+	caps->logical_block_size = lbs;
+	caps->physical_block_size = lbs;
+	if (st->st_blksize > 0 && (uint32_t)st->st_blksize > lbs &&
+	    !(st->st_blksize & (st->st_blksize - 1)))
+		caps->physical_block_size = (uint32_t)st->st_blksize;
+	/* Punching holes; without hole support discard is a no-op. */
+	caps->can_discard = true;
+	caps->can_write_zeroes = true;
+	disk->mem_align = mem;
+}
+
+static int read_size(struct io_disk *disk, uint64_t *size)
+{
+	struct stat st;
+	int ret;
+
+	if (disk->is_blk) {
+		ret = blk_size(disk, size);
+	} else if (fstat(disk->fd, &st) < 0) {
+		ret = -errno;
+	} else {
+		*size = (uint64_t)st.st_size;
+		ret = 0;
+	}
+	if (!ret)
+		*size &= ~(uint64_t)(disk->caps.logical_block_size - 1);
+	return ret;
+}
+
+int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
+{
+	const struct vback_log *log = opts->log;
+	const char *path = opts->path;
+	int flags = O_CLOEXEC;
+	char where[512];
+	struct stat st;
+	int ret;
+
+	memset(disk, 0, sizeof(*disk));
+	disk->fd = -1;
+	disk->log = log;
+	disk->direct = opts->direct;
+	if (!path || !*path)
+		return -EINVAL;
+	if (stat(path, &st) < 0) {
+		ret = -errno;
+		vback_logf(log, VBACK_LOG_ERR, "io: %s: %s", path,
+			   vback_strerror(ret));
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		vback_logf(log, VBACK_LOG_ERR,
+			   "io: %s: not a regular file or block device", path);
+		return -EINVAL;
+	}
+	disk->is_blk = S_ISBLK(st.st_mode);
+	if (disk->is_blk && find_mount(st.st_rdev, where, sizeof(where))) {
+		vback_logf(log, VBACK_LOG_ERR,
+			   "io: %s is mounted on %s, refusing to use it", path,
+			   where);
+		return -EBUSY;
+	}
+	flags |= opts->read_only ? O_RDONLY : O_RDWR;
+	if (opts->direct)
+		flags |= O_DIRECT;
+	/* O_EXCL on a block device: fails while it is mounted or claimed
+	 * (another vback, a filesystem, device-mapper). */
+	if (disk->is_blk)
+		flags |= O_EXCL;
+	disk->fd = open(path, flags);
+	if (disk->fd < 0) {
+		ret = -errno;
+		if (ret == -EBUSY)
+			vback_logf(log, VBACK_LOG_ERR,
+				   "io: %s is in use (mounted or opened exclusively by another program)",
+				   path);
+		else
+			vback_logf(log, VBACK_LOG_ERR, "io: cannot open %s: %s",
+				   path, vback_strerror(ret));
+		return ret;
+	}
+	if (fstat(disk->fd, &st) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (!disk->is_blk) {
+		ret = lock_file(disk->fd, opts->read_only);
+		if (ret == -EBUSY) {
+			vback_logf(log, VBACK_LOG_ERR,
+				   "io: %s is open %s by another vback instance",
+				   path,
+				   opts->read_only ? "for writing" :
+						     "(read or write)");
+			goto fail_quiet;
+		}
+		if (ret)
+			goto fail;
+		probe_file(disk, &st);
+	} else {
+		probe_blk(disk, &st);
+	}
+	disk->caps.max_segments = IO_MAX_SEGMENTS;
+	disk->caps.read_only = opts->read_only;
+	disk->caps.volatile_cache = true;
+	ret = read_size(disk, &disk->caps.size_bytes);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	vback_logf(log, VBACK_LOG_ERR, "io: %s: %s", path, vback_strerror(ret));
+fail_quiet:
+	close(disk->fd);
+	disk->fd = -1;
+	return ret;
+}
+
+void io_disk_close(struct io_disk *disk)
+{
+	if (disk->fd >= 0)
+		close(disk->fd);
+	disk->fd = -1;
+}
+
+int io_disk_refresh_size(struct io_disk *disk, uint64_t *size_bytes)
+{
+	uint64_t size;
+	int ret;
+
+	ret = read_size(disk, &size);
+	if (ret)
+		return ret;
+	if (size_bytes)
+		*size_bytes = size;
+	if (size == disk->caps.size_bytes)
+		return 0;
+	disk->caps.size_bytes = size;
+	return 1;
+}
+
+bool io_disk_iov_aligned(const struct io_disk *disk,
+			 const struct vback_io_req *req)
+{
+	uintptr_t amask = disk->mem_align - 1;
+	size_t lmask = disk->caps.logical_block_size - 1;
+
+	/* Linux checks buffer addresses against the DMA alignment and each
+	 * segment's length against the logical block size. */
+	for (unsigned int i = 0; i < req->iovcnt; i++) {
+		if (((uintptr_t)req->iov[i].iov_base & amask) ||
+		    (req->iov[i].iov_len & lmask))
+			return false;
+	}
+	return true;
+}

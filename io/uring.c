@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring engine. submit() only fills SQEs; unplug() submits the whole
+ * batch with one system call. The ring posts completions to a registered
+ * eventfd watched on the caller's loop; the disk is a registered (fixed)
+ * file. What io_uring cannot finish in one go - short transfers, O_DIRECT
+ * buffers the guest did not align, block-device discard and zeroing, the
+ * write-zeroes fallbacks - continues on a small worker pool that completes
+ * through the same eventfd.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <vback/io.h>
+
+#include "config.h"
+#include "io_internal.h"
+
+#if VBACK_HAVE_URING
+#include <linux/falloc.h>
+#include <liburing.h>
+
+/* Slow-path workers: they only see the rare requests io_uring cannot do. */
+#define RING_POOL_WORKERS 2
+
+struct ring_io {
+	struct io_disk disk;
+	struct io_uring ring;
+	struct io_pool *pool;
+	const struct vback_loop *loop;
+	int efd;
+	unsigned int depth;
+	unsigned int inflight;	 /* accepted, done() not yet called */
+	unsigned int in_ring;	 /* SQEs queued or submitted, not reaped */
+	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
+	bool closing;
+};
+
+static void ring_to_pool(struct ring_io *r, struct vback_io_req *req)
+{
+	io_pool_queue(r->pool, req);
+}
+
+/* Fill one SQE for @req (SECURE_ERASE never gets here: no caps bit). */
+static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
+{
+	const struct vback_iovec *iov = req->iov;
+	int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+	switch (req->op) {
+	case VBACK_IO_READ:
+		/* A single buffer skips the kernel's iovec import. */
+		if (req->iovcnt == 1)
+			io_uring_prep_read(sqe, 0, iov[0].iov_base,
+					   (unsigned int)iov[0].iov_len,
+					   req->offset);
+		else
+			io_uring_prep_readv(sqe, 0,
+					    (const struct iovec *)(const void *)iov,
+					    req->iovcnt, req->offset);
+		break;
+	case VBACK_IO_WRITE:
+		if (req->iovcnt == 1)
+			io_uring_prep_write(sqe, 0, iov[0].iov_base,
+					    (unsigned int)iov[0].iov_len,
+					    req->offset);
+		else
+			io_uring_prep_writev(sqe, 0,
+					     (const struct iovec *)(const void *)iov,
+					     req->iovcnt, req->offset);
+		break;
+	case VBACK_IO_FLUSH:
+		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+		break;
+	case VBACK_IO_DISCARD:
+		io_uring_prep_fallocate(sqe, 0, punch, req->offset, req->len);
+		break;
+	case VBACK_IO_WRITE_ZEROES:
+		io_uring_prep_fallocate(sqe, 0,
+					req->flags & VBACK_IO_F_UNMAP ? punch :
+									zero,
+					req->offset, req->len);
+		break;
+	case VBACK_IO_SECURE_ERASE:
+		io_uring_prep_nop(sqe);
+		break;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, req);
+}
+
+static bool needs_pool(const struct ring_io *r, const struct vback_io_req *req)
+{
+	switch (req->op) {
+	case VBACK_IO_READ:
+	case VBACK_IO_WRITE:
+		/* io_uring_prep_read() takes a 32-bit length. */
+		if (req->iovcnt == 1 && req->iov[0].iov_len > UINT32_MAX)
+			return true;
+		return r->disk.direct && !io_disk_iov_aligned(&r->disk, req);
+	case VBACK_IO_DISCARD:
+	case VBACK_IO_WRITE_ZEROES:
+		/* BLKDISCARD and BLKZEROOUT have no io_uring opcode here. */
+		return r->disk.is_blk;
+	default:
+		return false;
+	}
+}
+
+static int ring_submit(void *opaque, struct vback_io_req *req)
+{
+	struct ring_io *r = opaque;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	if (r->closing)
+		return -ESHUTDOWN;
+	ret = io_req_check(&r->disk.caps, req);
+	if (ret)
+		return ret;
+	if (r->inflight >= r->depth)
+		return -EAGAIN;
+	if (needs_pool(r, req)) {
+		r->inflight++;
+		ring_to_pool(r, req);
+		return 0;
+	}
+	sqe = io_uring_get_sqe(&r->ring);
+	if (!sqe) {
+		/* The SQ ring holds depth entries, so this is rare: hand
+		 * the batch to the kernel and take a fresh slot. */
+		ret = io_uring_submit(&r->ring);
+		if (ret > 0)
+			r->unsubmitted -= (unsigned int)ret;
+		sqe = io_uring_get_sqe(&r->ring);
+		if (!sqe)
+			return r->inflight ? -EAGAIN : -EBUSY;
+	}
+	ring_prep(sqe, req);
+	r->inflight++;
+	r->in_ring++;
+	r->unsubmitted++;
+	return 0;
+}
+
+static void ring_unplug(void *opaque)
+{
+	struct ring_io *r = opaque;
+	int ret;
+
+	while (r->unsubmitted) {
+		ret = io_uring_submit(&r->ring);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0) {
+			/* SQEs stay in the ring; the next completion or
+			 * unplug() tries again. */
+			if (ret < 0)
+				vback_logf(r->disk.log, VBACK_LOG_WARN,
+					   "io: io_uring submit: %s",
+					   vback_strerror(ret));
+			return;
+		}
+		r->unsubmitted -= (unsigned int)ret;
+	}
+}
+
+static void complete(struct ring_io *r, struct vback_io_req *req, int res)
+{
+	r->inflight--;
+	req->done(req, res);
+}
+
+/* One CQE: finish the request, or send the rest of it to the pool. */
+static void ring_handle(struct ring_io *r, struct vback_io_req *req, int res)
+{
+	uint64_t want;
+
+	switch (req->op) {
+	case VBACK_IO_READ:
+	case VBACK_IO_WRITE:
+		want = req->backend[IO_SCR_TOTAL];
+		if (res == -EAGAIN || res == -EINTR ||
+		    (res == -EINVAL && r->disk.direct)) {
+			/* Retry synchronously; the pool bounces buffers the
+			 * kernel found misaligned. */
+			ring_to_pool(r, req);
+			return;
+		}
+		if (res > 0 && (uint64_t)res < want) {
+			/* Short transfer: the pool resumes after it. */
+			req->backend[IO_SCR_DONE] = (uintptr_t)res;
+			ring_to_pool(r, req);
+			return;
+		}
+		if (res == 0 && want)
+			res = -EIO;
+		break;
+	case VBACK_IO_DISCARD:
+		if (res == -EOPNOTSUPP || res == -EINVAL)
+			res = 0; /* a hint the disk cannot take */
+		break;
+	case VBACK_IO_WRITE_ZEROES:
+		if (res == -EOPNOTSUPP || res == -EINVAL) {
+			/* The pool tries the other ways, down to writing
+			 * zeroes. */
+			ring_to_pool(r, req);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	complete(r, req, res < 0 ? res : 0);
+}
+
+static void ring_reap(struct ring_io *r)
+{
+	struct io_uring_cqe *cqe;
+	struct vback_io_req *req;
+
+	while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
+		int res = cqe->res;
+
+		req = io_uring_cqe_get_data(cqe);
+		/* Free the CQE before done() may submit again. */
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->in_ring--;
+		ring_handle(r, req, res);
+	}
+	req = io_pool_take_done(r->pool);
+	while (req) {
+		struct vback_io_req *next = io_req_next(req);
+
+		complete(r, req, io_req_result(req));
+		req = next;
+	}
+}
+
+static void ring_on_event(void *opaque, int fd, uint32_t events)
+{
+	struct ring_io *r = opaque;
+
+	(void)events;
+	io_eventfd_drain(fd);
+	ring_reap(r);
+	/* Callbacks that resubmitted without unplug() still make progress. */
+	ring_unplug(r);
+}
+
+static int ring_get_caps(void *opaque, struct vback_io_caps *caps)
+{
+	const struct ring_io *r = opaque;
+
+	*caps = r->disk.caps;
+	return 0;
+}
+
+static int ring_refresh_size(void *opaque, uint64_t *size_bytes)
+{
+	struct ring_io *r = opaque;
+
+	return io_disk_refresh_size(&r->disk, size_bytes);
+}
+
+static void ring_close(void *opaque)
+{
+	struct ring_io *r = opaque;
+	struct io_uring_cqe *cqe;
+
+	r->closing = true;
+	ring_unplug(r);
+	/* The ring may hand work to the pool, never the other way round:
+	 * drain the ring first, then the pool. */
+	while (r->in_ring && !r->unsubmitted) {
+		int ret = io_uring_wait_cqe(&r->ring, &cqe);
+
+		if (ret && ret != -EINTR)
+			break;
+		ring_reap(r);
+	}
+	io_pool_wait_idle(r->pool);
+	ring_reap(r);
+	io_pool_destroy(r->pool);
+	vback_loop_unwatch(r->loop, r->efd);
+	/* The ring is torn down asynchronously and would keep the disk open
+	 * (and locked) for a while: drop the fixed file first, so a new
+	 * instance can open the disk as soon as we return. */
+	io_uring_unregister_files(&r->ring);
+	io_uring_queue_exit(&r->ring);
+	close(r->efd);
+	io_disk_close(&r->disk);
+	free(r);
+}
+
+const struct vback_io_ops io_ring_ops = {
+	.submit = ring_submit,
+	.unplug = ring_unplug,
+	.get_caps = ring_get_caps,
+	.refresh_size = ring_refresh_size,
+	.close = ring_close,
+};
+
+/* Errors of io_uring_queue_init() that mean "not here", not "broken". */
+static bool ring_refused(int ret)
+{
+	return ret == -ENOSYS || ret == -EPERM || ret == -EACCES ||
+	       ret == -EOPNOTSUPP;
+}
+
+int io_ring_open(const struct vback_io_options *opts,
+		 const struct vback_loop *loop, struct vback_io *out,
+		 bool *unavailable)
+{
+	struct ring_io *r;
+	int ret;
+
+	*unavailable = false;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->loop = loop;
+	r->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
+	r->efd = -1;
+	/* The ring first: if the kernel refuses it, nothing else is open
+	 * and the caller falls back to posix. */
+	ret = io_uring_queue_init(r->depth, &r->ring, 0);
+	if (ret) {
+		*unavailable = ring_refused(ret);
+		free(r);
+		return ret;
+	}
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->efd < 0) {
+		ret = -errno;
+		goto fail_ring;
+	}
+	ret = io_disk_open(&r->disk, opts);
+	if (ret)
+		goto fail_efd;
+	ret = io_uring_register_files(&r->ring, &r->disk.fd, 1);
+	if (ret)
+		goto fail_disk;
+	ret = io_uring_register_eventfd(&r->ring, r->efd);
+	if (ret)
+		goto fail_disk;
+	ret = io_pool_create(&r->disk, RING_POOL_WORKERS, r->efd, &r->pool);
+	if (ret)
+		goto fail_disk;
+	ret = vback_loop_watch(loop, r->efd, VBACK_EV_IN, ring_on_event, r);
+	if (ret)
+		goto fail_pool;
+	out->ops = &io_ring_ops;
+	out->opaque = r;
+	return 0;
+fail_pool:
+	io_pool_destroy(r->pool);
+fail_disk:
+	io_disk_close(&r->disk);
+fail_efd:
+	close(r->efd);
+fail_ring:
+	io_uring_queue_exit(&r->ring);
+	free(r);
+	return ret;
+}
+
+#else /* !VBACK_HAVE_URING */
+
+/* Never handed out; keeps vback_io_engine_of() simple. */
+const struct vback_io_ops io_ring_ops = { 0 };
+
+int io_ring_open(const struct vback_io_options *opts,
+		 const struct vback_loop *loop, struct vback_io *out,
+		 bool *unavailable)
+{
+	(void)opts;
+	(void)loop;
+	(void)out;
+	*unavailable = true;
+	return -ENOSYS;
+}
+
+#endif

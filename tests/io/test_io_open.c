@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening disks: engine names, argument checks, refusing what must not be
+ * used (mounted block devices, non-disks), the log lines that say why, and
+ * the io_uring -> posix fallback when the kernel refuses io_uring.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <cmocka.h>
+
+#include <vback/io.h>
+
+#include "config.h"
+#include "io_internal.h"
+
+struct logged {
+	int lines;
+	enum vback_log_level level;
+	char last[512];
+};
+
+static void sink(void *opaque, enum vback_log_level level, const char *msg)
+{
+	struct logged *l = opaque;
+
+	l->lines++;
+	l->level = level;
+	snprintf(l->last, sizeof(l->last), "%s", msg);
+}
+
+struct t {
+	struct vback_loop *loop;
+	char dir[256];
+	char file[512];
+	struct logged logged;
+	struct vback_log log;
+};
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	int fd;
+
+	assert_non_null(t);
+	assert_int_equal(vback_epoll_loop_create(NULL, &t->loop), 0);
+	snprintf(t->dir, sizeof(t->dir), "/var/tmp/vback-io-open-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->file, sizeof(t->file), "%s/disk.img", t->dir);
+	fd = open(t->file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1024 * 1024), 0);
+	close(fd);
+	t->log = (struct vback_log){ sink, &t->logged, VBACK_LOG_DEBUG };
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+
+	unlink(t->file);
+	rmdir(t->dir);
+	vback_epoll_loop_destroy(t->loop);
+	free(t);
+	return 0;
+}
+
+static void test_engine_names(void **state)
+{
+	enum vback_io_engine e = VBACK_IO_ENGINE_MEMORY;
+
+	(void)state;
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_DEFAULT),
+			    "default");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_POSIX),
+			    "posix");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_URING),
+			    "io_uring");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_MEMORY),
+			    "memory");
+	assert_null(vback_io_engine_name((enum vback_io_engine)99));
+	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_MEMORY;
+	     i++) {
+		assert_int_equal(vback_io_engine_parse(
+					 vback_io_engine_name(
+						 (enum vback_io_engine)i),
+					 &e),
+				 0);
+		assert_int_equal(e, i);
+	}
+	assert_int_equal(vback_io_engine_parse("uring", &e), 0);
+	assert_int_equal(e, VBACK_IO_ENGINE_URING);
+	assert_int_equal(vback_io_engine_parse("libaio", &e), -EINVAL);
+	assert_int_equal(vback_io_engine_parse("", &e), -EINVAL);
+	assert_int_equal(vback_io_engine_parse(NULL, &e), -EINVAL);
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct t *t = *state;
+	struct vback_io io = { 0 };
+	struct vback_io_options o = { .path = t->file, .log = &t->log };
+
+	assert_int_equal(vback_io_open(NULL, t->loop, &io), -EINVAL);
+	assert_int_equal(vback_io_open(&o, NULL, &io), -EINVAL);
+	assert_int_equal(vback_io_open(&o, t->loop, NULL), -EINVAL);
+	o.engine = (enum vback_io_engine)99;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	o.engine = VBACK_IO_ENGINE_POSIX;
+	o.path = NULL;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	o.path = "/nonexistent/vback/disk";
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -ENOENT);
+	assert_non_null(strstr(t->logged.last, "/nonexistent/vback/disk"));
+	/* A directory or a character device is not a disk. */
+	o.path = t->dir;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	assert_non_null(strstr(t->logged.last, "not a regular file"));
+	o.path = "/dev/null";
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	/* Memory disks need a size in whole sectors. */
+	o.engine = VBACK_IO_ENGINE_MEMORY;
+	o.mem_size = 0;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	o.mem_size = 1000;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	assert_null(io.ops);
+	/* Closing nothing is harmless. */
+	vback_io_close(&io);
+	vback_io_close(NULL);
+}
+
+static void test_engine_of(void **state)
+{
+	static const struct vback_io_ops user_ops = { 0 };
+	struct t *t = *state;
+	struct vback_io io;
+	struct vback_io user = { &user_ops, NULL };
+	struct vback_io_options o = { .path = t->file, .log = &t->log };
+
+	assert_int_equal(vback_io_engine_of(&user), VBACK_IO_ENGINE_DEFAULT);
+	assert_int_equal(vback_io_engine_of(NULL), VBACK_IO_ENGINE_DEFAULT);
+	o.engine = VBACK_IO_ENGINE_POSIX;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_POSIX);
+	vback_io_close(&io);
+	/* The default prefers io_uring where it was built in. */
+	o.engine = VBACK_IO_ENGINE_DEFAULT;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	if (VBACK_HAVE_URING && t->logged.lines == 0)
+		assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_URING);
+	else
+		assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_POSIX);
+	vback_io_close(&io);
+	o.engine = VBACK_IO_ENGINE_MEMORY;
+	o.mem_size = 4096;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_MEMORY);
+	/* Error injection is for memory disks only. */
+	assert_int_equal(io_memory_inject_error(&io, 0, 512, 5), -EINVAL);
+	assert_int_equal(io_memory_inject_error(&user, 0, 512, -EIO), -EINVAL);
+	vback_io_close(&io);
+}
+
+static int sh(const char *cmd)
+{
+	return system(cmd);
+}
+
+/* A block device with a mounted filesystem is refused, and the log says
+ * where it is mounted. */
+static void test_mounted_blockdev(void **state)
+{
+	struct t *t = *state;
+	char cmd[2048], dev[64] = "", mnt[300];
+	struct vback_io io;
+	struct vback_io_options o = {
+		.engine = VBACK_IO_ENGINE_POSIX,
+		.log = &t->log,
+		.read_only = true,
+	};
+	FILE *p;
+	int ret;
+
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 8M '%s' && mkfs.ext2 -q -F '%s' >/dev/null 2>&1 && losetup -f --show '%s' 2>/dev/null",
+		 t->file, t->file, t->file);
+	p = popen(cmd, "r");
+	if (!p)
+		skip();
+	if (!fgets(dev, sizeof(dev), p))
+		dev[0] = 0;
+	ret = pclose(p);
+	dev[strcspn(dev, "\n")] = 0;
+	if (ret || dev[0] != '/')
+		skip();
+	snprintf(mnt, sizeof(mnt), "%s/mnt", t->dir);
+	if (mkdir(mnt, 0700) < 0 || mount(dev, mnt, "ext2", MS_RDONLY, NULL)) {
+		rmdir(mnt);
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+		sh(cmd);
+		skip();
+	}
+	o.path = dev;
+	ret = vback_io_open(&o, t->loop, &io);
+	if (!ret)
+		vback_io_close(&io);
+	umount(mnt);
+	rmdir(mnt);
+	assert_int_equal(ret, -EBUSY);
+	assert_non_null(strstr(t->logged.last, "is mounted on"));
+	assert_non_null(strstr(t->logged.last, mnt));
+	/* Unmounted, the same device opens. */
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	vback_io_close(&io);
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	assert_int_equal(sh(cmd), 0);
+}
+
+static void on_done(struct vback_io_req *req, int result)
+{
+	*(int *)req->opaque = result;
+}
+
+/*
+ * io_uring refused by the kernel (a container's seccomp profile): the open
+ * falls back to posix and says so in exactly one line. Runs last: the
+ * filter cannot be removed from the process.
+ */
+static void test_uring_fallback(void **state)
+{
+	struct t *t = *state;
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
+	struct vback_io_options o = {
+		.path = t->file,
+		.engine = VBACK_IO_ENGINE_URING,
+		.log = &t->log,
+	};
+	struct vback_io io;
+	uint8_t buf[512];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		skip();
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_POSIX);
+	assert_int_equal(t->logged.lines, 1);
+	assert_int_equal(t->logged.level, VBACK_LOG_WARN);
+	assert_non_null(strstr(t->logged.last, "io_uring unavailable"));
+	assert_non_null(strstr(t->logged.last, "posix"));
+	/* The fallback disk works. */
+	{
+		struct vback_iovec iov = { buf, sizeof(buf) };
+		int result = 1;
+		struct vback_io_req req = {
+			.op = VBACK_IO_READ,
+			.iov = &iov,
+			.iovcnt = 1,
+			.done = on_done,
+			.opaque = &result,
+		};
+
+		memset(buf, 0xee, sizeof(buf));
+		assert_int_equal(vback_io_submit(&io, &req), 0);
+		for (int i = 0; i < 100 && result == 1; i++)
+			vback_loop_run_once(t->loop, 100);
+		assert_int_equal(result, 0);
+		assert_int_equal(buf[0], 0);
+		assert_int_equal(buf[511], 0);
+	}
+	vback_io_close(&io);
+	/* Asked for the default engine, it is only worth an INFO line. */
+	o.engine = VBACK_IO_ENGINE_DEFAULT;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_POSIX);
+	assert_int_equal(t->logged.lines, 2);
+	assert_int_equal(t->logged.level, VBACK_LOG_INFO);
+	vback_io_close(&io);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_names),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_engine_of, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mounted_blockdev, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_uring_fallback, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("io open", tests, NULL, NULL);
+}
