@@ -1,0 +1,1821 @@
+/* SPDX-License-Identifier: MIT */
+/* The fake Xen: see fake_xen.h for the rules it enforces. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fake_xen.h"
+
+#define PAGE	    4096u
+#define MAX_SERVERS 8u	 /* MAX_NR_IOREQ_SERVERS */
+#define MAX_RANGES  256u /* MAX_NR_IO_RANGES */
+#define MAX_GRANTS  4096u
+#define MAX_PORTS   1024u
+#define BAD_PORT    0xfffffff0u /* what an unpopulated vp_eport holds */
+#define VCPU_SPIN   1200	/* loop iterations before "the vCPU hangs" */
+
+struct fx_range {
+	uint64_t start, end;
+};
+
+struct fx_server {
+	bool used;
+	bool enabled;
+	bool mapped;
+	ioservid_t id;
+	shared_iopage_t *page;
+	struct fx_range ranges[MAX_RANGES];
+	unsigned int nr_ranges;
+	uint32_t *gports; /* guest-side port of each vCPU */
+};
+
+struct fx_evtchn;
+
+/* A guest port bound to a backend port. */
+struct fx_gport {
+	bool used;
+	struct fx_evtchn *peer; /* backend handle bound to it */
+	uint32_t peer_port;
+	unsigned int notified; /* notifies received from the backend */
+};
+
+struct fake_dom {
+	struct fake_xen *fx;
+	struct fake_dom *next;
+	uint16_t domid;
+	unsigned int nr_vcpus;
+	bool dead, crashed;
+	uint64_t ram_base, ram_bytes;
+	int memfd;
+	uint8_t *ram;
+	bool ext; /* RAM owned by the test (fake_dom_create_on) */
+	struct fx_server servers[MAX_SERVERS];
+	struct fx_gport gports[MAX_PORTS];
+	unsigned int irqs[1024];
+	bool isa_line[16];
+	struct {
+		bool active, ro;
+		uint64_t gfn;
+		unsigned int maps;
+	} grants[MAX_GRANTS];
+	uint64_t foreign_pages, grant_pages, foreign_map_calls;
+};
+
+struct fx_bport {
+	bool used;
+	struct fake_dom *dom;
+	uint32_t gport;
+	bool masked, pending_masked;
+};
+
+struct fx_evtchn {
+	struct fake_xen *fx;
+	int fd;
+	struct fx_bport ports[MAX_PORTS];
+	uint32_t queue[MAX_PORTS];
+	unsigned int qhead, qlen;
+};
+
+enum map_kind { MAP_FOREIGN, MAP_GRANT };
+
+struct fx_map {
+	struct fx_map *next;
+	enum map_kind kind;
+	struct fake_dom *dom;
+	uint8_t *addr;
+	size_t pages;
+	uint32_t *refs; /* grants */
+};
+
+struct fx_node {
+	struct fx_node *next;
+	char *path;
+	char *val;
+	unsigned int len;
+};
+
+struct fx_watch {
+	struct fx_watch *next;
+	char *path, *token;
+};
+
+struct fx_event {
+	struct fx_event *next;
+	char *path, *token;
+};
+
+struct fx_tx {
+	struct fx_tx *next;
+	uint32_t id;
+	uint64_t gen;
+	struct fx_node *nodes; /* private copy */
+	char **changed;
+	unsigned int nchanged;
+};
+
+struct fx_xs {
+	struct fake_xen *fx;
+	struct fx_xs *next;
+	int fd;
+	struct fx_watch *watches;
+	struct fx_event *events, **tail;
+	struct fx_tx *txs;
+};
+
+struct fx_wlog {
+	struct fx_wlog *next;
+	char *path, *val;
+};
+
+struct fake_xen {
+	const struct vback_loop *loop;
+	char failure[256];
+	unsigned int handles;
+	struct fake_dom *doms;
+	struct fx_map *maps;
+	struct fx_node *nodes;
+	uint64_t gen;
+	uint32_t next_tx;
+	struct fx_xs *xss;
+	struct fx_wlog *wlog;
+	void (*tx_hook)(struct fake_xen *fx, void *opaque);
+	void *tx_hook_opaque;
+};
+
+static void fx_fail(struct fake_xen *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fx_fail(struct fake_xen *fx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fx->failure[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(fx->failure, sizeof(fx->failure), fmt, ap);
+	va_end(ap);
+}
+
+static void *fx_set_errno_null(int e)
+{
+	errno = e;
+	return NULL;
+}
+
+static int fx_err(int e)
+{
+	errno = e;
+	return -1;
+}
+
+static bool fx_false(int e)
+{
+	errno = e;
+	return false;
+}
+
+static void crash(struct fake_dom *d, const char *why, unsigned int vcpu,
+		  unsigned int state)
+{
+	d->crashed = true;
+	fx_fail(d->fx, "dom%u crashed: %s (vcpu %u, state %u)", d->domid, why,
+		vcpu, state);
+}
+
+/* ------------------------------------------------------------------ */
+/* world                                                               */
+/* ------------------------------------------------------------------ */
+
+struct fake_xen *fake_xen_create(void)
+{
+	return calloc(1, sizeof(struct fake_xen));
+}
+
+void fake_xen_set_loop(struct fake_xen *fx, const struct vback_loop *loop)
+{
+	fx->loop = loop;
+}
+
+const char *fake_xen_failure(const struct fake_xen *fx)
+{
+	return fx->failure[0] ? fx->failure : NULL;
+}
+
+void fake_xen_clear_failure(struct fake_xen *fx)
+{
+	fx->failure[0] = '\0';
+}
+
+unsigned int fake_xen_open_handles(const struct fake_xen *fx)
+{
+	return fx->handles;
+}
+
+static void nodes_free(struct fx_node *n)
+{
+	while (n) {
+		struct fx_node *next = n->next;
+
+		free(n->path);
+		free(n->val);
+		free(n);
+		n = next;
+	}
+}
+
+static void dom_free(struct fake_dom *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_SERVERS; i++) {
+		free(d->servers[i].page);
+		free(d->servers[i].gports);
+	}
+	if (d->ram && !d->ext)
+		munmap(d->ram, d->ram_bytes);
+	if (d->memfd >= 0)
+		close(d->memfd);
+	free(d);
+}
+
+void fake_xen_destroy(struct fake_xen *fx)
+{
+	struct fx_wlog *w;
+
+	if (!fx)
+		return;
+	if (fx->handles)
+		fx_fail(fx, "%u library handles leaked", fx->handles);
+	if (fx->maps)
+		fx_fail(fx, "mappings leaked");
+	while (fx->doms) {
+		struct fake_dom *d = fx->doms;
+
+		fx->doms = d->next;
+		dom_free(d);
+	}
+	nodes_free(fx->nodes);
+	while ((w = fx->wlog)) {
+		fx->wlog = w->next;
+		free(w->path);
+		free(w->val);
+		free(w);
+	}
+	free(fx);
+}
+
+/* ------------------------------------------------------------------ */
+/* domains                                                             */
+/* ------------------------------------------------------------------ */
+
+struct fake_dom *fake_dom_find(struct fake_xen *fx, uint16_t domid)
+{
+	struct fake_dom *d;
+
+	for (d = fx->doms; d; d = d->next)
+		if (d->domid == domid && !d->dead)
+			return d;
+	return NULL;
+}
+
+static struct fake_dom *live_dom(struct fake_xen *fx, uint32_t domid)
+{
+	return domid > 0xffff ? NULL : fake_dom_find(fx, (uint16_t)domid);
+}
+
+struct fake_dom *fake_dom_create(struct fake_xen *fx, uint16_t domid,
+				 unsigned int nr_vcpus, uint64_t ram_base,
+				 uint64_t ram_bytes)
+{
+	struct fake_dom *d;
+
+	if (fake_dom_find(fx, domid) || !nr_vcpus ||
+	    nr_vcpus > PAGE / sizeof(ioreq_t) || ram_bytes % PAGE ||
+	    ram_base % PAGE)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->fx = fx;
+	d->domid = domid;
+	d->nr_vcpus = nr_vcpus;
+	d->ram_base = ram_base;
+	d->ram_bytes = ram_bytes;
+	d->memfd = memfd_create("fake-guest-ram", MFD_CLOEXEC);
+	if (d->memfd < 0 || ftruncate(d->memfd, (off_t)ram_bytes) < 0)
+		goto fail;
+	d->ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->memfd, 0);
+	if (d->ram == MAP_FAILED) {
+		d->ram = NULL;
+		goto fail;
+	}
+	d->next = fx->doms;
+	fx->doms = d;
+	/* Xen tools mark a live domain in xenstore. */
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/local/domain/%u", domid);
+		fake_xs_write(fx, path, "");
+	}
+	return d;
+fail:
+	dom_free(d);
+	return NULL;
+}
+
+static void fire_special(struct fake_xen *fx, const char *path);
+
+struct fake_dom *fake_dom_create_on(struct fake_xen *fx, uint16_t domid,
+				    unsigned int nr_vcpus, uint64_t ram_base,
+				    void *ram, uint64_t ram_bytes)
+{
+	struct fake_dom *d;
+	char path[64];
+
+	if (fake_dom_find(fx, domid) || !nr_vcpus || !ram ||
+	    nr_vcpus > PAGE / sizeof(ioreq_t) || ram_bytes % PAGE ||
+	    ram_base % PAGE)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->fx = fx;
+	d->domid = domid;
+	d->nr_vcpus = nr_vcpus;
+	d->ram_base = ram_base;
+	d->ram_bytes = ram_bytes;
+	d->memfd = -1;
+	d->ram = ram;
+	d->ext = true;
+	d->next = fx->doms;
+	fx->doms = d;
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	fake_xs_write(fx, path, "");
+	return d;
+}
+
+void fake_dom_destroy(struct fake_dom *d)
+{
+	struct fake_xen *fx = d->fx;
+	unsigned int i;
+	char path[64];
+
+	d->dead = true;
+	for (i = 0; i < MAX_SERVERS; i++) {
+		d->servers[i].used = false;
+		d->servers[i].enabled = false;
+	}
+	for (i = 0; i < MAX_PORTS; i++)
+		d->gports[i].used = false;
+	snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
+	fake_xs_rm(fx, path);
+	fire_special(fx, "@releaseDomain");
+}
+
+bool fake_dom_is_zombie(const struct fake_dom *d)
+{
+	return d->dead && (d->foreign_pages || d->grant_pages);
+}
+
+bool fake_dom_crashed(const struct fake_dom *d)
+{
+	return d->crashed;
+}
+
+void *fake_dom_gpa(struct fake_dom *d, uint64_t gpa, uint64_t len)
+{
+	if (gpa < d->ram_base || gpa - d->ram_base > d->ram_bytes ||
+	    len > d->ram_bytes - (gpa - d->ram_base))
+		return NULL;
+	return d->ram + (gpa - d->ram_base);
+}
+
+uint64_t fake_dom_foreign_pages(const struct fake_dom *d)
+{
+	return d->foreign_pages;
+}
+
+uint64_t fake_dom_grant_pages(const struct fake_dom *d)
+{
+	return d->grant_pages;
+}
+
+uint64_t fake_dom_foreign_map_calls(const struct fake_dom *d)
+{
+	return d->foreign_map_calls;
+}
+
+unsigned int fake_dom_servers(const struct fake_dom *d)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < MAX_SERVERS; i++)
+		n += d->servers[i].used;
+	return n;
+}
+
+bool fake_dom_range_claimed(const struct fake_dom *d, uint64_t start,
+			    uint64_t end)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < MAX_SERVERS; i++) {
+		const struct fx_server *s = &d->servers[i];
+
+		for (j = 0; s->used && j < s->nr_ranges; j++)
+			if (s->ranges[j].start == start &&
+			    s->ranges[j].end == end)
+				return true;
+	}
+	return false;
+}
+
+unsigned int fake_dom_nr_ranges(const struct fake_dom *d)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < MAX_SERVERS; i++)
+		if (d->servers[i].used)
+			n += d->servers[i].nr_ranges;
+	return n;
+}
+
+unsigned int fake_dom_irqs(const struct fake_dom *d, unsigned int irq)
+{
+	return irq < 1024 ? d->irqs[irq] : 0;
+}
+
+bool fake_dom_isa_line(const struct fake_dom *d, unsigned int irq)
+{
+	return irq < 16 && d->isa_line[irq];
+}
+
+int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
+		   bool readonly)
+{
+	if (gref >= MAX_GRANTS)
+		return -EINVAL;
+	d->grants[gref].active = true;
+	d->grants[gref].ro = readonly;
+	d->grants[gref].gfn = gfn;
+	return 0;
+}
+
+int fake_dom_ungrant(struct fake_dom *d, uint32_t gref)
+{
+	if (gref >= MAX_GRANTS || !d->grants[gref].active)
+		return -EINVAL;
+	if (d->grants[gref].maps)
+		return -EBUSY;
+	d->grants[gref].active = false;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* event channels                                                      */
+/* ------------------------------------------------------------------ */
+
+static void *fx_evtchn_open(void *sys)
+{
+	struct fake_xen *fx = sys;
+	struct fx_evtchn *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->fx = fx;
+	e->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->fd < 0) {
+		free(e);
+		return NULL;
+	}
+	fx->handles++;
+	return e;
+}
+
+static void fx_evtchn_close(void *xce)
+{
+	struct fx_evtchn *e = xce;
+	struct fake_dom *d;
+	unsigned int i;
+
+	if (!e)
+		return;
+	/* Closing unbinds everything still bound. */
+	for (d = e->fx->doms; d; d = d->next)
+		for (i = 0; i < MAX_PORTS; i++)
+			if (d->gports[i].peer == e)
+				d->gports[i].peer = NULL;
+	close(e->fd);
+	e->fx->handles--;
+	free(e);
+}
+
+static int fx_evtchn_fd(void *xce)
+{
+	return ((struct fx_evtchn *)xce)->fd;
+}
+
+static int fx_evtchn_bind_interdomain(void *xce, uint32_t domid,
+				      evtchn_port_t remote)
+{
+	struct fx_evtchn *e = xce;
+	struct fake_dom *d = live_dom(e->fx, domid);
+	unsigned int p;
+
+	if (!d)
+		return fx_err(ESRCH);
+	/* Only an allocated, still unbound guest port can be bound. */
+	if (remote >= MAX_PORTS || !d->gports[remote].used ||
+	    d->gports[remote].peer)
+		return fx_err(EINVAL);
+	for (p = 1; p < MAX_PORTS && e->ports[p].used; p++)
+		;
+	if (p == MAX_PORTS)
+		return fx_err(ENOSPC);
+	e->ports[p].used = true;
+	e->ports[p].dom = d;
+	e->ports[p].gport = remote;
+	e->ports[p].masked = false;
+	d->gports[remote].peer = e;
+	d->gports[remote].peer_port = p;
+	return (int)p;
+}
+
+static int fx_evtchn_unbind(void *xce, evtchn_port_t port)
+{
+	struct fx_evtchn *e = xce;
+	struct fx_bport *b;
+
+	if (port >= MAX_PORTS || !e->ports[port].used)
+		return fx_err(EINVAL);
+	b = &e->ports[port];
+	if (b->dom->gports[b->gport].peer == e)
+		b->dom->gports[b->gport].peer = NULL;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
+static void evtchn_raise(struct fx_evtchn *e, uint32_t port)
+{
+	uint64_t one = 1;
+
+	if (e->ports[port].masked) {
+		e->ports[port].pending_masked = true;
+		return;
+	}
+	/* Delivered ports are masked until the reader unmasks them. */
+	e->ports[port].masked = true;
+	e->queue[(e->qhead + e->qlen) % MAX_PORTS] = port;
+	if (e->qlen++ == 0 && write(e->fd, &one, sizeof(one)) != sizeof(one))
+		fx_fail(e->fx, "eventfd write failed");
+}
+
+static int fx_evtchn_pending(void *xce)
+{
+	struct fx_evtchn *e = xce;
+	uint32_t port;
+	uint64_t v;
+
+	if (!e->qlen)
+		return fx_err(EAGAIN);
+	port = e->queue[e->qhead];
+	e->qhead = (e->qhead + 1) % MAX_PORTS;
+	if (--e->qlen == 0 && read(e->fd, &v, sizeof(v)) != sizeof(v))
+		fx_fail(e->fx, "eventfd read failed");
+	return (int)port;
+}
+
+static int fx_evtchn_unmask(void *xce, evtchn_port_t port)
+{
+	struct fx_evtchn *e = xce;
+
+	if (port >= MAX_PORTS || !e->ports[port].used)
+		return fx_err(EINVAL);
+	e->ports[port].masked = false;
+	if (e->ports[port].pending_masked) {
+		e->ports[port].pending_masked = false;
+		evtchn_raise(e, port);
+	}
+	return 0;
+}
+
+static int fx_evtchn_notify(void *xce, evtchn_port_t port)
+{
+	struct fx_evtchn *e = xce;
+	struct fx_bport *b;
+	struct fake_dom *d;
+	unsigned int s, v;
+
+	if (port >= MAX_PORTS || !e->ports[port].used)
+		return fx_err(EINVAL);
+	b = &e->ports[port];
+	d = b->dom;
+	if (d->dead)
+		return 0; /* the remote end is gone: nobody listens */
+	d->gports[b->gport].notified++;
+	/* Xen wakes the vCPU, which must then see IORESP_READY. */
+	for (s = 0; s < MAX_SERVERS; s++) {
+		struct fx_server *sv = &d->servers[s];
+
+		for (v = 0; sv->used && sv->gports && v < d->nr_vcpus; v++) {
+			unsigned int st;
+
+			if (sv->gports[v] != b->gport)
+				continue;
+			st = sv->page->vcpu_ioreq[v].state;
+			if (st != STATE_IORESP_READY && st != STATE_IOREQ_NONE)
+				crash(d, "notified before IORESP_READY", v, st);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* device model                                                        */
+/* ------------------------------------------------------------------ */
+
+static void *fx_dm_open(void *sys)
+{
+	struct fake_xen *fx = sys;
+
+	fx->handles++;
+	return fx;
+}
+
+static void fx_dm_close(void *dm)
+{
+	((struct fake_xen *)dm)->handles--;
+}
+
+static struct fx_server *server_of(struct fake_xen *fx, domid_t domid,
+				   ioservid_t id, struct fake_dom **dp)
+{
+	struct fake_dom *d = live_dom(fx, domid);
+
+	if (!d || id >= MAX_SERVERS || !d->servers[id].used)
+		return NULL;
+	if (dp)
+		*dp = d;
+	return &d->servers[id];
+}
+
+static int alloc_gport(struct fake_dom *d)
+{
+	unsigned int p;
+
+	/* Scatter ports so that stale values never match by luck. */
+	for (p = 7; p < MAX_PORTS; p++) {
+		if (!d->gports[p].used) {
+			memset(&d->gports[p], 0, sizeof(d->gports[p]));
+			d->gports[p].used = true;
+			return (int)p;
+		}
+	}
+	return -1;
+}
+
+static int fx_dm_create_ioreq_server(void *dm, domid_t domid, int bufioreq,
+				     ioservid_t *id)
+{
+	struct fake_dom *d = live_dom(dm, domid);
+	struct fx_server *s;
+	unsigned int i, v;
+	int p;
+
+	if (!d)
+		return fx_err(ESRCH);
+	if (bufioreq != HVM_IOREQSRV_BUFIOREQ_OFF)
+		return fx_err(EOPNOTSUPP); /* Arm: no buffered ioreqs */
+	for (i = 0; i < MAX_SERVERS && d->servers[i].used; i++)
+		;
+	if (i == MAX_SERVERS)
+		return fx_err(ENOSPC);
+	s = &d->servers[i];
+	free(s->page);
+	free(s->gports);
+	memset(s, 0, sizeof(*s));
+	s->page = aligned_alloc(PAGE, PAGE);
+	s->gports = calloc(d->nr_vcpus, sizeof(*s->gports));
+	if (!s->page || !s->gports)
+		return fx_err(ENOMEM);
+	memset(s->page, 0, PAGE);
+	for (v = 0; v < d->nr_vcpus; v++) {
+		p = alloc_gport(d);
+		if (p < 0)
+			return fx_err(ENOSPC);
+		s->gports[v] = (uint32_t)p;
+		/* Not populated until map + enable. */
+		s->page->vcpu_ioreq[v].vp_eport = BAD_PORT;
+	}
+	s->used = true;
+	s->id = (ioservid_t)i;
+	*id = s->id;
+	return 0;
+}
+
+static void populate_ports(struct fake_dom *d, struct fx_server *s)
+{
+	unsigned int v;
+
+	if (!s->mapped || !s->enabled)
+		return;
+	for (v = 0; v < d->nr_vcpus; v++)
+		s->page->vcpu_ioreq[v].vp_eport = s->gports[v];
+}
+
+static int fx_dm_set_ioreq_server_state(void *dm, domid_t domid, ioservid_t id,
+					int enabled)
+{
+	struct fake_dom *d;
+	struct fx_server *s = server_of(dm, domid, id, &d);
+
+	if (!s)
+		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
+	s->enabled = enabled != 0;
+	populate_ports(d, s);
+	return 0;
+}
+
+static int fx_dm_destroy_ioreq_server(void *dm, domid_t domid, ioservid_t id)
+{
+	struct fake_dom *d;
+	struct fx_server *s = server_of(dm, domid, id, &d);
+	unsigned int v;
+
+	if (!s)
+		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
+	for (v = 0; v < d->nr_vcpus; v++)
+		d->gports[s->gports[v]].used = false;
+	s->used = false;
+	s->enabled = false;
+	s->nr_ranges = 0;
+	return 0;
+}
+
+static int fx_dm_map_io_range(void *dm, domid_t domid, ioservid_t id,
+			      int is_mmio, uint64_t start, uint64_t end)
+{
+	struct fx_server *s = server_of(dm, domid, id, NULL);
+	unsigned int i;
+
+	if (!s)
+		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
+	if (!is_mmio || end < start)
+		return fx_err(EINVAL);
+	/* Xen: ranges are inclusive; overlaps in one server are refused. */
+	for (i = 0; i < s->nr_ranges; i++)
+		if (start <= s->ranges[i].end && s->ranges[i].start <= end)
+			return fx_err(EEXIST);
+	if (s->nr_ranges == MAX_RANGES)
+		return fx_err(ENOSPC);
+	s->ranges[s->nr_ranges].start = start;
+	s->ranges[s->nr_ranges].end = end;
+	s->nr_ranges++;
+	return 0;
+}
+
+static int fx_dm_unmap_io_range(void *dm, domid_t domid, ioservid_t id,
+				int is_mmio, uint64_t start, uint64_t end)
+{
+	struct fx_server *s = server_of(dm, domid, id, NULL);
+	unsigned int i;
+
+	if (!s)
+		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
+	for (i = 0; is_mmio && i < s->nr_ranges; i++) {
+		if (s->ranges[i].start == start && s->ranges[i].end == end) {
+			s->ranges[i] = s->ranges[--s->nr_ranges];
+			return 0;
+		}
+	}
+	return fx_err(ENOENT);
+}
+
+static int fx_dm_set_irq_level(void *dm, domid_t domid, unsigned int irq,
+			       unsigned int level)
+{
+	struct fake_dom *d = live_dom(dm, domid);
+
+	if (!d)
+		return fx_err(ESRCH);
+	/* Arm: SPIs start at 32; each assertion of an edge SPI is delivered. */
+	if (irq < 32 || irq >= 1024)
+		return fx_err(EINVAL);
+	if (level)
+		d->irqs[irq]++;
+	return 0;
+}
+
+static int fx_dm_set_isa_irq_level(void *dm, domid_t domid, uint8_t irq,
+				   unsigned int level)
+{
+	struct fake_dom *d = live_dom(dm, domid);
+
+	if (!d)
+		return fx_err(ESRCH);
+	if (irq >= 16)
+		return fx_err(EINVAL);
+	/* Only a rising edge of the line reaches the guest. */
+	if (level && !d->isa_line[irq])
+		d->irqs[irq]++;
+	d->isa_line[irq] = level != 0;
+	return 0;
+}
+
+static int fx_dm_nr_vcpus(void *dm, domid_t domid, unsigned int *vcpus)
+{
+	struct fake_dom *d = live_dom(dm, domid);
+
+	if (!d)
+		return fx_err(ESRCH);
+	*vcpus = d->nr_vcpus;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* foreign memory and grants                                           */
+/* ------------------------------------------------------------------ */
+
+static void *fx_fmem_open(void *sys)
+{
+	struct fake_xen *fx = sys;
+
+	fx->handles++;
+	return fx;
+}
+
+static void fx_fmem_close(void *fmem)
+{
+	((struct fake_xen *)fmem)->handles--;
+}
+
+struct fx_res {
+	struct fake_dom *dom;
+	struct fx_server *s;
+};
+
+static void *fx_fmem_map_resource(void *fmem, domid_t domid, unsigned int type,
+				  unsigned int id, unsigned long frame,
+				  unsigned long nr_frames, void **addr,
+				  int prot, int flags)
+{
+	struct fake_dom *d;
+	struct fx_server *s = server_of(fmem, domid, (ioservid_t)id, &d);
+	struct fx_res *r;
+
+	(void)flags;
+	if (type != XENMEM_resource_ioreq_server || id > 0xffff)
+		return fx_set_errno_null(EINVAL);
+	if (!s)
+		return fx_set_errno_null(live_dom(fmem, domid) ? ENOENT
+							       : ESRCH);
+	/* Frame 0 is the buffered page, absent with BUFIOREQ_OFF. */
+	if (frame != XENMEM_resource_ioreq_server_frame_ioreq(0) ||
+	    nr_frames != 1 || !(prot & PROT_WRITE))
+		return fx_set_errno_null(EINVAL);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->dom = d;
+	r->s = s;
+	s->mapped = true;
+	populate_ports(d, s);
+	*addr = s->page;
+	((struct fake_xen *)fmem)->handles++; /* counts as a held resource */
+	return r;
+}
+
+static int fx_fmem_unmap_resource(void *fmem, void *res)
+{
+	struct fx_res *r = res;
+
+	if (!r)
+		return 0;
+	r->s->mapped = false;
+	((struct fake_xen *)fmem)->handles--;
+	free(r);
+	return 0;
+}
+
+/* Map the guest pages @gfns at a fresh address; bad pages stay PROT_NONE. */
+static uint8_t *map_pages(struct fake_dom *d, size_t n, const uint64_t *gfns,
+			  const bool *ok, int prot)
+{
+	uint8_t *base;
+	size_t i;
+
+	if (d->ext) {
+		/* Test-owned RAM cannot be re-mapped: alias it, which needs
+		 * consecutive frames starting inside RAM. */
+		if (!ok[0] || gfns[0] * PAGE < d->ram_base)
+			return NULL;
+		for (i = 1; i < n; i++)
+			if (ok[i] && gfns[i] != gfns[0] + i)
+				return NULL;
+		return d->ram + (gfns[0] * PAGE - d->ram_base);
+	}
+	base =
+	    mmap(NULL, n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		uint64_t off;
+
+		if (!ok[i])
+			continue;
+		off = gfns[i] * PAGE - d->ram_base;
+		if (mmap(base + i * PAGE, PAGE, prot, MAP_SHARED | MAP_FIXED,
+			 d->memfd, (off_t)off) == MAP_FAILED) {
+			munmap(base, n * PAGE);
+			return NULL;
+		}
+	}
+	return base;
+}
+
+static bool gfn_in_ram(const struct fake_dom *d, uint64_t gfn)
+{
+	return gfn >= d->ram_base / PAGE &&
+	       gfn < (d->ram_base + d->ram_bytes) / PAGE;
+}
+
+static void *fx_fmem_map(void *fmem, uint32_t domid, int prot, size_t pages,
+			 const xen_pfn_t *arr, int *err)
+{
+	struct fake_xen *fx = fmem;
+	struct fake_dom *d = live_dom(fx, domid);
+	struct fx_map *m;
+	uint64_t *gfns;
+	bool *ok;
+	size_t i;
+	uint8_t *base;
+
+	if (!d)
+		return fx_set_errno_null(ESRCH);
+	if (!pages || pages > (1u << 20))
+		return fx_set_errno_null(EINVAL);
+	gfns = calloc(pages, sizeof(*gfns));
+	ok = calloc(pages, sizeof(*ok));
+	m = calloc(1, sizeof(*m));
+	if (!gfns || !ok || !m) {
+		free(gfns);
+		free(ok);
+		free(m);
+		return fx_set_errno_null(ENOMEM);
+	}
+	for (i = 0; i < pages; i++) {
+		gfns[i] = arr[i];
+		ok[i] = gfn_in_ram(d, arr[i]);
+		/* privcmd reports failures page by page */
+		err[i] = ok[i] ? 0 : -EINVAL;
+	}
+	base = map_pages(d, pages, gfns, ok, prot);
+	free(gfns);
+	free(ok);
+	if (!base) {
+		free(m);
+		return fx_set_errno_null(ENOMEM);
+	}
+	m->kind = MAP_FOREIGN;
+	m->dom = d;
+	m->addr = base;
+	m->pages = pages;
+	m->next = fx->maps;
+	fx->maps = m;
+	d->foreign_pages += pages;
+	d->foreign_map_calls++;
+	return base;
+}
+
+static struct fx_map *map_take(struct fake_xen *fx, enum map_kind kind,
+			       void *addr, size_t pages)
+{
+	struct fx_map **pp, *m;
+
+	for (pp = &fx->maps; *pp; pp = &(*pp)->next) {
+		m = *pp;
+		if (m->kind == kind && m->addr == addr && m->pages == pages) {
+			*pp = m->next;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+static int fx_fmem_unmap(void *fmem, void *addr, size_t pages)
+{
+	struct fake_xen *fx = fmem;
+	struct fx_map *m = map_take(fx, MAP_FOREIGN, addr, pages);
+
+	if (!m) {
+		fx_fail(fx, "foreign unmap of %p+%zu matches no mapping", addr,
+			pages);
+		return fx_err(EINVAL);
+	}
+	if (!m->dom->ext)
+		munmap(m->addr, m->pages * PAGE);
+	m->dom->foreign_pages -= pages;
+	free(m);
+	return 0;
+}
+
+static void *fx_gnt_open(void *sys)
+{
+	struct fake_xen *fx = sys;
+
+	fx->handles++;
+	return fx;
+}
+
+static void fx_gnt_close(void *xgt)
+{
+	((struct fake_xen *)xgt)->handles--;
+}
+
+static void *fx_gnt_map_domain_grant_refs(void *xgt, uint32_t count,
+					  uint32_t domid, uint32_t *refs,
+					  int prot)
+{
+	struct fake_xen *fx = xgt;
+	struct fake_dom *d = live_dom(fx, domid);
+	uint64_t gfns[64];
+	bool ok[64];
+	struct fx_map *m;
+	uint8_t *base;
+	uint32_t i;
+
+	if (!d)
+		return fx_set_errno_null(ESRCH);
+	if (!count || count > 64)
+		return fx_set_errno_null(EINVAL);
+	for (i = 0; i < count; i++) {
+		if (refs[i] >= MAX_GRANTS || !d->grants[refs[i]].active ||
+		    !gfn_in_ram(d, d->grants[refs[i]].gfn))
+			return fx_set_errno_null(EINVAL);
+		/* GNTST_permission_denied */
+		if ((prot & PROT_WRITE) && d->grants[refs[i]].ro)
+			return fx_set_errno_null(EACCES);
+		gfns[i] = d->grants[refs[i]].gfn;
+		ok[i] = true;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->refs = calloc(count, sizeof(*m->refs));
+	base = m->refs ? map_pages(d, count, gfns, ok, prot) : NULL;
+	if (!base) {
+		free(m->refs);
+		free(m);
+		return fx_set_errno_null(ENOMEM);
+	}
+	for (i = 0; i < count; i++) {
+		m->refs[i] = refs[i];
+		d->grants[refs[i]].maps++;
+	}
+	m->kind = MAP_GRANT;
+	m->dom = d;
+	m->addr = base;
+	m->pages = count;
+	m->next = fx->maps;
+	fx->maps = m;
+	d->grant_pages += count;
+	return base;
+}
+
+static int fx_gnt_unmap(void *xgt, void *addr, uint32_t count)
+{
+	struct fake_xen *fx = xgt;
+	struct fx_map *m = map_take(fx, MAP_GRANT, addr, count);
+	uint32_t i;
+
+	if (!m) {
+		fx_fail(fx, "grant unmap of %p+%u matches no mapping", addr,
+			count);
+		return fx_err(EINVAL);
+	}
+	for (i = 0; i < count; i++)
+		m->dom->grants[m->refs[i]].maps--;
+	if (!m->dom->ext)
+		munmap(m->addr, m->pages * PAGE);
+	m->dom->grant_pages -= count;
+	free(m->refs);
+	free(m);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the simulated vCPU                                                  */
+/* ------------------------------------------------------------------ */
+
+volatile ioreq_t *fake_dom_slot(struct fake_dom *d, unsigned int server,
+				unsigned int vcpu)
+{
+	if (server >= MAX_SERVERS || !d->servers[server].used ||
+	    vcpu >= d->nr_vcpus)
+		return NULL;
+	return &d->servers[server].page->vcpu_ioreq[vcpu];
+}
+
+static bool server_claims(const struct fx_server *s, uint64_t start,
+			  uint64_t end)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr_ranges; i++)
+		if (start >= s->ranges[i].start && end <= s->ranges[i].end)
+			return true;
+	return false;
+}
+
+/* Send @req to server @s on @vcpu and wait as a vCPU does. */
+static int vcpu_send(struct fake_dom *d, struct fx_server *s, unsigned int vcpu,
+		     ioreq_t *req)
+{
+	volatile ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+	struct fx_gport *gp = &d->gports[s->gports[vcpu]];
+	unsigned int seen = STATE_IOREQ_READY, notified, st;
+	int i;
+
+	if (slot->state != STATE_IOREQ_NONE) {
+		crash(d, "slot busy at a new request", vcpu, slot->state);
+		return -EFAULT;
+	}
+	slot->addr = req->addr;
+	slot->data = req->data;
+	slot->count = req->count;
+	slot->size = req->size;
+	slot->dir = req->dir;
+	slot->df = req->df;
+	slot->data_is_ptr = req->data_is_ptr;
+	slot->type = req->type;
+	notified = gp->notified;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	slot->state = STATE_IOREQ_READY;
+	if (gp->peer)
+		evtchn_raise(gp->peer, gp->peer_port);
+
+	for (i = 0; i < VCPU_SPIN; i++) {
+		st = slot->state;
+		if (st < seen || st > STATE_IORESP_READY) {
+			crash(d, "ioreq state went backwards", vcpu, st);
+			return -EFAULT;
+		}
+		seen = st;
+		if (d->crashed)
+			return -EFAULT;
+		/* Xen only looks once the backend signalled the port. */
+		if (st == STATE_IORESP_READY && gp->notified != notified)
+			break;
+		if (!d->fx->loop) {
+			fx_fail(d->fx, "no loop to run the backend");
+			return -ETIMEDOUT;
+		}
+		vback_loop_run_once(d->fx->loop, i < 1000 ? 0 : 1);
+	}
+	if (i == VCPU_SPIN) {
+		fx_fail(d->fx,
+			"dom%u vcpu%u hangs: ioreq type %u at %#llx "
+			"never completed (state %u)",
+			d->domid, vcpu, req->type,
+			(unsigned long long)req->addr, slot->state);
+		return -ETIMEDOUT;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	req->data = slot->data;
+	slot->state = STATE_IOREQ_NONE;
+	return 0;
+}
+
+int fake_vcpu_ioreq(struct fake_dom *d, unsigned int vcpu, ioreq_t *req)
+{
+	unsigned int i;
+	uint64_t end;
+
+	if (vcpu >= d->nr_vcpus || d->dead)
+		return -EINVAL;
+	if (d->crashed)
+		return -EFAULT;
+	if (req->type == IOREQ_TYPE_INVALIDATE) {
+		int ret = 0;
+
+		for (i = 0; i < MAX_SERVERS && ret == 0; i++)
+			if (d->servers[i].used && d->servers[i].enabled)
+				ret = vcpu_send(d, &d->servers[i], vcpu, req);
+		return ret;
+	}
+	end =
+	    req->addr + (uint64_t)req->size * (req->count ? req->count : 1) - 1;
+	for (i = 0; i < MAX_SERVERS; i++) {
+		struct fx_server *s = &d->servers[i];
+
+		if (s->used && s->enabled && server_claims(s, req->addr, end))
+			return vcpu_send(d, s, vcpu, req);
+	}
+	return -ENODEV;
+}
+
+int fake_vcpu_mmio(struct fake_dom *d, unsigned int vcpu, uint64_t addr,
+		   unsigned int size, int dir, uint64_t *data)
+{
+	ioreq_t req;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	req.type = IOREQ_TYPE_COPY;
+	req.addr = addr;
+	req.size = size;
+	req.count = 1;
+	req.dir = dir ? IOREQ_READ : IOREQ_WRITE;
+	/* A write carries the whole register: garbage above the size. */
+	req.data = dir ? 0xa5a5a5a5a5a5a5a5ull : *data;
+	ret = fake_vcpu_ioreq(d, vcpu, &req);
+	if (ret == 0 && dir)
+		*data = req.data;
+	return ret;
+}
+
+int fake_dom_invalidate(struct fake_dom *d, unsigned int vcpu)
+{
+	ioreq_t req;
+
+	memset(&req, 0, sizeof(req));
+	req.type = IOREQ_TYPE_INVALIDATE;
+	req.size = 4;
+	req.count = 1;
+	req.dir = IOREQ_WRITE;
+	return fake_vcpu_ioreq(d, vcpu, &req);
+}
+
+/* ------------------------------------------------------------------ */
+/* xenstore                                                            */
+/* ------------------------------------------------------------------ */
+
+static struct fx_node *node_find(struct fx_node *list, const char *path)
+{
+	for (; list; list = list->next)
+		if (!strcmp(list->path, path))
+			return list;
+	return NULL;
+}
+
+/* @path is @dir or below it. */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static int node_set(struct fx_node **list, const char *path, const char *val,
+		    unsigned int len)
+{
+	struct fx_node *n = node_find(*list, path);
+	char *copy = malloc(len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, val, len);
+	copy[len] = '\0';
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n || !(n->path = strdup(path))) {
+			free(n);
+			free(copy);
+			return -ENOMEM;
+		}
+		n->next = *list;
+		*list = n;
+	}
+	free(n->val);
+	n->val = copy;
+	n->len = len;
+	return 0;
+}
+
+/* xenstored creates missing parents with empty values. */
+static int node_write(struct fx_node **list, const char *path, const char *val,
+		      unsigned int len)
+{
+	char buf[512];
+	char *p;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, path);
+	for (p = buf + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (!node_find(*list, buf) && node_set(list, buf, "", 0) < 0)
+			return -ENOMEM;
+		*p = '/';
+	}
+	return node_set(list, path, val, len);
+}
+
+static int node_rm(struct fx_node **list, const char *path)
+{
+	struct fx_node **pp = list, *n;
+	bool found = false;
+
+	while ((n = *pp)) {
+		if (path_under(n->path, path)) {
+			*pp = n->next;
+			free(n->path);
+			free(n->val);
+			free(n);
+			found = true;
+		} else {
+			pp = &n->next;
+		}
+	}
+	return found ? 0 : -ENOENT;
+}
+
+static void queue_event(struct fx_xs *h, const char *path, const char *token)
+{
+	struct fx_event *ev = calloc(1, sizeof(*ev));
+	uint64_t one = 1;
+
+	if (!ev)
+		return;
+	ev->path = strdup(path);
+	ev->token = strdup(token);
+	if (!h->events && write(h->fd, &one, sizeof(one)) != sizeof(one))
+		fx_fail(h->fx, "eventfd write failed");
+	*h->tail = ev;
+	h->tail = &ev->next;
+}
+
+/* Watches on @path or above it fire with @path; for a removal, watches
+ * below it fire with their own path. */
+static void fire(struct fake_xen *fx, const char *path, bool removed)
+{
+	struct fx_xs *h;
+	struct fx_watch *w;
+
+	for (h = fx->xss; h; h = h->next) {
+		for (w = h->watches; w; w = w->next) {
+			if (w->path[0] == '@')
+				continue;
+			if (path_under(path, w->path))
+				queue_event(h, path, w->token);
+			else if (removed && path_under(w->path, path))
+				queue_event(h, w->path, w->token);
+		}
+	}
+}
+
+static void fire_special(struct fake_xen *fx, const char *path)
+{
+	struct fx_xs *h;
+	struct fx_watch *w;
+
+	for (h = fx->xss; h; h = h->next)
+		for (w = h->watches; w; w = w->next)
+			if (!strcmp(w->path, path))
+				queue_event(h, path, w->token);
+}
+
+int fake_xs_write(struct fake_xen *fx, const char *path, const char *val)
+{
+	int ret = node_write(&fx->nodes, path, val, (unsigned int)strlen(val));
+
+	if (ret == 0) {
+		fx->gen++;
+		fire(fx, path, false);
+	}
+	return ret;
+}
+
+char *fake_xs_read(struct fake_xen *fx, const char *path)
+{
+	struct fx_node *n = node_find(fx->nodes, path);
+
+	return n ? strdup(n->val) : NULL;
+}
+
+int fake_xs_rm(struct fake_xen *fx, const char *path)
+{
+	int ret = node_rm(&fx->nodes, path);
+
+	if (ret == 0) {
+		fx->gen++;
+		fire(fx, path, true);
+	}
+	return ret;
+}
+
+unsigned int fake_xs_writes(const struct fake_xen *fx, const char *path,
+			    const char *val)
+{
+	const struct fx_wlog *w;
+	unsigned int n = 0;
+
+	for (w = fx->wlog; w; w = w->next)
+		if (!strcmp(w->path, path) && !strcmp(w->val, val))
+			n++;
+	return n;
+}
+
+void fake_xs_on_tx_start(struct fake_xen *fx,
+			 void (*fn)(struct fake_xen *fx, void *opaque),
+			 void *opaque)
+{
+	fx->tx_hook = fn;
+	fx->tx_hook_opaque = opaque;
+}
+
+static void *fx_xs_open(void *sys)
+{
+	struct fake_xen *fx = sys;
+	struct fx_xs *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->fx = fx;
+	h->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->fd < 0) {
+		free(h);
+		return NULL;
+	}
+	h->tail = &h->events;
+	h->next = fx->xss;
+	fx->xss = h;
+	fx->handles++;
+	return h;
+}
+
+static void fx_xs_close(void *xs)
+{
+	struct fx_xs *h = xs, **pp;
+	struct fx_watch *w;
+	struct fx_event *ev;
+	struct fx_tx *t;
+
+	if (!h)
+		return;
+	for (pp = &h->fx->xss; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	}
+	while ((w = h->watches)) {
+		h->watches = w->next;
+		free(w->path);
+		free(w->token);
+		free(w);
+	}
+	while ((ev = h->events)) {
+		h->events = ev->next;
+		free(ev->path);
+		free(ev->token);
+		free(ev);
+	}
+	while ((t = h->txs)) {
+		h->txs = t->next;
+		nodes_free(t->nodes);
+		while (t->nchanged)
+			free(t->changed[--t->nchanged]);
+		free(t->changed);
+		free(t);
+	}
+	close(h->fd);
+	h->fx->handles--;
+	free(h);
+}
+
+static int fx_xs_fileno(void *xs)
+{
+	return ((struct fx_xs *)xs)->fd;
+}
+
+static struct fx_tx *tx_find(struct fx_xs *h, xs_transaction_t t)
+{
+	struct fx_tx *tx;
+
+	for (tx = h->txs; tx; tx = tx->next)
+		if (tx->id == t)
+			return tx;
+	return NULL;
+}
+
+/* The node list a request works on: the world or a transaction's copy. */
+static struct fx_node **tx_nodes(struct fx_xs *h, xs_transaction_t t,
+				 struct fx_tx **txp)
+{
+	struct fx_tx *tx = NULL;
+
+	if (t != XBT_NULL) {
+		tx = tx_find(h, t);
+		if (!tx)
+			return NULL;
+	}
+	if (txp)
+		*txp = tx;
+	return tx ? &tx->nodes : &h->fx->nodes;
+}
+
+static void *fx_xs_read(void *xs, xs_transaction_t t, const char *path,
+			unsigned int *len)
+{
+	struct fx_node **list = tx_nodes(xs, t, NULL);
+	struct fx_node *n;
+	char *v;
+
+	if (!list)
+		return fx_set_errno_null(ENOENT);
+	n = node_find(*list, path);
+	if (!n)
+		return fx_set_errno_null(ENOENT);
+	v = malloc(n->len + 1);
+	if (!v)
+		return NULL;
+	memcpy(v, n->val, n->len + 1);
+	if (len)
+		*len = n->len;
+	return v;
+}
+
+static void wlog_add(struct fake_xen *fx, const char *path, const void *data,
+		     unsigned int len)
+{
+	struct fx_wlog *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return;
+	w->path = strdup(path);
+	w->val = strndup(data, len);
+	w->next = fx->wlog;
+	fx->wlog = w;
+}
+
+static bool fx_xs_write(void *xs, xs_transaction_t t, const char *path,
+			const void *data, unsigned int len)
+{
+	struct fx_xs *h = xs;
+	struct fx_tx *tx;
+	struct fx_node **list = tx_nodes(h, t, &tx);
+	int ret;
+
+	if (!list)
+		return fx_false(ENOENT);
+	ret = node_write(list, path, data, len);
+	if (ret < 0)
+		return fx_false(-ret);
+	if (tx) {
+		char **c =
+		    realloc(tx->changed, (tx->nchanged + 1) * sizeof(*c));
+
+		if (c) {
+			tx->changed = c;
+			c[tx->nchanged++] = strdup(path);
+		}
+	} else {
+		wlog_add(h->fx, path, data, len);
+		h->fx->gen++;
+		fire(h->fx, path, false);
+	}
+	return true;
+}
+
+static bool fx_xs_rm(void *xs, xs_transaction_t t, const char *path)
+{
+	struct fx_xs *h = xs;
+	struct fx_tx *tx;
+	struct fx_node **list = tx_nodes(h, t, &tx);
+
+	if (!list)
+		return fx_false(ENOENT);
+	if (tx) /* not used by the transport: keep the fake small */
+		return fx_false(EOPNOTSUPP);
+	if (node_rm(list, path) < 0)
+		return fx_false(ENOENT);
+	h->fx->gen++;
+	fire(h->fx, path, true);
+	return true;
+}
+
+static char **fx_xs_directory(void *xs, xs_transaction_t t, const char *path,
+			      unsigned int *num)
+{
+	struct fx_node **list = tx_nodes(xs, t, NULL);
+	struct fx_node *n;
+	size_t plen = strlen(path), bytes = 0;
+	unsigned int cnt = 0;
+	char **out, *s;
+
+	if (!list || !node_find(*list, path))
+		return fx_set_errno_null(ENOENT);
+	/* Same memory layout as libxenstore: one block, freed at once. */
+	for (n = *list; n; n = n->next) {
+		if (!strncmp(n->path, path, plen) && n->path[plen] == '/' &&
+		    !strchr(n->path + plen + 1, '/')) {
+			cnt++;
+			bytes += strlen(n->path + plen + 1) + 1;
+		}
+	}
+	out = malloc((cnt + 1) * sizeof(char *) + bytes);
+	if (!out)
+		return NULL;
+	s = (char *)(out + cnt + 1);
+	cnt = 0;
+	for (n = *list; n; n = n->next) {
+		if (!strncmp(n->path, path, plen) && n->path[plen] == '/' &&
+		    !strchr(n->path + plen + 1, '/')) {
+			strcpy(s, n->path + plen + 1);
+			out[cnt++] = s;
+			s += strlen(s) + 1;
+		}
+	}
+	out[cnt] = NULL;
+	*num = cnt;
+	return out;
+}
+
+static bool fx_xs_watch(void *xs, const char *path, const char *token)
+{
+	struct fx_xs *h = xs;
+	struct fx_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return false;
+	w->path = strdup(path);
+	w->token = strdup(token);
+	w->next = h->watches;
+	h->watches = w;
+	/* xenstored fires every new watch once. */
+	queue_event(h, path, token);
+	return true;
+}
+
+static bool fx_xs_unwatch(void *xs, const char *path, const char *token)
+{
+	struct fx_xs *h = xs;
+	struct fx_watch **pp, *w;
+
+	for (pp = &h->watches; (w = *pp); pp = &w->next) {
+		if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+			*pp = w->next;
+			free(w->path);
+			free(w->token);
+			free(w);
+			return true;
+		}
+	}
+	return fx_false(ENOENT);
+}
+
+static char **fx_xs_check_watch(void *xs)
+{
+	struct fx_xs *h = xs;
+	struct fx_event *ev = h->events;
+	size_t lp, lt;
+	char **out;
+	uint64_t v;
+
+	if (!ev)
+		return fx_set_errno_null(EAGAIN);
+	h->events = ev->next;
+	if (!h->events) {
+		h->tail = &h->events;
+		if (read(h->fd, &v, sizeof(v)) != sizeof(v))
+			fx_fail(h->fx, "eventfd read failed");
+	}
+	lp = strlen(ev->path) + 1;
+	lt = strlen(ev->token) + 1;
+	out = malloc(2 * sizeof(char *) + lp + lt);
+	if (out) {
+		out[XS_WATCH_PATH] = (char *)(out + 2);
+		out[XS_WATCH_TOKEN] = out[XS_WATCH_PATH] + lp;
+		memcpy(out[XS_WATCH_PATH], ev->path, lp);
+		memcpy(out[XS_WATCH_TOKEN], ev->token, lt);
+	}
+	free(ev->path);
+	free(ev->token);
+	free(ev);
+	return out;
+}
+
+static xs_transaction_t fx_xs_transaction_start(void *xs)
+{
+	struct fx_xs *h = xs;
+	struct fake_xen *fx = h->fx;
+	struct fx_tx *tx = calloc(1, sizeof(*tx));
+	struct fx_node *n;
+
+	if (!tx)
+		return XBT_NULL;
+	tx->id = ++fx->next_tx;
+	tx->gen = fx->gen;
+	for (n = fx->nodes; n; n = n->next)
+		node_set(&tx->nodes, n->path, n->val, n->len);
+	tx->next = h->txs;
+	h->txs = tx;
+	if (fx->tx_hook) {
+		void (*fn)(struct fake_xen *, void *) = fx->tx_hook;
+
+		fx->tx_hook = NULL;
+		fn(fx, fx->tx_hook_opaque);
+	}
+	return tx->id;
+}
+
+static bool fx_xs_transaction_end(void *xs, xs_transaction_t t, bool abort)
+{
+	struct fx_xs *h = xs;
+	struct fake_xen *fx = h->fx;
+	struct fx_tx *tx, **pp;
+	bool ok = true;
+	unsigned int i;
+
+	for (pp = &h->txs; (tx = *pp); pp = &tx->next)
+		if (tx->id == t)
+			break;
+	if (!tx)
+		return fx_false(ENOENT);
+	*pp = tx->next;
+	if (!abort && tx->gen != fx->gen) {
+		/* Someone changed the store meanwhile: retry, as xenstored. */
+		errno = EAGAIN;
+		ok = false;
+	} else if (!abort) {
+		/* Only committed writes reach the write log. */
+		for (i = 0; i < tx->nchanged; i++) {
+			struct fx_node *n =
+			    node_find(tx->nodes, tx->changed[i]);
+
+			if (n)
+				wlog_add(fx, n->path, n->val, n->len);
+		}
+		nodes_free(fx->nodes);
+		fx->nodes = tx->nodes;
+		tx->nodes = NULL;
+		fx->gen++;
+		for (i = 0; i < tx->nchanged; i++)
+			fire(fx, tx->changed[i], false);
+	}
+	nodes_free(tx->nodes);
+	for (i = 0; i < tx->nchanged; i++)
+		free(tx->changed[i]);
+	free(tx->changed);
+	free(tx);
+	return ok;
+}
+
+static bool fx_xs_is_domain_introduced(void *xs, unsigned int domid)
+{
+	struct fx_xs *h = xs;
+
+	return domid <= 0xffff && live_dom(h->fx, domid) != NULL;
+}
+
+const struct xen_sys_ops fake_xen_sys = {
+    .dm_open = fx_dm_open,
+    .dm_close = fx_dm_close,
+    .dm_create_ioreq_server = fx_dm_create_ioreq_server,
+    .dm_set_ioreq_server_state = fx_dm_set_ioreq_server_state,
+    .dm_destroy_ioreq_server = fx_dm_destroy_ioreq_server,
+    .dm_map_io_range = fx_dm_map_io_range,
+    .dm_unmap_io_range = fx_dm_unmap_io_range,
+    .dm_set_irq_level = fx_dm_set_irq_level,
+    .dm_set_isa_irq_level = fx_dm_set_isa_irq_level,
+    .dm_nr_vcpus = fx_dm_nr_vcpus,
+    .fmem_open = fx_fmem_open,
+    .fmem_close = fx_fmem_close,
+    .fmem_map_resource = fx_fmem_map_resource,
+    .fmem_unmap_resource = fx_fmem_unmap_resource,
+    .fmem_map = fx_fmem_map,
+    .fmem_unmap = fx_fmem_unmap,
+    .evtchn_open = fx_evtchn_open,
+    .evtchn_close = fx_evtchn_close,
+    .evtchn_fd = fx_evtchn_fd,
+    .evtchn_bind_interdomain = fx_evtchn_bind_interdomain,
+    .evtchn_unbind = fx_evtchn_unbind,
+    .evtchn_pending = fx_evtchn_pending,
+    .evtchn_unmask = fx_evtchn_unmask,
+    .evtchn_notify = fx_evtchn_notify,
+    .gnt_open = fx_gnt_open,
+    .gnt_close = fx_gnt_close,
+    .gnt_map_domain_grant_refs = fx_gnt_map_domain_grant_refs,
+    .gnt_unmap = fx_gnt_unmap,
+    .xs_open = fx_xs_open,
+    .xs_close = fx_xs_close,
+    .xs_fileno = fx_xs_fileno,
+    .xs_read = fx_xs_read,
+    .xs_write = fx_xs_write,
+    .xs_rm = fx_xs_rm,
+    .xs_directory = fx_xs_directory,
+    .xs_watch = fx_xs_watch,
+    .xs_unwatch = fx_xs_unwatch,
+    .xs_check_watch = fx_xs_check_watch,
+    .xs_transaction_start = fx_xs_transaction_start,
+    .xs_transaction_end = fx_xs_transaction_end,
+    .xs_is_domain_introduced = fx_xs_is_domain_introduced,
+};

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An in-process fake of the subset of the five Xen libraries that the
+ * transport uses, with Xen's rules enforced. It plugs in under the
+ * transport's system table (transport/xen/xen_sys.h), so the production
+ * code above that table is what the tests run.
+ *
+ * Rules enforced (a violation is recorded; fake_xen_failure() returns it):
+ *  - vp_eport in the ioreq page is garbage until the page is mapped AND the
+ *    server enabled; binding to a garbage port fails like on Xen;
+ *  - an ioreq slot state that goes backwards, an unknown state, or a notify
+ *    before IORESP_READY "crashes the domain";
+ *  - 8 IOREQ servers per domain, 256 ranges per server, ranges inclusive,
+ *    overlapping claims in one server refused (-EEXIST);
+ *  - INVALIDATE is broadcast to every enabled server;
+ *  - grant table: only granted refs map, read-only grants refuse writable
+ *    mappings, unmaps must match maps;
+ *  - a destroyed domain stays a zombie while any mapping of it is held;
+ *  - xenstore with watches (initial event, subtree events) and
+ *    transactions (EAGAIN on conflict).
+ *
+ * A simulated vCPU issues accesses as Xen does: fill the slot, READY,
+ * notify, then wait (running the loop) for IORESP_READY and a notify back.
+ * Single-threaded: everything runs on the test's thread.
+ */
+#ifndef VBACK_TESTS_FAKE_XEN_H
+#define VBACK_TESTS_FAKE_XEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vback/base.h>
+
+#include "xen_sys.h"
+
+struct fake_xen;
+struct fake_dom;
+
+extern const struct xen_sys_ops fake_xen_sys;
+
+struct fake_xen *fake_xen_create(void);
+/* Frees everything; records a failure if handles or mappings leaked. */
+void fake_xen_destroy(struct fake_xen *fx);
+/* The loop the simulated vCPU runs while it waits for an answer. */
+void fake_xen_set_loop(struct fake_xen *fx, const struct vback_loop *loop);
+/* NULL, or the first rule violation seen. */
+const char *fake_xen_failure(const struct fake_xen *fx);
+/* Forget the recorded violation (tests that provoke one on purpose). */
+void fake_xen_clear_failure(struct fake_xen *fx);
+/* Number of library handles currently open. */
+unsigned int fake_xen_open_handles(const struct fake_xen *fx);
+
+/* Domains: RAM of @ram_bytes at guest-physical @ram_base. */
+struct fake_dom *fake_dom_create(struct fake_xen *fx, uint16_t domid,
+				 unsigned int nr_vcpus, uint64_t ram_base,
+				 uint64_t ram_bytes);
+/* The same on RAM the test owns (e.g. the guest-driver model's memory).
+ * Mappings then alias that RAM and need consecutive frames. */
+struct fake_dom *fake_dom_create_on(struct fake_xen *fx, uint16_t domid,
+				    unsigned int nr_vcpus, uint64_t ram_base,
+				    void *ram, uint64_t ram_bytes);
+/* Destroy the domain (fires @releaseDomain). It lingers as a zombie while
+ * anyone holds a mapping of its memory; fake_xen_destroy() frees it. */
+void fake_dom_destroy(struct fake_dom *d);
+struct fake_dom *fake_dom_find(struct fake_xen *fx, uint16_t domid);
+bool fake_dom_is_zombie(const struct fake_dom *d);
+bool fake_dom_crashed(const struct fake_dom *d);
+/* The guest's view of its RAM: host pointer for guest-physical @gpa. */
+void *fake_dom_gpa(struct fake_dom *d, uint64_t gpa, uint64_t len);
+/* Foreign pages and grant pages currently mapped by the backend. */
+uint64_t fake_dom_foreign_pages(const struct fake_dom *d);
+uint64_t fake_dom_grant_pages(const struct fake_dom *d);
+uint64_t fake_dom_foreign_map_calls(const struct fake_dom *d);
+unsigned int fake_dom_servers(const struct fake_dom *d);
+/* Is exactly [start, end] (inclusive) claimed by some server? */
+bool fake_dom_range_claimed(const struct fake_dom *d, uint64_t start,
+			    uint64_t end);
+unsigned int fake_dom_nr_ranges(const struct fake_dom *d);
+
+/* Interrupts seen by the guest: SPI edges (set_irq_level 1) and ISA
+ * rising edges (0 -> 1 transitions of the line). */
+unsigned int fake_dom_irqs(const struct fake_dom *d, unsigned int irq);
+bool fake_dom_isa_line(const struct fake_dom *d, unsigned int irq);
+
+/* Grant table of the guest. */
+int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
+		   bool readonly);
+/* -EBUSY while the backend maps it. */
+int fake_dom_ungrant(struct fake_dom *d, uint32_t gref);
+
+/*
+ * The simulated vCPU. fake_vcpu_mmio: one MMIO access (IOREQ_TYPE_COPY),
+ * dir IOREQ_READ or IOREQ_WRITE. Returns 0 when answered, -ENODEV when no
+ * server claims the address (Xen would fault the guest), -ETIMEDOUT when
+ * the backend never answered (the vCPU hangs: recorded as a failure),
+ * -EFAULT if the domain crashed.
+ */
+int fake_vcpu_mmio(struct fake_dom *d, unsigned int vcpu, uint64_t addr,
+		   unsigned int size, int dir, uint64_t *data);
+/* Any request: the slot fields of @req are used as given (addr, data,
+ * count, size, dir, data_is_ptr, type); *@req receives the answer. */
+int fake_vcpu_ioreq(struct fake_dom *d, unsigned int vcpu, ioreq_t *req);
+/* Broadcast IOREQ_TYPE_INVALIDATE on @vcpu to every enabled server. */
+int fake_dom_invalidate(struct fake_dom *d, unsigned int vcpu);
+/* Raw slot access for tests that play Xen by hand. */
+volatile ioreq_t *fake_dom_slot(struct fake_dom *d, unsigned int server,
+				unsigned int vcpu);
+
+/* xenstore, as the toolstack sees it. */
+int fake_xs_write(struct fake_xen *fx, const char *path, const char *val);
+/* malloc'd copy or NULL */
+char *fake_xs_read(struct fake_xen *fx, const char *path);
+int fake_xs_rm(struct fake_xen *fx, const char *path);
+/* How many times @val was written to @path by a library client. */
+unsigned int fake_xs_writes(const struct fake_xen *fx, const char *path,
+			    const char *val);
+/* Called once at the next transaction start (to provoke a conflict). */
+void fake_xs_on_tx_start(struct fake_xen *fx,
+			 void (*fn)(struct fake_xen *fx, void *opaque),
+			 void *opaque);
+
+#endif /* VBACK_TESTS_FAKE_XEN_H */

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration: guest-driver model -> simulated Xen vCPU (fake Xen) -> the
+ * Xen transport -> virtio-mmio -> virtio-blk -> RAM disk, data verified.
+ * Everything above the fake's system table is production code.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
+#include "guest_driver.h"
+#include "guest_mem.h"
+#include "harness.h"
+#include "test_io.h"
+
+#define DOMID	  5
+#define SPI	  40
+#define DISK_SIZE (1u << 20)
+
+struct itest {
+	struct harness *h;
+	struct gmem *mem;
+	struct fake_dom *d;
+	struct vback_xen_domain *dom;
+	struct tio *io;
+	struct vback_blk *blk;
+	struct vback_xen_device *xdev;
+	struct gdrv *drv;
+	unsigned int accesses;
+};
+
+/* The driver's MMIO goes through a vCPU, alternating between two. */
+static uint64_t vcpu_read(void *opaque, uint64_t off, unsigned int size)
+{
+	struct itest *t = opaque;
+	uint64_t v = 0;
+
+	assert_int_equal(fake_vcpu_mmio(t->d, t->accesses++ % 2,
+					MMIO_BASE + off, size, 1, &v),
+			 0);
+	return v;
+}
+
+static void vcpu_write(void *opaque, uint64_t off, unsigned int size,
+		       uint64_t v)
+{
+	struct itest *t = opaque;
+
+	assert_int_equal(fake_vcpu_mmio(t->d, t->accesses++ % 2,
+					MMIO_BASE + off, size, 0, &v),
+			 0);
+}
+
+static void guest_boot(struct itest *t)
+{
+	const struct gmem_region r = {GUEST_RAM_BASE, GUEST_RAM_SIZE, false};
+
+	t->h = harness_new();
+	t->mem = gmem_create(&r, 1);
+	assert_non_null(t->mem);
+	t->d = fake_dom_create_on(
+	    t->h->fx, DOMID, 2, GUEST_RAM_BASE,
+	    gmem_host(t->mem, GUEST_RAM_BASE, GUEST_RAM_SIZE), GUEST_RAM_SIZE);
+	assert_non_null(t->d);
+}
+
+static struct gdrv *driver_new(struct itest *t)
+{
+	struct gdrv_options o = {0};
+
+	o.access.mmio_read = vcpu_read;
+	o.access.mmio_write = vcpu_write;
+	o.access.opaque = t;
+	o.mem = t->mem;
+	o.heap_base = GUEST_RAM_BASE;
+	o.heap_size = GUEST_RAM_SIZE;
+	return gdrv_create(&o);
+}
+
+static struct vback_blk *blk_new(struct itest *t)
+{
+	struct tio_options to = {0};
+	struct vback_blk_options bo = {0};
+	struct vback_blk *blk = NULL;
+
+	to.size = DISK_SIZE;
+	t->io = tio_create(&to);
+	assert_non_null(t->io);
+	bo.io = tio_io(t->io);
+	bo.log = &t->h->log;
+	bo.name = "dom5/xvda";
+	assert_int_equal(vback_blk_create(&bo, &blk), 0);
+	return blk;
+}
+
+static void setup(struct itest *t, bool grants)
+{
+	struct vback_xen_device_options o = {0};
+
+	memset(t, 0, sizeof(*t));
+	guest_boot(t);
+	t->dom = harness_domain(t->h, DOMID, VBACK_XEN_IRQ_SPI);
+	t->blk = blk_new(t);
+	o.dev = vback_blk_dev(t->blk);
+	o.base = MMIO_BASE;
+	o.irq = SPI;
+	o.grants = grants;
+	assert_int_equal(vback_xen_device_add(t->dom, &o, &t->xdev), 0);
+	t->drv = driver_new(t);
+	assert_non_null(t->drv);
+}
+
+static void teardown(struct itest *t)
+{
+	/* The documented order: transport, IO, device, then the domain. */
+	vback_xen_device_remove(t->xdev);
+	tio_release(t->io, 0);
+	vback_blk_destroy(t->blk);
+	vback_xen_domain_destroy(t->dom);
+	assert_int_equal(fake_dom_foreign_pages(t->d), 0);
+	gdrv_destroy(t->drv);
+	tio_destroy(t->io);
+	harness_free(t->h);
+	gmem_destroy(t->mem);
+}
+
+static void pattern(uint8_t *p, size_t n, unsigned int seed)
+{
+	uint32_t x = seed * 2654435761u + 7;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+static int rw(struct itest *t, uint32_t type, uint64_t sector, void *buf,
+	      uint32_t len, unsigned int segs)
+{
+	struct gdrv_blk_req r = {0};
+
+	r.type = type;
+	r.sector = sector;
+	r.data = buf;
+	r.len = len;
+	r.segs = segs;
+	return gdrv_blk_sync(t->drv, 0, &r);
+}
+
+static void test_probe(void **state)
+{
+	struct itest t;
+
+	(void)state;
+	setup(&t, false);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	assert_true(gdrv_has(t.drv, VIRTIO_F_VERSION_1));
+	/* No grants configured: ACCESS_PLATFORM is not offered. */
+	assert_false(gdrv_device_features(t.drv) &
+		     GDRV_F(VIRTIO_F_ACCESS_PLATFORM));
+	assert_int_equal(gdrv_config_read(t.drv, 0, 8), DISK_SIZE / 512);
+	assert_true(gdrv_status(t.drv) & VIRTIO_CONFIG_S_DRIVER_OK);
+	harness_check(t.h);
+	teardown(&t);
+}
+
+static void test_grants_offer_access_platform(void **state)
+{
+	struct itest t;
+
+	(void)state;
+	setup(&t, true);
+	assert_int_equal(gdrv_init_features(t.drv), 0);
+	assert_true(gdrv_device_features(t.drv) &
+		    GDRV_F(VIRTIO_F_ACCESS_PLATFORM));
+	gdrv_reset(t.drv);
+	teardown(&t);
+}
+
+static void test_write_read_verified(void **state)
+{
+	static uint8_t out[16384], in[16384];
+	struct itest t;
+	unsigned int irqs;
+
+	(void)state;
+	setup(&t, false);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	pattern(out, sizeof(out), 1);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, 16, out, sizeof(out), 3),
+			 VIRTIO_BLK_S_OK);
+	/* The bytes are on the disk ... */
+	assert_memory_equal(tio_data(t.io) + 16 * 512, out, sizeof(out));
+	irqs = fake_dom_irqs(t.d, SPI);
+	assert_true(irqs >= 1);
+	/* ... and come back. */
+	memset(in, 0, sizeof(in));
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 16, in, sizeof(in), 2),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+	assert_true(fake_dom_irqs(t.d, SPI) > irqs);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0),
+			 VIRTIO_BLK_S_OK);
+	/* Out of range: an error status, the vCPU never hangs. */
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, DISK_SIZE / 512, in, 512, 1),
+			 VIRTIO_BLK_S_IOERR);
+	harness_check(t.h);
+	teardown(&t);
+}
+
+static void test_many_requests(void **state)
+{
+	static uint8_t buf[4096], in[4096];
+	struct itest t;
+	unsigned int i;
+
+	(void)state;
+	setup(&t, false);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	for (i = 0; i < 200; i++) {
+		uint64_t sector = (i * 37u) % (DISK_SIZE / 512 - 8);
+
+		pattern(buf, sizeof(buf), i + 100);
+		assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, sector, buf,
+				    sizeof(buf), 1 + i % 4),
+				 VIRTIO_BLK_S_OK);
+		assert_int_equal(
+		    rw(&t, VIRTIO_BLK_T_IN, sector, in, sizeof(in), 1),
+		    VIRTIO_BLK_S_OK);
+		assert_memory_equal(in, buf, sizeof(buf));
+	}
+	/* Whole chunks are cached, not mapped per request. */
+	assert_true(fake_dom_foreign_map_calls(t.d) <= GUEST_RAM_SIZE >>
+		    XEN_CHUNK_SHIFT);
+	harness_check(t.h);
+	teardown(&t);
+}
+
+static void test_reset_and_invalidate(void **state)
+{
+	static uint8_t buf[4096], in[4096];
+	struct itest t;
+
+	(void)state;
+	setup(&t, false);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	pattern(buf, sizeof(buf), 9);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf), 1),
+			 VIRTIO_BLK_S_OK);
+	/* INVALIDATE while running: the rings stay usable. */
+	assert_int_equal(fake_dom_invalidate(t.d, 1), 0);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 8, in, sizeof(in), 1),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, buf, sizeof(in));
+	/* A reset releases the rings; the cache drops every mapping. */
+	gdrv_reset(t.drv);
+	assert_int_equal(fake_dom_foreign_pages(t.d), 0);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	memset(in, 0, sizeof(in));
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 8, in, sizeof(in), 1),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, buf, sizeof(in));
+	harness_check(t.h);
+	teardown(&t);
+}
+
+/* The daemon's side of discovery: build a virtio-blk per config. */
+struct daemon {
+	struct itest *t;
+	unsigned int adds, removes;
+	bool read_only;
+};
+
+static int d_add(void *opaque, const struct vback_xen_device_config *cfg,
+		 struct vback_dev **dev)
+{
+	struct daemon *dm = opaque;
+
+	assert_string_equal(cfg->params, "/srv/dom5.img");
+	dm->read_only = cfg->read_only;
+	dm->t->blk = blk_new(dm->t);
+	*dev = vback_blk_dev(dm->t->blk);
+	dm->adds++;
+	return 0;
+}
+
+static void d_remove(void *opaque, const struct vback_xen_device_config *cfg,
+		     struct vback_dev *dev)
+{
+	struct daemon *dm = opaque;
+
+	(void)cfg;
+	assert_ptr_equal(dev, vback_blk_dev(dm->t->blk));
+	tio_release(dm->t->io, 0);
+	vback_blk_destroy(dm->t->blk);
+	tio_destroy(dm->t->io);
+	dm->t->blk = NULL;
+	dm->t->io = NULL;
+	dm->removes++;
+}
+
+static const struct vback_xen_backend_ops d_ops = {
+    .add = d_add,
+    .remove = d_remove,
+};
+
+static void test_xenstore_to_disk(void **state)
+{
+	static uint8_t buf[8192], in[8192];
+	const char *be = "/local/domain/0/backend/virtio_disk/5/51712";
+	const char *fe = "/local/domain/5/device/virtio_disk/51712";
+	struct vback_xen_backend_options o = {0};
+	struct vback_xen_backend *b;
+	struct daemon dm = {0};
+	struct itest t;
+	char path[128], *v;
+	const char *kv[][2] = {
+	    {"frontend", fe},
+	    {"params", "/srv/dom5.img"},
+	    {"mode", "w"},
+	    {"base", "33554432"},
+	    {"irq", "40"},
+	    {"type", "standalone"},
+	    {"specification", "virtio"},
+	    {"transport", "mmio"},
+	    {"online", "1"},
+	    {"state", "1"},
+	};
+	unsigned int i;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	guest_boot(&t);
+	dm.t = &t;
+	snprintf(path, sizeof(path), "%s/state", fe);
+	fake_xs_write(t.h->fx, path, "1");
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", be, kv[i][0]);
+		fake_xs_write(t.h->fx, path, kv[i][1]);
+	}
+	o.ops = &d_ops;
+	o.opaque = &dm;
+	o.irq_mode = VBACK_XEN_IRQ_SPI;
+	assert_int_equal(vback_xen_backend_start(t.h->xen, &o, &b), 0);
+	harness_settle(t.h);
+	assert_int_equal(dm.adds, 1);
+	snprintf(path, sizeof(path), "%s/state", be);
+	v = fake_xs_read(t.h->fx, path);
+	assert_string_equal(v, "2");
+	free(v);
+
+	/* The guest boots and does IO at base 33554432 = MMIO_BASE. */
+	t.drv = driver_new(&t);
+	assert_int_equal(gdrv_probe(t.drv), 0);
+	pattern(buf, sizeof(buf), 42);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, 100, buf, sizeof(buf), 2),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(tio_data(t.io) + 100 * 512, buf, sizeof(buf));
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 100, in, sizeof(in), 2),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, buf, sizeof(in));
+
+	/* libxl closes the device. */
+	fake_xs_write(t.h->fx, path, "5");
+	harness_settle(t.h);
+	assert_int_equal(dm.removes, 1);
+	v = fake_xs_read(t.h->fx, path);
+	assert_string_equal(v, "6");
+	free(v);
+	assert_int_equal(fake_dom_servers(t.d), 0);
+	assert_int_equal(fake_dom_foreign_pages(t.d), 0);
+	vback_xen_backend_stop(b);
+	gdrv_destroy(t.drv);
+	harness_free(t.h);
+	gmem_destroy(t.mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_grants_offer_access_platform),
+		cmocka_unit_test(test_write_read_verified),
+		cmocka_unit_test(test_many_requests),
+		cmocka_unit_test(test_reset_and_invalidate),
+		cmocka_unit_test(test_xenstore_to_disk),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: MIT */
+/* IOREQ server set-up, serving, interrupts and limits, on the fake Xen. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* A device window that records what reaches it. */
+struct rec {
+	unsigned int reads, writes;
+	uint64_t last_off, last_val;
+	unsigned int last_size;
+	uint64_t read_val; /* returned (unmasked) by reads */
+};
+
+static int rec_read(void *opaque, uint64_t off, unsigned int size,
+		    uint64_t *val)
+{
+	struct rec *r = opaque;
+
+	r->reads++;
+	r->last_off = off;
+	r->last_size = size;
+	/* Deliberately wider than the access: the transport must mask. */
+	*val = r->read_val;
+	return 0;
+}
+
+static int rec_write(void *opaque, uint64_t off, unsigned int size,
+		     uint64_t val)
+{
+	struct rec *r = opaque;
+
+	r->writes++;
+	r->last_off = off;
+	r->last_size = size;
+	r->last_val = val;
+	return 0;
+}
+
+static const struct xen_target_ops rec_ops = {
+    .read = rec_read,
+    .write = rec_write,
+};
+
+static struct vback_xen_device *add_rec(struct vback_xen_domain *dom,
+					uint64_t base, uint32_t irq,
+					struct rec *r)
+{
+	struct vback_xen_device_options o = {0};
+	struct vback_xen_device *xdev = NULL;
+
+	o.base = base;
+	o.irq = irq;
+	assert_int_equal(xen_device_add_target(dom, &o, &rec_ops, r, &xdev), 0);
+	return xdev;
+}
+
+static void test_setup_teardown(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d;
+	struct vback_xen_domain *dom;
+	struct vback_xen_domain_options o = {0};
+
+	(void)state;
+	d = fake_dom_create(h->fx, 3, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	assert_non_null(d);
+	dom = harness_domain(h, 3, VBACK_XEN_IRQ_SPI);
+	assert_int_equal(fake_dom_servers(d), 1);
+	assert_int_equal(dom->nr_vcpus, 2);
+	assert_true(dom->vcpus[0].bound && dom->vcpus[1].bound);
+	/* No MMIO range is claimed before a device exists. */
+	assert_int_equal(fake_dom_nr_ranges(d), 0);
+	/* One server per domain per context. */
+	o.domid = 3;
+	assert_int_equal(vback_xen_domain_create(h->xen, &o, &dom), -EEXIST);
+	o.domid = 9;
+	assert_int_equal(vback_xen_domain_create(h->xen, &o, &dom), -ESRCH);
+	vback_xen_domain_destroy(h->xen->domains);
+	assert_int_equal(fake_dom_servers(d), 0);
+	harness_free(h);
+}
+
+/* The fake itself: vp_eport is garbage until map + enable. */
+static void test_fake_vp_eport_rule(void **state)
+{
+	struct fake_xen *fx = fake_xen_create();
+	const struct xen_sys_ops *s = &fake_xen_sys;
+	struct fake_dom *d =
+	    fake_dom_create(fx, 5, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	void *dm = s->dm_open(fx), *fmem = s->fmem_open(fx);
+	void *xce = s->evtchn_open(fx);
+	volatile shared_iopage_t *page = NULL;
+	void *res, *addr = NULL;
+	ioservid_t id;
+
+	(void)state;
+	assert_int_equal(s->dm_create_ioreq_server(dm, 5, 0, &id), 0);
+	res = s->fmem_map_resource(fmem, 5, XENMEM_resource_ioreq_server, id,
+				   XENMEM_resource_ioreq_server_frame_ioreq(0),
+				   1, &addr, PROT_READ | PROT_WRITE, 0);
+	assert_non_null(res);
+	page = addr;
+	/* Mapped but not enabled: binding the value read fails. */
+	assert_int_equal(
+	    s->evtchn_bind_interdomain(xce, 5, page->vcpu_ioreq[0].vp_eport),
+	    -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(s->dm_set_ioreq_server_state(dm, 5, id, 1), 0);
+	assert_true(s->evtchn_bind_interdomain(
+			xce, 5, page->vcpu_ioreq[0].vp_eport) > 0);
+	/* The buffered page does not exist with BUFIOREQ_OFF. */
+	assert_null(s->fmem_map_resource(fmem, 5, XENMEM_resource_ioreq_server,
+					 id, 0, 1, &addr,
+					 PROT_READ | PROT_WRITE, 0));
+	s->fmem_unmap_resource(fmem, res);
+	assert_int_equal(s->dm_destroy_ioreq_server(dm, 5, id), 0);
+	s->evtchn_close(xce);
+	s->fmem_close(fmem);
+	s->dm_close(dm);
+	assert_null(fake_xen_failure(fx));
+	fake_xen_destroy(fx);
+	(void)d;
+}
+
+static void test_mmio_dispatch_and_masking(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec a = {0}, b = {0};
+	uint64_t v;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 40, &a);
+	/* Adjacent window: only works if the first claim's end is inclusive. */
+	add_rec(dom, MMIO_BASE + 0x200, 41, &b);
+	assert_true(fake_dom_range_claimed(d, MMIO_BASE, MMIO_BASE + 0x1ff));
+	assert_true(
+	    fake_dom_range_claimed(d, MMIO_BASE + 0x200, MMIO_BASE + 0x3ff));
+
+	/* Xen passes the full register on writes: only the low bytes. */
+	v = 0xdeadbeefcafe1234ull;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x70, 2, 0, &v), 0);
+	assert_int_equal(a.writes, 1);
+	assert_int_equal(a.last_off, 0x70);
+	assert_int_equal(a.last_size, 2);
+	assert_int_equal(a.last_val, 0x1234);
+	v = 0x1122334455667788ull;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x1fc, 4, 0, &v), 0);
+	assert_int_equal(a.last_val, 0x55667788);
+	assert_int_equal(b.writes, 0);
+
+	/* Reads are zero-extended to the access size. */
+	a.read_val = ~0ull;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x100, 1, 1, &v), 0);
+	assert_int_equal(v, 0xff);
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x100, 4, 1, &v), 0);
+	assert_int_equal(v, 0xffffffffu);
+	b.read_val = 0x0123456789abcdefull;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x200, 8, 1, &v), 0);
+	assert_int_equal(v, 0x0123456789abcdefull);
+	assert_int_equal(b.reads, 1);
+	assert_int_equal(b.last_off, 0);
+
+	/* Nobody claims the byte after the second window. */
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE + 0x400, 4, 1, &v),
+			 -ENODEV);
+	harness_free(h);
+}
+
+static void test_many_vcpus(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 2, 8, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	unsigned int i;
+	uint64_t v;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 40, &r);
+	for (i = 0; i < 8; i++) {
+		v = i;
+		assert_int_equal(
+		    fake_vcpu_mmio(d, i, MMIO_BASE + 4 * i, 4, 0, &v), 0);
+		assert_int_equal(r.last_val, i);
+		assert_int_equal(r.last_off, 4 * i);
+	}
+	assert_int_equal(r.writes, 8);
+	harness_free(h);
+}
+
+static void test_unknown_types_complete(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	ioreq_t req;
+	uint8_t types[] = {IOREQ_TYPE_PIO, IOREQ_TYPE_PCI_CONFIG,
+			   IOREQ_TYPE_TIMEOFFSET, 0x42};
+	unsigned int i;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 40, &r);
+	for (i = 0; i < sizeof(types); i++) {
+		memset(&req, 0, sizeof(req));
+		req.type = types[i];
+		req.addr = MMIO_BASE; /* so the fake routes it to our server */
+		req.size = 4;
+		req.count = 1;
+		req.dir = IOREQ_READ;
+		/* The vCPU must not hang on any type. */
+		assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
+		assert_int_equal(req.data, 0xffffffffu);
+	}
+	assert_int_equal(r.reads + r.writes, 0);
+	harness_free(h);
+}
+
+static void test_rep_and_pointer_refused(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
+	struct rec r = {0};
+	ioreq_t req;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 5, &r);
+	memset(&req, 0, sizeof(req));
+	req.type = IOREQ_TYPE_COPY;
+	req.addr = MMIO_BASE;
+	req.size = 4;
+	req.count = 4; /* rep movs */
+	req.dir = IOREQ_WRITE;
+	assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
+	req.count = 1;
+	req.data_is_ptr = 1;
+	req.data = GUEST_RAM_BASE;
+	req.dir = IOREQ_READ;
+	assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
+	/* The data field still holds the guest pointer, untouched. */
+	assert_int_equal(req.data, GUEST_RAM_BASE);
+	/* Bad size: completed, device not called. */
+	req.data_is_ptr = 0;
+	req.size = 3;
+	assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
+	assert_int_equal(req.data, 0);
+	assert_int_equal(r.reads + r.writes, 0);
+	assert_int_equal(dom->rejected, 3);
+	assert_true(h->errors > 0);
+	harness_free(h);
+}
+
+static void test_invalidate_broadcast(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct vback_xen_options xo = {0};
+	struct vback_xen *xen2;
+	struct vback_xen_domain *dom2 = NULL;
+	struct vback_xen_domain_options o = {0};
+	struct rec r = {0};
+	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
+	struct vback_gm gm = xen_device_gm(xdev);
+	uint64_t len = 8;
+	void *p;
+
+	(void)state;
+	/* A second server on the same domain (another backend process). */
+	xo.loop = h->loop;
+	xo.log = &h->log;
+	assert_int_equal(vback_xen_create_sys(&xo, &fake_xen_sys, h->fx, &xen2),
+			 0);
+	o.domid = 1;
+	assert_int_equal(vback_xen_domain_create(xen2, &o, &dom2), 0);
+	assert_int_equal(fake_dom_servers(d), 2);
+
+	p = gm.ops->map(gm.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	assert_non_null(p);
+	gm.ops->unmap(gm.opaque, GUEST_RAM_BASE, p, len, VBACK_GM_READ);
+	assert_int_equal(fake_dom_foreign_pages(d), XEN_CHUNK_PAGES);
+	/* The very first request a real Xen sends; both servers get it. */
+	assert_int_equal(fake_dom_invalidate(d, 1), 0);
+	assert_int_equal(dom->invalidates, 1);
+	assert_int_equal(dom2->invalidates, 1);
+	assert_int_equal(fake_dom_foreign_pages(d), 0);
+	vback_xen_destroy(xen2);
+	harness_free(h);
+}
+
+static void test_irq_spi(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
+
+	(void)state;
+	xen_device_set_irq(xdev, true);
+	xen_device_set_irq(xdev, false); /* edge: nothing to do */
+	xen_device_set_irq(xdev, true);
+	assert_int_equal(fake_dom_irqs(d, 40), 2);
+	harness_free(h);
+}
+
+static void test_irq_isa(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
+	struct vback_xen_device_options o = {0};
+	struct vback_xen_device *xdev;
+	struct rec r = {0};
+
+	(void)state;
+	o.base = MMIO_BASE;
+	o.irq = 16; /* no such ISA line */
+	assert_int_equal(xen_device_add_target(dom, &o, &rec_ops, &r, &xdev),
+			 -EINVAL);
+	xdev = add_rec(dom, MMIO_BASE, 5, &r);
+	/* Assert then deassert: every notification is a new rising edge. */
+	xen_device_set_irq(xdev, true);
+	xen_device_set_irq(xdev, true);
+	assert_int_equal(fake_dom_irqs(d, 5), 2);
+	assert_false(fake_dom_isa_line(d, 5));
+	harness_free(h);
+}
+
+static void test_limits(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen *more[8];
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct vback_xen_domain *other;
+	struct vback_xen_domain_options o = {0};
+	struct vback_xen_options xo = {0};
+	struct vback_xen_device_options dopt = {0};
+	struct vback_xen_device *xdev;
+	struct rec r = {0};
+	unsigned int i;
+
+	(void)state;
+	/* 256 ranges per server. */
+	for (i = 0; i < 256; i++)
+		add_rec(dom, MMIO_BASE + 0x1000ull * i, 40, &r);
+	dopt.base = MMIO_BASE + 0x1000ull * 256;
+	assert_int_equal(xen_device_add_target(dom, &dopt, &rec_ops, &r, &xdev),
+			 -ENOSPC);
+	assert_int_equal(fake_dom_nr_ranges(d), 256);
+	/* Overlap and wrap-around are refused before Xen is asked. */
+	dopt.base = MMIO_BASE + 0x100;
+	assert_int_equal(xen_device_add_target(dom, &dopt, &rec_ops, &r, &xdev),
+			 -EEXIST);
+	dopt.base = UINT64_MAX - 0x10;
+	assert_int_equal(xen_device_add_target(dom, &dopt, &rec_ops, &r, &xdev),
+			 -EINVAL);
+
+	/* 8 servers per domain: 7 more contexts fit, the 8th does not. */
+	xo.loop = h->loop;
+	xo.log = &h->log;
+	o.domid = 1;
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(
+		    vback_xen_create_sys(&xo, &fake_xen_sys, h->fx, &more[i]),
+		    0);
+		if (i < 7)
+			assert_int_equal(
+			    vback_xen_domain_create(more[i], &o, &other), 0);
+		else
+			assert_int_equal(
+			    vback_xen_domain_create(more[i], &o, &other),
+			    -ENOSPC);
+	}
+	assert_int_equal(fake_dom_servers(d), 8);
+	for (i = 0; i < 8; i++)
+		vback_xen_destroy(more[i]);
+	harness_free(h);
+}
+
+static void test_remove_unclaims(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), 0);
+	vback_xen_device_remove(xdev);
+	assert_int_equal(fake_dom_nr_ranges(d), 0);
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), -ENODEV);
+	/* The window is free again. */
+	add_rec(dom, MMIO_BASE, 40, &r);
+	harness_free(h);
+}
+
+static void test_domain_dies(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 4, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 4, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
+	struct vback_gm gm = xen_device_gm(xdev);
+	uint64_t len = 64;
+	void *p;
+
+	(void)state;
+	p = gm.ops->map(gm.opaque, GUEST_RAM_BASE + 0x3000, &len,
+			VBACK_GM_WRITE);
+	assert_non_null(p);
+	fake_dom_destroy(d);
+	/* Our mapping keeps the dead domain a zombie ... */
+	assert_true(fake_dom_is_zombie(d));
+	/* ... until the domain is released, even with a piece held. */
+	vback_xen_domain_destroy(dom);
+	assert_false(fake_dom_is_zombie(d));
+	harness_free(h);
+}
+
+/* The fake itself: a backend whose slot state goes backwards crashes the
+ * domain; one that never notifies hangs the vCPU. */
+struct bad_backend {
+	struct fake_dom *d;
+	int fd;
+	int step;
+};
+
+static void bad_backend_cb(void *opaque, int fd, uint32_t events)
+{
+	struct bad_backend *b = opaque;
+	volatile ioreq_t *slot = fake_dom_slot(b->d, 0, 0);
+
+	(void)fd;
+	(void)events;
+	if (b->step == 0)
+		slot->state = STATE_IOREQ_INPROCESS;
+	else if (b->step == 1)
+		slot->state = STATE_IOREQ_READY; /* backwards */
+	b->step++;
+}
+
+static void test_fake_state_backwards_crashes(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	struct bad_backend b = {0};
+	uint64_t one = 1, v = 0;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 40, &r);
+	/* Take the transport off the loop and play a broken backend. */
+	assert_int_equal(vback_loop_unwatch(h->loop, dom->xce_fd), 0);
+	dom->watched = false;
+	b.d = d;
+	b.fd = eventfd(0, EFD_NONBLOCK);
+	assert_true(write(b.fd, &one, sizeof(one)) == sizeof(one));
+	assert_int_equal(
+	    vback_loop_watch(h->loop, b.fd, VBACK_EV_IN, bad_backend_cb, &b),
+	    0);
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), -EFAULT);
+	assert_true(fake_dom_crashed(d));
+	assert_non_null(strstr(fake_xen_failure(h->fx), "backwards"));
+	fake_xen_clear_failure(h->fx);
+	vback_loop_unwatch(h->loop, b.fd);
+	close(b.fd);
+	harness_free(h);
+}
+
+static void test_fake_no_answer_hangs(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct rec r = {0};
+	uint64_t v = 0;
+
+	(void)state;
+	add_rec(dom, MMIO_BASE, 40, &r);
+	assert_int_equal(vback_loop_unwatch(h->loop, dom->xce_fd), 0);
+	dom->watched = false;
+	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), -ETIMEDOUT);
+	assert_non_null(strstr(fake_xen_failure(h->fx), "hangs"));
+	fake_xen_clear_failure(h->fx);
+	harness_free(h);
+}
+
+/* The production table on a host without Xen: a clean error, no leak. */
+static void test_real_libraries_absent(void **state)
+{
+	struct vback_xen_options o = {0};
+	struct vback_loop *loop;
+	struct vback_xen *xen = NULL;
+
+	(void)state;
+	if (access("/dev/xen/privcmd", F_OK) == 0)
+		skip();
+	assert_int_equal(vback_epoll_loop_create(NULL, &loop), 0);
+	o.loop = loop;
+	assert_true(vback_xen_create(&o, &xen) < 0);
+	assert_null(xen);
+	o.loop = NULL;
+	assert_int_equal(vback_xen_create(&o, &xen), -EINVAL);
+	vback_epoll_loop_destroy(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_setup_teardown),
+		cmocka_unit_test(test_fake_vp_eport_rule),
+		cmocka_unit_test(test_mmio_dispatch_and_masking),
+		cmocka_unit_test(test_many_vcpus),
+		cmocka_unit_test(test_unknown_types_complete),
+		cmocka_unit_test(test_rep_and_pointer_refused),
+		cmocka_unit_test(test_invalidate_broadcast),
+		cmocka_unit_test(test_irq_spi),
+		cmocka_unit_test(test_irq_isa),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_remove_unclaims),
+		cmocka_unit_test(test_domain_dies),
+		cmocka_unit_test(test_fake_state_backwards_crashes),
+		cmocka_unit_test(test_fake_no_answer_hangs),
+		cmocka_unit_test(test_real_libraries_absent),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the Xen transport, shared by its files and white-box tests. */
+#ifndef VBACK_XEN_PRIV_H
+#define VBACK_XEN_PRIV_H
+
+#include <vback/xen.h>
+
+#include "xen_sys.h"
+
+#define XEN_PAGE_SHIFT 12
+#define XEN_PAGE_SIZE  (1u << XEN_PAGE_SHIFT)
+/* Foreign mappings are made in 1 MiB chunks (256 pages). */
+#define XEN_CHUNK_SHIFT 20
+#define XEN_CHUNK_PAGES (1u << (XEN_CHUNK_SHIFT - XEN_PAGE_SHIFT))
+/* Grant DMA addresses: bit 63 set, (gref << 12) | offset. */
+#define XEN_GRANT_ADDR_BIT (1ull << 63)
+/* Most grant pages mapped by one gm map() call; callers loop. */
+#define XEN_GRANT_MAX_PAGES	  32u
+#define XEN_MAX_RANGES_PER_SERVER 256u
+/* VIRTIO_F_ACCESS_PLATFORM, virtio 1.2 section 6 */
+#define XEN_VIRTIO_F_ACCESS_PLATFORM 33
+
+struct vback_xen {
+	const struct xen_sys_ops *sys;
+	void *sys_opaque; /* for the *_open entries */
+	const struct vback_loop *loop;
+	const struct vback_log *log;
+	void *dm, *fmem, *gnt;
+	struct vback_xen_domain *domains;
+};
+
+/* One cached foreign mapping of a guest chunk. */
+struct xen_chunk {
+	uint64_t idx;  /* guest frame number >> 8 */
+	uint8_t *host; /* NULL: slot free */
+	uint32_t refs; /* map() pieces not yet unmap()ed */
+	uint64_t last_use;
+	int next; /* hash chain, -1 ends */
+	uint64_t valid[XEN_CHUNK_PAGES / 64];
+};
+
+struct xen_mapcache {
+	struct xen_chunk *chunks;
+	unsigned int nr;
+	int *buckets;
+	unsigned int nbuckets;
+	uint64_t tick;
+	xen_pfn_t pfns[XEN_CHUNK_PAGES];
+	int errs[XEN_CHUNK_PAGES];
+	/* figures for tests and benchmarks */
+	uint64_t hits, misses, evictions, invalidations;
+};
+
+struct xen_vcpu {
+	evtchn_port_t local;
+	bool bound;
+};
+
+struct vback_xen_domain {
+	struct vback_xen *xen;
+	struct vback_xen_domain *next;
+	uint16_t domid;
+	enum vback_xen_irq_mode irq_mode;
+	ioservid_t id;
+	bool created, enabled;
+	void *ioreq_res;
+	volatile shared_iopage_t *iopage;
+	void *xce;
+	int xce_fd;
+	bool watched;
+	unsigned int nr_vcpus;
+	struct xen_vcpu *vcpus;
+	struct vback_xen_device *devices;
+	unsigned int nr_ranges;
+	struct xen_mapcache cache;
+	uint32_t grant_refs[XEN_GRANT_MAX_PAGES];
+	struct vback_gm gm_foreign, gm_grant;
+	/* counters */
+	uint64_t ioreqs, invalidates, rejected;
+	bool warned_rep, warned_type, warned_addr;
+};
+
+/* What a device window forwards guest accesses to. */
+struct xen_target_ops {
+	int (*read)(void *opaque, uint64_t off, unsigned int size,
+		    uint64_t *val);
+	int (*write)(void *opaque, uint64_t off, unsigned int size,
+		     uint64_t val);
+	/* Optional: the window is gone (already unclaimed). */
+	void (*destroy)(void *opaque);
+};
+
+struct vback_xen_device {
+	struct vback_xen_domain *dom;
+	struct vback_xen_device *next;
+	uint64_t base, size;
+	uint32_t irq;
+	bool grants;
+	bool mapped;
+	char name[40];
+	const struct xen_target_ops *tops;
+	void *topaque;
+	uint64_t irqs_raised;
+};
+
+/*
+ * Test seam: create a context on another system table (the fake Xen).
+ * @sys_opaque goes to the table's *_open entries.
+ */
+int vback_xen_create_sys(const struct vback_xen_options *opts,
+			 const struct xen_sys_ops *sys, void *sys_opaque,
+			 struct vback_xen **out);
+
+/* Device creation in two steps so that the target can use the gm. */
+int xen_device_alloc(struct vback_xen_domain *dom,
+		     const struct vback_xen_device_options *opts,
+		     struct vback_xen_device **out);
+int xen_device_activate(struct vback_xen_device *xdev,
+			const struct xen_target_ops *tops, void *topaque);
+void xen_device_free(struct vback_xen_device *xdev);
+/* Test seam: a device window served by @tops instead of vback_mmio. */
+int xen_device_add_target(struct vback_xen_domain *dom,
+			  const struct vback_xen_device_options *opts,
+			  const struct xen_target_ops *tops, void *topaque,
+			  struct vback_xen_device **out);
+/* The guest-memory view a device uses (foreign or grant). */
+struct vback_gm xen_device_gm(const struct vback_xen_device *xdev);
+/* Raise the device interrupt (the vback_mmio set_irq callback). */
+void xen_device_set_irq(void *opaque, bool level);
+
+/* Guest memory (gm.c) */
+int xen_mapcache_init(struct vback_xen_domain *dom, unsigned int mib);
+void xen_mapcache_fini(struct vback_xen_domain *dom);
+/* Drop every chunk no piece is using (INVALIDATE, device reset). */
+void xen_mapcache_invalidate(struct vback_xen_domain *dom);
+extern const struct vback_gm_ops xen_gm_foreign_ops;
+extern const struct vback_gm_ops xen_gm_grant_ops;
+
+/* ioreq serving (ioreq.c) */
+void xen_ioreq_scan(struct vback_xen_domain *dom);
+void xen_ioreq_event(void *opaque, int fd, uint32_t events);
+
+#endif /* VBACK_XEN_PRIV_H */
