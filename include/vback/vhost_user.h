@@ -1,4 +1,32 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * vback vhost-user transport: serves one virtio device (struct vback_dev)
+ * to a vhost-user front-end (QEMU, cloud-hypervisor, crosvm, ...) over a
+ * unix stream socket, as the back-end of QEMU's docs/interop/vhost-user.rst.
+ *
+ * What it does:
+ *  - listens on a socket path (or serves an already connected socket),
+ *    one front-end at a time; after a front-end disconnects, the device is
+ *    reset once its in-flight IO has drained and the next one is accepted;
+ *  - maps the front-end's memory table (fds passed with SCM_RIGHTS) and
+ *    gives the device a guest-memory view (struct vback_gm) over it; ring
+ *    addresses, which arrive as front-end user addresses, are translated to
+ *    guest addresses before they reach the device;
+ *  - configures the device's queues directly (size, addresses, base,
+ *    enable, stop), turns kick eventfds into vback_dev_queue_kick() and the
+ *    device's notifications into writes to the call eventfds;
+ *  - answers GET/SET_CONFIG from the device's config space and sends a
+ *    config-change message on the back-end channel when the device raises
+ *    one (e.g. after vback_blk_resize()).
+ *
+ * Trust: the front-end is not trusted more than the guest. Every message is
+ * copied and validated (size, fd count, indexes, region bounds and overlap)
+ * before use; a bad message closes that connection with a log line, never
+ * the process.
+ *
+ * Threading: everything runs on the thread of @loop (see base.h); the
+ * library never waits by itself. All fds are registered with the loop.
+ */
 #ifndef VBACK_VHOST_USER_H
 #define VBACK_VHOST_USER_H
 
@@ -9,7 +37,97 @@
 extern "C" {
 #endif
 
-/* Public API of the vhost_user transport: written with the transport. */
+struct vback_vhu;
+
+/** Connection events, for daemons that log or count front-ends. */
+enum vback_vhu_event {
+	/* A front-end was accepted. */
+	VBACK_VHU_CONNECTED = 1,
+	/* It left, or was dropped for a bad message. */
+	VBACK_VHU_DISCONNECTED = 2,
+	/* Its IO drained and the device was reset: ready for the next. */
+	VBACK_VHU_IDLE = 3,
+};
+
+struct vback_vhu_options {
+	/** The device served (not owned). The transport attaches to it for
+	 *  its whole life: no other transport may be attached. */
+	struct vback_dev *dev;
+	/** The loop that runs everything (not owned; must outlive @vhu). */
+	const struct vback_loop *loop;
+	/**
+	 * Unix socket path to listen on, or NULL to serve only sockets given
+	 * with vback_vhu_serve_fd(). An existing socket file at the path is
+	 * replaced; the file is removed again by vback_vhu_destroy().
+	 */
+	const char *socket_path;
+	/** Queues offered with GET_QUEUE_NUM; 0 = all queues of @dev. */
+	unsigned int max_queues;
+	/** Optional: connection events (called on the loop thread). */
+	void (*event)(void *opaque, enum vback_vhu_event ev);
+	void *opaque;
+	const struct vback_log *log;
+	/** For log lines, e.g. the socket name; copied. NULL: "vhost-user". */
+	const char *name;
+};
+
+/**
+ * Create the transport: attach it to @opts->dev and, with a socket path,
+ * start listening. Returns 0 and the handle in *@out, -EINVAL (bad
+ * options), -EBUSY (device already has a transport), -ENAMETOOLONG (path
+ * longer than a sockaddr_un allows), -ENOMEM, or an errno of socket(),
+ * bind(), listen() or the loop.
+ */
+VBACK_API int vback_vhu_create(const struct vback_vhu_options *opts,
+			       struct vback_vhu **out);
+
+/**
+ * Close the connection (if any), stop listening, unlink the socket path,
+ * detach from the device (which resets it) and free. Guest memory stays
+ * mapped until the device has no IO in flight: call this only after the
+ * IO layer has drained or been closed if IO may still be running - the
+ * transport logs and leaks the mappings rather than unmapping memory that
+ * IO may still write into.
+ */
+VBACK_API void vback_vhu_destroy(struct vback_vhu *vhu);
+
+/**
+ * Serve an already connected socket (the back-end convention's --fd=FD,
+ * socketpair()s in tests). The transport owns @fd from now on, whatever
+ * the result. -EBUSY when a front-end is being served or the previous one
+ * is still draining.
+ */
+VBACK_API int vback_vhu_serve_fd(struct vback_vhu *vhu, int fd);
+
+/**
+ * Drop the current front-end as if it had disconnected (e.g. before a
+ * clean shutdown): its rings stop, and VBACK_VHU_IDLE is reported once the
+ * IO still in flight has completed. No-op when nobody is connected.
+ */
+VBACK_API void vback_vhu_disconnect(struct vback_vhu *vhu);
+
+/** True while a front-end is connected. */
+VBACK_API bool vback_vhu_connected(const struct vback_vhu *vhu);
+
+/** True while rings stopped by a disconnect still have IO in flight. */
+VBACK_API bool vback_vhu_draining(const struct vback_vhu *vhu);
+
+/** Most queues a front-end can use (the GET_QUEUE_NUM answer). */
+#define VBACK_VHU_MAX_QUEUES 64
+
+/** Counters, cumulative over connections. */
+struct vback_vhu_stats {
+	uint64_t connections;	 /* front-ends accepted */
+	uint64_t messages;	 /* requests handled */
+	uint64_t bad_messages;	 /* connections dropped for a bad message */
+	uint64_t config_changes; /* config-change messages sent */
+	/* Per queue: kick eventfd wake-ups and call eventfd signals. */
+	uint64_t kicks[VBACK_VHU_MAX_QUEUES];
+	uint64_t calls[VBACK_VHU_MAX_QUEUES];
+};
+
+VBACK_API void vback_vhu_get_stats(const struct vback_vhu *vhu,
+				   struct vback_vhu_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One entry point per transport. Each returns the process exit status and
+ * owns everything it creates; main() only parses options and picks one.
+ */
+#ifndef VBACK_DISK_MODES_H
+#define VBACK_DISK_MODES_H
+
+#include <vback/base.h>
+
+#include "options.h"
+
+int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
+			      const struct vback_log *log);
+
+#endif /* VBACK_DISK_MODES_H */

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "options.h"
+
+void vback_disk_usage(FILE *out, const char *argv0)
+{
+	fprintf(
+	    out,
+	    "Usage: %s --vhost-user SOCKET --image PATH [options]\n"
+	    "\n"
+	    "Serve a disk image or block device to a virtual machine as a\n"
+	    "virtio-blk device.\n"
+	    "\n"
+	    "Transports:\n"
+	    "  --vhost-user SOCKET  listen on a vhost-user unix socket\n"
+	    "                       (QEMU -device vhost-user-blk-pci,\n"
+	    "                       cloud-hypervisor, crosvm)\n"
+	    "\n"
+	    "Disk:\n"
+	    "  --image PATH         file or block device to serve\n"
+	    "  --ro                 read-only disk\n"
+	    "  --engine NAME        IO engine: posix or io_uring\n"
+	    "                       (default: io_uring when available)\n"
+	    "  --direct             open the image with O_DIRECT\n"
+	    "  --queues N           virtqueues offered, 1..64 (default 1)\n"
+	    "  --queue-size N       largest ring, power of two (default 256)\n"
+	    "  --serial STRING      device serial (up to 20 bytes)\n"
+	    "\n"
+	    "Other:\n"
+	    "  --log-level LEVEL    err, warn, info (default) or debug\n"
+	    "  -h, --help           show this help\n"
+	    "  -V, --version        show the version\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop cleanly, SIGHUP re-reads the image\n"
+	    "size and tells the guest about a resize.\n",
+	    argv0);
+}
+
+static int parse_uint(const char *s, unsigned int min, unsigned int max,
+		      unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
+					       struct vback_disk_options *o)
+{
+	enum {
+		OPT_VHU = 256,
+		OPT_IMAGE,
+		OPT_RO,
+		OPT_ENGINE,
+		OPT_QUEUES,
+		OPT_QSIZE,
+		OPT_LOG,
+		OPT_SERIAL,
+		OPT_DIRECT
+	};
+	static const struct option longopts[] = {
+	    {"vhost-user", required_argument, NULL, OPT_VHU},
+	    {"image", required_argument, NULL, OPT_IMAGE},
+	    {"ro", no_argument, NULL, OPT_RO},
+	    {"read-only", no_argument, NULL, OPT_RO},
+	    {"engine", required_argument, NULL, OPT_ENGINE},
+	    {"direct", no_argument, NULL, OPT_DIRECT},
+	    {"queues", required_argument, NULL, OPT_QUEUES},
+	    {"queue-size", required_argument, NULL, OPT_QSIZE},
+	    {"serial", required_argument, NULL, OPT_SERIAL},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *argv0 = argc > 0 ? argv[0] : "vback-disk";
+	int c;
+
+	*o = (struct vback_disk_options){
+	    .queues = 1,
+	    .queue_size = 256,
+	    .engine = VBACK_IO_ENGINE_DEFAULT,
+	    .log_level = VBACK_LOG_INFO,
+	};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_VHU:
+			o->mode = VBACK_DISK_MODE_VHOST_USER;
+			o->socket_path = optarg;
+			break;
+		case OPT_IMAGE:
+			o->image = optarg;
+			break;
+		case OPT_RO:
+			o->read_only = true;
+			break;
+		case OPT_DIRECT:
+			o->direct = true;
+			break;
+		case OPT_ENGINE:
+			if (vback_io_engine_parse(optarg, &o->engine) < 0 ||
+			    o->engine == VBACK_IO_ENGINE_MEMORY) {
+				fprintf(stderr, "%s: unknown engine '%s'\n",
+					argv0, optarg);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case OPT_QUEUES:
+			if (parse_uint(optarg, 1, 64, &o->queues) < 0) {
+				fprintf(stderr, "%s: --queues wants 1..64\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case OPT_QSIZE:
+			if (parse_uint(optarg, 1, 32768, &o->queue_size) < 0 ||
+			    (o->queue_size & (o->queue_size - 1))) {
+				fprintf(stderr,
+					"%s: --queue-size wants a power of two "
+					"up to 32768\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case OPT_SERIAL:
+			if (strlen(optarg) > 20) {
+				fprintf(stderr,
+					"%s: --serial: 20 bytes at most\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			o->serial = optarg;
+			break;
+		case OPT_LOG:
+			if (vback_log_level_parse(optarg, &o->log_level) < 0) {
+				fprintf(stderr, "%s: unknown log level '%s'\n",
+					argv0, optarg);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			vback_disk_usage(stdout, argv0);
+			return VBACK_DISK_EXIT_OK;
+		case 'V':
+			printf("vback-disk %s (libvback %s)\n", VBACK_VERSION,
+			       vback_version());
+			return VBACK_DISK_EXIT_OK;
+		default:
+			vback_disk_usage(stderr, argv0);
+			return VBACK_DISK_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", argv0,
+			argv[optind]);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	if (o->mode == VBACK_DISK_MODE_NONE) {
+		fprintf(stderr,
+			"%s: choose a transport (--vhost-user SOCKET)\n",
+			argv0);
+		vback_disk_usage(stderr, argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	if (!o->image) {
+		fprintf(stderr, "%s: --image PATH is required\n", argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	return VBACK_DISK_RUN;
+}

@@ -1,0 +1,181 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Real-guest end-to-end test of vback-disk --vhost-user: a Debian 6.1 kernel
+# under QEMU (TCG) uses the vback disk through vhost-user-blk-pci, with two
+# vCPUs and two queues. The guest checks what it reads and writes
+# (tests/e2e/guest/e2e.sh); the host re-checks the image afterwards, then a
+# second guest connects to the same daemon and finds the data again.
+#
+# Usage: vhost-user-e2e.sh PATH/TO/vback-disk
+# Exit 77 (skip) only when the machine cannot run it: no QEMU with
+# vhost-user-blk, or no way to build the guest.
+set -euo pipefail
+vback_disk=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/qemu.sh"
+qemu=${QEMU:-qemu-system-x86_64}
+MiB=$((1024 * 1024))
+started=$(date +%s)
+
+skip() { echo "SKIP: $*"; exit 77; }
+die() {
+	echo "FAIL: $*"
+	[ -f "$work/daemon.log" ] && { echo "--- daemon log"; tail -n 40 "$work/daemon.log"; }
+	exit 1
+}
+
+command -v "$qemu" >/dev/null || skip "$qemu not installed"
+"$qemu" -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
+	skip "$qemu has no vhost-user-blk-pci"
+command -v python3 >/dev/null || skip "python3 not installed"
+set +e
+guest=$("$here/build-guest.sh")
+rc=$?
+set -e
+[ $rc -eq 77 ] && skip "cannot build the guest"
+[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
+read -r vmlinux initramfs <<<"$guest"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vback-e2e.XXXXXX")
+daemon_pid=
+qemu_pid=
+cleanup() {
+	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the image: zeroes, a pattern at 32-36 MiB, data at 44-45 MiB --------
+img=$work/disk.img
+python3 - "$img" <<'EOF'
+import random, sys
+MiB = 1 << 20
+rnd = random.Random(0x76626B)
+with open(sys.argv[1], 'wb') as f:
+    f.truncate(64 * MiB)
+    f.seek(32 * MiB)
+    f.write(rnd.randbytes(4 * MiB))
+    f.seek(44 * MiB)
+    f.write(rnd.randbytes(MiB))
+EOF
+range_sum() { # FILE OFFSET_MIB LENGTH_BYTES
+	python3 - "$@" <<'EOF'
+import hashlib, sys
+with open(sys.argv[1], 'rb') as f:
+    f.seek(int(sys.argv[2]) << 20)
+    print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())
+EOF
+}
+pattern=$(range_sum "$img" 32 $((4 * MiB)))
+
+# ---- the daemon ------------------------------------------------------------
+sock=$work/vhu.sock
+"$vback_disk" --vhost-user "$sock" --image "$img" --queues 2 \
+	--log-level info 2>"$work/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 50); do
+	[ -S "$sock" ] && break
+	kill -0 "$daemon_pid" 2>/dev/null || die "vback-disk exited at start"
+	sleep 0.1
+done
+[ -S "$sock" ] || die "no socket after 5 s"
+
+# run_guest NAME SCRIPT ARGS...: boot, wait with a watchdog, collect serial.
+run_guest() {
+	local name=$1 script=$2
+	shift 2
+	local log=$work/$name.serial deadline=$(($(date +%s) + 60))
+	vback_qemu_cmd "$sock" "$vmlinux" "$initramfs" 2 2 "file:$log" \
+		"vback.script=$script" "$@"
+	# No `timeout` wrapper: the watchdog below kills QEMU itself.
+	"${QEMU_CMD[@]}" >"$work/$name.qemu" 2>&1 &
+	qemu_pid=$!
+	local resized=0
+	# A backend that dies or hangs must fail the test, not stall it.
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		if [ $resized = 0 ] && grep -aqs 'VBACK: RESIZE-REQUEST' "$log"; then
+			truncate -s 96M "$img"
+			kill -HUP "$daemon_pid"
+			resized=1
+		fi
+		if ! kill -0 "$daemon_pid" 2>/dev/null; then
+			kill -9 "$qemu_pid" 2>/dev/null
+			cat "$log" 2>/dev/null
+			die "$name: vback-disk died while the guest ran"
+		fi
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			kill -9 "$qemu_pid" 2>/dev/null
+			cat "$log" 2>/dev/null
+			die "$name: guest did not finish within 60 s (hung back-end?)"
+		fi
+		sleep 0.2
+	done
+	wait "$qemu_pid" || true
+	qemu_pid=
+	echo "--- $name guest output"
+	grep -a 'VBACK:' "$log" || true
+	if grep -aq 'VBACK: FAIL' "$log" || ! grep -aq 'VBACK: DONE failed=0' "$log"; then
+		echo "--- qemu"; cat "$work/$name.qemu"
+		echo "--- serial"; cat "$log"
+		die "$name: the guest reported a failure"
+	fi
+}
+
+run_guest first e2e "vback.pattern=$pattern" "vback.sectors=$((64 * 2048))" \
+	vback.queues=2 "vback.resized=$((96 * 2048))"
+
+# ---- the host re-checks every range the guest wrote ------------------------
+log=$work/first.serial
+while read -r _ _ name mib len sum; do
+	got=$(range_sum "$img" "$mib" "$len")
+	[ "$got" = "$sum" ] || die "image range $name at $mib MiB: $got, guest wrote $sum"
+	echo "host: $name at $mib MiB matches the guest's data"
+done < <(grep -a '^VBACK: SUM ' "$log" | tr -d '\r')
+
+# The daemon's account of the session: flushes, both queues busy.
+for _ in $(seq 50); do
+	grep -q 'session: queue 1:' "$work/daemon.log" && break
+	sleep 0.1
+done
+grep 'session' "$work/daemon.log" | sed 's/^/daemon: /'
+session=$(grep -m1 'session: [0-9.]* s,' "$work/daemon.log") ||
+	die "no session summary from the daemon"
+count() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$session"; }
+[ "$(count flushes)" -gt 0 ] || die "the guest sent no flush"
+[ "$(count io_errors)" -eq 0 ] || die "IO errors in the session"
+if grep -aq 'VBACK: PASS write-zeroes' "$log"; then
+	[ "$(count write_zeroes)" -gt 0 ] || die "write-zeroes did not reach the device"
+fi
+if grep -aq 'VBACK: PASS discard' "$log"; then
+	[ "$(count discards)" -gt 0 ] || die "discard did not reach the device"
+fi
+for q in 0 1; do
+	kicks=$(grep -m1 "session: queue $q:" "$work/daemon.log" |
+		sed -n 's/.*kicks=\([0-9]*\).*/\1/p')
+	[ "${kicks:-0}" -gt 0 ] || die "queue $q carried no IO"
+done
+
+# ---- reconnect: a second front-end, same daemon, same data ------------------
+d1m=$(grep -a '^VBACK: SUM direct-1m ' "$log" | tr -d '\r' | awk '{print $6}')
+fsum=$(grep -a '^VBACK: FILESUM ' "$log" | tr -d '\r' | awk '{print $3}')
+run_guest second verify "vback.direct1m=$d1m" "vback.filesum=$fsum"
+
+# ---- clean shutdown ----------------------------------------------------------
+kill -TERM "$daemon_pid"
+for _ in $(seq 50); do
+	kill -0 "$daemon_pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$daemon_pid" 2>/dev/null && die "vback-disk ignored SIGTERM for 5 s"
+rc=0
+wait "$daemon_pid" || rc=$?
+daemon_pid=
+[ $rc -eq 0 ] || die "vback-disk exited with $rc"
+[ -e "$sock" ] && die "socket file left behind"
+if grep -q 'error:' "$work/daemon.log"; then
+	grep 'error:' "$work/daemon.log"
+	die "the daemon logged errors"
+fi
+echo "PASS: vhost-user end to end in $(($(date +%s) - started)) s"

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vhost-user back-end end to end at the message level: a scripted
+ * front-end on one end of a socketpair, the transport on the other, a fake
+ * device (fake_dev.c) recording what the transport asks of it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <vback/vhost_user.h>
+
+#include "fake_dev.h"
+#include "frontend.h"
+#include "protocol.h"
+
+#define MEM_SIZE     (1u << 20)
+#define UADDR	     0x7f0000000000ull
+#define DEV_FEATURES ((1ull << 32) | (1ull << 29) | (1ull << 9))
+#define PROTO                                                                  \
+	((1ull << VHU_PROTOCOL_F_MQ) | (1ull << VHU_PROTOCOL_F_REPLY_ACK) |    \
+	 (1ull << VHU_PROTOCOL_F_BACKEND_REQ) |                                \
+	 (1ull << VHU_PROTOCOL_F_CONFIG))
+
+struct ctx {
+	struct vback_loop *loop;
+	struct vback_dev *dev;
+	struct vback_vhu *vhu;
+	struct fe fe;
+	int memfd;
+	int kick[2], call[2];
+	int events[4];
+	struct vback_log log;
+};
+
+static void on_event(void *opaque, enum vback_vhu_event ev)
+{
+	struct ctx *c = opaque;
+
+	c->events[ev]++;
+}
+
+static void quiet(void *opaque, enum vback_log_level level, const char *msg)
+{
+	(void)opaque;
+	(void)level;
+	(void)msg;
+}
+
+static struct vback_vhu *make_vhu(struct ctx *c, const char *path)
+{
+	struct vback_vhu_options o = {
+	    .dev = c->dev,
+	    .loop = c->loop,
+	    .socket_path = path,
+	    .event = on_event,
+	    .opaque = c,
+	    .log = &c->log,
+	    .name = "test",
+	};
+	struct vback_vhu *vhu = NULL;
+
+	assert_int_equal(vback_vhu_create(&o, &vhu), 0);
+	return vhu;
+}
+
+static void connect_fe(struct ctx *c)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vback_vhu_serve_fd(c->vhu, sv[0]), 0);
+	c->fe.fd = sv[1];
+	c->fe.loop = c->loop;
+}
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	uint8_t *p;
+
+	assert_non_null(c);
+	c->log = (struct vback_log){.fn = quiet, .max_level = VBACK_LOG_DEBUG};
+	assert_int_equal(vback_epoll_loop_create(NULL, &c->loop), 0);
+	c->dev = fake_dev_new(2);
+	c->vhu = make_vhu(c, NULL);
+	connect_fe(c);
+	/* Guest memory: byte i of page n holds n. */
+	c->memfd = memfd_create("guest", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(c->memfd, MEM_SIZE), 0);
+	p = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd,
+		 0);
+	for (unsigned int i = 0; i < MEM_SIZE; i += 4096)
+		memset(p + i, (int)(i / 4096), 4096);
+	munmap(p, MEM_SIZE);
+	for (int i = 0; i < 2; i++) {
+		c->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		c->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	}
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	vback_vhu_destroy(c->vhu);
+	if (c->fe.fd >= 0)
+		close(c->fe.fd);
+	assert_false(c->dev->attached);
+	fake_dev_free(c->dev);
+	vback_epoll_loop_destroy(c->loop);
+	close(c->memfd);
+	for (int i = 0; i < 2; i++) {
+		close(c->kick[i]);
+		close(c->call[i]);
+	}
+	free(c);
+	return 0;
+}
+
+static void send_u64(struct ctx *c, uint32_t req, uint64_t v, const int *fd)
+{
+	fe_send(&c->fe, req, VHU_VERSION, &v, sizeof(v), fd, fd ? 1 : 0);
+}
+
+static void send_state(struct ctx *c, uint32_t req, uint32_t flags,
+		       uint32_t index, uint32_t num)
+{
+	struct vhu_state s = {index, num};
+
+	fe_send(&c->fe, req, VHU_VERSION | flags, &s, sizeof(s), NULL, 0);
+}
+
+static void send_mem_table(struct ctx *c, uint32_t flags, int memfd,
+			   uint64_t size)
+{
+	struct vhu_mem m = {.nregions = 1};
+
+	m.regions[0] =
+	    (struct vhu_region){.gpa = 0, .size = size, .uaddr = UADDR};
+	fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION | flags, &m,
+		offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
+		&memfd, 1);
+}
+
+static void negotiate(struct ctx *c)
+{
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_FEATURES),
+			 DEV_FEATURES | (1ull << VHU_F_PROTOCOL_FEATURES));
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_PROTOCOL_FEATURES) & PROTO,
+			 PROTO);
+	send_u64(c, VHU_SET_PROTOCOL_FEATURES, PROTO, NULL);
+	fe_send(&c->fe, VHU_SET_OWNER, VHU_VERSION, NULL, 0, NULL, 0);
+	send_u64(c, VHU_SET_FEATURES,
+		 DEV_FEATURES | (1ull << VHU_F_PROTOCOL_FEATURES), NULL);
+	send_mem_table(c, 0, c->memfd, MEM_SIZE);
+}
+
+/* Configure ring @q the way QEMU does, enable it last. */
+static void start_queue(struct ctx *c, unsigned int q, uint32_t base)
+{
+	struct vhu_addr a = {
+	    .index = q,
+	    .desc = UADDR + 0x10000 * (q + 1),
+	    .avail = UADDR + 0x10000 * (q + 1) + 0x1000,
+	    .used = UADDR + 0x10000 * (q + 1) + 0x2000,
+	};
+
+	send_state(c, VHU_SET_VRING_NUM, 0, q, 128);
+	send_state(c, VHU_SET_VRING_BASE, 0, q, base);
+	fe_send(&c->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a), NULL,
+		0);
+	send_u64(c, VHU_SET_VRING_KICK, q, &c->kick[q]);
+	send_u64(c, VHU_SET_VRING_CALL, q, &c->call[q]);
+	send_state(c, VHU_SET_VRING_ENABLE, 0, q, 1);
+	fe_pump(c->loop);
+}
+
+static void test_handshake(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_true(vback_vhu_connected(c->vhu));
+	assert_int_equal(c->events[VBACK_VHU_CONNECTED], 1);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_FEATURES),
+			 DEV_FEATURES | (1ull << 30));
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_PROTOCOL_FEATURES) & PROTO,
+			 PROTO);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+}
+
+static void test_start_translates_rings(void **state)
+{
+	struct ctx *c = *state;
+	struct fake_queue *q1 = &c->dev->q[1];
+
+	negotiate(c);
+	start_queue(c, 1, 7);
+	assert_true(q1->enabled);
+	assert_int_equal(q1->size, 128);
+	/* User addresses became guest addresses. */
+	assert_int_equal(q1->addr.desc, 0x20000);
+	assert_int_equal(q1->addr.avail, 0x21000);
+	assert_int_equal(q1->addr.used, 0x22000);
+	assert_int_equal(q1->last_avail, 7);
+	assert_false(c->dev->q[0].enabled);
+	assert_int_equal(c->dev->driver_features, DEV_FEATURES);
+	assert_int_equal(c->dev->status & (VBACK_STATUS_FEATURES_OK |
+					   VBACK_STATUS_DRIVER_OK),
+			 VBACK_STATUS_FEATURES_OK | VBACK_STATUS_DRIVER_OK);
+}
+
+static void test_ring_waits_for_enable(void **state)
+{
+	struct ctx *c = *state;
+
+	negotiate(c);
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
+	send_state(c, VHU_SET_VRING_BASE, 0, 0, 0);
+	{
+		struct vhu_addr a = {.index = 0,
+				     .desc = UADDR + 0x1000,
+				     .avail = UADDR + 0x2000,
+				     .used = UADDR + 0x3000};
+
+		fe_send(&c->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a),
+			NULL, 0);
+	}
+	send_u64(c, VHU_SET_VRING_KICK, 0, &c->kick[0]);
+	fe_pump(c->loop);
+	/* Protocol features negotiated: rings start disabled. */
+	assert_false(c->dev->q[0].enabled);
+	send_state(c, VHU_SET_VRING_ENABLE, 0, 0, 1);
+	fe_pump(c->loop);
+	assert_true(c->dev->q[0].enabled);
+	assert_int_equal(c->dev->q[0].size, 64);
+}
+
+static void test_ring_outside_memory_stays_off(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_addr a = {.index = 0,
+			     .desc = 0x1000,
+			     .avail = 0x2000,
+			     .used = 0x3000}; /* not user addresses */
+
+	negotiate(c);
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
+	fe_send(&c->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a), NULL,
+		0);
+	send_u64(c, VHU_SET_VRING_KICK, 0, &c->kick[0]);
+	send_state(c, VHU_SET_VRING_ENABLE, 0, 0, 1);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+	assert_false(c->dev->q[0].enabled);
+	assert_true(vback_vhu_connected(c->vhu));
+}
+
+static void test_kick_and_call(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_stats st;
+	uint64_t v = 1;
+
+	negotiate(c);
+	start_queue(c, 0, 0);
+	/* One kick when the ring starts (buffers queued before). */
+	assert_int_equal(c->dev->q[0].kicks, 1);
+	assert_int_equal(write(c->kick[0], &v, sizeof(v)), sizeof(v));
+	fe_pump(c->loop);
+	assert_int_equal(c->dev->q[0].kicks, 2);
+	/* The device's used-buffer notification is a call eventfd write. */
+	fake_dev_notify_queue(c->dev, 0);
+	v = 0;
+	assert_int_equal(read(c->call[0], &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 1);
+	vback_vhu_get_stats(c->vhu, &st);
+	assert_int_equal(st.kicks[0], 1);
+	assert_int_equal(st.calls[0], 1);
+	assert_int_equal(st.kicks[1], 0);
+}
+
+static void test_get_vring_base_waits_for_inflight(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_hdr hdr;
+	struct vhu_state st;
+	uint64_t v = 1;
+
+	negotiate(c);
+	c->dev->q[0].inflight_per_kick = 3;
+	start_queue(c, 0, 10); /* the start kick takes 3 requests */
+	assert_int_equal(c->dev->q[0].inflight, 3);
+	send_state(c, VHU_GET_VRING_BASE, 0, 0, 0);
+	fe_send(&c->fe, VHU_GET_QUEUE_NUM, VHU_VERSION, NULL, 0, NULL, 0);
+	/* No answer while requests are in flight, nor to what follows. */
+	assert_true(fe_silent(&c->fe));
+	assert_true(c->dev->q[0].stopped);
+	fake_dev_complete(c->dev, 0);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &st, sizeof(st)), 0);
+	assert_int_equal(hdr.request, VHU_GET_VRING_BASE);
+	assert_int_equal(st.index, 0);
+	assert_int_equal(st.num, 13);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &v, sizeof(v)), 0);
+	assert_int_equal(hdr.request, VHU_GET_QUEUE_NUM);
+	assert_false(c->dev->q[0].enabled);
+	/* Stopped: kicks no longer reach the device. */
+	v = 1;
+	assert_int_equal(write(c->kick[0], &v, sizeof(v)), sizeof(v));
+	fe_pump(c->loop);
+	assert_int_equal(c->dev->q[0].kicks, 1);
+	/* Restart from the saved base with a new kick fd (the kick sent
+	 * while stopped is consumed here, not replayed). */
+	assert_int_equal(read(c->kick[0], &v, sizeof(v)), sizeof(v));
+	send_u64(c, VHU_SET_VRING_KICK, 0, &c->kick[0]);
+	fe_pump(c->loop);
+	assert_true(c->dev->q[0].enabled);
+	assert_int_equal(c->dev->q[0].last_avail, 13 + 3);
+}
+
+/* A bad message: the connection closes, the process and transport live. */
+static void expect_dropped(struct ctx *c)
+{
+	struct vback_vhu_stats before, after;
+
+	vback_vhu_get_stats(c->vhu, &before);
+	assert_true(fe_closed(&c->fe));
+	assert_false(vback_vhu_connected(c->vhu));
+	vback_vhu_get_stats(c->vhu, &after);
+	assert_int_equal(after.bad_messages, before.bad_messages + 1);
+	close(c->fe.fd);
+	/* The next front-end is served. */
+	connect_fe(c);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+}
+
+static void test_bad_messages(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_stats st;
+	uint64_t u = 0;
+	int small = memfd_create("small", MFD_CLOEXEC);
+
+	assert_int_equal(ftruncate(small, 4096), 0);
+
+	send_u64(c, VHU_SET_FEATURES, 1ull << 40, NULL); /* never offered */
+	expect_dropped(c);
+	send_u64(c, VHU_SET_PROTOCOL_FEATURES, 1ull << 14, NULL);
+	expect_dropped(c);
+	send_state(c, VHU_SET_VRING_NUM, 0, 5, 64); /* no queue 5 */
+	expect_dropped(c);
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 100); /* not a power of 2 */
+	expect_dropped(c);
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 512); /* above the max */
+	expect_dropped(c);
+	send_state(c, VHU_SET_VRING_BASE, 0, 0, 0x10000);
+	expect_dropped(c);
+	send_state(c, VHU_SET_VRING_ENABLE, 0, 0, 2);
+	expect_dropped(c);
+	fe_send(&c->fe, VHU_GET_FEATURES, VHU_VERSION, &u, sizeof(u), NULL, 0);
+	expect_dropped(c);
+	fe_send(&c->fe, 99, VHU_VERSION, NULL, 0, NULL, 0);
+	expect_dropped(c);
+	send_u64(c, VHU_SET_VRING_KICK, VHU_VRING_NOFD, NULL); /* polling */
+	expect_dropped(c);
+	send_u64(c, VHU_SET_VRING_CALL, 0, NULL); /* fd missing */
+	expect_dropped(c);
+	send_mem_table(c, 0, small, MEM_SIZE); /* past the end of the fd */
+	expect_dropped(c);
+	{
+		struct vhu_mem m = {.nregions = 2};
+		int fds[2] = {c->memfd, c->memfd};
+
+		m.regions[0] = (struct vhu_region){0, 0x10000, UADDR, 0};
+		m.regions[1] =
+		    (struct vhu_region){0x8000, 0x10000, UADDR + 0x100000, 0};
+		fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION, &m,
+			offsetof(struct vhu_mem, regions) +
+			    2 * sizeof(m.regions[0]),
+			fds, 2);
+		expect_dropped(c);
+	}
+	{
+		struct vhu_config cfg = {.offset = 0, .size = 4, .flags = 2};
+
+		fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION, &cfg,
+			VHU_CONFIG_HDR + 4, NULL, 0);
+		expect_dropped(c);
+	}
+	/* A message cut short by the peer closing. */
+	fe_send(&c->fe, VHU_SET_FEATURES, VHU_VERSION, NULL, 0, NULL, 0);
+	expect_dropped(c);
+	vback_vhu_get_stats(c->vhu, &st);
+	assert_int_equal(st.bad_messages, 15);
+	assert_int_equal(st.connections, 16);
+	close(small);
+}
+
+static void test_reply_ack(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_config cfg = {.offset = 32, .size = 1};
+	struct vhu_hdr hdr;
+	uint64_t v = 99;
+
+	negotiate(c);
+	send_state(c, VHU_SET_VRING_NUM, VHU_FLAG_NEED_REPLY, 0, 64);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &v, sizeof(v)), 0);
+	assert_int_equal(hdr.request, VHU_SET_VRING_NUM);
+	assert_int_equal(hdr.flags, VHU_VERSION | VHU_FLAG_REPLY);
+	assert_int_equal(v, 0);
+	/* A device-side failure is reported, the connection kept. */
+	c->dev->config_write_ret = -EIO;
+	fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION | VHU_FLAG_NEED_REPLY, &cfg,
+		VHU_CONFIG_HDR + 1, NULL, 0);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &v, sizeof(v)), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+	/* Without NEED_REPLY: silence. */
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
+	assert_true(fe_silent(&c->fe));
+}
+
+static void test_config(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_config cfg = {0}, got;
+	struct vhu_hdr hdr;
+
+	negotiate(c);
+	cfg.size = 72; /* larger than the device's 60 bytes */
+	fe_send(&c->fe, VHU_GET_CONFIG, VHU_VERSION, &cfg, VHU_CONFIG_HDR + 72,
+		NULL, 0);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &got, sizeof(got)), 0);
+	assert_int_equal(hdr.size, VHU_CONFIG_HDR + 72);
+	assert_int_equal(got.size, 72);
+	assert_memory_equal(got.data, c->dev->config, FAKE_CONFIG_SIZE);
+	for (unsigned int i = FAKE_CONFIG_SIZE; i < 72; i++)
+		assert_int_equal(got.data[i], 0);
+	cfg.offset = 8;
+	cfg.size = 4;
+	fe_send(&c->fe, VHU_GET_CONFIG, VHU_VERSION, &cfg, VHU_CONFIG_HDR + 4,
+		NULL, 0);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &got, sizeof(got)), 0);
+	assert_int_equal(got.offset, 8);
+	assert_memory_equal(got.data, c->dev->config + 8, 4);
+	/* Writes go to the device (the cache-mode byte of virtio-blk). */
+	cfg.offset = 32;
+	cfg.size = 1;
+	cfg.data[0] = 0x01;
+	fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION, &cfg, VHU_CONFIG_HDR + 1,
+		NULL, 0);
+	fe_pump(c->loop);
+	assert_int_equal(c->dev->config[32], 0x01);
+}
+
+static void test_config_change_message(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_stats st;
+	struct vhu_hdr hdr;
+	int sv[2];
+
+	negotiate(c);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	fe_send(&c->fe, VHU_SET_BACKEND_REQ_FD, VHU_VERSION, NULL, 0, &sv[0],
+		1);
+	close(sv[0]);
+	fe_pump(c->loop);
+	fake_dev_notify_config(c->dev); /* e.g. the disk was resized */
+	assert_int_equal(recv(sv[1], &hdr, sizeof(hdr), MSG_DONTWAIT),
+			 sizeof(hdr));
+	assert_int_equal(hdr.request, VHU_BACKEND_CONFIG_CHANGE_MSG);
+	assert_int_equal(hdr.size, 0);
+	assert_int_equal(hdr.flags & VHU_VERSION_MASK, VHU_VERSION);
+	vback_vhu_get_stats(c->vhu, &st);
+	assert_int_equal(st.config_changes, 1);
+	close(sv[1]);
+}
+
+static void test_disconnect_drains_then_idle(void **state)
+{
+	struct ctx *c = *state;
+	unsigned int resets;
+	int sv[2];
+
+	negotiate(c);
+	c->dev->q[1].inflight_per_kick = 2;
+	start_queue(c, 1, 0);
+	assert_int_equal(c->dev->q[1].inflight, 2);
+	resets = c->dev->resets;
+	close(c->fe.fd);
+	c->fe.fd = -1;
+	fe_pump(c->loop);
+	assert_int_equal(c->events[VBACK_VHU_DISCONNECTED], 1);
+	assert_int_equal(c->events[VBACK_VHU_IDLE], 0);
+	assert_true(vback_vhu_draining(c->vhu));
+	assert_int_equal(c->dev->resets, resets); /* IO still writing */
+	/* Nobody new until the old IO has drained. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vback_vhu_serve_fd(c->vhu, sv[0]), -EBUSY);
+	close(sv[1]);
+	fake_dev_complete(c->dev, 1);
+	assert_int_equal(c->events[VBACK_VHU_IDLE], 1);
+	assert_int_equal(c->dev->resets, resets + 1);
+	assert_false(vback_vhu_draining(c->vhu));
+	connect_fe(c);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+}
+
+static void test_mem_table_while_running(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_hdr hdr;
+	uint64_t v = 99;
+
+	negotiate(c);
+	c->dev->q[0].inflight_per_kick = 1;
+	start_queue(c, 0, 0);
+	assert_int_equal(c->dev->q[0].enables, 1);
+	/* New table while a request is in flight: wait, swap, restart. */
+	send_mem_table(c, VHU_FLAG_NEED_REPLY, c->memfd, MEM_SIZE / 2);
+	assert_true(fe_silent(&c->fe));
+	c->dev->q[0].inflight_per_kick = 0;
+	fake_dev_complete(c->dev, 0);
+	assert_int_equal(fe_recv(&c->fe, &hdr, &v, sizeof(v)), 0);
+	assert_int_equal(hdr.request, VHU_SET_MEM_TABLE);
+	assert_int_equal(v, 0);
+	assert_true(c->dev->q[0].enabled);
+	assert_int_equal(c->dev->q[0].enables, 2);
+	assert_int_equal(c->dev->q[0].last_avail, 1);
+	/* The device's view is the new table: 512 KiB. */
+	{
+		uint64_t len = 16;
+		const uint8_t *p = c->dev->t.gm.ops->map(
+		    c->dev->t.gm.opaque, 0x41000, &len, VBACK_GM_READ);
+
+		assert_non_null(p);
+		assert_int_equal(p[0], 0x41);
+		len = 1;
+		assert_null(c->dev->t.gm.ops->map(
+		    c->dev->t.gm.opaque, MEM_SIZE / 2, &len, VBACK_GM_WRITE));
+	}
+}
+
+static void test_listen_socket(void **state)
+{
+	struct ctx *c = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[] = "/tmp/vhu-test.XXXXXX";
+	struct vback_vhu *lvhu;
+	struct vback_dev *dev2 = fake_dev_new(1);
+	struct ctx c2 = *c;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+	c2.dev = dev2;
+	memset(c2.events, 0, sizeof(c2.events));
+	lvhu = make_vhu(&c2, sa.sun_path);
+	assert_int_equal(stat(sa.sun_path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	for (int round = 0; round < 2; round++) {
+		struct fe fe = {.loop = c->loop};
+
+		fe.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_int_equal(
+		    connect(fe.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(fe_get_u64(&fe, VHU_GET_QUEUE_NUM), 1);
+		assert_true(vback_vhu_connected(lvhu));
+		close(fe.fd);
+		fe_pump(c->loop);
+		assert_false(vback_vhu_connected(lvhu));
+	}
+	assert_int_equal(c2.events[VBACK_VHU_CONNECTED], 2);
+	assert_int_equal(c2.events[VBACK_VHU_IDLE], 2);
+	vback_vhu_destroy(lvhu);
+	assert_int_equal(stat(sa.sun_path, &st), -1); /* removed */
+	fake_dev_free(dev2);
+	rmdir(dir);
+}
+
+static void test_create_errors(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_options o = {.dev = c->dev, .loop = c->loop};
+	struct vback_vhu *vhu;
+	char path[200];
+
+	(void)state;
+	/* The device already has a transport (the fixture's). */
+	assert_int_equal(vback_vhu_create(&o, &vhu), -EBUSY);
+	o.dev = NULL;
+	assert_int_equal(vback_vhu_create(&o, &vhu), -EINVAL);
+	o.dev = fake_dev_new(1);
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = 0;
+	o.socket_path = path;
+	assert_int_equal(vback_vhu_create(&o, &vhu), -ENAMETOOLONG);
+	assert_false(o.dev->attached);
+	/* Never replace something that is not a socket. */
+	o.socket_path = "/dev/null";
+	assert_int_equal(vback_vhu_create(&o, &vhu), -EEXIST);
+	fake_dev_free(o.dev);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_handshake),
+	    T(test_start_translates_rings),
+	    T(test_ring_waits_for_enable),
+	    T(test_ring_outside_memory_stays_off),
+	    T(test_kick_and_call),
+	    T(test_get_vring_base_waits_for_inflight),
+	    T(test_bad_messages),
+	    T(test_reply_ack),
+	    T(test_config),
+	    T(test_config_change_message),
+	    T(test_disconnect_drains_then_idle),
+	    T(test_mem_table_while_running),
+	    T(test_listen_socket),
+	    T(test_create_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

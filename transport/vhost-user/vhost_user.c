@@ -1,0 +1,1003 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user back-end: connection handling, the request handlers and the
+ * queue state machine. The device is configured directly from a private
+ * copy of each ring's settings (the shadow below), pushed to the device
+ * when the ring is both started (kick fd set) and enabled.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <vback/vhost_user.h>
+
+#include "memory.h"
+#include "protocol.h"
+
+/* A handler that had to wait for in-flight IO: the message is kept and
+ * handled again once every stopping queue is idle. */
+#define PARKED 1
+
+#define PROTOCOL_FEATURES                                                      \
+	((1ull << VHU_PROTOCOL_F_MQ) | (1ull << VHU_PROTOCOL_F_REPLY_ACK) |    \
+	 (1ull << VHU_PROTOCOL_F_BACKEND_REQ) |                                \
+	 (1ull << VHU_PROTOCOL_F_CONFIG) |                                     \
+	 (1ull << VHU_PROTOCOL_F_RESET_DEVICE))
+
+struct vhu_queue {
+	struct vback_vhu *vhu;
+	unsigned int index;
+	/* Shadow of what the front-end configured. */
+	uint16_t num;
+	bool num_set;
+	bool addr_set;
+	struct vhu_addr addr; /* user addresses */
+	uint16_t base;	      /* next avail index to read */
+	int kick_fd, call_fd, err_fd;
+	/* Ring states of the spec, plus ours. */
+	bool started;  /* has a kick fd, not stopped by GET_VRING_BASE */
+	bool enabled;  /* SET_VRING_ENABLE 1 (or no protocol features) */
+	bool running;  /* configured and enabled on the device */
+	bool stopping; /* vback_dev_queue_stop() with IO still in flight */
+};
+
+struct vback_vhu {
+	struct vback_dev *dev;
+	const struct vback_loop *loop;
+	const struct vback_log *log;
+	char name[64];
+	char *path;
+	void (*event)(void *opaque, enum vback_vhu_event ev);
+	void *opaque;
+	unsigned int nqueues;
+
+	int listen_fd;
+	int conn_fd;
+	int backend_fd;
+	bool conn_watched;
+	bool closing;	       /* disconnected, waiting for IO to drain */
+	bool parked;	       /* rx.msg waits for IO to drain */
+	unsigned int draining; /* queues with stopping set */
+
+	uint64_t features; /* acked with SET_FEATURES, bit 30 included */
+	bool features_set;
+	uint64_t protocol_features;
+	struct vhu_memtab mem;
+	struct vhu_rx rx;
+	struct vhu_queue q[VBACK_VHU_MAX_QUEUES];
+	struct vback_vhu_stats stats;
+};
+
+#define LOG(vhu, level, ...) vhu_logf(vhu, level, __VA_ARGS__)
+
+__attribute__((format(printf, 3, 4))) static void
+vhu_logf(const struct vback_vhu *vhu, enum vback_log_level level,
+	 const char *fmt, ...)
+{
+	char line[384];
+	va_list ap;
+
+	if (!vback_log_enabled(vhu->log, level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	vback_logf(vhu->log, level, "%s: %s", vhu->name, line);
+}
+
+static void emit(struct vback_vhu *vhu, enum vback_vhu_event ev)
+{
+	if (vhu->event)
+		vhu->event(vhu->opaque, ev);
+}
+
+static bool has_protocol(const struct vback_vhu *vhu, unsigned int bit)
+{
+	return vhu->protocol_features & (1ull << bit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Guest memory view and device notifications                          */
+/* ------------------------------------------------------------------ */
+
+static void *gm_map(void *opaque, uint64_t addr, uint64_t *len,
+		    unsigned int access)
+{
+	struct vback_vhu *vhu = opaque;
+
+	/* Every region is shared read-write by the front-end. */
+	(void)access;
+	return vhu_memtab_gpa(&vhu->mem, addr, len);
+}
+
+static const struct vback_gm_ops gm_ops = {.map = gm_map};
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	do {
+		n = write(fd, &one, sizeof(one));
+	} while (n < 0 && errno == EINTR);
+}
+
+static void dev_notify_queue(void *opaque, unsigned int q)
+{
+	struct vback_vhu *vhu = opaque;
+
+	if (q >= vhu->nqueues || vhu->q[q].call_fd < 0)
+		return;
+	signal_fd(vhu->q[q].call_fd);
+	vhu->stats.calls[q]++;
+}
+
+static void dev_notify_config(void *opaque)
+{
+	struct vback_vhu *vhu = opaque;
+	int ret;
+
+	/* A broken device: tell the front-end through the error fds too. */
+	if (vback_dev_status(vhu->dev) & VBACK_STATUS_NEEDS_RESET) {
+		for (unsigned int i = 0; i < vhu->nqueues; i++)
+			if (vhu->q[i].err_fd >= 0)
+				signal_fd(vhu->q[i].err_fd);
+	}
+	if (vhu->backend_fd < 0 || !has_protocol(vhu, VHU_PROTOCOL_F_CONFIG))
+		return;
+	/* No need_reply: the answer would arrive on a socket we do not
+	 * watch, and the front-end re-reads the config anyway. */
+	ret = vhu_send(vhu->backend_fd, VHU_BACKEND_CONFIG_CHANGE_MSG,
+		       VHU_VERSION, NULL, 0, NULL, 0);
+	if (ret < 0)
+		LOG(vhu, VBACK_LOG_WARN, "config-change message failed: %s",
+		    vback_strerror(ret));
+	else
+		vhu->stats.config_changes++;
+}
+
+static void resume_parked(struct vback_vhu *vhu);
+static void finish_disconnect(struct vback_vhu *vhu);
+static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q);
+
+/* The queue is stopped on the device: remember where it was, reset it. */
+static void queue_halted(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	q->base = vback_dev_queue_last_avail(vhu->dev, q->index);
+	vback_dev_queue_reset(vhu->dev, q->index);
+	q->running = false;
+}
+
+static void dev_queue_idle(void *opaque, unsigned int qi)
+{
+	struct vback_vhu *vhu = opaque;
+	struct vhu_queue *q;
+
+	if (qi >= vhu->nqueues)
+		return;
+	q = &vhu->q[qi];
+	if (!q->stopping)
+		return;
+	q->stopping = false;
+	queue_halted(vhu, q);
+	vhu->draining--;
+	if (vhu->draining)
+		return;
+	if (vhu->closing)
+		finish_disconnect(vhu);
+	else if (vhu->parked)
+		resume_parked(vhu);
+	else
+		for (unsigned int i = 0; i < vhu->nqueues; i++)
+			queue_try_start(vhu, &vhu->q[i]);
+}
+
+static const struct vback_dev_transport_ops dev_ops = {
+    .notify_queue = dev_notify_queue,
+    .notify_config = dev_notify_config,
+    .queue_idle = dev_queue_idle,
+};
+
+/* ------------------------------------------------------------------ */
+/* Queues                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Stop the device queue; true while its IO is still in flight. */
+static bool queue_halt(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	if (q->stopping)
+		return true;
+	if (!q->running)
+		return false;
+	q->stopping = true;
+	if (vback_dev_queue_stop(vhu->dev, q->index) > 0) {
+		vhu->draining++;
+		return true;
+	}
+	q->stopping = false;
+	queue_halted(vhu, q);
+	return false;
+}
+
+/* Halt every queue; true when the caller must wait for queue_idle. */
+static bool halt_all(struct vback_vhu *vhu)
+{
+	bool wait = false;
+
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		wait |= queue_halt(vhu, &vhu->q[i]);
+	return wait;
+}
+
+/* Acknowledge the features on the device and take it to DRIVER_OK. The
+ * device core follows the virtio status protocol; vhost-user has none, so
+ * the transport plays the driver's part with the features it was given. */
+static int apply_features(struct vback_vhu *vhu)
+{
+	const uint8_t want = VBACK_STATUS_ACKNOWLEDGE | VBACK_STATUS_DRIVER |
+			     VBACK_STATUS_FEATURES_OK;
+	uint64_t f = vhu->features & ~(1ull << VHU_F_PROTOCOL_FEATURES);
+	uint8_t status = vback_dev_status(vhu->dev);
+	int ret;
+
+	if ((status & VBACK_STATUS_FEATURES_OK) &&
+	    vback_dev_driver_features(vhu->dev) == f)
+		return 0;
+	if (status) {
+		/* New features need a reset; keep what the driver wrote to
+		 * the config space (e.g. the cache mode) across it. */
+		uint8_t cfg[VHU_MAX_CONFIG];
+		uint32_t len = vback_dev_config_size(vhu->dev);
+
+		if (len > sizeof(cfg))
+			len = sizeof(cfg);
+		vback_dev_config_read(vhu->dev, 0, cfg, len);
+		vback_dev_reset(vhu->dev);
+		vback_dev_config_write(vhu->dev, 0, cfg, len);
+	}
+	ret = vback_dev_set_status(vhu->dev, VBACK_STATUS_ACKNOWLEDGE |
+						 VBACK_STATUS_DRIVER);
+	if (ret == 0)
+		ret = vback_dev_set_driver_features(vhu->dev, f);
+	if (ret == 0)
+		ret = vback_dev_set_status(vhu->dev, want);
+	if (ret == 0 &&
+	    !(vback_dev_status(vhu->dev) & VBACK_STATUS_FEATURES_OK))
+		ret = -ENOTSUP;
+	return ret;
+}
+
+static void queue_kick_cb(void *opaque, int fd, uint32_t events)
+{
+	struct vhu_queue *q = opaque;
+	struct vback_vhu *vhu = q->vhu;
+	uint64_t v;
+	ssize_t n;
+
+	(void)events;
+	n = read(fd, &v, sizeof(v));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	vhu->stats.kicks[q->index]++;
+	if (q->running)
+		vback_dev_queue_kick(vhu->dev, q->index);
+}
+
+/* Push the shadow to the device once the ring may run. */
+static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	struct vback_vq_addr a;
+	int ret;
+
+	if (q->running || q->stopping || !q->started || !q->enabled ||
+	    !q->num_set || !q->addr_set || !vhu->features_set || vhu->parked ||
+	    vhu->closing)
+		return;
+	/* Ring addresses are front-end user addresses: the device works
+	 * with guest addresses. */
+	if (vhu_memtab_uaddr_to_gpa(&vhu->mem, q->addr.desc, &a.desc) < 0 ||
+	    vhu_memtab_uaddr_to_gpa(&vhu->mem, q->addr.avail, &a.avail) < 0 ||
+	    vhu_memtab_uaddr_to_gpa(&vhu->mem, q->addr.used, &a.used) < 0) {
+		LOG(vhu, VBACK_LOG_WARN, "queue %u: ring outside guest memory",
+		    q->index);
+		return;
+	}
+	ret = apply_features(vhu);
+	if (ret == 0)
+		ret = vback_dev_queue_set_size(vhu->dev, q->index, q->num);
+	if (ret == 0)
+		ret = vback_dev_queue_set_addr(vhu->dev, q->index, &a);
+	if (ret == 0)
+		ret =
+		    vback_dev_queue_set_last_avail(vhu->dev, q->index, q->base);
+	if (ret == 0)
+		ret = vback_dev_queue_enable(vhu->dev, q->index);
+	if (ret < 0) {
+		LOG(vhu, VBACK_LOG_WARN, "queue %u: cannot start: %s", q->index,
+		    vback_strerror(ret));
+		vback_dev_queue_reset(vhu->dev, q->index);
+		return;
+	}
+	if (!(vback_dev_status(vhu->dev) & VBACK_STATUS_DRIVER_OK)) {
+		ret =
+		    vback_dev_set_status(vhu->dev, vback_dev_status(vhu->dev) |
+						       VBACK_STATUS_DRIVER_OK);
+		if (ret < 0)
+			LOG(vhu, VBACK_LOG_WARN, "device refused DRIVER_OK: %s",
+			    vback_strerror(ret));
+	}
+	q->running = true;
+	LOG(vhu, VBACK_LOG_DEBUG, "queue %u running: size %u, base %u",
+	    q->index, q->num, q->base);
+	/* Buffers may have been queued before the ring was enabled. */
+	vback_dev_queue_kick(vhu->dev, q->index);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void queue_drop_kick(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	if (q->kick_fd >= 0)
+		vback_loop_unwatch(vhu->loop, q->kick_fd);
+	close_fd(&q->kick_fd);
+}
+
+/* Forget a ring's connection state (its device queue is already halted). */
+static void queue_clear(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	queue_drop_kick(vhu, q);
+	close_fd(&q->call_fd);
+	close_fd(&q->err_fd);
+	q->num = 0;
+	q->num_set = false;
+	q->addr_set = false;
+	q->base = 0;
+	q->started = false;
+	q->enabled = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request handlers: 0, PARKED, -EBADMSG (drop the connection) or      */
+/* another -errno (reported with REPLY_ACK, connection kept).          */
+/* ------------------------------------------------------------------ */
+
+static int reply(struct vback_vhu *vhu, const struct vhu_msg *m,
+		 const void *payload, uint32_t size)
+{
+	return vhu_send(vhu->conn_fd, m->hdr.request,
+			VHU_VERSION | VHU_FLAG_REPLY, payload, size, NULL, 0);
+}
+
+static int reply_u64(struct vback_vhu *vhu, const struct vhu_msg *m, uint64_t v)
+{
+	return reply(vhu, m, &v, sizeof(v));
+}
+
+static uint64_t offered_features(const struct vback_vhu *vhu)
+{
+	return vback_dev_features(vhu->dev) | (1ull << VHU_F_PROTOCOL_FEATURES);
+}
+
+static int on_set_features(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	uint64_t f = m->payload.u64;
+
+	if (f & ~offered_features(vhu)) {
+		LOG(vhu, VBACK_LOG_ERR, "features %#llx were never offered",
+		    (unsigned long long)(f & ~offered_features(vhu)));
+		return -EBADMSG;
+	}
+	if (vhu->features_set && f != vhu->features) {
+		/* Features change only between runs of the rings. */
+		if (halt_all(vhu))
+			return PARKED;
+	}
+	vhu->features = f;
+	vhu->features_set = true;
+	/* Without protocol features rings start enabled (spec: Ring states). */
+	for (unsigned int i = 0; i < vhu->nqueues; i++) {
+		if (!(f & (1ull << VHU_F_PROTOCOL_FEATURES)) &&
+		    vhu->q[i].started)
+			vhu->q[i].enabled = true;
+		queue_try_start(vhu, &vhu->q[i]);
+	}
+	return 0;
+}
+
+static int on_set_protocol_features(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	if (m->payload.u64 & ~PROTOCOL_FEATURES) {
+		LOG(vhu, VBACK_LOG_ERR, "protocol features %#llx never offered",
+		    (unsigned long long)(m->payload.u64 & ~PROTOCOL_FEATURES));
+		return -EBADMSG;
+	}
+	vhu->protocol_features = m->payload.u64;
+	return 0;
+}
+
+static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_memtab fresh = {0};
+	const char *why = NULL;
+	int ret;
+
+	ret = vhu_memtab_check(m->payload.mem.regions, m->payload.mem.nregions,
+			       &why);
+	if (ret < 0) {
+		LOG(vhu, VBACK_LOG_ERR, "bad memory table: %s", why);
+		return -EBADMSG;
+	}
+	/* Rings and in-flight requests point into the old mappings. */
+	if (halt_all(vhu))
+		return PARKED;
+	ret = vhu_memtab_map(&fresh, m->payload.mem.regions, m->fds,
+			     m->payload.mem.nregions, &why);
+	if (ret < 0) {
+		LOG(vhu, VBACK_LOG_ERR, "cannot map guest memory: %s",
+		    why ? why : vback_strerror(ret));
+		return -EBADMSG;
+	}
+	vhu_memtab_unmap(&vhu->mem);
+	vhu->mem = fresh;
+	for (unsigned int i = 0; i < fresh.n; i++)
+		LOG(vhu, VBACK_LOG_DEBUG,
+		    "region %u: guest %#llx size %#llx user %#llx", i,
+		    (unsigned long long)fresh.maps[i].gpa,
+		    (unsigned long long)fresh.maps[i].size,
+		    (unsigned long long)fresh.maps[i].uaddr);
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_try_start(vhu, &vhu->q[i]);
+	return 0;
+}
+
+/* Ring settings change only while the ring is not running. */
+static int on_vring_setting(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	uint32_t index = m->hdr.request == VHU_SET_VRING_ADDR
+			     ? m->payload.addr.index
+			     : m->payload.state.index;
+	struct vhu_queue *q = &vhu->q[index];
+	uint32_t num = m->payload.state.num;
+
+	switch (m->hdr.request) {
+	case VHU_SET_VRING_NUM:
+		if (num == 0 || (num & (num - 1)) ||
+		    num > vback_dev_queue_max_size(vhu->dev, index)) {
+			LOG(vhu, VBACK_LOG_ERR, "queue %u: bad size %u", index,
+			    num);
+			return -EBADMSG;
+		}
+		break;
+	case VHU_SET_VRING_BASE:
+		if (num > UINT16_MAX) {
+			LOG(vhu, VBACK_LOG_ERR, "queue %u: bad base %u", index,
+			    num);
+			return -EBADMSG;
+		}
+		break;
+	case VHU_SET_VRING_ADDR:
+		if (m->payload.addr.flags & ~VHU_VRING_F_LOG) {
+			LOG(vhu, VBACK_LOG_ERR, "queue %u: bad ring flags %#x",
+			    index, m->payload.addr.flags);
+			return -EBADMSG;
+		}
+		break;
+	}
+	if (queue_halt(vhu, q))
+		return PARKED;
+	switch (m->hdr.request) {
+	case VHU_SET_VRING_NUM:
+		q->num = (uint16_t)num;
+		q->num_set = true;
+		break;
+	case VHU_SET_VRING_BASE:
+		q->base = (uint16_t)num;
+		break;
+	case VHU_SET_VRING_ADDR:
+		q->addr = m->payload.addr;
+		q->addr_set = true;
+		break;
+	}
+	queue_try_start(vhu, q);
+	return 0;
+}
+
+static int on_get_vring_base(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_queue *q = &vhu->q[m->payload.state.index];
+	struct vhu_state st = {.index = m->payload.state.index};
+
+	/* The ring is stopped: it restarts with the next SET_VRING_KICK. */
+	q->started = false;
+	if (queue_halt(vhu, q))
+		return PARKED;
+	queue_drop_kick(vhu, q);
+	st.num = q->base;
+	return reply(vhu, m, &st, sizeof(st));
+}
+
+static int on_vring_fd(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	unsigned int index =
+	    (unsigned int)(m->payload.u64 & VHU_VRING_IDX_MASK);
+	bool nofd = m->payload.u64 & VHU_VRING_NOFD;
+	struct vhu_queue *q = &vhu->q[index];
+	int fd = nofd ? -1 : vhu_msg_take_fd(m, 0);
+	int ret;
+
+	switch (m->hdr.request) {
+	case VHU_SET_VRING_KICK:
+		if (nofd) {
+			LOG(vhu, VBACK_LOG_ERR,
+			    "queue %u: polling mode is not supported", index);
+			return -EBADMSG;
+		}
+		queue_drop_kick(vhu, q);
+		ret = vback_loop_watch(vhu->loop, fd, VBACK_EV_IN,
+				       queue_kick_cb, q);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		q->kick_fd = fd;
+		q->started = true;
+		if (!(vhu->features & (1ull << VHU_F_PROTOCOL_FEATURES)))
+			q->enabled = true;
+		queue_try_start(vhu, q);
+		return 0;
+	case VHU_SET_VRING_CALL:
+		close_fd(&q->call_fd);
+		q->call_fd = fd;
+		return 0;
+	default:
+		close_fd(&q->err_fd);
+		q->err_fd = fd;
+		return 0;
+	}
+}
+
+static int on_vring_enable(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_queue *q = &vhu->q[m->payload.state.index];
+
+	if (m->payload.state.num > 1) {
+		LOG(vhu, VBACK_LOG_ERR, "bad SET_VRING_ENABLE value %u",
+		    m->payload.state.num);
+		return -EBADMSG;
+	}
+	q->enabled = m->payload.state.num == 1;
+	if (q->enabled)
+		queue_try_start(vhu, q);
+	else
+		queue_halt(vhu, q); /* in-flight IO finishes on its own */
+	return 0;
+}
+
+static int on_get_config(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_config *c = &m->payload.config;
+	uint32_t dev_size = vback_dev_config_size(vhu->dev);
+	uint32_t n = 0;
+
+	/* The reply has the size asked for; what the device does not have
+	 * reads as zeroes. A zero-length reply would signal an error. */
+	memset(c->data, 0, c->size);
+	if (c->offset < dev_size) {
+		n = dev_size - c->offset;
+		if (n > c->size)
+			n = c->size;
+		if (vback_dev_config_read(vhu->dev, c->offset, c->data, n) < 0)
+			return reply(vhu, m, c, 0);
+	}
+	return reply(vhu, m, c, VHU_CONFIG_HDR + c->size);
+}
+
+static int on_set_config(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	const struct vhu_config *c = &m->payload.config;
+
+	if (c->flags > 1) {
+		LOG(vhu, VBACK_LOG_ERR, "bad SET_CONFIG flags %#x", c->flags);
+		return -EBADMSG;
+	}
+	return vback_dev_config_write(vhu->dev, c->offset, c->data, c->size);
+}
+
+static int on_reset(struct vback_vhu *vhu)
+{
+	if (halt_all(vhu))
+		return PARKED;
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_clear(vhu, &vhu->q[i]);
+	vback_dev_reset(vhu->dev);
+	vhu->features = 0;
+	vhu->features_set = false;
+	return 0;
+}
+
+static int dispatch(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	switch (m->hdr.request) {
+	case VHU_GET_FEATURES:
+		return reply_u64(vhu, m, offered_features(vhu));
+	case VHU_SET_FEATURES:
+		return on_set_features(vhu, m);
+	case VHU_GET_PROTOCOL_FEATURES:
+		return reply_u64(vhu, m, PROTOCOL_FEATURES);
+	case VHU_SET_PROTOCOL_FEATURES:
+		return on_set_protocol_features(vhu, m);
+	case VHU_SET_OWNER:
+		return 0;
+	case VHU_RESET_OWNER:
+	case VHU_RESET_DEVICE:
+		return on_reset(vhu);
+	case VHU_SET_MEM_TABLE:
+		return on_set_mem_table(vhu, m);
+	case VHU_SET_VRING_NUM:
+	case VHU_SET_VRING_ADDR:
+	case VHU_SET_VRING_BASE:
+		return on_vring_setting(vhu, m);
+	case VHU_GET_VRING_BASE:
+		return on_get_vring_base(vhu, m);
+	case VHU_SET_VRING_KICK:
+	case VHU_SET_VRING_CALL:
+	case VHU_SET_VRING_ERR:
+		return on_vring_fd(vhu, m);
+	case VHU_GET_QUEUE_NUM:
+		return reply_u64(vhu, m, vhu->nqueues);
+	case VHU_SET_VRING_ENABLE:
+		return on_vring_enable(vhu, m);
+	case VHU_SET_BACKEND_REQ_FD:
+		close_fd(&vhu->backend_fd);
+		vhu->backend_fd = vhu_msg_take_fd(m, 0);
+		return 0;
+	case VHU_GET_CONFIG:
+		return on_get_config(vhu, m);
+	case VHU_SET_CONFIG:
+		return on_set_config(vhu, m);
+	}
+	return -EBADMSG; /* validation lets no other request through */
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection                                                          */
+/* ------------------------------------------------------------------ */
+
+static void conn_cb(void *opaque, int fd, uint32_t events);
+static void listen_cb(void *opaque, int fd, uint32_t events);
+
+static void disconnect(struct vback_vhu *vhu, const char *why)
+{
+	if (vhu->conn_fd < 0)
+		return;
+	LOG(vhu, why ? VBACK_LOG_ERR : VBACK_LOG_INFO,
+	    "front-end disconnected%s%s", why ? ": " : "", why ? why : "");
+	if (vhu->conn_watched)
+		vback_loop_unwatch(vhu->loop, vhu->conn_fd);
+	vhu->conn_watched = false;
+	close_fd(&vhu->conn_fd);
+	close_fd(&vhu->backend_fd);
+	vhu->parked = false;
+	vhu_msg_close_fds(&vhu->rx.msg);
+	vhu_rx_reset(&vhu->rx);
+	vhu->closing = true;
+	emit(vhu, VBACK_VHU_DISCONNECTED);
+	for (unsigned int i = 0; i < vhu->nqueues; i++) {
+		/* Late completions must not signal a closed eventfd. */
+		queue_drop_kick(vhu, &vhu->q[i]);
+		close_fd(&vhu->q[i].call_fd);
+		close_fd(&vhu->q[i].err_fd);
+	}
+	if (!halt_all(vhu))
+		finish_disconnect(vhu);
+}
+
+/* No IO in flight any more: reset and wait for the next front-end. */
+static void finish_disconnect(struct vback_vhu *vhu)
+{
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_clear(vhu, &vhu->q[i]);
+	vback_dev_reset(vhu->dev);
+	vhu_memtab_unmap(&vhu->mem);
+	vhu->features = 0;
+	vhu->features_set = false;
+	vhu->protocol_features = 0;
+	vhu->closing = false;
+	if (vhu->listen_fd >= 0 &&
+	    vback_loop_watch(vhu->loop, vhu->listen_fd, VBACK_EV_IN, listen_cb,
+			     vhu) < 0)
+		LOG(vhu, VBACK_LOG_ERR, "cannot watch the listening socket");
+	emit(vhu, VBACK_VHU_IDLE);
+}
+
+/* Handle the message in vhu->rx; false when the connection was dropped. */
+static bool handle_message(struct vback_vhu *vhu)
+{
+	struct vhu_msg *m = &vhu->rx.msg;
+	const char *why = NULL;
+	int ret;
+
+	if (vhu_msg_validate(m, vhu->nqueues, &why) < 0) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "bad %s (%u): %s",
+			 vhu_request_name(m->hdr.request), m->hdr.request, why);
+		vhu->stats.bad_messages++;
+		disconnect(vhu, line);
+		return false;
+	}
+	LOG(vhu, VBACK_LOG_DEBUG, "%s", vhu_request_name(m->hdr.request));
+	ret = dispatch(vhu, m);
+	if (ret == PARKED) {
+		vhu->parked = true;
+		if (vhu->conn_watched)
+			vback_loop_unwatch(vhu->loop, vhu->conn_fd);
+		vhu->conn_watched = false;
+		return true;
+	}
+	vhu_msg_close_fds(m);
+	if (ret == -EBADMSG) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "bad %s",
+			 vhu_request_name(m->hdr.request));
+		vhu->stats.bad_messages++;
+		disconnect(vhu, line);
+		return false;
+	}
+	vhu->stats.messages++;
+	if (ret < 0 && vhu->conn_fd >= 0)
+		LOG(vhu, VBACK_LOG_WARN, "%s failed: %s",
+		    vhu_request_name(m->hdr.request), vback_strerror(ret));
+	if (!vhu_request_has_reply(m->hdr.request) &&
+	    (m->hdr.flags & VHU_FLAG_NEED_REPLY) &&
+	    has_protocol(vhu, VHU_PROTOCOL_F_REPLY_ACK)) {
+		if (reply_u64(vhu, m, ret < 0 ? 1 : 0) < 0) {
+			disconnect(vhu, "cannot send a reply");
+			return false;
+		}
+	} else if (vhu_request_has_reply(m->hdr.request) && ret < 0) {
+		disconnect(vhu, "cannot send a reply");
+		return false;
+	}
+	vhu_rx_reset(&vhu->rx);
+	return true;
+}
+
+static void conn_read(struct vback_vhu *vhu)
+{
+	while (vhu->conn_fd >= 0 && !vhu->parked) {
+		const char *why = NULL;
+		int ret = vhu_rx_step(vhu->conn_fd, &vhu->rx, &why);
+
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			if (ret == -EBADMSG)
+				vhu->stats.bad_messages++;
+			disconnect(vhu, ret == -ECONNRESET ? NULL
+					: why		   ? why
+					      : vback_strerror(ret));
+			return;
+		}
+		if (!handle_message(vhu))
+			return;
+	}
+}
+
+static void conn_cb(void *opaque, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	conn_read(opaque);
+}
+
+static void resume_parked(struct vback_vhu *vhu)
+{
+	vhu->parked = false;
+	if (!handle_message(vhu) || vhu->parked)
+		return;
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_try_start(vhu, &vhu->q[i]);
+	if (vback_loop_watch(vhu->loop, vhu->conn_fd, VBACK_EV_IN, conn_cb,
+			     vhu) < 0) {
+		disconnect(vhu, "cannot watch the connection");
+		return;
+	}
+	vhu->conn_watched = true;
+	conn_read(vhu);
+}
+
+int vback_vhu_serve_fd(struct vback_vhu *vhu, int fd)
+{
+	int ret;
+
+	if (fd < 0)
+		return -EINVAL;
+	if (vhu->conn_fd >= 0 || vhu->closing) {
+		close(fd);
+		return -EBUSY;
+	}
+	ret = vback_loop_watch(vhu->loop, fd, VBACK_EV_IN, conn_cb, vhu);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	/* One front-end at a time: others wait in the backlog. */
+	if (vhu->listen_fd >= 0)
+		vback_loop_unwatch(vhu->loop, vhu->listen_fd);
+	vhu->conn_fd = fd;
+	vhu->conn_watched = true;
+	vhu_rx_reset(&vhu->rx);
+	vhu->stats.connections++;
+	LOG(vhu, VBACK_LOG_INFO, "front-end connected");
+	emit(vhu, VBACK_VHU_CONNECTED);
+	return 0;
+}
+
+static void listen_cb(void *opaque, int fd, uint32_t events)
+{
+	struct vback_vhu *vhu = opaque;
+	int conn;
+
+	(void)events;
+	conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (conn < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			LOG(vhu, VBACK_LOG_WARN, "accept: %s",
+			    vback_strerror(-errno));
+		return;
+	}
+	vback_vhu_serve_fd(vhu, conn);
+}
+
+static int listen_on(struct vback_vhu *vhu, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Replace a stale socket, never another kind of file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 4) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = vback_loop_watch(vhu->loop, fd, VBACK_EV_IN, listen_cb, vhu);
+	if (ret < 0) {
+		close(fd);
+		unlink(path);
+		return ret;
+	}
+	vhu->listen_fd = fd;
+	return 0;
+}
+
+int vback_vhu_create(const struct vback_vhu_options *opts,
+		     struct vback_vhu **out)
+{
+	struct vback_dev_transport t;
+	struct vback_vhu *vhu;
+	unsigned int nq;
+	int ret;
+
+	if (!opts || !out || !opts->dev || !opts->loop || !opts->loop->ops)
+		return -EINVAL;
+	nq = vback_dev_num_queues(opts->dev);
+	if (opts->max_queues && opts->max_queues < nq)
+		nq = opts->max_queues;
+	if (nq == 0 || nq > VBACK_VHU_MAX_QUEUES)
+		return -EINVAL;
+	vhu = calloc(1, sizeof(*vhu));
+	if (!vhu)
+		return -ENOMEM;
+	vhu->dev = opts->dev;
+	vhu->loop = opts->loop;
+	vhu->log = opts->log;
+	vhu->event = opts->event;
+	vhu->opaque = opts->opaque;
+	vhu->nqueues = nq;
+	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
+	snprintf(vhu->name, sizeof(vhu->name), "%s",
+		 opts->name ? opts->name : "vhost-user");
+	for (unsigned int i = 0; i < VBACK_VHU_MAX_QUEUES; i++) {
+		vhu->q[i].vhu = vhu;
+		vhu->q[i].index = i;
+		vhu->q[i].kick_fd = vhu->q[i].call_fd = vhu->q[i].err_fd = -1;
+	}
+	vhu_rx_reset(&vhu->rx);
+
+	t = (struct vback_dev_transport){
+	    .ops = &dev_ops,
+	    .opaque = vhu,
+	    .gm = {.ops = &gm_ops, .opaque = vhu},
+	};
+	ret = vback_dev_attach(vhu->dev, &t);
+	if (ret < 0) {
+		free(vhu);
+		return ret;
+	}
+	if (opts->socket_path) {
+		vhu->path = strdup(opts->socket_path);
+		ret = vhu->path ? listen_on(vhu, vhu->path) : -ENOMEM;
+		if (ret < 0) {
+			vback_dev_detach(vhu->dev);
+			free(vhu->path);
+			free(vhu);
+			return ret;
+		}
+		LOG(vhu, VBACK_LOG_INFO, "listening on %s (%u queue%s)",
+		    vhu->path, nq, nq == 1 ? "" : "s");
+	}
+	*out = vhu;
+	return 0;
+}
+
+void vback_vhu_destroy(struct vback_vhu *vhu)
+{
+	if (!vhu)
+		return;
+	vhu->event = NULL;
+	disconnect(vhu, NULL);
+	if (vhu->listen_fd >= 0) {
+		vback_loop_unwatch(vhu->loop, vhu->listen_fd);
+		close_fd(&vhu->listen_fd);
+		if (vhu->path)
+			unlink(vhu->path);
+	}
+	if (vhu->draining) {
+		/* IO may still write into guest memory: keep it mapped. */
+		LOG(vhu, VBACK_LOG_ERR,
+		    "destroyed with IO in flight: guest memory left mapped");
+		vhu->mem.n = 0;
+	}
+	vback_dev_detach(vhu->dev);
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_clear(vhu, &vhu->q[i]);
+	vhu_memtab_unmap(&vhu->mem);
+	free(vhu->path);
+	free(vhu);
+}
+
+void vback_vhu_disconnect(struct vback_vhu *vhu)
+{
+	disconnect(vhu, NULL);
+}
+
+bool vback_vhu_connected(const struct vback_vhu *vhu)
+{
+	return vhu->conn_fd >= 0;
+}
+
+bool vback_vhu_draining(const struct vback_vhu *vhu)
+{
+	return vhu->closing;
+}
+
+void vback_vhu_get_stats(const struct vback_vhu *vhu,
+			 struct vback_vhu_stats *stats)
+{
+	*stats = vhu->stats;
+}
