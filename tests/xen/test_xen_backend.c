@@ -473,6 +473,9 @@ static void test_closed_while_starting(void **state)
 	assert_int_equal(fake_dom_servers(d), 0);
 	assert_int_equal(
 	    fake_xs_writes(f->h->fx, BE "/virtio_disk/3/0/state", "2"), 0);
+	/* Its Closing is still answered. */
+	harness_settle(f->h);
+	assert_string_equal(xr(f, BE "/virtio_disk/3/0", "state"), "6");
 	fixture_free(f);
 }
 

@@ -517,6 +517,47 @@ static void test_fake_no_answer_hangs(void **state)
 	harness_free(h);
 }
 
+/* Two guests, same addresses: each reaches only its own device/memory. */
+static void test_two_domains_isolated(void **state)
+{
+	struct harness *h = harness_new();
+	struct fake_dom *d1 =
+	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct fake_dom *d2 =
+	    fake_dom_create(h->fx, 2, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	struct vback_xen_domain *dom1 = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
+	struct vback_xen_domain *dom2 = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
+	struct rec r1 = {0}, r2 = {0};
+	struct vback_xen_device *x1 = add_rec(dom1, MMIO_BASE, 40, &r1);
+	struct vback_xen_device *x2 = add_rec(dom2, MMIO_BASE, 40, &r2);
+	struct vback_gm g1 = xen_device_gm(x1), g2 = xen_device_gm(x2);
+	uint64_t v = 1, len = 4;
+	uint8_t *p1, *p2;
+
+	(void)state;
+	assert_int_equal(fake_vcpu_mmio(d1, 0, MMIO_BASE + 8, 4, 0, &v), 0);
+	v = 2;
+	assert_int_equal(fake_vcpu_mmio(d2, 1, MMIO_BASE + 8, 4, 0, &v), 0);
+	assert_int_equal(r1.writes, 1);
+	assert_int_equal(r1.last_val, 1);
+	assert_int_equal(r2.writes, 1);
+	assert_int_equal(r2.last_val, 2);
+	memcpy(fake_dom_gpa(d1, GUEST_RAM_BASE, 4), "dom1", 4);
+	memcpy(fake_dom_gpa(d2, GUEST_RAM_BASE, 4), "dom2", 4);
+	p1 = g1.ops->map(g1.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	len = 4;
+	p2 = g2.ops->map(g2.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	assert_memory_equal(p1, "dom1", 4);
+	assert_memory_equal(p2, "dom2", 4);
+	g1.ops->unmap(g1.opaque, GUEST_RAM_BASE, p1, 4, VBACK_GM_READ);
+	g2.ops->unmap(g2.opaque, GUEST_RAM_BASE, p2, 4, VBACK_GM_READ);
+	vback_xen_domain_destroy(dom1);
+	/* The other guest is still served. */
+	assert_int_equal(fake_vcpu_mmio(d2, 0, MMIO_BASE + 8, 4, 1, &v), 0);
+	assert_int_equal(fake_dom_servers(d1), 0);
+	harness_free(h);
+}
+
 /* The production table on a host without Xen: a clean error, no leak. */
 static void test_real_libraries_absent(void **state)
 {
@@ -553,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_domain_dies),
 		cmocka_unit_test(test_fake_state_backwards_crashes),
 		cmocka_unit_test(test_fake_no_answer_hangs),
+		cmocka_unit_test(test_two_domains_isolated),
 		cmocka_unit_test(test_real_libraries_absent),
 	};
 

@@ -434,8 +434,12 @@ static void bdev_evaluate(struct vback_xen_backend *be,
 		return;
 	}
 	if (b) {
-		if (b->st != BDEV_SERVING)
+		if (b->st != BDEV_SERVING) {
+			/* Refused: still answer a Closing toolstack. */
+			if (state == XENBUS_CLOSING)
+				be_write(be, XBT_NULL, bpath, "state", "6");
 			return;
+		}
 		online = be_read(be, XBT_NULL, bpath, "online");
 		if (state == XENBUS_CLOSING || (online && !strcmp(online, "0")))
 			bdev_release(be, b, true);
