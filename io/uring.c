@@ -36,7 +36,13 @@ struct ring_io {
 	unsigned int in_ring;	 /* SQEs queued or submitted, not reaped */
 	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
 	bool closing;
+	bool reaping; /* inside ring_reap(): done() callbacks are running */
 };
+
+/* Rounds of submit-then-reap one unplug() may run: page-cache hits come
+ * back inside io_uring_enter(), and a callback that resubmits must not
+ * keep the loop from its other fds forever. */
+#define RING_INLINE_ROUNDS 16
 
 static void ring_to_pool(struct ring_io *r, struct vback_io_req *req)
 {
@@ -110,6 +116,29 @@ static bool needs_pool(const struct ring_io *r, const struct vback_io_req *req)
 	}
 }
 
+/* Hand the queued SQEs to the kernel; false if it refused them. */
+static bool ring_flush_sq(struct ring_io *r)
+{
+	int ret;
+
+	while (r->unsubmitted) {
+		ret = io_uring_submit(&r->ring);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0) {
+			/* SQEs stay in the ring; the next completion or
+			 * unplug() tries again. */
+			if (ret < 0)
+				vback_logf(r->disk.log, VBACK_LOG_WARN,
+					   "io: io_uring submit: %s",
+					   vback_strerror(ret));
+			return false;
+		}
+		r->unsubmitted -= (unsigned int)ret;
+	}
+	return true;
+}
+
 static int ring_submit(void *opaque, struct vback_io_req *req)
 {
 	struct ring_io *r = opaque;
@@ -132,9 +161,7 @@ static int ring_submit(void *opaque, struct vback_io_req *req)
 	if (!sqe) {
 		/* The SQ ring holds depth entries, so this is rare: hand
 		 * the batch to the kernel and take a fresh slot. */
-		ret = io_uring_submit(&r->ring);
-		if (ret > 0)
-			r->unsubmitted -= (unsigned int)ret;
+		ring_flush_sq(r);
 		sqe = io_uring_get_sqe(&r->ring);
 		if (!sqe)
 			return r->inflight ? -EAGAIN : -EBUSY;
@@ -144,28 +171,6 @@ static int ring_submit(void *opaque, struct vback_io_req *req)
 	r->in_ring++;
 	r->unsubmitted++;
 	return 0;
-}
-
-static void ring_unplug(void *opaque)
-{
-	struct ring_io *r = opaque;
-	int ret;
-
-	while (r->unsubmitted) {
-		ret = io_uring_submit(&r->ring);
-		if (ret == -EINTR)
-			continue;
-		if (ret <= 0) {
-			/* SQEs stay in the ring; the next completion or
-			 * unplug() tries again. */
-			if (ret < 0)
-				vback_logf(r->disk.log, VBACK_LOG_WARN,
-					   "io: io_uring submit: %s",
-					   vback_strerror(ret));
-			return;
-		}
-		r->unsubmitted -= (unsigned int)ret;
-	}
 }
 
 static void complete(struct ring_io *r, struct vback_io_req *req, int res)
@@ -219,9 +224,11 @@ static void ring_handle(struct ring_io *r, struct vback_io_req *req, int res)
 
 static void ring_reap(struct ring_io *r)
 {
+	bool was_reaping = r->reaping;
 	struct io_uring_cqe *cqe;
 	struct vback_io_req *req;
 
+	r->reaping = true;
 	while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
 		int res = cqe->res;
 
@@ -237,6 +244,22 @@ static void ring_reap(struct ring_io *r)
 
 		complete(r, req, io_req_result(req));
 		req = next;
+	}
+	r->reaping = was_reaping;
+}
+
+static void ring_unplug(void *opaque)
+{
+	struct ring_io *r = opaque;
+
+	for (int i = 0; i < RING_INLINE_ROUNDS; i++) {
+		if (!ring_flush_sq(r))
+			return;
+		/* From inside a done() callback only submit: the reaping
+		 * caller picks up what completes, and the stack stays flat. */
+		if (r->reaping || !r->in_ring || io_uring_cq_ready(&r->ring) == 0)
+			return;
+		ring_reap(r);
 	}
 }
 

@@ -167,6 +167,9 @@ static double run_fio(const char *fio, const char *path, unsigned int qd,
 		fio, "--name=vback-bench", file,
 		"--ioengine=io_uring", "--rw=randread", "--bs=4k", depth,
 		direct ? "--direct=1" : "--direct=0", rt, "--time_based",
+		/* fio drops the file's page cache first by default; the
+		 * engines read through it, so keep it for both. */
+		"--invalidate=0",
 		"--numjobs=1", "--output-format=terse", "--terse-version=3",
 		NULL,
 	};
@@ -285,7 +288,7 @@ int main(int argc, char **argv)
 	printf("4 KiB random read, %s, %.0f s per run, median of %u round(s): %s\n",
 	       direct ? "O_DIRECT" : "buffered", runtime, rounds, path);
 	if (fio)
-		printf("fio: %s --name=vback-bench --filename=%s --ioengine=io_uring --rw=randread --bs=4k --iodepth=QD --direct=%d --runtime=%.0f --time_based --numjobs=1 --output-format=terse --terse-version=3\n",
+		printf("fio: %s --name=vback-bench --filename=%s --ioengine=io_uring --rw=randread --bs=4k --iodepth=QD --direct=%d --runtime=%.0f --time_based --invalidate=0 --numjobs=1 --output-format=terse --terse-version=3\n",
 		       fio, path, direct, runtime);
 	fflush(stdout);
 	for (unsigned int r = 0; r < rounds; r++) {

@@ -804,8 +804,11 @@ static void test_error_injection(void **state)
 
 	/* A 1 MiB disk on a 256 KiB filesystem. */
 	memset(&small, 0, sizeof(small));
-	if (!mount_small_tmpfs(&small, "size=256k"))
+	if (!mount_small_tmpfs(&small, "size=256k")) {
+		free(w);
+		free(r);
 		skip();
+	}
 	vback_io_close(&t->io);
 	disk_destroy(&t->disk);
 	disk_create(&t->disk, 1 * MiB, small.mnt);
@@ -864,6 +867,42 @@ static void test_size_change(void **state)
 	assert_memory_equal(r, w, 4 * KiB);
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 0);
 out:
+	free(w);
+	free(r);
+}
+
+/* The file shrank and nobody told us: a read across the new end is a
+ * short transfer (io_uring hands the rest to its workers), then EOF: -EIO,
+ * never a buffer left half-filled as if it were data. */
+static void test_shrunk_under_us(void **state)
+{
+	struct t *t = *state;
+	uint64_t size = 0;
+	uint8_t *w, *r;
+
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev)
+		skip();
+	w = abuf(128 * KiB);
+	r = abuf(128 * KiB);
+	fill(w, 128 * KiB, 16);
+	assert_int_equal(rw(t, VBACK_IO_WRITE, DISK_SIZE - 128 * KiB, w,
+			    128 * KiB),
+			 0);
+	assert_int_equal(range_op(t, VBACK_IO_FLUSH, 0, 0, 0), 0);
+	assert_int_equal(truncate(t->disk.file, DISK_SIZE - 64 * KiB), 0);
+	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
+			    128 * KiB),
+			 -EIO);
+	/* What is still there reads fine. */
+	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
+			    64 * KiB),
+			 0);
+	assert_memory_equal(r, w, 64 * KiB);
+	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 1);
+	assert_int_equal(size, DISK_SIZE - 64 * KiB);
+	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
+			    128 * KiB),
+			 -EINVAL);
 	free(w);
 	free(r);
 }
@@ -1001,6 +1040,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_error_injection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_size_change, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_under_us, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_exclusive, setup, teardown),
 	};
