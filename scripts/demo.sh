@@ -137,13 +137,18 @@ step "Summary"
 if [ $ok = 1 ]; then
 	echo "  A Linux guest formatted, mounted, wrote and read back a ${file_mib} MiB file"
 	echo "  on a virtio-blk disk served by vback over vhost-user (guest run: ${elapsed} s)."
+	grep -a -E '^guest: +(write|read):' "$demo/guest.log" | tr -d '\r' |
+		sed "s/^guest: */  guest-measured /; s/\$/ (QEMU $accel)/"
 else
 	echo "  The guest did not complete the demo; logs below."
 fi
 echo "  disk image:   $img"
 echo "  daemon log:   $demo/vback-disk.log"
 echo "  guest serial: $demo/guest.log"
-echo "  The same virtio-blk code serves Xen guests through the Xen transport."
+echo "  Serve your own VM: $vback_disk --vhost-user SOCK --image IMG, then"
+echo "    qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on"
+echo "    -machine memory-backend=mem -chardev socket,id=vu0,path=SOCK"
+echo "    -device vhost-user-blk-pci,chardev=vu0"
 if [ $ok != 1 ]; then
 	tail -n 20 "$demo/guest.log" "$demo/qemu.log" "$demo/vback-disk.log" >&2
 	exit 1

@@ -39,8 +39,20 @@ flock -w 600 9 || skip "cache lock busy"
 # ---- kernel: vmlinux + modules ------------------------------------------
 if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ]; then
 	command -v apt-get >/dev/null || skip "no apt-get to fetch the kernel"
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+	resolve() {
+		apt-cache depends linux-image-amd64 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+	}
+	pkg=$(resolve)
+	if [ -z "$pkg" ]; then
+		# Fresh containers ship without package lists.
+		if [ "$(id -u)" -eq 0 ]; then
+			apt-get update -qq >/dev/null 2>&1 || true
+		elif command -v sudo >/dev/null; then
+			sudo -n apt-get update -qq >/dev/null 2>&1 || true
+		fi
+		pkg=$(resolve)
+	fi
 	[ -n "$pkg" ] || skip "cannot resolve linux-image-amd64 (apt-get update?)"
 	work=$(mktemp -d "$cache/tmp.XXXXXX")
 	trap 'rm -rf "$work"' EXIT

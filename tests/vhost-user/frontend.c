@@ -44,8 +44,11 @@ void fe_send(struct fe *fe, uint32_t request, uint32_t flags,
 
 void fe_pump(const struct vback_loop *loop)
 {
-	for (int i = 0; i < 5; i++)
-		vback_loop_run_once(loop, 1);
+	/* Until a round runs no callback: work can chain (a message, then
+	 * the idle eventfd it caused). */
+	for (int i = 0; i < 20; i++)
+		if (vback_loop_run_once(loop, 1) == 0)
+			break;
 }
 
 static bool readable(int fd)
@@ -59,7 +62,7 @@ int fe_recv(struct fe *fe, struct vhu_hdr *hdr, void *payload, size_t max)
 {
 	ssize_t n;
 
-	for (int i = 0; i < 500 && !readable(fe->fd); i++)
+	for (int i = 0; i < 2500 && !readable(fe->fd); i++)
 		vback_loop_run_once(fe->loop, 2);
 	if (!readable(fe->fd))
 		return -ETIMEDOUT;

@@ -518,6 +518,9 @@ static void test_disconnect_drains_then_idle(void **state)
 	assert_int_equal(vback_vhu_serve_fd(c->vhu, sv[0]), -EBUSY);
 	close(sv[1]);
 	fake_dev_complete(c->dev, 1);
+	/* Acted upon from the loop, not inside the device's callback. */
+	assert_int_equal(c->events[VBACK_VHU_IDLE], 0);
+	fe_pump(c->loop);
 	assert_int_equal(c->events[VBACK_VHU_IDLE], 1);
 	assert_int_equal(c->dev->resets, resets + 1);
 	assert_false(vback_vhu_draining(c->vhu));
@@ -597,6 +600,107 @@ static void test_listen_socket(void **state)
 	rmdir(dir);
 }
 
+/* Garbage in any order: dropped connections, never a crash or a hang. */
+static void test_random_messages(void **state)
+{
+	struct ctx *c = *state;
+	unsigned int seed = 12345;
+	struct vback_vhu_stats st;
+	uint8_t payload[300];
+	int fds[2] = {c->kick[0], c->memfd};
+
+	/* Well-formed shapes with random contents, sometimes broken. */
+	static const struct {
+		uint32_t req, size, nfds;
+	} shapes[] = {
+	    {VHU_GET_FEATURES, 0, 0},
+	    {VHU_SET_FEATURES, 8, 0},
+	    {VHU_SET_OWNER, 0, 0},
+	    {VHU_RESET_OWNER, 0, 0},
+	    {VHU_SET_MEM_TABLE, 40, 1},
+	    {VHU_SET_VRING_NUM, 8, 0},
+	    {VHU_SET_VRING_ADDR, 40, 0},
+	    {VHU_SET_VRING_BASE, 8, 0},
+	    {VHU_GET_VRING_BASE, 8, 0},
+	    {VHU_SET_VRING_KICK, 8, 1},
+	    {VHU_SET_VRING_CALL, 8, 1},
+	    {VHU_SET_VRING_ERR, 8, 1},
+	    {VHU_GET_PROTOCOL_FEATURES, 0, 0},
+	    {VHU_SET_PROTOCOL_FEATURES, 8, 0},
+	    {VHU_GET_QUEUE_NUM, 0, 0},
+	    {VHU_SET_VRING_ENABLE, 8, 0},
+	    {VHU_GET_CONFIG, 24, 0},
+	    {VHU_SET_CONFIG, 14, 0},
+	    {VHU_RESET_DEVICE, 0, 0},
+	};
+
+	for (int i = 0; i < 600; i++) {
+		unsigned int k = (unsigned int)rand_r(&seed) %
+				 (sizeof(shapes) / sizeof(shapes[0]));
+		uint32_t req = shapes[k].req;
+		uint32_t size = shapes[k].size;
+		unsigned int nfds = shapes[k].nfds;
+		uint32_t flags =
+		    VHU_VERSION | (rand_r(&seed) % 2 ? VHU_FLAG_NEED_REPLY : 0);
+		int r = rand_r(&seed) % 10;
+
+		for (uint32_t b = 0; b < sizeof(payload); b++)
+			payload[b] = (uint8_t)rand_r(&seed);
+		if (r < 6) {
+			/* Small indexes, sizes and counts, plausible bits. */
+			payload[0] = (uint8_t)(payload[0] % 3);
+			memset(payload + 1, 0, 3);
+			if (req == VHU_SET_MEM_TABLE ||
+			    req == VHU_SET_VRING_NUM ||
+			    req == VHU_SET_VRING_ENABLE) {
+				memset(payload + 4, 0, 4);
+				payload[4] =
+				    (uint8_t)(1u << (rand_r(&seed) % 9));
+				if (req == VHU_SET_MEM_TABLE)
+					payload[0] = 1;
+			}
+			if (req == VHU_GET_CONFIG || req == VHU_SET_CONFIG) {
+				memset(payload, 0, 12);
+				payload[0] = (uint8_t)(rand_r(&seed) % 64);
+				payload[4] = (uint8_t)(size - VHU_CONFIG_HDR);
+			}
+		} else if (r == 6) {
+			size = (uint32_t)(rand_r(&seed) % 300);
+		} else if (r == 7) {
+			nfds = (unsigned int)(rand_r(&seed) % 3);
+		} else if (r == 8) {
+			req = (uint32_t)(rand_r(&seed) % 64);
+		}
+		fe_send(&c->fe, req, flags, payload, size, fds, nfds);
+		fe_pump(c->loop);
+		if (!vback_vhu_connected(c->vhu)) {
+			close(c->fe.fd);
+			connect_fe(c);
+			continue;
+		}
+		/* Drain whatever replies came. */
+		while (!fe_silent(&c->fe)) {
+			char buf[512];
+
+			if (recv(c->fe.fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+				break;
+		}
+	}
+	/* Both paths were exercised: handled requests and dropped ones. */
+	vback_vhu_get_stats(c->vhu, &st);
+	print_message("random: %llu handled, %llu dropped\n",
+		      (unsigned long long)st.messages,
+		      (unsigned long long)st.bad_messages);
+	assert_true(st.messages > 20);
+	assert_true(st.bad_messages > 20);
+	/* Still serving. */
+	close(c->fe.fd);
+	fe_pump(c->loop);
+	assert_false(vback_vhu_connected(c->vhu));
+	connect_fe(c);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+}
+
 static void test_create_errors(void **state)
 {
 	struct ctx *c = *state;
@@ -639,6 +743,7 @@ int main(void)
 	    T(test_disconnect_drains_then_idle),
 	    T(test_mem_table_while_running),
 	    T(test_listen_socket),
+	    T(test_random_messages),
 	    T(test_create_errors),
 	};
 

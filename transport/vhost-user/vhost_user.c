@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,10 +41,11 @@ struct vhu_queue {
 	uint16_t base;	      /* next avail index to read */
 	int kick_fd, call_fd, err_fd;
 	/* Ring states of the spec, plus ours. */
-	bool started;  /* has a kick fd, not stopped by GET_VRING_BASE */
-	bool enabled;  /* SET_VRING_ENABLE 1 (or no protocol features) */
-	bool running;  /* configured and enabled on the device */
-	bool stopping; /* vback_dev_queue_stop() with IO still in flight */
+	bool started;	   /* has a kick fd, not stopped by GET_VRING_BASE */
+	bool enabled;	   /* SET_VRING_ENABLE 1 (or no protocol features) */
+	bool running;	   /* configured and enabled on the device */
+	bool stopping;	   /* vback_dev_queue_stop() with IO still in flight */
+	bool idle_pending; /* the device said it drained; act from the loop */
 };
 
 struct vback_vhu {
@@ -59,6 +61,7 @@ struct vback_vhu {
 	int listen_fd;
 	int conn_fd;
 	int backend_fd;
+	int idle_fd; /* wakes the loop when a stopping queue drained */
 	bool conn_watched;
 	bool closing;	       /* disconnected, waiting for IO to drain */
 	bool parked;	       /* rx.msg waits for IO to drain */
@@ -85,7 +88,7 @@ vhu_logf(const struct vback_vhu *vhu, enum vback_log_level level,
 	if (!vback_log_enabled(vhu->log, level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	vback_logf(vhu->log, level, "%s: %s", vhu->name, line);
 }
@@ -173,19 +176,40 @@ static void queue_halted(struct vback_vhu *vhu, struct vhu_queue *q)
 	q->running = false;
 }
 
+/*
+ * The device reports a stopped queue idle from inside its completion path;
+ * what follows (a parked message, a reset, a restart) may reset queues and
+ * the device, so it runs from the loop instead, through idle_fd.
+ */
 static void dev_queue_idle(void *opaque, unsigned int qi)
 {
 	struct vback_vhu *vhu = opaque;
-	struct vhu_queue *q;
 
-	if (qi >= vhu->nqueues)
+	if (qi >= vhu->nqueues || !vhu->q[qi].stopping)
 		return;
-	q = &vhu->q[qi];
-	if (!q->stopping)
-		return;
-	q->stopping = false;
-	queue_halted(vhu, q);
-	vhu->draining--;
+	vhu->q[qi].idle_pending = true;
+	signal_fd(vhu->idle_fd);
+}
+
+static void idle_cb(void *opaque, int fd, uint32_t events)
+{
+	struct vback_vhu *vhu = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		LOG(vhu, VBACK_LOG_WARN, "idle eventfd: %s",
+		    vback_strerror(-errno));
+	for (unsigned int i = 0; i < vhu->nqueues; i++) {
+		struct vhu_queue *q = &vhu->q[i];
+
+		if (!q->idle_pending)
+			continue;
+		q->idle_pending = false;
+		q->stopping = false;
+		queue_halted(vhu, q);
+		vhu->draining--;
+	}
 	if (vhu->draining)
 		return;
 	if (vhu->closing)
@@ -730,8 +754,9 @@ static bool handle_message(struct vback_vhu *vhu)
 	if (vhu_msg_validate(m, vhu->nqueues, &why) < 0) {
 		char line[128];
 
-		snprintf(line, sizeof(line), "bad %s (%u): %s",
-			 vhu_request_name(m->hdr.request), m->hdr.request, why);
+		(void)snprintf(line, sizeof(line), "bad %s (%u): %s",
+			       vhu_request_name(m->hdr.request), m->hdr.request,
+			       why);
 		vhu->stats.bad_messages++;
 		disconnect(vhu, line);
 		return false;
@@ -749,8 +774,8 @@ static bool handle_message(struct vback_vhu *vhu)
 	if (ret == -EBADMSG) {
 		char line[128];
 
-		snprintf(line, sizeof(line), "bad %s",
-			 vhu_request_name(m->hdr.request));
+		(void)snprintf(line, sizeof(line), "bad %s",
+			       vhu_request_name(m->hdr.request));
 		vhu->stats.bad_messages++;
 		disconnect(vhu, line);
 		return false;
@@ -895,6 +920,12 @@ static int listen_on(struct vback_vhu *vhu, const char *path)
 	return 0;
 }
 
+static void drop_idle_fd(struct vback_vhu *vhu)
+{
+	vback_loop_unwatch(vhu->loop, vhu->idle_fd);
+	close_fd(&vhu->idle_fd);
+}
+
 int vback_vhu_create(const struct vback_vhu_options *opts,
 		     struct vback_vhu **out)
 {
@@ -920,8 +951,21 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu->opaque = opts->opaque;
 	vhu->nqueues = nq;
 	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
-	snprintf(vhu->name, sizeof(vhu->name), "%s",
-		 opts->name ? opts->name : "vhost-user");
+	vhu->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vhu->idle_fd < 0) {
+		ret = -errno;
+		free(vhu);
+		return ret;
+	}
+	ret = vback_loop_watch(vhu->loop, vhu->idle_fd, VBACK_EV_IN, idle_cb,
+			       vhu);
+	if (ret < 0) {
+		close(vhu->idle_fd);
+		free(vhu);
+		return ret;
+	}
+	(void)snprintf(vhu->name, sizeof(vhu->name), "%s",
+		       opts->name ? opts->name : "vhost-user");
 	for (unsigned int i = 0; i < VBACK_VHU_MAX_QUEUES; i++) {
 		vhu->q[i].vhu = vhu;
 		vhu->q[i].index = i;
@@ -936,6 +980,7 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	};
 	ret = vback_dev_attach(vhu->dev, &t);
 	if (ret < 0) {
+		drop_idle_fd(vhu);
 		free(vhu);
 		return ret;
 	}
@@ -944,6 +989,7 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 		ret = vhu->path ? listen_on(vhu, vhu->path) : -ENOMEM;
 		if (ret < 0) {
 			vback_dev_detach(vhu->dev);
+			drop_idle_fd(vhu);
 			free(vhu->path);
 			free(vhu);
 			return ret;
@@ -977,6 +1023,7 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_clear(vhu, &vhu->q[i]);
 	vhu_memtab_unmap(&vhu->mem);
+	drop_idle_fd(vhu);
 	free(vhu->path);
 	free(vhu);
 }

@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# vback-disk's command line and life cycle without a guest: help, version,
+# usage errors, refusing bad paths, a clean SIGTERM. Fast (suite 'unit').
+# Usage: cli.sh PATH/TO/vback-disk
+set -uo pipefail
+bin=$(realpath "$1")
+work=$(mktemp -d "${TMPDIR:-/tmp}/vback-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fails=0
+check() { # DESCRIPTION WANT_RC CMD...
+	local what=$1 want=$2 rc
+	shift 2
+	"$@" >"$work/out" 2>&1
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "FAIL: $what: exit $rc, want $want"
+		sed 's/^/  /' "$work/out"
+		fails=$((fails + 1))
+	else
+		echo "ok: $what"
+	fi
+}
+
+check "--help" 0 "$bin" --help
+grep -q -- '--vhost-user SOCKET' "$work/out" || { echo "FAIL: help text"; fails=$((fails + 1)); }
+check "--version" 0 "$bin" --version
+grep -q '^vback-disk [0-9]' "$work/out" || { echo "FAIL: version text"; fails=$((fails + 1)); }
+check "no transport" 2 "$bin" --image x
+check "no image" 2 "$bin" --vhost-user "$work/s"
+check "unknown option" 2 "$bin" --frobnicate
+check "--queues 0" 2 "$bin" --vhost-user "$work/s" --image x --queues 0
+check "--queues 65" 2 "$bin" --vhost-user "$work/s" --image x --queues 65
+check "--queue-size 100" 2 "$bin" --vhost-user "$work/s" --image x --queue-size 100
+check "--engine bogus" 2 "$bin" --vhost-user "$work/s" --image x --engine bogus
+check "--log-level loud" 2 "$bin" --vhost-user "$work/s" --image x --log-level loud
+check "missing image" 1 "$bin" --vhost-user "$work/s" --image "$work/none.img"
+[ -e "$work/s" ] && { echo "FAIL: socket left after a failed start"; fails=$((fails + 1)); }
+
+truncate -s 1M "$work/disk.img"
+echo keep >"$work/file"
+check "socket path is a regular file" 1 "$bin" --vhost-user "$work/file" --image "$work/disk.img"
+[ "$(cat "$work/file")" = keep ] || { echo "FAIL: a regular file was replaced"; fails=$((fails + 1)); }
+
+# Start, wait for the socket, stop with SIGTERM: exit 0, socket removed.
+"$bin" --vhost-user "$work/s" --image "$work/disk.img" 2>"$work/log" &
+pid=$!
+for _ in $(seq 50); do [ -S "$work/s" ] && break; sleep 0.1; done
+if [ -S "$work/s" ]; then
+	echo "ok: listening"
+else
+	echo "FAIL: no socket"
+	fails=$((fails + 1))
+fi
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+	kill -9 $pid
+	echo "FAIL: SIGTERM ignored"
+	fails=$((fails + 1))
+fi
+wait $pid
+rc=$?
+[ $rc = 0 ] && echo "ok: SIGTERM, exit 0" || { echo "FAIL: exit $rc after SIGTERM"; cat "$work/log"; fails=$((fails + 1)); }
+[ -e "$work/s" ] && { echo "FAIL: socket file left behind"; fails=$((fails + 1)); }
+[ $fails = 0 ]
