@@ -14,12 +14,12 @@
 #include "ring.h"
 
 #define BLK_DEFAULT_QUEUE_SIZE 256u
-#define BLK_DEFAULT_SEG_MAX 126u
-#define BLK_MAX_SEG_MAX 1024u
+#define BLK_DEFAULT_SEG_MAX    126u
+#define BLK_MAX_SEG_MAX	       1024u
 /* Extra iovecs per request: header, status and buffers split at guest
  * memory region boundaries. */
 #define BLK_IOV_SLACK 10u
-#define BLK_HDR_SIZE 16u
+#define BLK_HDR_SIZE  16u
 
 /* Per ring slot, preallocated at queue enable. */
 struct blk_req {
@@ -133,7 +133,9 @@ static uint8_t errno_status(int err)
 
 static void kick_blocked(struct vback_blk *blk)
 {
-	for (unsigned int q = 0; q < blk->dev.nq && blk->nblocked; q++) {
+	unsigned int still = 0;
+
+	for (unsigned int q = 0; q < blk->dev.nq; q++) {
 		struct vq *vq = &blk->dev.vqs[q];
 
 		if (!vq->blocked)
@@ -142,7 +144,10 @@ static void kick_blocked(struct vback_blk *blk)
 			vq->rekick = true;
 		else
 			blk_process(&blk->dev, vq);
+		still += vq->blocked != NULL;
 	}
+	/* Recount: a queue reset drops its blocked request behind our back. */
+	blk->nblocked = still;
 }
 
 static void blk_io_done(struct vback_io_req *req, int result)
@@ -167,15 +172,14 @@ static void blk_io_done(struct vback_io_req *req, int result)
 		if (!result)
 			return;
 	}
-	blk_complete(blk, vq, e, result ? errno_status(result) :
-					  VIRTIO_BLK_S_OK);
+	blk_complete(blk, vq, e,
+		     result ? errno_status(result) : VIRTIO_BLK_S_OK);
 	if (blk->nblocked)
 		kick_blocked(blk);
 }
 
 /* Hand @r to the IO layer. BLK_SUBMITTED or a status to answer now. */
-static int blk_submit(struct vback_blk *blk, struct vq *vq,
-		      struct vq_elem *e)
+static int blk_submit(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
 {
 	struct blk_req *r = e->priv;
 	int rc;
@@ -205,8 +209,8 @@ static bool in_range(const struct vback_blk *blk, uint64_t sector,
 	return sector <= blk->capacity && nsec <= blk->capacity - sector;
 }
 
-static int blk_rw(struct vback_blk *blk, struct vq_elem *e,
-		  struct blk_req *r, uint64_t sector, bool write)
+static int blk_rw(struct vback_blk *blk, struct vq_elem *e, struct blk_req *r,
+		  uint64_t sector, bool write)
 {
 	struct vback_iovec *iov;
 	unsigned int n;
@@ -218,6 +222,9 @@ static int blk_rw(struct vback_blk *blk, struct vq_elem *e,
 	if (len % VIRTIO_BLK_SECTOR)
 		return VIRTIO_BLK_S_IOERR;
 	if (e->ndesc > blk->seg_max + 2u)
+		return VIRTIO_BLK_S_IOERR;
+	/* SIZE_MAX: no segment may be longer (5.2.4). */
+	if (blk->size_max && e->max_len > blk->size_max)
 		return VIRTIO_BLK_S_IOERR;
 	if (sector > UINT64_MAX / VIRTIO_BLK_SECTOR ||
 	    !in_range(blk, sector, len / VIRTIO_BLK_SECTOR))
@@ -320,8 +327,7 @@ static int blk_range(struct vback_blk *blk, struct vq_elem *e,
 	return BLK_SUBMITTED;
 }
 
-static void blk_handle(struct vback_blk *blk, struct vq *vq,
-		       struct vq_elem *e)
+static void blk_handle(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
 {
 	struct blk_req *r = e->priv;
 	struct virtio_blk_outhdr hdr;
@@ -478,7 +484,8 @@ static void blk_config_write(struct vback_dev *dev, uint32_t off,
 	if (off > VBLK_CFG_WRITEBACK || off + len <= VBLK_CFG_WRITEBACK ||
 	    !dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE))
 		return;
-	blk->writeback = ((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
+	blk->writeback =
+	    ((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
 }
 
 static void blk_reset(struct vback_dev *dev)
@@ -496,12 +503,12 @@ static void blk_destroy_dev(struct vback_dev *dev)
 }
 
 static const struct vdev_type_ops blk_type_ops = {
-	.process = blk_process,
-	.config_read = blk_config_read,
-	.config_write = blk_config_write,
-	.reset = blk_reset,
-	.destroy = blk_destroy_dev,
-	.slot_priv_size = sizeof(struct blk_req),
+    .process = blk_process,
+    .config_read = blk_config_read,
+    .config_write = blk_config_write,
+    .reset = blk_reset,
+    .destroy = blk_destroy_dev,
+    .slot_priv_size = sizeof(struct blk_req),
 };
 
 /* ------------------------------------------------------------------ */
@@ -544,9 +551,9 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	blk->read_only = opts->read_only || caps.read_only;
 	blk->writeback_default = opts->writeback;
 	blk->writeback = opts->writeback;
-	blk->seg_max = opts->seg_max ? opts->seg_max :
-		       caps.max_segments ? caps.max_segments :
-					   BLK_DEFAULT_SEG_MAX;
+	blk->seg_max = opts->seg_max	   ? opts->seg_max
+		       : caps.max_segments ? caps.max_segments
+					   : BLK_DEFAULT_SEG_MAX;
 	if (blk->seg_max > BLK_MAX_SEG_MAX)
 		blk->seg_max = BLK_MAX_SEG_MAX;
 	blk->size_max = opts->size_max;

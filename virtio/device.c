@@ -209,8 +209,8 @@ int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
 	if ((added & VBACK_STATUS_DRIVER_OK) && !dev->legacy &&
 	    !(s & VBACK_STATUS_FEATURES_OK)) {
 		dev->status = (uint8_t)(s & ~VBACK_STATUS_DRIVER_OK) | keep;
-		dev_fail(dev, NULL, "DRIVER_OK without FEATURES_OK (status %#x)",
-			 status);
+		dev_fail(dev, NULL,
+			 "DRIVER_OK without FEATURES_OK (status %#x)", status);
 		return -EPROTO;
 	}
 	dev->status = s | keep;
@@ -260,8 +260,8 @@ int vback_dev_config_read(struct vback_dev *dev, uint32_t off, void *buf,
 	return 0;
 }
 
-int vback_dev_config_write(struct vback_dev *dev, uint32_t off,
-			   const void *buf, uint32_t len)
+int vback_dev_config_write(struct vback_dev *dev, uint32_t off, const void *buf,
+			   uint32_t len)
 {
 	if (!config_range_ok(dev, off, len))
 		return -ERANGE;

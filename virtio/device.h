@@ -40,9 +40,9 @@ struct vback_dev {
 	uint32_t config_gen;
 	uint64_t device_features; /* the type's own bits */
 	uint64_t driver_features;
-	bool features_invalid;	  /* driver wrote bits never offered */
-	bool legacy;		  /* virtio-mmio version 1 front-end */
-	unsigned int iov_cap;	  /* iovecs per ring slot */
+	bool features_invalid; /* driver wrote bits never offered */
+	bool legacy;	       /* virtio-mmio version 1 front-end */
+	unsigned int iov_cap;  /* iovecs per ring slot */
 	uint8_t status;
 	bool attached;
 	struct vback_dev_transport t;
@@ -63,12 +63,12 @@ void dev_fini(struct vback_dev *dev);
  * config-change notification, mark @vq (may be NULL) broken.
  */
 void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-#define dev_fail(dev, vq, fmt, ...)                                         \
+    __attribute__((format(printf, 3, 4)));
+#define dev_fail(dev, vq, fmt, ...)                                            \
 	dev_fail_((dev), (vq), "%s: " fmt "; device needs reset", (dev)->name, \
 		  __VA_ARGS__)
 /* Log with the device name in front (at least one argument after fmt). */
-#define dev_log(dev, level, fmt, ...)                                     \
+#define dev_log(dev, level, fmt, ...)                                          \
 	vback_logf((dev)->log, (level), "%s: " fmt, (dev)->name, __VA_ARGS__)
 
 /* Did the driver accept feature @bit? */

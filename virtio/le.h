@@ -11,12 +11,18 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct { uint16_t raw; } le16;
-typedef struct { uint32_t raw; } le32;
-typedef struct { uint64_t raw; } le64;
+typedef struct {
+	uint16_t raw;
+} le16;
+typedef struct {
+	uint32_t raw;
+} le32;
+typedef struct {
+	uint64_t raw;
+} le64;
 
-#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
-	__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) &&                \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define VB_SWAP16(x) __builtin_bswap16(x)
 #define VB_SWAP32(x) __builtin_bswap32(x)
 #define VB_SWAP64(x) __builtin_bswap64(x)
@@ -26,25 +32,34 @@ typedef struct { uint64_t raw; } le64;
 #define VB_SWAP64(x) (x)
 #endif
 
-static inline uint16_t le16_to_cpu(le16 v) { return VB_SWAP16(v.raw); }
-static inline uint32_t le32_to_cpu(le32 v) { return VB_SWAP32(v.raw); }
-static inline uint64_t le64_to_cpu(le64 v) { return VB_SWAP64(v.raw); }
+static inline uint16_t le16_to_cpu(le16 v)
+{
+	return VB_SWAP16(v.raw);
+}
+static inline uint32_t le32_to_cpu(le32 v)
+{
+	return VB_SWAP32(v.raw);
+}
+static inline uint64_t le64_to_cpu(le64 v)
+{
+	return VB_SWAP64(v.raw);
+}
 
 static inline le16 cpu_to_le16(uint16_t v)
 {
-	le16 r = { VB_SWAP16(v) };
+	le16 r = {VB_SWAP16(v)};
 	return r;
 }
 
 static inline le32 cpu_to_le32(uint32_t v)
 {
-	le32 r = { VB_SWAP32(v) };
+	le32 r = {VB_SWAP32(v)};
 	return r;
 }
 
 static inline le64 cpu_to_le64(uint64_t v)
 {
-	le64 r = { VB_SWAP64(v) };
+	le64 r = {VB_SWAP64(v)};
 	return r;
 }
 

@@ -10,7 +10,7 @@
 #include "device.h"
 #include "ring.h"
 
-#define VMMIO_VENDOR_VBCK 0x4b434256u /* "VBCK" little endian */
+#define VMMIO_VENDOR_VBCK	   0x4b434256u /* "VBCK" little endian */
 #define LEGACY_QUEUE_ALIGN_DEFAULT 4096u
 
 /* Classes of bad accesses, each logged once per register file. */
@@ -40,7 +40,7 @@ struct vback_mmio {
 	uint32_t queue_sel;
 	uint32_t shm_sel;
 	uint32_t int_status;
-	uint32_t guest_page_size;	 /* legacy */
+	uint32_t guest_page_size;		    /* legacy */
 	uint32_t queue_align[VBACK_DEV_MAX_QUEUES]; /* legacy */
 	uint32_t queue_pfn[VBACK_DEV_MAX_QUEUES];   /* legacy */
 	bool warned[W_NR];
@@ -52,7 +52,8 @@ static int bad(struct vback_mmio *m, enum mmio_warn w, uint64_t off,
 	if (!m->warned[w]) {
 		m->warned[w] = true;
 		vback_logf(m->log, VBACK_LOG_WARN,
-			   "%s: virtio-mmio %s at %#llx (size %u) ignored (logged once)",
+			   "%s: virtio-mmio %s at %#llx (size %u) ignored "
+			   "(logged once)",
 			   m->dev->name, what, (unsigned long long)off, size);
 	}
 	return -EINVAL;
@@ -76,8 +77,8 @@ static void mmio_notify_config(void *opaque)
 }
 
 static const struct vback_dev_transport_ops mmio_transport_ops = {
-	.notify_queue = mmio_notify_queue,
-	.notify_config = mmio_notify_config,
+    .notify_queue = mmio_notify_queue,
+    .notify_config = mmio_notify_config,
 };
 
 static void mmio_state_reset(struct vback_mmio *m)
@@ -157,11 +158,11 @@ static uint32_t legacy_pfn(const struct vback_mmio *m)
 	return qsel_ok(m) ? m->queue_pfn[m->queue_sel] : 0;
 }
 
-static int config_access(struct vback_mmio *m, uint64_t off,
-			 unsigned int size, uint64_t *val, bool write)
+static int config_access(struct vback_mmio *m, uint64_t off, unsigned int size,
+			 uint64_t *val, bool write)
 {
 	uint32_t coff = (uint32_t)(off - VMMIO_CONFIG);
-	uint8_t b[8] = { 0 };
+	uint8_t b[8] = {0};
 	int r;
 
 	/* Config space: 8/16/32-bit fields, 64-bit ones also whole. */
@@ -222,7 +223,8 @@ int vback_mmio_read(struct vback_mmio *m, uint64_t off, unsigned int size,
 		break;
 	case VMMIO_QUEUE_NUM_MAX:
 		/* 0 tells the driver the selected queue does not exist. */
-		v = qsel_ok(m) ? vback_dev_queue_max_size(dev, m->queue_sel) : 0;
+		v = qsel_ok(m) ? vback_dev_queue_max_size(dev, m->queue_sel)
+			       : 0;
 		break;
 	case VMMIO_QUEUE_READY:
 		if (!modern)
@@ -278,15 +280,15 @@ int vback_mmio_read(struct vback_mmio *m, uint64_t off, unsigned int size,
 		return bad(m, W_WRITEONLY, off, size,
 			   "read of a write-only register");
 	default:
-		return bad(m, W_OFFSET, off, size, "read of an unknown register");
+		return bad(m, W_OFFSET, off, size,
+			   "read of an unknown register");
 	}
 	*val = v;
 	return 0;
 }
 
 /* Modern queue address registers: one half of one of three addresses. */
-static int write_queue_addr(struct vback_mmio *m, uint64_t off,
-			    uint32_t val)
+static int write_queue_addr(struct vback_mmio *m, uint64_t off, uint32_t val)
 {
 	struct vback_vq_addr a;
 	uint64_t *field;
@@ -414,8 +416,8 @@ int vback_mmio_write(struct vback_mmio *m, uint64_t off, unsigned int size,
 			m->drv_features = (m->drv_features & 0xffffffffull) |
 					  ((uint64_t)val << 32);
 		else
-			m->drv_features = (m->drv_features & ~0xffffffffull) |
-					  val;
+			m->drv_features =
+			    (m->drv_features & ~0xffffffffull) | val;
 		r = vback_dev_set_driver_features(dev, m->drv_features);
 		if (r == -EPERM)
 			return bad(m, W_VALUE, off, size,

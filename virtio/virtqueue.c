@@ -18,8 +18,9 @@
 /* Guest memory helpers                                                */
 /* ------------------------------------------------------------------ */
 
-static int gm_copy(const struct vback_gm *gm, uint64_t addr, uint8_t *buf,
-		   uint64_t len, unsigned int access)
+/* Copy between guest memory and @to (reads) or @from (writes). */
+static int gm_copy(const struct vback_gm *gm, uint64_t addr, uint8_t *to,
+		   const uint8_t *from, uint64_t len, unsigned int access)
 {
 	if (len && len - 1 > UINT64_MAX - addr)
 		return -EFAULT;
@@ -30,13 +31,15 @@ static int gm_copy(const struct vback_gm *gm, uint64_t addr, uint8_t *buf,
 		/* A view that returns nonsense is treated as a fault. */
 		if (!host || !n || n > len)
 			return -EFAULT;
-		if (access == VBACK_GM_READ)
-			memcpy(buf, host, n);
-		else
-			memcpy(host, buf, n);
+		if (to) {
+			memcpy(to, host, n);
+			to += n;
+		} else {
+			memcpy(host, from, n);
+			from += n;
+		}
 		if (gm->ops->unmap)
 			gm->ops->unmap(gm->opaque, addr, host, n, access);
-		buf += n;
 		addr += n;
 		len -= n;
 	}
@@ -45,15 +48,13 @@ static int gm_copy(const struct vback_gm *gm, uint64_t addr, uint8_t *buf,
 
 int gm_read(const struct vback_gm *gm, uint64_t addr, void *buf, uint64_t len)
 {
-	return gm_copy(gm, addr, buf, len, VBACK_GM_READ);
+	return gm_copy(gm, addr, buf, NULL, len, VBACK_GM_READ);
 }
 
 int gm_write(const struct vback_gm *gm, uint64_t addr, const void *buf,
 	     uint64_t len)
 {
-	/* gm_copy() only reads @buf when writing guest memory. */
-	return gm_copy(gm, addr, (uint8_t *)(uintptr_t)buf, len,
-		       VBACK_GM_WRITE);
+	return gm_copy(gm, addr, NULL, buf, len, VBACK_GM_WRITE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -72,8 +73,8 @@ static void area_unmap(struct vq_area *a, const struct vback_gm *gm)
 	memset(a, 0, sizeof(*a));
 }
 
-static int area_map(struct vq_area *a, const struct vback_gm *gm,
-		    uint64_t gpa, uint64_t len, unsigned int access)
+static int area_map(struct vq_area *a, const struct vback_gm *gm, uint64_t gpa,
+		    uint64_t len, unsigned int access)
 {
 	unsigned int cap = 0;
 	uint64_t off = 0;
@@ -114,14 +115,16 @@ static int area_map(struct vq_area *a, const struct vback_gm *gm,
 		a->npieces++;
 		off += n;
 	}
-	if (a->npieces == 1)
+	/* One piece, aligned like the guest address (the field loads below
+	 * are naturally aligned then): use it directly. */
+	if (a->npieces == 1 && ((uintptr_t)a->pieces[0].host & 7) == (gpa & 7))
 		a->flat = a->pieces[0].host;
 	return 0;
 }
 
 /* Copy between an area in several pieces and @buf. */
-static void area_copy_slow(const struct vq_area *a, uint64_t off,
-			   uint8_t *buf, size_t n, bool to_area)
+static void area_copy_slow(const struct vq_area *a, uint64_t off, uint8_t *buf,
+			   size_t n, bool to_area)
 {
 	for (unsigned int i = 0; i < a->npieces && n; i++) {
 		const struct vq_piece *p = &a->pieces[i];
@@ -152,7 +155,7 @@ static inline uint16_t area_ld16(const struct vq_area *a, uint64_t off)
 	uint8_t b[2];
 
 	if (a->flat) {
-		le16 v = { *(const volatile uint16_t *)(a->flat + off) };
+		le16 v = {*(const volatile uint16_t *)(a->flat + off)};
 
 		return le16_to_cpu(v);
 	}
@@ -160,8 +163,7 @@ static inline uint16_t area_ld16(const struct vq_area *a, uint64_t off)
 	return ld_le16(b);
 }
 
-static inline void area_st16(const struct vq_area *a, uint64_t off,
-			     uint16_t x)
+static inline void area_st16(const struct vq_area *a, uint64_t off, uint16_t x)
 {
 	uint8_t b[2];
 
@@ -187,10 +189,10 @@ static inline void ring_desc(const struct vq *vq, unsigned int i,
 
 	if (vq->desc.flat) {
 		const uint8_t *p = vq->desc.flat + off;
-		le64 a = { *(const volatile uint64_t *)p };
-		le32 l = { *(const volatile uint32_t *)(p + 8) };
-		le16 f = { *(const volatile uint16_t *)(p + 12) };
-		le16 n = { *(const volatile uint16_t *)(p + 14) };
+		le64 a = {*(const volatile uint64_t *)p};
+		le32 l = {*(const volatile uint32_t *)(p + 8)};
+		le16 f = {*(const volatile uint16_t *)(p + 12)};
+		le16 n = {*(const volatile uint16_t *)(p + 14)};
 
 		d->addr = le64_to_cpu(a);
 		d->len = le32_to_cpu(l);
@@ -232,8 +234,8 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	size_t n = vq->size, per_iov = iov_cap + 1u, off;
 	size_t sz_slots = align16(n * sizeof(struct vq_elem));
 	size_t sz_iov = align16(n * per_iov * sizeof(struct vback_iovec));
-	size_t sz_maps = gm->ops->unmap ?
-		align16(n * per_iov * sizeof(struct vq_map)) : 0;
+	size_t sz_maps =
+	    gm->ops->unmap ? align16(n * per_iov * sizeof(struct vq_map)) : 0;
 	size_t sz_priv = align16(priv_size);
 	struct vq_ctx *ctx;
 	uint8_t *base;
@@ -254,11 +256,12 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 
 		e->head = (uint16_t)i;
 		e->ctx = ctx;
-		e->iov = (struct vback_iovec *)(base + off + sz_slots) +
-			 i * per_iov;
+		e->iov =
+		    (struct vback_iovec *)(base + off + sz_slots) + i * per_iov;
 		if (sz_maps)
-			e->maps = (struct vq_map *)(base + off + sz_slots +
-						    sz_iov) + i * per_iov;
+			e->maps =
+			    (struct vq_map *)(base + off + sz_slots + sz_iov) +
+			    i * per_iov;
 		if (priv_size)
 			e->priv = base + off + sz_slots + sz_iov + sz_maps +
 				  i * sz_priv;
@@ -354,7 +357,7 @@ void vq_complete_orphan(struct vq_elem *e)
 void vq_reset(struct vq *vq)
 {
 	struct vq_ctx *ctx = vq->ctx;
-	struct vback_gm gm = { 0 };
+	struct vback_gm gm = {0};
 
 	if (ctx) {
 		gm = ctx->gm;
@@ -441,6 +444,7 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e)
 	e->nmaps = 0;
 	e->truncated = false;
 	e->last_in = NULL;
+	e->max_len = 0;
 	for (;;) {
 		struct desc_copy d;
 
@@ -496,6 +500,8 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e)
 			       d.flags & VRING_DESC_F_WRITE))
 			return "buffer outside guest memory";
 		ndesc++;
+		if (d.len > e->max_len)
+			e->max_len = d.len;
 		last_addr = d.addr;
 		last_len = d.len;
 		if (!(d.flags & VRING_DESC_F_NEXT))
@@ -555,8 +561,10 @@ int vq_pop(struct vq *vq, struct vq_elem **out)
 		atomic_thread_fence(memory_order_acquire);
 		if ((uint16_t)(idx - vq->last_avail) > vq->size) {
 			dev_fail(vq->dev, vq,
-				 "queue %u: avail index %u is %u ahead of %u (size %u)",
-				 vq->index, idx, (uint16_t)(idx - vq->last_avail),
+				 "queue %u: avail index %u is %u ahead of %u "
+				 "(size %u)",
+				 vq->index, idx,
+				 (uint16_t)(idx - vq->last_avail),
 				 vq->last_avail, vq->size);
 			return -EPROTO;
 		}
@@ -567,8 +575,9 @@ int vq_pop(struct vq *vq, struct vq_elem **out)
 	head = area_ld16(&vq->avail,
 			 VRING_AVAIL_RING(vq->last_avail & (vq->size - 1)));
 	if (head >= vq->size) {
-		dev_fail(vq->dev, vq, "queue %u: head %u out of range (size %u)",
-			 vq->index, head, vq->size);
+		dev_fail(vq->dev, vq,
+			 "queue %u: head %u out of range (size %u)", vq->index,
+			 head, vq->size);
 		return -EPROTO;
 	}
 	e = &ctx->slots[head];
@@ -618,7 +627,8 @@ void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len)
 
 	vq_elem_release(e);
 	if (vq->used.flat) {
-		volatile uint32_t *p = (volatile uint32_t *)(vq->used.flat + off);
+		volatile uint32_t *p =
+		    (volatile uint32_t *)(vq->used.flat + off);
 
 		p[0] = cpu_to_le32(e->head).raw;
 		p[1] = cpu_to_le32(len).raw;
@@ -641,8 +651,8 @@ static bool vq_should_notify(struct vq *vq)
 	vq->signalled = new_idx;
 	vq->signalled_valid = true;
 	if (vq->event_idx) {
-		uint16_t ev = area_ld16(&vq->avail,
-					VRING_AVAIL_USED_EVENT(vq->size));
+		uint16_t ev =
+		    area_ld16(&vq->avail, VRING_AVAIL_USED_EVENT(vq->size));
 
 		return !valid || vring_need_event(ev, new_idx, old);
 	}

@@ -53,14 +53,15 @@ struct vq_map {
  */
 struct vq_elem {
 	uint16_t head;
-	uint16_t ndesc;	    /* descriptors in the chain, indirect included */
+	uint16_t ndesc; /* descriptors in the chain, indirect included */
+	uint32_t max_len; /* longest descriptor of the chain */
 	unsigned int nout;
 	unsigned int nin;
-	bool truncated;	    /* more pieces than iov_cap: iov holds a prefix */
+	bool truncated; /* more pieces than iov_cap: iov holds a prefix */
 	bool inflight;
-	uint32_t out_len;   /* readable bytes */
-	uint32_t in_len;    /* writable bytes */
-	uint8_t *last_in;   /* last writable byte of the chain, or NULL */
+	uint32_t out_len; /* readable bytes */
+	uint32_t in_len;  /* writable bytes */
+	uint8_t *last_in; /* last writable byte of the chain, or NULL */
 	unsigned int nmaps;
 	struct vback_iovec *iov; /* iov_cap entries */
 	struct vq_map *maps;	 /* NULL when the view has no unmap() */
@@ -92,18 +93,18 @@ struct vq {
 	uint16_t size;
 	struct vback_vq_addr addr;
 	bool enabled;
-	bool stopped;	/* vback_dev_queue_stop(): no new pops */
-	bool broken;	/* protocol violation: nothing popped until reset */
+	bool stopped; /* vback_dev_queue_stop(): no new pops */
+	bool broken;  /* protocol violation: nothing popped until reset */
 	bool event_idx;
 	bool indirect;
-	bool in_kick;	/* completions only push; the kick flushes */
+	bool in_kick; /* completions only push; the kick flushes */
 	bool rekick;
-	bool idle_reported; /* queue_idle() sent for this stop */
-	uint16_t last_avail;	/* next avail entry to read */
-	uint16_t shadow_avail;	/* last avail->idx read */
-	uint16_t used_idx;	/* next used entry to write */
-	uint16_t published;	/* used->idx as last written */
-	uint16_t signalled;	/* used index at the last notify decision */
+	bool idle_reported;    /* queue_idle() sent for this stop */
+	uint16_t last_avail;   /* next avail entry to read */
+	uint16_t shadow_avail; /* last avail->idx read */
+	uint16_t used_idx;     /* next used entry to write */
+	uint16_t published;    /* used->idx as last written */
+	uint16_t signalled;    /* used index at the last notify decision */
 	bool signalled_valid;
 	struct vq_area desc, avail, used;
 	struct vq_ctx *ctx;

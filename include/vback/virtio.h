@@ -70,7 +70,12 @@ struct vback_gm {
 
 struct vback_dev;
 
-/** Device-to-transport notifications. */
+/**
+ * Device-to-transport notifications. They are called from inside device
+ * calls (a kick, an IO completion, a register write): they may record
+ * state, raise an interrupt or write an eventfd, but must not reset,
+ * detach or destroy the device synchronously.
+ */
 struct vback_dev_transport_ops {
 	/** Used-buffer notification for queue @q (interrupt suppression and
 	 *  EVENT_IDX have already been applied). */
@@ -165,7 +170,8 @@ struct vback_vq_addr {
 };
 
 /* Direct queue configuration (vhost-user; virtio-mmio goes through these). */
-/** Ring size: power of two (split ring), 1..max. -EINVAL otherwise. */
+/** Ring size: power of two (split ring), 1..max. -EINVAL otherwise,
+ *  -EBUSY while enabled. Defaults to the maximum after a reset. */
 VBACK_API int vback_dev_queue_set_size(struct vback_dev *dev, unsigned int q,
 			     uint16_t size);
 VBACK_API uint16_t vback_dev_queue_size(const struct vback_dev *dev, unsigned int q);
@@ -176,8 +182,10 @@ VBACK_API int vback_dev_queue_get_addr(const struct vback_dev *dev, unsigned int
 /**
  * Enable a configured queue: checks the ring areas against guest memory
  * (alignment, overflow, mapped for the right access), maps them and
- * preallocates one request context per slot. -EINVAL/-EFAULT/-ENOMEM on
- * failure (the queue stays disabled).
+ * preallocates one request context per slot. The ring features (EVENT_IDX,
+ * INDIRECT_DESC) are those of vback_dev_driver_features() now.
+ * -EINVAL/-EFAULT/-ENOMEM on failure (the queue stays disabled), -EBUSY if
+ * already enabled, -ENODEV without a transport.
  */
 VBACK_API int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q);
 VBACK_API bool vback_dev_queue_enabled(const struct vback_dev *dev, unsigned int q);
@@ -194,6 +202,11 @@ VBACK_API void vback_dev_queue_reset(struct vback_dev *dev, unsigned int q);
 VBACK_API unsigned int vback_dev_queue_stop(struct vback_dev *dev, unsigned int q);
 /** Next avail index the device will read (vhost-user GET/SET_VRING_BASE). */
 VBACK_API uint16_t vback_dev_queue_last_avail(const struct vback_dev *dev, unsigned int q);
+/**
+ * Set where a disabled queue resumes (-EBUSY while enabled). The used
+ * index is set to the same value: nothing is in flight across a ring
+ * hand-over. A reset queue starts at 0.
+ */
 VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int q,
 				   uint16_t idx);
 /**

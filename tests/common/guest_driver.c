@@ -16,17 +16,17 @@
 
 #include "guest_driver.h"
 
-#define GDRV_MAX_QUEUES 16
-#define GDRV_PAGE 4096u
+#define GDRV_MAX_QUEUES	 16
+#define GDRV_PAGE	 4096u
 #define MMIO_QUEUE_RESET 0x0c0
 
 struct gdrv_slot {
 	bool busy;
-	uint16_t ndesc;	    /* ring descriptors used */
+	uint16_t ndesc; /* ring descriptors used */
 	uint32_t type;
 	void *user;
 	uint32_t user_len;
-	bool dev_writes;    /* data is device-writable */
+	bool dev_writes; /* data is device-writable */
 	unsigned int nchain;
 	uint64_t chain[72]; /* descriptor gpas in chain order */
 };
@@ -75,7 +75,7 @@ static void mmio_direct_write(void *opaque, uint64_t off, unsigned int size,
 
 struct gdrv_access gdrv_mmio_access(struct vback_mmio *mmio)
 {
-	struct gdrv_access a = { mmio_direct_read, mmio_direct_write, mmio };
+	struct gdrv_access a = {mmio_direct_read, mmio_direct_write, mmio};
 
 	return a;
 }
@@ -98,7 +98,7 @@ void gdrv_reg_write(struct gdrv *d, uint64_t off, uint32_t val)
 /* Little-endian guest memory accessors (the guest is LE). */
 static uint16_t rd16(struct gdrv *d, uint64_t gpa)
 {
-	uint8_t b[2] = { 0 };
+	uint8_t b[2] = {0};
 
 	gmem_read(d->o.mem, gpa, b, 2);
 	return (uint16_t)(b[0] | b[1] << 8);
@@ -106,7 +106,7 @@ static uint16_t rd16(struct gdrv *d, uint64_t gpa)
 
 static uint32_t rd32(struct gdrv *d, uint64_t gpa)
 {
-	uint8_t b[4] = { 0 };
+	uint8_t b[4] = {0};
 
 	gmem_read(d->o.mem, gpa, b, 4);
 	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
@@ -114,7 +114,7 @@ static uint32_t rd32(struct gdrv *d, uint64_t gpa)
 
 static void wr16(struct gdrv *d, uint64_t gpa, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
 
 	gmem_write(d->o.mem, gpa, b, 2);
 }
@@ -276,8 +276,8 @@ int gdrv_setup_queue(struct gdrv *d, unsigned int qi)
 		return -EINVAL;
 	q = &d->q[qi];
 	gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_SEL, qi);
-	if (d->version == 2 ? gdrv_reg_read(d, VIRTIO_MMIO_QUEUE_READY) :
-			      gdrv_reg_read(d, VIRTIO_MMIO_QUEUE_PFN))
+	if (d->version == 2 ? gdrv_reg_read(d, VIRTIO_MMIO_QUEUE_READY)
+			    : gdrv_reg_read(d, VIRTIO_MMIO_QUEUE_PFN))
 		return -EBUSY;
 	max = gdrv_reg_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
 	if (!max)
@@ -309,7 +309,7 @@ int gdrv_setup_queue(struct gdrv *d, unsigned int qi)
 		q->used = gdrv_alloc(d, 6 + 8ull * n, 4);
 	}
 	tsize = 16ull * (d->o.max_segs + 2);
-	q->stride = (16 + d->o.max_data + 1 + 15) / 16 * 16 + tsize;
+	q->stride = (16ull + d->o.max_data + 1 + 15) / 16 * 16 + tsize;
 	q->bufs = gdrv_alloc(d, q->stride * n, 16);
 	if (!q->desc || !q->avail || !q->used || !q->bufs)
 		return -EFAULT;
@@ -323,14 +323,16 @@ int gdrv_setup_queue(struct gdrv *d, unsigned int qi)
 		    q->desc / GDRV_PAGE)
 			return -EFAULT;
 	} else {
-		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
+		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_DESC_LOW,
+			       (uint32_t)q->desc);
 		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_DESC_HIGH,
 			       (uint32_t)(q->desc >> 32));
 		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW,
 			       (uint32_t)q->avail);
 		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
 			       (uint32_t)(q->avail >> 32));
-		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)q->used);
+		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_USED_LOW,
+			       (uint32_t)q->used);
 		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_USED_HIGH,
 			       (uint32_t)(q->used >> 32));
 		gdrv_reg_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
@@ -389,18 +391,19 @@ uint64_t gdrv_config_read(struct gdrv *d, uint32_t off, unsigned int size)
 	uint64_t v;
 
 	do {
-		gen = d->version == 2 ?
-			gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION) : 0;
+		gen = d->version == 2
+			  ? gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION)
+			  : 0;
 		if (size == 8) /* Linux reads 64-bit fields as two 32-bit */
 			v = d->o.access.mmio_read(d->o.access.opaque,
 						  VIRTIO_MMIO_CONFIG + off, 4) |
 			    d->o.access.mmio_read(d->o.access.opaque,
 						  VIRTIO_MMIO_CONFIG + off + 4,
-						  4) << 32;
+						  4)
+				<< 32;
 		else
-			v = d->o.access.mmio_read(d->o.access.opaque,
-						  VIRTIO_MMIO_CONFIG + off,
-						  size);
+			v = d->o.access.mmio_read(
+			    d->o.access.opaque, VIRTIO_MMIO_CONFIG + off, size);
 	} while (d->version == 2 &&
 		 gen != gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION));
 	return v;
@@ -450,17 +453,17 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 	if (!r->len)
 		segs = 0;
 	/* The chain as Linux builds it: header, data, status. */
-	parts[n++] = (struct gdrv_desc){ 0, 16, 0, 0 };
+	parts[n++] = (struct gdrv_desc){0, 16, 0, 0};
 	for (unsigned int i = 0; i < segs; i++) {
-		uint32_t piece = r->len / segs +
-				 (i == segs - 1 ? r->len % segs : 0);
+		uint32_t piece =
+		    r->len / segs + (i == segs - 1 ? r->len % segs : 0);
 
-		parts[n++] = (struct gdrv_desc){
-			16 + (uint64_t)(r->len / segs) * i, piece,
-			w ? VRING_DESC_F_WRITE : 0, 0 };
+		parts[n++] =
+		    (struct gdrv_desc){16 + (uint64_t)(r->len / segs) * i,
+				       piece, w ? VRING_DESC_F_WRITE : 0, 0};
 	}
-	parts[n++] = (struct gdrv_desc){ 16 + d->o.max_data, 1,
-					 VRING_DESC_F_WRITE, 0 };
+	parts[n++] =
+	    (struct gdrv_desc){16 + d->o.max_data, 1, VRING_DESC_F_WRITE, 0};
 	indirect = gdrv_has(d, VIRTIO_RING_F_INDIRECT_DESC) &&
 		   !r->no_indirect && (n > 1 || r->force_indirect);
 	if (q->nfree < (indirect ? 1 : n))
@@ -502,8 +505,8 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 			s->chain[s->nchain++] = table + 16ull * k;
 		}
 		gdrv_desc_set(d, gdrv_ring_desc_gpa(d, qi, i),
-			      &(struct gdrv_desc){ table, 16 * n,
-						   VRING_DESC_F_INDIRECT, 0 });
+			      &(struct gdrv_desc){table, 16 * n,
+						  VRING_DESC_F_INDIRECT, 0});
 		s->ndesc = 1;
 	} else {
 		uint16_t idx[67];
@@ -518,8 +521,10 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 				dd.flags |= VRING_DESC_F_NEXT;
 				dd.next = idx[k + 1];
 			}
-			gdrv_desc_set(d, gdrv_ring_desc_gpa(d, qi, idx[k]), &dd);
-			s->chain[s->nchain++] = gdrv_ring_desc_gpa(d, qi, idx[k]);
+			gdrv_desc_set(d, gdrv_ring_desc_gpa(d, qi, idx[k]),
+				      &dd);
+			s->chain[s->nchain++] =
+			    gdrv_ring_desc_gpa(d, qi, idx[k]);
 		}
 		s->ndesc = (uint16_t)n;
 	}
@@ -616,7 +621,8 @@ unsigned int gdrv_poll(struct gdrv *d, unsigned int qi, struct gdrv_done *out,
 		out[n].head = (uint16_t)id;
 		out[n].len = len;
 		out[n].type = s->type;
-		gmem_read(d->o.mem, buf + 16 + d->o.max_data, &out[n].status, 1);
+		gmem_read(d->o.mem, buf + 16 + d->o.max_data, &out[n].status,
+			  1);
 		if (s->dev_writes && s->user && s->user_len)
 			gmem_read(d->o.mem, buf + 16, s->user, s->user_len);
 		free_chain(q, d, qi, (uint16_t)id);

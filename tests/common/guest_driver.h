@@ -54,23 +54,23 @@ struct gdrv_access gdrv_mmio_access(struct vback_mmio *mmio);
 
 /* Feature bits the driver knows (what Linux's virtio-blk would accept). */
 #define GDRV_F(bit) (1ull << (bit))
-#define GDRV_FEATURES_DEFAULT                                               \
-	(GDRV_F(1) | GDRV_F(2) | GDRV_F(5) | GDRV_F(6) | GDRV_F(9) |          \
-	 GDRV_F(10) | GDRV_F(11) | GDRV_F(12) | GDRV_F(13) | GDRV_F(14) |     \
-	 GDRV_F(16) | GDRV_F(28) | GDRV_F(29) | GDRV_F(32) | GDRV_F(33) |     \
+#define GDRV_FEATURES_DEFAULT                                                  \
+	(GDRV_F(1) | GDRV_F(2) | GDRV_F(5) | GDRV_F(6) | GDRV_F(9) |           \
+	 GDRV_F(10) | GDRV_F(11) | GDRV_F(12) | GDRV_F(13) | GDRV_F(14) |      \
+	 GDRV_F(16) | GDRV_F(28) | GDRV_F(29) | GDRV_F(32) | GDRV_F(33) |      \
 	 GDRV_F(40))
 
 struct gdrv_options {
 	struct gdrv_access access;
 	struct gmem *mem;
-	uint64_t heap_base;   /* guest memory the driver allocates from */
+	uint64_t heap_base; /* guest memory the driver allocates from */
 	uint64_t heap_size;
-	uint64_t features;    /* wanted (0: GDRV_FEATURES_DEFAULT) */
-	uint64_t refuse;      /* never accepted (e.g. GDRV_F(29) = no EVENT_IDX) */
-	uint16_t queue_size;  /* 0: min(QueueNumMax, 128) */
+	uint64_t features; /* wanted (0: GDRV_FEATURES_DEFAULT) */
+	uint64_t refuse;   /* never accepted (e.g. GDRV_F(29) = no EVENT_IDX) */
+	uint16_t queue_size;	 /* 0: min(QueueNumMax, 128) */
 	unsigned int num_queues; /* 0: 1 */
-	uint32_t max_data;    /* data bytes per request slot (0: 16 KiB) */
-	unsigned int max_segs; /* data descriptors per request (0: 8) */
+	uint32_t max_data;	 /* data bytes per request slot (0: 16 KiB) */
+	unsigned int max_segs;	 /* data descriptors per request (0: 8) */
 };
 
 struct gdrv;
@@ -111,9 +111,9 @@ struct gdrv_blk_req {
 	 * writable data is copied at completion (IN, GET_ID). */
 	void *data;
 	uint32_t len;
-	unsigned int segs;    /* data descriptors (0: 1), <= max_segs */
-	bool no_indirect;     /* lay out directly even if INDIRECT is on */
-	bool force_indirect;  /* use a table even for one descriptor */
+	unsigned int segs;   /* data descriptors (0: 1), <= max_segs */
+	bool no_indirect;    /* lay out directly even if INDIRECT is on */
+	bool force_indirect; /* use a table even for one descriptor */
 	/* Called after layout, before publishing: corrupt what you like. */
 	void (*mangle)(struct gdrv *d, unsigned int q, uint16_t head,
 		       void *arg);
@@ -127,8 +127,8 @@ bool gdrv_kick(struct gdrv *d, unsigned int q, bool force);
 
 struct gdrv_done {
 	uint16_t head;
-	uint32_t len;	 /* used length */
-	uint8_t status;	 /* the request's status byte */
+	uint32_t len;	/* used length */
+	uint8_t status; /* the request's status byte */
 	uint32_t type;
 };
 
@@ -202,8 +202,7 @@ void gdrv_raw_used_elem(struct gdrv *d, unsigned int q, uint16_t i,
 			uint32_t *id, uint32_t *len);
 uint16_t gdrv_raw_avail_event(struct gdrv *d, unsigned int q);
 /* Mark a head busy/free in the driver's bookkeeping (after raw use). */
-void gdrv_raw_claim(struct gdrv *d, unsigned int q, uint16_t head,
-		    bool busy);
+void gdrv_raw_claim(struct gdrv *d, unsigned int q, uint16_t head, bool busy);
 /* The guest memory the driver was created with. */
 struct gmem *gdrv_mem(const struct gdrv *d);
 /* Direct register access through the access interface. */

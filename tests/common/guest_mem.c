@@ -109,17 +109,17 @@ static void view_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 }
 
 static const struct vback_gm_ops plain_ops = {
-	.map = view_map,
+    .map = view_map,
 };
 
 static const struct vback_gm_ops grant_ops = {
-	.map = view_map,
-	.unmap = view_unmap,
+    .map = view_map,
+    .unmap = view_unmap,
 };
 
 struct vback_gm gmem_view(struct gmem *m, bool with_unmap)
 {
-	struct vback_gm gm = { with_unmap ? &grant_ops : &plain_ops, m };
+	struct vback_gm gm = {with_unmap ? &grant_ops : &plain_ops, m};
 
 	return gm;
 }
@@ -138,8 +138,9 @@ void *gmem_host(struct gmem *m, uint64_t gpa, uint64_t len)
 	return g->host + (gpa - g->r.gpa);
 }
 
-static int copy(struct gmem *m, uint64_t gpa, uint8_t *buf, uint64_t len,
-		int mode)
+/* Copy guest memory to @to, from @from, or fill it with @byte (both NULL). */
+static int copy(struct gmem *m, uint64_t gpa, uint8_t *to, const uint8_t *from,
+		int byte, uint64_t len)
 {
 	while (len) {
 		struct gmem_reg *g = find(m, gpa);
@@ -151,15 +152,16 @@ static int copy(struct gmem *m, uint64_t gpa, uint8_t *buf, uint64_t len,
 		n = g->r.size - off;
 		if (n > len)
 			n = len;
-		if (mode == 0)
-			memcpy(g->host + off, buf, n);
-		else if (mode == 1)
-			memcpy(buf, g->host + off, n);
-		else
-			memset(g->host + off, mode - 2, n);
+		if (to) {
+			memcpy(to, g->host + off, n);
+			to += n;
+		} else if (from) {
+			memcpy(g->host + off, from, n);
+			from += n;
+		} else {
+			memset(g->host + off, byte, n);
+		}
 		gpa += n;
-		if (buf)
-			buf += n;
 		len -= n;
 	}
 	return 0;
@@ -167,17 +169,17 @@ static int copy(struct gmem *m, uint64_t gpa, uint8_t *buf, uint64_t len,
 
 int gmem_write(struct gmem *m, uint64_t gpa, const void *buf, uint64_t len)
 {
-	return copy(m, gpa, (uint8_t *)(uintptr_t)buf, len, 0);
+	return copy(m, gpa, NULL, buf, 0, len);
 }
 
 int gmem_read(struct gmem *m, uint64_t gpa, void *buf, uint64_t len)
 {
-	return copy(m, gpa, buf, len, 1);
+	return copy(m, gpa, buf, NULL, 0, len);
 }
 
 int gmem_fill(struct gmem *m, uint64_t gpa, int byte, uint64_t len)
 {
-	return copy(m, gpa, NULL, len, 2 + (byte & 0xff));
+	return copy(m, gpa, NULL, NULL, byte & 0xff, len);
 }
 
 uint64_t gmem_maps(const struct gmem *m)

@@ -44,7 +44,8 @@ static int run(struct tio *t, struct vback_io_req *req)
 	case VBACK_IO_DISCARD:
 	case VBACK_IO_WRITE_ZEROES:
 	case VBACK_IO_SECURE_ERASE:
-		if (req->offset > t->o.size || req->len > t->o.size - req->offset)
+		if (req->offset > t->o.size ||
+		    req->len > t->o.size - req->offset)
 			return -EINVAL;
 		memset(t->data + req->offset, 0, req->len);
 		return 0;
@@ -97,7 +98,9 @@ static unsigned int complete(struct tio *t, unsigned int max)
 		struct vback_io_req *req = t->head;
 		int err = (int)(intptr_t)req->backend[1];
 
-		t->head = (struct vback_io_req *)req->backend[0];
+		/* backend[0] links the pending list (the scratch is uintptr_t).
+		 */
+		t->head = (struct vback_io_req *)req->backend[0]; /* NOLINT */
 		if (!t->head)
 			t->tail = NULL;
 		t->pending--;
@@ -144,10 +147,10 @@ static void tio_close(void *opaque)
 }
 
 static const struct vback_io_ops tio_ops = {
-	.submit = tio_submit,
-	.unplug = tio_unplug,
-	.get_caps = tio_get_caps,
-	.close = tio_close,
+    .submit = tio_submit,
+    .unplug = tio_unplug,
+    .get_caps = tio_get_caps,
+    .close = tio_close,
 };
 
 struct tio *tio_create(const struct tio_options *opts)
@@ -183,7 +186,7 @@ void tio_destroy(struct tio *t)
 
 struct vback_io tio_io(struct tio *t)
 {
-	struct vback_io io = { &tio_ops, t };
+	struct vback_io io = {&tio_ops, t};
 
 	return io;
 }

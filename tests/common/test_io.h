@@ -20,7 +20,7 @@
 #include <vback/io.h>
 
 struct tio_options {
-	uint64_t size;		  /* bytes (default 1 MiB) */
+	uint64_t size;		     /* bytes (default 1 MiB) */
 	uint32_t logical_block_size; /* default 512 */
 	uint32_t physical_block_size;
 	uint32_t max_segments;
@@ -63,7 +63,7 @@ struct tio_stats {
 	uint64_t unplugs;
 	struct vback_io_req last; /* copy of the last accepted request */
 	unsigned int last_iovcnt;
-	uint64_t last_bytes;	  /* iovec total of the last request */
+	uint64_t last_bytes; /* iovec total of the last request */
 };
 const struct tio_stats *tio_stats(const struct tio *t);
 

@@ -23,7 +23,7 @@
 
 #include <vback/virtio.h>
 
-#define GPA_BASE 0x100000ull
+#define GPA_BASE  0x100000ull
 #define REQ_BYTES 4096u
 
 /* ---- one flat guest memory region ---- */
@@ -47,7 +47,7 @@ static void *flat_map(void *opaque, uint64_t addr, uint64_t *len,
 	return m->host + off;
 }
 
-static const struct vback_gm_ops flat_ops = { .map = flat_map };
+static const struct vback_gm_ops flat_ops = {.map = flat_map};
 
 /* ---- null IO: completes everything at unplug ---- */
 struct nullio {
@@ -88,9 +88,9 @@ static int null_caps(void *opaque, struct vback_io_caps *caps)
 }
 
 static const struct vback_io_ops null_ops = {
-	.submit = null_submit,
-	.unplug = null_unplug,
-	.get_caps = null_caps,
+    .submit = null_submit,
+    .unplug = null_unplug,
+    .get_caps = null_caps,
 };
 
 /* ---- transport callbacks ---- */
@@ -109,8 +109,8 @@ static void t_config(void *opaque)
 }
 
 static const struct vback_dev_transport_ops t_ops = {
-	.notify_queue = t_notify,
-	.notify_config = t_config,
+    .notify_queue = t_notify,
+    .notify_config = t_config,
 };
 
 static void put16(uint8_t *p, uint16_t v)
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	struct vback_dev_transport t;
 	struct vback_vq_addr a;
 	struct flatmem mem;
-	struct nullio nio = { 0 };
+	struct nullio nio = {0};
 	struct vback_blk *blk;
 	struct vback_dev *dev;
 	uint64_t desc_gpa, avail_gpa, used_gpa, bufs_gpa, tables_gpa;
@@ -186,8 +186,10 @@ int main(int argc, char **argv)
 			event_idx = true;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-n N] [-b batch] [-q size] "
-				"[-i] [-e]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-n N] [-b batch] [-q size] "
+				"[-i] [-e]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
 	if (!batch || qsize > 32768 || (qsize & (qsize - 1)) ||
 	    batch * per_req > qsize) {
 		fprintf(stderr, "batch * descriptors per request must fit the "
-			"queue (power of two)\n");
+				"queue (power of two)\n");
 		return 2;
 	}
 
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 	if (vback_dev_attach(dev, &t))
 		return 1;
 	vback_dev_set_driver_features(dev, (1ull << 32) | (1ull << 28) |
-					   (event_idx ? 1ull << 29 : 0));
+					       (event_idx ? 1ull << 29 : 0));
 	vback_dev_queue_set_size(dev, 0, (uint16_t)qsize);
 	a.desc = desc_gpa;
 	a.avail = avail_gpa;
@@ -248,9 +250,9 @@ int main(int argc, char **argv)
 	for (unsigned int s = 0; s < qsize / per_req; s++) {
 		uint64_t buf = bufs_gpa + (uint64_t)s * (REQ_BYTES + 64);
 		uint8_t *hdr = mem.host + (buf - GPA_BASE);
-		uint8_t *tbl = indirect ?
-			mem.host + (tables_gpa + 48ull * s - GPA_BASE) :
-			mem.host + (desc_gpa + 48ull * s - GPA_BASE);
+		uint8_t *tbl =
+		    indirect ? mem.host + (tables_gpa + 48ull * s - GPA_BASE)
+			     : mem.host + (desc_gpa + 48ull * s - GPA_BASE);
 		uint16_t base = indirect ? 0 : (uint16_t)(s * 3);
 
 		put32(hdr, s & 1); /* alternate reads and writes */
@@ -296,14 +298,15 @@ int main(int argc, char **argv)
 	w1 = now_ns(CLOCK_MONOTONIC);
 
 	printf("bench_blk: %llu requests of %u bytes, batch %u, queue %u, "
-	       "%s, %s\n", done, REQ_BYTES, batch, qsize,
-	       indirect ? "indirect" : "direct",
+	       "%s, %s\n",
+	       done, REQ_BYTES, batch, qsize, indirect ? "indirect" : "direct",
 	       event_idx ? "EVENT_IDX" : "no EVENT_IDX");
 	printf("  CPU  %.1f ns/request (%.2f Mreq/s)\n", (t1 - t0) / done,
 	       done / (t1 - t0) * 1e3);
 	printf("  wall %.1f ns/request, %llu interrupts, %llu IO "
-	       "completions, %llu bad used lengths\n", (w1 - w0) / done,
-	       (unsigned long long)irqs, (unsigned long long)nio.done, bad);
+	       "completions, %llu bad used lengths\n",
+	       (w1 - w0) / done, (unsigned long long)irqs,
+	       (unsigned long long)nio.done, bad);
 	vback_dev_detach(dev);
 	vback_blk_destroy(blk);
 	free(mem.host);

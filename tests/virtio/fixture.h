@@ -23,22 +23,22 @@
 #include "guest_mem.h"
 #include "test_io.h"
 
-#define FX_R0 0x00100000ull
+#define FX_R0	   0x00100000ull
 #define FX_R0_SIZE 0x00800000ull
-#define FX_R1 (FX_R0 + FX_R0_SIZE)
+#define FX_R1	   (FX_R0 + FX_R0_SIZE)
 #define FX_R1_SIZE 0x00010000ull
-#define FX_RO 0x01000000ull
+#define FX_RO	   0x01000000ull
 #define FX_RO_SIZE 0x00010000ull
-#define FX_HOLE 0x40000000ull
+#define FX_HOLE	   0x40000000ull
 
 struct fx_options {
-	unsigned int version;	     /* virtio-mmio version (0: 2) */
-	bool grant;		     /* guest-memory view with unmap() */
+	unsigned int version; /* virtio-mmio version (0: 2) */
+	bool grant;	      /* guest-memory view with unmap() */
 	struct tio_options tio;
 	struct vback_blk_options blk; /* .io is filled in */
 	struct gdrv_options drv;      /* .access/.mem/.heap filled in */
 	uint64_t transport_features;
-	bool no_probe;		     /* stop before the driver probes */
+	bool no_probe; /* stop before the driver probes */
 };
 
 struct fx {

@@ -20,10 +20,10 @@
 #include "fixture.h"
 
 #define QSIZE 16u
-#define DESC FX_R0
+#define DESC  FX_R0
 #define AVAIL (FX_R0 + 0x1000)
-#define USED (FX_R0 + 0x2000)
-#define BUFS (FX_R0 + 0x10000)
+#define USED  (FX_R0 + 0x2000)
+#define BUFS  (FX_R0 + 0x10000)
 
 struct dfx {
 	struct gmem *mem;
@@ -56,14 +56,14 @@ static void d_idle(void *opaque, unsigned int q)
 }
 
 static const struct vback_dev_transport_ops d_ops = {
-	.notify_queue = d_notify,
-	.notify_config = d_config,
-	.queue_idle = d_idle,
+    .notify_queue = d_notify,
+    .notify_config = d_config,
+    .queue_idle = d_idle,
 };
 
 static void dsetup(struct dfx *d, uint64_t transport_features)
 {
-	const struct gmem_region r[] = { { FX_R0, FX_R0_SIZE, false } };
+	const struct gmem_region r[] = {{FX_R0, FX_R0_SIZE, false}};
 	struct vback_blk_options bo;
 	struct vback_dev_transport t;
 
@@ -103,7 +103,7 @@ static void put(struct dfx *d, uint64_t gpa, uint64_t v, unsigned int n)
 
 static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
 {
-	uint8_t b[8] = { 0 };
+	uint8_t b[8] = {0};
 	uint64_t v = 0;
 
 	gmem_read(d->mem, gpa, b, n);
@@ -114,11 +114,11 @@ static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
 
 static void enable(struct dfx *d)
 {
-	struct vback_vq_addr a = { DESC, AVAIL, USED };
+	struct vback_vq_addr a = {DESC, AVAIL, USED};
 
-	assert_int_equal(vback_dev_set_driver_features(d->dev,
-						       1ull << VIRTIO_F_VERSION_1),
-			 0);
+	assert_int_equal(
+	    vback_dev_set_driver_features(d->dev, 1ull << VIRTIO_F_VERSION_1),
+	    0);
 	assert_int_equal(vback_dev_queue_set_size(d->dev, 0, QSIZE), 0);
 	assert_int_equal(vback_dev_queue_set_addr(d->dev, 0, &a), 0);
 	assert_int_equal(vback_dev_queue_enable(d->dev, 0), 0);
@@ -138,8 +138,10 @@ static void offer_read(struct dfx *d, unsigned int s, uint64_t sector)
 	put(d, dg + 12, VRING_DESC_F_NEXT | (uint64_t)(base + 1) << 16, 4);
 	put(d, dg + 16, buf + 512, 8);
 	put(d, dg + 24, 512, 4);
-	put(d, dg + 28, (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE) |
-			(uint64_t)(base + 2) << 16, 4);
+	put(d, dg + 28,
+	    (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE) | (uint64_t)(base + 2)
+							   << 16,
+	    4);
 	put(d, dg + 32, buf + 16, 8);
 	put(d, dg + 40, 1, 4);
 	put(d, dg + 44, VRING_DESC_F_WRITE, 4);
@@ -166,7 +168,7 @@ static void test_attach_rules(void **state)
 
 static void test_queue_config_rules(void **state)
 {
-	struct vback_vq_addr a = { DESC + 8, AVAIL, USED }, got;
+	struct vback_vq_addr a = {DESC + 8, AVAIL, USED}, got;
 	struct dfx d;
 
 	(void)state;
@@ -245,11 +247,11 @@ static void test_event_idx_suppression(void **state)
 	(void)state;
 	dsetup(&d, 0);
 	assert_int_equal(vback_dev_set_driver_features(
-				 d.dev, (1ull << VIRTIO_F_VERSION_1) |
-						(1ull << VIRTIO_RING_F_EVENT_IDX)),
+			     d.dev, (1ull << VIRTIO_F_VERSION_1) |
+					(1ull << VIRTIO_RING_F_EVENT_IDX)),
 			 0);
 	{
-		struct vback_vq_addr a = { DESC, AVAIL, USED };
+		struct vback_vq_addr a = {DESC, AVAIL, USED};
 
 		vback_dev_queue_set_addr(d.dev, 0, &a);
 		assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
@@ -322,14 +324,14 @@ static void test_features_and_status(void **state)
 			 -EINVAL);
 	assert_int_equal(vback_dev_set_status(d.dev, 3), 0);
 	/* Without VERSION_1 and ACCESS_PLATFORM: FEATURES_OK refused. */
-	assert_int_equal(vback_dev_set_driver_features(d.dev,
-						       1ull << VIRTIO_F_VERSION_1),
-			 0);
+	assert_int_equal(
+	    vback_dev_set_driver_features(d.dev, 1ull << VIRTIO_F_VERSION_1),
+	    0);
 	assert_int_equal(vback_dev_set_status(d.dev, 11), -EINVAL);
 	assert_int_equal(vback_dev_status(d.dev), 3);
 	assert_int_equal(vback_dev_set_driver_features(
-				 d.dev, (1ull << VIRTIO_F_VERSION_1) |
-						(1ull << VIRTIO_F_ACCESS_PLATFORM)),
+			     d.dev, (1ull << VIRTIO_F_VERSION_1) |
+					(1ull << VIRTIO_F_ACCESS_PLATFORM)),
 			 0);
 	assert_int_equal(vback_dev_set_status(d.dev, 11), 0);
 	assert_int_equal(vback_dev_status(d.dev), 11);
@@ -398,17 +400,117 @@ static void test_blk_create_options(void **state)
 	tio_destroy(io);
 }
 
+/*
+ * Summed chain length above 32 bits. A view that "maps" huge buffers
+ * above 1 GiB onto a dummy pointer (never dereferenced: the chain is
+ * refused before any data is touched) and real memory below.
+ */
+static uint8_t ring_mem[0x20000];
+static uint8_t dummy;
+static unsigned int big_logs;
+
+static void *big_map(void *opaque, uint64_t addr, uint64_t *len,
+		     unsigned int access)
+{
+	(void)opaque;
+	(void)access;
+	if (addr < sizeof(ring_mem)) {
+		if (*len > sizeof(ring_mem) - addr)
+			*len = sizeof(ring_mem) - addr;
+		return ring_mem + addr;
+	}
+	return addr >= (1ull << 30) ? &dummy : NULL;
+}
+
+static const struct vback_gm_ops big_ops = {.map = big_map};
+
+static void big_log(void *opaque, enum vback_log_level level, const char *msg)
+{
+	(void)opaque;
+	(void)level;
+	if (strstr(msg, "chain length overflows 32 bits"))
+		big_logs++;
+}
+
+static void wdesc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
+		  uint16_t next)
+{
+	uint8_t *p = ring_mem + 16 * i;
+
+	for (int k = 0; k < 8; k++)
+		p[k] = (uint8_t)(addr >> (8 * k));
+	for (int k = 0; k < 4; k++)
+		p[8 + k] = (uint8_t)(len >> (8 * k));
+	p[12] = (uint8_t)flags;
+	p[13] = (uint8_t)(flags >> 8);
+	p[14] = (uint8_t)next;
+	p[15] = (uint8_t)(next >> 8);
+}
+
+static void test_chain_length_overflow(void **state)
+{
+	struct vback_log log = {big_log, NULL, VBACK_LOG_DEBUG};
+	struct vback_vq_addr a = {0x0, 0x1000, 0x2000};
+	struct vback_dev_transport t;
+	struct vback_blk_options bo;
+	struct vback_blk *blk;
+	struct vback_dev *dev;
+	struct dfx d;
+	struct tio *io = tio_create(NULL);
+
+	(void)state;
+	for (int writable = 0; writable < 2; writable++) {
+		uint16_t f = writable ? VRING_DESC_F_WRITE : 0;
+
+		memset(ring_mem, 0, sizeof(ring_mem));
+		memset(&d, 0, sizeof(d));
+		big_logs = 0;
+		memset(&bo, 0, sizeof(bo));
+		bo.io = tio_io(io);
+		bo.queue_size = QSIZE;
+		bo.log = &log;
+		assert_int_equal(vback_blk_create(&bo, &blk), 0);
+		dev = vback_blk_dev(blk);
+		memset(&t, 0, sizeof(t));
+		t.ops = &d_ops;
+		t.opaque = &d;
+		t.gm.ops = &big_ops;
+		assert_int_equal(vback_dev_attach(dev, &t), 0);
+		vback_dev_set_driver_features(dev, 1ull << VIRTIO_F_VERSION_1);
+		vback_dev_queue_set_addr(dev, 0, &a);
+		assert_int_equal(vback_dev_queue_enable(dev, 0), 0);
+		/* header, 2 x 2 GiB, status: 4 GiB + 17 bytes */
+		wdesc(0, 0x10000, 16, VRING_DESC_F_NEXT, 1);
+		wdesc(1, 1ull << 30, 0x80000000u, f | VRING_DESC_F_NEXT, 2);
+		wdesc(2, 1ull << 32, 0x80000000u, f | VRING_DESC_F_NEXT, 3);
+		wdesc(3, 0x10010, 1, VRING_DESC_F_WRITE, 0);
+		ring_mem[0x1000 + 2] = 1; /* avail idx 1, ring[0] = head 0 */
+		vback_dev_queue_kick(dev, 0);
+		assert_int_equal(big_logs, 1);
+		assert_true(vback_dev_status(dev) & VBACK_STATUS_NEEDS_RESET);
+		/* Head 0 returned with length 0, nothing reached IO. */
+		assert_int_equal(ring_mem[0x2000 + 2], 1);
+		assert_int_equal(ring_mem[0x2000 + 4], 0);
+		assert_int_equal(ring_mem[0x2000 + 8], 0);
+		assert_int_equal(tio_stats(io)->submits, 0);
+		vback_dev_detach(dev);
+		vback_blk_destroy(blk);
+	}
+	tio_destroy(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_attach_rules),
-		cmocka_unit_test(test_queue_config_rules),
-		cmocka_unit_test(test_kick_and_last_avail),
-		cmocka_unit_test(test_event_idx_suppression),
-		cmocka_unit_test(test_queue_stop_reports_idle),
-		cmocka_unit_test(test_features_and_status),
-		cmocka_unit_test(test_config_bounds),
-		cmocka_unit_test(test_blk_create_options),
+	    cmocka_unit_test(test_attach_rules),
+	    cmocka_unit_test(test_queue_config_rules),
+	    cmocka_unit_test(test_kick_and_last_avail),
+	    cmocka_unit_test(test_event_idx_suppression),
+	    cmocka_unit_test(test_queue_stop_reports_idle),
+	    cmocka_unit_test(test_features_and_status),
+	    cmocka_unit_test(test_config_bounds),
+	    cmocka_unit_test(test_blk_create_options),
+	    cmocka_unit_test(test_chain_length_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
