@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "log_syslog.h"
 #include "modes.h"
 #include "options.h"
 
@@ -23,10 +24,14 @@ int main(int argc, char **argv)
 	/* Line-buffered: logs interleave sanely with a supervisor's. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	vback_disk_log_init(&log, opts.log_level);
+	if (opts.syslog)
+		vback_disk_log_syslog_init(&log, opts.log_level);
 
 	switch (opts.mode) {
 	case VBACK_DISK_MODE_VHOST_USER:
 		return vback_disk_run_vhost_user(&opts, &log);
+	case VBACK_DISK_MODE_XEN:
+		return vback_disk_run_xen(&opts, &log);
 	case VBACK_DISK_MODE_NONE:
 		break;
 	}

@@ -12,5 +12,8 @@
 
 int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
 			      const struct vback_log *log);
+/* xen_mode.c: xenstore discovery (default) or --domid/--disk. */
+int vback_disk_run_xen(const struct vback_disk_options *opts,
+		       const struct vback_log *log);
 
 #endif /* VBACK_DISK_MODES_H */

@@ -4,6 +4,7 @@
 #define VBACK_DISK_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <vback/base.h>
@@ -12,6 +13,17 @@
 enum vback_disk_mode {
 	VBACK_DISK_MODE_NONE = 0,
 	VBACK_DISK_MODE_VHOST_USER,
+	VBACK_DISK_MODE_XEN, /* the default: xenstore discovery or --domid */
+};
+
+/* One --disk of the explicit Xen mode (xen_options.c parses it). */
+#define VBACK_DISK_MAX_XEN_DISKS 32
+struct vback_disk_xen_disk {
+	char path[4096];
+	uint64_t base; /* guest-physical base of the virtio-mmio window */
+	uint32_t irq;  /* SPI (Arm) or ISA IRQ (x86) */
+	bool read_only;
+	bool grants;
 };
 
 struct vback_disk_options {
@@ -25,6 +37,12 @@ struct vback_disk_options {
 	enum vback_io_engine engine;
 	enum vback_log_level log_level;
 	const char *serial; /* --serial */
+	bool syslog;	    /* --syslog: log to syslog, not stderr */
+	/* Xen mode (xen_options.c) */
+	int domid;		    /* --domid; -1: discover from xenstore */
+	unsigned int backend_domid; /* --backend-domid (default 0) */
+	unsigned int nr_xen_disks;
+	struct vback_disk_xen_disk xen_disks[VBACK_DISK_MAX_XEN_DISKS];
 };
 
 /* Outcome of parsing: run, exit successfully (help, version), or fail. */

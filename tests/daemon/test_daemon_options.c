@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vback-disk's command line (examples/vback-disk/options.c and
+ * xen_options.c): the Xen mode is the default, --domid/--disk build the
+ * explicit configuration, and every mistake is a usage error.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "options.h"
+#include "xen_options.h"
+
+/* The struct holds the --disk paths: keep it off the test's stack. */
+static struct vback_disk_options opts;
+
+/* getopt wants char *; it does not write through them. */
+static char *unconst(const char *s)
+{
+	return (char *)(uintptr_t)s;
+}
+
+/* Parse @args (NULL-terminated, without argv[0]); stderr is silenced. */
+static enum vback_disk_parse parse(const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+	enum vback_disk_parse r;
+	FILE *saved = stderr;
+
+	argv[argc++] = unconst("vback-disk");
+	while (*args)
+		argv[argc++] = unconst(*args++);
+	argv[argc] = NULL;
+	stderr = fopen("/dev/null", "w");
+	assert_non_null(stderr);
+	r = vback_disk_parse_options(argc, argv, &opts);
+	fclose(stderr);
+	stderr = saved;
+	return r;
+}
+
+#define PARSE(...) parse((const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_default_is_xen_discovery(void **state)
+{
+	(void)state;
+	assert_int_equal(parse((const char *const[]){ NULL }),
+			 VBACK_HAVE_XEN ? VBACK_DISK_RUN
+					: VBACK_DISK_EXIT_USAGE);
+	if (!VBACK_HAVE_XEN)
+		return;
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_XEN);
+	assert_int_equal(opts.domid, -1);
+	assert_int_equal(opts.nr_xen_disks, 0);
+	assert_int_equal(opts.backend_domid, 0);
+	assert_false(opts.syslog);
+	assert_false(opts.read_only);
+
+	assert_int_equal(PARSE("--engine", "posix", "--direct", "--ro",
+			       "--log-level", "debug", "--syslog",
+			       "--backend-domid", "2"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.engine, VBACK_IO_ENGINE_POSIX);
+	assert_true(opts.direct);
+	assert_true(opts.read_only);
+	assert_true(opts.syslog);
+	assert_int_equal(opts.log_level, VBACK_LOG_DEBUG);
+	assert_int_equal(opts.backend_domid, 2);
+}
+
+static void test_explicit_disks(void **state)
+{
+	(void)state;
+	if (!VBACK_HAVE_XEN)
+		skip();
+	assert_int_equal(
+		PARSE("--domid", "12", "--disk",
+		      "path=/srv/a.img,base=0x2000000,irq=5", "--disk",
+		      "irq=6,ro,grants,base=33554944,path=/srv/b c.img"),
+		VBACK_DISK_RUN);
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_XEN);
+	assert_int_equal(opts.domid, 12);
+	assert_int_equal(opts.nr_xen_disks, 2);
+	assert_string_equal(opts.xen_disks[0].path, "/srv/a.img");
+	assert_int_equal(opts.xen_disks[0].base, 0x2000000);
+	assert_int_equal(opts.xen_disks[0].irq, 5);
+	assert_false(opts.xen_disks[0].read_only);
+	assert_false(opts.xen_disks[0].grants);
+	assert_string_equal(opts.xen_disks[1].path, "/srv/b c.img");
+	assert_int_equal(opts.xen_disks[1].base, 0x2000200);
+	assert_int_equal(opts.xen_disks[1].irq, 6);
+	assert_true(opts.xen_disks[1].read_only);
+	assert_true(opts.xen_disks[1].grants);
+}
+
+static void test_disk_spec_errors(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"path=/a",				  /* no base */
+		"path=/a,base=0x2000000",		  /* no irq */
+		"base=0x2000000,irq=5",			  /* no path */
+		"path=,base=0x2000000,irq=5",		  /* empty path */
+		"path=/a,base=zz,irq=5",		  /* not a number */
+		"path=/a,base=0x2000001,irq=5",		  /* misaligned */
+		"path=/a,base=-512,irq=5",		  /* signed */
+		"path=/a,base=0x2000000x,irq=5",	  /* trailing garbage */
+		"path=/a,base=0xfffffffffffffe00,irq=5",  /* window overflows */
+		"path=/a,base=0x99999999999999999,irq=5", /* overflows u64 */
+		"path=/a,base=0x2000000,irq=",		  /* empty irq */
+		"path=/a,base=0x2000000,irq=0",		  /* no such line */
+		"path=/a,base=0x2000000,irq=5000",	  /* too large */
+		"path=/a,base=0x2000000,irq=5,ro=1",	  /* flag with value */
+		"path=/a,base=0x2000000,irq=5,speed=fast", /* unknown key */
+		"path=/a,base=0x2000000,irq=5,,",	   /* empty item */
+	};
+	struct vback_disk_xen_disk d;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (vback_disk_xen_parse_disk(bad[i], &d, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("accepted: '%s'", bad[i]);
+		/* One message that says what is wrong. */
+		assert_true(strlen(err) > 5);
+	}
+	assert_int_equal(
+		vback_disk_xen_parse_disk("path=/a,base=0x2000000,irq=5", &d,
+					  err, sizeof(err)),
+		0);
+}
+
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	/* Unknown option, and the combinations that make no sense. */
+	assert_int_equal(PARSE("--frobnicate"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("stray"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--domid", "3"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--disk", "path=/a,base=0x2000000,irq=5"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--domid", "0", "--disk",
+			       "path=/a,base=0x2000000,irq=5"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--domid", "32752", "--disk",
+			       "path=/a,base=0x2000000,irq=5"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--domid", "x", "--disk",
+			       "path=/a,base=0x2000000,irq=5"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--domid", "3", "--disk",
+			       "path=/a,base=0x2000000,irq=5", "--disk",
+			       "path=/b,base=0x2000000,irq=6"),
+			 VBACK_DISK_EXIT_USAGE); /* same window */
+	assert_int_equal(PARSE("--domid", "3", "--disk",
+			       "path=/a,base=0x2000000,irq=5", "--disk",
+			       "path=/b,base=0x2000200,irq=5"),
+			 VBACK_DISK_EXIT_USAGE); /* same irq */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a", "--domid",
+			       "3"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--image", "/a"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--serial", "abc"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
+	/* vhost-user still parses as before. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_VHOST_USER);
+}
+
+static void test_help_and_version(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--help"), VBACK_DISK_EXIT_OK);
+	assert_int_equal(PARSE("-V"), VBACK_DISK_EXIT_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_is_xen_discovery),
+		cmocka_unit_test(test_explicit_disks),
+		cmocka_unit_test(test_disk_spec_errors),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_help_and_version),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vback-disk's Xen mode end to end on the fake Xen: the daemon core of
+ * examples/vback-disk (xen_daemon.c, options.c, as the binary builds them)
+ * serves guests whose disks are configured in the fake xenstore the way
+ * libxl does it; the guest-driver model does IO through the simulated
+ * vCPUs; the data is checked in real image files (posix and io_uring
+ * engines). Everything below the fake's system table is production code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
+#include <vback/io.h>
+
+#include "fake_xen.h"
+#include "fake_xen_priv.h"
+#include "guest_driver.h"
+#include "guest_mem.h"
+#include "options.h"
+#include "xen_daemon.h"
+#include "xen_priv.h"
+
+#define RAM_BASE   0x40000000ull /* Arm's GUEST_RAM0_BASE */
+#define RAM_SIZE   (16ull << 20)
+#define DRV_HEAP   (4ull << 20)	 /* guest heap per driver */
+#define MMIO_BASE  0x02000000ull /* libxl's first virtio-mmio window */
+#define FIRST_SPI  33u
+#define DISK_BYTES (1u << 20)
+#define MAX_DISKS  3
+#define SECTOR	   512u
+
+struct fixture;
+struct guest;
+
+struct gdisk {
+	struct guest *g;
+	unsigned int idx;
+	uint32_t devid;
+	uint64_t base;
+	uint32_t irq;
+	char path[128];
+	struct gdrv *drv;
+};
+
+struct guest {
+	struct fixture *f;
+	uint16_t domid;
+	enum vback_xen_layout layout;
+	struct gmem *mem;
+	struct fake_dom *d;
+	struct gdisk disk[MAX_DISKS];
+	unsigned int ndisks;
+	unsigned int vcpu_rr;
+};
+
+struct fixture {
+	char dir[64];
+	const char *engine;
+	struct vback_loop *loop;
+	struct fake_xen *fx;
+	struct vback_xen *xen;
+	struct vback_log log;
+	unsigned int errors;
+	char last_err[256];
+	char all_errs[4096];
+	struct vback_disk_options opts;
+	struct xen_daemon *xd;
+	/* guest memory of every guest, freed after the fake Xen */
+	struct gmem *mems[8];
+	unsigned int nmems;
+};
+
+static void fixture_log(void *opaque, enum vback_log_level level,
+			const char *msg)
+{
+	struct fixture *f = opaque;
+
+	if (getenv("VBACK_TEST_VERBOSE"))
+		fprintf(stderr, "  log %d: %s\n", level, msg);
+	if (level <= VBACK_LOG_ERR) {
+		f->errors++;
+		snprintf(f->last_err, sizeof(f->last_err), "%s", msg);
+		strncat(f->all_errs, msg,
+			sizeof(f->all_errs) - strlen(f->all_errs) - 2);
+		strcat(f->all_errs, "\n");
+	}
+}
+
+static void check_fake(struct fixture *f)
+{
+	const char *why = fake_xen_failure(f->fx);
+
+	if (why)
+		fail_msg("fake Xen: %s", why);
+}
+
+/* Run the loop until nothing is ready (and a little longer for threads). */
+static void settle(struct fixture *f)
+{
+	int i, idle = 0;
+
+	for (i = 0; i < 1000 && idle < 3; i++)
+		idle = vback_loop_run_once(f->loop, 2) <= 0 ? idle + 1 : 0;
+}
+
+static void make_image(const char *path, unsigned int bytes)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, bytes), 0);
+	close(fd);
+}
+
+static void file_read(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+static void pattern(uint8_t *p, size_t n, unsigned int seed)
+{
+	uint32_t x = seed * 2654435761u + 7;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+/* getopt wants char *; it does not write through them. */
+static char *unconst(const char *s)
+{
+	return (char *)(uintptr_t)s;
+}
+
+/*
+ * Start the daemon core the way xen_mode.c does, on the fake Xen, with
+ * the command line @args (NULL-terminated, without argv[0]).
+ */
+static void daemon_start(struct fixture *f, enum vback_xen_irq_mode irq,
+			 const char *const *args, int want)
+{
+	struct xen_daemon_env env = { 0 };
+	char *argv[24];
+	int argc = 0, ret;
+
+	argv[argc++] = unconst("vback-disk");
+	if (f->engine) {
+		argv[argc++] = unconst("--engine");
+		argv[argc++] = unconst(f->engine);
+	}
+	while (args && *args)
+		argv[argc++] = unconst(*args++);
+	argv[argc] = NULL;
+	assert_int_equal(vback_disk_parse_options(argc, argv, &f->opts),
+			 VBACK_DISK_RUN);
+	assert_int_equal(f->opts.mode, VBACK_DISK_MODE_XEN);
+	env.opts = &f->opts;
+	env.log = &f->log;
+	env.loop = f->loop;
+	env.irq_mode = irq;
+	env.drain_timeout_ms = 5000;
+	ret = xen_daemon_create(&env, &f->xd);
+	if (ret == 0) {
+		ret = xen_daemon_start(f->xd, f->xen);
+		if (ret < 0) {
+			xen_daemon_destroy(f->xd);
+			f->xd = NULL;
+		}
+	} else {
+		f->xd = NULL;
+	}
+	assert_int_equal(ret, want);
+}
+
+static void fixture_init(struct fixture *f, const char *engine)
+{
+	struct vback_xen_options o = { 0 };
+
+	memset(f, 0, sizeof(*f));
+	f->engine = engine;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vback-daemon-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->log.fn = fixture_log;
+	f->log.opaque = f;
+	f->log.max_level = VBACK_LOG_DEBUG;
+	assert_int_equal(vback_epoll_loop_create(&f->log, &f->loop), 0);
+	f->fx = fake_xen_create();
+	assert_non_null(f->fx);
+	fake_xen_set_loop(f->fx, f->loop);
+	o.loop = f->loop;
+	o.log = &f->log;
+	assert_int_equal(vback_xen_create_sys(&o, &fake_xen_sys, f->fx,
+					      &f->xen),
+			 0);
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Tear down: every server, mapping, port and handle is gone. */
+static void fixture_fini(struct fixture *f)
+{
+	struct fake_dom *d;
+	unsigned int i;
+
+	xen_daemon_destroy(f->xd);
+	for (d = f->fx->doms; d; d = d->next) {
+		assert_int_equal(fake_dom_servers(d), 0);
+		assert_int_equal(fake_dom_foreign_pages(d), 0);
+		assert_int_equal(fake_dom_grant_pages(d), 0);
+	}
+	vback_xen_destroy(f->xen);
+	assert_int_equal(fake_xen_open_handles(f->fx), 0);
+	check_fake(f);
+	fake_xen_destroy(f->fx);
+	vback_epoll_loop_destroy(f->loop);
+	for (i = 0; i < f->nmems; i++)
+		gmem_destroy(f->mems[i]);
+	remove_tree(f->dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Guests: fake domains, xenstore as libxl writes it, driver models     */
+/* ------------------------------------------------------------------ */
+
+static uint64_t vcpu_read(void *opaque, uint64_t off, unsigned int size)
+{
+	struct gdisk *k = opaque;
+	uint64_t v = 0;
+
+	assert_int_equal(fake_vcpu_mmio(k->g->d, k->g->vcpu_rr++ % 2,
+					k->base + off, size, IOREQ_READ, &v),
+			 0);
+	return v;
+}
+
+static void vcpu_write(void *opaque, uint64_t off, unsigned int size,
+		       uint64_t v)
+{
+	struct gdisk *k = opaque;
+
+	assert_int_equal(fake_vcpu_mmio(k->g->d, k->g->vcpu_rr++ % 2,
+					k->base + off, size, IOREQ_WRITE, &v),
+			 0);
+}
+
+static const char *layout_dir(enum vback_xen_layout l)
+{
+	return l == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "virtio_disk" : "virtio";
+}
+
+static void xs_set(struct fixture *f, const char *dir, const char *key,
+		   const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	assert_int_equal(fake_xs_write(f->fx, path, val), 0);
+}
+
+static char *xs_get(struct fixture *f, const struct gdisk *k, const char *key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/%s/%u/%u/%s",
+		 layout_dir(k->g->layout), k->g->domid, k->devid, key);
+	return fake_xs_read(f->fx, path);
+}
+
+static void assert_be_state(struct fixture *f, const struct gdisk *k,
+			    const char *want)
+{
+	char *v = xs_get(f, k, "state");
+
+	assert_non_null(v);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+/* What libxl writes for `disk = [ '...,specification=virtio,...' ]`. */
+static void xs_disk(struct fixture *f, struct gdisk *k, const char *mode,
+		    const char *base_override)
+{
+	const struct guest *g = k->g;
+	char be[128], fe[128], num[32];
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%u/%u",
+		 layout_dir(g->layout), g->domid, k->devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", g->domid,
+		 layout_dir(g->layout), k->devid);
+	xs_set(f, fe, "backend", be);
+	xs_set(f, fe, "state", "1");
+	xs_set(f, be, "frontend", fe);
+	snprintf(num, sizeof(num), "%u", g->domid);
+	xs_set(f, be, "frontend-id", num);
+	xs_set(f, be, "params", k->path);
+	xs_set(f, be, "mode", mode);
+	if (g->layout == VBACK_XEN_LAYOUT_VIRTIO_DISK) {
+		/* Xen 4.17: decimal base, libxl's "standalone" backend. */
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)k->base);
+		xs_set(f, be, "type", "standalone");
+		xs_set(f, be, "specification", "virtio");
+		xs_set(f, be, "discard-enable", "0");
+	} else {
+		/* Xen 4.18: hexadecimal base, generic virtio device. */
+		snprintf(num, sizeof(num), "%#llx",
+			 (unsigned long long)k->base);
+		xs_set(f, be, "type", "virtio,device2");
+	}
+	xs_set(f, be, "base", base_override ? base_override : num);
+	snprintf(num, sizeof(num), "%u", k->irq);
+	xs_set(f, be, "irq", num);
+	xs_set(f, be, "transport", "mmio");
+	xs_set(f, be, "online", "1");
+	xs_set(f, be, "state", "1");
+}
+
+/* A domain with @n disks, images created (unless they exist). */
+static void guest_init(struct fixture *f, struct guest *g, uint16_t domid,
+		       enum vback_xen_layout layout, unsigned int n)
+{
+	const struct gmem_region r = { RAM_BASE, RAM_SIZE, false };
+	unsigned int i;
+
+	memset(g, 0, sizeof(*g));
+	g->f = f;
+	g->domid = domid;
+	g->layout = layout;
+	g->ndisks = n;
+	g->mem = gmem_create(&r, 1);
+	assert_non_null(g->mem);
+	assert_true(f->nmems < sizeof(f->mems) / sizeof(f->mems[0]));
+	f->mems[f->nmems++] = g->mem;
+	g->d = fake_dom_create_on(f->fx, domid, 2, RAM_BASE,
+				  gmem_host(g->mem, RAM_BASE, RAM_SIZE),
+				  RAM_SIZE);
+	assert_non_null(g->d);
+	for (i = 0; i < n; i++) {
+		struct gdisk *k = &g->disk[i];
+		struct stat st;
+
+		k->g = g;
+		k->idx = i;
+		k->devid = 51712 + 16 * i; /* xvda, xvdb, ... */
+		k->base = MMIO_BASE + i * 0x200ull;
+		k->irq = FIRST_SPI + i;
+		snprintf(k->path, sizeof(k->path), "%s/dom%u-%u.img", f->dir,
+			 domid, i);
+		if (stat(k->path, &st) < 0)
+			make_image(k->path, DISK_BYTES);
+	}
+}
+
+static void guest_probe(struct gdisk *k)
+{
+	struct gdrv_options o = { 0 };
+
+	o.access.mmio_read = vcpu_read;
+	o.access.mmio_write = vcpu_write;
+	o.access.opaque = k;
+	o.mem = k->g->mem;
+	o.heap_base = RAM_BASE + k->idx * DRV_HEAP;
+	o.heap_size = DRV_HEAP;
+	k->drv = gdrv_create(&o);
+	assert_non_null(k->drv);
+	assert_int_equal(gdrv_probe(k->drv), 0);
+	assert_int_equal(gdrv_config_read(k->drv, 0, 8), DISK_BYTES / SECTOR);
+}
+
+static void guest_fini(struct guest *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->ndisks; i++) {
+		gdrv_destroy(g->disk[i].drv);
+		g->disk[i].drv = NULL;
+	}
+}
+
+/* Bound event channels of @d (guest ports with a backend peer). */
+static unsigned int bound_ports(const struct fake_dom *d)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < MAX_PORTS; i++)
+		n += d->gports[i].peer != NULL;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* IO through the guest                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Publish one request and kick; the completion is collected later. */
+static int submit(struct gdisk *k, uint32_t type, uint64_t sector, void *buf,
+		  uint32_t len)
+{
+	struct gdrv_blk_req r = { 0 };
+	int head;
+
+	r.type = type;
+	r.sector = sector;
+	r.data = buf;
+	r.len = len;
+	r.segs = len > 4096 ? 2 : 1;
+	head = gdrv_submit(k->drv, 0, &r);
+	assert_true(head >= 0);
+	gdrv_kick(k->drv, 0, false);
+	return head;
+}
+
+/* Collect @want completions, running the loop while the IO engine works. */
+static unsigned int collect(struct gdisk *k, struct gdrv_done *out,
+			    unsigned int want)
+{
+	unsigned int got = 0, i;
+
+	for (i = 0; i < 5000 && got < want; i++) {
+		got += gdrv_poll(k->drv, 0, out + got, want - got);
+		if (got < want)
+			vback_loop_run_once(k->g->f->loop, 1);
+	}
+	return got;
+}
+
+static int rw(struct gdisk *k, uint32_t type, uint64_t sector, void *buf,
+	      uint32_t len)
+{
+	struct gdrv_done done;
+	int head = submit(k, type, sector, buf, len);
+
+	if (collect(k, &done, 1) != 1)
+		return -ETIMEDOUT;
+	assert_int_equal(done.head, head);
+	return done.status;
+}
+
+/* Write a pattern, check the image file, read it back via the guest. */
+static void io_verified(struct gdisk *k, uint64_t sector, unsigned int seed)
+{
+	static uint8_t out[12288], in[12288], file[12288];
+
+	pattern(out, sizeof(out), seed);
+	assert_int_equal(rw(k, VIRTIO_BLK_T_OUT, sector, out, sizeof(out)),
+			 VIRTIO_BLK_S_OK);
+	file_read(k->path, sector * SECTOR, file, sizeof(file));
+	assert_memory_equal(file, out, sizeof(out));
+	memset(in, 0, sizeof(in));
+	assert_int_equal(rw(k, VIRTIO_BLK_T_IN, sector, in, sizeof(in)),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+	assert_int_equal(rw(k, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+			 VIRTIO_BLK_S_OK);
+}
+
+static void check_file(const struct gdisk *k, uint64_t sector,
+		       unsigned int seed, size_t len)
+{
+	static uint8_t want[16384], got[16384];
+
+	assert_true(len <= sizeof(want));
+	pattern(want, len, seed);
+	file_read(k->path, sector * SECTOR, got, len);
+	assert_memory_equal(got, want, len);
+}
+
+/* Skip the io_uring variant where the kernel does not allow io_uring. */
+static bool engine_usable(struct fixture *f)
+{
+	struct vback_io_options o = { 0 };
+	struct vback_io io;
+	char path[128];
+	bool ok;
+
+	if (!f->engine || strcmp(f->engine, "io_uring"))
+		return true;
+	snprintf(path, sizeof(path), "%s/probe.img", f->dir);
+	make_image(path, 4096);
+	o.path = path;
+	o.engine = VBACK_IO_ENGINE_URING;
+	o.log = &f->log;
+	if (vback_io_open(&o, f->loop, &io) < 0)
+		return false;
+	ok = vback_io_engine_of(&io) == VBACK_IO_ENGINE_URING;
+	vback_io_close(&io);
+	unlink(path);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Two domains, two disks each, one per xenstore layout; data through the
+ * guest to the image files. Then one domain dies with IO in flight: its
+ * devices, server, mappings and ports go, the other keeps working; and it
+ * comes back with the same domid and finds its data.
+ */
+static void test_two_domains(void **state)
+{
+	static uint8_t burst[8][4096];
+	struct fixture f;
+	struct guest a, b, a2;
+	unsigned int i, handles;
+
+	fixture_init(&f, *state);
+	if (!engine_usable(&f)) {
+		fixture_fini(&f);
+		skip();
+	}
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
+	guest_init(&f, &a, 5, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	guest_init(&f, &b, 7, VBACK_XEN_LAYOUT_VIRTIO, 2);
+	for (i = 0; i < 2; i++) {
+		xs_disk(&f, &a.disk[i], "w", NULL);
+		xs_disk(&f, &b.disk[i], "w", NULL);
+	}
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 4);
+	for (i = 0; i < 2; i++) {
+		/* InitWait: libxl may now unpause the guest. */
+		assert_be_state(&f, &a.disk[i], "2");
+		assert_be_state(&f, &b.disk[i], "2");
+		assert_true(fake_dom_range_claimed(a.d, a.disk[i].base,
+						   a.disk[i].base + 0x1ff));
+	}
+	/* One IOREQ server per domain, serving both of its disks. */
+	assert_int_equal(fake_dom_servers(a.d), 1);
+	assert_int_equal(fake_dom_servers(b.d), 1);
+	assert_int_equal(fake_dom_nr_ranges(b.d), 2);
+
+	for (i = 0; i < 2; i++) {
+		guest_probe(&a.disk[i]);
+		guest_probe(&b.disk[i]);
+		/* discard-enable=0 (virtio_disk layout): no DISCARD. */
+		assert_false(gdrv_device_features(a.disk[i].drv) &
+			     GDRV_F(VIRTIO_BLK_F_DISCARD));
+		io_verified(&a.disk[i], 8 + i, 10 + i);
+		io_verified(&b.disk[i], 64 + i, 20 + i);
+	}
+	/* The used-buffer interrupt reached the guest on its SPI. */
+	assert_true(fake_dom_irqs(a.d, a.disk[0].irq) > 0);
+	assert_true(fake_dom_irqs(b.d, b.disk[1].irq) > 0);
+	assert_true(gdrv_interrupt(a.disk[0].drv) & 1);
+	check_fake(&f);
+
+	/* Domain 5 dies with writes in flight on both disks. */
+	handles = fake_xen_open_handles(f.fx);
+	for (i = 0; i < 8; i++) {
+		pattern(burst[i], sizeof(burst[i]), 100 + i);
+		submit(&a.disk[i % 2], VIRTIO_BLK_T_OUT, 256 + 8 * i, burst[i],
+		       sizeof(burst[i]));
+	}
+	fake_dom_destroy(a.d);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 2);
+	assert_int_equal(fake_dom_foreign_pages(a.d), 0);
+	assert_int_equal(fake_dom_grant_pages(a.d), 0);
+	assert_false(fake_dom_is_zombie(a.d));
+	assert_int_equal(bound_ports(a.d), 0);
+	/* Its event-channel handle and ioreq-page resource are closed. */
+	assert_int_equal(fake_xen_open_handles(f.fx), handles - 2);
+	guest_fini(&a);
+	/* The other domain did not notice. */
+	assert_int_equal(fake_dom_servers(b.d), 1);
+	assert_int_equal(bound_ports(b.d), 2);
+	for (i = 0; i < 2; i++)
+		io_verified(&b.disk[i], 128 + i, 30 + i);
+	check_fake(&f);
+
+	/* libxl removes the backend nodes; the guest is created again with
+	 * the same domid and the same images. */
+	assert_int_equal(fake_xs_rm(f.fx,
+				    "/local/domain/0/backend/virtio_disk/5"),
+			 0);
+	settle(&f);
+	guest_init(&f, &a2, 5, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	for (i = 0; i < 2; i++)
+		xs_disk(&f, &a2.disk[i], "w", NULL);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 4);
+	assert_int_equal(fake_dom_servers(a2.d), 1);
+	for (i = 0; i < 2; i++) {
+		static uint8_t in[12288], want[12288];
+
+		assert_be_state(&f, &a2.disk[i], "2");
+		guest_probe(&a2.disk[i]);
+		/* Round 1's data is still there. */
+		pattern(want, sizeof(want), 10 + i);
+		assert_int_equal(rw(&a2.disk[i], VIRTIO_BLK_T_IN, 8 + i, in,
+				    sizeof(in)),
+				 VIRTIO_BLK_S_OK);
+		assert_memory_equal(in, want, sizeof(in));
+		io_verified(&a2.disk[i], 512 + i, 40 + i);
+	}
+	assert_int_equal(f.errors, 0);
+	check_fake(&f);
+	guest_fini(&a2);
+	guest_fini(&b);
+	fixture_fini(&f);
+}
+
+/* Writes that the guest saw completed before a SIGTERM are in the file,
+ * and so are those in flight when it came: all of them complete. */
+static void test_sigterm_with_io_in_flight(void **state)
+{
+	static uint8_t bufs[32][8192];
+	struct gdrv_done done[32];
+	struct fixture f;
+	struct guest g;
+	unsigned int i, n0, n1, tries;
+	static uint8_t late[4096], zero[4096], file[4096];
+
+	fixture_init(&f, *state);
+	if (!engine_usable(&f)) {
+		fixture_fini(&f);
+		skip();
+	}
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
+	guest_init(&f, &g, 3, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	xs_disk(&f, &g.disk[1], "w", NULL);
+	settle(&f);
+	guest_probe(&g.disk[0]);
+	guest_probe(&g.disk[1]);
+	/* A first write, acknowledged before the signal. */
+	io_verified(&g.disk[0], 0, 1);
+
+	for (i = 0; i < 32; i++) {
+		pattern(bufs[i], sizeof(bufs[i]), 200 + i);
+		submit(&g.disk[i % 2], VIRTIO_BLK_T_OUT, 64 + 16 * i, bufs[i],
+		       sizeof(bufs[i]));
+	}
+	assert_int_equal(kill(getpid(), SIGTERM), 0);
+	for (tries = 0; tries < 5000 && !xen_daemon_finished(f.xd); tries++)
+		vback_loop_run_once(f.loop, 2);
+	assert_true(xen_daemon_finished(f.xd));
+	/* Every request in flight was finished and acknowledged by the time
+	 * the daemon says it is done: read the used rings without running
+	 * the loop any further. */
+	n0 = gdrv_poll(g.disk[0].drv, 0, done, 16);
+	for (i = 0; i < n0; i++)
+		assert_int_equal(done[i].status, VIRTIO_BLK_S_OK);
+	n1 = gdrv_poll(g.disk[1].drv, 0, done, 16);
+	for (i = 0; i < n1; i++)
+		assert_int_equal(done[i].status, VIRTIO_BLK_S_OK);
+	assert_int_equal(n0 + n1, 32);
+	check_file(&g.disk[0], 0, 1, 12288);
+	for (i = 0; i < 32; i++)
+		check_file(&g.disk[i % 2], 64 + 16 * i, 200 + i, 8192);
+
+	/* Stopped: a new request is not taken any more (the vCPU is still
+	 * answered: the IOREQ server lives until the teardown). */
+	pattern(late, sizeof(late), 999);
+	submit(&g.disk[0], VIRTIO_BLK_T_OUT, 1000, late, sizeof(late));
+	settle(&f);
+	assert_int_equal(gdrv_poll(g.disk[0].drv, 0, done, 1), 0);
+	memset(zero, 0, sizeof(zero));
+	file_read(g.disk[0].path, 1000 * SECTOR, file, sizeof(file));
+	assert_memory_equal(file, zero, sizeof(zero));
+
+	xen_daemon_destroy(f.xd);
+	f.xd = NULL;
+	/* Everything of the domain is released. */
+	assert_int_equal(fake_dom_servers(g.d), 0);
+	assert_int_equal(fake_dom_nr_ranges(g.d), 0);
+	assert_int_equal(fake_dom_foreign_pages(g.d), 0);
+	assert_int_equal(bound_ports(g.d), 0);
+	assert_int_equal(f.errors, 0);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
+/* mode=r in xenstore, and the --ro override: writes are refused, the
+ * image is untouched, reads work. */
+static void test_read_only(void **state)
+{
+	static uint8_t out[4096], in[4096], file[4096], zero[4096];
+	static const char *const ro_all[] = { "--ro", NULL };
+	struct fixture f;
+	struct guest g;
+	unsigned int i, round;
+
+	(void)state;
+	for (round = 0; round < 2; round++) {
+		fixture_init(&f, "posix");
+		daemon_start(&f, VBACK_XEN_IRQ_SPI, round ? ro_all : NULL, 0);
+		guest_init(&f, &g, 4, VBACK_XEN_LAYOUT_VIRTIO, 2);
+		xs_disk(&f, &g.disk[0], "r", NULL);
+		xs_disk(&f, &g.disk[1], "w", NULL);
+		settle(&f);
+		assert_int_equal(xen_daemon_disks(f.xd), 2);
+		for (i = 0; i < 2; i++) {
+			struct gdisk *k = &g.disk[i];
+			bool ro = i == 0 || round == 1;
+
+			guest_probe(k);
+			assert_int_equal(!!(gdrv_device_features(k->drv) &
+					    GDRV_F(VIRTIO_BLK_F_RO)),
+					 ro);
+			pattern(out, sizeof(out), 7);
+			if (!ro) {
+				io_verified(k, 0, 7);
+				continue;
+			}
+			assert_int_equal(rw(k, VIRTIO_BLK_T_OUT, 0, out,
+					    sizeof(out)),
+					 VIRTIO_BLK_S_IOERR);
+			file_read(k->path, 0, file, sizeof(file));
+			assert_memory_equal(file, zero, sizeof(zero));
+			assert_int_equal(rw(k, VIRTIO_BLK_T_IN, 0, in,
+					    sizeof(in)),
+					 VIRTIO_BLK_S_OK);
+			assert_memory_equal(in, zero, sizeof(in));
+		}
+		guest_fini(&g);
+		fixture_fini(&f);
+	}
+}
+
+/* A bad device config is logged and refused; the others are served. */
+static void test_bad_device_refused(void **state)
+{
+	struct fixture f;
+	struct guest g;
+	(void)state;
+	fixture_init(&f, "posix");
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 3);
+	/* disk 1: its image does not exist; disk 2: garbage base. */
+	unlink(g.disk[1].path);
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	xs_disk(&f, &g.disk[1], "w", NULL);
+	xs_disk(&f, &g.disk[2], "w", "0xzz");
+	settle(&f);
+	assert_true(f.errors >= 2);
+	assert_int_equal(xen_daemon_disks(f.xd), 1);
+	assert_be_state(&f, &g.disk[0], "2");
+	assert_be_state(&f, &g.disk[1], "1");
+	assert_be_state(&f, &g.disk[2], "1");
+	assert_int_equal(fake_dom_nr_ranges(g.d), 1);
+	/* The errors name the node and the file that were wrong. */
+	assert_non_null(strstr(f.all_errs, "'base'"));
+	assert_non_null(strstr(f.all_errs, g.disk[1].path));
+	/* The good one works. */
+	guest_probe(&g.disk[0]);
+	io_verified(&g.disk[0], 4, 77);
+	/* The toolstack gives up on the refused one: it still gets Closed. */
+	xs_set(&f, "/local/domain/0/backend/virtio_disk/6/51728", "state", "5");
+	settle(&f);
+	assert_be_state(&f, &g.disk[1], "6");
+	/* And closing the served one releases it and its server. */
+	xs_set(&f, "/local/domain/0/backend/virtio_disk/6/51712", "state", "5");
+	settle(&f);
+	assert_be_state(&f, &g.disk[0], "6");
+	assert_int_equal(xen_daemon_disks(f.xd), 0);
+	assert_int_equal(fake_dom_servers(g.d), 0);
+	assert_int_equal(fake_dom_foreign_pages(g.d), 0);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
+/* --domid N --disk ...: no xenstore, one domain, x86 ISA interrupts. */
+static void test_explicit_mode(void **state)
+{
+	static uint8_t out[4096];
+	struct fixture f;
+	struct guest g;
+	char d0[200], d1[200];
+	const char *args[] = {
+		"--domid", "9", "--disk", d0, "--disk", d1, NULL
+	};
+	unsigned int i;
+
+	fixture_init(&f, *state);
+	if (!engine_usable(&f)) {
+		fixture_fini(&f);
+		skip();
+	}
+	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	g.disk[0].irq = 5;
+	g.disk[1].irq = 6;
+	snprintf(d0, sizeof(d0), "path=%s,base=%#llx,irq=5", g.disk[0].path,
+		 (unsigned long long)g.disk[0].base);
+	snprintf(d1, sizeof(d1), "base=%#llx,irq=6,ro,path=%s",
+		 (unsigned long long)g.disk[1].base, g.disk[1].path);
+	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, 0);
+	assert_int_equal(xen_daemon_disks(f.xd), 2);
+	assert_int_equal(fake_dom_servers(g.d), 1);
+	assert_true(fake_dom_range_claimed(g.d, g.disk[1].base,
+					   g.disk[1].base + 0x1ff));
+	guest_probe(&g.disk[0]);
+	guest_probe(&g.disk[1]);
+	io_verified(&g.disk[0], 32, 5);
+	/* An ISA line went up for the completion. */
+	assert_true(fake_dom_irqs(g.d, 5) > 0);
+	pattern(out, sizeof(out), 6);
+	assert_int_equal(rw(&g.disk[1], VIRTIO_BLK_T_OUT, 0, out, sizeof(out)),
+			 VIRTIO_BLK_S_IOERR);
+	/* A stop request with nothing in flight: flush, then finished. */
+	xen_daemon_signal(f.xd, SIGINT);
+	for (i = 0; i < 5000 && !xen_daemon_finished(f.xd); i++)
+		vback_loop_run_once(f.loop, 2);
+	assert_true(xen_daemon_finished(f.xd));
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
+/* Explicit mode errors: a missing image fails before Xen is touched, a
+ * domain that does not exist fails cleanly, overlapping windows too. */
+static void test_explicit_errors(void **state)
+{
+	struct fixture f;
+	char d0[200], d1[200];
+	const char *args[] = {
+		"--domid", "9", "--disk", d0, "--disk", d1, NULL
+	};
+	struct guest g;
+
+	(void)state;
+	fixture_init(&f, "posix");
+	snprintf(d0, sizeof(d0), "path=%s/none.img,base=0x2000000,irq=5",
+		 f.dir);
+	snprintf(d1, sizeof(d1), "path=%s/none.img,base=0x2000200,irq=6",
+		 f.dir);
+	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ENOENT);
+	assert_non_null(strstr(f.last_err, "none.img"));
+	/* Images fine, but no domain 9. */
+	snprintf(d0, sizeof(d0), "%s/a.img", f.dir);
+	make_image(d0, DISK_BYTES);
+	snprintf(d0, sizeof(d0), "path=%s/a.img,base=0x2000000,irq=5", f.dir);
+	snprintf(d1, sizeof(d1), "%s/b.img", f.dir);
+	make_image(d1, DISK_BYTES);
+	snprintf(d1, sizeof(d1), "path=%s/b.img,base=0x2000200,irq=6", f.dir);
+	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ESRCH);
+	/* With the domain: serves. */
+	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 0);
+	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, 0);
+	assert_int_equal(fake_dom_nr_ranges(g.d), 2);
+	xen_daemon_destroy(f.xd);
+	f.xd = NULL;
+	assert_int_equal(fake_dom_servers(g.d), 0);
+	fixture_fini(&f);
+}
+
+int main(void)
+{
+	static char posix[] = "posix", uring[] = "io_uring";
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_prestate(test_two_domains, posix),
+		cmocka_unit_test_prestate(test_two_domains, uring),
+		cmocka_unit_test_prestate(test_sigterm_with_io_in_flight,
+					  posix),
+		cmocka_unit_test_prestate(test_sigterm_with_io_in_flight,
+					  uring),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_bad_device_refused),
+		cmocka_unit_test_prestate(test_explicit_mode, posix),
+		cmocka_unit_test_prestate(test_explicit_mode, uring),
+		cmocka_unit_test(test_explicit_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
