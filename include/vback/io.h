@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * vback IO layer: "where the bytes live".
+/**
+ * @file vback/io.h
+ * @brief vback IO layer: "where the bytes live".
  *
  * The interface half of this header (struct vback_io and its ops) is OS-free:
  * it is the only IO header that virtio-blk includes. It moves bytes between
@@ -9,7 +10,9 @@
  * struct vback_io_ops (see examples/custom-backend).
  *
  * Threading: an IO instance belongs to the thread running its loop. submit(),
- * unplug() and the completion callbacks all run on that thread.
+ * unplug() and the completion callbacks all run on that thread. Within vback,
+ * virtio-blk calls submit() and unplug() from inside queue kicks and from
+ * inside done() callbacks; an implementation must accept both.
  */
 #ifndef VBACK_IO_H
 #define VBACK_IO_H
@@ -20,13 +23,22 @@
 extern "C" {
 #endif
 
+/** What a request does (struct vback_io_req::op). */
 enum vback_io_op {
+	/** Read the transfer length (sum of iov) at offset into iov. */
 	VBACK_IO_READ = 0,
+	/** Write the bytes of iov at offset. */
 	VBACK_IO_WRITE = 1,
+	/** Make every write completed before it durable (volatile_cache). */
 	VBACK_IO_FLUSH = 2,
+	/** The range [offset, offset + len) may be deallocated; reads of it
+	 *  return anything (only with caps.can_discard). */
 	VBACK_IO_DISCARD = 3,
+	/** Zero [offset, offset + len); with VBACK_IO_F_UNMAP the range may
+	 *  also be deallocated (only with caps.can_write_zeroes). */
 	VBACK_IO_WRITE_ZEROES = 4,
-	/* Like DISCARD, but the data must be unrecoverable afterwards. */
+	/** Like DISCARD, but the data must be unrecoverable afterwards
+	 *  (only with caps.can_secure_erase). */
 	VBACK_IO_SECURE_ERASE = 5,
 };
 
@@ -36,7 +48,8 @@ enum vback_io_op {
 struct vback_io_req;
 
 /**
- * Completion: @result is 0 or a negative errno (-EIO, -ENOSPC, ...). Called
+ * Completion of @req (the caller's function, stored in req->done):
+ * @result is 0 or a negative errno (-EIO, -ENOSPC, ...). Called
  * exactly once per accepted request, on the loop thread, from inside the
  * backend's event handling or unplug() - never from inside submit(), so a
  * caller may submit while it walks its own data structures. The callee may
@@ -50,45 +63,55 @@ typedef void (*vback_io_done_fn)(struct vback_io_req *req, int result);
  * from submit() until done() is called.
  */
 struct vback_io_req {
-	enum vback_io_op op;
-	uint32_t flags; /* VBACK_IO_F_* */
-	/* Byte offset on the disk (READ/WRITE/DISCARD/WRITE_ZEROES/ERASE). */
+	enum vback_io_op op; /**< what to do */
+	uint32_t flags;	     /**< VBACK_IO_F_* */
+	/** Byte offset on the disk (READ/WRITE/DISCARD/WRITE_ZEROES/ERASE). */
 	uint64_t offset;
-	/* Byte length for DISCARD/WRITE_ZEROES/SECURE_ERASE; ignored otherwise. */
+	/** Byte length for DISCARD/WRITE_ZEROES/SECURE_ERASE; ignored
+	 *  otherwise. */
 	uint64_t len;
-	/* Data buffers for READ/WRITE (total length = transfer length). */
+	/** Data buffers for READ/WRITE (total length = transfer length). */
 	const struct vback_iovec *iov;
-	unsigned int iovcnt;
-	vback_io_done_fn done;
-	void *opaque; /* the caller's */
-	/* Scratch for the backend while the request is in flight. */
+	unsigned int iovcnt;   /**< entries in @iov */
+	vback_io_done_fn done; /**< called once when an accepted request ends */
+	void *opaque;	       /**< the caller's; the backend ignores it */
+	/** Scratch for the backend while the request is in flight (from
+	 *  submit() until done()); the caller neither reads nor clears it. */
 	uintptr_t backend[4];
 };
 
 /** What a disk can do; limits the device advertises come from here. */
 struct vback_io_caps {
-	uint64_t size_bytes;		/* multiple of logical_block_size */
-	uint32_t logical_block_size;	/* >= 512, power of two */
-	uint32_t physical_block_size;	/* >= logical_block_size */
-	uint32_t max_segments;		/* iovecs per request, 0 = no limit */
-	uint32_t max_discard_sectors;	/* 512-byte units; 0 = no limit */
-	uint32_t max_write_zeroes_sectors; /* 512-byte units; 0 = no limit */
-	bool read_only;
-	bool can_discard;
-	bool can_write_zeroes;
-	bool can_secure_erase;
-	/* The disk has a volatile write cache: FLUSH matters. */
+	uint64_t size_bytes;		/**< multiple of logical_block_size */
+	uint32_t logical_block_size;	/**< >= 512, power of two */
+	uint32_t physical_block_size;	/**< >= logical_block_size */
+	uint32_t max_segments;		/**< iovecs per request, 0 = no limit */
+	uint32_t max_discard_sectors;	/**< 512-byte units; 0 = no limit */
+	uint32_t max_write_zeroes_sectors; /**< 512-byte units; 0 = no limit */
+	bool read_only;	       /**< writes are refused with -EROFS */
+	bool can_discard;      /**< VBACK_IO_DISCARD is supported */
+	bool can_write_zeroes; /**< VBACK_IO_WRITE_ZEROES is supported */
+	bool can_secure_erase; /**< VBACK_IO_SECURE_ERASE is supported */
+	/** The disk has a volatile write cache: FLUSH matters. */
 	bool volatile_cache;
 };
 
+/**
+ * An IO implementation: what vback's own engines fill, and what a user
+ * fills to bring their own (examples/custom-backend). @opaque is
+ * struct vback_io's. All ops are called on the loop thread; none may block
+ * for long, since the loop serves every device of the thread.
+ */
 struct vback_io_ops {
 	/**
-	 * Start @req. Returns 0 when accepted (done() will be called exactly
-	 * once), -EAGAIN for back-pressure (nothing accepted; only returned
-	 * while at least one earlier request is still in flight, so a done()
-	 * will follow and the caller can retry then), -EROFS for a write to a
-	 * read-only disk, -EINVAL/-EOPNOTSUPP for a request the disk cannot do,
-	 * or another -errno. On any error done() is not called.
+	 * Start @req (owned by the caller until done(); the backend may use
+	 * req->backend[] meanwhile). Returns 0 when accepted (done() will be
+	 * called exactly once), -EAGAIN for back-pressure (nothing accepted;
+	 * only returned while at least one earlier request is still in
+	 * flight, so a done() will follow and the caller can retry then),
+	 * -EROFS for a write to a read-only disk, -EINVAL/-EOPNOTSUPP for a
+	 * request the disk cannot do, or another -errno. On any error done()
+	 * is not called.
 	 */
 	int (*submit)(void *opaque, struct vback_io_req *req);
 	/**
@@ -97,7 +120,8 @@ struct vback_io_ops {
 	 * may complete requests from here.
 	 */
 	void (*unplug)(void *opaque);
-	/** Current capabilities. 0 or -errno. */
+	/** Current capabilities into *@caps. 0 or -errno. virtio-blk reads
+	 *  them once, in vback_blk_create(). */
 	int (*get_caps)(void *opaque, struct vback_io_caps *caps);
 	/**
 	 * Optional: re-read the disk size (the file or device grew or
@@ -106,30 +130,35 @@ struct vback_io_ops {
 	 */
 	int (*refresh_size)(void *opaque, uint64_t *size_bytes);
 	/**
-	 * Release everything. Requests still in flight are completed first
-	 * (waiting for them), so no done() runs after close() returns.
+	 * Release everything, @opaque included. Requests still in flight are
+	 * completed first (waiting for them), so no done() runs after close()
+	 * returns. Called once, by vback_io_close().
 	 */
 	void (*close)(void *opaque);
 };
 
-/** An IO instance: its ops and their context. */
+/** An IO instance: its ops and their context. Small: copied by value into
+ *  struct vback_blk_options; the copies refer to the same instance. */
 struct vback_io {
-	const struct vback_io_ops *ops;
-	void *opaque;
+	const struct vback_io_ops *ops; /**< the implementation */
+	void *opaque;			/**< context passed to every op */
 };
 
+/** Call @io's submit() for @req: see struct vback_io_ops. */
 static inline int vback_io_submit(const struct vback_io *io,
 				  struct vback_io_req *req)
 {
 	return io->ops->submit(io->opaque, req);
 }
 
+/** Call @io's unplug(), if it has one. */
 static inline void vback_io_unplug(const struct vback_io *io)
 {
 	if (io->ops->unplug)
 		io->ops->unplug(io->opaque);
 }
 
+/** Call @io's get_caps() into *@caps. */
 static inline int vback_io_get_caps(const struct vback_io *io,
 				    struct vback_io_caps *caps)
 {
@@ -140,35 +169,52 @@ static inline int vback_io_get_caps(const struct vback_io *io,
 /* The backends shipped with vback (libvback-io)                       */
 /* ------------------------------------------------------------------ */
 
+/** The IO engines built into vback (vback_io_open()). */
 enum vback_io_engine {
-	VBACK_IO_ENGINE_DEFAULT = 0, /* io_uring if it works here, else posix */
+	/** io_uring if it works here, else posix */
+	VBACK_IO_ENGINE_DEFAULT = 0,
+	/** preadv/pwritev on a pool of worker threads; completions come back
+	 *  to the loop through an eventfd. */
 	VBACK_IO_ENGINE_POSIX,
+	/** io_uring (liburing); where unavailable, the posix engine with a
+	 *  warning (vback_io_engine_of() tells). */
 	VBACK_IO_ENGINE_URING,
-	VBACK_IO_ENGINE_MEMORY, /* RAM disk: path unused, size from mem_size */
+	/** RAM disk: path unused, size from mem_size */
+	VBACK_IO_ENGINE_MEMORY,
 };
 
+/** How to open a disk with vback_io_open(); read during the call only,
+ *  except @log. */
 struct vback_io_options {
-	const char *path; /* file or block device */
-	enum vback_io_engine engine;
-	bool read_only;
-	bool direct;		   /* O_DIRECT */
-	uint64_t mem_size;	   /* MEMORY engine: size in bytes */
-	unsigned int queue_depth;  /* requests in flight at most; 0 = default */
-	unsigned int workers;	   /* POSIX engine threads; 0 = default */
-	const struct vback_log *log;
+	const char *path; /**< file or block device (used during the call) */
+	enum vback_io_engine engine; /**< which engine serves it */
+	bool read_only;		   /**< open read-only; writes get -EROFS */
+	bool direct;		   /**< O_DIRECT */
+	uint64_t mem_size;	   /**< MEMORY engine: size in bytes */
+	unsigned int queue_depth;  /**< most requests in flight; 0 = default */
+	unsigned int workers;	   /**< POSIX engine threads; 0 = default */
+	const struct vback_log *log; /**< borrowed; must outlive the instance */
 };
 
 /**
- * Open a disk. The backend registers its completion fd with @loop (which
- * must outlive it) and runs done() callbacks from that loop. On success
- * *@out holds the instance; close it with vback_io_close(). A block device
- * that is mounted, or a file another vback holds open for writing, is
- * refused with -EBUSY and a log line saying why.
+ * Open a disk as @opts says. The backend registers its completion fd
+ * with @loop (which must outlive it) and runs done() callbacks from that
+ * loop. On success *@out holds the instance; close it with
+ * vback_io_close(). A block device that is mounted, or a file another
+ * vback holds open for writing, is refused with -EBUSY and a log line
+ * saying why. Other errors: -EINVAL (bad options), -ENOENT/-EACCES/... from
+ * opening @opts->path, -ENOMEM.
  */
 VBACK_API int vback_io_open(const struct vback_io_options *opts,
 		  const struct vback_loop *loop, struct vback_io *out);
 
-/** Close an instance from vback_io_open() or a user's (calls ops->close). */
+/**
+ * Close an instance from vback_io_open() or a user's (calls ops->close(),
+ * which completes what is still in flight first) and clear *@io. Call it
+ * after the transport was detached (see vback_blk_destroy() for the
+ * order); copies of *@io are dangling afterwards. NULL or a cleared
+ * instance: no-op.
+ */
 VBACK_API void vback_io_close(struct vback_io *io);
 
 /**
@@ -177,9 +223,11 @@ VBACK_API void vback_io_close(struct vback_io *io);
  */
 VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
 
-/** "posix", "io_uring", "memory" or "default"; NULL if out of range. */
+/** The name of @engine: "posix", "io_uring", "memory" or "default";
+ *  NULL if out of range. Static storage. */
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
-/** Parse an engine name; 0 or -EINVAL. */
+/** Parse an engine @name (as vback_io_engine_name() prints it) into
+ *  *@engine; 0 or -EINVAL. */
 VBACK_API int vback_io_engine_parse(const char *name, enum vback_io_engine *engine);
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * vback Xen transport: serves virtio-mmio devices (struct vback_dev) to Xen
- * guests through one IOREQ server per guest domain.
+/**
+ * @file vback/xen.h
+ * @brief vback Xen transport: serves virtio-mmio devices (struct
+ * vback_dev) to Xen guests through one IOREQ server per guest domain.
  *
  * Objects, each owned by its creator and destroyed in reverse order:
  *  - struct vback_xen: the process-wide context (the Xen library handles,
@@ -41,6 +42,7 @@ struct vback_xen_backend;
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
+/** Options of vback_xen_create(); read during the call. */
 struct vback_xen_options {
 	/** Event loop the context registers its fds on (not owned; must
 	 *  outlive the context). Required. */
@@ -76,9 +78,10 @@ enum vback_xen_irq_mode {
 	VBACK_XEN_IRQ_ISA,
 };
 
+/** Options of vback_xen_domain_create(); read during the call. */
 struct vback_xen_domain_options {
-	uint16_t domid;
-	enum vback_xen_irq_mode irq_mode;
+	uint16_t domid; /**< the guest domain to serve */
+	enum vback_xen_irq_mode irq_mode; /**< how its interrupts are raised */
 	/** Bound of the foreign-mapping cache in MiB of guest memory mapped at
 	 *  once (0: 512). Mappings are made in 1 MiB chunks. */
 	unsigned int map_cache_mib;
@@ -106,19 +109,21 @@ VBACK_API int vback_xen_domain_create(struct vback_xen *xen,
  * e.g. after the device's IO instance was closed).
  */
 VBACK_API void vback_xen_domain_destroy(struct vback_xen_domain *dom);
+/** The domain id @dom serves. */
 VBACK_API uint16_t vback_xen_domain_id(const struct vback_xen_domain *dom);
 
 /* ------------------------------------------------------------------ */
 /* Devices                                                             */
 /* ------------------------------------------------------------------ */
 
+/** Options of vback_xen_device_add(); read during the call. */
 struct vback_xen_device_options {
 	/** The device to serve (not owned; must outlive the xen device). */
 	struct vback_dev *dev;
 	/** Guest-physical base of the virtio-mmio window; size defaults to
 	 *  VBACK_MMIO_WINDOW_SIZE when 0. Must not overlap another device. */
 	uint64_t base;
-	uint64_t size;
+	uint64_t size; /**< window size; 0: VBACK_MMIO_WINDOW_SIZE */
 	/** Interrupt line: the SPI number on Arm, the ISA IRQ on x86. */
 	uint32_t irq;
 	/** The guest uses grant DMA (addresses with bit 63 set): map grants,
@@ -153,9 +158,9 @@ VBACK_API void vback_xen_device_remove(struct vback_xen_device *xdev);
 
 /** Which xenstore layout a device was found in. */
 enum vback_xen_layout {
-	/** Xen 4.17+: backend/virtio_disk/<domid>/<devid>/ (base decimal). */
+	/** Xen 4.17+: backend/virtio_disk/DOMID/DEVID/ (base decimal). */
 	VBACK_XEN_LAYOUT_VIRTIO_DISK,
-	/** Xen 4.18+: backend/virtio/<domid>/<devid>/ (base hexadecimal). */
+	/** Xen 4.18+: backend/virtio/DOMID/DEVID/ (base hexadecimal). */
 	VBACK_XEN_LAYOUT_VIRTIO,
 };
 
@@ -164,20 +169,27 @@ enum vback_xen_layout {
  * strings are valid only during the callback that receives them.
  */
 struct vback_xen_device_config {
-	enum vback_xen_layout layout;
-	uint16_t domid;
-	uint32_t devid;
-	const char *backend_path;  /* e.g. /local/domain/0/backend/virtio/3/0 */
-	const char *frontend_path; /* "" when libxl wrote none */
-	const char *type;	   /* "virtio,device2", "standalone", ... or "" */
-	const char *params;	   /* disk path (virtio_disk layout), or "" */
-	bool read_only;		   /* mode = "r" */
-	bool discard_enable;
-	bool grant_usage;	   /* grant DMA: see device options */
-	uint64_t base;
-	uint32_t irq;
+	enum vback_xen_layout layout; /**< where it was found */
+	uint16_t domid;		      /**< the guest */
+	uint32_t devid;		      /**< device number within the guest */
+	/** e.g. /local/domain/0/backend/virtio/3/0 */
+	const char *backend_path;
+	const char *frontend_path; /**< "" when libxl wrote none */
+	/** "virtio,device2", "standalone", ... or "" */
+	const char *type;
+	const char *params;	   /**< disk path (virtio_disk layout), or "" */
+	bool read_only;		   /**< mode = "r" */
+	bool discard_enable;	   /**< discard-enable = 1 */
+	bool grant_usage;	   /**< grant DMA: see device options */
+	uint64_t base;		   /**< guest-physical mmio window base */
+	uint32_t irq;		   /**< SPI (Arm) or ISA IRQ (x86) */
 };
 
+/**
+ * What a backend asks of its user. Both are called on the loop thread,
+ * from the backend's xenstore watch callback (and remove() also from
+ * vback_xen_backend_stop()); @opaque is the backend options'.
+ */
 struct vback_xen_backend_ops {
 	/**
 	 * A device appeared. Return 0 and store the device to serve in *@dev
@@ -197,13 +209,16 @@ struct vback_xen_backend_ops {
 		       struct vback_dev *dev);
 };
 
+/** Options of vback_xen_backend_start(); read during the call (@ops must
+ *  stay valid until the backend is stopped). */
 struct vback_xen_backend_options {
-	const struct vback_xen_backend_ops *ops;
-	void *opaque;
+	const struct vback_xen_backend_ops *ops; /**< add/remove callbacks */
+	void *opaque;				 /**< passed to @ops */
 	/** The domain this backend runs in (whose backend/ nodes are read). */
 	uint16_t backend_domid;
 	/** Passed to every domain created for a discovered device. */
 	enum vback_xen_irq_mode irq_mode;
+	/** Passed to every domain: see struct vback_xen_domain_options. */
 	unsigned int map_cache_mib;
 };
 
@@ -219,7 +234,8 @@ struct vback_xen_backend_options {
 VBACK_API int vback_xen_backend_start(struct vback_xen *xen,
 			const struct vback_xen_backend_options *opts,
 			struct vback_xen_backend **out);
-/** Release every device it serves (calling remove()) and stop. */
+/** Release every device it serves (calling remove() for each), stop
+ *  watching, close its xenstore handle and free @be. NULL: no-op. */
 VBACK_API void vback_xen_backend_stop(struct vback_xen_backend *be);
 
 /**
