@@ -9,8 +9,8 @@
 #include "fake_xen.h"
 #include "xen_priv.h"
 
-#define GUEST_RAM_BASE 0x40000000ull /* Arm's GUEST_RAM0_BASE */
-#define GUEST_RAM_SIZE (16ull << 20)
+#define TEST_RAM_BASE 0x40000000ull /* Arm's GUEST_RAM0_BASE */
+#define TEST_RAM_SIZE (16ull << 20)
 #define MMIO_BASE      0x02000000ull
 
 struct harness {

@@ -182,7 +182,7 @@ static void test_virtio_disk_layout(void **state)
 {
 	struct fixture *f = fixture_new();
 	struct fake_dom *d =
-	    fake_dom_create(f->h->fx, 3, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(f->h->fx, 3, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	const char *be = BE "/virtio_disk/3/51712";
 	struct vback_mmio *m;
 	uint64_t v;
@@ -231,7 +231,7 @@ static void test_virtio_layout_grants(void **state)
 {
 	struct fixture *f = fixture_new();
 	struct fake_dom *d =
-	    fake_dom_create(f->h->fx, 4, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	const char *be = BE "/virtio/4/0";
 	struct vback_mmio *m;
 
@@ -267,7 +267,7 @@ static void test_non_dom0_backend_defaults_to_grants(void **state)
 	const char *be = "/local/domain/1/backend/virtio/4/0";
 
 	(void)state;
-	fake_dom_create(f->h->fx, 4, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	xw(f, be, "transport", "mmio");
 	xw(f, be, "base", "0x2000000");
 	xw(f, be, "irq", "34");
@@ -286,7 +286,7 @@ static void test_garbage_refused(void **state)
 	const char *bad2 = BE "/virtio_disk/3/2";
 
 	(void)state;
-	fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	libxl_virtio_disk(f, 3, 1, "0x20abcxyz", "34");
 	libxl_virtio_disk(f, 3, 2, "33562624", "35");
@@ -310,7 +310,7 @@ static void test_daemon_refuses(void **state)
 	struct fake_dom *d;
 
 	(void)state;
-	d = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	f->dm.refuse = -ENOENT;
 	start(f, 0);
@@ -325,7 +325,7 @@ static void test_frontend_not_ready(void **state)
 	struct fixture *f = fixture_new();
 
 	(void)state;
-	fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	xw(f, "/local/domain/3/device/virtio_disk/0", "state", "3");
 	start(f, 0);
@@ -338,7 +338,7 @@ static void test_offline_not_started(void **state)
 	struct fixture *f = fixture_new();
 
 	(void)state;
-	fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	xw(f, BE "/virtio_disk/3/0", "online", "0");
 	start(f, 0);
@@ -354,7 +354,7 @@ static void test_closing_and_offline(void **state)
 	const char *b0 = BE "/virtio_disk/3/0", *b1 = BE "/virtio_disk/3/1";
 
 	(void)state;
-	d = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	libxl_virtio_disk(f, 3, 1, "33562624", "34");
 	start(f, 0);
@@ -385,7 +385,7 @@ static void test_node_removed(void **state)
 	struct fake_dom *d;
 
 	(void)state;
-	d = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	start(f, 0);
 	assert_int_equal(f->dm.adds, 1);
@@ -404,8 +404,8 @@ static void test_release_domain(void **state)
 	struct fake_dom *d3, *d4;
 
 	(void)state;
-	d3 = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
-	d4 = fake_dom_create(f->h->fx, 4, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d3 = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	d4 = fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	libxl_virtio_disk(f, 4, 0, "33554432", "33");
 	start(f, 0);
@@ -419,7 +419,7 @@ static void test_release_domain(void **state)
 			->opts.gm;
 		uint64_t len = 16;
 
-		assert_non_null(gm.ops->map(gm.opaque, GUEST_RAM_BASE, &len,
+		assert_non_null(gm.ops->map(gm.opaque, TEST_RAM_BASE, &len,
 					    VBACK_GM_READ));
 	}
 	fake_dom_destroy(d3);
@@ -448,7 +448,7 @@ static void test_transaction_conflict_retried(void **state)
 	struct fixture *f = fixture_new();
 
 	(void)state;
-	fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	fake_xs_on_tx_start(f->h->fx, conflict_hook, NULL);
 	start(f, 0);
@@ -463,7 +463,7 @@ static void test_closed_while_starting(void **state)
 	struct fake_dom *d;
 
 	(void)state;
-	d = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	fake_xs_on_tx_start(f->h->fx, closing_hook, NULL);
 	start(f, 0);
@@ -485,7 +485,7 @@ static void test_stop_releases_all(void **state)
 	struct fake_dom *d;
 
 	(void)state;
-	d = fake_dom_create(f->h->fx, 3, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	libxl_virtio_disk(f, 3, 0, "33554432", "33");
 	libxl_virtio_disk(f, 3, 1, "33562624", "34");
 	start(f, 0);

@@ -60,14 +60,14 @@ static void vcpu_write(void *opaque, uint64_t off, unsigned int size,
 
 static void guest_boot(struct itest *t)
 {
-	const struct gmem_region r = {GUEST_RAM_BASE, GUEST_RAM_SIZE, false};
+	const struct gmem_region r = {TEST_RAM_BASE, TEST_RAM_SIZE, false};
 
 	t->h = harness_new();
 	t->mem = gmem_create(&r, 1);
 	assert_non_null(t->mem);
 	t->d = fake_dom_create_on(
-	    t->h->fx, DOMID, 2, GUEST_RAM_BASE,
-	    gmem_host(t->mem, GUEST_RAM_BASE, GUEST_RAM_SIZE), GUEST_RAM_SIZE);
+	    t->h->fx, DOMID, 2, TEST_RAM_BASE,
+	    gmem_host(t->mem, TEST_RAM_BASE, TEST_RAM_SIZE), TEST_RAM_SIZE);
 	assert_non_null(t->d);
 }
 
@@ -79,8 +79,8 @@ static struct gdrv *driver_new(struct itest *t)
 	o.access.mmio_write = vcpu_write;
 	o.access.opaque = t;
 	o.mem = t->mem;
-	o.heap_base = GUEST_RAM_BASE;
-	o.heap_size = GUEST_RAM_SIZE;
+	o.heap_base = TEST_RAM_BASE;
+	o.heap_size = TEST_RAM_SIZE;
 	return gdrv_create(&o);
 }
 
@@ -240,7 +240,7 @@ static void test_many_requests(void **state)
 		assert_memory_equal(in, buf, sizeof(buf));
 	}
 	/* Whole chunks are cached, not mapped per request. */
-	assert_true(fake_dom_foreign_map_calls(t.d) <= GUEST_RAM_SIZE >>
+	assert_true(fake_dom_foreign_map_calls(t.d) <= TEST_RAM_SIZE >>
 		    XEN_CHUNK_SHIFT);
 	harness_check(t.h);
 	teardown(&t);
@@ -283,7 +283,7 @@ static void test_reset_and_invalidate(void **state)
 static void test_grant_dma_end_to_end(void **state)
 {
 	static uint8_t out[12288], in[12288];
-	const struct gmem_region r = {XEN_GRANT_ADDR_BIT, GUEST_RAM_SIZE,
+	const struct gmem_region r = {XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE,
 				      false};
 	struct vback_xen_device_options o = {0};
 	struct gdrv_options go = {0};
@@ -298,10 +298,10 @@ static void test_grant_dma_end_to_end(void **state)
 	assert_non_null(t.mem);
 	t.d = fake_dom_create_on(
 	    t.h->fx, DOMID, 2, 0,
-	    gmem_host(t.mem, XEN_GRANT_ADDR_BIT, GUEST_RAM_SIZE),
-	    GUEST_RAM_SIZE);
+	    gmem_host(t.mem, XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE),
+	    TEST_RAM_SIZE);
 	assert_non_null(t.d);
-	for (i = 0; i < GUEST_RAM_SIZE / 4096; i++)
+	for (i = 0; i < TEST_RAM_SIZE / 4096; i++)
 		assert_int_equal(fake_dom_grant(t.d, i, i, false), 0);
 	t.dom = harness_domain(t.h, DOMID, VBACK_XEN_IRQ_SPI);
 	t.blk = blk_new(&t);
@@ -315,7 +315,7 @@ static void test_grant_dma_end_to_end(void **state)
 	go.access.opaque = &t;
 	go.mem = t.mem;
 	go.heap_base = XEN_GRANT_ADDR_BIT;
-	go.heap_size = GUEST_RAM_SIZE;
+	go.heap_size = TEST_RAM_SIZE;
 	t.drv = gdrv_create(&go);
 	assert_non_null(t.drv);
 	assert_int_equal(gdrv_probe(t.drv), 0);

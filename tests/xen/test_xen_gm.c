@@ -28,7 +28,7 @@ static struct fixture *fixture_new(unsigned int cache_mib, uint64_t ram)
 
 	assert_non_null(f);
 	f->h = harness_new();
-	f->d = fake_dom_create(f->h->fx, 7, 1, GUEST_RAM_BASE, ram);
+	f->d = fake_dom_create(f->h->fx, 7, 1, TEST_RAM_BASE, ram);
 	assert_non_null(f->d);
 	o.domid = 7;
 	o.irq_mode = VBACK_XEN_IRQ_SPI;
@@ -62,8 +62,8 @@ static void gunmap(struct vback_gm *gm, uint64_t addr, void *p, uint64_t len,
 
 static void test_foreign_data(void **state)
 {
-	struct fixture *f = fixture_new(0, GUEST_RAM_SIZE);
-	uint64_t addr = GUEST_RAM_BASE + 5 * CHUNK + 0x1234, len = 100;
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t addr = TEST_RAM_BASE + 5 * CHUNK + 0x1234, len = 100;
 	uint8_t *guest = fake_dom_gpa(f->d, addr, 100);
 	uint8_t *p;
 
@@ -82,8 +82,8 @@ static void test_foreign_data(void **state)
 
 static void test_foreign_shortened_at_chunk_end(void **state)
 {
-	struct fixture *f = fixture_new(0, GUEST_RAM_SIZE);
-	uint64_t addr = GUEST_RAM_BASE + 2 * CHUNK - 100, len = 4096;
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t addr = TEST_RAM_BASE + 2 * CHUNK - 100, len = 4096;
 	uint64_t total = 0, a = addr;
 	void *p;
 
@@ -109,7 +109,7 @@ static void test_foreign_outside_ram(void **state)
 {
 	/* RAM ends 64 KiB into its last chunk. */
 	struct fixture *f = fixture_new(0, 3 * CHUNK + 0x10000);
-	uint64_t end = GUEST_RAM_BASE + 3 * CHUNK + 0x10000;
+	uint64_t end = TEST_RAM_BASE + 3 * CHUNK + 0x10000;
 	uint64_t len;
 	void *p;
 
@@ -122,19 +122,19 @@ static void test_foreign_outside_ram(void **state)
 	len = 1;
 	assert_null(gmap(&f->fgm, end, &len, VBACK_GM_READ));
 	len = 1;
-	assert_null(gmap(&f->fgm, GUEST_RAM_BASE - 1, &len, VBACK_GM_READ));
+	assert_null(gmap(&f->fgm, TEST_RAM_BASE - 1, &len, VBACK_GM_READ));
 	len = 16;
 	assert_null(gmap(&f->fgm, UINT64_MAX - 4, &len, VBACK_GM_READ));
 	len = 16;
 	assert_null(gmap(&f->fgm, GRANT(1, 0), &len, VBACK_GM_READ));
 	len = 0;
-	assert_null(gmap(&f->fgm, GUEST_RAM_BASE, &len, VBACK_GM_READ));
+	assert_null(gmap(&f->fgm, TEST_RAM_BASE, &len, VBACK_GM_READ));
 	fixture_free(f);
 }
 
 static void test_foreign_cache_hits(void **state)
 {
-	struct fixture *f = fixture_new(0, GUEST_RAM_SIZE);
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
 	unsigned int i;
 	uint64_t len;
 	void *p;
@@ -142,10 +142,10 @@ static void test_foreign_cache_hits(void **state)
 	(void)state;
 	for (i = 0; i < 100; i++) {
 		len = 512;
-		p = gmap(&f->fgm, GUEST_RAM_BASE + 4096 * i, &len,
+		p = gmap(&f->fgm, TEST_RAM_BASE + 4096 * i, &len,
 			 VBACK_GM_READ);
 		assert_non_null(p);
-		gunmap(&f->fgm, GUEST_RAM_BASE + 4096 * i, p, len,
+		gunmap(&f->fgm, TEST_RAM_BASE + 4096 * i, p, len,
 		       VBACK_GM_READ);
 	}
 	/* Whole chunks, not a mapping per request. */
@@ -156,9 +156,9 @@ static void test_foreign_cache_hits(void **state)
 
 static void test_foreign_bounded(void **state)
 {
-	struct fixture *f = fixture_new(2, GUEST_RAM_SIZE); /* 2 chunks */
-	uint64_t len, a0 = GUEST_RAM_BASE, a1 = GUEST_RAM_BASE + CHUNK;
-	uint64_t a2 = GUEST_RAM_BASE + 2 * CHUNK;
+	struct fixture *f = fixture_new(2, TEST_RAM_SIZE); /* 2 chunks */
+	uint64_t len, a0 = TEST_RAM_BASE, a1 = TEST_RAM_BASE + CHUNK;
+	uint64_t a2 = TEST_RAM_BASE + 2 * CHUNK;
 	void *p0, *p1, *p2;
 
 	(void)state;
@@ -188,9 +188,9 @@ static void test_foreign_bounded(void **state)
 
 static void test_grant_data(void **state)
 {
-	struct fixture *f = fixture_new(0, GUEST_RAM_SIZE);
-	uint64_t gfn_a = GUEST_RAM_BASE / 4096 + 33;
-	uint64_t gfn_b = GUEST_RAM_BASE / 4096 + 7; /* not adjacent */
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t gfn_a = TEST_RAM_BASE / 4096 + 33;
+	uint64_t gfn_b = TEST_RAM_BASE / 4096 + 7; /* not adjacent */
 	uint8_t *pa = fake_dom_gpa(f->d, gfn_a * 4096, 4096);
 	uint8_t *pb = fake_dom_gpa(f->d, gfn_b * 4096, 4096);
 	uint64_t len = 0x1000;
@@ -224,8 +224,8 @@ static void test_grant_data(void **state)
 
 static void test_grant_rules(void **state)
 {
-	struct fixture *f = fixture_new(0, GUEST_RAM_SIZE);
-	uint64_t gfn = GUEST_RAM_BASE / 4096;
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t gfn = TEST_RAM_BASE / 4096;
 	uint64_t len;
 	unsigned int i;
 	void *p;
@@ -243,7 +243,7 @@ static void test_grant_rules(void **state)
 	len = 16;
 	assert_null(gmap(&f->ggm, GRANT(21, 0), &len, VBACK_GM_READ));
 	len = 16;
-	assert_null(gmap(&f->ggm, GUEST_RAM_BASE, &len, VBACK_GM_READ));
+	assert_null(gmap(&f->ggm, TEST_RAM_BASE, &len, VBACK_GM_READ));
 	/* A huge length is bounded: one call maps at most 32 pages. */
 	for (i = 0; i < 40; i++)
 		assert_int_equal(fake_dom_grant(f->d, 100 + i, gfn + i, false),

@@ -73,7 +73,7 @@ static void test_setup_teardown(void **state)
 	struct vback_xen_domain_options o = {0};
 
 	(void)state;
-	d = fake_dom_create(h->fx, 3, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	d = fake_dom_create(h->fx, 3, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	assert_non_null(d);
 	dom = harness_domain(h, 3, VBACK_XEN_IRQ_SPI);
 	assert_int_equal(fake_dom_servers(d), 1);
@@ -97,7 +97,7 @@ static void test_fake_vp_eport_rule(void **state)
 	struct fake_xen *fx = fake_xen_create();
 	const struct xen_sys_ops *s = &fake_xen_sys;
 	struct fake_dom *d =
-	    fake_dom_create(fx, 5, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(fx, 5, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	void *dm = s->dm_open(fx), *fmem = s->fmem_open(fx);
 	void *xce = s->evtchn_open(fx);
 	volatile shared_iopage_t *page = NULL;
@@ -137,7 +137,7 @@ static void test_mmio_dispatch_and_masking(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec a = {0}, b = {0};
 	uint64_t v;
@@ -184,7 +184,7 @@ static void test_many_vcpus(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 2, 8, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 2, 8, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	unsigned int i;
@@ -207,7 +207,7 @@ static void test_unknown_types_complete(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	ioreq_t req;
@@ -236,7 +236,7 @@ static void test_rep_and_pointer_refused(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
 	struct rec r = {0};
 	ioreq_t req;
@@ -252,11 +252,11 @@ static void test_rep_and_pointer_refused(void **state)
 	assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
 	req.count = 1;
 	req.data_is_ptr = 1;
-	req.data = GUEST_RAM_BASE;
+	req.data = TEST_RAM_BASE;
 	req.dir = IOREQ_READ;
 	assert_int_equal(fake_vcpu_ioreq(d, 0, &req), 0);
 	/* The data field still holds the guest pointer, untouched. */
-	assert_int_equal(req.data, GUEST_RAM_BASE);
+	assert_int_equal(req.data, TEST_RAM_BASE);
 	/* Bad size: completed, device not called. */
 	req.data_is_ptr = 0;
 	req.size = 3;
@@ -272,7 +272,7 @@ static void test_invalidate_broadcast(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_options xo = {0};
 	struct vback_xen *xen2;
@@ -294,9 +294,9 @@ static void test_invalidate_broadcast(void **state)
 	assert_int_equal(vback_xen_domain_create(xen2, &o, &dom2), 0);
 	assert_int_equal(fake_dom_servers(d), 2);
 
-	p = gm.ops->map(gm.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	p = gm.ops->map(gm.opaque, TEST_RAM_BASE, &len, VBACK_GM_READ);
 	assert_non_null(p);
-	gm.ops->unmap(gm.opaque, GUEST_RAM_BASE, p, len, VBACK_GM_READ);
+	gm.ops->unmap(gm.opaque, TEST_RAM_BASE, p, len, VBACK_GM_READ);
 	assert_int_equal(fake_dom_foreign_pages(d), XEN_CHUNK_PAGES);
 	/* The very first request a real Xen sends; both servers get it. */
 	assert_int_equal(fake_dom_invalidate(d, 1), 0);
@@ -311,7 +311,7 @@ static void test_irq_spi(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
@@ -328,7 +328,7 @@ static void test_irq_isa(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
 	struct vback_xen_device_options o = {0};
 	struct vback_xen_device *xdev;
@@ -352,7 +352,7 @@ static void test_limits(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen *more[8];
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_domain *other;
@@ -405,7 +405,7 @@ static void test_remove_unclaims(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
@@ -425,7 +425,7 @@ static void test_domain_dies(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 4, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 4, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 4, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
@@ -434,7 +434,7 @@ static void test_domain_dies(void **state)
 	void *p;
 
 	(void)state;
-	p = gm.ops->map(gm.opaque, GUEST_RAM_BASE + 0x3000, &len,
+	p = gm.ops->map(gm.opaque, TEST_RAM_BASE + 0x3000, &len,
 			VBACK_GM_WRITE);
 	assert_non_null(p);
 	fake_dom_destroy(d);
@@ -472,7 +472,7 @@ static void test_fake_state_backwards_crashes(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	struct bad_backend b = {0};
@@ -502,7 +502,7 @@ static void test_fake_no_answer_hangs(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct rec r = {0};
 	uint64_t v = 0;
@@ -522,9 +522,9 @@ static void test_two_domains_isolated(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d1 =
-	    fake_dom_create(h->fx, 1, 1, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct fake_dom *d2 =
-	    fake_dom_create(h->fx, 2, 2, GUEST_RAM_BASE, GUEST_RAM_SIZE);
+	    fake_dom_create(h->fx, 2, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom1 = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_domain *dom2 = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
 	struct rec r1 = {0}, r2 = {0};
@@ -542,15 +542,15 @@ static void test_two_domains_isolated(void **state)
 	assert_int_equal(r1.last_val, 1);
 	assert_int_equal(r2.writes, 1);
 	assert_int_equal(r2.last_val, 2);
-	memcpy(fake_dom_gpa(d1, GUEST_RAM_BASE, 4), "dom1", 4);
-	memcpy(fake_dom_gpa(d2, GUEST_RAM_BASE, 4), "dom2", 4);
-	p1 = g1.ops->map(g1.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	memcpy(fake_dom_gpa(d1, TEST_RAM_BASE, 4), "dom1", 4);
+	memcpy(fake_dom_gpa(d2, TEST_RAM_BASE, 4), "dom2", 4);
+	p1 = g1.ops->map(g1.opaque, TEST_RAM_BASE, &len, VBACK_GM_READ);
 	len = 4;
-	p2 = g2.ops->map(g2.opaque, GUEST_RAM_BASE, &len, VBACK_GM_READ);
+	p2 = g2.ops->map(g2.opaque, TEST_RAM_BASE, &len, VBACK_GM_READ);
 	assert_memory_equal(p1, "dom1", 4);
 	assert_memory_equal(p2, "dom2", 4);
-	g1.ops->unmap(g1.opaque, GUEST_RAM_BASE, p1, 4, VBACK_GM_READ);
-	g2.ops->unmap(g2.opaque, GUEST_RAM_BASE, p2, 4, VBACK_GM_READ);
+	g1.ops->unmap(g1.opaque, TEST_RAM_BASE, p1, 4, VBACK_GM_READ);
+	g2.ops->unmap(g2.opaque, TEST_RAM_BASE, p2, 4, VBACK_GM_READ);
 	vback_xen_domain_destroy(dom1);
 	/* The other guest is still served. */
 	assert_int_equal(fake_vcpu_mmio(d2, 0, MMIO_BASE + 8, 4, 1, &v), 0);
