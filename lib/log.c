@@ -10,7 +10,7 @@
  * hostile value formatted into it cannot make us allocate. */
 #define VBACK_LOG_LINE 512
 
-static const char *level_name(enum vback_log_level level)
+const char *vback_log_level_name(enum vback_log_level level)
 {
 	switch (level) {
 	case VBACK_LOG_ERR:
@@ -45,7 +45,8 @@ void vback_vlogf(const struct vback_log *log, enum vback_log_level level,
 	if (log && log->fn)
 		log->fn(log->opaque, level, line);
 	else
-		fprintf(stderr, "vback: %s: %s\n", level_name(level), line);
+		fprintf(stderr, "vback: %s: %s\n", vback_log_level_name(level),
+			line);
 }
 
 void vback_logf(const struct vback_log *log, enum vback_log_level level,

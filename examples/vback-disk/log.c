@@ -4,21 +4,6 @@
 
 #include "log.h"
 
-static const char *level_name(enum vback_log_level level)
-{
-	switch (level) {
-	case VBACK_LOG_ERR:
-		return "error";
-	case VBACK_LOG_WARN:
-		return "warning";
-	case VBACK_LOG_INFO:
-		return "info";
-	case VBACK_LOG_DEBUG:
-		return "debug";
-	}
-	return "?";
-}
-
 static void sink(void *opaque, enum vback_log_level level, const char *msg)
 {
 	struct timespec ts;
@@ -27,8 +12,8 @@ static void sink(void *opaque, enum vback_log_level level, const char *msg)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* One fprintf per line keeps lines whole with several threads. */
 	fprintf(stderr, "[%5lld.%03ld] vback-disk: %s: %s\n",
-		(long long)ts.tv_sec, ts.tv_nsec / 1000000L, level_name(level),
-		msg);
+		(long long)ts.tv_sec, ts.tv_nsec / 1000000L,
+		vback_log_level_name(level), msg);
 }
 
 void vback_disk_log_init(struct vback_log *log, enum vback_log_level max)

@@ -101,6 +101,10 @@ VBACK_API bool vback_log_enabled(const struct vback_log *log,
  *  0, or -EINVAL (*@level untouched). */
 VBACK_API int vback_log_level_parse(const char *name, enum vback_log_level *level);
 
+/** The name sinks print for @level: "error", "warning", "info", "debug",
+ *  or "?" for a value outside the enum. Static storage. */
+VBACK_API const char *vback_log_level_name(enum vback_log_level level);
+
 /** strerror() for a negative errno (@neg_errno, e.g. -EIO): a static
  *  string, never NULL; any thread, any layer (virtio/ included). */
 VBACK_API const char *vback_strerror(int neg_errno);

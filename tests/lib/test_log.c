@@ -83,6 +83,16 @@ static void test_level_parse(void **state)
 	assert_int_equal(vback_log_level_parse(NULL, &l), -EINVAL);
 }
 
+static void test_level_names(void **state)
+{
+	(void)state;
+	assert_string_equal(vback_log_level_name(VBACK_LOG_ERR), "error");
+	assert_string_equal(vback_log_level_name(VBACK_LOG_WARN), "warning");
+	assert_string_equal(vback_log_level_name(VBACK_LOG_INFO), "info");
+	assert_string_equal(vback_log_level_name(VBACK_LOG_DEBUG), "debug");
+	assert_string_equal(vback_log_level_name((enum vback_log_level)1), "?");
+}
+
 static void test_strerror_and_version(void **state)
 {
 	(void)state;
@@ -97,6 +107,7 @@ int main(void)
 		cmocka_unit_test(test_level_filter),
 		cmocka_unit_test(test_long_message_truncated_not_overflowed),
 		cmocka_unit_test(test_level_parse),
+		cmocka_unit_test(test_level_names),
 		cmocka_unit_test(test_strerror_and_version),
 	};
 
