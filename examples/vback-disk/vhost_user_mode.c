@@ -18,6 +18,7 @@
 #include <vback/virtio.h>
 
 #include "modes.h"
+#include "signals.h"
 
 struct daemon {
 	const struct vback_disk_options *o;
@@ -168,20 +169,9 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 
 static int setup_signals(struct daemon *d)
 {
-	sigset_t set;
-
-	/* Blocked before the IO engine starts threads, which inherit it. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d->sig_fd < 0)
-		return -errno;
-	return 0;
+	/* Before the IO engine starts threads, which inherit the mask. */
+	d->sig_fd = vback_disk_signalfd();
+	return d->sig_fd < 0 ? d->sig_fd : 0;
 }
 
 static int open_disk(struct daemon *d)

@@ -19,6 +19,7 @@
 #include <vback/virtio.h>
 #include <vback/xen.h>
 
+#include "signals.h"
 #include "xen_daemon.h"
 
 #define DRAIN_TIMEOUT_MS 10000u
@@ -529,20 +530,13 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 
 static int setup_fds(struct xen_daemon *xd)
 {
-	sigset_t set;
 	int ret;
 
-	/* Blocked before the IO engines start threads, which inherit it;
-	 * the signals are then read from a signalfd on the loop. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	xd->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* Before the IO engines start threads, which inherit the mask; the
+	 * signals are then read from a signalfd on the loop. */
+	xd->sig_fd = vback_disk_signalfd();
 	if (xd->sig_fd < 0)
-		return -errno;
+		return xd->sig_fd;
 	xd->timer_fd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (xd->timer_fd < 0)

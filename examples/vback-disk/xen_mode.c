@@ -6,11 +6,9 @@
  */
 #include <stdlib.h>
 
-#include "config.h"
-#include "modes.h"
-
-#if VBACK_HAVE_XEN
 #include <vback/xen.h>
+
+#include "modes.h"
 
 #include "xen_daemon.h"
 
@@ -62,14 +60,3 @@ out:
 	vback_epoll_loop_destroy(loop);
 	return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
-#else
-#include <stdio.h>
-
-int vback_disk_run_xen(const struct vback_disk_options *opts,
-		       const struct vback_log *log)
-{
-	(void)opts;
-	vback_logf(log, VBACK_LOG_ERR, "built without Xen support");
-	return 2;
-}
-#endif

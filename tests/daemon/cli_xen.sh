@@ -3,9 +3,10 @@
 # vback-disk's Xen command line, on the real binary: every configuration
 # error is one clear line on stderr and a non-zero exit, before anything
 # is served. Fast (suite 'unit'); no hypervisor needed.
-# Usage: cli_xen.sh PATH/TO/vback-disk
+# Usage: cli_xen.sh PATH/TO/vback-disk xen|noxen (how vback was built)
 set -uo pipefail
 bin=$(realpath "$1")
+built=${2:-xen}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-cli-xen.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fails=0
@@ -33,6 +34,14 @@ check() {
 		echo "ok: $what"
 	fi
 }
+
+# Built without the Xen libraries: the Xen mode is refused up front with the
+# way out, and nothing else of this script applies.
+if [ "$built" = noxen ]; then
+	check "no Xen support" 2 "built without Xen support: use --vhost-user" "$bin"
+	[ "$fails" -eq 0 ] && echo "ok: built without Xen: Xen mode refused"
+	exit $((fails > 0))
+fi
 
 truncate -s 1M "$work/disk.img"
 arch=$(uname -m)

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "xen_priv.h"
+#include <vback/xen.h>
 
 int vback_xen_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
