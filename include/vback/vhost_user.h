@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * vback vhost-user transport: serves one virtio device (struct vback_dev)
- * to a vhost-user front-end (QEMU, cloud-hypervisor, crosvm, ...) over a
- * unix stream socket, as the back-end of QEMU's docs/interop/vhost-user.rst.
+/**
+ * @file vback/vhost_user.h
+ * @brief The vhost-user transport: serves one virtio device
+ * (struct vback_dev) to a vhost-user front-end (QEMU, cloud-hypervisor,
+ * crosvm, ...) over a unix stream socket, as the back-end of QEMU's
+ * docs/interop/vhost-user.rst.
  *
  * What it does:
  *  - listens on a socket path (or serves an already connected socket),
@@ -24,8 +26,10 @@
  * before use; a bad message closes that connection with a log line, never
  * the process.
  *
- * Threading: everything runs on the thread of @loop (see base.h); the
- * library never waits by itself. All fds are registered with the loop.
+ * Threading: everything runs on the thread of the loop given at creation
+ * (see base.h); the library never waits by itself. All fds are registered
+ * with the loop. The handle taken by every function must not be NULL
+ * unless the function says otherwise.
  */
 #ifndef VBACK_VHOST_USER_H
 #define VBACK_VHOST_USER_H
@@ -41,14 +45,17 @@ struct vback_vhu;
 
 /** Connection events, for daemons that log or count front-ends. */
 enum vback_vhu_event {
-	/* A front-end was accepted. */
+	/** A front-end was accepted (or given to vback_vhu_serve_fd()). */
 	VBACK_VHU_CONNECTED = 1,
-	/* It left, or was dropped for a bad message. */
+	/** It left, was dropped for a bad message, or was dropped with
+	 *  vback_vhu_disconnect(). */
 	VBACK_VHU_DISCONNECTED = 2,
-	/* Its IO drained and the device was reset: ready for the next. */
+	/** Its IO drained and the device was reset: ready for the next. */
 	VBACK_VHU_IDLE = 3,
 };
 
+/** How to create a transport with vback_vhu_create(); read during the call
+ *  only, except the pointers, which are borrowed. */
 struct vback_vhu_options {
 	/** The device served (not owned). The transport attaches to it for
 	 *  its whole life: no other transport may be attached. */
@@ -56,18 +63,34 @@ struct vback_vhu_options {
 	/** The loop that runs everything (not owned; must outlive @vhu). */
 	const struct vback_loop *loop;
 	/**
-	 * Unix socket path to listen on, or NULL to serve only sockets given
-	 * with vback_vhu_serve_fd(). An existing socket file at the path is
-	 * replaced; the file is removed again by vback_vhu_destroy().
+	 * Unix socket path to listen on (copied), or NULL to serve only
+	 * sockets given with vback_vhu_serve_fd(). An existing socket file at
+	 * the path is replaced, any other kind of file is not (-EEXIST); the
+	 * socket file is removed again by vback_vhu_destroy().
 	 */
 	const char *socket_path;
-	/** Queues offered with GET_QUEUE_NUM; 0 = all queues of @dev. */
+	/** Queues offered with GET_QUEUE_NUM; 0, or more than @dev has: all
+	 *  queues of @dev. A message for a ring beyond them is a bad message
+	 *  (the connection is dropped). */
 	unsigned int max_queues;
-	/** Optional: connection events (called on the loop thread). */
+	/**
+	 * Optional: connection events, called on the loop thread from the
+	 * transport's fd callbacks, and synchronously from inside
+	 * vback_vhu_serve_fd() (CONNECTED) and vback_vhu_disconnect()
+	 * (DISCONNECTED, then IDLE when no IO is in flight); never from
+	 * vback_vhu_destroy(). The callback may call vback_vhu_serve_fd()
+	 * (it returns -EBUSY until IDLE), vback_vhu_disconnect() (a no-op
+	 * once disconnected) and the getters. It may call vback_vhu_destroy()
+	 * only when @ev is VBACK_VHU_IDLE: after DISCONNECTED the transport
+	 * is still tearing the connection down when the callback returns.
+	 */
 	void (*event)(void *opaque, enum vback_vhu_event ev);
-	void *opaque;
+	void *opaque; /**< passed to @event */
+	/** Where the transport logs (borrowed: must outlive the transport);
+	 *  NULL: stderr. */
 	const struct vback_log *log;
-	/** For log lines, e.g. the socket name; copied. NULL: "vhost-user". */
+	/** For log lines, e.g. the socket name; copied (up to 63 bytes).
+	 *  NULL: "vhost-user". */
 	const char *name;
 };
 
@@ -75,57 +98,71 @@ struct vback_vhu_options {
  * Create the transport: attach it to @opts->dev and, with a socket path,
  * start listening. Returns 0 and the handle in *@out, -EINVAL (bad
  * options), -EBUSY (device already has a transport), -ENAMETOOLONG (path
- * longer than a sockaddr_un allows), -ENOMEM, or an errno of socket(),
- * bind(), listen() or the loop.
+ * longer than a sockaddr_un allows), -EEXIST (a file that is not a socket
+ * is in the way), -ENOMEM, or an errno of eventfd(), socket(), bind(),
+ * listen() or the loop.
  */
 VBACK_API int vback_vhu_create(const struct vback_vhu_options *opts,
 			       struct vback_vhu **out);
 
 /**
  * Close the connection (if any), stop listening, unlink the socket path,
- * detach from the device (which resets it) and free. Guest memory stays
- * mapped until the device has no IO in flight: call this only after the
- * IO layer has drained or been closed if IO may still be running - the
- * transport logs and leaks the mappings rather than unmapping memory that
- * IO may still write into.
+ * detach from the device (which resets it) and free; no event is reported.
+ * The device and the IO instance are not destroyed: do that afterwards
+ * (see vback_blk_destroy()). NULL: no-op.
+ *
+ * If IO is still in flight (a connected front-end's, or a disconnected
+ * one's while vback_vhu_draining()), the transport cannot wait for it: it
+ * logs an error and leaks the guest-memory mappings for good rather than
+ * unmapping memory that IO may still write into. To free them, first call
+ * vback_vhu_disconnect() and run the loop until VBACK_VHU_IDLE.
  */
 VBACK_API void vback_vhu_destroy(struct vback_vhu *vhu);
 
 /**
  * Serve an already connected socket (the back-end convention's --fd=FD,
  * socketpair()s in tests). The transport owns @fd from now on, whatever
- * the result. -EBUSY when a front-end is being served or the previous one
- * is still draining.
+ * the result (it is closed on failure). Returns 0 after reporting
+ * VBACK_VHU_CONNECTED, -EINVAL for a negative @fd, -EBUSY when a
+ * front-end is being served or the previous one is still draining, or an
+ * error of the loop's watch(). While a front-end is served, the listening
+ * socket is not watched: the next front-end waits in its backlog.
  */
 VBACK_API int vback_vhu_serve_fd(struct vback_vhu *vhu, int fd);
 
 /**
  * Drop the current front-end as if it had disconnected (e.g. before a
- * clean shutdown): its rings stop, and VBACK_VHU_IDLE is reported once the
- * IO still in flight has completed. No-op when nobody is connected.
+ * clean shutdown): VBACK_VHU_DISCONNECTED is reported before this returns,
+ * its rings stop, and VBACK_VHU_IDLE is reported once the IO still in
+ * flight has completed (before this returns when none is). No-op when
+ * nobody is connected, also while the previous front-end drains.
  */
 VBACK_API void vback_vhu_disconnect(struct vback_vhu *vhu);
 
 /** True while a front-end is connected. */
 VBACK_API bool vback_vhu_connected(const struct vback_vhu *vhu);
 
-/** True while rings stopped by a disconnect still have IO in flight. */
+/** True while rings stopped by a disconnect still have IO in flight (from
+ *  VBACK_VHU_DISCONNECTED until VBACK_VHU_IDLE). */
 VBACK_API bool vback_vhu_draining(const struct vback_vhu *vhu);
 
 /** Most queues a front-end can use (the GET_QUEUE_NUM answer). */
 #define VBACK_VHU_MAX_QUEUES 64
 
-/** Counters, cumulative over connections. */
+/** Counters, cumulative over connections (the transport's whole life). */
 struct vback_vhu_stats {
-	uint64_t connections;	 /* front-ends accepted */
-	uint64_t messages;	 /* requests handled */
-	uint64_t bad_messages;	 /* connections dropped for a bad message */
-	uint64_t config_changes; /* config-change messages sent */
-	/* Per queue: kick eventfd wake-ups and call eventfd signals. */
+	uint64_t connections;	 /**< front-ends accepted or given by fd */
+	uint64_t messages;	 /**< valid requests handled (ok or failed) */
+	uint64_t bad_messages;	 /**< connections dropped for a bad message */
+	uint64_t config_changes; /**< config-change messages sent */
+	/** Per ring: kick eventfd wake-ups (also while the ring is not
+	 *  running). Only the first max_queues entries are used. */
 	uint64_t kicks[VBACK_VHU_MAX_QUEUES];
+	/** Per ring: used-buffer notifications written to its call eventfd. */
 	uint64_t calls[VBACK_VHU_MAX_QUEUES];
 };
 
+/** Copy the counters of @vhu into *@stats (neither may be NULL). */
 VBACK_API void vback_vhu_get_stats(const struct vback_vhu *vhu,
 				   struct vback_vhu_stats *stats);
 
