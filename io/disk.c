@@ -208,7 +208,8 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 		ret = -errno;
 		if (ret == -EBUSY)
 			vback_logf(log, VBACK_LOG_ERR,
-				   "io: %s is in use (mounted or opened exclusively by another program)",
+				   "io: %s is in use (mounted or opened "
+				   "exclusively by another program)",
 				   path);
 		else
 			vback_logf(log, VBACK_LOG_ERR, "io: cannot open %s: %s",
@@ -222,11 +223,12 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 	if (!disk->is_blk) {
 		ret = lock_file(disk->fd, opts->read_only);
 		if (ret == -EBUSY) {
-			vback_logf(log, VBACK_LOG_ERR,
-				   "io: %s is open %s by another vback instance",
-				   path,
-				   opts->read_only ? "for writing" :
-						     "(read or write)");
+			vback_logf(
+				log, VBACK_LOG_ERR,
+				"io: %s is open %s by another vback instance",
+				path,
+				opts->read_only ? "for writing"
+						: "(read or write)");
 			goto fail_quiet;
 		}
 		if (ret)

@@ -21,7 +21,8 @@ static const char *const engine_names[] = {
 
 const char *vback_io_engine_name(enum vback_io_engine engine)
 {
-	if ((unsigned int)engine >= sizeof(engine_names) / sizeof(engine_names[0]))
+	if ((unsigned int)engine >=
+	    sizeof(engine_names) / sizeof(engine_names[0]))
 		return NULL;
 	return engine_names[engine];
 }
@@ -65,9 +66,11 @@ int vback_io_open(const struct vback_io_options *opts,
 			return ret;
 		/* The one line that says why a disk runs slower than asked. */
 		vback_logf(opts->log,
-			   opts->engine == VBACK_IO_ENGINE_URING ?
-				   VBACK_LOG_WARN : VBACK_LOG_INFO,
-			   "io: io_uring unavailable (%s), using the posix engine for %s",
+			   opts->engine == VBACK_IO_ENGINE_URING
+				   ? VBACK_LOG_WARN
+				   : VBACK_LOG_INFO,
+			   "io: io_uring unavailable (%s), using the posix "
+			   "engine for %s",
 			   vback_strerror(ret), opts->path ? opts->path : "?");
 		return io_posix_open(opts, loop, out);
 	}

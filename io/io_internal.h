@@ -12,7 +12,7 @@
 
 #include <vback/io.h>
 
-#define IO_DEFAULT_DEPTH 128
+#define IO_DEFAULT_DEPTH   128
 #define IO_DEFAULT_WORKERS 4
 /* Per-worker bounce buffer for O_DIRECT requests the guest did not align. */
 #define IO_BOUNCE_LEN (256u * 1024u)

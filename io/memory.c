@@ -170,9 +170,11 @@ int io_memory_open(const struct vback_io_options *opts,
 	struct mem_io *m;
 	int ret;
 
-	if (!opts->mem_size || opts->mem_size % 512 || opts->mem_size > SIZE_MAX) {
+	if (!opts->mem_size || opts->mem_size % 512 ||
+	    opts->mem_size > SIZE_MAX) {
 		vback_logf(opts->log, VBACK_LOG_ERR,
-			   "io: memory disk size %llu is not a non-zero multiple of 512",
+			   "io: memory disk size %llu is not a non-zero "
+			   "multiple of 512",
 			   (unsigned long long)opts->mem_size);
 		return -EINVAL;
 	}

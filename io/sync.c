@@ -38,8 +38,8 @@ static const struct iovec *os_iov(const struct vback_iovec *iov)
 static int rw_full(int fd, bool write, void *buf, size_t len, uint64_t off)
 {
 	while (len) {
-		ssize_t n = write ? pwrite(fd, buf, len, (off_t)off) :
-				    pread(fd, buf, len, (off_t)off);
+		ssize_t n = write ? pwrite(fd, buf, len, (off_t)off)
+				  : pread(fd, buf, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -75,14 +75,15 @@ static int rw_vec(int fd, bool write, const struct vback_iovec *iov,
 			void *base = (char *)iov[i].iov_base + skip;
 			size_t len = iov[i].iov_len - (size_t)skip;
 
-			n = write ? pwrite(fd, base, len, (off_t)off) :
-				    pread(fd, base, len, (off_t)off);
+			n = write ? pwrite(fd, base, len, (off_t)off)
+				  : pread(fd, base, len, (off_t)off);
 		} else {
-			int c = (int)(cnt - i > IO_MAX_SEGMENTS ?
-					      IO_MAX_SEGMENTS : cnt - i);
+			int c = (int)(cnt - i > IO_MAX_SEGMENTS
+					      ? IO_MAX_SEGMENTS
+					      : cnt - i);
 
-			n = write ? pwritev(fd, os_iov(iov + i), c, (off_t)off) :
-				    preadv(fd, os_iov(iov + i), c, (off_t)off);
+			n = write ? pwritev(fd, os_iov(iov + i), c, (off_t)off)
+				  : preadv(fd, os_iov(iov + i), c, (off_t)off);
 		}
 		if (n < 0) {
 			if (errno == EINTR)
@@ -118,7 +119,8 @@ static int rw_bounce(const struct io_disk *disk, bool write,
 					 bufs->bounce, chunk);
 			ret = rw_full(disk->fd, true, bufs->bounce, chunk, off);
 		} else {
-			ret = rw_full(disk->fd, false, bufs->bounce, chunk, off);
+			ret = rw_full(disk->fd, false, bufs->bounce, chunk,
+				      off);
 			if (!ret)
 				vback_iov_from_buf(req->iov, req->iovcnt,
 						   (size_t)skip, bufs->bounce,
@@ -156,8 +158,8 @@ static int write_zeroes_slow(const struct io_disk *disk, uint64_t off,
 	while (len) {
 		size_t chunk = len < bufs->len ? (size_t)len : bufs->len;
 		/* The zero buffer is shared and never written. */
-		int ret = rw_full(disk->fd, true, (void *)(uintptr_t)bufs->zeroes,
-				  chunk, off);
+		int ret = rw_full(disk->fd, true,
+				  (void *)(uintptr_t)bufs->zeroes, chunk, off);
 
 		if (ret)
 			return ret;

@@ -32,8 +32,8 @@ struct ring_io {
 	const struct vback_loop *loop;
 	int efd;
 	unsigned int depth;
-	unsigned int inflight;	 /* accepted, done() not yet called */
-	unsigned int in_ring;	 /* SQEs queued or submitted, not reaped */
+	unsigned int inflight;	  /* accepted, done() not yet called */
+	unsigned int in_ring;	  /* SQEs queued or submitted, not reaped */
 	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
 	bool closing;
 	bool reaping; /* inside ring_reap(): done() callbacks are running */
@@ -64,9 +64,9 @@ static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
 					   (unsigned int)iov[0].iov_len,
 					   req->offset);
 		else
-			io_uring_prep_readv(sqe, 0,
-					    (const struct iovec *)(const void *)iov,
-					    req->iovcnt, req->offset);
+			io_uring_prep_readv(
+				sqe, 0, (const struct iovec *)(const void *)iov,
+				req->iovcnt, req->offset);
 		break;
 	case VBACK_IO_WRITE:
 		if (req->iovcnt == 1)
@@ -74,9 +74,9 @@ static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
 					    (unsigned int)iov[0].iov_len,
 					    req->offset);
 		else
-			io_uring_prep_writev(sqe, 0,
-					     (const struct iovec *)(const void *)iov,
-					     req->iovcnt, req->offset);
+			io_uring_prep_writev(
+				sqe, 0, (const struct iovec *)(const void *)iov,
+				req->iovcnt, req->offset);
 		break;
 	case VBACK_IO_FLUSH:
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
@@ -86,8 +86,8 @@ static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
 		break;
 	case VBACK_IO_WRITE_ZEROES:
 		io_uring_prep_fallocate(sqe, 0,
-					req->flags & VBACK_IO_F_UNMAP ? punch :
-									zero,
+					req->flags & VBACK_IO_F_UNMAP ? punch
+								      : zero,
 					req->offset, req->len);
 		break;
 	case VBACK_IO_SECURE_ERASE:
@@ -257,7 +257,8 @@ static void ring_unplug(void *opaque)
 			return;
 		/* From inside a done() callback only submit: the reaping
 		 * caller picks up what completes, and the stack stays flat. */
-		if (r->reaping || !r->in_ring || io_uring_cq_ready(&r->ring) == 0)
+		if (r->reaping || !r->in_ring ||
+		    io_uring_cq_ready(&r->ring) == 0)
 			return;
 		ring_reap(r);
 	}

@@ -110,8 +110,8 @@ static int ep_watch(void *opaque, int fd, uint32_t events, vback_fd_fn fn,
 	ev.data.u64 = ev_key(fd, gen);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	l->watches[fd] = (struct watch){ .fn = fn, .opaque = fn_opaque,
-					 .gen = gen };
+	l->watches[fd] =
+		(struct watch){ .fn = fn, .opaque = fn_opaque, .gen = gen };
 	return 0;
 }
 

@@ -65,9 +65,9 @@ int vback_log_level_parse(const char *name, enum vback_log_level *level)
 		const char *name;
 		enum vback_log_level level;
 	} names[] = {
-		{ "err", VBACK_LOG_ERR },    { "error", VBACK_LOG_ERR },
-		{ "warn", VBACK_LOG_WARN },  { "warning", VBACK_LOG_WARN },
-		{ "info", VBACK_LOG_INFO },  { "debug", VBACK_LOG_DEBUG },
+		{ "err", VBACK_LOG_ERR },   { "error", VBACK_LOG_ERR },
+		{ "warn", VBACK_LOG_WARN }, { "warning", VBACK_LOG_WARN },
+		{ "info", VBACK_LOG_INFO }, { "debug", VBACK_LOG_DEBUG },
 	};
 
 	if (!name)

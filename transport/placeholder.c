@@ -1,3 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 int vback_transport_placeholder(void);
-int vback_transport_placeholder(void) { return 0; }
+int vback_transport_placeholder(void)
+{
+	return 0;
+}

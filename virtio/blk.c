@@ -485,7 +485,7 @@ static void blk_config_write(struct vback_dev *dev, uint32_t off,
 	    !dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE))
 		return;
 	blk->writeback =
-	    ((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
+		((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
 }
 
 static void blk_reset(struct vback_dev *dev)
@@ -503,12 +503,12 @@ static void blk_destroy_dev(struct vback_dev *dev)
 }
 
 static const struct vdev_type_ops blk_type_ops = {
-    .process = blk_process,
-    .config_read = blk_config_read,
-    .config_write = blk_config_write,
-    .reset = blk_reset,
-    .destroy = blk_destroy_dev,
-    .slot_priv_size = sizeof(struct blk_req),
+	.process = blk_process,
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.reset = blk_reset,
+	.destroy = blk_destroy_dev,
+	.slot_priv_size = sizeof(struct blk_req),
 };
 
 /* ------------------------------------------------------------------ */

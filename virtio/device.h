@@ -63,7 +63,7 @@ void dev_fini(struct vback_dev *dev);
  * config-change notification, mark @vq (may be NULL) broken.
  */
 void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 #define dev_fail(dev, vq, fmt, ...)                                            \
 	dev_fail_((dev), (vq), "%s: " fmt "; device needs reset", (dev)->name, \
 		  __VA_ARGS__)

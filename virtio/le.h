@@ -22,7 +22,7 @@ typedef struct {
 } le64;
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) &&                \
-    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define VB_SWAP16(x) __builtin_bswap16(x)
 #define VB_SWAP32(x) __builtin_bswap32(x)
 #define VB_SWAP64(x) __builtin_bswap64(x)
@@ -47,19 +47,19 @@ static inline uint64_t le64_to_cpu(le64 v)
 
 static inline le16 cpu_to_le16(uint16_t v)
 {
-	le16 r = {VB_SWAP16(v)};
+	le16 r = { VB_SWAP16(v) };
 	return r;
 }
 
 static inline le32 cpu_to_le32(uint32_t v)
 {
-	le32 r = {VB_SWAP32(v)};
+	le32 r = { VB_SWAP32(v) };
 	return r;
 }
 
 static inline le64 cpu_to_le64(uint64_t v)
 {
-	le64 r = {VB_SWAP64(v)};
+	le64 r = { VB_SWAP64(v) };
 	return r;
 }
 

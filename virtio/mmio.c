@@ -77,8 +77,8 @@ static void mmio_notify_config(void *opaque)
 }
 
 static const struct vback_dev_transport_ops mmio_transport_ops = {
-    .notify_queue = mmio_notify_queue,
-    .notify_config = mmio_notify_config,
+	.notify_queue = mmio_notify_queue,
+	.notify_config = mmio_notify_config,
 };
 
 static void mmio_state_reset(struct vback_mmio *m)
@@ -162,7 +162,7 @@ static int config_access(struct vback_mmio *m, uint64_t off, unsigned int size,
 			 uint64_t *val, bool write)
 {
 	uint32_t coff = (uint32_t)(off - VMMIO_CONFIG);
-	uint8_t b[8] = {0};
+	uint8_t b[8] = { 0 };
 	int r;
 
 	/* Config space: 8/16/32-bit fields, 64-bit ones also whole. */
@@ -417,7 +417,7 @@ int vback_mmio_write(struct vback_mmio *m, uint64_t off, unsigned int size,
 					  ((uint64_t)val << 32);
 		else
 			m->drv_features =
-			    (m->drv_features & ~0xffffffffull) | val;
+				(m->drv_features & ~0xffffffffull) | val;
 		r = vback_dev_set_driver_features(dev, m->drv_features);
 		if (r == -EPERM)
 			return bad(m, W_VALUE, off, size,

@@ -155,7 +155,7 @@ static inline uint16_t area_ld16(const struct vq_area *a, uint64_t off)
 	uint8_t b[2];
 
 	if (a->flat) {
-		le16 v = {*(const volatile uint16_t *)(a->flat + off)};
+		le16 v = { *(const volatile uint16_t *)(a->flat + off) };
 
 		return le16_to_cpu(v);
 	}
@@ -189,10 +189,10 @@ static inline void ring_desc(const struct vq *vq, unsigned int i,
 
 	if (vq->desc.flat) {
 		const uint8_t *p = vq->desc.flat + off;
-		le64 a = {*(const volatile uint64_t *)p};
-		le32 l = {*(const volatile uint32_t *)(p + 8)};
-		le16 f = {*(const volatile uint16_t *)(p + 12)};
-		le16 n = {*(const volatile uint16_t *)(p + 14)};
+		le64 a = { *(const volatile uint64_t *)p };
+		le32 l = { *(const volatile uint32_t *)(p + 8) };
+		le16 f = { *(const volatile uint16_t *)(p + 12) };
+		le16 n = { *(const volatile uint16_t *)(p + 14) };
 
 		d->addr = le64_to_cpu(a);
 		d->len = le32_to_cpu(l);
@@ -234,8 +234,9 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	size_t n = vq->size, per_iov = iov_cap + 1u, off;
 	size_t sz_slots = align16(n * sizeof(struct vq_elem));
 	size_t sz_iov = align16(n * per_iov * sizeof(struct vback_iovec));
-	size_t sz_maps =
-	    gm->ops->unmap ? align16(n * per_iov * sizeof(struct vq_map)) : 0;
+	size_t sz_maps = gm->ops->unmap
+				 ? align16(n * per_iov * sizeof(struct vq_map))
+				 : 0;
 	size_t sz_priv = align16(priv_size);
 	struct vq_ctx *ctx;
 	uint8_t *base;
@@ -256,12 +257,12 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 
 		e->head = (uint16_t)i;
 		e->ctx = ctx;
-		e->iov =
-		    (struct vback_iovec *)(base + off + sz_slots) + i * per_iov;
+		e->iov = (struct vback_iovec *)(base + off + sz_slots) +
+			 i * per_iov;
 		if (sz_maps)
-			e->maps =
-			    (struct vq_map *)(base + off + sz_slots + sz_iov) +
-			    i * per_iov;
+			e->maps = (struct vq_map *)(base + off + sz_slots +
+						    sz_iov) +
+				  i * per_iov;
 		if (priv_size)
 			e->priv = base + off + sz_slots + sz_iov + sz_maps +
 				  i * sz_priv;
@@ -357,7 +358,7 @@ void vq_complete_orphan(struct vq_elem *e)
 void vq_reset(struct vq *vq)
 {
 	struct vq_ctx *ctx = vq->ctx;
-	struct vback_gm gm = {0};
+	struct vback_gm gm = { 0 };
 
 	if (ctx) {
 		gm = ctx->gm;
@@ -628,7 +629,7 @@ void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len)
 	vq_elem_release(e);
 	if (vq->used.flat) {
 		volatile uint32_t *p =
-		    (volatile uint32_t *)(vq->used.flat + off);
+			(volatile uint32_t *)(vq->used.flat + off);
 
 		p[0] = cpu_to_le32(e->head).raw;
 		p[1] = cpu_to_le32(len).raw;
@@ -652,7 +653,7 @@ static bool vq_should_notify(struct vq *vq)
 	vq->signalled_valid = true;
 	if (vq->event_idx) {
 		uint16_t ev =
-		    area_ld16(&vq->avail, VRING_AVAIL_USED_EVENT(vq->size));
+			area_ld16(&vq->avail, VRING_AVAIL_USED_EVENT(vq->size));
 
 		return !valid || vring_need_event(ev, new_idx, old);
 	}

@@ -53,7 +53,7 @@ struct vq_map {
  */
 struct vq_elem {
 	uint16_t head;
-	uint16_t ndesc; /* descriptors in the chain, indirect included */
+	uint16_t ndesc;	  /* descriptors in the chain, indirect included */
 	uint32_t max_len; /* longest descriptor of the chain */
 	unsigned int nout;
 	unsigned int nin;

@@ -63,8 +63,8 @@ static void session_summary(struct daemon *d)
 
 	vback_blk_get_stats(d->blk, &b);
 	mib_r = (double)(b.bytes_read - a->bytes_read) / (1024.0 * 1024.0);
-	mib_w =
-	    (double)(b.bytes_written - a->bytes_written) / (1024.0 * 1024.0);
+	mib_w = (double)(b.bytes_written - a->bytes_written) /
+		(1024.0 * 1024.0);
 	vback_logf(d->log, VBACK_LOG_INFO,
 		   "session: %.1f s, reads=%llu (%.1f MiB, avg %.1f MiB/s) "
 		   "writes=%llu (%.1f MiB, avg %.1f MiB/s) flushes=%llu "
@@ -178,20 +178,20 @@ static int open_disk(struct daemon *d)
 {
 	const struct vback_disk_options *o = d->o;
 	struct vback_io_options io_opts = {
-	    .path = o->image,
-	    .engine = o->engine,
-	    .read_only = o->read_only,
-	    .direct = o->direct,
-	    .log = d->log,
+		.path = o->image,
+		.engine = o->engine,
+		.read_only = o->read_only,
+		.direct = o->direct,
+		.log = d->log,
 	};
 	struct vback_blk_options blk_opts = {
-	    .num_queues = o->queues,
-	    .queue_size = (uint16_t)o->queue_size,
-	    .read_only = o->read_only,
-	    /* Write-back caching: guests then send flushes. */
-	    .writeback = true,
-	    .log = d->log,
-	    .name = o->image,
+		.num_queues = o->queues,
+		.queue_size = (uint16_t)o->queue_size,
+		.read_only = o->read_only,
+		/* Write-back caching: guests then send flushes. */
+		.writeback = true,
+		.log = d->log,
+		.name = o->image,
 	};
 	struct vback_io_caps caps;
 	int ret;
@@ -225,8 +225,8 @@ static int open_disk(struct daemon *d)
 		   caps.logical_block_size,
 		   caps.read_only || o->read_only ? "read-only" : "read-write",
 		   o->engine == VBACK_IO_ENGINE_DEFAULT
-		       ? "auto"
-		       : vback_io_engine_name(o->engine),
+			   ? "auto"
+			   : vback_io_engine_name(o->engine),
 		   caps.can_discard ? ", discard" : "",
 		   caps.can_write_zeroes ? ", write-zeroes" : "");
 	return 0;
@@ -253,12 +253,12 @@ static void teardown(struct daemon *d)
 int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
 			      const struct vback_log *log)
 {
-	struct daemon d = {.o = opts, .log = log, .sig_fd = -1};
+	struct daemon d = { .o = opts, .log = log, .sig_fd = -1 };
 	struct vback_vhu_options vo = {
-	    .socket_path = opts->socket_path,
-	    .event = on_vhu_event,
-	    .log = log,
-	    .name = "vhost-user",
+		.socket_path = opts->socket_path,
+		.event = on_vhu_event,
+		.log = log,
+		.name = "vhost-user",
 	};
 	int ret;
 

@@ -85,21 +85,23 @@ struct vback_log {
  * (NULL, or NULL fn: the default stderr sink). Messages above the sink's
  * max_level are dropped without formatting. Any thread.
  */
-VBACK_API void vback_logf(const struct vback_log *log, enum vback_log_level level,
-		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+VBACK_API void vback_logf(const struct vback_log *log,
+			  enum vback_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /** vback_logf() with a va_list (@ap is consumed). */
-VBACK_API void vback_vlogf(const struct vback_log *log, enum vback_log_level level,
-		 const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+VBACK_API void vback_vlogf(const struct vback_log *log,
+			   enum vback_log_level level, const char *fmt,
+			   va_list ap) __attribute__((format(printf, 3, 0)));
 
 /** True when a message of @level would be emitted by @log (to skip costly
  *  formatting). */
 VBACK_API bool vback_log_enabled(const struct vback_log *log,
-		       enum vback_log_level level);
+				 enum vback_log_level level);
 
 /** Parse @name, one of "err", "warn", "info" or "debug", into *@level.
  *  0, or -EINVAL (*@level untouched). */
-VBACK_API int vback_log_level_parse(const char *name, enum vback_log_level *level);
+VBACK_API int vback_log_level_parse(const char *name,
+				    enum vback_log_level *level);
 
 /** The name sinks print for @level: "error", "warning", "info", "debug",
  *  or "?" for a value outside the enum. Static storage. */
@@ -128,25 +130,27 @@ struct vback_iovec {
  * @total, or -EOVERFLOW if the sum does not fit in a uint64_t.
  */
 VBACK_API int vback_iov_total(const struct vback_iovec *iov, unsigned int cnt,
-		    uint64_t *total);
+			      uint64_t *total);
 
 /**
  * Copy up to @len bytes starting @skip bytes into the vector @iov (@cnt
  * entries) into @buf. Returns the number of bytes copied (less than @len
  * when the vector ends).
  */
-VBACK_API size_t vback_iov_to_buf(const struct vback_iovec *iov, unsigned int cnt,
-			size_t skip, void *buf, size_t len);
+VBACK_API size_t vback_iov_to_buf(const struct vback_iovec *iov,
+				  unsigned int cnt, size_t skip, void *buf,
+				  size_t len);
 
 /** Copy @len bytes from @buf into the vector @iov (@cnt entries) at @skip;
  *  returns the number of bytes copied (less when the vector ends). */
-VBACK_API size_t vback_iov_from_buf(const struct vback_iovec *iov, unsigned int cnt,
-			  size_t skip, const void *buf, size_t len);
+VBACK_API size_t vback_iov_from_buf(const struct vback_iovec *iov,
+				    unsigned int cnt, size_t skip,
+				    const void *buf, size_t len);
 
 /** Fill @len bytes of the vector @iov (@cnt entries) at @skip with zeroes;
  *  returns the number of bytes set. */
-VBACK_API size_t vback_iov_memset0(const struct vback_iovec *iov, unsigned int cnt,
-			 size_t skip, size_t len);
+VBACK_API size_t vback_iov_memset0(const struct vback_iovec *iov,
+				   unsigned int cnt, size_t skip, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Event loop                                                          */
@@ -235,7 +239,8 @@ VBACK_API int vback_loop_run(const struct vback_loop *loop);
 /** One round of dispatch, waiting at most @timeout_ms (-1: forever):
  *  the number of callbacks run, -errno, or -ENOTSUP when the
  *  implementation has no run_once(). Not from inside a callback. */
-VBACK_API int vback_loop_run_once(const struct vback_loop *loop, int timeout_ms);
+VBACK_API int vback_loop_run_once(const struct vback_loop *loop,
+				  int timeout_ms);
 /** Make run() return after the current callback (callable from one).
  *  No-op when the implementation has no stop(). */
 VBACK_API void vback_loop_stop(const struct vback_loop *loop);
@@ -248,7 +253,7 @@ VBACK_API void vback_loop_stop(const struct vback_loop *loop);
  * -ENOTSUP on systems without epoll, -ENOMEM, -errno. @log is borrowed.
  */
 VBACK_API int vback_epoll_loop_create(const struct vback_log *log,
-			    struct vback_loop **out);
+				      struct vback_loop **out);
 /** Free a loop of vback_epoll_loop_create(); every fd must have been
  *  unwatched (its owners destroyed) and run() returned. NULL: no-op. */
 VBACK_API void vback_epoll_loop_destroy(struct vback_loop *loop);

@@ -82,11 +82,11 @@ struct vback_io_req {
 
 /** What a disk can do; limits the device advertises come from here. */
 struct vback_io_caps {
-	uint64_t size_bytes;		/**< multiple of logical_block_size */
-	uint32_t logical_block_size;	/**< >= 512, power of two */
-	uint32_t physical_block_size;	/**< >= logical_block_size */
-	uint32_t max_segments;		/**< iovecs per request, 0 = no limit */
-	uint32_t max_discard_sectors;	/**< 512-byte units; 0 = no limit */
+	uint64_t size_bytes;	      /**< multiple of logical_block_size */
+	uint32_t logical_block_size;  /**< >= 512, power of two */
+	uint32_t physical_block_size; /**< >= logical_block_size */
+	uint32_t max_segments;	      /**< iovecs per request, 0 = no limit */
+	uint32_t max_discard_sectors; /**< 512-byte units; 0 = no limit */
 	uint32_t max_write_zeroes_sectors; /**< 512-byte units; 0 = no limit */
 	bool read_only;	       /**< writes are refused with -EROFS */
 	bool can_discard;      /**< VBACK_IO_DISCARD is supported */
@@ -188,11 +188,11 @@ enum vback_io_engine {
 struct vback_io_options {
 	const char *path; /**< file or block device (used during the call) */
 	enum vback_io_engine engine; /**< which engine serves it */
-	bool read_only;		   /**< open read-only; writes get -EROFS */
-	bool direct;		   /**< O_DIRECT */
-	uint64_t mem_size;	   /**< MEMORY engine: size in bytes */
-	unsigned int queue_depth;  /**< most requests in flight; 0 = default */
-	unsigned int workers;	   /**< POSIX engine threads; 0 = default */
+	bool read_only;		     /**< open read-only; writes get -EROFS */
+	bool direct;		     /**< O_DIRECT */
+	uint64_t mem_size;	     /**< MEMORY engine: size in bytes */
+	unsigned int queue_depth; /**< most requests in flight; 0 = default */
+	unsigned int workers;	  /**< POSIX engine threads; 0 = default */
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
 };
 
@@ -206,7 +206,8 @@ struct vback_io_options {
  * opening @opts->path, -ENOMEM.
  */
 VBACK_API int vback_io_open(const struct vback_io_options *opts,
-		  const struct vback_loop *loop, struct vback_io *out);
+			    const struct vback_loop *loop,
+			    struct vback_io *out);
 
 /**
  * Close an instance from vback_io_open() or a user's (calls ops->close(),
@@ -228,7 +229,8 @@ VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
 /** Parse an engine @name (as vback_io_engine_name() prints it) into
  *  *@engine; 0 or -EINVAL. */
-VBACK_API int vback_io_engine_parse(const char *name, enum vback_io_engine *engine);
+VBACK_API int vback_io_engine_parse(const char *name,
+				    enum vback_io_engine *engine);
 
 #ifdef __cplusplus
 }

@@ -127,7 +127,8 @@ struct vback_dev_transport {
  * notify_config or gm.ops->map is missing, or -EBUSY when a transport is
  * already attached (a device has at most one).
  */
-VBACK_API int vback_dev_attach(struct vback_dev *dev, const struct vback_dev_transport *t);
+VBACK_API int vback_dev_attach(struct vback_dev *dev,
+			       const struct vback_dev_transport *t);
 /**
  * Reset the device (see vback_dev_reset()) and unbind the transport: no
  * notification reaches it any more. NULL, or no transport: no-op.
@@ -146,7 +147,8 @@ VBACK_API uint64_t vback_dev_features(const struct vback_dev *dev);
  * is stored, and FEATURES_OK will not stick until the driver writes an
  * acceptable set. 0 on success.
  */
-VBACK_API int vback_dev_set_driver_features(struct vback_dev *dev, uint64_t features);
+VBACK_API int vback_dev_set_driver_features(struct vback_dev *dev,
+					    uint64_t features);
 /**
  * The features the driver accepted with vback_dev_set_driver_features()
  * (after a refusal, the offered subset of what it wrote); 0 after a reset.
@@ -212,8 +214,8 @@ VBACK_API uint32_t vback_dev_config_generation(const struct vback_dev *dev);
  * the guest sees it). Returns 0, or -ERANGE when [@off, @off + @len) is
  * not inside the config space: @buf is then filled with zeroes.
  */
-VBACK_API int vback_dev_config_read(struct vback_dev *dev, uint32_t off, void *buf,
-			  uint32_t len);
+VBACK_API int vback_dev_config_read(struct vback_dev *dev, uint32_t off,
+				    void *buf, uint32_t len);
 /**
  * Write @len bytes from @buf to config space at @off (little endian).
  * Returns 0, or -ERANGE (nothing written) when the range is not inside
@@ -222,18 +224,19 @@ VBACK_API int vback_dev_config_read(struct vback_dev *dev, uint32_t off, void *b
  * the driver accepted VIRTIO_BLK_F_CONFIG_WCE).
  */
 VBACK_API int vback_dev_config_write(struct vback_dev *dev, uint32_t off,
-			   const void *buf, uint32_t len);
+				     const void *buf, uint32_t len);
 
 /** The virtio device ID (2 for block). */
 VBACK_API uint32_t vback_dev_device_id(const struct vback_dev *dev);
 /** Number of virtqueues, fixed at creation (1 .. 64); queues are 0 .. n-1. */
 VBACK_API unsigned int vback_dev_num_queues(const struct vback_dev *dev);
 /** Largest ring size the device supports for queue @q (0: no such queue). */
-VBACK_API uint16_t vback_dev_queue_max_size(const struct vback_dev *dev, unsigned int q);
+VBACK_API uint16_t vback_dev_queue_max_size(const struct vback_dev *dev,
+					    unsigned int q);
 
 /** Ring areas of a queue, as guest (bus) addresses. */
 struct vback_vq_addr {
-	uint64_t desc;  /**< the descriptor table (16-byte aligned) */
+	uint64_t desc;	/**< the descriptor table (16-byte aligned) */
 	uint64_t avail; /**< the driver area (2-byte aligned) */
 	uint64_t used;	/**< the device area (4-byte aligned) */
 };
@@ -243,12 +246,13 @@ struct vback_vq_addr {
  *  when @q does not exist), -EBUSY while enabled. Defaults to the maximum
  *  after a reset. 0 on success. */
 VBACK_API int vback_dev_queue_set_size(struct vback_dev *dev, unsigned int q,
-			     uint16_t size);
+				       uint16_t size);
 /**
  * Current ring size of queue @q; 0 when there is no such queue (or, behind
  * virtio-mmio, after the driver wrote an invalid QueueNum).
  */
-VBACK_API uint16_t vback_dev_queue_size(const struct vback_dev *dev, unsigned int q);
+VBACK_API uint16_t vback_dev_queue_size(const struct vback_dev *dev,
+					unsigned int q);
 /**
  * Set the ring areas of queue @q from *@addr. Stored as given: they are
  * checked by vback_dev_queue_enable(). Returns 0, -EINVAL when @q does not
@@ -256,13 +260,14 @@ VBACK_API uint16_t vback_dev_queue_size(const struct vback_dev *dev, unsigned in
  * clears them to 0.
  */
 VBACK_API int vback_dev_queue_set_addr(struct vback_dev *dev, unsigned int q,
-			     const struct vback_vq_addr *addr);
+				       const struct vback_vq_addr *addr);
 /**
  * Store the ring areas of queue @q (as last set, 0 after a reset) in
  * *@addr. Returns 0, or -EINVAL when @q does not exist or @addr is NULL.
  */
-VBACK_API int vback_dev_queue_get_addr(const struct vback_dev *dev, unsigned int q,
-			     struct vback_vq_addr *addr);
+VBACK_API int vback_dev_queue_get_addr(const struct vback_dev *dev,
+				       unsigned int q,
+				       struct vback_vq_addr *addr);
 /**
  * Enable a configured queue: checks the ring areas against guest memory
  * (alignment, overflow, mapped for the right access), maps them and
@@ -275,7 +280,8 @@ VBACK_API int vback_dev_queue_get_addr(const struct vback_dev *dev, unsigned int
  */
 VBACK_API int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q);
 /** True when queue @q exists and is enabled. */
-VBACK_API bool vback_dev_queue_enabled(const struct vback_dev *dev, unsigned int q);
+VBACK_API bool vback_dev_queue_enabled(const struct vback_dev *dev,
+				       unsigned int q);
 /**
  * Disable and reset one queue (virtio 1.2 QueueReset): size back to the
  * maximum, addresses and avail index back to 0. In-flight requests
@@ -291,17 +297,19 @@ VBACK_API void vback_dev_queue_reset(struct vback_dev *dev, unsigned int q);
  * (vback_dev_queue_reset() or a device reset). 0 and no effect for a queue
  * that does not exist.
  */
-VBACK_API unsigned int vback_dev_queue_stop(struct vback_dev *dev, unsigned int q);
+VBACK_API unsigned int vback_dev_queue_stop(struct vback_dev *dev,
+					    unsigned int q);
 /** Next avail index the device will read (vhost-user GET/SET_VRING_BASE);
  *  0 when @q does not exist. */
-VBACK_API uint16_t vback_dev_queue_last_avail(const struct vback_dev *dev, unsigned int q);
+VBACK_API uint16_t vback_dev_queue_last_avail(const struct vback_dev *dev,
+					      unsigned int q);
 /**
  * Set where a disabled queue resumes (-EBUSY while enabled, -EINVAL when
  * @q does not exist, else 0). The used index is set to the same value:
  * nothing is in flight across a ring hand-over. A reset queue starts at 0.
  */
-VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int q,
-				   uint16_t idx);
+VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev,
+					     unsigned int q, uint16_t idx);
 /**
  * The driver notified queue @q: process available buffers. Out-of-range
  * or disabled queues are ignored (logged at debug level).
@@ -378,7 +386,7 @@ struct vback_mmio_options {
  * -EBUSY (device already attached) or -ENOMEM.
  */
 VBACK_API int vback_mmio_create(const struct vback_mmio_options *opts,
-		      struct vback_mmio **out);
+				struct vback_mmio **out);
 /**
  * Detach from the device (which resets it) and free. The device must
  * still exist: destroy the register file before the device. Does not lower
@@ -396,8 +404,8 @@ VBACK_API void vback_mmio_destroy(struct vback_mmio *mmio);
  * per register file, at warning level. The transport completes the access
  * either way. -EINVAL also when @mmio or @val is NULL.
  */
-VBACK_API int vback_mmio_read(struct vback_mmio *mmio, uint64_t off, unsigned int size,
-		    uint64_t *val);
+VBACK_API int vback_mmio_read(struct vback_mmio *mmio, uint64_t off,
+			      unsigned int size, uint64_t *val);
 /**
  * A guest write of the low @size bytes of @val at @off in the window
  * (widths as for vback_mmio_read()). Returns 0, or -EINVAL when the write
@@ -409,8 +417,8 @@ VBACK_API int vback_mmio_read(struct vback_mmio *mmio, uint64_t off, unsigned in
  * returns 0. Logged like vback_mmio_read(); the transport completes the
  * access either way. -EINVAL also when @mmio is NULL.
  */
-VBACK_API int vback_mmio_write(struct vback_mmio *mmio, uint64_t off, unsigned int size,
-		     uint64_t val);
+VBACK_API int vback_mmio_write(struct vback_mmio *mmio, uint64_t off,
+			       unsigned int size, uint64_t val);
 
 /* ------------------------------------------------------------------ */
 /* virtio-blk                                                          */
@@ -458,7 +466,7 @@ struct vback_blk_options {
  * is not a power of two >= 512), -ENOMEM, or an error from get_caps.
  */
 VBACK_API int vback_blk_create(const struct vback_blk_options *opts,
-		     struct vback_blk **out);
+			       struct vback_blk **out);
 /**
  * The generic device to hand to a transport; it lives as long as @blk.
  * NULL for NULL.
@@ -490,23 +498,23 @@ VBACK_API int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes);
  * written; requests orphaned by a reset are not counted.
  */
 struct vback_blk_stats {
-	uint64_t reads,	  /**< reads completed with status OK */
-	    writes,	  /**< writes completed with status OK */
-	    flushes,	  /**< flushes completed with status OK */
-	    discards,	  /**< discards and secure erases completed OK */
-	    write_zeroes, /**< write-zeroes completed with status OK */
-	    get_ids;	  /**< GET_ID requests answered with status OK */
-	uint64_t unsupported, /**< answered UNSUPP (unknown, not negotiated) */
-	    io_errors,	      /**< answered IOERR (malformed, refused, IO) */
-	    bytes_read,	      /**< data bytes of the reads counted */
-	    bytes_written;    /**< data bytes of the writes counted */
+	uint64_t reads,	       /**< reads completed with status OK */
+		writes,	       /**< writes completed with status OK */
+		flushes,       /**< flushes completed with status OK */
+		discards,      /**< discards and secure erases completed OK */
+		write_zeroes,  /**< write-zeroes completed with status OK */
+		get_ids;       /**< GET_ID requests answered with status OK */
+	uint64_t unsupported,  /**< answered UNSUPP (unknown, not negotiated) */
+		io_errors,     /**< answered IOERR (malformed, refused, IO) */
+		bytes_read,    /**< data bytes of the reads counted */
+		bytes_written; /**< data bytes of the writes counted */
 };
 /**
  * Copy the counters of @blk into *@stats. On the device's thread. NULL
  * @blk or @stats: no-op.
  */
 VBACK_API void vback_blk_get_stats(const struct vback_blk *blk,
-			 struct vback_blk_stats *stats);
+				   struct vback_blk_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -80,7 +80,7 @@ enum vback_xen_irq_mode {
 
 /** Options of vback_xen_domain_create(); read during the call. */
 struct vback_xen_domain_options {
-	uint16_t domid; /**< the guest domain to serve */
+	uint16_t domid;			  /**< the guest domain to serve */
 	enum vback_xen_irq_mode irq_mode; /**< how its interrupts are raised */
 	/** Bound of the foreign-mapping cache in MiB of guest memory mapped at
 	 *  once (0: 512). Mappings are made in 1 MiB chunks. */
@@ -95,7 +95,8 @@ struct vback_xen_domain_options {
  * context), -ESRCH (no such domain), -ENOSPC (the domain's IOREQ server
  * limit is reached), -ENOMEM, -errno.
  */
-VBACK_API int vback_xen_domain_create(struct vback_xen *xen,
+VBACK_API int
+vback_xen_domain_create(struct vback_xen *xen,
 			const struct vback_xen_domain_options *opts,
 			struct vback_xen_domain **out);
 /**
@@ -142,8 +143,8 @@ struct vback_xen_device_options {
  * -ENOMEM, -errno.
  */
 VBACK_API int vback_xen_device_add(struct vback_xen_domain *dom,
-			const struct vback_xen_device_options *opts,
-			struct vback_xen_device **out);
+				   const struct vback_xen_device_options *opts,
+				   struct vback_xen_device **out);
 /**
  * Release the window and detach the device (it resets; the caller then
  * closes its IO and destroys its vback_dev, before destroying the domain:
@@ -177,12 +178,12 @@ struct vback_xen_device_config {
 	const char *frontend_path; /**< "" when libxl wrote none */
 	/** "virtio,device2", "standalone", ... or "" */
 	const char *type;
-	const char *params;	   /**< disk path (virtio_disk layout), or "" */
-	bool read_only;		   /**< mode = "r" */
-	bool discard_enable;	   /**< discard-enable = 1 */
-	bool grant_usage;	   /**< grant DMA: see device options */
-	uint64_t base;		   /**< guest-physical mmio window base */
-	uint32_t irq;		   /**< SPI (Arm) or ISA IRQ (x86) */
+	const char *params;  /**< disk path (virtio_disk layout), or "" */
+	bool read_only;	     /**< mode = "r" */
+	bool discard_enable; /**< discard-enable = 1 */
+	bool grant_usage;    /**< grant DMA: see device options */
+	uint64_t base;	     /**< guest-physical mmio window base */
+	uint32_t irq;	     /**< SPI (Arm) or ISA IRQ (x86) */
 };
 
 /**
@@ -231,7 +232,8 @@ struct vback_xen_backend_options {
  * call remove(), write state 6 (Closed) where the node still exists.
  * Returns 0, -ENOMEM, -errno (xenstore unreachable).
  */
-VBACK_API int vback_xen_backend_start(struct vback_xen *xen,
+VBACK_API int
+vback_xen_backend_start(struct vback_xen *xen,
 			const struct vback_xen_backend_options *opts,
 			struct vback_xen_backend **out);
 /** Release every device it serves (calling remove() for each), stop

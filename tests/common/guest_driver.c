@@ -75,7 +75,7 @@ static void mmio_direct_write(void *opaque, uint64_t off, unsigned int size,
 
 struct gdrv_access gdrv_mmio_access(struct vback_mmio *mmio)
 {
-	struct gdrv_access a = {mmio_direct_read, mmio_direct_write, mmio};
+	struct gdrv_access a = { mmio_direct_read, mmio_direct_write, mmio };
 
 	return a;
 }
@@ -98,7 +98,7 @@ void gdrv_reg_write(struct gdrv *d, uint64_t off, uint32_t val)
 /* Little-endian guest memory accessors (the guest is LE). */
 static uint16_t rd16(struct gdrv *d, uint64_t gpa)
 {
-	uint8_t b[2] = {0};
+	uint8_t b[2] = { 0 };
 
 	gmem_read(d->o.mem, gpa, b, 2);
 	return (uint16_t)(b[0] | b[1] << 8);
@@ -106,7 +106,7 @@ static uint16_t rd16(struct gdrv *d, uint64_t gpa)
 
 static uint32_t rd32(struct gdrv *d, uint64_t gpa)
 {
-	uint8_t b[4] = {0};
+	uint8_t b[4] = { 0 };
 
 	gmem_read(d->o.mem, gpa, b, 4);
 	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
@@ -114,7 +114,7 @@ static uint32_t rd32(struct gdrv *d, uint64_t gpa)
 
 static void wr16(struct gdrv *d, uint64_t gpa, uint16_t v)
 {
-	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
 
 	gmem_write(d->o.mem, gpa, b, 2);
 }
@@ -392,18 +392,19 @@ uint64_t gdrv_config_read(struct gdrv *d, uint32_t off, unsigned int size)
 
 	do {
 		gen = d->version == 2
-			  ? gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION)
-			  : 0;
+			      ? gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION)
+			      : 0;
 		if (size == 8) /* Linux reads 64-bit fields as two 32-bit */
 			v = d->o.access.mmio_read(d->o.access.opaque,
 						  VIRTIO_MMIO_CONFIG + off, 4) |
 			    d->o.access.mmio_read(d->o.access.opaque,
 						  VIRTIO_MMIO_CONFIG + off + 4,
 						  4)
-				<< 32;
+				    << 32;
 		else
-			v = d->o.access.mmio_read(
-			    d->o.access.opaque, VIRTIO_MMIO_CONFIG + off, size);
+			v = d->o.access.mmio_read(d->o.access.opaque,
+						  VIRTIO_MMIO_CONFIG + off,
+						  size);
 	} while (d->version == 2 &&
 		 gen != gdrv_reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION));
 	return v;
@@ -453,17 +454,18 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 	if (!r->len)
 		segs = 0;
 	/* The chain as Linux builds it: header, data, status. */
-	parts[n++] = (struct gdrv_desc){0, 16, 0, 0};
+	parts[n++] = (struct gdrv_desc){ 0, 16, 0, 0 };
 	for (unsigned int i = 0; i < segs; i++) {
 		uint32_t piece =
-		    r->len / segs + (i == segs - 1 ? r->len % segs : 0);
+			r->len / segs + (i == segs - 1 ? r->len % segs : 0);
 
 		parts[n++] =
-		    (struct gdrv_desc){16 + (uint64_t)(r->len / segs) * i,
-				       piece, w ? VRING_DESC_F_WRITE : 0, 0};
+			(struct gdrv_desc){ 16 + (uint64_t)(r->len / segs) * i,
+					    piece, w ? VRING_DESC_F_WRITE : 0,
+					    0 };
 	}
-	parts[n++] =
-	    (struct gdrv_desc){16 + d->o.max_data, 1, VRING_DESC_F_WRITE, 0};
+	parts[n++] = (struct gdrv_desc){ 16 + d->o.max_data, 1,
+					 VRING_DESC_F_WRITE, 0 };
 	indirect = gdrv_has(d, VIRTIO_RING_F_INDIRECT_DESC) &&
 		   !r->no_indirect && (n > 1 || r->force_indirect);
 	if (q->nfree < (indirect ? 1 : n))
@@ -505,8 +507,8 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 			s->chain[s->nchain++] = table + 16ull * k;
 		}
 		gdrv_desc_set(d, gdrv_ring_desc_gpa(d, qi, i),
-			      &(struct gdrv_desc){table, 16 * n,
-						  VRING_DESC_F_INDIRECT, 0});
+			      &(struct gdrv_desc){ table, 16 * n,
+						   VRING_DESC_F_INDIRECT, 0 });
 		s->ndesc = 1;
 	} else {
 		uint16_t idx[67];
@@ -524,7 +526,7 @@ int gdrv_submit(struct gdrv *d, unsigned int qi, const struct gdrv_blk_req *r)
 			gdrv_desc_set(d, gdrv_ring_desc_gpa(d, qi, idx[k]),
 				      &dd);
 			s->chain[s->nchain++] =
-			    gdrv_ring_desc_gpa(d, qi, idx[k]);
+				gdrv_ring_desc_gpa(d, qi, idx[k]);
 		}
 		s->ndesc = (uint16_t)n;
 	}

@@ -109,17 +109,17 @@ static void view_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 }
 
 static const struct vback_gm_ops plain_ops = {
-    .map = view_map,
+	.map = view_map,
 };
 
 static const struct vback_gm_ops grant_ops = {
-    .map = view_map,
-    .unmap = view_unmap,
+	.map = view_map,
+	.unmap = view_unmap,
 };
 
 struct vback_gm gmem_view(struct gmem *m, bool with_unmap)
 {
-	struct vback_gm gm = {with_unmap ? &grant_ops : &plain_ops, m};
+	struct vback_gm gm = { with_unmap ? &grant_ops : &plain_ops, m };
 
 	return gm;
 }

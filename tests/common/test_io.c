@@ -147,10 +147,10 @@ static void tio_close(void *opaque)
 }
 
 static const struct vback_io_ops tio_ops = {
-    .submit = tio_submit,
-    .unplug = tio_unplug,
-    .get_caps = tio_get_caps,
-    .close = tio_close,
+	.submit = tio_submit,
+	.unplug = tio_unplug,
+	.get_caps = tio_get_caps,
+	.close = tio_close,
 };
 
 struct tio *tio_create(const struct tio_options *opts)
@@ -186,7 +186,7 @@ void tio_destroy(struct tio *t)
 
 struct vback_io tio_io(struct tio *t)
 {
-	struct vback_io io = {&tio_ops, t};
+	struct vback_io io = { &tio_ops, t };
 
 	return io;
 }

@@ -164,13 +164,22 @@ static double run_fio(const char *fio, const char *path, unsigned int qd,
 {
 	char depth[32], rt[32], file[4096], out[8192];
 	const char *argv[] = {
-		fio, "--name=vback-bench", file,
-		"--ioengine=io_uring", "--rw=randread", "--bs=4k", depth,
-		direct ? "--direct=1" : "--direct=0", rt, "--time_based",
+		fio,
+		"--name=vback-bench",
+		file,
+		"--ioengine=io_uring",
+		"--rw=randread",
+		"--bs=4k",
+		depth,
+		direct ? "--direct=1" : "--direct=0",
+		rt,
+		"--time_based",
 		/* fio drops the file's page cache first by default; the
 		 * engines read through it, so keep it for both. */
 		"--invalidate=0",
-		"--numjobs=1", "--output-format=terse", "--terse-version=3",
+		"--numjobs=1",
+		"--output-format=terse",
+		"--terse-version=3",
 		NULL,
 	};
 	size_t len = 0;
@@ -239,9 +248,10 @@ static void print_row(const char *name, unsigned int qd, double iops,
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: bench_io [--runtime SEC] [--rounds N] [--buffered] [--workers N]\n"
-		"                [--fio FIO | --fio-qd1 IOPS --fio-qd32 IOPS] FILE\n");
+	fprintf(stderr, "usage: bench_io [--runtime SEC] [--rounds N] "
+			"[--buffered] [--workers N]\n"
+			"                [--fio FIO | --fio-qd1 IOPS "
+			"--fio-qd32 IOPS] FILE\n");
 	exit(2);
 }
 
@@ -285,23 +295,28 @@ int main(int argc, char **argv)
 	if (!path || runtime <= 0 || !rounds || rounds > MAX_ROUNDS)
 		usage();
 
-	printf("4 KiB random read, %s, %.0f s per run, median of %u round(s): %s\n",
+	printf("4 KiB random read, %s, %.0f s per run, median of %u round(s): "
+	       "%s\n",
 	       direct ? "O_DIRECT" : "buffered", runtime, rounds, path);
 	if (fio)
-		printf("fio: %s --name=vback-bench --filename=%s --ioengine=io_uring --rw=randread --bs=4k --iodepth=QD --direct=%d --runtime=%.0f --time_based --invalidate=0 --numjobs=1 --output-format=terse --terse-version=3\n",
+		printf("fio: %s --name=vback-bench --filename=%s "
+		       "--ioengine=io_uring --rw=randread --bs=4k --iodepth=QD "
+		       "--direct=%d --runtime=%.0f --time_based --invalidate=0 "
+		       "--numjobs=1 --output-format=terse --terse-version=3\n",
 		       fio, path, direct, runtime);
 	fflush(stdout);
 	for (unsigned int r = 0; r < rounds; r++) {
 		for (unsigned int d = 0; d < 2; d++) {
 			iops[d][0][r] = fio ? run_fio(fio, path, depths[d],
-						      direct, runtime) :
-					      given[d];
+						      direct, runtime)
+					    : given[d];
 			for (unsigned int e = 0; e < 2; e++)
 				iops[d][1 + e][r] =
 					run(path, engines[e], direct, workers,
 					    depths[d], runtime);
 			fprintf(stderr,
-				"round %u qd %u: fio %.0f posix %.0f io_uring %.0f\n",
+				"round %u qd %u: fio %.0f posix %.0f io_uring "
+				"%.0f\n",
 				r + 1, depths[d], iops[d][0][r], iops[d][1][r],
 				iops[d][2][r]);
 		}
@@ -317,8 +332,8 @@ int main(int argc, char **argv)
 
 			if (v < 0)
 				failed = 1;
-			print_row(vback_io_engine_name(engines[e]), depths[d], v,
-				  f);
+			print_row(vback_io_engine_name(engines[e]), depths[d],
+				  v, f);
 		}
 	}
 	return failed;

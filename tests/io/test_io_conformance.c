@@ -25,8 +25,8 @@
 
 #include "io_internal.h"
 
-#define KiB 1024u
-#define MiB (1024u * 1024u)
+#define KiB	  1024u
+#define MiB	  (1024u * 1024u)
 #define DISK_SIZE (4 * MiB)
 
 struct backend {
@@ -126,8 +126,8 @@ static void disk_create(struct disk *d, uint64_t size, const char *dir)
 	d->size = size;
 	if (be->engine == VBACK_IO_ENGINE_MEMORY)
 		return;
-	snprintf(d->file, sizeof(d->file), "%s/disk%u.img",
-		 dir ? dir : workdir, seq++);
+	snprintf(d->file, sizeof(d->file), "%s/disk%u.img", dir ? dir : workdir,
+		 seq++);
 	make_file(d->file, size);
 	if (be->blockdev)
 		assert_true(loop_attach(d->file, d->dev, sizeof(d->dev)));
@@ -305,7 +305,8 @@ static void test_caps(void **state)
 
 	assert_int_equal(c->size_bytes, DISK_SIZE);
 	assert_true(c->logical_block_size >= 512);
-	assert_int_equal(c->logical_block_size & (c->logical_block_size - 1), 0);
+	assert_int_equal(c->logical_block_size & (c->logical_block_size - 1),
+			 0);
 	assert_true(c->physical_block_size >= c->logical_block_size);
 	assert_int_equal(c->size_bytes % c->logical_block_size, 0);
 	assert_false(c->read_only);
@@ -437,7 +438,8 @@ static void test_flush_and_persist(void **state)
 		assert_null(t->io.ops);
 		assert_int_equal(io_open(t, false, 0), 0);
 		memset(r, 0, 16 * KiB);
-		assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 16 * KiB), 0);
+		assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 16 * KiB),
+				 0);
 		assert_memory_equal(r, w, 16 * KiB);
 	}
 	free(w);
@@ -606,7 +608,8 @@ static void test_backpressure(void **state)
 	assert_int_equal(io_open(t, false, 4), 0);
 	for (int i = 0; i < 5; i++) {
 		op_init(&ops[i], t, VBACK_IO_READ, (uint64_t)i * 4 * KiB);
-		ops[i].iov[0] = (struct vback_iovec){ buf + i * 4 * KiB, 4 * KiB };
+		ops[i].iov[0] =
+			(struct vback_iovec){ buf + i * 4 * KiB, 4 * KiB };
 		ops[i].req.iovcnt = 1;
 	}
 	for (int i = 0; i < 4; i++)
@@ -796,7 +799,8 @@ static void test_error_injection(void **state)
 				 -EIO);
 		assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
 		assert_int_equal(io_memory_inject_error(&t->io, 0, 0, 0), 0);
-		assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w, 64 * KiB), 0);
+		assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w, 64 * KiB),
+				 0);
 		assert_int_equal(rw(t, VBACK_IO_READ, 1 * MiB, r, 64 * KiB), 0);
 		assert_memory_equal(r, w, 64 * KiB);
 		goto out;
@@ -990,11 +994,13 @@ static int prepare(const char *name)
 		int rc = 0;
 
 		if (ret) {
-			fprintf(stderr, "%s: cannot open a disk (%s), skipping\n",
-				name, strerror(-ret));
+			fprintf(stderr,
+				"%s: cannot open a disk (%s), skipping\n", name,
+				strerror(-ret));
 			rc = 77;
 		} else if (vback_io_engine_of(&probe.io) != be->engine) {
-			fprintf(stderr, "%s: engine unavailable here, skipping\n",
+			fprintf(stderr,
+				"%s: engine unavailable here, skipping\n",
 				name);
 			rc = 77;
 		}
@@ -1014,7 +1020,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_vectored_unaligned, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_large_unaligned, setup,
@@ -1028,7 +1035,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_end_of_disk, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resubmit_from_done, setup,
@@ -1043,7 +1051,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shrunk_under_us, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exclusive, setup,
+						teardown),
 	};
 	char group[64];
 	int ret;

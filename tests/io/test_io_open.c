@@ -98,11 +98,11 @@ static void test_engine_names(void **state)
 	assert_null(vback_io_engine_name((enum vback_io_engine)99));
 	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_MEMORY;
 	     i++) {
-		assert_int_equal(vback_io_engine_parse(
-					 vback_io_engine_name(
-						 (enum vback_io_engine)i),
-					 &e),
-				 0);
+		assert_int_equal(
+			vback_io_engine_parse(vback_io_engine_name(
+						      (enum vback_io_engine)i),
+					      &e),
+			0);
 		assert_int_equal(e, i);
 	}
 	assert_int_equal(vback_io_engine_parse("uring", &e), 0);
@@ -165,9 +165,11 @@ static void test_engine_of(void **state)
 	o.engine = VBACK_IO_ENGINE_DEFAULT;
 	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
 	if (VBACK_HAVE_URING && t->logged.lines == 0)
-		assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_URING);
+		assert_int_equal(vback_io_engine_of(&io),
+				 VBACK_IO_ENGINE_URING);
 	else
-		assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_POSIX);
+		assert_int_equal(vback_io_engine_of(&io),
+				 VBACK_IO_ENGINE_POSIX);
 	vback_io_close(&io);
 	o.engine = VBACK_IO_ENGINE_MEMORY;
 	o.mem_size = 4096;
@@ -200,7 +202,8 @@ static void test_mounted_blockdev(void **state)
 	int ret;
 
 	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 8M '%s' && mkfs.ext2 -q -F '%s' >/dev/null 2>&1 && losetup -f --show '%s' 2>/dev/null",
+		 "truncate -s 8M '%s' && mkfs.ext2 -q -F '%s' >/dev/null 2>&1 "
+		 "&& losetup -f --show '%s' 2>/dev/null",
 		 t->file, t->file, t->file);
 	p = popen(cmd, "r");
 	if (!p)
@@ -308,7 +311,8 @@ int main(void)
 		cmocka_unit_test(test_engine_names),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_engine_of, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_of, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_mounted_blockdev, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_uring_fallback, setup,

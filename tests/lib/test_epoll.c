@@ -87,9 +87,11 @@ static void test_dispatch_and_errors(void **state)
 {
 	struct ctx *c = *state;
 
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a, c),
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
+					  c),
 			 0);
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a, c),
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
+					  c),
 			 -EEXIST);
 	assert_int_equal(vback_loop_watch(c->loop, -1, VBACK_EV_IN, on_a, c),
 			 -EINVAL);
@@ -118,9 +120,11 @@ static void test_unwatch_in_batch_drops_stale_event(void **state)
 	int ran;
 
 	c->unwatch_b_from_a = true;
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a, c),
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
+					  c),
 			 0);
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_b, VBACK_EV_IN, on_b, c),
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_b, VBACK_EV_IN, on_b,
+					  c),
 			 0);
 	poke(c->fd_a);
 	poke(c->fd_b);
@@ -134,7 +138,8 @@ static void test_run_until_stop(void **state)
 	struct ctx *c = *state;
 
 	c->stop_after = true;
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a, c),
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
+					  c),
 			 0);
 	poke(c->fd_a);
 	assert_int_equal(vback_loop_run(c->loop), 0);
@@ -163,7 +168,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dispatch_and_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			test_unwatch_in_batch_drops_stale_event, setup, teardown),
+			test_unwatch_in_batch_drops_stale_event, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_run_until_stop, setup,
 						teardown),
 		cmocka_unit_test(test_optional_ops),

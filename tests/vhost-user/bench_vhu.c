@@ -54,7 +54,7 @@ static void send_msg(int fd, uint32_t req, const void *p, uint32_t size,
 
 static void send_state(int fd, uint32_t req, uint32_t num)
 {
-	struct vhu_state s = {0, num};
+	struct vhu_state s = { 0, num };
 
 	send_msg(fd, req, &s, sizeof(s), NULL, 0);
 }
@@ -80,15 +80,17 @@ int main(int argc, char **argv)
 	uint32_t bs = argc > 1 ? (uint32_t)atoi(argv[1]) : 4096;
 	double secs = argc > 2 ? atof(argv[2]) : 2.0;
 	unsigned int depth = argc > 3 ? (unsigned int)atoi(argv[3]) : 32;
-	struct vback_log log = {.fn = log_stderr, .max_level = VBACK_LOG_WARN};
-	struct vback_io_options io_opts = {.engine = VBACK_IO_ENGINE_MEMORY,
-					   .mem_size = 64 << 20,
-					   .log = &log};
-	struct vback_blk_options bo = {.num_queues = 1, .log = &log};
-	struct vback_vhu_options vo = {.log = &log};
-	struct vhu_mem m = {.nregions = 1};
-	struct vhu_addr a = {
-	    .desc = UADDR + DESC, .avail = UADDR + AVAIL, .used = UADDR + USED};
+	struct vback_log log = { .fn = log_stderr,
+				 .max_level = VBACK_LOG_WARN };
+	struct vback_io_options io_opts = { .engine = VBACK_IO_ENGINE_MEMORY,
+					    .mem_size = 64 << 20,
+					    .log = &log };
+	struct vback_blk_options bo = { .num_queues = 1, .log = &log };
+	struct vback_vhu_options vo = { .log = &log };
+	struct vhu_mem m = { .nregions = 1 };
+	struct vhu_addr a = { .desc = UADDR + DESC,
+			      .avail = UADDR + AVAIL,
+			      .used = UADDR + USED };
 	struct vback_loop *loop;
 	struct vback_io io;
 	struct vback_blk *blk;
@@ -114,8 +116,8 @@ int main(int argc, char **argv)
 	CHECK(vback_vhu_serve_fd(vhu, sv[0]) == 0);
 	memfd = memfd_create("bench", MFD_CLOEXEC);
 	CHECK(memfd >= 0 && ftruncate(memfd, MEM_SIZE) == 0);
-	mem =
-	    mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   0);
 	CHECK(mem != MAP_FAILED);
 	kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 
 		send_msg(sv[1], VHU_SET_FEATURES, &f, sizeof(f), NULL, 0);
 	}
-	m.regions[0] = (struct vhu_region){0, MEM_SIZE, UADDR, 0};
+	m.regions[0] = (struct vhu_region){ 0, MEM_SIZE, UADDR, 0 };
 	send_msg(sv[1], VHU_SET_MEM_TABLE, &m,
 		 offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
 		 &memfd, 1);
@@ -147,15 +149,16 @@ int main(int argc, char **argv)
 
 	/* Slot s uses descriptors 3s..3s+2: header, data, status. */
 	for (unsigned int s = 0; s < QSIZE / 3; s++) {
-		struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_IN,
-					      .sector = (uint64_t)s * bs / 512};
+		struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN,
+					       .sector =
+						       (uint64_t)s * bs / 512 };
 		struct vring_desc d[3] = {
-		    {HDRS + 16 * s, sizeof(h), VRING_DESC_F_NEXT,
-		     (uint16_t)(3 * s + 1)},
-		    {DATA + (uint64_t)s * bs, bs,
-		     VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
-		     (uint16_t)(3 * s + 2)},
-		    {STATUS + s, 1, VRING_DESC_F_WRITE, 0},
+			{ HDRS + 16 * s, sizeof(h), VRING_DESC_F_NEXT,
+			  (uint16_t)(3 * s + 1) },
+			{ DATA + (uint64_t)s * bs, bs,
+			  VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+			  (uint16_t)(3 * s + 2) },
+			{ STATUS + s, 1, VRING_DESC_F_WRITE, 0 },
 		};
 
 		memcpy(mem + HDRS + 16 * s, &h, sizeof(h));

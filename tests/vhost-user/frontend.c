@@ -15,16 +15,16 @@ void fe_send(struct fe *fe, uint32_t request, uint32_t flags,
 	     const void *payload, uint32_t size, const int *fds,
 	     unsigned int nfds)
 {
-	struct vhu_hdr hdr = {request, flags, size};
+	struct vhu_hdr hdr = { request, flags, size };
 	union {
 		char b[CMSG_SPACE(16 * sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov[2] = {
-	    {.iov_base = &hdr, .iov_len = sizeof(hdr)},
-	    {.iov_base = (void *)(uintptr_t)payload, .iov_len = size},
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)(uintptr_t)payload, .iov_len = size },
 	};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 
 	if (nfds) {
 		struct cmsghdr *c;
@@ -53,7 +53,7 @@ void fe_pump(const struct vback_loop *loop)
 
 static bool readable(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, 0) == 1;
 }

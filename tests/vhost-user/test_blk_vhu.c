@@ -63,15 +63,15 @@ static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct vback_io_options io = {
-	    .engine = VBACK_IO_ENGINE_MEMORY,
-	    .mem_size = 1 << 20,
+		.engine = VBACK_IO_ENGINE_MEMORY,
+		.mem_size = 1 << 20,
 	};
-	struct vback_blk_options bo = {.num_queues = 1, .writeback = true};
-	struct vback_vhu_options vo = {0};
+	struct vback_blk_options bo = { .num_queues = 1, .writeback = true };
+	struct vback_vhu_options vo = { 0 };
 	int sv[2];
 
 	assert_non_null(c);
-	c->log = (struct vback_log){.fn = quiet, .max_level = VBACK_LOG_ERR};
+	c->log = (struct vback_log){ .fn = quiet, .max_level = VBACK_LOG_ERR };
 	io.log = bo.log = vo.log = &c->log;
 	assert_int_equal(vback_epoll_loop_create(NULL, &c->loop), 0);
 	assert_int_equal(vback_io_open(&io, c->loop, &c->io), 0);
@@ -83,7 +83,7 @@ static int setup(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
 			 0);
 	assert_int_equal(vback_vhu_serve_fd(c->vhu, sv[0]), 0);
-	c->fe = (struct fe){.fd = sv[1], .loop = c->loop};
+	c->fe = (struct fe){ .fd = sv[1], .loop = c->loop };
 	c->memfd = memfd_create("guest", MFD_CLOEXEC);
 	assert_int_equal(ftruncate(c->memfd, MEM_SIZE), 0);
 	c->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -120,7 +120,7 @@ static void send_u64(struct ctx *c, uint32_t req, uint64_t v, const int *fd)
 
 static void send_state(struct ctx *c, uint32_t req, uint32_t num)
 {
-	struct vhu_state s = {0, num};
+	struct vhu_state s = { 0, num };
 
 	fe_send(&c->fe, req, VHU_VERSION, &s, sizeof(s), NULL, 0);
 }
@@ -129,11 +129,11 @@ static void send_state(struct ctx *c, uint32_t req, uint32_t num)
 static void start_device(struct ctx *c)
 {
 	uint64_t features = fe_get_u64(&c->fe, VHU_GET_FEATURES);
-	struct vhu_mem m = {.nregions = 1};
+	struct vhu_mem m = { .nregions = 1 };
 	struct vhu_addr a = {
-	    .desc = UADDR + DESC,
-	    .avail = UADDR + AVAIL,
-	    .used = UADDR + USED,
+		.desc = UADDR + DESC,
+		.avail = UADDR + AVAIL,
+		.used = UADDR + USED,
 	};
 
 	assert_true(features & (1ull << VIRTIO_BLK_F_FLUSH));
@@ -142,9 +142,9 @@ static void start_device(struct ctx *c)
 		 NULL);
 	send_u64(c, VHU_SET_FEATURES,
 		 (1ull << 32) | (1ull << VIRTIO_BLK_F_FLUSH) |
-		     (1ull << VHU_F_PROTOCOL_FEATURES),
+			 (1ull << VHU_F_PROTOCOL_FEATURES),
 		 NULL);
-	m.regions[0] = (struct vhu_region){0, MEM_SIZE, UADDR, 0};
+	m.regions[0] = (struct vhu_region){ 0, MEM_SIZE, UADDR, 0 };
 	fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION, &m,
 		offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
 		&c->memfd, 1);
@@ -162,7 +162,8 @@ static void set_desc(struct ctx *c, uint16_t i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
 	struct vring_desc d = {
-	    .addr = addr, .len = len, .flags = flags, .next = next};
+		.addr = addr, .len = len, .flags = flags, .next = next
+	};
 
 	memcpy(c->mem + DESC + i * sizeof(d), &d, sizeof(d));
 }
@@ -181,10 +182,10 @@ static uint16_t used_idx(struct ctx *c)
 static uint8_t do_request(struct ctx *c, uint16_t head, uint32_t type,
 			  uint64_t sector, uint32_t data, bool to_device)
 {
-	struct virtio_blk_outhdr h = {.type = type, .sector = sector};
+	struct virtio_blk_outhdr h = { .type = type, .sector = sector };
 	uint16_t *ring =
-	    (uint16_t *)(void *)(c->mem + AVAIL +
-				 offsetof(struct vring_avail, ring));
+		(uint16_t *)(void *)(c->mem + AVAIL +
+				     offsetof(struct vring_avail, ring));
 	uint16_t want = (uint16_t)(used_idx(c) + 1);
 	uint64_t v = 1;
 
@@ -247,7 +248,7 @@ static void test_vring_base_after_io(void **state)
 static void test_config_space_is_virtio_blk(void **state)
 {
 	struct ctx *c = *state;
-	struct vhu_config cfg = {.size = sizeof(struct virtio_blk_config)};
+	struct vhu_config cfg = { .size = sizeof(struct virtio_blk_config) };
 	struct vhu_config got;
 	struct vhu_hdr hdr;
 	uint64_t capacity;
@@ -266,9 +267,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_write_read_round_trip),
-	    T(test_vring_base_after_io),
-	    T(test_config_space_is_virtio_blk),
+		T(test_write_read_round_trip),
+		T(test_vring_base_after_io),
+		T(test_config_space_is_virtio_blk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

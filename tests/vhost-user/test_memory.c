@@ -33,8 +33,8 @@ static int memfd_of(size_t size, uint8_t fill)
 static void test_check(void **state)
 {
 	struct vhu_region r[2] = {
-	    {.gpa = 0, .size = 0x10000, .uaddr = 0x7f0000000000},
-	    {.gpa = 0x100000, .size = 0x10000, .uaddr = 0x7f0000100000},
+		{ .gpa = 0, .size = 0x10000, .uaddr = 0x7f0000000000 },
+		{ .gpa = 0x100000, .size = 0x10000, .uaddr = 0x7f0000100000 },
 	};
 	const char *why;
 
@@ -63,15 +63,18 @@ static void test_map_and_translate(void **state)
 	/* Two regions from one file, the second at an unaligned offset
 	 * into it, like QEMU's split of low memory. */
 	int fd = memfd_of(16 * PAGE, 0x10);
-	int fds[2] = {fd, fd};
+	int fds[2] = { fd, fd };
 	struct vhu_region r[2] = {
-	    {.gpa = 0, .size = 4 * PAGE, .uaddr = 0x10000, .mmap_offset = 0},
-	    {.gpa = 0x100000,
-	     .size = 8 * PAGE - 0x100,
-	     .uaddr = 0x40000,
-	     .mmap_offset = 8 * PAGE + 0x100},
+		{ .gpa = 0,
+		  .size = 4 * PAGE,
+		  .uaddr = 0x10000,
+		  .mmap_offset = 0 },
+		{ .gpa = 0x100000,
+		  .size = 8 * PAGE - 0x100,
+		  .uaddr = 0x40000,
+		  .mmap_offset = 8 * PAGE + 0x100 },
 	};
-	struct vhu_memtab tab = {0};
+	struct vhu_memtab tab = { 0 };
 	const char *why;
 	uint64_t len, gpa;
 	uint8_t *p;
@@ -112,8 +115,9 @@ static void test_map_and_translate(void **state)
 	assert_int_equal(gpa, 0x123);
 	assert_int_equal(vhu_memtab_uaddr_to_gpa(&tab, 0x40010, &gpa), 0);
 	assert_int_equal(gpa, 0x100010);
-	assert_int_equal(
-	    vhu_memtab_uaddr_to_gpa(&tab, 0x10000 + 4 * PAGE, &gpa), -EFAULT);
+	assert_int_equal(vhu_memtab_uaddr_to_gpa(&tab, 0x10000 + 4 * PAGE,
+						 &gpa),
+			 -EFAULT);
 	assert_int_equal(vhu_memtab_uaddr_to_gpa(&tab, 0, &gpa), -EFAULT);
 
 	vhu_memtab_unmap(&tab);
@@ -126,8 +130,8 @@ static void test_map_and_translate(void **state)
 static void test_region_past_end_of_file(void **state)
 {
 	int fd = memfd_of(4 * PAGE, 0);
-	struct vhu_region r = {.gpa = 0, .size = 8 * PAGE, .uaddr = 0};
-	struct vhu_memtab tab = {0};
+	struct vhu_region r = { .gpa = 0, .size = 8 * PAGE, .uaddr = 0 };
+	struct vhu_memtab tab = { 0 };
 	const char *why = NULL;
 
 	(void)state;
@@ -144,12 +148,12 @@ static void test_region_past_end_of_file(void **state)
 static void test_map_failure_unmaps_all(void **state)
 {
 	int fd = memfd_of(4 * PAGE, 0);
-	int fds[2] = {fd, -1};
+	int fds[2] = { fd, -1 };
 	struct vhu_region r[2] = {
-	    {.gpa = 0, .size = PAGE, .uaddr = 0},
-	    {.gpa = PAGE, .size = PAGE, .uaddr = PAGE},
+		{ .gpa = 0, .size = PAGE, .uaddr = 0 },
+		{ .gpa = PAGE, .size = PAGE, .uaddr = PAGE },
 	};
-	struct vhu_memtab tab = {0};
+	struct vhu_memtab tab = { 0 };
 	const char *why;
 
 	(void)state;
@@ -161,10 +165,10 @@ static void test_map_failure_unmaps_all(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_check),
-	    cmocka_unit_test(test_map_and_translate),
-	    cmocka_unit_test(test_region_past_end_of_file),
-	    cmocka_unit_test(test_map_failure_unmaps_all),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_map_and_translate),
+		cmocka_unit_test(test_region_past_end_of_file),
+		cmocka_unit_test(test_map_failure_unmaps_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,8 +193,9 @@ static void raw_send(int fd, const void *buf, size_t len, const int *fds,
 		char b[CMSG_SPACE(16 * sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf,
+			     .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (nfds) {
 		struct cmsghdr *c;
@@ -213,7 +214,7 @@ static void raw_send(int fd, const void *buf, size_t len, const int *fds,
 
 static void test_rx_in_pieces_with_fd(void **state)
 {
-	struct vhu_hdr hdr = {VHU_SET_VRING_KICK, VHU_VERSION, 8};
+	struct vhu_hdr hdr = { VHU_SET_VRING_KICK, VHU_VERSION, 8 };
 	uint64_t payload = 1;
 	struct vhu_rx rx;
 	const char *why;
@@ -253,8 +254,8 @@ static void test_rx_in_pieces_with_fd(void **state)
 
 static void test_rx_stops_at_message_end(void **state)
 {
-	struct vhu_hdr two[2] = {{VHU_GET_FEATURES, VHU_VERSION, 0},
-				 {VHU_GET_QUEUE_NUM, VHU_VERSION, 0}};
+	struct vhu_hdr two[2] = { { VHU_GET_FEATURES, VHU_VERSION, 0 },
+				  { VHU_GET_QUEUE_NUM, VHU_VERSION, 0 } };
 	struct vhu_rx rx;
 	const char *why;
 	int sv[2];
@@ -276,7 +277,7 @@ static void test_rx_stops_at_message_end(void **state)
 
 static void test_rx_rejects_oversize_and_fd_floods(void **state)
 {
-	struct vhu_hdr hdr = {VHU_SET_CONFIG, VHU_VERSION, 100000};
+	struct vhu_hdr hdr = { VHU_SET_CONFIG, VHU_VERSION, 100000 };
 	struct vhu_rx rx;
 	const char *why;
 	int sv[2], fds[12];
@@ -346,16 +347,16 @@ static void test_send_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_validate_sizes),
-	    cmocka_unit_test(test_validate_header),
-	    cmocka_unit_test(test_validate_indexes),
-	    cmocka_unit_test(test_validate_fds),
-	    cmocka_unit_test(test_validate_mem_table),
-	    cmocka_unit_test(test_validate_config),
-	    cmocka_unit_test(test_rx_in_pieces_with_fd),
-	    cmocka_unit_test(test_rx_stops_at_message_end),
-	    cmocka_unit_test(test_rx_rejects_oversize_and_fd_floods),
-	    cmocka_unit_test(test_send_reply),
+		cmocka_unit_test(test_validate_sizes),
+		cmocka_unit_test(test_validate_header),
+		cmocka_unit_test(test_validate_indexes),
+		cmocka_unit_test(test_validate_fds),
+		cmocka_unit_test(test_validate_mem_table),
+		cmocka_unit_test(test_validate_config),
+		cmocka_unit_test(test_rx_in_pieces_with_fd),
+		cmocka_unit_test(test_rx_stops_at_message_end),
+		cmocka_unit_test(test_rx_rejects_oversize_and_fd_floods),
+		cmocka_unit_test(test_send_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

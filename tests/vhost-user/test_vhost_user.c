@@ -63,13 +63,13 @@ static void quiet(void *opaque, enum vback_log_level level, const char *msg)
 static struct vback_vhu *make_vhu(struct ctx *c, const char *path)
 {
 	struct vback_vhu_options o = {
-	    .dev = c->dev,
-	    .loop = c->loop,
-	    .socket_path = path,
-	    .event = on_event,
-	    .opaque = c,
-	    .log = &c->log,
-	    .name = "test",
+		.dev = c->dev,
+		.loop = c->loop,
+		.socket_path = path,
+		.event = on_event,
+		.opaque = c,
+		.log = &c->log,
+		.name = "test",
 	};
 	struct vback_vhu *vhu = NULL;
 
@@ -94,7 +94,8 @@ static int setup(void **state)
 	uint8_t *p;
 
 	assert_non_null(c);
-	c->log = (struct vback_log){.fn = quiet, .max_level = VBACK_LOG_DEBUG};
+	c->log =
+		(struct vback_log){ .fn = quiet, .max_level = VBACK_LOG_DEBUG };
 	assert_int_equal(vback_epoll_loop_create(NULL, &c->loop), 0);
 	c->dev = fake_dev_new(2);
 	c->vhu = make_vhu(c, NULL);
@@ -142,7 +143,7 @@ static void send_u64(struct ctx *c, uint32_t req, uint64_t v, const int *fd)
 static void send_state(struct ctx *c, uint32_t req, uint32_t flags,
 		       uint32_t index, uint32_t num)
 {
-	struct vhu_state s = {index, num};
+	struct vhu_state s = { index, num };
 
 	fe_send(&c->fe, req, VHU_VERSION | flags, &s, sizeof(s), NULL, 0);
 }
@@ -150,10 +151,10 @@ static void send_state(struct ctx *c, uint32_t req, uint32_t flags,
 static void send_mem_table(struct ctx *c, uint32_t flags, int memfd,
 			   uint64_t size)
 {
-	struct vhu_mem m = {.nregions = 1};
+	struct vhu_mem m = { .nregions = 1 };
 
 	m.regions[0] =
-	    (struct vhu_region){.gpa = 0, .size = size, .uaddr = UADDR};
+		(struct vhu_region){ .gpa = 0, .size = size, .uaddr = UADDR };
 	fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION | flags, &m,
 		offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
 		&memfd, 1);
@@ -176,10 +177,10 @@ static void negotiate(struct ctx *c)
 static void start_queue(struct ctx *c, unsigned int q, uint32_t base)
 {
 	struct vhu_addr a = {
-	    .index = q,
-	    .desc = UADDR + 0x10000 * (q + 1),
-	    .avail = UADDR + 0x10000 * (q + 1) + 0x1000,
-	    .used = UADDR + 0x10000 * (q + 1) + 0x2000,
+		.index = q,
+		.desc = UADDR + 0x10000 * (q + 1),
+		.avail = UADDR + 0x10000 * (q + 1) + 0x1000,
+		.used = UADDR + 0x10000 * (q + 1) + 0x2000,
 	};
 
 	send_state(c, VHU_SET_VRING_NUM, 0, q, 128);
@@ -234,10 +235,10 @@ static void test_ring_waits_for_enable(void **state)
 	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
 	send_state(c, VHU_SET_VRING_BASE, 0, 0, 0);
 	{
-		struct vhu_addr a = {.index = 0,
-				     .desc = UADDR + 0x1000,
-				     .avail = UADDR + 0x2000,
-				     .used = UADDR + 0x3000};
+		struct vhu_addr a = { .index = 0,
+				      .desc = UADDR + 0x1000,
+				      .avail = UADDR + 0x2000,
+				      .used = UADDR + 0x3000 };
 
 		fe_send(&c->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a),
 			NULL, 0);
@@ -255,10 +256,9 @@ static void test_ring_waits_for_enable(void **state)
 static void test_ring_outside_memory_stays_off(void **state)
 {
 	struct ctx *c = *state;
-	struct vhu_addr a = {.index = 0,
-			     .desc = 0x1000,
-			     .avail = 0x2000,
-			     .used = 0x3000}; /* not user addresses */
+	struct vhu_addr a = {
+		.index = 0, .desc = 0x1000, .avail = 0x2000, .used = 0x3000
+	}; /* not user addresses */
 
 	negotiate(c);
 	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
@@ -383,20 +383,20 @@ static void test_bad_messages(void **state)
 	send_mem_table(c, 0, small, MEM_SIZE); /* past the end of the fd */
 	expect_dropped(c);
 	{
-		struct vhu_mem m = {.nregions = 2};
-		int fds[2] = {c->memfd, c->memfd};
+		struct vhu_mem m = { .nregions = 2 };
+		int fds[2] = { c->memfd, c->memfd };
 
-		m.regions[0] = (struct vhu_region){0, 0x10000, UADDR, 0};
-		m.regions[1] =
-		    (struct vhu_region){0x8000, 0x10000, UADDR + 0x100000, 0};
+		m.regions[0] = (struct vhu_region){ 0, 0x10000, UADDR, 0 };
+		m.regions[1] = (struct vhu_region){ 0x8000, 0x10000,
+						    UADDR + 0x100000, 0 };
 		fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION, &m,
 			offsetof(struct vhu_mem, regions) +
-			    2 * sizeof(m.regions[0]),
+				2 * sizeof(m.regions[0]),
 			fds, 2);
 		expect_dropped(c);
 	}
 	{
-		struct vhu_config cfg = {.offset = 0, .size = 4, .flags = 2};
+		struct vhu_config cfg = { .offset = 0, .size = 4, .flags = 2 };
 
 		fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION, &cfg,
 			VHU_CONFIG_HDR + 4, NULL, 0);
@@ -414,7 +414,7 @@ static void test_bad_messages(void **state)
 static void test_reply_ack(void **state)
 {
 	struct ctx *c = *state;
-	struct vhu_config cfg = {.offset = 32, .size = 1};
+	struct vhu_config cfg = { .offset = 32, .size = 1 };
 	struct vhu_hdr hdr;
 	uint64_t v = 99;
 
@@ -439,7 +439,7 @@ static void test_reply_ack(void **state)
 static void test_config(void **state)
 {
 	struct ctx *c = *state;
-	struct vhu_config cfg = {0}, got;
+	struct vhu_config cfg = { 0 }, got;
 	struct vhu_hdr hdr;
 
 	negotiate(c);
@@ -552,21 +552,23 @@ static void test_mem_table_while_running(void **state)
 	/* The device's view is the new table: 512 KiB. */
 	{
 		uint64_t len = 16;
-		const uint8_t *p = c->dev->t.gm.ops->map(
-		    c->dev->t.gm.opaque, 0x41000, &len, VBACK_GM_READ);
+		const uint8_t *p =
+			c->dev->t.gm.ops->map(c->dev->t.gm.opaque, 0x41000,
+					      &len, VBACK_GM_READ);
 
 		assert_non_null(p);
 		assert_int_equal(p[0], 0x41);
 		len = 1;
-		assert_null(c->dev->t.gm.ops->map(
-		    c->dev->t.gm.opaque, MEM_SIZE / 2, &len, VBACK_GM_WRITE));
+		assert_null(c->dev->t.gm.ops->map(c->dev->t.gm.opaque,
+						  MEM_SIZE / 2, &len,
+						  VBACK_GM_WRITE));
 	}
 }
 
 static void test_listen_socket(void **state)
 {
 	struct ctx *c = *state;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[] = "/tmp/vhu-test.XXXXXX";
 	struct vback_vhu *lvhu;
 	struct vback_dev *dev2 = fake_dev_new(1);
@@ -581,11 +583,12 @@ static void test_listen_socket(void **state)
 	assert_int_equal(stat(sa.sun_path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	for (int round = 0; round < 2; round++) {
-		struct fe fe = {.loop = c->loop};
+		struct fe fe = { .loop = c->loop };
 
 		fe.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		assert_int_equal(
-		    connect(fe.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(connect(fe.fd, (struct sockaddr *)&sa,
+					 sizeof(sa)),
+				 0);
 		assert_int_equal(fe_get_u64(&fe, VHU_GET_QUEUE_NUM), 1);
 		assert_true(vback_vhu_connected(lvhu));
 		close(fe.fd);
@@ -607,31 +610,31 @@ static void test_random_messages(void **state)
 	unsigned int seed = 12345;
 	struct vback_vhu_stats st;
 	uint8_t payload[300];
-	int fds[2] = {c->kick[0], c->memfd};
+	int fds[2] = { c->kick[0], c->memfd };
 
 	/* Well-formed shapes with random contents, sometimes broken. */
 	static const struct {
 		uint32_t req, size, nfds;
 	} shapes[] = {
-	    {VHU_GET_FEATURES, 0, 0},
-	    {VHU_SET_FEATURES, 8, 0},
-	    {VHU_SET_OWNER, 0, 0},
-	    {VHU_RESET_OWNER, 0, 0},
-	    {VHU_SET_MEM_TABLE, 40, 1},
-	    {VHU_SET_VRING_NUM, 8, 0},
-	    {VHU_SET_VRING_ADDR, 40, 0},
-	    {VHU_SET_VRING_BASE, 8, 0},
-	    {VHU_GET_VRING_BASE, 8, 0},
-	    {VHU_SET_VRING_KICK, 8, 1},
-	    {VHU_SET_VRING_CALL, 8, 1},
-	    {VHU_SET_VRING_ERR, 8, 1},
-	    {VHU_GET_PROTOCOL_FEATURES, 0, 0},
-	    {VHU_SET_PROTOCOL_FEATURES, 8, 0},
-	    {VHU_GET_QUEUE_NUM, 0, 0},
-	    {VHU_SET_VRING_ENABLE, 8, 0},
-	    {VHU_GET_CONFIG, 24, 0},
-	    {VHU_SET_CONFIG, 14, 0},
-	    {VHU_RESET_DEVICE, 0, 0},
+		{ VHU_GET_FEATURES, 0, 0 },
+		{ VHU_SET_FEATURES, 8, 0 },
+		{ VHU_SET_OWNER, 0, 0 },
+		{ VHU_RESET_OWNER, 0, 0 },
+		{ VHU_SET_MEM_TABLE, 40, 1 },
+		{ VHU_SET_VRING_NUM, 8, 0 },
+		{ VHU_SET_VRING_ADDR, 40, 0 },
+		{ VHU_SET_VRING_BASE, 8, 0 },
+		{ VHU_GET_VRING_BASE, 8, 0 },
+		{ VHU_SET_VRING_KICK, 8, 1 },
+		{ VHU_SET_VRING_CALL, 8, 1 },
+		{ VHU_SET_VRING_ERR, 8, 1 },
+		{ VHU_GET_PROTOCOL_FEATURES, 0, 0 },
+		{ VHU_SET_PROTOCOL_FEATURES, 8, 0 },
+		{ VHU_GET_QUEUE_NUM, 0, 0 },
+		{ VHU_SET_VRING_ENABLE, 8, 0 },
+		{ VHU_GET_CONFIG, 24, 0 },
+		{ VHU_SET_CONFIG, 14, 0 },
+		{ VHU_RESET_DEVICE, 0, 0 },
 	};
 
 	for (int i = 0; i < 600; i++) {
@@ -640,8 +643,8 @@ static void test_random_messages(void **state)
 		uint32_t req = shapes[k].req;
 		uint32_t size = shapes[k].size;
 		unsigned int nfds = shapes[k].nfds;
-		uint32_t flags =
-		    VHU_VERSION | (rand_r(&seed) % 2 ? VHU_FLAG_NEED_REPLY : 0);
+		uint32_t flags = VHU_VERSION |
+				 (rand_r(&seed) % 2 ? VHU_FLAG_NEED_REPLY : 0);
 		int r = rand_r(&seed) % 10;
 
 		for (uint32_t b = 0; b < sizeof(payload); b++)
@@ -655,7 +658,7 @@ static void test_random_messages(void **state)
 			    req == VHU_SET_VRING_ENABLE) {
 				memset(payload + 4, 0, 4);
 				payload[4] =
-				    (uint8_t)(1u << (rand_r(&seed) % 9));
+					(uint8_t)(1u << (rand_r(&seed) % 9));
 				if (req == VHU_SET_MEM_TABLE)
 					payload[0] = 1;
 			}
@@ -704,7 +707,7 @@ static void test_random_messages(void **state)
 static void test_create_errors(void **state)
 {
 	struct ctx *c = *state;
-	struct vback_vhu_options o = {.dev = c->dev, .loop = c->loop};
+	struct vback_vhu_options o = { .dev = c->dev, .loop = c->loop };
 	struct vback_vhu *vhu;
 	char path[200];
 
@@ -730,21 +733,21 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_handshake),
-	    T(test_start_translates_rings),
-	    T(test_ring_waits_for_enable),
-	    T(test_ring_outside_memory_stays_off),
-	    T(test_kick_and_call),
-	    T(test_get_vring_base_waits_for_inflight),
-	    T(test_bad_messages),
-	    T(test_reply_ack),
-	    T(test_config),
-	    T(test_config_change_message),
-	    T(test_disconnect_drains_then_idle),
-	    T(test_mem_table_while_running),
-	    T(test_listen_socket),
-	    T(test_random_messages),
-	    T(test_create_errors),
+		T(test_handshake),
+		T(test_start_translates_rings),
+		T(test_ring_waits_for_enable),
+		T(test_ring_outside_memory_stays_off),
+		T(test_kick_and_call),
+		T(test_get_vring_base_waits_for_inflight),
+		T(test_bad_messages),
+		T(test_reply_ack),
+		T(test_config),
+		T(test_config_change_message),
+		T(test_disconnect_drains_then_idle),
+		T(test_mem_table_while_running),
+		T(test_listen_socket),
+		T(test_random_messages),
+		T(test_create_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

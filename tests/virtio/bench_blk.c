@@ -47,7 +47,7 @@ static void *flat_map(void *opaque, uint64_t addr, uint64_t *len,
 	return m->host + off;
 }
 
-static const struct vback_gm_ops flat_ops = {.map = flat_map};
+static const struct vback_gm_ops flat_ops = { .map = flat_map };
 
 /* ---- null IO: completes everything at unplug ---- */
 struct nullio {
@@ -88,9 +88,9 @@ static int null_caps(void *opaque, struct vback_io_caps *caps)
 }
 
 static const struct vback_io_ops null_ops = {
-    .submit = null_submit,
-    .unplug = null_unplug,
-    .get_caps = null_caps,
+	.submit = null_submit,
+	.unplug = null_unplug,
+	.get_caps = null_caps,
 };
 
 /* ---- transport callbacks ---- */
@@ -109,8 +109,8 @@ static void t_config(void *opaque)
 }
 
 static const struct vback_dev_transport_ops t_ops = {
-    .notify_queue = t_notify,
-    .notify_config = t_config,
+	.notify_queue = t_notify,
+	.notify_config = t_config,
 };
 
 static void put16(uint8_t *p, uint16_t v)
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	struct vback_dev_transport t;
 	struct vback_vq_addr a;
 	struct flatmem mem;
-	struct nullio nio = {0};
+	struct nullio nio = { 0 };
 	struct vback_blk *blk;
 	struct vback_dev *dev;
 	uint64_t desc_gpa, avail_gpa, used_gpa, bufs_gpa, tables_gpa;
@@ -232,8 +232,9 @@ int main(int argc, char **argv)
 	t.gm.opaque = &mem;
 	if (vback_dev_attach(dev, &t))
 		return 1;
-	vback_dev_set_driver_features(dev, (1ull << 32) | (1ull << 28) |
-					       (event_idx ? 1ull << 29 : 0));
+	vback_dev_set_driver_features(dev,
+				      (1ull << 32) | (1ull << 28) |
+					      (event_idx ? 1ull << 29 : 0));
 	vback_dev_queue_set_size(dev, 0, (uint16_t)qsize);
 	a.desc = desc_gpa;
 	a.avail = avail_gpa;
@@ -251,8 +252,9 @@ int main(int argc, char **argv)
 		uint64_t buf = bufs_gpa + (uint64_t)s * (REQ_BYTES + 64);
 		uint8_t *hdr = mem.host + (buf - GPA_BASE);
 		uint8_t *tbl =
-		    indirect ? mem.host + (tables_gpa + 48ull * s - GPA_BASE)
-			     : mem.host + (desc_gpa + 48ull * s - GPA_BASE);
+			indirect
+				? mem.host + (tables_gpa + 48ull * s - GPA_BASE)
+				: mem.host + (desc_gpa + 48ull * s - GPA_BASE);
 		uint16_t base = indirect ? 0 : (uint16_t)(s * 3);
 
 		put32(hdr, s & 1); /* alternate reads and writes */

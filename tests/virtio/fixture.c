@@ -18,7 +18,7 @@ static void fx_set_irq(void *opaque, bool level)
 }
 
 static const struct vback_mmio_ops fx_mmio_ops = {
-    .set_irq = fx_set_irq,
+	.set_irq = fx_set_irq,
 };
 
 static void fx_log(void *opaque, enum vback_log_level level, const char *msg)
@@ -41,11 +41,11 @@ static void fx_log(void *opaque, enum vback_log_level level, const char *msg)
 int fx_setup(struct fx *f, const struct fx_options *o)
 {
 	const struct gmem_region regions[] = {
-	    {FX_R0, FX_R0_SIZE, false},
-	    {FX_R1, FX_R1_SIZE, false},
-	    {FX_RO, FX_RO_SIZE, true},
+		{ FX_R0, FX_R0_SIZE, false },
+		{ FX_R1, FX_R1_SIZE, false },
+		{ FX_RO, FX_RO_SIZE, true },
 	};
-	struct fx_options def = {0};
+	struct fx_options def = { 0 };
 	struct vback_blk_options bo;
 	struct vback_mmio_options mo;
 	struct gdrv_options dro;

@@ -25,11 +25,11 @@
 #define F_IND GDRV_F(VIRTIO_RING_F_INDIRECT_DESC)
 
 /* The four ring modes every data-path test runs in. */
-static const uint64_t refuse_modes[] = {0, F_EV, F_IND, F_EV | F_IND};
+static const uint64_t refuse_modes[] = { 0, F_EV, F_IND, F_EV | F_IND };
 
 static void setup_mode(struct fx *f, uint64_t refuse, bool grant)
 {
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 
 	o.grant = grant;
 	o.drv.refuse = refuse;
@@ -47,7 +47,7 @@ static void setup_mode(struct fx *f, uint64_t refuse, bool grant)
 static int rw(struct fx *f, uint32_t type, uint64_t sector, void *buf,
 	      uint32_t len, unsigned int segs)
 {
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 
 	r.type = type;
 	r.sector = sector;
@@ -68,10 +68,10 @@ static void test_probe_and_config(void **state)
 	assert_true(gdrv_has(f.drv, VIRTIO_BLK_F_FLUSH));
 	assert_true(gdrv_has(f.drv, VIRTIO_BLK_F_DISCARD));
 	assert_false(gdrv_device_features(f.drv) & GDRV_F(VIRTIO_BLK_F_RO));
-	assert_int_equal(gdrv_status(f.drv), VIRTIO_CONFIG_S_ACKNOWLEDGE |
-						 VIRTIO_CONFIG_S_DRIVER |
-						 VIRTIO_CONFIG_S_FEATURES_OK |
-						 VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_int_equal(gdrv_status(f.drv),
+			 VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				 VIRTIO_CONFIG_S_FEATURES_OK |
+				 VIRTIO_CONFIG_S_DRIVER_OK);
 	/* 1 MiB RAM disk = 2048 sectors. */
 	assert_int_equal(gdrv_config_read(f.drv, 0, 8), 2048);
 	assert_int_equal(gdrv_config_read(f.drv, 12, 4), 126); /* seg_max */
@@ -124,7 +124,7 @@ static void test_roundtrip_all_modes(void **state)
 static void test_used_len_and_status(void **state)
 {
 	uint8_t buf[4096];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct gdrv_done d;
 	struct fx f;
 	int head;
@@ -157,7 +157,7 @@ static void test_batch_fills_queue(void **state)
 
 	(void)state;
 	for (unsigned int m = 0; m < 4; m++) {
-		struct fx_options o = {0};
+		struct fx_options o = { 0 };
 
 		o.drv.refuse = refuse_modes[m];
 		o.drv.queue_size = 64;
@@ -169,7 +169,7 @@ static void test_batch_fills_queue(void **state)
 		unsigned int n = (refuse_modes[m] & F_IND) ? 21 : 64;
 
 		for (unsigned int i = 0; i < n; i++) {
-			struct gdrv_blk_req r = {0};
+			struct gdrv_blk_req r = { 0 };
 
 			r.type = VIRTIO_BLK_T_IN;
 			r.sector = i;
@@ -220,9 +220,9 @@ static void test_flush_getid_discard_wz(void **state)
 		assert_int_equal(tio_stats(f.io)->last.len, 2048);
 		seg[0] = 10;
 		seg[12] = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-		assert_int_equal(
-		    rw(&f, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 16, 1),
-		    VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&f, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 16,
+				    1),
+				 VIRTIO_BLK_S_OK);
 		assert_int_equal(tio_stats(f.io)->last.op,
 				 VBACK_IO_WRITE_ZEROES);
 		assert_int_equal(tio_stats(f.io)->last.flags, VBACK_IO_F_UNMAP);
@@ -231,9 +231,9 @@ static void test_flush_getid_discard_wz(void **state)
 		assert_int_equal(tio_data(f.io)[14 * 512], 0x5a);
 		seg[12] = 0;
 		seg[0] = 0;
-		assert_int_equal(
-		    rw(&f, VIRTIO_BLK_T_SECURE_ERASE, 0, seg, 16, 1),
-		    VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&f, VIRTIO_BLK_T_SECURE_ERASE, 0, seg, 16,
+				    1),
+				 VIRTIO_BLK_S_OK);
 		assert_int_equal(tio_stats(f.io)->last.op,
 				 VBACK_IO_SECURE_ERASE);
 		assert_int_equal(gmem_outstanding(f.mem), f.ring_maps);
@@ -243,8 +243,8 @@ static void test_flush_getid_discard_wz(void **state)
 
 static void test_read_only_disk(void **state)
 {
-	struct fx_options o = {0};
-	uint8_t buf[512] = {1};
+	struct fx_options o = { 0 };
+	uint8_t buf[512] = { 1 };
 	struct fx f;
 
 	(void)state;
@@ -276,7 +276,7 @@ static void test_read_only_disk(void **state)
 static void test_io_errors_and_backpressure(void **state)
 {
 	uint8_t a[512], b[512];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct gdrv_done d[2];
 	struct vback_blk_stats st;
 	struct fx f;
@@ -325,7 +325,7 @@ static void test_io_errors_and_backpressure(void **state)
 static void test_reset_with_io_in_flight(void **state)
 {
 	uint8_t buf[4096];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct gdrv_queue_info qi;
 	uint8_t status;
 	struct fx f;
@@ -350,8 +350,9 @@ static void test_reset_with_io_in_flight(void **state)
 			/* virtio 1.2 QueueReset of just this queue. */
 			gdrv_reg_write(f.drv, VIRTIO_MMIO_QUEUE_SEL, 0);
 			gdrv_reg_write(f.drv, 0x0c0, 1);
-			assert_int_equal(
-			    gdrv_reg_read(f.drv, VIRTIO_MMIO_QUEUE_READY), 0);
+			assert_int_equal(gdrv_reg_read(f.drv,
+						       VIRTIO_MMIO_QUEUE_READY),
+					 0);
 		}
 		assert_false(vback_dev_queue_enabled(f.dev, 0));
 		assert_int_equal(vback_dev_inflight(f.dev), 1);
@@ -379,7 +380,7 @@ static void test_reset_with_io_in_flight(void **state)
 static void test_detach_with_io_in_flight(void **state)
 {
 	uint8_t buf[512];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -401,8 +402,8 @@ static void test_detach_with_io_in_flight(void **state)
 
 static void test_writethrough_flushes(void **state)
 {
-	uint8_t buf[512] = {7};
-	struct fx_options o = {0};
+	uint8_t buf[512] = { 7 };
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -436,8 +437,9 @@ static void test_resize_raises_config_change(void **state)
 	assert_int_equal(vback_blk_resize(f.blk, 4u << 20), 0);
 	assert_int_equal(gdrv_interrupt(f.drv), VIRTIO_MMIO_INT_CONFIG);
 	assert_int_equal(gdrv_config_read(f.drv, 0, 8), 8192);
-	assert_int_not_equal(
-	    gdrv_reg_read(f.drv, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	assert_int_not_equal(gdrv_reg_read(f.drv,
+					   VIRTIO_MMIO_CONFIG_GENERATION),
+			     gen);
 	assert_int_equal(vback_blk_resize(f.blk, 1000), -EINVAL);
 	fx_teardown(&f);
 }
@@ -445,9 +447,9 @@ static void test_resize_raises_config_change(void **state)
 static void test_multiqueue(void **state)
 {
 	uint8_t buf[512];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct gdrv_done d;
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -475,7 +477,7 @@ static void test_multiqueue(void **state)
 static void test_legacy_mmio(void **state)
 {
 	uint8_t out[1024], in[1024];
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -497,7 +499,7 @@ static void test_legacy_mmio(void **state)
 static void test_capped_translations(void **state)
 {
 	uint8_t out[2048], in[2048];
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -522,13 +524,14 @@ static void test_capped_translations(void **state)
 		{
 			static uint8_t big[16384];
 
-			assert_int_equal(
-			    rw(&f, VIRTIO_BLK_T_IN, 0, big, sizeof(big), 1),
-			    VIRTIO_BLK_S_IOERR);
+			assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, 0, big,
+					    sizeof(big), 1),
+					 VIRTIO_BLK_S_IOERR);
 		}
 		assert_int_equal(gmem_outstanding(f.mem), f.ring_maps);
-		assert_int_equal(
-		    vback_dev_status(f.dev) & VBACK_STATUS_NEEDS_RESET, 0);
+		assert_int_equal(vback_dev_status(f.dev) &
+					 VBACK_STATUS_NEEDS_RESET,
+				 0);
 		fx_teardown(&f);
 	}
 }
@@ -537,7 +540,7 @@ static void test_capped_translations(void **state)
 static void test_rings_in_pieces(void **state)
 {
 	uint8_t out[1024], in[1024];
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -554,12 +557,12 @@ static void test_rings_in_pieces(void **state)
 		assert_true(gmem_outstanding(f.mem) >= 11 + 2 + 6);
 		for (unsigned int i = 0; i < 70; i++) { /* wrap the ring */
 			fx_pattern(out, sizeof(out), i + m);
-			assert_int_equal(
-			    rw(&f, VIRTIO_BLK_T_OUT, i, out, 1024, 2),
-			    VIRTIO_BLK_S_OK);
-			assert_int_equal(
-			    rw(&f, VIRTIO_BLK_T_IN, i, in, 1024, 1),
-			    VIRTIO_BLK_S_OK);
+			assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, i, out, 1024,
+					    2),
+					 VIRTIO_BLK_S_OK);
+			assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, i, in, 1024,
+					    1),
+					 VIRTIO_BLK_S_OK);
 			assert_memory_equal(in, out, sizeof(in));
 		}
 		assert_int_equal(gdrv_stats(f.drv)->bad_used, 0);
@@ -572,21 +575,21 @@ static void test_rings_in_pieces(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_probe_and_config),
-	    cmocka_unit_test(test_roundtrip_all_modes),
-	    cmocka_unit_test(test_used_len_and_status),
-	    cmocka_unit_test(test_batch_fills_queue),
-	    cmocka_unit_test(test_flush_getid_discard_wz),
-	    cmocka_unit_test(test_read_only_disk),
-	    cmocka_unit_test(test_io_errors_and_backpressure),
-	    cmocka_unit_test(test_reset_with_io_in_flight),
-	    cmocka_unit_test(test_detach_with_io_in_flight),
-	    cmocka_unit_test(test_writethrough_flushes),
-	    cmocka_unit_test(test_resize_raises_config_change),
-	    cmocka_unit_test(test_multiqueue),
-	    cmocka_unit_test(test_legacy_mmio),
-	    cmocka_unit_test(test_capped_translations),
-	    cmocka_unit_test(test_rings_in_pieces),
+		cmocka_unit_test(test_probe_and_config),
+		cmocka_unit_test(test_roundtrip_all_modes),
+		cmocka_unit_test(test_used_len_and_status),
+		cmocka_unit_test(test_batch_fills_queue),
+		cmocka_unit_test(test_flush_getid_discard_wz),
+		cmocka_unit_test(test_read_only_disk),
+		cmocka_unit_test(test_io_errors_and_backpressure),
+		cmocka_unit_test(test_reset_with_io_in_flight),
+		cmocka_unit_test(test_detach_with_io_in_flight),
+		cmocka_unit_test(test_writethrough_flushes),
+		cmocka_unit_test(test_resize_raises_config_change),
+		cmocka_unit_test(test_multiqueue),
+		cmocka_unit_test(test_legacy_mmio),
+		cmocka_unit_test(test_capped_translations),
+		cmocka_unit_test(test_rings_in_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,14 +56,14 @@ static void d_idle(void *opaque, unsigned int q)
 }
 
 static const struct vback_dev_transport_ops d_ops = {
-    .notify_queue = d_notify,
-    .notify_config = d_config,
-    .queue_idle = d_idle,
+	.notify_queue = d_notify,
+	.notify_config = d_config,
+	.queue_idle = d_idle,
 };
 
 static void dsetup(struct dfx *d, uint64_t transport_features)
 {
-	const struct gmem_region r[] = {{FX_R0, FX_R0_SIZE, false}};
+	const struct gmem_region r[] = { { FX_R0, FX_R0_SIZE, false } };
 	struct vback_blk_options bo;
 	struct vback_dev_transport t;
 
@@ -103,7 +103,7 @@ static void put(struct dfx *d, uint64_t gpa, uint64_t v, unsigned int n)
 
 static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
 {
-	uint8_t b[8] = {0};
+	uint8_t b[8] = { 0 };
 	uint64_t v = 0;
 
 	gmem_read(d->mem, gpa, b, n);
@@ -114,11 +114,11 @@ static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
 
 static void enable(struct dfx *d)
 {
-	struct vback_vq_addr a = {DESC, AVAIL, USED};
+	struct vback_vq_addr a = { DESC, AVAIL, USED };
 
-	assert_int_equal(
-	    vback_dev_set_driver_features(d->dev, 1ull << VIRTIO_F_VERSION_1),
-	    0);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d->dev, 1ull << VIRTIO_F_VERSION_1),
+			 0);
 	assert_int_equal(vback_dev_queue_set_size(d->dev, 0, QSIZE), 0);
 	assert_int_equal(vback_dev_queue_set_addr(d->dev, 0, &a), 0);
 	assert_int_equal(vback_dev_queue_enable(d->dev, 0), 0);
@@ -140,7 +140,7 @@ static void offer_read(struct dfx *d, unsigned int s, uint64_t sector)
 	put(d, dg + 24, 512, 4);
 	put(d, dg + 28,
 	    (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE) | (uint64_t)(base + 2)
-							   << 16,
+							       << 16,
 	    4);
 	put(d, dg + 32, buf + 16, 8);
 	put(d, dg + 40, 1, 4);
@@ -168,7 +168,7 @@ static void test_attach_rules(void **state)
 
 static void test_queue_config_rules(void **state)
 {
-	struct vback_vq_addr a = {DESC + 8, AVAIL, USED}, got;
+	struct vback_vq_addr a = { DESC + 8, AVAIL, USED }, got;
 	struct dfx d;
 
 	(void)state;
@@ -247,11 +247,12 @@ static void test_event_idx_suppression(void **state)
 	(void)state;
 	dsetup(&d, 0);
 	assert_int_equal(vback_dev_set_driver_features(
-			     d.dev, (1ull << VIRTIO_F_VERSION_1) |
-					(1ull << VIRTIO_RING_F_EVENT_IDX)),
+				 d.dev,
+				 (1ull << VIRTIO_F_VERSION_1) |
+					 (1ull << VIRTIO_RING_F_EVENT_IDX)),
 			 0);
 	{
-		struct vback_vq_addr a = {DESC, AVAIL, USED};
+		struct vback_vq_addr a = { DESC, AVAIL, USED };
 
 		vback_dev_queue_set_addr(d.dev, 0, &a);
 		assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
@@ -324,14 +325,15 @@ static void test_features_and_status(void **state)
 			 -EINVAL);
 	assert_int_equal(vback_dev_set_status(d.dev, 3), 0);
 	/* Without VERSION_1 and ACCESS_PLATFORM: FEATURES_OK refused. */
-	assert_int_equal(
-	    vback_dev_set_driver_features(d.dev, 1ull << VIRTIO_F_VERSION_1),
-	    0);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d.dev, 1ull << VIRTIO_F_VERSION_1),
+			 0);
 	assert_int_equal(vback_dev_set_status(d.dev, 11), -EINVAL);
 	assert_int_equal(vback_dev_status(d.dev), 3);
 	assert_int_equal(vback_dev_set_driver_features(
-			     d.dev, (1ull << VIRTIO_F_VERSION_1) |
-					(1ull << VIRTIO_F_ACCESS_PLATFORM)),
+				 d.dev,
+				 (1ull << VIRTIO_F_VERSION_1) |
+					 (1ull << VIRTIO_F_ACCESS_PLATFORM)),
 			 0);
 	assert_int_equal(vback_dev_set_status(d.dev, 11), 0);
 	assert_int_equal(vback_dev_status(d.dev), 11);
@@ -422,7 +424,7 @@ static void *big_map(void *opaque, uint64_t addr, uint64_t *len,
 	return addr >= (1ull << 30) ? &dummy : NULL;
 }
 
-static const struct vback_gm_ops big_ops = {.map = big_map};
+static const struct vback_gm_ops big_ops = { .map = big_map };
 
 static void big_log(void *opaque, enum vback_log_level level, const char *msg)
 {
@@ -449,8 +451,8 @@ static void wdesc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
 
 static void test_chain_length_overflow(void **state)
 {
-	struct vback_log log = {big_log, NULL, VBACK_LOG_DEBUG};
-	struct vback_vq_addr a = {0x0, 0x1000, 0x2000};
+	struct vback_log log = { big_log, NULL, VBACK_LOG_DEBUG };
+	struct vback_vq_addr a = { 0x0, 0x1000, 0x2000 };
 	struct vback_dev_transport t;
 	struct vback_blk_options bo;
 	struct vback_blk *blk;
@@ -502,15 +504,15 @@ static void test_chain_length_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_attach_rules),
-	    cmocka_unit_test(test_queue_config_rules),
-	    cmocka_unit_test(test_kick_and_last_avail),
-	    cmocka_unit_test(test_event_idx_suppression),
-	    cmocka_unit_test(test_queue_stop_reports_idle),
-	    cmocka_unit_test(test_features_and_status),
-	    cmocka_unit_test(test_config_bounds),
-	    cmocka_unit_test(test_blk_create_options),
-	    cmocka_unit_test(test_chain_length_overflow),
+		cmocka_unit_test(test_attach_rules),
+		cmocka_unit_test(test_queue_config_rules),
+		cmocka_unit_test(test_kick_and_last_avail),
+		cmocka_unit_test(test_event_idx_suppression),
+		cmocka_unit_test(test_queue_stop_reports_idle),
+		cmocka_unit_test(test_features_and_status),
+		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_blk_create_options),
+		cmocka_unit_test(test_chain_length_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,7 +72,7 @@ struct hcase {
 	const char *log;  /* substring of the last log line, or NULL */
 };
 
-#define MS(...) (&(const struct mspec){__VA_ARGS__})
+#define MS(...) (&(const struct mspec){ __VA_ARGS__ })
 
 /* ---------------------------------------------------------------- */
 
@@ -243,7 +243,7 @@ static void r_avail_jump(struct fx *f, const struct hcase *c, int *s, bool *ret)
 static void r_head_twice(struct fx *f, const struct hcase *c, int *s, bool *ret)
 {
 	uint8_t buf[512];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 	struct gdrv_done d[2];
 	int head;
 
@@ -274,7 +274,7 @@ static void r_inflight_overflow(struct fx *f, const struct hcase *c, int *s,
 	(void)c;
 	tio_hold(f->io, true);
 	for (unsigned int i = 0; i < 128; i++) {
-		struct gdrv_blk_req r = {0};
+		struct gdrv_blk_req r = { 0 };
 
 		r.type = VIRTIO_BLK_T_IN;
 		r.data = buf[i];
@@ -296,7 +296,7 @@ static void r_inflight_overflow(struct fx *f, const struct hcase *c, int *s,
 static void r_head_only(struct fx *f, const struct hcase *c, int *s, bool *ret)
 {
 	uint64_t hdr = gdrv_alloc(f->drv, 16, 16);
-	struct gdrv_desc d = {hdr, 16, c->sector ? VRING_DESC_F_WRITE : 0, 0};
+	struct gdrv_desc d = { hdr, 16, c->sector ? VRING_DESC_F_WRITE : 0, 0 };
 	struct gdrv_done done;
 	uint8_t st;
 
@@ -321,8 +321,8 @@ static void r_chain_too_long(struct fx *f, const struct hcase *c, int *s,
 
 	(void)c;
 	for (uint16_t i = 0; i < 128; i++) {
-		struct gdrv_desc d = {buf, 16, VRING_DESC_F_NEXT,
-				      (uint16_t)((i + 1) % 128)};
+		struct gdrv_desc d = { buf, 16, VRING_DESC_F_NEXT,
+				       (uint16_t)((i + 1) % 128) };
 
 		gdrv_desc_set(f->drv, gdrv_ring_desc_gpa(f->drv, 0, i), &d);
 	}
@@ -338,11 +338,12 @@ static void r_notify_bad_queue(struct fx *f, const struct hcase *c, int *s,
 			       bool *ret)
 {
 	(void)c;
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 5), 0);
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0xffffffff),
-	    0);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+					  5),
+			 0);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+					  0xffffffff),
+			 0);
 	vback_dev_queue_kick(f->dev, 0xffffffffu);
 	*s = UNTOUCHED;
 	*ret = false;
@@ -415,9 +416,9 @@ static void g_access(struct fx *f, const struct hcase *c, int *s, bool *ret)
 		assert_int_equal(rd(f, c->sector, c->len, &rc), 0);
 		assert_int_equal(rc, -EINVAL);
 	} else {
-		assert_int_equal(
-		    vback_mmio_write(f->mmio, c->sector, c->len, 0x12),
-		    -EINVAL);
+		assert_int_equal(vback_mmio_write(f->mmio, c->sector, c->len,
+						  0x12),
+				 -EINVAL);
 	}
 	assert_int_equal(vback_dev_status(f->dev), status);
 	assert_int_equal(gdrv_reg_read(f->drv, VIRTIO_MMIO_MAGIC_VALUE),
@@ -475,9 +476,9 @@ static void g_clear_status_bits(struct fx *f, const struct hcase *c, int *s,
 {
 	(void)ret;
 	*s = UNTOUCHED;
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_STATUS, 4, c->sector),
-	    -EINVAL);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_STATUS, 4,
+					  c->sector),
+			 -EINVAL);
 	assert_int_equal(vback_dev_status(f->dev), 15);
 }
 
@@ -491,11 +492,12 @@ static void g_addr_while_ready(struct fx *f, const struct hcase *c, int *s,
 	*s = UNTOUCHED;
 	vback_dev_queue_get_addr(f->dev, 0, &before);
 	gdrv_reg_write(f->drv, VIRTIO_MMIO_QUEUE_SEL, 0);
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_DESC_LOW, 4, 0x1000),
-	    -EINVAL);
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NUM, 4, 64), -EINVAL);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_DESC_LOW,
+					  4, 0x1000),
+			 -EINVAL);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_NUM, 4,
+					  64),
+			 -EINVAL);
 	vback_dev_queue_get_addr(f->dev, 0, &after);
 	assert_memory_equal(&before, &after, sizeof(before));
 	assert_int_equal(vback_dev_queue_size(f->dev, 0), 128);
@@ -505,9 +507,9 @@ static void g_addr_while_ready(struct fx *f, const struct hcase *c, int *s,
  * address. The queue must stay disabled. */
 static void g_bad_ring(struct fx *f, const struct hcase *c, int *s, bool *ret)
 {
-	static const uint32_t lo[] = {VIRTIO_MMIO_QUEUE_DESC_LOW,
-				      VIRTIO_MMIO_QUEUE_AVAIL_LOW,
-				      VIRTIO_MMIO_QUEUE_USED_LOW};
+	static const uint32_t lo[] = { VIRTIO_MMIO_QUEUE_DESC_LOW,
+				       VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+				       VIRTIO_MMIO_QUEUE_USED_LOW };
 
 	struct gdrv_queue_info qi;
 	uint64_t good[3];
@@ -526,8 +528,9 @@ static void g_bad_ring(struct fx *f, const struct hcase *c, int *s, bool *ret)
 		gdrv_reg_write(f->drv, lo[i] + 4, (uint32_t)(good[i] >> 32));
 	}
 	/* The good rings enable (proves only the one bad area fails). */
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_READY, 4, 1), 0);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_READY, 4,
+					  1),
+			 0);
 	gdrv_reg_write(f->drv, VIRTIO_MMIO_QUEUE_READY, 0);
 	gdrv_reg_write(f->drv, VIRTIO_MMIO_QUEUE_NUM, 128);
 	for (unsigned int i = 0; i < 3; i++) {
@@ -536,8 +539,9 @@ static void g_bad_ring(struct fx *f, const struct hcase *c, int *s, bool *ret)
 	}
 	gdrv_reg_write(f->drv, lo[c->type], (uint32_t)c->sector);
 	gdrv_reg_write(f->drv, lo[c->type] + 4, (uint32_t)(c->sector >> 32));
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_READY, 4, 1), -EINVAL);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_QUEUE_READY, 4,
+					  1),
+			 -EINVAL);
 	assert_int_equal(gdrv_reg_read(f->drv, VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_false(vback_dev_queue_enabled(f->dev, 0));
 }
@@ -562,9 +566,9 @@ static void g_features_after_ok(struct fx *f, const struct hcase *c, int *s,
 	(void)ret;
 	*s = UNTOUCHED;
 	gdrv_reg_write(f->drv, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	assert_int_equal(
-	    vback_mmio_write(f->mmio, VIRTIO_MMIO_DRIVER_FEATURES, 4, 0),
-	    -EINVAL);
+	assert_int_equal(vback_mmio_write(f->mmio, VIRTIO_MMIO_DRIVER_FEATURES,
+					  4, 0),
+			 -EINVAL);
 	assert_int_equal(vback_dev_driver_features(f->dev), before);
 }
 
@@ -597,227 +601,235 @@ static void g_legacy_pfn_bad(struct fx *f, const struct hcase *c, int *s,
 #define REG	     .status = UNTOUCHED, .returned = false
 
 static const struct hcase cases[] = {
-    /* --- virtio-blk request validation: answered, device healthy --- */
-    {"unknown request type", .type = 0x55, .len = 512,
-     ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"GET_LIFETIME unsupported", .type = 10, .len = 8,
-     ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"legacy SCSI command", .type = 2, .len = 512,
-     ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"type 0xffffffff", .type = 0xffffffff, .len = 0,
-     ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"IN length not a multiple of 512", .type = VIRTIO_BLK_T_IN, .len = 100,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"OUT length 513", .type = VIRTIO_BLK_T_OUT, .len = 513,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"IN at capacity", REQ_IN, .sector = CAPACITY, ANSWERED(VIRTIO_BLK_S_IOERR),
-     .io = 0},
-    {"IN crossing the end", .type = VIRTIO_BLK_T_IN, .len = 1024,
-     .sector = CAPACITY - 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"OUT last sector (valid)", REQ_OUT, .sector = CAPACITY - 1,
-     ANSWERED(VIRTIO_BLK_S_OK), .io = 1},
-    {"sector UINT64_MAX", REQ_IN, .sector = UINT64_MAX,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"sector * 512 overflows", REQ_OUT, .sector = 1ull << 55,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"sector + count wraps", .type = VIRTIO_BLK_T_IN, .len = 1024,
-     .sector = UINT64_MAX - 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"header shorter than 16 bytes", REQ_IN, .m = MS(0, F_LEN, SET, 8),
-     .refuse = F_IND, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"header in a writable descriptor", REQ_IN,
-     .m = MS(0, F_FLAGS, OR, VRING_DESC_F_WRITE), ANSWERED(VIRTIO_BLK_S_IOERR),
-     .io = 0},
-    {"header split across regions (valid)", REQ_OUT, .mangle = m_header_split,
-     ANSWERED(VIRTIO_BLK_S_OK), .io = 1},
-    {"data straddling a region boundary (valid)", REQ_OUT,
-     .mangle = m_data_straddles_regions, ANSWERED(VIRTIO_BLK_S_OK), .io = 1},
-    {"too many segments (> seg_max)", .type = VIRTIO_BLK_T_IN, .len = 512 * 64,
-     .segs = 64, .refuse = 0, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"segment longer than size_max", .type = VIRTIO_BLK_T_OUT, .len = 16384,
-     .segs = 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"segments at size_max (valid)", .type = VIRTIO_BLK_T_OUT, .len = 16384,
-     .segs = 2, ANSWERED(VIRTIO_BLK_S_OK), .io = 1},
-    {"discard with reserved flag", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
-     .sector = 2, ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"discard with UNMAP flag", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
-     .sector = 3, ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0},
-    {"write zeroes beyond capacity", .type = VIRTIO_BLK_T_WRITE_ZEROES,
-     .len = 16, .sector = 4, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"discard with two segments (max 1)", .type = VIRTIO_BLK_T_DISCARD,
-     .len = 32, .sector = 5, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"discard segment not a multiple of 16", .type = VIRTIO_BLK_T_DISCARD,
-     .len = 12, .sector = 6, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"discard of zero sectors", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
-     .sector = 7, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    {"GET_ID buffer shorter than 20", .type = VIRTIO_BLK_T_GET_ID, .len = 8,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    /* --- chain violations: head returned, NEEDS_RESET --- */
-    {"status byte in a readable descriptor (OUT)", REQ_OUT,
-     .m = MS(D_LAST, F_FLAGS, CLR, VRING_DESC_F_WRITE), BAD_CHAIN,
-     .log = "no writable status"},
-    {"readable after writable (IN)", REQ_IN,
-     .m = MS(D_LAST, F_FLAGS, CLR, VRING_DESC_F_WRITE), BAD_CHAIN,
-     .log = "readable descriptor after writable"},
-    {"status in read-only guest memory", REQ_IN,
-     .m = MS(D_LAST, F_ADDR, SET, FX_RO), BAD_CHAIN,
-     .log = "outside guest memory"},
-    {"data in a hole", REQ_OUT, .m = MS(1, F_ADDR, SET, FX_HOLE), BAD_CHAIN,
-     .log = "outside guest memory"},
-    {"data address + length overflows", REQ_OUT,
-     .m = MS(1, F_ADDR, SET, UINT64_MAX - 100), BAD_CHAIN,
-     .log = "address overflows"},
-    {"huge descriptor length", REQ_IN, .m = MS(1, F_LEN, SET, 0xffffffff),
-     BAD_CHAIN, .log = "outside guest memory"},
-    {"zero-length data descriptor", REQ_OUT, .m = MS(1, F_LEN, SET, 0),
-     BAD_CHAIN, .log = "zero-length"},
-    {"zero-length header", REQ_OUT, .m = MS(0, F_LEN, SET, 0), BAD_CHAIN,
-     .log = "zero-length"},
-    {"next == queue size", REQ_IN, .refuse = F_IND,
-     .m = MS(0, F_NEXT, SET, 128), BAD_CHAIN, .log = "next index"},
-    {"next == 0xffff", REQ_IN, .refuse = F_IND, .m = MS(1, F_NEXT, SET, 0xffff),
-     BAD_CHAIN, .log = "next index"},
-    {"loop back to head", REQ_IN, .refuse = F_IND,
-     .m = MS(D_LAST, F_FLAGS, OR, VRING_DESC_F_NEXT),
-     .m2 = MS(D_LAST, F_NEXT, SET, V_HEAD), BAD_CHAIN},
-    {"self loop at head", REQ_IN, .refuse = F_IND,
-     .m = MS(0, F_NEXT, SET, V_HEAD), BAD_CHAIN, .log = "too long"},
-    {"chain longer than the queue", .run = r_chain_too_long, .refuse = F_IND,
-     BAD_CHAIN, .log = "too long"},
-    {"head-only chain (no status)", .run = r_head_only, BAD_CHAIN,
-     .log = "no writable status"},
-    {"head-only writable chain", .run = r_head_only, .sector = 1,
-     ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0},
-    /* --- indirect tables --- */
-    {"INDIRECT not negotiated", REQ_IN, .refuse = F_IND,
-     .m = MS(D_LAST, F_FLAGS, OR, VRING_DESC_F_INDIRECT), BAD_CHAIN,
-     .log = "not negotiated"},
-    {"INDIRECT together with NEXT", REQ_IN,
-     .m = MS(D_RING, F_FLAGS, OR, VRING_DESC_F_NEXT), BAD_CHAIN,
-     .log = "with NEXT"},
-    {"indirect table length 0", REQ_IN, .m = MS(D_RING, F_LEN, SET, 0),
-     BAD_CHAIN, .log = "indirect table length"},
-    {"indirect length not a multiple of 16", REQ_IN,
-     .m = MS(D_RING, F_LEN, SET, 40), BAD_CHAIN,
-     .log = "indirect table length"},
-    {"indirect table too long", REQ_IN, .m = MS(D_RING, F_LEN, SET, 0xfffffff0),
-     BAD_CHAIN, .log = "too long"},
-    {"nested indirect", REQ_IN, .m = MS(0, F_FLAGS, OR, VRING_DESC_F_INDIRECT),
-     BAD_CHAIN, .log = "nested"},
-    {"indirect table in a hole", REQ_IN, .m = MS(D_RING, F_ADDR, SET, FX_HOLE),
-     BAD_CHAIN, .log = "indirect table outside"},
-    {"indirect table address overflows", REQ_IN,
-     .m = MS(D_RING, F_ADDR, SET, UINT64_MAX - 8), BAD_CHAIN,
-     .log = "indirect table address overflows"},
-    {"indirect table straddling regions (valid)", REQ_OUT,
-     .mangle = m_table_straddles_regions, ANSWERED(VIRTIO_BLK_S_OK), .io = 1},
-    {"indirect table running into a hole", REQ_OUT,
-     .mangle = m_table_runs_into_hole, BAD_CHAIN,
-     .log = "indirect table outside"},
-    {"indirect next beyond the table", REQ_IN, .m = MS(0, F_NEXT, SET, 3),
-     BAD_CHAIN, .log = "next index"},
-    {"indirect loop", REQ_OUT, .m = MS(1, F_NEXT, SET, 1), BAD_CHAIN,
-     .log = "too long"},
-    {"indirect zero-length entry", REQ_OUT, .m = MS(1, F_LEN, SET, 0),
-     BAD_CHAIN, .log = "zero-length"},
-    /* --- ring violations: nothing to return, NEEDS_RESET --- */
-    {"head == queue size", .run = r_head_eq_size, BAD_RING,
-     .log = "out of range"},
-    {"head 0xffff (negative index)", .run = r_head_ffff, BAD_RING,
-     .log = "out of range"},
-    {"avail index size + 1 ahead", .run = r_avail_jump, .sector = 129, BAD_RING,
-     .log = "ahead"},
-    {"avail index 0x8000 ahead", .run = r_avail_jump, .sector = 0x8000,
-     BAD_RING, .log = "ahead"},
-    {"head offered twice while in flight", .run = r_head_twice,
-     .status = VIRTIO_BLK_S_OK, .returned = true, .needs_reset = true, .io = 1,
-     .log = "already in flight"},
-    {"unbounded in-flight", .run = r_inflight_overflow,
-     .status = VIRTIO_BLK_S_OK, .returned = true, .needs_reset = true,
-     .io = 128, .log = "already in flight"},
-    {"kick of a queue that does not exist", .run = r_notify_bad_queue, REG,
-     .needs_reset = false, .io = 0},
-    /* --- register file --- */
-    {"QueueSel out of range: QueueNumMax 0", .run = g_qsel_oob_read, REG,
-     .io = 0},
-    {"QueueSel out of range: QueueNum", .run = g_qsel_oob_write, .sector = 64,
-     .len = VIRTIO_MMIO_QUEUE_NUM, REG, .io = 0},
-    {"QueueSel 0xffffffff: QueueReady", .run = g_qsel_oob_write,
-     .sector = 0xffffffff, .len = VIRTIO_MMIO_QUEUE_READY, REG, .io = 0},
-    {"QueueSel out of range: QueueDescLow", .run = g_qsel_oob_write,
-     .sector = 2, .len = VIRTIO_MMIO_QUEUE_DESC_LOW, REG, .io = 0},
-    {"QueueNum above max", .run = g_queue_num, .sector = 512, REG, .io = 0},
-    {"QueueNum not a power of two", .run = g_queue_num, .sector = 100, REG,
-     .io = 0},
-    {"QueueNum 0", .run = g_queue_num, .sector = 0, REG, .io = 0},
-    {"QueueNum above 16 bits", .run = g_queue_num, .sector = 0x10080, REG,
-     .io = 0},
-    {"16-bit register read", .run = g_access, .type = 0,
-     .sector = VIRTIO_MMIO_STATUS, .len = 2, REG, .io = 0},
-    {"8-byte register write", .run = g_access, .type = 1,
-     .sector = VIRTIO_MMIO_STATUS, .len = 8, REG, .io = 0},
-    {"1-byte register write", .run = g_access, .type = 1,
-     .sector = VIRTIO_MMIO_QUEUE_NOTIFY, .len = 1, REG, .io = 0},
-    {"unaligned register read", .run = g_access, .type = 0, .sector = 0x72,
-     .len = 4, REG, .io = 0},
-    {"unknown register read", .run = g_access, .type = 0, .sector = 0x0f0,
-     .len = 4, REG, .io = 0},
-    {"unknown register write", .run = g_access, .type = 1, .sector = 0x0e0,
-     .len = 4, REG, .io = 0},
-    {"write to MagicValue", .run = g_access, .type = 1, .sector = 0, .len = 4,
-     REG, .io = 0},
-    {"write to DeviceFeatures", .run = g_access, .type = 1,
-     .sector = VIRTIO_MMIO_DEVICE_FEATURES, .len = 4, REG, .io = 0},
-    {"write to InterruptStatus", .run = g_access, .type = 1,
-     .sector = VIRTIO_MMIO_INTERRUPT_STATUS, .len = 4, REG, .io = 0},
-    {"read of write-only QueueNotify", .run = g_access, .type = 0,
-     .sector = VIRTIO_MMIO_QUEUE_NOTIFY, .len = 4, REG, .io = 0},
-    {"legacy QueuePFN on a modern device", .run = g_access, .type = 0,
-     .sector = VIRTIO_MMIO_QUEUE_PFN, .len = 4, REG, .io = 0},
-    {"offset past the window", .run = g_access, .type = 0, .sector = 0x200,
-     .len = 4, REG, .io = 0},
-    {"offset 2^64 - 4", .run = g_access, .type = 1, .sector = UINT64_MAX - 3,
-     .len = 4, REG, .io = 0},
-    {"config read past the config space", .run = g_access, .type = 0,
-     .sector = 0x100 + 72, .len = 4, REG, .io = 0},
-    {"config read straddling its end", .run = g_access, .type = 0,
-     .sector = 0x100 + 70, .len = 4, REG, .io = 0},
-    {"config read at the window end", .run = g_access, .type = 0,
-     .sector = 0x1fc, .len = 8, REG, .io = 0},
-    {"config access of width 3", .run = g_access, .type = 0, .sector = 0x100,
-     .len = 3, REG, .io = 0},
-    {"config write past the config space", .run = g_access, .type = 1,
-     .sector = 0x100 + 100, .len = 1, REG, .io = 0},
-    {"config write to read-only capacity", .run = g_config_ro_write, REG,
-     .io = 0},
-    {"feature bit never offered (63)", .run = g_bad_features, .sector = 1,
-     .len = 1u | (1u << 31), REG, .io = 0},
-    {"feature bits above 63", .run = g_bad_features, .sector = 2, .len = 1, REG,
-     .io = 0},
-    {"DRIVER_OK without FEATURES_OK", .run = g_driver_ok_without_features_ok,
-     REG, .needs_reset = true, .io = 0, .log = "without FEATURES_OK"},
-    {"status clears a bit", .run = g_clear_status_bits, .sector = 13, REG,
-     .io = 0},
-    {"status above 8 bits", .run = g_clear_status_bits, .sector = 0x10f, REG,
-     .io = 0},
-    {"queue address write while ready", .run = g_addr_while_ready, REG,
-     .io = 0},
-    {"descriptor table in a hole", .run = g_bad_ring, .type = 0,
-     .sector = FX_HOLE, REG, .io = 0},
-    {"misaligned descriptor table", .run = g_bad_ring, .type = 0,
-     .sector = FX_R0 + 8, REG, .io = 0},
-    {"used ring in read-only memory", .run = g_bad_ring, .type = 2,
-     .sector = FX_RO, REG, .io = 0},
-    {"avail ring address overflows", .run = g_bad_ring, .type = 1,
-     .sector = UINT64_MAX - 15, REG, .io = 0},
-    {"used ring straddling into a hole", .run = g_bad_ring, .type = 2,
-     .sector = FX_R1 + FX_R1_SIZE - 512, REG, .io = 0},
-    {"QueueReset without RING_RESET", .run = g_queue_reset_unnegotiated,
-     .refuse = GDRV_F(40), REG, .io = 0},
-    {"DriverFeatures after FEATURES_OK", .run = g_features_after_ok, REG,
-     .io = 0},
-    {"legacy QueuePFN outside guest memory", .run = g_legacy_pfn_bad, .segs = 1,
-     .sector = FX_HOLE / 4096, REG, .needs_reset = true, .io = 0,
-     .log = "bad legacy ring"},
+	/* --- virtio-blk request validation: answered, device healthy --- */
+	{ "unknown request type", .type = 0x55, .len = 512,
+	  ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "GET_LIFETIME unsupported", .type = 10, .len = 8,
+	  ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "legacy SCSI command", .type = 2, .len = 512,
+	  ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "type 0xffffffff", .type = 0xffffffff, .len = 0,
+	  ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "IN length not a multiple of 512", .type = VIRTIO_BLK_T_IN,
+	  .len = 100, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "OUT length 513", .type = VIRTIO_BLK_T_OUT, .len = 513,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "IN at capacity", REQ_IN, .sector = CAPACITY,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "IN crossing the end", .type = VIRTIO_BLK_T_IN, .len = 1024,
+	  .sector = CAPACITY - 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "OUT last sector (valid)", REQ_OUT, .sector = CAPACITY - 1,
+	  ANSWERED(VIRTIO_BLK_S_OK), .io = 1 },
+	{ "sector UINT64_MAX", REQ_IN, .sector = UINT64_MAX,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "sector * 512 overflows", REQ_OUT, .sector = 1ull << 55,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "sector + count wraps", .type = VIRTIO_BLK_T_IN, .len = 1024,
+	  .sector = UINT64_MAX - 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "header shorter than 16 bytes", REQ_IN, .m = MS(0, F_LEN, SET, 8),
+	  .refuse = F_IND, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "header in a writable descriptor", REQ_IN,
+	  .m = MS(0, F_FLAGS, OR, VRING_DESC_F_WRITE),
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "header split across regions (valid)", REQ_OUT,
+	  .mangle = m_header_split, ANSWERED(VIRTIO_BLK_S_OK), .io = 1 },
+	{ "data straddling a region boundary (valid)", REQ_OUT,
+	  .mangle = m_data_straddles_regions, ANSWERED(VIRTIO_BLK_S_OK),
+	  .io = 1 },
+	{ "too many segments (> seg_max)", .type = VIRTIO_BLK_T_IN,
+	  .len = 512 * 64, .segs = 64, .refuse = 0,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "segment longer than size_max", .type = VIRTIO_BLK_T_OUT,
+	  .len = 16384, .segs = 1, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "segments at size_max (valid)", .type = VIRTIO_BLK_T_OUT,
+	  .len = 16384, .segs = 2, ANSWERED(VIRTIO_BLK_S_OK), .io = 1 },
+	{ "discard with reserved flag", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
+	  .sector = 2, ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "discard with UNMAP flag", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
+	  .sector = 3, ANSWERED(VIRTIO_BLK_S_UNSUPP), .io = 0 },
+	{ "write zeroes beyond capacity", .type = VIRTIO_BLK_T_WRITE_ZEROES,
+	  .len = 16, .sector = 4, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "discard with two segments (max 1)", .type = VIRTIO_BLK_T_DISCARD,
+	  .len = 32, .sector = 5, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "discard segment not a multiple of 16", .type = VIRTIO_BLK_T_DISCARD,
+	  .len = 12, .sector = 6, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "discard of zero sectors", .type = VIRTIO_BLK_T_DISCARD, .len = 16,
+	  .sector = 7, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	{ "GET_ID buffer shorter than 20", .type = VIRTIO_BLK_T_GET_ID,
+	  .len = 8, ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	/* --- chain violations: head returned, NEEDS_RESET --- */
+	{ "status byte in a readable descriptor (OUT)", REQ_OUT,
+	  .m = MS(D_LAST, F_FLAGS, CLR, VRING_DESC_F_WRITE), BAD_CHAIN,
+	  .log = "no writable status" },
+	{ "readable after writable (IN)", REQ_IN,
+	  .m = MS(D_LAST, F_FLAGS, CLR, VRING_DESC_F_WRITE), BAD_CHAIN,
+	  .log = "readable descriptor after writable" },
+	{ "status in read-only guest memory", REQ_IN,
+	  .m = MS(D_LAST, F_ADDR, SET, FX_RO), BAD_CHAIN,
+	  .log = "outside guest memory" },
+	{ "data in a hole", REQ_OUT, .m = MS(1, F_ADDR, SET, FX_HOLE),
+	  BAD_CHAIN, .log = "outside guest memory" },
+	{ "data address + length overflows", REQ_OUT,
+	  .m = MS(1, F_ADDR, SET, UINT64_MAX - 100), BAD_CHAIN,
+	  .log = "address overflows" },
+	{ "huge descriptor length", REQ_IN, .m = MS(1, F_LEN, SET, 0xffffffff),
+	  BAD_CHAIN, .log = "outside guest memory" },
+	{ "zero-length data descriptor", REQ_OUT, .m = MS(1, F_LEN, SET, 0),
+	  BAD_CHAIN, .log = "zero-length" },
+	{ "zero-length header", REQ_OUT, .m = MS(0, F_LEN, SET, 0), BAD_CHAIN,
+	  .log = "zero-length" },
+	{ "next == queue size", REQ_IN, .refuse = F_IND,
+	  .m = MS(0, F_NEXT, SET, 128), BAD_CHAIN, .log = "next index" },
+	{ "next == 0xffff", REQ_IN, .refuse = F_IND,
+	  .m = MS(1, F_NEXT, SET, 0xffff), BAD_CHAIN, .log = "next index" },
+	{ "loop back to head", REQ_IN, .refuse = F_IND,
+	  .m = MS(D_LAST, F_FLAGS, OR, VRING_DESC_F_NEXT),
+	  .m2 = MS(D_LAST, F_NEXT, SET, V_HEAD), BAD_CHAIN },
+	{ "self loop at head", REQ_IN, .refuse = F_IND,
+	  .m = MS(0, F_NEXT, SET, V_HEAD), BAD_CHAIN, .log = "too long" },
+	{ "chain longer than the queue", .run = r_chain_too_long,
+	  .refuse = F_IND, BAD_CHAIN, .log = "too long" },
+	{ "head-only chain (no status)", .run = r_head_only, BAD_CHAIN,
+	  .log = "no writable status" },
+	{ "head-only writable chain", .run = r_head_only, .sector = 1,
+	  ANSWERED(VIRTIO_BLK_S_IOERR), .io = 0 },
+	/* --- indirect tables --- */
+	{ "INDIRECT not negotiated", REQ_IN, .refuse = F_IND,
+	  .m = MS(D_LAST, F_FLAGS, OR, VRING_DESC_F_INDIRECT), BAD_CHAIN,
+	  .log = "not negotiated" },
+	{ "INDIRECT together with NEXT", REQ_IN,
+	  .m = MS(D_RING, F_FLAGS, OR, VRING_DESC_F_NEXT), BAD_CHAIN,
+	  .log = "with NEXT" },
+	{ "indirect table length 0", REQ_IN, .m = MS(D_RING, F_LEN, SET, 0),
+	  BAD_CHAIN, .log = "indirect table length" },
+	{ "indirect length not a multiple of 16", REQ_IN,
+	  .m = MS(D_RING, F_LEN, SET, 40), BAD_CHAIN,
+	  .log = "indirect table length" },
+	{ "indirect table too long", REQ_IN,
+	  .m = MS(D_RING, F_LEN, SET, 0xfffffff0), BAD_CHAIN,
+	  .log = "too long" },
+	{ "nested indirect", REQ_IN,
+	  .m = MS(0, F_FLAGS, OR, VRING_DESC_F_INDIRECT), BAD_CHAIN,
+	  .log = "nested" },
+	{ "indirect table in a hole", REQ_IN,
+	  .m = MS(D_RING, F_ADDR, SET, FX_HOLE), BAD_CHAIN,
+	  .log = "indirect table outside" },
+	{ "indirect table address overflows", REQ_IN,
+	  .m = MS(D_RING, F_ADDR, SET, UINT64_MAX - 8), BAD_CHAIN,
+	  .log = "indirect table address overflows" },
+	{ "indirect table straddling regions (valid)", REQ_OUT,
+	  .mangle = m_table_straddles_regions, ANSWERED(VIRTIO_BLK_S_OK),
+	  .io = 1 },
+	{ "indirect table running into a hole", REQ_OUT,
+	  .mangle = m_table_runs_into_hole, BAD_CHAIN,
+	  .log = "indirect table outside" },
+	{ "indirect next beyond the table", REQ_IN, .m = MS(0, F_NEXT, SET, 3),
+	  BAD_CHAIN, .log = "next index" },
+	{ "indirect loop", REQ_OUT, .m = MS(1, F_NEXT, SET, 1), BAD_CHAIN,
+	  .log = "too long" },
+	{ "indirect zero-length entry", REQ_OUT, .m = MS(1, F_LEN, SET, 0),
+	  BAD_CHAIN, .log = "zero-length" },
+	/* --- ring violations: nothing to return, NEEDS_RESET --- */
+	{ "head == queue size", .run = r_head_eq_size, BAD_RING,
+	  .log = "out of range" },
+	{ "head 0xffff (negative index)", .run = r_head_ffff, BAD_RING,
+	  .log = "out of range" },
+	{ "avail index size + 1 ahead", .run = r_avail_jump, .sector = 129,
+	  BAD_RING, .log = "ahead" },
+	{ "avail index 0x8000 ahead", .run = r_avail_jump, .sector = 0x8000,
+	  BAD_RING, .log = "ahead" },
+	{ "head offered twice while in flight", .run = r_head_twice,
+	  .status = VIRTIO_BLK_S_OK, .returned = true, .needs_reset = true,
+	  .io = 1, .log = "already in flight" },
+	{ "unbounded in-flight", .run = r_inflight_overflow,
+	  .status = VIRTIO_BLK_S_OK, .returned = true, .needs_reset = true,
+	  .io = 128, .log = "already in flight" },
+	{ "kick of a queue that does not exist", .run = r_notify_bad_queue, REG,
+	  .needs_reset = false, .io = 0 },
+	/* --- register file --- */
+	{ "QueueSel out of range: QueueNumMax 0", .run = g_qsel_oob_read, REG,
+	  .io = 0 },
+	{ "QueueSel out of range: QueueNum", .run = g_qsel_oob_write,
+	  .sector = 64, .len = VIRTIO_MMIO_QUEUE_NUM, REG, .io = 0 },
+	{ "QueueSel 0xffffffff: QueueReady", .run = g_qsel_oob_write,
+	  .sector = 0xffffffff, .len = VIRTIO_MMIO_QUEUE_READY, REG, .io = 0 },
+	{ "QueueSel out of range: QueueDescLow", .run = g_qsel_oob_write,
+	  .sector = 2, .len = VIRTIO_MMIO_QUEUE_DESC_LOW, REG, .io = 0 },
+	{ "QueueNum above max", .run = g_queue_num, .sector = 512, REG,
+	  .io = 0 },
+	{ "QueueNum not a power of two", .run = g_queue_num, .sector = 100, REG,
+	  .io = 0 },
+	{ "QueueNum 0", .run = g_queue_num, .sector = 0, REG, .io = 0 },
+	{ "QueueNum above 16 bits", .run = g_queue_num, .sector = 0x10080, REG,
+	  .io = 0 },
+	{ "16-bit register read", .run = g_access, .type = 0,
+	  .sector = VIRTIO_MMIO_STATUS, .len = 2, REG, .io = 0 },
+	{ "8-byte register write", .run = g_access, .type = 1,
+	  .sector = VIRTIO_MMIO_STATUS, .len = 8, REG, .io = 0 },
+	{ "1-byte register write", .run = g_access, .type = 1,
+	  .sector = VIRTIO_MMIO_QUEUE_NOTIFY, .len = 1, REG, .io = 0 },
+	{ "unaligned register read", .run = g_access, .type = 0, .sector = 0x72,
+	  .len = 4, REG, .io = 0 },
+	{ "unknown register read", .run = g_access, .type = 0, .sector = 0x0f0,
+	  .len = 4, REG, .io = 0 },
+	{ "unknown register write", .run = g_access, .type = 1, .sector = 0x0e0,
+	  .len = 4, REG, .io = 0 },
+	{ "write to MagicValue", .run = g_access, .type = 1, .sector = 0,
+	  .len = 4, REG, .io = 0 },
+	{ "write to DeviceFeatures", .run = g_access, .type = 1,
+	  .sector = VIRTIO_MMIO_DEVICE_FEATURES, .len = 4, REG, .io = 0 },
+	{ "write to InterruptStatus", .run = g_access, .type = 1,
+	  .sector = VIRTIO_MMIO_INTERRUPT_STATUS, .len = 4, REG, .io = 0 },
+	{ "read of write-only QueueNotify", .run = g_access, .type = 0,
+	  .sector = VIRTIO_MMIO_QUEUE_NOTIFY, .len = 4, REG, .io = 0 },
+	{ "legacy QueuePFN on a modern device", .run = g_access, .type = 0,
+	  .sector = VIRTIO_MMIO_QUEUE_PFN, .len = 4, REG, .io = 0 },
+	{ "offset past the window", .run = g_access, .type = 0, .sector = 0x200,
+	  .len = 4, REG, .io = 0 },
+	{ "offset 2^64 - 4", .run = g_access, .type = 1,
+	  .sector = UINT64_MAX - 3, .len = 4, REG, .io = 0 },
+	{ "config read past the config space", .run = g_access, .type = 0,
+	  .sector = 0x100 + 72, .len = 4, REG, .io = 0 },
+	{ "config read straddling its end", .run = g_access, .type = 0,
+	  .sector = 0x100 + 70, .len = 4, REG, .io = 0 },
+	{ "config read at the window end", .run = g_access, .type = 0,
+	  .sector = 0x1fc, .len = 8, REG, .io = 0 },
+	{ "config access of width 3", .run = g_access, .type = 0,
+	  .sector = 0x100, .len = 3, REG, .io = 0 },
+	{ "config write past the config space", .run = g_access, .type = 1,
+	  .sector = 0x100 + 100, .len = 1, REG, .io = 0 },
+	{ "config write to read-only capacity", .run = g_config_ro_write, REG,
+	  .io = 0 },
+	{ "feature bit never offered (63)", .run = g_bad_features, .sector = 1,
+	  .len = 1u | (1u << 31), REG, .io = 0 },
+	{ "feature bits above 63", .run = g_bad_features, .sector = 2, .len = 1,
+	  REG, .io = 0 },
+	{ "DRIVER_OK without FEATURES_OK",
+	  .run = g_driver_ok_without_features_ok, REG, .needs_reset = true,
+	  .io = 0, .log = "without FEATURES_OK" },
+	{ "status clears a bit", .run = g_clear_status_bits, .sector = 13, REG,
+	  .io = 0 },
+	{ "status above 8 bits", .run = g_clear_status_bits, .sector = 0x10f,
+	  REG, .io = 0 },
+	{ "queue address write while ready", .run = g_addr_while_ready, REG,
+	  .io = 0 },
+	{ "descriptor table in a hole", .run = g_bad_ring, .type = 0,
+	  .sector = FX_HOLE, REG, .io = 0 },
+	{ "misaligned descriptor table", .run = g_bad_ring, .type = 0,
+	  .sector = FX_R0 + 8, REG, .io = 0 },
+	{ "used ring in read-only memory", .run = g_bad_ring, .type = 2,
+	  .sector = FX_RO, REG, .io = 0 },
+	{ "avail ring address overflows", .run = g_bad_ring, .type = 1,
+	  .sector = UINT64_MAX - 15, REG, .io = 0 },
+	{ "used ring straddling into a hole", .run = g_bad_ring, .type = 2,
+	  .sector = FX_R1 + FX_R1_SIZE - 512, REG, .io = 0 },
+	{ "QueueReset without RING_RESET", .run = g_queue_reset_unnegotiated,
+	  .refuse = GDRV_F(40), REG, .io = 0 },
+	{ "DriverFeatures after FEATURES_OK", .run = g_features_after_ok, REG,
+	  .io = 0 },
+	{ "legacy QueuePFN outside guest memory", .run = g_legacy_pfn_bad,
+	  .segs = 1, .sector = FX_HOLE / 4096, REG, .needs_reset = true,
+	  .io = 0, .log = "bad legacy ring" },
 };
 
 /* Payload for the request cases that need one. */
@@ -854,7 +866,7 @@ static void payload(const struct hcase *c, uint8_t *buf)
 static void run_case(const struct hcase *c)
 {
 	static uint8_t data[512 * 64];
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 	int status = ANY;
 	bool returned = false;
@@ -873,7 +885,7 @@ static void run_case(const struct hcase *c)
 	if (c->run) {
 		c->run(&f, c, &status, &returned);
 	} else {
-		struct gdrv_blk_req r = {0};
+		struct gdrv_blk_req r = { 0 };
 		struct gdrv_done d;
 		uint8_t st;
 		int head;
@@ -929,7 +941,7 @@ static void run_case(const struct hcase *c)
 	assert_int_equal(gmem_outstanding(f.mem), 0);
 	assert_int_equal(gdrv_probe(f.drv), 0);
 	{
-		struct gdrv_blk_req r = {0};
+		struct gdrv_blk_req r = { 0 };
 
 		r.type = VIRTIO_BLK_T_IN;
 		r.data = data;

@@ -37,7 +37,7 @@ static void wr(struct fx *f, uint64_t off, uint32_t v)
 static int one_read(struct fx *f)
 {
 	uint8_t buf[512];
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 
 	r.type = VIRTIO_BLK_T_IN;
 	r.data = buf;
@@ -86,7 +86,7 @@ static void test_feature_words(void **state)
 
 static void test_access_platform_from_transport(void **state)
 {
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	struct fx f;
 
 	(void)state;
@@ -111,7 +111,7 @@ static void test_interrupt_status_and_ack(void **state)
 	/* A completed request raises the used-buffer interrupt. */
 	{
 		uint8_t buf[512];
-		struct gdrv_blk_req r = {0};
+		struct gdrv_blk_req r = { 0 };
 
 		r.type = VIRTIO_BLK_T_IN;
 		r.data = buf;
@@ -243,7 +243,7 @@ static void test_features_ok_refused_without_version_1(void **state)
 
 static void test_legacy_registers(void **state)
 {
-	struct fx_options o = {0};
+	struct fx_options o = { 0 };
 	uint64_t v;
 	struct fx f;
 
@@ -256,17 +256,18 @@ static void test_legacy_registers(void **state)
 	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
 	assert_true(rd(&f, VIRTIO_MMIO_QUEUE_PFN, 4) != 0);
 	/* Modern-only registers do not exist here. */
-	assert_int_equal(
-	    vback_mmio_read(f.mmio, VIRTIO_MMIO_QUEUE_READY, 4, &v), -EINVAL);
-	assert_int_equal(
-	    vback_mmio_read(f.mmio, VIRTIO_MMIO_CONFIG_GENERATION, 4, &v),
-	    -EINVAL);
-	assert_int_equal(
-	    vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_DESC_LOW, 4, 0),
-	    -EINVAL);
-	assert_int_equal(
-	    vback_mmio_write(f.mmio, VIRTIO_MMIO_GUEST_PAGE_SIZE, 4, 3),
-	    -EINVAL);
+	assert_int_equal(vback_mmio_read(f.mmio, VIRTIO_MMIO_QUEUE_READY, 4,
+					 &v),
+			 -EINVAL);
+	assert_int_equal(vback_mmio_read(f.mmio, VIRTIO_MMIO_CONFIG_GENERATION,
+					 4, &v),
+			 -EINVAL);
+	assert_int_equal(vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_DESC_LOW, 4,
+					  0),
+			 -EINVAL);
+	assert_int_equal(vback_mmio_write(f.mmio, VIRTIO_MMIO_GUEST_PAGE_SIZE,
+					  4, 3),
+			 -EINVAL);
 	assert_int_equal(one_read(&f), VIRTIO_BLK_S_OK);
 	/* PFN 0 releases the queue. */
 	wr(&f, VIRTIO_MMIO_QUEUE_PFN, 0);
@@ -281,7 +282,7 @@ static void no_irq(void *opaque, bool level)
 	(void)level;
 }
 
-static const struct vback_mmio_ops no_irq_ops = {.set_irq = no_irq};
+static const struct vback_mmio_ops no_irq_ops = { .set_irq = no_irq };
 
 static void test_create_options_and_log_once(void **state)
 {
@@ -313,17 +314,17 @@ static void test_create_options_and_log_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_identity),
-	    cmocka_unit_test(test_feature_words),
-	    cmocka_unit_test(test_access_platform_from_transport),
-	    cmocka_unit_test(test_interrupt_status_and_ack),
-	    cmocka_unit_test(test_config_generation_and_widths),
-	    cmocka_unit_test(test_shm_none),
-	    cmocka_unit_test(test_queue_reset_and_ready),
-	    cmocka_unit_test(test_status_reset_clears_state),
-	    cmocka_unit_test(test_features_ok_refused_without_version_1),
-	    cmocka_unit_test(test_legacy_registers),
-	    cmocka_unit_test(test_create_options_and_log_once),
+		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_feature_words),
+		cmocka_unit_test(test_access_platform_from_transport),
+		cmocka_unit_test(test_interrupt_status_and_ack),
+		cmocka_unit_test(test_config_generation_and_widths),
+		cmocka_unit_test(test_shm_none),
+		cmocka_unit_test(test_queue_reset_and_ready),
+		cmocka_unit_test(test_status_reset_clears_state),
+		cmocka_unit_test(test_features_ok_refused_without_version_1),
+		cmocka_unit_test(test_legacy_registers),
+		cmocka_unit_test(test_create_options_and_log_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,14 +62,14 @@ static void b_write(void *opaque, uint64_t off, unsigned int size, uint64_t v)
 int main(int argc, char **argv)
 {
 	long iters = argc > 1 ? atol(argv[1]) : 100000;
-	const struct gmem_region r = {RAM_BASE, RAM_SIZE, false};
-	struct vback_log log = {NULL, NULL, VBACK_LOG_WARN};
-	struct vback_xen_options xo = {0};
-	struct vback_xen_domain_options dopt = {0};
-	struct vback_xen_device_options o = {0};
-	struct vback_blk_options bo = {0};
-	struct tio_options to = {0};
-	struct gdrv_options go = {0};
+	const struct gmem_region r = { RAM_BASE, RAM_SIZE, false };
+	struct vback_log log = { NULL, NULL, VBACK_LOG_WARN };
+	struct vback_xen_options xo = { 0 };
+	struct vback_xen_domain_options dopt = { 0 };
+	struct vback_xen_device_options o = { 0 };
+	struct vback_blk_options bo = { 0 };
+	struct tio_options to = { 0 };
+	struct gdrv_options go = { 0 };
 	struct vback_xen_domain *dom;
 	struct vback_xen_device *xdev;
 	struct vback_loop *loop;
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	       iters, t1 - t0, iters / (t1 - t0), (t1 - t0) * 1e6 / iters);
 
 	for (int w = 0; w < 2; w++) {
-		struct gdrv_blk_req req = {0};
+		struct gdrv_blk_req req = { 0 };
 		long n = iters / 4;
 
 		req.type = w ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		t0 = now();
 		for (i = 0; i < n; i++) {
 			req.sector =
-			    (uint64_t)(i * 8) % ((64u << 20) / 512 - 8);
+				(uint64_t)(i * 8) % ((64u << 20) / 512 - 8);
 			if (gdrv_blk_sync(drv, 0, &req) != VIRTIO_BLK_S_OK)
 				return 1;
 		}

@@ -760,8 +760,8 @@ static uint8_t *map_pages(struct fake_dom *d, size_t n, const uint64_t *gfns,
 				return NULL;
 		return d->ram + (gfns[0] * PAGE - d->ram_base);
 	}
-	base =
-	    mmap(NULL, n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	base = mmap(NULL, n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
 	if (base == MAP_FAILED)
 		return NULL;
 	for (i = 0; i < n; i++) {
@@ -1049,8 +1049,8 @@ int fake_vcpu_ioreq(struct fake_dom *d, unsigned int vcpu, ioreq_t *req)
 				ret = vcpu_send(d, &d->servers[i], vcpu, req);
 		return ret;
 	}
-	end =
-	    req->addr + (uint64_t)req->size * (req->count ? req->count : 1) - 1;
+	end = req->addr + (uint64_t)req->size * (req->count ? req->count : 1) -
+	      1;
 	for (i = 0; i < MAX_SERVERS; i++) {
 		struct fx_server *s = &d->servers[i];
 
@@ -1093,45 +1093,45 @@ int fake_dom_invalidate(struct fake_dom *d, unsigned int vcpu)
 }
 
 const struct xen_sys_ops fake_xen_sys = {
-    .dm_open = fx_dm_open,
-    .dm_close = fx_dm_close,
-    .dm_create_ioreq_server = fx_dm_create_ioreq_server,
-    .dm_set_ioreq_server_state = fx_dm_set_ioreq_server_state,
-    .dm_destroy_ioreq_server = fx_dm_destroy_ioreq_server,
-    .dm_map_io_range = fx_dm_map_io_range,
-    .dm_unmap_io_range = fx_dm_unmap_io_range,
-    .dm_set_irq_level = fx_dm_set_irq_level,
-    .dm_set_isa_irq_level = fx_dm_set_isa_irq_level,
-    .dm_nr_vcpus = fx_dm_nr_vcpus,
-    .fmem_open = fx_fmem_open,
-    .fmem_close = fx_fmem_close,
-    .fmem_map_resource = fx_fmem_map_resource,
-    .fmem_unmap_resource = fx_fmem_unmap_resource,
-    .fmem_map = fx_fmem_map,
-    .fmem_unmap = fx_fmem_unmap,
-    .evtchn_open = fx_evtchn_open,
-    .evtchn_close = fx_evtchn_close,
-    .evtchn_fd = fx_evtchn_fd,
-    .evtchn_bind_interdomain = fx_evtchn_bind_interdomain,
-    .evtchn_unbind = fx_evtchn_unbind,
-    .evtchn_pending = fx_evtchn_pending,
-    .evtchn_unmask = fx_evtchn_unmask,
-    .evtchn_notify = fx_evtchn_notify,
-    .gnt_open = fx_gnt_open,
-    .gnt_close = fx_gnt_close,
-    .gnt_map_domain_grant_refs = fx_gnt_map_domain_grant_refs,
-    .gnt_unmap = fx_gnt_unmap,
-    .xs_open = fx_xs_open,
-    .xs_close = fx_xs_close,
-    .xs_fileno = fx_xs_fileno,
-    .xs_read = fx_xs_read,
-    .xs_write = fx_xs_write,
-    .xs_rm = fx_xs_rm,
-    .xs_directory = fx_xs_directory,
-    .xs_watch = fx_xs_watch,
-    .xs_unwatch = fx_xs_unwatch,
-    .xs_check_watch = fx_xs_check_watch,
-    .xs_transaction_start = fx_xs_transaction_start,
-    .xs_transaction_end = fx_xs_transaction_end,
-    .xs_is_domain_introduced = fx_xs_is_domain_introduced,
+	.dm_open = fx_dm_open,
+	.dm_close = fx_dm_close,
+	.dm_create_ioreq_server = fx_dm_create_ioreq_server,
+	.dm_set_ioreq_server_state = fx_dm_set_ioreq_server_state,
+	.dm_destroy_ioreq_server = fx_dm_destroy_ioreq_server,
+	.dm_map_io_range = fx_dm_map_io_range,
+	.dm_unmap_io_range = fx_dm_unmap_io_range,
+	.dm_set_irq_level = fx_dm_set_irq_level,
+	.dm_set_isa_irq_level = fx_dm_set_isa_irq_level,
+	.dm_nr_vcpus = fx_dm_nr_vcpus,
+	.fmem_open = fx_fmem_open,
+	.fmem_close = fx_fmem_close,
+	.fmem_map_resource = fx_fmem_map_resource,
+	.fmem_unmap_resource = fx_fmem_unmap_resource,
+	.fmem_map = fx_fmem_map,
+	.fmem_unmap = fx_fmem_unmap,
+	.evtchn_open = fx_evtchn_open,
+	.evtchn_close = fx_evtchn_close,
+	.evtchn_fd = fx_evtchn_fd,
+	.evtchn_bind_interdomain = fx_evtchn_bind_interdomain,
+	.evtchn_unbind = fx_evtchn_unbind,
+	.evtchn_pending = fx_evtchn_pending,
+	.evtchn_unmask = fx_evtchn_unmask,
+	.evtchn_notify = fx_evtchn_notify,
+	.gnt_open = fx_gnt_open,
+	.gnt_close = fx_gnt_close,
+	.gnt_map_domain_grant_refs = fx_gnt_map_domain_grant_refs,
+	.gnt_unmap = fx_gnt_unmap,
+	.xs_open = fx_xs_open,
+	.xs_close = fx_xs_close,
+	.xs_fileno = fx_xs_fileno,
+	.xs_read = fx_xs_read,
+	.xs_write = fx_xs_write,
+	.xs_rm = fx_xs_rm,
+	.xs_directory = fx_xs_directory,
+	.xs_watch = fx_xs_watch,
+	.xs_unwatch = fx_xs_unwatch,
+	.xs_check_watch = fx_xs_check_watch,
+	.xs_transaction_start = fx_xs_transaction_start,
+	.xs_transaction_end = fx_xs_transaction_end,
+	.xs_is_domain_introduced = fx_xs_is_domain_introduced,
 };

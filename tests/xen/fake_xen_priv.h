@@ -145,7 +145,7 @@ struct fake_xen {
 };
 
 void fx_fail(struct fake_xen *fx, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 void *fx_set_errno_null(int e);
 int fx_err(int e);
 bool fx_false(int e);

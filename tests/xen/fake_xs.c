@@ -339,7 +339,7 @@ bool fx_xs_write(void *xs, xs_transaction_t t, const char *path,
 		return fx_false(-ret);
 	if (tx) {
 		char **c =
-		    realloc(tx->changed, (tx->nchanged + 1) * sizeof(*c));
+			realloc(tx->changed, (tx->nchanged + 1) * sizeof(*c));
 
 		if (c) {
 			tx->changed = c;
@@ -517,7 +517,7 @@ bool fx_xs_transaction_end(void *xs, xs_transaction_t t, bool abort)
 		/* Only committed writes reach the write log. */
 		for (i = 0; i < tx->nchanged; i++) {
 			struct fx_node *n =
-			    node_find(tx->nodes, tx->changed[i]);
+				node_find(tx->nodes, tx->changed[i]);
 
 			if (n)
 				wlog_add(fx, n->path, n->val, n->len);

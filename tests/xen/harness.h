@@ -11,7 +11,7 @@
 
 #define TEST_RAM_BASE 0x40000000ull /* Arm's GUEST_RAM0_BASE */
 #define TEST_RAM_SIZE (16ull << 20)
-#define MMIO_BASE      0x02000000ull
+#define MMIO_BASE     0x02000000ull
 
 struct harness {
 	struct vback_loop *loop;
@@ -36,7 +36,7 @@ static void harness_log(void *opaque, enum vback_log_level level,
 static inline struct harness *harness_new(void)
 {
 	struct harness *h = calloc(1, sizeof(*h));
-	struct vback_xen_options o = {0};
+	struct vback_xen_options o = { 0 };
 
 	assert_non_null(h);
 	h->log.fn = harness_log;
@@ -48,8 +48,9 @@ static inline struct harness *harness_new(void)
 	fake_xen_set_loop(h->fx, h->loop);
 	o.loop = h->loop;
 	o.log = &h->log;
-	assert_int_equal(
-	    vback_xen_create_sys(&o, &fake_xen_sys, h->fx, &h->xen), 0);
+	assert_int_equal(vback_xen_create_sys(&o, &fake_xen_sys, h->fx,
+					      &h->xen),
+			 0);
 	return h;
 }
 
@@ -89,7 +90,7 @@ static inline void harness_settle(struct harness *h)
 static inline struct vback_xen_domain *
 harness_domain(struct harness *h, uint16_t domid, enum vback_xen_irq_mode mode)
 {
-	struct vback_xen_domain_options o = {0};
+	struct vback_xen_domain_options o = { 0 };
 	struct vback_xen_domain *dom = NULL;
 
 	o.domid = domid;

@@ -63,8 +63,8 @@ static void d_remove(void *opaque, const struct vback_xen_device_config *cfg,
 }
 
 static const struct vback_xen_backend_ops d_ops = {
-    .add = d_add,
-    .remove = d_remove,
+	.add = d_add,
+	.remove = d_remove,
 };
 
 struct fixture {
@@ -84,7 +84,7 @@ static struct fixture *fixture_new(void)
 
 static void start(struct fixture *f, uint16_t be_domid)
 {
-	struct vback_xen_backend_options o = {0};
+	struct vback_xen_backend_options o = { 0 };
 
 	o.ops = &d_ops;
 	o.opaque = &f->dm;
@@ -171,9 +171,9 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(vback_xen_parse_u64("+1", UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(vback_xen_parse_u64("12abc", UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(vback_xen_parse_u64("0x", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(
-	    vback_xen_parse_u64("99999999999999999999", UINT64_MAX, &v),
-	    -ERANGE);
+	assert_int_equal(vback_xen_parse_u64("99999999999999999999", UINT64_MAX,
+					     &v),
+			 -ERANGE);
 	assert_int_equal(vback_xen_parse_u64("256", 255, &v), -ERANGE);
 	assert_int_equal(vback_xen_parse_u64(NULL, 255, &v), -EINVAL);
 }
@@ -182,7 +182,7 @@ static void test_virtio_disk_layout(void **state)
 {
 	struct fixture *f = fixture_new();
 	struct fake_dom *d =
-	    fake_dom_create(f->h->fx, 3, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(f->h->fx, 3, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	const char *be = BE "/virtio_disk/3/51712";
 	struct vback_mmio *m;
 	uint64_t v;
@@ -231,7 +231,7 @@ static void test_virtio_layout_grants(void **state)
 {
 	struct fixture *f = fixture_new();
 	struct fake_dom *d =
-	    fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	const char *be = BE "/virtio/4/0";
 	struct vback_mmio *m;
 
@@ -415,8 +415,8 @@ static void test_release_domain(void **state)
 	/* Hold a mapping of dom3, as a request in flight would. */
 	{
 		struct vback_gm gm =
-		    fake_mmio_of((struct vback_dev *)(void *)&f->dm.devs[0])
-			->opts.gm;
+			fake_mmio_of((struct vback_dev *)(void *)&f->dm.devs[0])
+				->opts.gm;
 		uint64_t len = 16;
 
 		assert_non_null(gm.ops->map(gm.opaque, TEST_RAM_BASE, &len,
@@ -471,8 +471,9 @@ static void test_closed_while_starting(void **state)
 	assert_int_equal(f->dm.adds, 1);
 	assert_int_equal(f->dm.removes, 1);
 	assert_int_equal(fake_dom_servers(d), 0);
-	assert_int_equal(
-	    fake_xs_writes(f->h->fx, BE "/virtio_disk/3/0/state", "2"), 0);
+	assert_int_equal(fake_xs_writes(f->h->fx, BE "/virtio_disk/3/0/state",
+					"2"),
+			 0);
 	/* Its Closing is still answered. */
 	harness_settle(f->h);
 	assert_string_equal(xr(f, BE "/virtio_disk/3/0", "state"), "6");

@@ -60,20 +60,21 @@ static void vcpu_write(void *opaque, uint64_t off, unsigned int size,
 
 static void guest_boot(struct itest *t)
 {
-	const struct gmem_region r = {TEST_RAM_BASE, TEST_RAM_SIZE, false};
+	const struct gmem_region r = { TEST_RAM_BASE, TEST_RAM_SIZE, false };
 
 	t->h = harness_new();
 	t->mem = gmem_create(&r, 1);
 	assert_non_null(t->mem);
-	t->d = fake_dom_create_on(
-	    t->h->fx, DOMID, 2, TEST_RAM_BASE,
-	    gmem_host(t->mem, TEST_RAM_BASE, TEST_RAM_SIZE), TEST_RAM_SIZE);
+	t->d = fake_dom_create_on(t->h->fx, DOMID, 2, TEST_RAM_BASE,
+				  gmem_host(t->mem, TEST_RAM_BASE,
+					    TEST_RAM_SIZE),
+				  TEST_RAM_SIZE);
 	assert_non_null(t->d);
 }
 
 static struct gdrv *driver_new(struct itest *t)
 {
-	struct gdrv_options o = {0};
+	struct gdrv_options o = { 0 };
 
 	o.access.mmio_read = vcpu_read;
 	o.access.mmio_write = vcpu_write;
@@ -86,8 +87,8 @@ static struct gdrv *driver_new(struct itest *t)
 
 static struct vback_blk *blk_new(struct itest *t)
 {
-	struct tio_options to = {0};
-	struct vback_blk_options bo = {0};
+	struct tio_options to = { 0 };
+	struct vback_blk_options bo = { 0 };
 	struct vback_blk *blk = NULL;
 
 	to.size = DISK_SIZE;
@@ -102,7 +103,7 @@ static struct vback_blk *blk_new(struct itest *t)
 
 static void setup(struct itest *t, bool grants)
 {
-	struct vback_xen_device_options o = {0};
+	struct vback_xen_device_options o = { 0 };
 
 	memset(t, 0, sizeof(*t));
 	guest_boot(t);
@@ -147,7 +148,7 @@ static void pattern(uint8_t *p, size_t n, unsigned int seed)
 static int rw(struct itest *t, uint32_t type, uint64_t sector, void *buf,
 	      uint32_t len, unsigned int segs)
 {
-	struct gdrv_blk_req r = {0};
+	struct gdrv_blk_req r = { 0 };
 
 	r.type = type;
 	r.sector = sector;
@@ -234,9 +235,9 @@ static void test_many_requests(void **state)
 		assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, sector, buf,
 				    sizeof(buf), 1 + i % 4),
 				 VIRTIO_BLK_S_OK);
-		assert_int_equal(
-		    rw(&t, VIRTIO_BLK_T_IN, sector, in, sizeof(in), 1),
-		    VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, sector, in, sizeof(in),
+				    1),
+				 VIRTIO_BLK_S_OK);
 		assert_memory_equal(in, buf, sizeof(buf));
 	}
 	/* Whole chunks are cached, not mapped per request. */
@@ -283,10 +284,10 @@ static void test_reset_and_invalidate(void **state)
 static void test_grant_dma_end_to_end(void **state)
 {
 	static uint8_t out[12288], in[12288];
-	const struct gmem_region r = {XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE,
-				      false};
-	struct vback_xen_device_options o = {0};
-	struct gdrv_options go = {0};
+	const struct gmem_region r = { XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE,
+				       false };
+	struct vback_xen_device_options o = { 0 };
+	struct gdrv_options go = { 0 };
 	uint64_t ring_pages;
 	struct itest t;
 	unsigned int i;
@@ -296,10 +297,10 @@ static void test_grant_dma_end_to_end(void **state)
 	t.h = harness_new();
 	t.mem = gmem_create(&r, 1);
 	assert_non_null(t.mem);
-	t.d = fake_dom_create_on(
-	    t.h->fx, DOMID, 2, 0,
-	    gmem_host(t.mem, XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE),
-	    TEST_RAM_SIZE);
+	t.d = fake_dom_create_on(t.h->fx, DOMID, 2, 0,
+				 gmem_host(t.mem, XEN_GRANT_ADDR_BIT,
+					   TEST_RAM_SIZE),
+				 TEST_RAM_SIZE);
 	assert_non_null(t.d);
 	for (i = 0; i < TEST_RAM_SIZE / 4096; i++)
 		assert_int_equal(fake_dom_grant(t.d, i, i, false), 0);
@@ -326,17 +327,17 @@ static void test_grant_dma_end_to_end(void **state)
 	assert_int_equal(fake_dom_foreign_pages(t.d), 0);
 	for (i = 0; i < 20; i++) {
 		pattern(out, sizeof(out), i);
-		assert_int_equal(
-		    rw(&t, VIRTIO_BLK_T_OUT, 8 * i, out, sizeof(out), 3),
-		    VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&t, VIRTIO_BLK_T_OUT, 8 * i, out,
+				    sizeof(out), 3),
+				 VIRTIO_BLK_S_OK);
 		assert_memory_equal(tio_data(t.io) + 8 * i * 512, out,
 				    sizeof(out));
 		/* Request buffers were released before completion. */
 		assert_int_equal(fake_dom_grant_pages(t.d), ring_pages);
 		memset(in, 0, sizeof(in));
-		assert_int_equal(
-		    rw(&t, VIRTIO_BLK_T_IN, 8 * i, in, sizeof(in), 2),
-		    VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 8 * i, in, sizeof(in),
+				    2),
+				 VIRTIO_BLK_S_OK);
 		assert_memory_equal(in, out, sizeof(in));
 		assert_int_equal(fake_dom_grant_pages(t.d), ring_pages);
 	}
@@ -385,8 +386,8 @@ static void d_remove(void *opaque, const struct vback_xen_device_config *cfg,
 }
 
 static const struct vback_xen_backend_ops d_ops = {
-    .add = d_add,
-    .remove = d_remove,
+	.add = d_add,
+	.remove = d_remove,
 };
 
 static void test_xenstore_to_disk(void **state)
@@ -394,22 +395,22 @@ static void test_xenstore_to_disk(void **state)
 	static uint8_t buf[8192], in[8192];
 	const char *be = "/local/domain/0/backend/virtio_disk/5/51712";
 	const char *fe = "/local/domain/5/device/virtio_disk/51712";
-	struct vback_xen_backend_options o = {0};
+	struct vback_xen_backend_options o = { 0 };
 	struct vback_xen_backend *b;
-	struct daemon dm = {0};
+	struct daemon dm = { 0 };
 	struct itest t;
 	char path[128], *v;
 	const char *kv[][2] = {
-	    {"frontend", fe},
-	    {"params", "/srv/dom5.img"},
-	    {"mode", "w"},
-	    {"base", "33554432"},
-	    {"irq", "40"},
-	    {"type", "standalone"},
-	    {"specification", "virtio"},
-	    {"transport", "mmio"},
-	    {"online", "1"},
-	    {"state", "1"},
+		{ "frontend", fe },
+		{ "params", "/srv/dom5.img" },
+		{ "mode", "w" },
+		{ "base", "33554432" },
+		{ "irq", "40" },
+		{ "type", "standalone" },
+		{ "specification", "virtio" },
+		{ "transport", "mmio" },
+		{ "online", "1" },
+		{ "state", "1" },
 	};
 	unsigned int i;
 

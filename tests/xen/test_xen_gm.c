@@ -24,7 +24,7 @@ struct fixture {
 static struct fixture *fixture_new(unsigned int cache_mib, uint64_t ram)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct vback_xen_domain_options o = {0};
+	struct vback_xen_domain_options o = { 0 };
 
 	assert_non_null(f);
 	f->h = harness_new();
@@ -256,7 +256,7 @@ static void test_grant_rules(void **state)
 	/* A ref range that would pass 2^32 is refused, not wrapped. */
 	len = 8192;
 	assert_null(
-	    gmap(&f->ggm, GRANT(0xffffffffu, 0xfff), &len, VBACK_GM_READ));
+		gmap(&f->ggm, GRANT(0xffffffffu, 0xfff), &len, VBACK_GM_READ));
 	fixture_free(f);
 }
 

@@ -48,15 +48,15 @@ static int rec_write(void *opaque, uint64_t off, unsigned int size,
 }
 
 static const struct xen_target_ops rec_ops = {
-    .read = rec_read,
-    .write = rec_write,
+	.read = rec_read,
+	.write = rec_write,
 };
 
 static struct vback_xen_device *add_rec(struct vback_xen_domain *dom,
 					uint64_t base, uint32_t irq,
 					struct rec *r)
 {
-	struct vback_xen_device_options o = {0};
+	struct vback_xen_device_options o = { 0 };
 	struct vback_xen_device *xdev = NULL;
 
 	o.base = base;
@@ -70,7 +70,7 @@ static void test_setup_teardown(void **state)
 	struct harness *h = harness_new();
 	struct fake_dom *d;
 	struct vback_xen_domain *dom;
-	struct vback_xen_domain_options o = {0};
+	struct vback_xen_domain_options o = { 0 };
 
 	(void)state;
 	d = fake_dom_create(h->fx, 3, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
@@ -97,7 +97,7 @@ static void test_fake_vp_eport_rule(void **state)
 	struct fake_xen *fx = fake_xen_create();
 	const struct xen_sys_ops *s = &fake_xen_sys;
 	struct fake_dom *d =
-	    fake_dom_create(fx, 5, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(fx, 5, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	void *dm = s->dm_open(fx), *fmem = s->fmem_open(fx);
 	void *xce = s->evtchn_open(fx);
 	volatile shared_iopage_t *page = NULL;
@@ -112,13 +112,14 @@ static void test_fake_vp_eport_rule(void **state)
 	assert_non_null(res);
 	page = addr;
 	/* Mapped but not enabled: binding the value read fails. */
-	assert_int_equal(
-	    s->evtchn_bind_interdomain(xce, 5, page->vcpu_ioreq[0].vp_eport),
-	    -1);
+	assert_int_equal(s->evtchn_bind_interdomain(
+				 xce, 5, page->vcpu_ioreq[0].vp_eport),
+			 -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(s->dm_set_ioreq_server_state(dm, 5, id, 1), 0);
-	assert_true(s->evtchn_bind_interdomain(
-			xce, 5, page->vcpu_ioreq[0].vp_eport) > 0);
+	assert_true(s->evtchn_bind_interdomain(xce, 5,
+					       page->vcpu_ioreq[0].vp_eport) >
+		    0);
 	/* The buffered page does not exist with BUFIOREQ_OFF. */
 	assert_null(s->fmem_map_resource(fmem, 5, XENMEM_resource_ioreq_server,
 					 id, 0, 1, &addr,
@@ -137,9 +138,9 @@ static void test_mmio_dispatch_and_masking(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec a = {0}, b = {0};
+	struct rec a = { 0 }, b = { 0 };
 	uint64_t v;
 
 	(void)state;
@@ -147,8 +148,8 @@ static void test_mmio_dispatch_and_masking(void **state)
 	/* Adjacent window: only works if the first claim's end is inclusive. */
 	add_rec(dom, MMIO_BASE + 0x200, 41, &b);
 	assert_true(fake_dom_range_claimed(d, MMIO_BASE, MMIO_BASE + 0x1ff));
-	assert_true(
-	    fake_dom_range_claimed(d, MMIO_BASE + 0x200, MMIO_BASE + 0x3ff));
+	assert_true(fake_dom_range_claimed(d, MMIO_BASE + 0x200,
+					   MMIO_BASE + 0x3ff));
 
 	/* Xen passes the full register on writes: only the low bytes. */
 	v = 0xdeadbeefcafe1234ull;
@@ -184,9 +185,9 @@ static void test_many_vcpus(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 2, 8, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 2, 8, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	unsigned int i;
 	uint64_t v;
 
@@ -194,8 +195,9 @@ static void test_many_vcpus(void **state)
 	add_rec(dom, MMIO_BASE, 40, &r);
 	for (i = 0; i < 8; i++) {
 		v = i;
-		assert_int_equal(
-		    fake_vcpu_mmio(d, i, MMIO_BASE + 4 * i, 4, 0, &v), 0);
+		assert_int_equal(fake_vcpu_mmio(d, i, MMIO_BASE + 4 * i, 4, 0,
+						&v),
+				 0);
 		assert_int_equal(r.last_val, i);
 		assert_int_equal(r.last_off, 4 * i);
 	}
@@ -207,12 +209,12 @@ static void test_unknown_types_complete(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	ioreq_t req;
-	uint8_t types[] = {IOREQ_TYPE_PIO, IOREQ_TYPE_PCI_CONFIG,
-			   IOREQ_TYPE_TIMEOFFSET, 0x42};
+	uint8_t types[] = { IOREQ_TYPE_PIO, IOREQ_TYPE_PCI_CONFIG,
+			    IOREQ_TYPE_TIMEOFFSET, 0x42 };
 	unsigned int i;
 
 	(void)state;
@@ -236,9 +238,9 @@ static void test_rep_and_pointer_refused(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	ioreq_t req;
 
 	(void)state;
@@ -272,13 +274,13 @@ static void test_invalidate_broadcast(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct vback_xen_options xo = {0};
+	struct vback_xen_options xo = { 0 };
 	struct vback_xen *xen2;
 	struct vback_xen_domain *dom2 = NULL;
-	struct vback_xen_domain_options o = {0};
-	struct rec r = {0};
+	struct vback_xen_domain_options o = { 0 };
+	struct rec r = { 0 };
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
 	struct vback_gm gm = xen_device_gm(xdev);
 	uint64_t len = 8;
@@ -311,9 +313,9 @@ static void test_irq_spi(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
 
 	(void)state;
@@ -328,11 +330,11 @@ static void test_irq_isa(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_ISA);
-	struct vback_xen_device_options o = {0};
+	struct vback_xen_device_options o = { 0 };
 	struct vback_xen_device *xdev;
-	struct rec r = {0};
+	struct rec r = { 0 };
 
 	(void)state;
 	o.base = MMIO_BASE;
@@ -352,15 +354,15 @@ static void test_limits(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen *more[8];
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_domain *other;
-	struct vback_xen_domain_options o = {0};
-	struct vback_xen_options xo = {0};
-	struct vback_xen_device_options dopt = {0};
+	struct vback_xen_domain_options o = { 0 };
+	struct vback_xen_options xo = { 0 };
+	struct vback_xen_device_options dopt = { 0 };
 	struct vback_xen_device *xdev;
-	struct rec r = {0};
+	struct rec r = { 0 };
 	unsigned int i;
 
 	(void)state;
@@ -384,16 +386,17 @@ static void test_limits(void **state)
 	xo.log = &h->log;
 	o.domid = 1;
 	for (i = 0; i < 8; i++) {
-		assert_int_equal(
-		    vback_xen_create_sys(&xo, &fake_xen_sys, h->fx, &more[i]),
-		    0);
+		assert_int_equal(vback_xen_create_sys(&xo, &fake_xen_sys, h->fx,
+						      &more[i]),
+				 0);
 		if (i < 7)
-			assert_int_equal(
-			    vback_xen_domain_create(more[i], &o, &other), 0);
+			assert_int_equal(vback_xen_domain_create(more[i], &o,
+								 &other),
+					 0);
 		else
-			assert_int_equal(
-			    vback_xen_domain_create(more[i], &o, &other),
-			    -ENOSPC);
+			assert_int_equal(vback_xen_domain_create(more[i], &o,
+								 &other),
+					 -ENOSPC);
 	}
 	assert_int_equal(fake_dom_servers(d), 8);
 	for (i = 0; i < 8; i++)
@@ -405,9 +408,9 @@ static void test_remove_unclaims(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
 	uint64_t v = 0;
 
@@ -425,9 +428,9 @@ static void test_domain_dies(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 4, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 4, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 4, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	struct vback_xen_device *xdev = add_rec(dom, MMIO_BASE, 40, &r);
 	struct vback_gm gm = xen_device_gm(xdev);
 	uint64_t len = 64;
@@ -472,10 +475,10 @@ static void test_fake_state_backwards_crashes(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
-	struct bad_backend b = {0};
+	struct rec r = { 0 };
+	struct bad_backend b = { 0 };
 	uint64_t one = 1, v = 0;
 
 	(void)state;
@@ -486,9 +489,9 @@ static void test_fake_state_backwards_crashes(void **state)
 	b.d = d;
 	b.fd = eventfd(0, EFD_NONBLOCK);
 	assert_true(write(b.fd, &one, sizeof(one)) == sizeof(one));
-	assert_int_equal(
-	    vback_loop_watch(h->loop, b.fd, VBACK_EV_IN, bad_backend_cb, &b),
-	    0);
+	assert_int_equal(vback_loop_watch(h->loop, b.fd, VBACK_EV_IN,
+					  bad_backend_cb, &b),
+			 0);
 	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), -EFAULT);
 	assert_true(fake_dom_crashed(d));
 	assert_non_null(strstr(fake_xen_failure(h->fx), "backwards"));
@@ -502,9 +505,9 @@ static void test_fake_no_answer_hangs(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	struct rec r = {0};
+	struct rec r = { 0 };
 	uint64_t v = 0;
 
 	(void)state;
@@ -522,12 +525,12 @@ static void test_two_domains_isolated(void **state)
 {
 	struct harness *h = harness_new();
 	struct fake_dom *d1 =
-	    fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct fake_dom *d2 =
-	    fake_dom_create(h->fx, 2, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
+		fake_dom_create(h->fx, 2, 2, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen_domain *dom1 = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_domain *dom2 = harness_domain(h, 2, VBACK_XEN_IRQ_SPI);
-	struct rec r1 = {0}, r2 = {0};
+	struct rec r1 = { 0 }, r2 = { 0 };
 	struct vback_xen_device *x1 = add_rec(dom1, MMIO_BASE, 40, &r1);
 	struct vback_xen_device *x2 = add_rec(dom2, MMIO_BASE, 40, &r2);
 	struct vback_gm g1 = xen_device_gm(x1), g2 = xen_device_gm(x2);
@@ -561,7 +564,7 @@ static void test_two_domains_isolated(void **state)
 /* The production table on a host without Xen: a clean error, no leak. */
 static void test_real_libraries_absent(void **state)
 {
-	struct vback_xen_options o = {0};
+	struct vback_xen_options o = { 0 };
 	struct vback_loop *loop;
 	struct vback_xen *xen = NULL;
 

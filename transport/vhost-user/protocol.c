@@ -79,7 +79,7 @@ int vhu_rx_step(int fd, struct vhu_rx *rx, const char **why)
 		struct cmsghdr align;
 	} ctrl;
 	struct vhu_msg *msg = &rx->msg;
-	struct msghdr mh = {0};
+	struct msghdr mh = { 0 };
 	struct iovec iov;
 	ssize_t n;
 	int ret;
@@ -137,16 +137,18 @@ fail:
 int vhu_send(int fd, uint32_t request, uint32_t flags, const void *payload,
 	     uint32_t size, const int *fds, unsigned int nfds)
 {
-	struct vhu_hdr hdr = {.request = request, .flags = flags, .size = size};
+	struct vhu_hdr hdr = { .request = request,
+			       .flags = flags,
+			       .size = size };
 	union {
 		char buf[CMSG_SPACE(VHU_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov[2] = {
-	    {.iov_base = &hdr, .iov_len = sizeof(hdr)},
-	    {.iov_base = (void *)(uintptr_t)payload, .iov_len = size},
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)(uintptr_t)payload, .iov_len = size },
 	};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 	ssize_t n;
 
 	if (nfds > VHU_MAX_FDS)
@@ -188,29 +190,34 @@ struct rule {
 static const struct rule *rule_of(uint32_t request)
 {
 	static const struct rule rules[] = {
-	    [VHU_GET_FEATURES] = {"GET_FEATURES", NONE, NO_FD, true},
-	    [VHU_SET_FEATURES] = {"SET_FEATURES", U64, NO_FD, false},
-	    [VHU_SET_OWNER] = {"SET_OWNER", NONE, NO_FD, false},
-	    [VHU_RESET_OWNER] = {"RESET_OWNER", NONE, NO_FD, false},
-	    [VHU_SET_MEM_TABLE] = {"SET_MEM_TABLE", MEM, REGION_FDS, false},
-	    [VHU_SET_VRING_NUM] = {"SET_VRING_NUM", STATE, NO_FD, false},
-	    [VHU_SET_VRING_ADDR] = {"SET_VRING_ADDR", ADDR, NO_FD, false},
-	    [VHU_SET_VRING_BASE] = {"SET_VRING_BASE", STATE, NO_FD, false},
-	    [VHU_GET_VRING_BASE] = {"GET_VRING_BASE", STATE, NO_FD, true},
-	    [VHU_SET_VRING_KICK] = {"SET_VRING_KICK", U64, VRING_FD, false},
-	    [VHU_SET_VRING_CALL] = {"SET_VRING_CALL", U64, VRING_FD, false},
-	    [VHU_SET_VRING_ERR] = {"SET_VRING_ERR", U64, VRING_FD, false},
-	    [VHU_GET_PROTOCOL_FEATURES] = {"GET_PROTOCOL_FEATURES", NONE, NO_FD,
-					   true},
-	    [VHU_SET_PROTOCOL_FEATURES] = {"SET_PROTOCOL_FEATURES", U64, NO_FD,
-					   false},
-	    [VHU_GET_QUEUE_NUM] = {"GET_QUEUE_NUM", NONE, NO_FD, true},
-	    [VHU_SET_VRING_ENABLE] = {"SET_VRING_ENABLE", STATE, NO_FD, false},
-	    [VHU_SET_BACKEND_REQ_FD] = {"SET_BACKEND_REQ_FD", NONE, ONE_FD,
-					false},
-	    [VHU_GET_CONFIG] = {"GET_CONFIG", CONFIG, NO_FD, true},
-	    [VHU_SET_CONFIG] = {"SET_CONFIG", CONFIG, NO_FD, false},
-	    [VHU_RESET_DEVICE] = {"RESET_DEVICE", NONE, NO_FD, false},
+		[VHU_GET_FEATURES] = { "GET_FEATURES", NONE, NO_FD, true },
+		[VHU_SET_FEATURES] = { "SET_FEATURES", U64, NO_FD, false },
+		[VHU_SET_OWNER] = { "SET_OWNER", NONE, NO_FD, false },
+		[VHU_RESET_OWNER] = { "RESET_OWNER", NONE, NO_FD, false },
+		[VHU_SET_MEM_TABLE] = { "SET_MEM_TABLE", MEM, REGION_FDS,
+					false },
+		[VHU_SET_VRING_NUM] = { "SET_VRING_NUM", STATE, NO_FD, false },
+		[VHU_SET_VRING_ADDR] = { "SET_VRING_ADDR", ADDR, NO_FD, false },
+		[VHU_SET_VRING_BASE] = { "SET_VRING_BASE", STATE, NO_FD,
+					 false },
+		[VHU_GET_VRING_BASE] = { "GET_VRING_BASE", STATE, NO_FD, true },
+		[VHU_SET_VRING_KICK] = { "SET_VRING_KICK", U64, VRING_FD,
+					 false },
+		[VHU_SET_VRING_CALL] = { "SET_VRING_CALL", U64, VRING_FD,
+					 false },
+		[VHU_SET_VRING_ERR] = { "SET_VRING_ERR", U64, VRING_FD, false },
+		[VHU_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", NONE,
+						NO_FD, true },
+		[VHU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", U64,
+						NO_FD, false },
+		[VHU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", NONE, NO_FD, true },
+		[VHU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", STATE, NO_FD,
+					   false },
+		[VHU_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", NONE, ONE_FD,
+					     false },
+		[VHU_GET_CONFIG] = { "GET_CONFIG", CONFIG, NO_FD, true },
+		[VHU_SET_CONFIG] = { "SET_CONFIG", CONFIG, NO_FD, false },
+		[VHU_RESET_DEVICE] = { "RESET_DEVICE", NONE, NO_FD, false },
 	};
 
 	if (request >= sizeof(rules) / sizeof(rules[0]) || !rules[request].name)
@@ -272,9 +279,9 @@ static int check_shape(const struct vhu_msg *msg, const struct rule *r,
 			*why = "more than 8 memory regions";
 			return -EBADMSG;
 		}
-		if (size !=
-		    offsetof(struct vhu_mem, regions) +
-			msg->payload.mem.nregions * sizeof(struct vhu_region)) {
+		if (size != offsetof(struct vhu_mem, regions) +
+				    msg->payload.mem.nregions *
+					    sizeof(struct vhu_region)) {
 			*why = "memory table size does not match its regions";
 			return -EBADMSG;
 		}

@@ -118,7 +118,7 @@ static void *gm_map(void *opaque, uint64_t addr, uint64_t *len,
 	return vhu_memtab_gpa(&vhu->mem, addr, len);
 }
 
-static const struct vback_gm_ops gm_ops = {.map = gm_map};
+static const struct vback_gm_ops gm_ops = { .map = gm_map };
 
 static void signal_fd(int fd)
 {
@@ -222,9 +222,9 @@ static void idle_cb(void *opaque, int fd, uint32_t events)
 }
 
 static const struct vback_dev_transport_ops dev_ops = {
-    .notify_queue = dev_notify_queue,
-    .notify_config = dev_notify_config,
-    .queue_idle = dev_queue_idle,
+	.notify_queue = dev_notify_queue,
+	.notify_config = dev_notify_config,
+	.queue_idle = dev_queue_idle,
 };
 
 /* ------------------------------------------------------------------ */
@@ -285,7 +285,7 @@ static int apply_features(struct vback_vhu *vhu)
 		vback_dev_config_write(vhu->dev, 0, cfg, len);
 	}
 	ret = vback_dev_set_status(vhu->dev, VBACK_STATUS_ACKNOWLEDGE |
-						 VBACK_STATUS_DRIVER);
+						     VBACK_STATUS_DRIVER);
 	if (ret == 0)
 		ret = vback_dev_set_driver_features(vhu->dev, f);
 	if (ret == 0)
@@ -337,8 +337,8 @@ static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 	if (ret == 0)
 		ret = vback_dev_queue_set_addr(vhu->dev, q->index, &a);
 	if (ret == 0)
-		ret =
-		    vback_dev_queue_set_last_avail(vhu->dev, q->index, q->base);
+		ret = vback_dev_queue_set_last_avail(vhu->dev, q->index,
+						     q->base);
 	if (ret == 0)
 		ret = vback_dev_queue_enable(vhu->dev, q->index);
 	if (ret < 0) {
@@ -348,9 +348,9 @@ static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 		return;
 	}
 	if (!(vback_dev_status(vhu->dev) & VBACK_STATUS_DRIVER_OK)) {
-		ret =
-		    vback_dev_set_status(vhu->dev, vback_dev_status(vhu->dev) |
-						       VBACK_STATUS_DRIVER_OK);
+		ret = vback_dev_set_status(vhu->dev,
+					   vback_dev_status(vhu->dev) |
+						   VBACK_STATUS_DRIVER_OK);
 		if (ret < 0)
 			LOG(vhu, VBACK_LOG_WARN, "device refused DRIVER_OK: %s",
 			    vback_strerror(ret));
@@ -451,7 +451,7 @@ static int on_set_protocol_features(struct vback_vhu *vhu, struct vhu_msg *m)
 
 static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
 {
-	struct vhu_memtab fresh = {0};
+	struct vhu_memtab fresh = { 0 };
 	const char *why = NULL;
 	int ret;
 
@@ -488,8 +488,8 @@ static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
 static int on_vring_setting(struct vback_vhu *vhu, struct vhu_msg *m)
 {
 	uint32_t index = m->hdr.request == VHU_SET_VRING_ADDR
-			     ? m->payload.addr.index
-			     : m->payload.state.index;
+				 ? m->payload.addr.index
+				 : m->payload.state.index;
 	struct vhu_queue *q = &vhu->q[index];
 	uint32_t num = m->payload.state.num;
 
@@ -539,7 +539,7 @@ static int on_vring_setting(struct vback_vhu *vhu, struct vhu_msg *m)
 static int on_get_vring_base(struct vback_vhu *vhu, struct vhu_msg *m)
 {
 	struct vhu_queue *q = &vhu->q[m->payload.state.index];
-	struct vhu_state st = {.index = m->payload.state.index};
+	struct vhu_state st = { .index = m->payload.state.index };
 
 	/* The ring is stopped: it restarts with the next SET_VRING_KICK. */
 	q->started = false;
@@ -553,7 +553,7 @@ static int on_get_vring_base(struct vback_vhu *vhu, struct vhu_msg *m)
 static int on_vring_fd(struct vback_vhu *vhu, struct vhu_msg *m)
 {
 	unsigned int index =
-	    (unsigned int)(m->payload.u64 & VHU_VRING_IDX_MASK);
+		(unsigned int)(m->payload.u64 & VHU_VRING_IDX_MASK);
 	bool nofd = m->payload.u64 & VHU_VRING_NOFD;
 	struct vhu_queue *q = &vhu->q[index];
 	int fd = nofd ? -1 : vhu_msg_take_fd(m, 0);
@@ -888,7 +888,7 @@ static void listen_cb(void *opaque, int fd, uint32_t events)
 
 static int listen_on(struct vback_vhu *vhu, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd, ret;
 
@@ -974,9 +974,9 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu_rx_reset(&vhu->rx);
 
 	t = (struct vback_dev_transport){
-	    .ops = &dev_ops,
-	    .opaque = vhu,
-	    .gm = {.ops = &gm_ops, .opaque = vhu},
+		.ops = &dev_ops,
+		.opaque = vhu,
+		.gm = { .ops = &gm_ops, .opaque = vhu },
 	};
 	ret = vback_dev_attach(vhu->dev, &t);
 	if (ret < 0) {

@@ -30,9 +30,9 @@
 #define NR_LAYOUTS    2
 #define TOKEN_RELEASE "vback-release"
 
-static const char *const layout_dir[NR_LAYOUTS] = {"virtio_disk", "virtio"};
-static const char *const layout_token[NR_LAYOUTS] = {"vback-virtio_disk",
-						     "vback-virtio"};
+static const char *const layout_dir[NR_LAYOUTS] = { "virtio_disk", "virtio" };
+static const char *const layout_token[NR_LAYOUTS] = { "vback-virtio_disk",
+						      "vback-virtio" };
 
 struct xen_bdom {
 	struct xen_bdom *next;
@@ -140,7 +140,7 @@ static void bdev_free(struct vback_xen_backend *be, struct xen_bdev *b)
 static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
 				 unsigned int domid, int *err)
 {
-	struct vback_xen_domain_options o = {0};
+	struct vback_xen_domain_options o = { 0 };
 	struct xen_bdom *bd;
 
 	for (bd = be->doms; bd; bd = bd->next) {
@@ -344,7 +344,7 @@ static void bdev_start(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
 		       unsigned int devid, const char *bpath)
 {
-	struct vback_xen_device_options o = {0};
+	struct vback_xen_device_options o = { 0 };
 	struct xen_bdev *b;
 	uint64_t fstate;
 	char name[40];
@@ -492,8 +492,8 @@ static void scan(struct vback_xen_backend *be, enum vback_xen_layout layout,
 			bdev_evaluate(be, layout, b->cfg.domid, b->cfg.devid);
 		}
 	}
-	doms =
-	    sys_of(be)->xs_directory(be->xs, XBT_NULL, be->root[layout], &nd);
+	doms = sys_of(be)->xs_directory(be->xs, XBT_NULL, be->root[layout],
+					&nd);
 	for (i = 0; doms && i < nd; i++) {
 		if (parse_id(doms[i], strlen(doms[i]), DOMID_FIRST_RESERVED - 1,
 			     &domid) < 0 ||

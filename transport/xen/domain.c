@@ -138,14 +138,15 @@ static int domain_setup(struct vback_xen_domain *dom)
 		return neg_errno();
 
 	/* Arm never buffers ioreqs, and virtio-mmio needs no buffering. */
-	if (sys->dm_create_ioreq_server(
-		xen->dm, dom->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &dom->id) < 0)
+	if (sys->dm_create_ioreq_server(xen->dm, dom->domid,
+					HVM_IOREQSRV_BUFIOREQ_OFF,
+					&dom->id) < 0)
 		return neg_errno();
 	dom->created = true;
 	dom->ioreq_res = sys->fmem_map_resource(
-	    xen->fmem, dom->domid, XENMEM_resource_ioreq_server, dom->id,
-	    XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &page,
-	    PROT_READ | PROT_WRITE, 0);
+		xen->fmem, dom->domid, XENMEM_resource_ioreq_server, dom->id,
+		XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &page,
+		PROT_READ | PROT_WRITE, 0);
 	if (!dom->ioreq_res)
 		return neg_errno();
 	dom->iopage = page;
@@ -157,8 +158,8 @@ static int domain_setup(struct vback_xen_domain *dom)
 	for (i = 0; i < dom->nr_vcpus; i++) {
 		uint32_t remote = dom->iopage->vcpu_ioreq[i].vp_eport;
 
-		ret =
-		    sys->evtchn_bind_interdomain(dom->xce, dom->domid, remote);
+		ret = sys->evtchn_bind_interdomain(dom->xce, dom->domid,
+						   remote);
 		if (ret < 0) {
 			ret = neg_errno();
 			vback_logf(xen->log, VBACK_LOG_ERR,

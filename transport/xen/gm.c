@@ -101,9 +101,10 @@ void xen_mapcache_fini(struct vback_xen_domain *dom)
 			continue;
 		if (c->chunks[i].refs)
 			vback_logf(
-			    dom->xen->log, VBACK_LOG_WARN,
-			    "xen: dom%u: chunk %#llx still used at release",
-			    dom->domid, (unsigned long long)c->chunks[i].idx);
+				dom->xen->log, VBACK_LOG_WARN,
+				"xen: dom%u: chunk %#llx still used at release",
+				dom->domid,
+				(unsigned long long)c->chunks[i].idx);
 		chunk_drop(dom, (int)i);
 	}
 	free(c->chunks);
@@ -157,9 +158,9 @@ static int chunk_map(struct vback_xen_domain *dom, uint64_t idx)
 	if (slot < 0)
 		return -ENOSPC;
 	for (i = 0; i < XEN_CHUNK_PAGES; i++) {
-		c->pfns[i] =
-		    (xen_pfn_t)((idx << (XEN_CHUNK_SHIFT - XEN_PAGE_SHIFT)) +
-				i);
+		c->pfns[i] = (xen_pfn_t)((idx << (XEN_CHUNK_SHIFT -
+						  XEN_PAGE_SHIFT)) +
+					 i);
 		c->errs[i] = 0;
 	}
 	host = dom->xen->sys->fmem_map(dom->xen->fmem, dom->domid,
@@ -252,8 +253,8 @@ static void foreign_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 }
 
 const struct vback_gm_ops xen_gm_foreign_ops = {
-    .map = foreign_map,
-    .unmap = foreign_unmap,
+	.map = foreign_map,
+	.unmap = foreign_unmap,
 };
 
 static uint32_t grant_pages(uint64_t off, uint64_t len)
@@ -285,8 +286,9 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 	for (i = 0; i < n; i++)
 		dom->grant_refs[i] = (uint32_t)(gref + i);
 	prot = PROT_READ | ((access & VBACK_GM_WRITE) ? PROT_WRITE : 0);
-	host = dom->xen->sys->gnt_map_domain_grant_refs(
-	    dom->xen->gnt, n, dom->domid, dom->grant_refs, prot);
+	host = dom->xen->sys->gnt_map_domain_grant_refs(dom->xen->gnt, n,
+							dom->domid,
+							dom->grant_refs, prot);
 	if (!host)
 		return NULL;
 	if (*len > ((uint64_t)n << XEN_PAGE_SHIFT) - off)
@@ -308,6 +310,6 @@ static void grant_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 }
 
 const struct vback_gm_ops xen_gm_grant_ops = {
-    .map = grant_map,
-    .unmap = grant_unmap,
+	.map = grant_map,
+	.unmap = grant_unmap,
 };

@@ -39,9 +39,9 @@ static void handle_mmio(struct vback_xen_domain *dom, ioreq_t *req)
 		dom->rejected++;
 		if (!dom->warned_rep)
 			vback_logf(
-			    dom->xen->log, VBACK_LOG_WARN,
-			    "xen: dom%u: rep/pointer MMIO at %#llx refused",
-			    dom->domid, (unsigned long long)req->addr);
+				dom->xen->log, VBACK_LOG_WARN,
+				"xen: dom%u: rep/pointer MMIO at %#llx refused",
+				dom->domid, (unsigned long long)req->addr);
 		dom->warned_rep = true;
 		if (req->dir == IOREQ_READ && !req->data_is_ptr)
 			req->data = size_mask(req->size);
@@ -107,9 +107,9 @@ static void handle_one(struct vback_xen_domain *dom, unsigned int vcpu)
 	default:
 		if (!dom->warned_type)
 			vback_logf(
-			    dom->xen->log, VBACK_LOG_DEBUG,
-			    "xen: dom%u: ioreq type %u completed unhandled",
-			    dom->domid, req.type);
+				dom->xen->log, VBACK_LOG_DEBUG,
+				"xen: dom%u: ioreq type %u completed unhandled",
+				dom->domid, req.type);
 		dom->warned_type = true;
 		if (req.dir == IOREQ_READ && !req.data_is_ptr)
 			req.data = size_mask(req.size);

@@ -42,20 +42,20 @@ static void target_destroy(void *opaque)
 }
 
 static const struct xen_target_ops mmio_target_ops = {
-    .read = target_read,
-    .write = target_write,
-    .destroy = target_destroy,
+	.read = target_read,
+	.write = target_write,
+	.destroy = target_destroy,
 };
 
 static const struct vback_mmio_ops mmio_irq_ops = {
-    .set_irq = xen_device_set_irq,
+	.set_irq = xen_device_set_irq,
 };
 
 int vback_xen_device_add(struct vback_xen_domain *dom,
 			 const struct vback_xen_device_options *opts,
 			 struct vback_xen_device **out)
 {
-	struct vback_mmio_options mo = {0};
+	struct vback_mmio_options mo = { 0 };
 	struct vback_xen_device *xdev;
 	struct mmio_target *t;
 	int ret;
@@ -77,7 +77,7 @@ int vback_xen_device_add(struct vback_xen_domain *dom,
 	mo.gm = xen_device_gm(xdev);
 	/* A guest with grant DMA refuses a device without it. */
 	mo.transport_features =
-	    opts->grants ? 1ull << XEN_VIRTIO_F_ACCESS_PLATFORM : 0;
+		opts->grants ? 1ull << XEN_VIRTIO_F_ACCESS_PLATFORM : 0;
 	mo.log = dom->xen->log;
 	ret = vback_mmio_create(&mo, &t->mmio);
 	if (ret < 0)
