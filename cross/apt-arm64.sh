@@ -111,9 +111,16 @@ export APT_CONFIG=$root/apt.conf
 exec 9>"$root/lock"
 flock 9
 if [ -z "$(find "$root/updated" -mmin -1440 2>/dev/null)" ]; then
-	apt-get -q update >"$root/update.log" 2>&1 ||
-		{ cat "$root/update.log" >&2; exit 1; }
-	touch "$root/updated"
+	if apt-get -q --error-on=any update >"$root/update.log" 2>&1; then
+		touch "$root/updated"
+	elif [ -f "$root/updated" ]; then
+		# Offline with lists from before: the cached .debs still serve.
+		echo "apt-arm64: update failed, using the package lists of $(date -r "$root/updated")" >&2
+	else
+		cat "$root/update.log" >&2
+		echo "apt-arm64: cannot fetch the package lists (see above)" >&2
+		exit 1
+	fi
 fi
 
 case "${1:-}" in

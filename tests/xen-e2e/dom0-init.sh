@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: MIT
 # /init of the Dom0 of the Xen end-to-end test (PID 1, busybox). Brings up
 # the Xen tools, then runs the test that /proc/cmdline names:
-#   xe2e.mode=smoke  xl works and a DomU without disks boots
+#   xe2e.mode=smoke  xl works, the hypervisor serves IOREQ servers, and a
+#                    DomU without disks boots
 #   xe2e.mode=disk   vback-disk serves two virtio disks (rw, ro) of a DomU
 #                    that is created, destroyed and created again
 # Every check prints "XE2E: PASS name" or "XE2E: FAIL name"; the DomU's
@@ -75,7 +76,10 @@ domu_cfg() {
 		echo 'name = "domu"'
 		echo 'kernel = "/boot/vmlinuz"'
 		echo 'ramdisk = "/run/xe2e/domu.cpio"'
-		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=4 xe2e.round=$round\""
+		# Disk rounds wait to be destroyed (domu-init.sh).
+		hold=0
+		[ $# -gt 0 ] && hold=1
+		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=4 xe2e.round=$round xe2e.wait=$hold\""
 		echo 'memory = 256'
 		echo 'vcpus = 1'
 		if [ $# -gt 0 ]; then
@@ -90,11 +94,23 @@ domu_cfg() {
 	} >"$f"
 }
 
-# run_domu ROUND CFG: create the DomU, wait for its END marker, destroy it.
+# run_domu ROUND CFG [probe]: create the DomU, wait for its END marker,
+# destroy it. With "probe", first check on the paused DomU that the
+# hypervisor serves IOREQ servers.
 run_domu() {
 	r=$1
 	echo "XE2E: creating DomU round $r, uptime $(cut -d' ' -f1 /proc/uptime) s"
-	if ! xl create "$2"; then
+	if [ "${3:-}" = probe ]; then
+		# Paused, so that the probe's IOREQ server sees no access.
+		if ! xl create -p "$2"; then
+			echo "XE2E: FAIL xl-create-$r"
+			XE2E_FAILS=$((XE2E_FAILS + 1))
+			return 1
+		fi
+		xe2e-ioreq-probe "$(xl domid domu)" ||
+			XE2E_FAILS=$((XE2E_FAILS + 1))
+		xl unpause domu
+	elif ! xl create "$2"; then
 		echo "XE2E: FAIL xl-create-$r"
 		XE2E_FAILS=$((XE2E_FAILS + 1))
 		return 1
@@ -130,7 +146,7 @@ cp /xe2e/domu.cpio /run/xe2e/domu.cpio
 case "$mode" in
 smoke)
 	domu_cfg /run/xe2e/smoke.cfg 0
-	run_domu 0 /run/xe2e/smoke.cfg
+	run_domu 0 /run/xe2e/smoke.cfg probe
 	;;
 disk)
 	if [ ! -x /usr/local/bin/vback-disk ]; then

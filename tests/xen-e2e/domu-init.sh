@@ -97,5 +97,12 @@ check boot true
 echo "XE2E-DOMU: ROUND ${round:-0} $r"
 echo "XE2E-DOMU: END round=${round:-0} uptime $(cut -d' ' -f1 /proc/uptime) s"
 sync
+# With xe2e.wait=1 (the Xen disk rounds) wait for Dom0's xl destroy, which
+# tears the disks down while they are live; otherwise shut down.
+if grep -q 'xe2e\.wait=1' /proc/cmdline; then
+	while :; do
+		sleep 60
+	done
+fi
 sleep 1
 poweroff -f
