@@ -9,6 +9,14 @@ bin=$(realpath "$1")
 built=${2:-xen}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-cli-xen.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# A cross build's tests run through meson's emulator (qemu-user): so must
+# the binary these checks start.
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	printf '#!/bin/sh\nexec %s %q "$@"\n' "$MESON_EXE_WRAPPER" "$bin" >"$work/vback-disk"
+	chmod +x "$work/vback-disk"
+	bin=$work/vback-disk
+fi
 fails=0
 fail() {
 	echo "FAIL: $*"

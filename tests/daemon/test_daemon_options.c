@@ -19,6 +19,18 @@
 #include "options.h"
 #include "xen_options.h"
 
+/* Virtio-mmio interrupts are GIC SPIs (32..1019) on Arm, ISA lines on x86:
+ * the daemon refuses the other kind, so the tests pick by architecture. */
+#if defined(__aarch64__) || defined(__arm__)
+#define IRQ_A 33
+#define IRQ_B 34
+#else
+#define IRQ_A 5
+#define IRQ_B 6
+#endif
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+
 /* The struct holds the --disk paths: keep it off the test's stack. */
 static struct vback_disk_options opts;
 
@@ -82,22 +94,23 @@ static void test_explicit_disks(void **state)
 	(void)state;
 	if (!VBACK_HAVE_XEN)
 		skip();
-	assert_int_equal(
-		PARSE("--domid", "12", "--disk",
-		      "path=/srv/a.img,base=0x2000000,irq=5", "--disk",
-		      "irq=6,ro,grants,base=33554944,path=/srv/b c.img"),
-		VBACK_DISK_RUN);
+	assert_int_equal(PARSE("--domid", "12", "--disk",
+			       "path=/srv/a.img,base=0x2000000,irq=" STR(IRQ_A),
+			       "--disk",
+			       "irq=" STR(IRQ_B) ",ro,grants,base=33554944,"
+						 "path=/srv/b c.img"),
+			 VBACK_DISK_RUN);
 	assert_int_equal(opts.mode, VBACK_DISK_MODE_XEN);
 	assert_int_equal(opts.domid, 12);
 	assert_int_equal(opts.nr_xen_disks, 2);
 	assert_string_equal(opts.xen_disks[0].path, "/srv/a.img");
 	assert_int_equal(opts.xen_disks[0].base, 0x2000000);
-	assert_int_equal(opts.xen_disks[0].irq, 5);
+	assert_int_equal(opts.xen_disks[0].irq, IRQ_A);
 	assert_false(opts.xen_disks[0].read_only);
 	assert_false(opts.xen_disks[0].grants);
 	assert_string_equal(opts.xen_disks[1].path, "/srv/b c.img");
 	assert_int_equal(opts.xen_disks[1].base, 0x2000200);
-	assert_int_equal(opts.xen_disks[1].irq, 6);
+	assert_int_equal(opts.xen_disks[1].irq, IRQ_B);
 	assert_true(opts.xen_disks[1].read_only);
 	assert_true(opts.xen_disks[1].grants);
 }
@@ -108,20 +121,25 @@ static void test_disk_spec_errors(void **state)
 		"",
 		"path=/a",				  /* no base */
 		"path=/a,base=0x2000000",		  /* no irq */
-		"base=0x2000000,irq=5",			  /* no path */
-		"path=,base=0x2000000,irq=5",		  /* empty path */
-		"path=/a,base=zz,irq=5",		  /* not a number */
-		"path=/a,base=0x2000001,irq=5",		  /* misaligned */
-		"path=/a,base=-512,irq=5",		  /* signed */
-		"path=/a,base=0x2000000x,irq=5",	  /* trailing garbage */
-		"path=/a,base=0xfffffffffffffe00,irq=5",  /* window overflows */
-		"path=/a,base=0x99999999999999999,irq=5", /* overflows u64 */
-		"path=/a,base=0x2000000,irq=",		  /* empty irq */
-		"path=/a,base=0x2000000,irq=0",		  /* no such line */
-		"path=/a,base=0x2000000,irq=5000",	  /* too large */
-		"path=/a,base=0x2000000,irq=5,ro=1",	  /* flag with value */
-		"path=/a,base=0x2000000,irq=5,speed=fast", /* unknown key */
-		"path=/a,base=0x2000000,irq=5,,",	   /* empty item */
+		"base=0x2000000,irq=" STR(IRQ_A),	  /* no path */
+		"path=,base=0x2000000,irq=" STR(IRQ_A),	  /* empty path */
+		"path=/a,base=zz,irq=" STR(IRQ_A),	  /* not a number */
+		"path=/a,base=0x2000001,irq=" STR(IRQ_A), /* misaligned */
+		"path=/a,base=-512,irq=" STR(IRQ_A),	  /* signed */
+		"path=/a,base=0x2000000x,irq=" STR(
+			IRQ_A), /* trailing garbage */
+		"path=/a,base=0xfffffffffffffe00,irq=" STR(
+			IRQ_A), /* window overflows */
+		"path=/a,base=0x99999999999999999,irq=" STR(
+			IRQ_A),			   /* overflows u64 */
+		"path=/a,base=0x2000000,irq=",	   /* empty irq */
+		"path=/a,base=0x2000000,irq=0",	   /* no such line */
+		"path=/a,base=0x2000000,irq=5000", /* too large */
+		"path=/a,base=0x2000000,irq=" STR(
+			IRQ_A) ",ro=1", /* flag with value */
+		"path=/a,base=0x2000000,irq=" STR(
+			IRQ_A) ",speed=fast",		       /* unknown key */
+		"path=/a,base=0x2000000,irq=" STR(IRQ_A) ",,", /* empty item */
 	};
 	struct vback_disk_xen_disk d;
 	char err[256];
@@ -136,10 +154,10 @@ static void test_disk_spec_errors(void **state)
 		/* One message that says what is wrong. */
 		assert_true(strlen(err) > 5);
 	}
-	assert_int_equal(
-		vback_disk_xen_parse_disk("path=/a,base=0x2000000,irq=5", &d,
-					  err, sizeof(err)),
-		0);
+	assert_int_equal(vback_disk_xen_parse_disk(
+				 "path=/a,base=0x2000000,irq=" STR(IRQ_A), &d,
+				 err, sizeof(err)),
+			 0);
 }
 
 static void test_usage_errors(void **state)
@@ -149,24 +167,27 @@ static void test_usage_errors(void **state)
 	assert_int_equal(PARSE("--frobnicate"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("stray"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--domid", "3"), VBACK_DISK_EXIT_USAGE);
-	assert_int_equal(PARSE("--disk", "path=/a,base=0x2000000,irq=5"),
+	assert_int_equal(PARSE("--disk",
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A)),
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--domid", "0", "--disk",
-			       "path=/a,base=0x2000000,irq=5"),
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A)),
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--domid", "32752", "--disk",
-			       "path=/a,base=0x2000000,irq=5"),
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A)),
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--domid", "x", "--disk",
-			       "path=/a,base=0x2000000,irq=5"),
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A)),
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--domid", "3", "--disk",
-			       "path=/a,base=0x2000000,irq=5", "--disk",
-			       "path=/b,base=0x2000000,irq=6"),
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A),
+			       "--disk",
+			       "path=/b,base=0x2000000,irq=" STR(IRQ_B)),
 			 VBACK_DISK_EXIT_USAGE); /* same window */
 	assert_int_equal(PARSE("--domid", "3", "--disk",
-			       "path=/a,base=0x2000000,irq=5", "--disk",
-			       "path=/b,base=0x2000200,irq=5"),
+			       "path=/a,base=0x2000000,irq=" STR(IRQ_A),
+			       "--disk",
+			       "path=/b,base=0x2000200,irq=" STR(IRQ_A)),
 			 VBACK_DISK_EXIT_USAGE); /* same irq */
 	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a", "--domid",
 			       "3"),

@@ -34,6 +34,18 @@
 #include "xen_daemon.h"
 #include "xen_priv.h"
 
+/* Virtio-mmio interrupts are GIC SPIs (32..1019) on Arm, ISA lines on x86:
+ * the daemon refuses the other kind, so the tests pick by architecture. */
+#if defined(__aarch64__) || defined(__arm__)
+#define IRQ_A 33
+#define IRQ_B 34
+#else
+#define IRQ_A 5
+#define IRQ_B 6
+#endif
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+
 #define RAM_BASE   0x40000000ull /* Arm's GUEST_RAM0_BASE */
 #define RAM_SIZE   (16ull << 20)
 #define DRV_HEAP   (4ull << 20)	 /* guest heap per driver */
@@ -806,11 +818,11 @@ static void test_explicit_mode(void **state)
 		skip();
 	}
 	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
-	g.disk[0].irq = 5;
-	g.disk[1].irq = 6;
-	snprintf(d0, sizeof(d0), "path=%s,base=%#llx,irq=5", g.disk[0].path,
-		 (unsigned long long)g.disk[0].base);
-	snprintf(d1, sizeof(d1), "base=%#llx,irq=6,ro,path=%s",
+	g.disk[0].irq = IRQ_A;
+	g.disk[1].irq = IRQ_B;
+	snprintf(d0, sizeof(d0), "path=%s,base=%#llx,irq=" STR(IRQ_A),
+		 g.disk[0].path, (unsigned long long)g.disk[0].base);
+	snprintf(d1, sizeof(d1), "base=%#llx,irq=" STR(IRQ_B) ",ro,path=%s",
 		 (unsigned long long)g.disk[1].base, g.disk[1].path);
 	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, 0);
 	assert_int_equal(xen_daemon_disks(f.xd), 2);
@@ -821,7 +833,7 @@ static void test_explicit_mode(void **state)
 	guest_probe(&g.disk[1]);
 	io_verified(&g.disk[0], 32, 5);
 	/* An ISA line went up for the completion. */
-	assert_true(fake_dom_irqs(g.d, 5) > 0);
+	assert_true(fake_dom_irqs(g.d, IRQ_A) > 0);
 	pattern(out, sizeof(out), 6);
 	assert_int_equal(rw(&g.disk[1], VIRTIO_BLK_T_OUT, 0, out, sizeof(out)),
 			 VIRTIO_BLK_S_IOERR);
@@ -847,19 +859,21 @@ static void test_explicit_errors(void **state)
 
 	(void)state;
 	fixture_init(&f, "posix");
-	snprintf(d0, sizeof(d0), "path=%s/none.img,base=0x2000000,irq=5",
-		 f.dir);
-	snprintf(d1, sizeof(d1), "path=%s/none.img,base=0x2000200,irq=6",
-		 f.dir);
+	snprintf(d0, sizeof(d0),
+		 "path=%s/none.img,base=0x2000000,irq=" STR(IRQ_A), f.dir);
+	snprintf(d1, sizeof(d1),
+		 "path=%s/none.img,base=0x2000200,irq=" STR(IRQ_B), f.dir);
 	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ENOENT);
 	assert_non_null(strstr(f.last_err, "none.img"));
 	/* Images fine, but no domain 9. */
 	snprintf(d0, sizeof(d0), "%s/a.img", f.dir);
 	make_image(d0, DISK_BYTES);
-	snprintf(d0, sizeof(d0), "path=%s/a.img,base=0x2000000,irq=5", f.dir);
+	snprintf(d0, sizeof(d0), "path=%s/a.img,base=0x2000000,irq=" STR(IRQ_A),
+		 f.dir);
 	snprintf(d1, sizeof(d1), "%s/b.img", f.dir);
 	make_image(d1, DISK_BYTES);
-	snprintf(d1, sizeof(d1), "path=%s/b.img,base=0x2000200,irq=6", f.dir);
+	snprintf(d1, sizeof(d1), "path=%s/b.img,base=0x2000200,irq=" STR(IRQ_B),
+		 f.dir);
 	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ESRCH);
 	/* With the domain: serves. */
 	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 0);

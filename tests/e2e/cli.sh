@@ -7,6 +7,14 @@ set -uo pipefail
 bin=$(realpath "$1")
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-cli.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# A cross build's tests run through meson's emulator (qemu-user): so must
+# the binary these checks start.
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	printf '#!/bin/sh\nexec %s %q "$@"\n' "$MESON_EXE_WRAPPER" "$bin" >"$work/vback-disk"
+	chmod +x "$work/vback-disk"
+	bin=$work/vback-disk
+fi
 fails=0
 check() { # DESCRIPTION WANT_RC CMD...
 	local what=$1 want=$2 rc

@@ -74,8 +74,11 @@ static int collect_fds(struct msghdr *mh, struct vhu_msg *msg)
 int vhu_rx_step(int fd, struct vhu_rx *rx, const char **why)
 {
 	const size_t hdr_len = sizeof(struct vhu_hdr);
+	/* Room for one fd more than any request carries: a flood is then
+	 * seen by counting, not only through MSG_CTRUNC (which qemu-user
+	 * does not set when it truncates). */
 	union {
-		char buf[CMSG_SPACE(VHU_MAX_FDS * sizeof(int))];
+		char buf[CMSG_SPACE((VHU_MAX_FDS + 1) * sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
 	struct vhu_msg *msg = &rx->msg;
