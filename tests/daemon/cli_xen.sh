@@ -3,7 +3,7 @@
 # vback-disk's Xen command line, on the real binary: every configuration
 # error is one clear line on stderr and a non-zero exit, before anything
 # is served. Fast (suite 'unit'); no hypervisor needed.
-# Usage: cli_xen.sh PATH/TO/vback-disk xen|noxen (how vback was built)
+# Usage: cli_xen.sh PATH/TO/vback-disk xen|noxen [CPU_FAMILY] (how vback was built)
 set -uo pipefail
 bin=$(realpath "$1")
 built=${2:-xen}
@@ -52,7 +52,8 @@ if [ "$built" = noxen ]; then
 fi
 
 truncate -s 1M "$work/disk.img"
-arch=$(uname -m)
+# The architecture the binary was built for (a cross build runs elsewhere).
+arch=${3:-$(uname -m)}
 case $arch in aarch64 | arm*) irq=33 ;; *) irq=5 ;; esac
 good="path=$work/disk.img,base=0x2000000,irq=$irq"
 
