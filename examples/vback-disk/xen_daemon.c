@@ -303,7 +303,8 @@ static const struct vback_xen_backend_ops be_ops = {
 /* Stopping: drain, flush, finish                                      */
 /* ------------------------------------------------------------------ */
 
-static void finish(struct xen_daemon *xd)
+/* Nothing more to do: stop the loop; xen_daemon_destroy() follows. */
+static void stop_loop(struct xen_daemon *xd)
 {
 	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
 
@@ -313,10 +314,15 @@ static void finish(struct xen_daemon *xd)
 		vback_loop_unwatch(xd->env.loop, xd->timer_fd);
 		xd->timer_watched = false;
 	}
+	vback_loop_stop(xd->env.loop);
+}
+
+static void finish(struct xen_daemon *xd)
+{
 	vback_logf(xd->log, VBACK_LOG_INFO,
 		   "stopped: %u disk%s flushed, tearing down", xd->flushed,
 		   xd->flushed == 1 ? "" : "s");
-	vback_loop_stop(xd->env.loop);
+	stop_loop(xd);
 }
 
 static void flush_done(struct vback_io_req *req, int result)
@@ -591,12 +597,47 @@ fail:
 	return ret;
 }
 
+/*
+ * Explicit mode: the guest died (the transport saw @releaseDomain). Release
+ * it as discovery mode does (detach, close the IO, which completes what is
+ * in flight while the domain still exists, destroy the device), then the
+ * domain, so it does not stay a zombie. That was the only domain this
+ * daemon serves and its domid will not come back: stop, exit 0.
+ */
+static void on_domain_died(void *opaque, struct vback_xen_domain *dom)
+{
+	struct xen_daemon *xd = opaque;
+	unsigned int n = xd->nr_disks;
+	struct xd_disk *d;
+
+	vback_logf(xd->log, VBACK_LOG_INFO,
+		   "dom%u died: releasing its %u disk%s",
+		   vback_xen_domain_id(dom), n, n == 1 ? "" : "s");
+	for (d = xd->disks; d; d = d->next)
+		if (d->xdev) {
+			vback_xen_device_remove(d->xdev);
+			d->xdev = NULL;
+		}
+	while (xd->disks)
+		disk_close(xd->disks);
+	if (dom == xd->dom)
+		xd->dom = NULL;
+	vback_xen_domain_destroy(dom);
+	if (xd->phase != FINISHED) {
+		vback_logf(xd->log, VBACK_LOG_INFO,
+			   "nothing left to serve: stopping");
+		stop_loop(xd);
+	}
+}
+
 static int start_explicit(struct xen_daemon *xd)
 {
 	const struct vback_disk_options *o = xd->o;
 	struct vback_xen_domain_options dopt = {
 		.domid = (uint16_t)o->domid,
 		.irq_mode = xd->env.irq_mode,
+		.died = on_domain_died,
+		.opaque = xd,
 	};
 	unsigned int i = xd->nr_disks;
 	struct xd_disk *d;

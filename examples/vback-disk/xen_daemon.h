@@ -14,7 +14,10 @@
  *   ... run the loop ...  SIGTERM/SIGINT: stop popping requests, wait for
  *                         in-flight ones, flush every writable disk, then
  *                         xen_daemon_finished() turns true and the loop is
- *                         stopped (vback_loop_stop);
+ *                         stopped (vback_loop_stop). In explicit mode
+ *                         the death of the domain does the same at once:
+ *                         its disks and IOREQ server are released, then
+ *                         the loop is stopped (nothing is left to serve);
  *   xen_daemon_destroy()  release every device, IO instance, IOREQ server
  *                         and mapping. The loop and the Xen context stay
  *                         the caller's.
@@ -49,7 +52,8 @@ int xen_daemon_create(const struct xen_daemon_env *env,
 int xen_daemon_start(struct xen_daemon *xd, struct vback_xen *xen);
 /* What the signalfd handler does for @signo (tests may call it). */
 void xen_daemon_signal(struct xen_daemon *xd, int signo);
-/* A stop was asked and has drained and flushed: tear down now. */
+/* A stop was asked and has drained and flushed, or (explicit mode) the
+ * domain died and was released: tear down now. */
 bool xen_daemon_finished(const struct xen_daemon *xd);
 /* Disks currently open (devices served or being set up). */
 unsigned int xen_daemon_disks(const struct xen_daemon *xd);

@@ -2,7 +2,8 @@
 /*
  * vback-disk without --vhost-user: the Xen mode. Creates the loop and the
  * Xen context, hands both to the daemon core (xen_daemon.c) and runs the
- * loop until a signal has drained and flushed everything.
+ * loop until a signal has drained and flushed everything, or (explicit
+ * mode) the served domain died and was released: exit 0 either way.
  */
 #include <stdlib.h>
 

@@ -85,6 +85,32 @@ struct vback_xen_domain_options {
 	/** Bound of the foreign-mapping cache in MiB of guest memory mapped at
 	 *  once (0: 512). Mappings are made in 1 MiB chunks. */
 	unsigned int map_cache_mib;
+	/**
+	 * Optional (NULL: not watched): the guest died. Without it a dead
+	 * guest stays a zombie while its IOREQ server and mappings are held,
+	 * i.e. until the caller destroys the domain.
+	 *
+	 * When set, the context watches @releaseDomain in xenstore (opening
+	 * its own xenstore handle with the first such domain, kept until
+	 * vback_xen_destroy()); when it fires, every such domain that
+	 * xenstore no longer knows (xs_is_domain_introduced()) is reported.
+	 * No xenstore discovery (struct vback_xen_backend) is needed. If
+	 * xenstore cannot be opened, the domain is served anyway and the
+	 * context logs one warning: death is then not noticed.
+	 *
+	 * Called at most once per domain, on the loop thread, from the
+	 * context's xenstore watch callback: never from inside a call the
+	 * caller made, nor from another callback of the domain. The callee
+	 * may, and normally does, release the domain in the documented
+	 * order: vback_xen_device_remove() each device, close its IO and
+	 * destroy its vback_dev, then vback_xen_domain_destroy() @dom. It may
+	 * also destroy or create other domains; it must not destroy the
+	 * context. If it keeps @dom, @dom stays valid and is not reported
+	 * again. @opaque is the field below.
+	 */
+	void (*died)(void *opaque, struct vback_xen_domain *dom);
+	/** Passed to @died (not used otherwise). */
+	void *opaque;
 };
 
 /**

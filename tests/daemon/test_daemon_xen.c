@@ -37,11 +37,13 @@
 /* Virtio-mmio interrupts are GIC SPIs (32..1019) on Arm, ISA lines on x86:
  * the daemon refuses the other kind, so the tests pick by architecture. */
 #if defined(__aarch64__) || defined(__arm__)
-#define IRQ_A 33
-#define IRQ_B 34
+#define IRQ_A	 33
+#define IRQ_B	 34
+#define IRQ_MODE VBACK_XEN_IRQ_SPI
 #else
-#define IRQ_A 5
-#define IRQ_B 6
+#define IRQ_A	 5
+#define IRQ_B	 6
+#define IRQ_MODE VBACK_XEN_IRQ_ISA
 #endif
 #define STR_(x) #x
 #define STR(x)	STR_(x)
@@ -824,7 +826,7 @@ static void test_explicit_mode(void **state)
 		 g.disk[0].path, (unsigned long long)g.disk[0].base);
 	snprintf(d1, sizeof(d1), "base=%#llx,irq=" STR(IRQ_B) ",ro,path=%s",
 		 (unsigned long long)g.disk[1].base, g.disk[1].path);
-	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, 0);
+	daemon_start(&f, IRQ_MODE, args, 0);
 	assert_int_equal(xen_daemon_disks(f.xd), 2);
 	assert_int_equal(fake_dom_servers(g.d), 1);
 	assert_true(fake_dom_range_claimed(g.d, g.disk[1].base,
@@ -846,6 +848,71 @@ static void test_explicit_mode(void **state)
 	fixture_fini(&f);
 }
 
+/*
+ * Explicit mode has no xenstore discovery, yet the death of its domain is
+ * noticed (the transport's died() callback): with writes in flight, its
+ * disks are closed and its server, mappings and ports released, so the
+ * dead guest is not kept a zombie; then the daemon has nothing left to
+ * serve and stops on its own.
+ */
+static void test_explicit_domain_dies(void **state)
+{
+	static uint8_t burst[8][4096];
+	struct fixture f;
+	struct guest g;
+	char d0[200], d1[200];
+	const char *args[] = {
+		"--domid", "9", "--disk", d0, "--disk", d1, NULL
+	};
+	unsigned int i, handles;
+
+	fixture_init(&f, *state);
+	if (!engine_usable(&f)) {
+		fixture_fini(&f);
+		skip();
+	}
+	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	g.disk[0].irq = IRQ_A;
+	g.disk[1].irq = IRQ_B;
+	snprintf(d0, sizeof(d0), "path=%s,base=%#llx,irq=" STR(IRQ_A),
+		 g.disk[0].path, (unsigned long long)g.disk[0].base);
+	snprintf(d1, sizeof(d1), "path=%s,base=%#llx,irq=" STR(IRQ_B),
+		 g.disk[1].path, (unsigned long long)g.disk[1].base);
+	daemon_start(&f, IRQ_MODE, args, 0);
+	settle(&f);
+	for (i = 0; i < 2; i++) {
+		guest_probe(&g.disk[i]);
+		io_verified(&g.disk[i], 16 + i, 50 + i);
+	}
+	assert_int_equal(bound_ports(g.d), 2);
+	assert_true(fake_dom_foreign_pages(g.d) > 0);
+	assert_false(xen_daemon_finished(f.xd));
+
+	/* The guest dies with writes in flight on both disks. */
+	handles = fake_xen_open_handles(f.fx);
+	for (i = 0; i < 8; i++) {
+		pattern(burst[i], sizeof(burst[i]), 300 + i);
+		submit(&g.disk[i % 2], VIRTIO_BLK_T_OUT, 256 + 8 * i, burst[i],
+		       sizeof(burst[i]));
+	}
+	fake_dom_destroy(g.d);
+	settle(&f);
+	assert_true(xen_daemon_finished(f.xd));
+	assert_int_equal(xen_daemon_disks(f.xd), 0);
+	assert_int_equal(fake_dom_servers(g.d), 0);
+	assert_int_equal(fake_dom_nr_ranges(g.d), 0);
+	assert_int_equal(fake_dom_foreign_pages(g.d), 0);
+	assert_int_equal(fake_dom_grant_pages(g.d), 0);
+	assert_false(fake_dom_is_zombie(g.d));
+	assert_int_equal(bound_ports(g.d), 0);
+	/* Its event-channel handle and ioreq-page resource are closed. */
+	assert_int_equal(fake_xen_open_handles(f.fx), handles - 2);
+	assert_int_equal(f.errors, 0);
+	check_fake(&f);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
 /* Explicit mode errors: a missing image fails before Xen is touched, a
  * domain that does not exist fails cleanly, overlapping windows too. */
 static void test_explicit_errors(void **state)
@@ -863,7 +930,7 @@ static void test_explicit_errors(void **state)
 		 "path=%s/none.img,base=0x2000000,irq=" STR(IRQ_A), f.dir);
 	snprintf(d1, sizeof(d1),
 		 "path=%s/none.img,base=0x2000200,irq=" STR(IRQ_B), f.dir);
-	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ENOENT);
+	daemon_start(&f, IRQ_MODE, args, -ENOENT);
 	assert_non_null(strstr(f.last_err, "none.img"));
 	/* Images fine, but no domain 9. */
 	snprintf(d0, sizeof(d0), "%s/a.img", f.dir);
@@ -874,10 +941,10 @@ static void test_explicit_errors(void **state)
 	make_image(d1, DISK_BYTES);
 	snprintf(d1, sizeof(d1), "path=%s/b.img,base=0x2000200,irq=" STR(IRQ_B),
 		 f.dir);
-	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, -ESRCH);
+	daemon_start(&f, IRQ_MODE, args, -ESRCH);
 	/* With the domain: serves. */
 	guest_init(&f, &g, 9, VBACK_XEN_LAYOUT_VIRTIO_DISK, 0);
-	daemon_start(&f, VBACK_XEN_IRQ_ISA, args, 0);
+	daemon_start(&f, IRQ_MODE, args, 0);
 	assert_int_equal(fake_dom_nr_ranges(g.d), 2);
 	xen_daemon_destroy(f.xd);
 	f.xd = NULL;
@@ -899,6 +966,8 @@ int main(void)
 		cmocka_unit_test(test_bad_device_refused),
 		cmocka_unit_test_prestate(test_explicit_mode, posix),
 		cmocka_unit_test_prestate(test_explicit_mode, uring),
+		cmocka_unit_test_prestate(test_explicit_domain_dies, posix),
+		cmocka_unit_test_prestate(test_explicit_domain_dies, uring),
 		cmocka_unit_test(test_explicit_errors),
 	};
 

@@ -7,6 +7,10 @@
  * only after map + enable), bind every vCPU's port, and claim MMIO ranges
  * last (device.c), so no access reaches a server that cannot answer it.
  * Teardown runs in reverse.
+ *
+ * Domains created with a died() callback are watched for death through
+ * @releaseDomain on a xenstore handle of the context, opened with the
+ * first of them: explicit serving needs no xenstore otherwise.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +18,10 @@
 #include <sys/mman.h>
 
 #include "xen_priv.h"
+
+#define TOKEN_DIED "vback-died"
+
+static void death_watch_stop(struct vback_xen *xen);
 
 int vback_xen_create_sys(const struct vback_xen_options *opts,
 			 const struct xen_sys_ops *sys, void *sys_opaque,
@@ -29,6 +37,7 @@ int vback_xen_create_sys(const struct vback_xen_options *opts,
 		return -ENOMEM;
 	xen->sys = sys;
 	xen->sys_opaque = sys_opaque;
+	xen->xs_fd = -1;
 	errno = 0;
 	xen->loop = opts->loop;
 	xen->log = opts->log;
@@ -72,6 +81,7 @@ void vback_xen_destroy(struct vback_xen *xen)
 			   xen->domains->domid);
 		vback_xen_domain_destroy(xen->domains);
 	}
+	death_watch_stop(xen);
 	xen->sys->gnt_close(xen->gnt);
 	xen->sys->fmem_close(xen->fmem);
 	xen->sys->dm_close(xen->dm);
@@ -81,6 +91,114 @@ void vback_xen_destroy(struct vback_xen *xen)
 static int neg_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;
+}
+
+/* ------------------------------------------------------------------ */
+/* Death of domains with a died() callback                             */
+/* ------------------------------------------------------------------ */
+
+static void death_watch_stop(struct vback_xen *xen)
+{
+	if (xen->xs_watched) {
+		vback_loop_unwatch(xen->loop, xen->xs_fd);
+		xen->sys->xs_unwatch(xen->xs, "@releaseDomain", TOKEN_DIED);
+	}
+	xen->xs_watched = false;
+	if (xen->xs)
+		xen->sys->xs_close(xen->xs);
+	xen->xs = NULL;
+	xen->xs_fd = -1;
+}
+
+/* Report every watched domain xenstore no longer knows, once each. */
+static void death_check(struct vback_xen *xen)
+{
+	struct vback_xen_domain *dom;
+	bool found;
+
+	do {
+		found = false;
+		for (dom = xen->domains; dom; dom = dom->next) {
+			if (!dom->died || dom->died_reported ||
+			    xen->sys->xs_is_domain_introduced(xen->xs,
+							      dom->domid))
+				continue;
+			found = true;
+			dom->died_reported = true;
+			vback_logf(xen->log, VBACK_LOG_INFO, "xen: dom%u died",
+				   dom->domid);
+			/* It may destroy @dom or others: walk again. */
+			dom->died(dom->died_opaque, dom);
+			break;
+		}
+	} while (found);
+}
+
+static void death_event(void *opaque, int fd, uint32_t events)
+{
+	struct vback_xen *xen = opaque;
+	bool fired = false;
+	char **ev;
+
+	(void)fd;
+	(void)events;
+	/* Non-blocking: drains what is queued, then returns. */
+	while ((ev = xen->sys->xs_check_watch(xen->xs))) {
+		if (!strcmp(ev[XS_WATCH_TOKEN], TOKEN_DIED))
+			fired = true;
+		free(ev);
+	}
+	if (errno == ENOMEM) {
+		/* An event may be lost: look anyway. */
+		fired = true;
+	} else if (errno != EAGAIN) {
+		/* A broken connection would keep the fd ready forever. */
+		vback_logf(xen->log, VBACK_LOG_WARN,
+			   "xen: xenstore watch failed (%s): domain death is "
+			   "no longer noticed",
+			   vback_strerror(neg_errno()));
+		death_watch_stop(xen);
+		xen->xs_failed = true;
+	}
+	if (fired && xen->xs)
+		death_check(xen);
+}
+
+/* Open xenstore and watch @releaseDomain, once per context. */
+static void death_watch_start(struct vback_xen *xen, uint16_t domid)
+{
+	const struct xen_sys_ops *sys = xen->sys;
+	int ret;
+
+	if (xen->xs_watched || xen->xs_failed)
+		return;
+	errno = 0;
+	xen->xs = sys->xs_open(xen->sys_opaque);
+	if (!xen->xs)
+		goto fail;
+	xen->xs_fd = sys->xs_fileno(xen->xs);
+	if (xen->xs_fd < 0)
+		goto fail;
+	/* A new watch fires once at once: a death before now is seen too. */
+	if (!sys->xs_watch(xen->xs, "@releaseDomain", TOKEN_DIED))
+		goto fail;
+	ret = vback_loop_watch(xen->loop, xen->xs_fd, VBACK_EV_IN, death_event,
+			       xen);
+	if (ret < 0) {
+		sys->xs_unwatch(xen->xs, "@releaseDomain", TOKEN_DIED);
+		errno = -ret;
+		goto fail;
+	}
+	xen->xs_watched = true;
+	return;
+fail:
+	ret = neg_errno();
+	vback_logf(xen->log, VBACK_LOG_WARN,
+		   "xen: dom%u: cannot watch @releaseDomain in xenstore (%s): "
+		   "the death of this and later domains is not noticed",
+		   domid, vback_strerror(ret));
+	death_watch_stop(xen);
+	xen->xs_failed = true;
 }
 
 /* Reverse of domain_setup(); every step tolerates a dead domain. */
@@ -196,6 +314,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	dom->xen = xen;
 	dom->domid = opts->domid;
 	dom->irq_mode = opts->irq_mode;
+	dom->died = opts->died;
+	dom->died_opaque = opts->opaque;
 	if (dom->irq_mode == VBACK_XEN_IRQ_AUTO) {
 #if defined(__arm__) || defined(__aarch64__)
 		dom->irq_mode = VBACK_XEN_IRQ_SPI;
@@ -223,6 +343,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	}
 	dom->next = xen->domains;
 	xen->domains = dom;
+	if (dom->died)
+		death_watch_start(xen, dom->domid);
 	vback_logf(xen->log, VBACK_LOG_INFO,
 		   "xen: dom%u: IOREQ server %u, %u vCPUs", dom->domid, dom->id,
 		   dom->nr_vcpus);

@@ -27,6 +27,12 @@ struct vback_xen {
 	const struct vback_log *log;
 	void *dm, *fmem, *gnt;
 	struct vback_xen_domain *domains;
+	/* @releaseDomain watch for domains with a died() callback: opened
+	 * with the first one, closed by vback_xen_destroy(). */
+	void *xs;
+	int xs_fd;
+	bool xs_watched; /* the xenstore watch and the fd on the loop */
+	bool xs_failed;	 /* could not open: logged once, not retried */
 };
 
 /* One cached foreign mapping of a guest chunk. */
@@ -72,6 +78,9 @@ struct vback_xen_domain {
 	struct xen_vcpu *vcpus;
 	struct vback_xen_device *devices;
 	unsigned int nr_ranges;
+	void (*died)(void *opaque, struct vback_xen_domain *dom);
+	void *died_opaque;
+	bool died_reported;
 	struct xen_mapcache cache;
 	uint32_t grant_refs[XEN_GRANT_MAX_PAGES];
 	struct vback_gm gm_foreign, gm_grant;
