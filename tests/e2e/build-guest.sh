@@ -7,7 +7,7 @@
 #     note, twice as fast as the bzImage under TCG);
 #   - an initramfs: busybox-static, the virtio/ext4 modules and the guest
 #     scripts of tests/e2e/guest/.
-# Everything is cached in $VBACK_CACHE_DIR (default $XDG_CACHE_HOME/vback or
+# Everything is cached in $VBACK_CACHE (default $XDG_CACHE_HOME/vback or
 # ~/.cache/vback)/guest-x86_64; the initramfs is rebuilt only when a guest
 # script changes.
 #
@@ -15,7 +15,7 @@
 # Exit 77 when the machine cannot build it (no apt-get, busybox, cpio, ...).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache_root=${VBACK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vback}
+cache_root=${VBACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vback}
 cache=$cache_root/guest-x86_64
 mkdir -p "$cache"
 
