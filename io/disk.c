@@ -178,12 +178,11 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 	disk->direct = opts->direct;
 	if (!path || !*path)
 		return -EINVAL;
-	if (stat(path, &st) < 0) {
-		ret = -errno;
-		vback_logf(log, VBACK_LOG_ERR, "io: %s: %s", path,
-			   vback_strerror(ret));
-		return ret;
-	}
+	/* A plain errno (ENOENT, EACCES, ...) says it all: the caller, who
+	 * knows which guest disk this is, reports it. We log only what the
+	 * return value cannot say (in use by whom, mounted where). */
+	if (stat(path, &st) < 0)
+		return -errno;
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		vback_logf(log, VBACK_LOG_ERR,
 			   "io: %s: not a regular file or block device", path);
@@ -211,9 +210,6 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 				   "io: %s is in use (mounted or opened "
 				   "exclusively by another program)",
 				   path);
-		else
-			vback_logf(log, VBACK_LOG_ERR, "io: cannot open %s: %s",
-				   path, vback_strerror(ret));
 		return ret;
 	}
 	if (fstat(disk->fd, &st) < 0) {

@@ -50,7 +50,7 @@ int vback_io_open(const struct vback_io_options *opts,
 		  const struct vback_loop *loop, struct vback_io *out)
 {
 	bool unavailable = false;
-	int ret;
+	int ret, ring_err;
 
 	if (!opts || !loop || !loop->ops || !out)
 		return -EINVAL;
@@ -64,6 +64,10 @@ int vback_io_open(const struct vback_io_options *opts,
 		ret = io_ring_open(opts, loop, out, &unavailable);
 		if (!unavailable)
 			return ret;
+		ring_err = ret;
+		ret = io_posix_open(opts, loop, out);
+		if (ret)
+			return ret; /* the disk's own error, not the engine's */
 		/* The one line that says why a disk runs slower than asked. */
 		vback_logf(opts->log,
 			   opts->engine == VBACK_IO_ENGINE_URING
@@ -71,8 +75,9 @@ int vback_io_open(const struct vback_io_options *opts,
 				   : VBACK_LOG_INFO,
 			   "io: io_uring unavailable (%s), using the posix "
 			   "engine for %s",
-			   vback_strerror(ret), opts->path ? opts->path : "?");
-		return io_posix_open(opts, loop, out);
+			   vback_strerror(ring_err),
+			   opts->path ? opts->path : "?");
+		return 0;
 	}
 	return -EINVAL;
 }

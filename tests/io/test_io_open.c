@@ -117,6 +117,7 @@ static void test_bad_arguments(void **state)
 	struct t *t = *state;
 	struct vback_io io = { 0 };
 	struct vback_io_options o = { .path = t->file, .log = &t->log };
+	int lines;
 
 	assert_int_equal(vback_io_open(NULL, t->loop, &io), -EINVAL);
 	assert_int_equal(vback_io_open(&o, NULL, &io), -EINVAL);
@@ -126,9 +127,12 @@ static void test_bad_arguments(void **state)
 	o.engine = VBACK_IO_ENGINE_POSIX;
 	o.path = NULL;
 	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	/* A plain errno is the caller's to report (it knows which guest
+	 * disk this is): the IO layer adds no second line for it. */
 	o.path = "/nonexistent/vback/disk";
+	lines = t->logged.lines;
 	assert_int_equal(vback_io_open(&o, t->loop, &io), -ENOENT);
-	assert_non_null(strstr(t->logged.last, "/nonexistent/vback/disk"));
+	assert_int_equal(t->logged.lines, lines);
 	/* A directory or a character device is not a disk. */
 	o.path = t->dir;
 	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
