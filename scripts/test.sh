@@ -23,10 +23,22 @@ setup_and_test() {
 
 echo "== normal build (build/): every suite"
 setup_and_test build ""
-# Real guests under TCG and fuzz smoke runs only in the normal build:
-# sanitizers there multiply the run time and add nothing the unit suites
-# under sanitizers do not already cover.
+# Real guests under TCG only in the normal build: sanitizers there multiply
+# the run time and add nothing the unit suites under sanitizers do not
+# already cover. The fuzz smoke runs have a clang build of their own below.
 echo "== sanitizer build (build-asan/): AddressSanitizer + UndefinedBehaviorSanitizer"
 setup_and_test build-asan "--no-suite e2e --no-suite xen-e2e --no-suite fuzz" \
 	-Db_sanitize=address,undefined -Db_lundef=false
+# The fuzz targets under libFuzzer (clang): a few seconds each on their
+# seed corpora and regression inputs (docs/fuzzing.md; long runs:
+# scripts/fuzz.sh). Only the fuzz targets are built in this directory.
+echo "== fuzz build (build-fuzz/): clang, libFuzzer, ASan + UBSan, suite 'fuzz'"
+if [ ! -f build-fuzz/build.ninja ]; then
+	log=$(mktemp)
+	CC=clang meson setup build-fuzz -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dfuzz=enabled >"$log" 2>&1 || { cat "$log"; exit 1; }
+fi
+ninja -C build-fuzz fuzz-targets
+meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 1 \
+	--suite fuzz --suite fuzz-replay
 echo "== all suites passed"
