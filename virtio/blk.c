@@ -600,7 +600,9 @@ void vback_blk_destroy(struct vback_blk *blk)
 
 int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes)
 {
-	if (!blk || size_bytes % VIRTIO_BLK_SECTOR)
+	/* Whole logical blocks: a partial last block would be advertised
+	 * in the capacity, and every request touching it refused by IO. */
+	if (!blk || size_bytes % blk->caps.logical_block_size)
 		return -EINVAL;
 	blk->caps.size_bytes = size_bytes;
 	blk->capacity = size_bytes / VIRTIO_BLK_SECTOR;

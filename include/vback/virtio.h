@@ -488,7 +488,7 @@ VBACK_API void vback_blk_destroy(struct vback_blk *blk);
  * The disk changed size (e.g. after refresh_size()): update the capacity,
  * bump the config generation and, once the driver has set DRIVER_OK,
  * raise the configuration-change notification. Returns 0, or -EINVAL when
- * @blk is NULL or @size_bytes is not a multiple of 512.
+ * @blk is NULL or @size_bytes is not a whole number of logical blocks.
  */
 VBACK_API int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes);
 

@@ -444,6 +444,23 @@ static void test_resize_raises_config_change(void **state)
 	fx_teardown(&f);
 }
 
+/* A 4 KiB-block disk only resizes by whole 4 KiB blocks. */
+static void test_resize_whole_logical_blocks(void **state)
+{
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.size = 1u << 20;
+	o.tio.logical_block_size = 4096;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(vback_blk_resize(f.blk, (4u << 20) + 512), -EINVAL);
+	assert_int_equal(gdrv_config_read(f.drv, 0, 8), (1u << 20) / 512);
+	assert_int_equal(vback_blk_resize(f.blk, (4u << 20) + 4096), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 0, 8), 8192 + 8);
+	fx_teardown(&f);
+}
+
 static void test_multiqueue(void **state)
 {
 	uint8_t buf[512];
@@ -586,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_detach_with_io_in_flight),
 		cmocka_unit_test(test_writethrough_flushes),
 		cmocka_unit_test(test_resize_raises_config_change),
+		cmocka_unit_test(test_resize_whole_logical_blocks),
 		cmocka_unit_test(test_multiqueue),
 		cmocka_unit_test(test_legacy_mmio),
 		cmocka_unit_test(test_capped_translations),
