@@ -761,3 +761,16 @@ void gdrv_raw_claim(struct gdrv *d, unsigned int qi, uint16_t head, bool busy)
 {
 	d->q[qi].slots[head].busy = busy;
 }
+
+int gdrv_blk_rw(struct gdrv *d, unsigned int q, uint32_t type, uint64_t sector,
+		void *buf, uint32_t len, unsigned int segs)
+{
+	struct gdrv_blk_req r = { 0 };
+
+	r.type = type;
+	r.sector = sector;
+	r.data = buf;
+	r.len = len;
+	r.segs = segs;
+	return gdrv_blk_sync(d, q, &r);
+}

@@ -150,6 +150,11 @@ unsigned int gdrv_poll(struct gdrv *d, unsigned int q, struct gdrv_done *out,
  * no completion arrived. */
 int gdrv_blk_sync(struct gdrv *d, unsigned int q, struct gdrv_blk_req *r);
 
+/* gdrv_blk_sync() of one request of @type at @sector over @len bytes of
+ * @buf, split into @segs data descriptors (0: one). */
+int gdrv_blk_rw(struct gdrv *d, unsigned int q, uint32_t type, uint64_t sector,
+		void *buf, uint32_t len, unsigned int segs);
+
 struct gdrv_stats {
 	uint64_t kicks, kicks_suppressed;
 	uint64_t irqs, irq_vring, irq_config;

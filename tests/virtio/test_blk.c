@@ -47,14 +47,7 @@ static void setup_mode(struct fx *f, uint64_t refuse, bool grant)
 static int rw(struct fx *f, uint32_t type, uint64_t sector, void *buf,
 	      uint32_t len, unsigned int segs)
 {
-	struct gdrv_blk_req r = { 0 };
-
-	r.type = type;
-	r.sector = sector;
-	r.data = buf;
-	r.len = len;
-	r.segs = segs;
-	return gdrv_blk_sync(f->drv, 0, &r);
+	return gdrv_blk_rw(f->drv, 0, type, sector, buf, len, segs);
 }
 
 static void test_probe_and_config(void **state)

@@ -148,14 +148,7 @@ static void pattern(uint8_t *p, size_t n, unsigned int seed)
 static int rw(struct itest *t, uint32_t type, uint64_t sector, void *buf,
 	      uint32_t len, unsigned int segs)
 {
-	struct gdrv_blk_req r = { 0 };
-
-	r.type = type;
-	r.sector = sector;
-	r.data = buf;
-	r.len = len;
-	r.segs = segs;
-	return gdrv_blk_sync(t->drv, 0, &r);
+	return gdrv_blk_rw(t->drv, 0, type, sector, buf, len, segs);
 }
 
 static void test_probe(void **state)
