@@ -81,22 +81,6 @@ static const struct vback_io_ops chk_ops = {
 	.close = chk_close,
 };
 
-static void t_notify_queue(void *opaque, unsigned int q)
-{
-	(void)opaque;
-	(void)q;
-}
-
-static void t_notify_config(void *opaque)
-{
-	(void)opaque;
-}
-
-static const struct vback_dev_transport_ops t_ops = {
-	.notify_queue = t_notify_queue,
-	.notify_config = t_notify_config,
-};
-
 /* Read the whole disk straight from the engine (for the read-only check). */
 struct snap {
 	bool done;
@@ -347,7 +331,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vback_blk_create(&o, &h.blk))
 		goto out_io;
 	h.dev = vback_blk_dev(h.blk);
-	t.ops = &t_ops;
+	t.ops = &fz_null_transport_ops;
 	t.gm = h.mem.gm;
 	FZ_CHECK(vback_dev_attach(h.dev, &t) == 0, "%s", "attach");
 

@@ -574,3 +574,19 @@ bool fz_ring_covers_used(const struct fz_ring *r, uint64_t gpa, uint64_t len)
 	ulen = 6 + 8ull * r->size;
 	return gpa < r->addr.used + ulen && r->addr.used < gpa + len;
 }
+
+static void null_notify_queue(void *opaque, unsigned int q)
+{
+	(void)opaque;
+	(void)q;
+}
+
+static void null_notify_config(void *opaque)
+{
+	(void)opaque;
+}
+
+const struct vback_dev_transport_ops fz_null_transport_ops = {
+	.notify_queue = null_notify_queue,
+	.notify_config = null_notify_config,
+};

@@ -43,6 +43,8 @@ void fz_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A log sink that drops everything (the targets log a lot on purpose). */
 extern const struct vback_log fz_quiet_log;
+/* A transport that ignores the device's notifications. */
+extern const struct vback_dev_transport_ops fz_null_transport_ops;
 
 /* ---- input ---- */
 

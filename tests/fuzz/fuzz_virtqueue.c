@@ -138,22 +138,6 @@ static const struct vdev_type_ops vqdev_ops = {
 	.destroy = vqdev_destroy,
 };
 
-static void t_notify_queue(void *opaque, unsigned int q)
-{
-	(void)opaque;
-	(void)q;
-}
-
-static void t_notify_config(void *opaque)
-{
-	(void)opaque;
-}
-
-static const struct vback_dev_transport_ops t_ops = {
-	.notify_queue = t_notify_queue,
-	.notify_config = t_notify_config,
-};
-
 struct drv {
 	struct vqdev *d;
 	struct fz_mem *mem;
@@ -306,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 VB_BIT(VIRTIO_F_RING_EVENT_IDX);
 	d->f = &f;
 	d->mem = &mem;
-	t.ops = &t_ops;
+	t.ops = &fz_null_transport_ops;
 	t.gm = mem.gm;
 	FZ_CHECK(vback_dev_attach(&d->dev, &t) == 0, "%s", "attach");
 
