@@ -75,14 +75,14 @@ struct vback_vhu_options {
 	unsigned int max_queues;
 	/**
 	 * Optional: connection events, called on the loop thread from the
-	 * transport's fd callbacks, and synchronously from inside
-	 * vback_vhu_serve_fd() (CONNECTED) and vback_vhu_disconnect()
-	 * (DISCONNECTED, then IDLE when no IO is in flight); never from
-	 * vback_vhu_destroy(). The callback may call vback_vhu_serve_fd()
-	 * (it returns -EBUSY until IDLE), vback_vhu_disconnect() (a no-op
-	 * once disconnected) and the getters. It may call vback_vhu_destroy()
-	 * only when @ev is VBACK_VHU_IDLE: after DISCONNECTED the transport
-	 * is still tearing the connection down when the callback returns.
+	 * transport's fd callbacks, and from inside vback_vhu_serve_fd()
+	 * (CONNECTED) and vback_vhu_disconnect() (DISCONNECTED, then IDLE when
+	 * no IO is in flight) before they return; never from
+	 * vback_vhu_destroy(). Events are reported in order and only once the
+	 * transport's own work is done, never re-entrantly: one caused from
+	 * inside the callback is reported after it returns. So the callback
+	 * may call any vback_vhu_*() function, including vback_vhu_destroy()
+	 * (and then destroy the device), for any event.
 	 */
 	void (*event)(void *opaque, enum vback_vhu_event ev);
 	void *opaque; /**< passed to @event */
@@ -109,7 +109,8 @@ VBACK_API int vback_vhu_create(const struct vback_vhu_options *opts,
  * Close the connection (if any), stop listening, unlink the socket path,
  * detach from the device (which resets it) and free; no event is reported.
  * The device and the IO instance are not destroyed: do that afterwards
- * (see vback_blk_destroy()). NULL: no-op.
+ * (see vback_blk_destroy()). NULL: no-op. Allowed from the event
+ * callback (see vback_vhu_options.event).
  *
  * If IO is still in flight (a connected front-end's, or a disconnected
  * one's while vback_vhu_draining()), the transport cannot wait for it: it

@@ -44,13 +44,40 @@ struct ctx {
 	int kick[2], call[2];
 	int events[4];
 	struct vback_log log;
+	/* What on_event() does besides counting. */
+	enum vback_vhu_event destroy_on; /* destroy transport and device */
+	enum vback_vhu_event serve_on;	 /* serve a new socket */
+	bool in_event;			 /* to catch re-entrant reports */
+	char order[8];			 /* events in report order: "123" */
+	int spare_fe;
 };
 
 static void on_event(void *opaque, enum vback_vhu_event ev)
 {
 	struct ctx *c = opaque;
+	size_t n = strlen(c->order);
 
+	assert_false(c->in_event);
+	c->in_event = true;
 	c->events[ev]++;
+	if (n + 1 < sizeof(c->order))
+		c->order[n] = (char)('0' + ev);
+	if (ev == c->serve_on) {
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sv),
+				 0);
+		assert_int_equal(vback_vhu_serve_fd(c->vhu, sv[0]), 0);
+		c->spare_fe = sv[1];
+	}
+	if (ev == c->destroy_on) {
+		vback_vhu_destroy(c->vhu);
+		c->vhu = NULL;
+		fake_dev_free(c->dev);
+		c->dev = NULL;
+	}
+	c->in_event = false;
 }
 
 static void quiet(void *opaque, enum vback_log_level level, const char *msg)
@@ -123,7 +150,10 @@ static int teardown(void **state)
 	vback_vhu_destroy(c->vhu);
 	if (c->fe.fd >= 0)
 		close(c->fe.fd);
-	assert_false(c->dev->attached);
+	if (c->spare_fe > 0)
+		close(c->spare_fe);
+	if (c->dev)
+		assert_false(c->dev->attached);
 	fake_dev_free(c->dev);
 	vback_epoll_loop_destroy(c->loop);
 	close(c->memfd);
@@ -528,6 +558,64 @@ static void test_disconnect_drains_then_idle(void **state)
 	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
 }
 
+/* The event callback may destroy the transport and the device at once. */
+static void test_destroy_from_event(void **state)
+{
+	struct ctx *c = *state;
+	char buf[1];
+
+	/* The front-end leaves: IDLE would follow in the same frame, but
+	 * nothing is reported (or touched) after the destroy. */
+	negotiate(c);
+	start_queue(c, 0, 0);
+	c->destroy_on = VBACK_VHU_DISCONNECTED;
+	close(c->fe.fd);
+	c->fe.fd = -1;
+	fe_pump(c->loop);
+	assert_null(c->vhu);
+	assert_string_equal(c->order, "12");
+	assert_int_equal(c->events[VBACK_VHU_IDLE], 0);
+
+	/* CONNECTED, from inside vback_vhu_serve_fd(). */
+	memset(c->order, 0, sizeof(c->order));
+	c->dev = fake_dev_new(2);
+	c->vhu = make_vhu(c, NULL);
+	c->destroy_on = VBACK_VHU_CONNECTED;
+	connect_fe(c);
+	assert_null(c->vhu);
+	assert_string_equal(c->order, "1");
+	/* The connection was closed with the transport. */
+	assert_int_equal(read(c->fe.fd, buf, sizeof(buf)), 0);
+
+	/* IDLE, from inside vback_vhu_disconnect(). */
+	memset(c->order, 0, sizeof(c->order));
+	close(c->fe.fd);
+	c->dev = fake_dev_new(2);
+	c->vhu = make_vhu(c, NULL);
+	c->destroy_on = VBACK_VHU_IDLE;
+	connect_fe(c);
+	vback_vhu_disconnect(c->vhu);
+	assert_null(c->vhu);
+	assert_string_equal(c->order, "123");
+}
+
+/* Events caused from inside the callback come after it, in order. */
+static void test_events_not_reentrant(void **state)
+{
+	struct ctx *c = *state;
+
+	c->serve_on = VBACK_VHU_IDLE;
+	close(c->fe.fd);
+	c->fe.fd = -1;
+	fe_pump(c->loop);
+	/* on_event() asserts it is never entered twice. */
+	assert_string_equal(c->order, "1231");
+	assert_true(vback_vhu_connected(c->vhu));
+	c->fe.fd = c->spare_fe;
+	c->spare_fe = -1;
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+}
+
 static void test_mem_table_while_running(void **state)
 {
 	struct ctx *c = *state;
@@ -744,6 +832,8 @@ int main(void)
 		T(test_config),
 		T(test_config_change_message),
 		T(test_disconnect_drains_then_idle),
+		T(test_destroy_from_event),
+		T(test_events_not_reentrant),
 		T(test_mem_table_while_running),
 		T(test_listen_socket),
 		T(test_random_messages),

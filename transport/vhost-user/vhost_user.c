@@ -48,6 +48,8 @@ struct vhu_queue {
 	bool idle_pending; /* the device said it drained; act from the loop */
 };
 
+#define VHU_EVQ_LEN 8
+
 struct vback_vhu {
 	struct vback_dev *dev;
 	const struct vback_loop *loop;
@@ -66,6 +68,12 @@ struct vback_vhu {
 	bool closing;	       /* disconnected, waiting for IO to drain */
 	bool parked;	       /* rx.msg waits for IO to drain */
 	unsigned int draining; /* queues with stopping set */
+	/* Event delivery, see emit(). */
+	unsigned int depth; /* enter()ed frames on the stack */
+	bool delivering;
+	bool *gone; /* set by destroy while delivering */
+	uint8_t evq[VHU_EVQ_LEN];
+	unsigned int evq_head, evq_n;
 
 	uint64_t features; /* acked with SET_FEATURES, bit 30 included */
 	bool features_set;
@@ -93,10 +101,49 @@ vhu_logf(const struct vback_vhu *vhu, enum vback_log_level level,
 	vback_logf(vhu->log, level, "%s: %s", vhu->name, line);
 }
 
+/*
+ * Events are queued by emit() and reported by the outermost leave(): every
+ * entry point that can emit (loop callbacks, the public functions that
+ * report events) is bracketed by enter()/leave(). So the callback never
+ * runs while a frame of ours is half done, and may destroy the transport
+ * (and the device) outright; @gone tells the delivering leave() it did.
+ */
 static void emit(struct vback_vhu *vhu, enum vback_vhu_event ev)
 {
-	if (vhu->event)
+	if (!vhu->event)
+		return;
+	if (vhu->evq_n == VHU_EVQ_LEN) { /* cannot happen: a frame emits <= 3 */
+		LOG(vhu, VBACK_LOG_ERR, "event %d lost", (int)ev);
+		return;
+	}
+	vhu->evq[(vhu->evq_head + vhu->evq_n++) % VHU_EVQ_LEN] = (uint8_t)ev;
+}
+
+static void enter(struct vback_vhu *vhu)
+{
+	vhu->depth++;
+}
+
+static void leave(struct vback_vhu *vhu)
+{
+	bool gone = false;
+
+	if (--vhu->depth || vhu->delivering)
+		return; /* an outer frame, or the delivery loop, reports */
+	vhu->delivering = true;
+	vhu->gone = &gone;
+	while (vhu->evq_n && vhu->event) {
+		enum vback_vhu_event ev = vhu->evq[vhu->evq_head];
+
+		vhu->evq_head = (vhu->evq_head + 1) % VHU_EVQ_LEN;
+		vhu->evq_n--;
 		vhu->event(vhu->opaque, ev);
+		if (gone)
+			return; /* destroyed by the callback */
+	}
+	vhu->evq_n = 0;
+	vhu->gone = NULL;
+	vhu->delivering = false;
 }
 
 static bool has_protocol(const struct vback_vhu *vhu, unsigned int bit)
@@ -191,12 +238,22 @@ static void dev_queue_idle(void *opaque, unsigned int qi)
 	signal_fd(vhu->idle_fd);
 }
 
+static void idle_cb_locked(struct vback_vhu *vhu, int fd);
+
 static void idle_cb(void *opaque, int fd, uint32_t events)
 {
 	struct vback_vhu *vhu = opaque;
-	uint64_t v;
 
 	(void)events;
+	enter(vhu);
+	idle_cb_locked(vhu, fd);
+	leave(vhu);
+}
+
+static void idle_cb_locked(struct vback_vhu *vhu, int fd)
+{
+	uint64_t v;
+
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		LOG(vhu, VBACK_LOG_WARN, "idle eventfd: %s",
 		    vback_strerror(-errno));
@@ -822,9 +879,13 @@ static void conn_read(struct vback_vhu *vhu)
 
 static void conn_cb(void *opaque, int fd, uint32_t events)
 {
+	struct vback_vhu *vhu = opaque;
+
 	(void)fd;
 	(void)events;
-	conn_read(opaque);
+	enter(vhu);
+	conn_read(vhu);
+	leave(vhu);
 }
 
 static void resume_parked(struct vback_vhu *vhu)
@@ -858,6 +919,7 @@ int vback_vhu_serve_fd(struct vback_vhu *vhu, int fd)
 		close(fd);
 		return ret;
 	}
+	enter(vhu);
 	/* One front-end at a time: others wait in the backlog. */
 	if (vhu->listen_fd >= 0)
 		vback_loop_unwatch(vhu->loop, vhu->listen_fd);
@@ -867,6 +929,7 @@ int vback_vhu_serve_fd(struct vback_vhu *vhu, int fd)
 	vhu->stats.connections++;
 	LOG(vhu, VBACK_LOG_INFO, "front-end connected");
 	emit(vhu, VBACK_VHU_CONNECTED);
+	leave(vhu);
 	return 0;
 }
 
@@ -1006,6 +1069,8 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 	if (!vhu)
 		return;
 	vhu->event = NULL;
+	if (vhu->gone)
+		*vhu->gone = true; /* called from the event callback */
 	disconnect(vhu, NULL);
 	if (vhu->listen_fd >= 0) {
 		vback_loop_unwatch(vhu->loop, vhu->listen_fd);
@@ -1030,7 +1095,9 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 
 void vback_vhu_disconnect(struct vback_vhu *vhu)
 {
+	enter(vhu);
 	disconnect(vhu, NULL);
+	leave(vhu);
 }
 
 bool vback_vhu_connected(const struct vback_vhu *vhu)
