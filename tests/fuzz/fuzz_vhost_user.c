@@ -9,9 +9,15 @@
  * "smart" set-up that maps real guest memory and starts both rings so
  * that requests and kicks reach the device, and disconnects/reconnects.
  *
+ * With the first byte's bit 2 the disk holds completions until the input
+ * releases them, so messages that must wait for IO (GET_VRING_BASE, a new
+ * memory table, RESET_DEVICE, a disconnect) are parked and resumed. With
+ * bit 3 the event callback serves the next front-end from inside IDLE.
+ *
  * Invariants: the back-end never blocks or crashes and keeps serving the
- * next front-end; every fd it received is closed by the time it is
- * destroyed (the process's fd count is back to where it started); no
+ * next front-end; connection events follow CONNECTED -> DISCONNECTED ->
+ * IDLE, never re-entrantly; every fd it received is closed by the time it
+ * is destroyed (the process's fd count is back to where it started); no
  * request is left in flight; a read-only disk is never written.
  */
 #include <dirent.h>
@@ -46,7 +52,43 @@ struct h {
 	int kick[NQ], call[NQ];
 	uint16_t size[NQ], avail_idx[NQ];
 	uint64_t desc[NQ], avail[NQ], used[NQ]; /* guest addresses */
+	enum vback_vhu_event last_event;	/* IDLE before the first */
+	bool in_event;
+	bool serve_on_idle; /* the IDLE callback serves the next front-end */
 };
+
+/* Each event must be the one the connection's life cycle allows next. */
+static void on_event(void *opaque, enum vback_vhu_event ev)
+{
+	struct h *h = opaque;
+	static const enum vback_vhu_event expected_after[] = {
+		[VBACK_VHU_CONNECTED] = VBACK_VHU_DISCONNECTED,
+		[VBACK_VHU_DISCONNECTED] = VBACK_VHU_IDLE,
+		[VBACK_VHU_IDLE] = VBACK_VHU_CONNECTED,
+	};
+
+	FZ_CHECK(!h->in_event, "event %d reported re-entrantly", (int)ev);
+	FZ_CHECK(ev == expected_after[h->last_event], "event %d after %d",
+		 (int)ev, (int)h->last_event);
+	fz_trace("event %d", (int)ev);
+	h->last_event = ev;
+	h->in_event = true;
+	if (ev == VBACK_VHU_IDLE && h->serve_on_idle) {
+		int sv[2];
+
+		if (h->fe >= 0)
+			close(h->fe);
+		h->fe = -1;
+		FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv) == 0,
+			 "%s", "socketpair");
+		/* CONNECTED is reported after this callback returns. */
+		FZ_CHECK(vback_vhu_serve_fd(h->vhu, sv[1]) == 0,
+			 "%s", "serve from the IDLE callback");
+		h->fe = sv[0];
+	}
+	h->in_event = false;
+}
 
 static unsigned int count_fds(void)
 {
@@ -360,7 +402,12 @@ static void step(struct h *h, struct fz *f)
 		break;
 	}
 	default:
-		reconnect(h);
+		if (op & 0x80) { /* held IO completes (some of it) */
+			tio_release(h->tio, fz_u8(f) % 4);
+			pump(h);
+		} else {
+			reconnect(h);
+		}
 		break;
 	}
 }
@@ -379,6 +426,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&h, 0, sizeof(h));
 	h.fe = -1;
+	h.last_event = VBACK_VHU_IDLE;
+	h.serve_on_idle = cfg & 8;
 	FZ_CHECK(vback_epoll_loop_create(&fz_quiet_log, &h.loop) == 0, "%s",
 		 "loop");
 	h.memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
@@ -397,6 +446,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	to.read_only = cfg & 1;
 	h.tio = tio_create(&to);
 	FZ_CHECK(h.tio, "%s", "tio");
+	tio_hold(h.tio, cfg & 4);
 	memset(tio_data(h.tio), 0x3c, DISK_SIZE);
 	bo.io = tio_io(h.tio);
 	bo.num_queues = NQ;
@@ -408,6 +458,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vo.dev = vback_blk_dev(h.blk);
 	vo.loop = h.loop;
 	vo.log = &fz_quiet_log;
+	vo.event = on_event;
+	vo.opaque = &h;
 	FZ_CHECK(vback_vhu_create(&vo, &h.vhu) == 0, "%s", "vhost-user");
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
 		 "%s", "socketpair");
@@ -421,8 +473,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(h.fe);
 	h.fe = -1;
 	pump(&h);
+	/* A parked message resumes once its IO is done, and the messages
+	 * after it may start more: from now on IO completes at once. */
+	tio_hold(h.tio, false);
 	tio_release(h.tio, 0);
 	pump(&h);
+	h.serve_on_idle = false;
+	if (h.fe >= 0) /* served from the last IDLE callback */
+		close(h.fe);
+	h.fe = -1;
+	pump(&h);
+	FZ_CHECK(h.last_event == VBACK_VHU_IDLE, "ended on event %d, not IDLE",
+		 (int)h.last_event);
 	vback_vhu_destroy(h.vhu);
 	FZ_CHECK(vback_dev_inflight(vback_blk_dev(h.blk)) == 0, "%s",
 		 "requests left in flight");
