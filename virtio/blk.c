@@ -169,8 +169,11 @@ static void blk_io_done(struct vback_io_req *req, int result)
 		r->io.iov = NULL;
 		r->io.iovcnt = 0;
 		result = vback_io_submit(&blk->io, req);
-		if (!result)
+		if (!result) {
+			/* Like any batch: an engine may hold it until then. */
+			vback_io_unplug(&blk->io);
 			return;
+		}
 	}
 	blk_complete(blk, vq, e,
 		     result ? errno_status(result) : VIRTIO_BLK_S_OK);

@@ -53,7 +53,8 @@ struct vback_io_req;
  * exactly once per accepted request, on the loop thread, from inside the
  * backend's event handling or unplug() - never from inside submit(), so a
  * caller may submit while it walks its own data structures. The callee may
- * submit new requests from inside the callback, including reusing @req.
+ * submit new requests from inside the callback, including reusing @req,
+ * and then calls unplug() as after any batch.
  */
 typedef void (*vback_io_done_fn)(struct vback_io_req *req, int result);
 

@@ -118,8 +118,10 @@ static void tio_unplug(void *opaque)
 	struct tio *t = opaque;
 
 	t->st.unplugs++;
-	if (!t->hold)
-		complete(t, 0);
+	/* The batch queued so far, like a real engine: what done() callbacks
+	 * submit from in here waits for the next unplug(). */
+	if (!t->hold && t->pending)
+		complete(t, t->pending);
 }
 
 static int tio_get_caps(void *opaque, struct vback_io_caps *caps)

@@ -3,7 +3,9 @@
  * A RAM-disk struct vback_io for tests, with fault injection.
  *
  * Requests are queued by submit() and executed and completed at unplug()
- * (like a synchronous backend), or, while holding is on, kept until the
+ * (the batch queued when it is called: what a done() callback submits
+ * waits for the next unplug(), as with io_uring), or, while holding is
+ * on, kept until the
  * test calls tio_release() (IO in flight across a device reset, ...).
  * Never completes from inside submit(), as include/vback/io.h requires.
  *
