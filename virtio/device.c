@@ -408,6 +408,14 @@ unsigned int vback_dev_inflight(const struct vback_dev *dev)
 	return dev->inflight;
 }
 
+bool vback_dev_resetting(const struct vback_dev *dev, int q)
+{
+	for (const struct vq_ctx *c = dev->orphans; c; c = c->next_orphan)
+		if (q < 0 || c->q == (unsigned int)q)
+			return true;
+	return false;
+}
+
 void vback_dev_destroy(struct vback_dev *dev)
 {
 	if (!dev)

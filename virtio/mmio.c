@@ -40,7 +40,8 @@ struct vback_mmio {
 	uint32_t queue_sel;
 	uint32_t shm_sel;
 	uint32_t int_status;
-	uint32_t guest_page_size;		    /* legacy */
+	uint8_t status_at_reset;  /* Status reads this while resetting */
+	uint32_t guest_page_size; /* legacy */
 	uint32_t queue_align[VBACK_DEV_MAX_QUEUES]; /* legacy */
 	uint32_t queue_pfn[VBACK_DEV_MAX_QUEUES];   /* legacy */
 	bool warned[W_NR];
@@ -241,6 +242,9 @@ int vback_mmio_read(struct vback_mmio *m, uint64_t off, unsigned int size,
 		break;
 	case VMMIO_STATUS:
 		v = vback_dev_status(dev);
+		/* Reset not complete while old requests may still write. */
+		if (!v && vback_dev_resetting(dev, -1))
+			v = m->status_at_reset;
 		break;
 	case VMMIO_SHM_LEN_LOW:
 	case VMMIO_SHM_LEN_HIGH:
@@ -254,7 +258,8 @@ int vback_mmio_read(struct vback_mmio *m, uint64_t off, unsigned int size,
 	case VMMIO_QUEUE_RESET:
 		if (!modern)
 			return bad(m, W_OFFSET, off, size, "legacy read");
-		v = 0; /* resets complete synchronously */
+		/* 1 until the queue's orphaned requests are done. */
+		v = qsel_ok(m) && vback_dev_resetting(dev, (int)m->queue_sel);
 		break;
 	case VMMIO_CONFIG_GENERATION:
 		if (!modern)
@@ -363,6 +368,10 @@ static int write_status(struct vback_mmio *m, uint32_t val)
 	if (val > 0xff)
 		return bad(m, W_VALUE, VMMIO_STATUS, 4, "status above 8 bits");
 	if (val == 0) {
+		/* What Status reads until the reset is complete: non-zero. */
+		m->status_at_reset = vback_dev_status(m->dev);
+		if (!m->status_at_reset)
+			m->status_at_reset = VBACK_STATUS_ACKNOWLEDGE;
 		vback_dev_reset(m->dev);
 		mmio_state_reset(m);
 		return 0;

@@ -326,6 +326,18 @@ VBACK_API void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q);
 VBACK_API unsigned int vback_dev_inflight(const struct vback_dev *dev);
 
 /**
+ * True while requests orphaned by a reset of queue @q (of any queue, and
+ * so of the device, if @q < 0) are still in flight: their IO may still
+ * write into the guest buffers it was given, so the reset is not complete
+ * yet (virtio 1.2 section 2.4: the device presents 0 in device_status
+ * once the reset is done). virtio-mmio reads Status as non-zero after a
+ * reset, and QueueReset as 1 after a queue reset, until this is false; a
+ * driver that waits for that, as the spec asks, never has its memory
+ * written by an old request.
+ */
+VBACK_API bool vback_dev_resetting(const struct vback_dev *dev, int q);
+
+/**
  * Tear down a device of any type; for virtio-blk the same as
  * vback_blk_destroy() (see there for the teardown order). NULL: no-op.
  * Destroy the transport first: a transport still attached is detached

@@ -225,6 +225,64 @@ static void test_status_reset_clears_state(void **state)
 	fx_teardown(&f);
 }
 
+/* A read kept in flight by the disk (published and kicked). */
+static void read_in_flight(struct fx *f, uint8_t *buf)
+{
+	struct gdrv_blk_req r = { 0 };
+
+	r.type = VIRTIO_BLK_T_IN;
+	r.data = buf;
+	r.len = 512;
+	tio_hold(f->io, true);
+	assert_true(gdrv_submit(f->drv, 0, &r) >= 0);
+	gdrv_kick(f->drv, 0, true);
+	assert_int_equal(tio_pending(f->io), 1);
+}
+
+/*
+ * A reset is complete (Status reads 0, QueueReset reads 0) only once the
+ * requests it orphaned are done: until then their IO may still write into
+ * guest memory the driver would reuse (virtio 1.2 section 2.4).
+ */
+static void test_reset_complete_after_inflight_io(void **state)
+{
+	uint8_t buf[512];
+	uint32_t status;
+	struct fx f;
+
+	(void)state;
+	assert_int_equal(fx_setup(&f, NULL), 0);
+	read_in_flight(&f, buf);
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(&f, 0x0c0, 1);
+	assert_false(vback_dev_queue_enabled(f.dev, 0));
+	assert_int_equal(rd(&f, 0x0c0, 4), 1); /* in progress */
+	assert_true(vback_dev_resetting(f.dev, 0));
+	assert_false(vback_dev_resetting(f.dev, 1));
+	assert_int_equal(tio_release(f.io, 0), 1);
+	assert_int_equal(rd(&f, 0x0c0, 4), 0);
+	assert_false(vback_dev_resetting(f.dev, -1));
+
+	/* Device reset: Status keeps reading the old value, then 0. */
+	gdrv_reset(f.drv);
+	assert_int_equal(gdrv_probe(f.drv), 0);
+	read_in_flight(&f, buf);
+	status = (uint32_t)rd(&f, VIRTIO_MMIO_STATUS, 4);
+	assert_true(status & VIRTIO_CONFIG_S_DRIVER_OK);
+	wr(&f, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(vback_dev_status(f.dev), 0); /* reset did happen */
+	assert_int_equal(rd(&f, VIRTIO_MMIO_STATUS, 4), status);
+	assert_true(vback_dev_resetting(f.dev, -1));
+	assert_int_equal(tio_release(f.io, 0), 1);
+	assert_int_equal(rd(&f, VIRTIO_MMIO_STATUS, 4), 0);
+	/* Nothing in flight: complete at once. */
+	gdrv_reset(f.drv);
+	assert_int_equal(gdrv_probe(f.drv), 0);
+	wr(&f, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(&f, VIRTIO_MMIO_STATUS, 4), 0);
+	fx_teardown(&f);
+}
+
 static void test_features_ok_refused_without_version_1(void **state)
 {
 	struct fx f;
@@ -322,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_shm_none),
 		cmocka_unit_test(test_queue_reset_and_ready),
 		cmocka_unit_test(test_status_reset_clears_state),
+		cmocka_unit_test(test_reset_complete_after_inflight_io),
 		cmocka_unit_test(test_features_ok_refused_without_version_1),
 		cmocka_unit_test(test_legacy_registers),
 		cmocka_unit_test(test_create_options_and_log_once),
