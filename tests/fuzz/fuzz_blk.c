@@ -8,6 +8,10 @@
  * kicks, IO completions (the loop), queue and device resets with IO in
  * flight, cache-mode writes, resizes.
  *
+ * IO can be held in flight; with the first byte's bit 6 it fails as the
+ * input says (refused by submit(), back-pressure, or failed on
+ * completion); bit 7 reports a volatile write cache (writethrough).
+ *
  * Invariants: every buffer the device hands to the IO layer lies inside
  * guest memory (writable for reads into the guest); a read-only disk gets
  * no modifying request and its contents never change; every head is
@@ -27,18 +31,120 @@
 #define NQ	 2
 #define DISK_MAX (64u * 1024u)
 
-/* A checking IO layer in front of the memory engine. */
+#define MAX_INFLIGHT 1024 /* NQ rings of at most 256 heads, and slack */
+
+/*
+ * A checking IO layer in front of the memory engine (which completes at
+ * unplug). It counts requests in flight by standing in for their done()
+ * callback, and queues them before the engine: while the input holds IO,
+ * requests stay in flight across kicks, resets and cache changes. With
+ * faults on, the input decides for each request: refused by submit()
+ * (-EAGAIN only while another is in flight, as io.h allows), failed when
+ * released, or passed on to the engine.
+ */
+struct chk_req {
+	struct vback_io_req *req; /* NULL: free slot */
+	void (*done)(struct vback_io_req *req, int result);
+};
+
 struct chk_io {
 	struct vback_io real;
 	struct fz_mem *mem;
-	bool read_only;
-	uint64_t submits, modifying;
+	struct fz *faults; /* NULL: no fault injection */
+	bool read_only, volatile_cache, hold;
+	uint64_t submits, modifying, faults_injected;
+	unsigned int inflight;
+	struct chk_req slots[MAX_INFLIGHT];
+	/* Accepted, not given to the engine yet; err: fail with it. */
+	struct vback_io_req *queued[MAX_INFLIGHT];
+	int queued_err[MAX_INFLIGHT];
+	unsigned int nqueued;
 };
+
+static const int fault_errs[] = { -EIO, -EOPNOTSUPP, -ENOSPC, -EROFS, -EINVAL };
+
+static struct chk_io *chk_of_done; /* the one instance (for chk_done) */
+
+static void chk_release(struct chk_io *c);
+
+static struct chk_req *chk_slot(struct chk_io *c, struct vback_io_req *req)
+{
+	for (unsigned int i = 0; i < MAX_INFLIGHT; i++)
+		if (c->slots[i].req == req)
+			return &c->slots[i];
+	return NULL;
+}
+
+static void chk_done(struct vback_io_req *req, int result)
+{
+	struct chk_io *c = chk_of_done;
+	struct chk_req *s = chk_slot(c, req);
+	void (*done)(struct vback_io_req *, int);
+
+	FZ_CHECK(s, "%s", "done() for a request not in flight");
+	done = s->done;
+	s->req = NULL;
+	c->inflight--;
+	req->done = done;
+	done(req, result); /* may submit again, even @req */
+	chk_release(c);	   /* the engine has room again */
+}
+
+/* Hand queued requests to the engine (or fail them), unless held. */
+static void chk_release(struct chk_io *c)
+{
+	unsigned int n = 0;
+
+	while (!c->hold && c->nqueued) {
+		struct vback_io_req *req = c->queued[0];
+		int err = c->queued_err[0];
+
+		if (!err) {
+			err = vback_io_submit(&c->real, req);
+			if (err == -EAGAIN)
+				break; /* engine full: retried on a completion */
+			n += !err;
+		}
+		c->nqueued--;
+		memmove(c->queued, c->queued + 1,
+			c->nqueued * sizeof(*c->queued));
+		memmove(c->queued_err, c->queued_err + 1,
+			c->nqueued * sizeof(*c->queued_err));
+		if (err)
+			chk_done(req, err);
+	}
+	if (n)
+		vback_io_unplug(&c->real);
+}
+
+/* The error submit() returns, 1 to accept and queue, or 0 to accept and
+ * fail on release with *@err. */
+static int chk_fault(struct chk_io *c, int *err)
+{
+	uint8_t b = fz_u8(c->faults);
+
+	*err = fault_errs[(b >> 2) % 5];
+	switch (b & 3) {
+	case 0:
+		c->faults_injected++;
+		if ((b & 0x80) && c->inflight)
+			return -EAGAIN;
+		return *err;
+	case 1:
+		c->faults_injected++;
+		return 0;
+	default:
+		*err = 0;
+		return 1;
+	}
+}
 
 static int chk_submit(void *opaque, struct vback_io_req *req)
 {
 	struct chk_io *c = opaque;
 	bool modifies = req->op != VBACK_IO_READ && req->op != VBACK_IO_FLUSH;
+	struct chk_req *s;
+	int ret, err = 0;
 
 	FZ_CHECK(!(c->read_only && modifies),
 		 "op %d reached the IO layer of a read-only disk", req->op);
@@ -50,23 +156,50 @@ static int chk_submit(void *opaque, struct vback_io_req *req)
 				 "iovec %u of op %d outside guest memory", i,
 				 req->op);
 	}
+	s = chk_slot(c, NULL);
+	FZ_CHECK(s, "%s", "more requests in flight than rings hold");
+	FZ_CHECK(!chk_slot(c, req), "%s", "a request submitted twice");
+	ret = c->faults ? chk_fault(c, &err) : 1;
+	if (ret < 0)
+		return ret; /* refused */
+	s->req = req;
+	s->done = req->done;
+	req->done = chk_done;
+	if (!err && !c->hold && !c->nqueued) {
+		/* Straight to the engine: its back-pressure reaches virtio-blk.
+		 */
+		ret = vback_io_submit(&c->real, req);
+		if (ret < 0) {
+			req->done = s->done;
+			s->req = NULL;
+			return ret;
+		}
+	} else {
+		c->queued[c->nqueued] = req;
+		c->queued_err[c->nqueued++] = err;
+	}
 	c->submits++;
 	c->modifying += modifies;
-	return vback_io_submit(&c->real, req);
+	c->inflight++;
+	return 0;
 }
 
 static void chk_unplug(void *opaque)
 {
 	struct chk_io *c = opaque;
 
+	chk_release(c);
 	vback_io_unplug(&c->real);
 }
 
 static int chk_get_caps(void *opaque, struct vback_io_caps *caps)
 {
 	struct chk_io *c = opaque;
+	int ret = vback_io_get_caps(&c->real, caps);
 
-	return vback_io_get_caps(&c->real, caps);
+	if (!ret && c->volatile_cache)
+		caps->volatile_cache = true; /* writethrough needs FLUSH */
+	return ret;
 }
 
 static void chk_close(void *opaque)
@@ -129,6 +262,7 @@ struct h {
 	struct vback_dev *dev;
 	struct vback_blk *blk;
 	const struct vback_loop *loop;
+	struct chk_io *chk;
 	uint64_t disk_size;
 };
 
@@ -256,7 +390,10 @@ static void step(struct h *h, struct fz *f)
 	case 5:
 		vback_dev_queue_kick(h->dev, q);
 		break;
-	case 6:
+	case 6: /* IO: hold or let go, then run the loop */
+		if (op & 0x80)
+			h->chk->hold = !h->chk->hold;
+		chk_release(h->chk);
 		settle(h->loop);
 		break;
 	case 7:
@@ -314,6 +451,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(vback_io_open(&io_opts, loop, &chk.real) == 0, "%s",
 		 "memory engine");
 	chk.mem = &h.mem;
+	chk.faults = (cfg & 64) ? &f : NULL;
+	chk.volatile_cache = cfg & 128;
+	chk_of_done = &chk;
+	h.chk = &chk;
 
 	memset(&o, 0, sizeof(o));
 	o.io.ops = &chk_ops;
@@ -355,15 +496,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int q = 0; q < NQ; q++)
 		fz_ring_check(&h.ring[q]);
 
-	fz_trace("end: %llu IO requests, %llu + %llu used entries",
+	fz_trace("end: %llu IO requests (%llu faults), %llu + %llu used "
+		 "entries",
 		 (unsigned long long)chk.submits,
+		 (unsigned long long)chk.faults_injected,
 		 (unsigned long long)h.ring[0].total_returned,
 		 (unsigned long long)h.ring[1].total_returned);
 	/* Teardown in the documented order, maybe with IO in flight. */
+	chk.hold = false;
+	chk_release(&chk);
 	vback_dev_detach(h.dev);
 	settle(loop);
 	FZ_CHECK(vback_dev_inflight(h.dev) == 0, "%u in flight after drain",
 		 vback_dev_inflight(h.dev));
+	FZ_CHECK(chk.inflight == 0, "%u IO requests never completed",
+		 chk.inflight);
 	if (chk.read_only) {
 		disk_read(&chk.real, loop, after, h.disk_size);
 		FZ_CHECK(!memcmp(before, after, h.disk_size), "%s",

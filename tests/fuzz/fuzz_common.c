@@ -489,7 +489,10 @@ void fz_ring_rebase(struct fz_ring *r)
 	 * accounted anyway.
 	 */
 	r->used_seen = r->last_avail;
-	r->unreliable = ring_clobbered(r);
+	/* Set up while requests a reset orphaned may still write anywhere
+	 * they were given: a driver that did not wait for the reset to
+	 * complete (vback_dev_resetting()) gets no accounting either. */
+	r->unreliable = ring_clobbered(r) || vback_dev_resetting(r->dev, -1);
 	fz_trace("ring %u: %s", r->q,
 		 r->unreliable ? "overlapped by a used ring" : "accounted");
 	if (!r->unreliable) {

@@ -83,8 +83,8 @@ static void on_event(void *opaque, enum vback_vhu_event ev)
 				    sv) == 0,
 			 "%s", "socketpair");
 		/* CONNECTED is reported after this callback returns. */
-		FZ_CHECK(vback_vhu_serve_fd(h->vhu, sv[1]) == 0,
-			 "%s", "serve from the IDLE callback");
+		FZ_CHECK(vback_vhu_serve_fd(h->vhu, sv[1]) == 0, "%s",
+			 "serve from the IDLE callback");
 		h->fe = sv[0];
 	}
 	h->in_event = false;
