@@ -150,12 +150,18 @@ def blk_request(q, kind, head, hdr, sector, data, status, indirect=None):
 
 def blk_seeds():
     m = mem([(32, False, False)])
-    for name, cfg in (('seed-rw', 0x10), ('seed-readonly', 0x01 | 0x08)):
+    # seed-held: writethrough (volatile cache, bit 7), IO held (op 0x8a
+    # toggles holding) across the queue reset, released after it.
+    for name, cfg in (('seed-rw', 0x10), ('seed-readonly', 0x01 | 0x08),
+                      ('seed-held', 0x80)):
+        held = name == 'seed-held'
         seed = m + u8(cfg) + u8(7) + u8(4) + u8(4)
         # negotiate: everything offered, both rings
         seed += u64(ALL)
         seed += ring(3, addr(0, 0), addr(0, 0x100), addr(0, 0x200))
         seed += ring(3, addr(0, 0x400), addr(0, 0x500), addr(0, 0x600))
+        if held:
+            seed += u8(0x8a)
         seed += blk_request(0, 'out', 0, addr(0, 0x1000), 1,
                             [(addr(0, 0x2000), 512)], addr(0, 0x3000))
         seed += u8(4) + u8(6)  # kick q0, run the loop
@@ -172,6 +178,8 @@ def blk_seeds():
                             [(addr(0, 0x2d00), 16)], addr(0, 0x3005),
                             indirect=addr(0, 0x3800))
         seed += u8(4) + u8(7) + u8(6)  # kick, reset q0 with IO in flight
+        if held:
+            seed += u8(0x8a)  # let the orphans complete
         seed += u8(8) + u8(1) + u8(9) + u8(64) + u8(6)
         write('blk', name, seed)
 
@@ -256,6 +264,20 @@ def vhu_seeds():
         u8(3) + u8(4)
     seed += u8(4) + u8(0) + u8(1) + u8(0) + u8(0) + u8(0)
     write('vhost_user', 'seed-setup-io', seed)
+    # The disk holds IO (bit 2) and IDLE serves the next front-end (bit 3):
+    # GET_VRING_BASE and a new memory table wait for the release (op 0x87).
+    seed = u8(0x0c)
+    seed += u8(3) + u64(ALL) + u64(ALL)
+    for i in range(2):
+        seed += u8(4) + u8(0) + u8(0) + u8(i) + u8(0x10 * i) + u8(i)
+    seed += u8(0) + u8(10) + u8(0) + u16(8) + u32(0) + u32(0)  # parked
+    seed += u8(0x87) + u8(1)  # one completes: still parked
+    seed += u8(0x87) + u8(0)  # the rest: GET_VRING_BASE answered
+    seed += u8(4) + u8(1) + u8(0) + u8(2) + u8(0x20) + u8(2)
+    seed += u8(7)  # disconnect with IO held, IDLE after the release
+    seed += u8(0x87) + u8(0)
+    seed += u8(3) + u64(ALL) + u64(ALL)
+    write('vhost_user', 'seed-held-io', seed)
     # Raw messages with fds of every kind and a split frame.
     seed = u8(2)
     seed += u8(0) + u8(4) + u8(2) + u16(8) + u64(0) + u8(0) + u8(3)
