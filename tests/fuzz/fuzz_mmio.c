@@ -6,7 +6,9 @@
  * width and value (legacy or modern window), plus a few "smart" steps that
  * get far quickly (a proper probe, a queue set up with real ring
  * addresses, a well-formed request) which the fuzzer then mixes and
- * mangles.
+ * mangles. With the first byte's bit 5 the disk holds IO until the input
+ * releases it, so resets (Status 0, QueueReset, QueueReady 0) happen with
+ * requests in flight and must read back as in progress until they are done.
  *
  * Invariants: identification registers never change; the interrupt line
  * follows InterruptStatus; every buffer lies inside guest memory; every
@@ -285,8 +287,12 @@ static void step(struct h *h, struct fz *f)
 	case 6:
 		reg_write(h, R_QUEUE_NOTIFY, 4, (op >> 4) % (NQ + 1));
 		break;
-	case 7: /* the interrupt handler */
-		reg_write(h, R_INT_ACK, 4, reg_read(h, R_INT_STATUS, 4));
+	case 7:
+		if (op & 0x80) /* held IO completes (some of it) */
+			tio_release(h->tio, fz_u8(f) % 4);
+		else /* the interrupt handler */
+			reg_write(h, R_INT_ACK, 4,
+				  reg_read(h, R_INT_STATUS, 4));
 		break;
 	case 8: { /* raw guest memory */
 		uint8_t buf[16];
@@ -325,6 +331,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	to.volatile_cache = cfg & 4;
 	h.tio = tio_create(&to);
 	FZ_CHECK(h.tio, "%s", "tio");
+	tio_hold(h.tio, cfg & 32); /* in flight across resets */
 	/* A pattern to compare against when the disk is read-only. */
 	pattern = malloc(DISK_SIZE);
 	FZ_CHECK(pattern, "%s", "out of memory");
@@ -364,6 +371,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		step(&h, &f);
 
 	vback_mmio_destroy(h.mmio);
+	tio_hold(h.tio, false);
 	tio_release(h.tio, 0); /* completes what is still held */
 	FZ_CHECK(vback_dev_inflight(h.dev) == 0, "%u in flight at the end",
 		 vback_dev_inflight(h.dev));

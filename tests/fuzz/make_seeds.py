@@ -187,7 +187,10 @@ def blk_seeds():
 # ---- mmio ----
 def mmio_seeds():
     m = mem([(32, False, False)])
-    for name, cfg in (('seed-modern', 0x02), ('seed-legacy', 0x10 | 0x08)):
+    # seed-held: the disk holds IO (bit 5); Status = 0 with requests in
+    # flight reads back non-zero until op 0x89 releases them.
+    for name, cfg in (('seed-modern', 0x02), ('seed-legacy', 0x10 | 0x08),
+                      ('seed-held', 0x20)):
         seed = m + u8(cfg) + u8(4) + u8(3)
         seed += u8(3) + u64(ALL)  # probe
         if cfg & 0x10:  # legacy: page-aligned block from the PFN
@@ -199,9 +202,15 @@ def mmio_seeds():
         seed += u8(5)  # DRIVER_OK
         for i in range(3):
             seed += u8(9) + u8(0) + u8(2 | (i & 1)) + \
-                addr(0, 0x4000 + 16 * i) + u8(i) + u8(i) + \
-                addr(0, 0x5000 + 512 * i) + addr(0, 0x6000 + i)
+                addr(0, 0x2000 + 16 * i) + u8(i) + u8(i) + \
+                addr(0, 0x2800 + 512 * i) + addr(0, 0x3800 + i)
         seed += u8(6) + u8(7) + u8(2) + u8(0x60 % 0xe0)
+        if cfg & 0x20:
+            status = u8(46)  # regs[46 % 28]: Status; bit 4 clear: 4 bytes
+            seed += u8(0) + status + u8(1) + u8(0)  # write 0: reset
+            seed += u8(2) + status  # reads non-zero: in progress
+            seed += u8(0x89) + u8(0)  # the held requests complete
+            seed += u8(2) + status  # reads 0
         write('mmio', name, seed)
 
 
