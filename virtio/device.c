@@ -420,7 +420,13 @@ void vback_dev_destroy(struct vback_dev *dev)
 {
 	if (!dev)
 		return;
-	vback_dev_detach(dev);
+	if (dev->attached) {
+		/* The transport would be left pointing at freed memory. */
+		dev_log(dev, VBACK_LOG_ERR, "%s",
+			"destroyed while a transport is attached (destroy or "
+			"detach the transport first); leaking it");
+		return;
+	}
 	if (dev->inflight) {
 		/* IO still owns buffers in our contexts: leak, don't free. */
 		dev_log(dev, VBACK_LOG_ERR,

@@ -340,11 +340,10 @@ VBACK_API bool vback_dev_resetting(const struct vback_dev *dev, int q);
 /**
  * Tear down a device of any type; for virtio-blk the same as
  * vback_blk_destroy() (see there for the teardown order). NULL: no-op.
- * Destroy the transport first: a transport still attached is detached
- * (and the device reset), but the transport object keeps a pointer to the
- * freed device. With requests still in flight the device is not freed:
- * that is logged at error level and the memory leaked, since IO may still
- * use it.
+ * Destroy (or detach) the transport first. While a transport is still
+ * attached, or requests are still in flight, the device is not freed:
+ * that is logged at error level and the memory leaked, since the
+ * transport or the IO may still use it.
  */
 VBACK_API void vback_dev_destroy(struct vback_dev *dev);
 
