@@ -173,6 +173,23 @@ static void raw_slots(struct h *h, struct fz *f)
 	check_fake(h);
 }
 
+/* A guest address as the device sees it: grant DMA sets bit 63. */
+static uint64_t dma(struct h *h, uint64_t gpa)
+{
+	if (!h->grants)
+		return gpa;
+	/* Grant refs 0..31 cover the first 32 pages of RAM. */
+	return XEN_GRANT_ADDR_BIT | (((gpa - RAM_BASE) >> 12) << 12) |
+	       (gpa & 0xfff);
+}
+
+/* A 64-bit ring address into its LOW and HIGH registers. */
+static void ring_reg(struct h *h, uint64_t off, uint64_t addr)
+{
+	reg_write(h, off, (uint32_t)addr);
+	reg_write(h, off + 4, (uint32_t)(addr >> 32));
+}
+
 static void probe(struct h *h, struct fz *f)
 {
 	uint64_t want = fz_u64(f);
@@ -198,27 +215,15 @@ static void probe(struct h *h, struct fz *f)
 	reg_write(h, 0x030, 0);
 	fz_drvq_pick(&h->q, f, 64);
 	reg_write(h, 0x038, h->q.size);
-	reg_write(h, 0x080, (uint32_t)h->q.addr.desc);
-	reg_write(h, 0x084, (uint32_t)(h->q.addr.desc >> 32));
-	reg_write(h, 0x090, (uint32_t)h->q.addr.avail);
-	reg_write(h, 0x094, (uint32_t)(h->q.addr.avail >> 32));
-	reg_write(h, 0x0a0, (uint32_t)h->q.addr.used);
-	reg_write(h, 0x0a4, (uint32_t)(h->q.addr.used >> 32));
+	/* With grants the rings are granted too: the device sees bit 63. */
+	ring_reg(h, 0x080, dma(h, h->q.addr.desc));
+	ring_reg(h, 0x090, dma(h, h->q.addr.avail));
+	ring_reg(h, 0x0a0, dma(h, h->q.addr.used));
 	fz_drvq_init_used(&h->q, 0);
 	reg_write(h, 0x044, 1);
 	reg_write(h, 0x070,
 		  VBACK_STATUS_ACKNOWLEDGE | VBACK_STATUS_DRIVER |
 			  VBACK_STATUS_FEATURES_OK | VBACK_STATUS_DRIVER_OK);
-}
-
-/* A guest address as the device sees it: grant DMA sets bit 63. */
-static uint64_t dma(struct h *h, uint64_t gpa)
-{
-	if (!h->grants)
-		return gpa;
-	/* Grant refs 0..31 cover the first 32 pages of RAM. */
-	return XEN_GRANT_ADDR_BIT | (((gpa - RAM_BASE) >> 12) << 12) |
-	       (gpa & 0xfff);
 }
 
 static void request(struct h *h, struct fz *f)
