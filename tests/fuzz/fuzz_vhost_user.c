@@ -304,6 +304,48 @@ static void smart_setup(struct h *h, struct fz *f)
 	}
 }
 
+/* A memory table of 1..9 regions, each over the memfd, with fields near
+ * the edges (empty, wrapping, overlapping, past the end of the file). */
+static void mem_table(struct h *h, struct fz *f)
+{
+	static const uint64_t picks[] = {
+		0,
+		1,
+		0x1000,
+		MEM_SIZE / 2,
+		MEM_SIZE - 1,
+		MEM_SIZE,
+		MEM_SIZE + 0x1000,
+		UINT64_MAX - 0xfff,
+	};
+	struct vhu_mem mt = { 0 };
+	int fds[VHU_MAX_REGIONS + 1];
+	unsigned int n = 1 + fz_u8(f) % (VHU_MAX_REGIONS + 1);
+	unsigned int stored = n < VHU_MAX_REGIONS ? n : VHU_MAX_REGIONS;
+	uint8_t buf[12 + sizeof(mt)];
+	struct vhu_hdr hdr = { VHU_SET_MEM_TABLE, VHU_VERSION, 0 };
+
+	mt.nregions = n;
+	for (unsigned int i = 0; i < stored; i++) {
+		struct vhu_region *r = &mt.regions[i];
+		uint8_t k = fz_u8(f), j = fz_u8(f);
+
+		r->gpa = (k & 1) ? picks[j % 8] : 0x10000ull * i;
+		r->size = (k & 2) ? picks[(j >> 3) % 8] : MEM_SIZE / 4;
+		r->uaddr =
+			(k & 4) ? UADDR + picks[j % 8] : UADDR + 0x10000ull * i;
+		r->mmap_offset = (k & 8) ? picks[(j >> 3) % 8]
+					 : (MEM_SIZE / 4) * (i % 4);
+	}
+	for (unsigned int i = 0; i < n; i++)
+		fds[i] = h->memfd;
+	hdr.size = (uint32_t)(8 + stored * sizeof(struct vhu_region));
+	memcpy(buf, &hdr, 12);
+	memcpy(buf + 12, &mt, hdr.size);
+	send_raw(h, buf, 12 + hdr.size, fds, n);
+	pump(h);
+}
+
 static void poke(struct h *h, uint64_t gpa, const void *buf, size_t len)
 {
 	if (gpa < MEM_SIZE && len <= MEM_SIZE - gpa)
@@ -376,6 +418,16 @@ static void reconnect(struct h *h)
 	pump(h);
 }
 
+/* Bytes with no framing at all. */
+static void unframed(struct h *h, struct fz *f)
+{
+	uint8_t buf[64];
+	size_t n = fz_bytes(f, buf, 1 + fz_u8(f) % sizeof(buf));
+
+	send_raw(h, buf, n, NULL, 0);
+	pump(h);
+}
+
 static void step(struct h *h, struct fz *f)
 {
 	uint8_t op = fz_u8(f);
@@ -393,14 +445,12 @@ static void step(struct h *h, struct fz *f)
 	case 5:
 		request(h, f);
 		break;
-	case 6: { /* bytes with no framing at all */
-		uint8_t buf[64];
-		size_t n = fz_bytes(f, buf, 1 + fz_u8(f) % sizeof(buf));
-
-		send_raw(h, buf, n, NULL, 0);
-		pump(h);
+	case 6:
+		if (op & 0x80)
+			mem_table(h, f);
+		else
+			unframed(h, f);
 		break;
-	}
 	default:
 		if (op & 0x80) { /* held IO completes (some of it) */
 			tio_release(h->tio, fz_u8(f) % 4);

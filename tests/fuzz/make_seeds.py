@@ -287,6 +287,17 @@ def vhu_seeds():
     seed += u8(0x87) + u8(0)
     seed += u8(3) + u64(ALL) + u64(ALL)
     write('vhost_user', 'seed-held-io', seed)
+    # Bad memory tables (op 0x86), each dropping the connection (op 7
+    # reconnects): overlapping, empty, past the end of the memfd, nine
+    # regions; then a good set-up. Region bytes: k (which fields take
+    # edge values), j (which edge values).
+    seed = u8(0)
+    seed += u8(0x86) + u8(1) + u8(0) + u8(0) + u8(1) + u8(0) + u8(7)
+    seed += u8(0x86) + u8(0) + u8(2) + u8(0) + u8(7)  # size 0
+    seed += u8(0x86) + u8(0) + u8(10) + u8(0x30) + u8(7)  # past the end
+    seed += u8(0x86) + u8(8) + (u8(0) + u8(0)) * 8 + u8(7)  # nine
+    seed += u8(3) + u64(ALL) + u64(ALL)
+    write('vhost_user', 'seed-mem-tables', seed)
     # Raw messages with fds of every kind and a split frame.
     seed = u8(2)
     seed += u8(0) + u8(4) + u8(2) + u16(8) + u64(0) + u8(0) + u8(3)
