@@ -450,6 +450,31 @@ static void wdesc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
 	p[15] = (uint8_t)(next >> 8);
 }
 
+/* A virtio-blk device on @io logging to @log, attached to d_ops (opaque
+ * @d) through the big_ops view, which maps whatever it is asked. */
+static struct vback_dev *big_view_dev(struct dfx *d, struct tio *io,
+				      const struct vback_log *log,
+				      struct vback_blk **blk,
+				      struct vback_dev_transport *t)
+{
+	struct vback_blk_options bo;
+	struct vback_dev *dev;
+
+	memset(d, 0, sizeof(*d));
+	memset(&bo, 0, sizeof(bo));
+	bo.io = tio_io(io);
+	bo.queue_size = QSIZE;
+	bo.log = log;
+	assert_int_equal(vback_blk_create(&bo, blk), 0);
+	dev = vback_blk_dev(*blk);
+	memset(t, 0, sizeof(*t));
+	t->ops = &d_ops;
+	t->opaque = d;
+	t->gm.ops = &big_ops;
+	assert_int_equal(vback_dev_attach(dev, t), 0);
+	return dev;
+}
+
 static unsigned int err_logs;
 static char err_last[256];
 
@@ -468,25 +493,13 @@ static void test_destroy_while_attached_refused(void **state)
 {
 	struct vback_log log = { err_log, NULL, VBACK_LOG_DEBUG };
 	struct vback_dev_transport t;
-	struct vback_blk_options bo;
 	struct vback_blk *blk;
 	struct vback_dev *dev;
 	struct tio *io = tio_create(NULL);
 	struct dfx d;
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	memset(&bo, 0, sizeof(bo));
-	bo.io = tio_io(io);
-	bo.queue_size = QSIZE;
-	bo.log = &log;
-	assert_int_equal(vback_blk_create(&bo, &blk), 0);
-	dev = vback_blk_dev(blk);
-	memset(&t, 0, sizeof(t));
-	t.ops = &d_ops;
-	t.opaque = &d;
-	t.gm.ops = &big_ops;
-	assert_int_equal(vback_dev_attach(dev, &t), 0);
+	dev = big_view_dev(&d, io, &log, &blk, &t);
 	err_logs = 0;
 	vback_blk_destroy(blk);
 	assert_int_equal(err_logs, 1);
@@ -505,7 +518,6 @@ static void test_chain_length_overflow(void **state)
 	struct vback_log log = { big_log, NULL, VBACK_LOG_DEBUG };
 	struct vback_vq_addr a = { 0x0, 0x1000, 0x2000 };
 	struct vback_dev_transport t;
-	struct vback_blk_options bo;
 	struct vback_blk *blk;
 	struct vback_dev *dev;
 	struct dfx d;
@@ -516,19 +528,8 @@ static void test_chain_length_overflow(void **state)
 		uint16_t f = writable ? VRING_DESC_F_WRITE : 0;
 
 		memset(ring_mem, 0, sizeof(ring_mem));
-		memset(&d, 0, sizeof(d));
 		big_logs = 0;
-		memset(&bo, 0, sizeof(bo));
-		bo.io = tio_io(io);
-		bo.queue_size = QSIZE;
-		bo.log = &log;
-		assert_int_equal(vback_blk_create(&bo, &blk), 0);
-		dev = vback_blk_dev(blk);
-		memset(&t, 0, sizeof(t));
-		t.ops = &d_ops;
-		t.opaque = &d;
-		t.gm.ops = &big_ops;
-		assert_int_equal(vback_dev_attach(dev, &t), 0);
+		dev = big_view_dev(&d, io, &log, &blk, &t);
 		vback_dev_set_driver_features(dev, 1ull << VIRTIO_F_VERSION_1);
 		vback_dev_queue_set_addr(dev, 0, &a);
 		assert_int_equal(vback_dev_queue_enable(dev, 0), 0);
