@@ -597,6 +597,19 @@ fail:
 	return ret;
 }
 
+/* Every disk in the documented order: detach all (each device resets,
+ * in-flight requests are orphaned), then close each (IO, then device). */
+static void close_all_disks(struct xen_daemon *xd)
+{
+	for (struct xd_disk *d = xd->disks; d; d = d->next)
+		if (d->xdev) {
+			vback_xen_device_remove(d->xdev);
+			d->xdev = NULL;
+		}
+	while (xd->disks)
+		disk_close(xd->disks);
+}
+
 /*
  * Explicit mode: the guest died (the transport saw @releaseDomain). Release
  * it as discovery mode does (detach, close the IO, which completes what is
@@ -608,18 +621,11 @@ static void on_domain_died(void *opaque, struct vback_xen_domain *dom)
 {
 	struct xen_daemon *xd = opaque;
 	unsigned int n = xd->nr_disks;
-	struct xd_disk *d;
 
 	vback_logf(xd->log, VBACK_LOG_INFO,
 		   "dom%u died: releasing its %u disk%s",
 		   vback_xen_domain_id(dom), n, n == 1 ? "" : "s");
-	for (d = xd->disks; d; d = d->next)
-		if (d->xdev) {
-			vback_xen_device_remove(d->xdev);
-			d->xdev = NULL;
-		}
-	while (xd->disks)
-		disk_close(xd->disks);
+	close_all_disks(xd);
 	if (dom == xd->dom)
 		xd->dom = NULL;
 	vback_xen_domain_destroy(dom);
@@ -716,21 +722,13 @@ unsigned int xen_daemon_disks(const struct xen_daemon *xd)
 
 void xen_daemon_destroy(struct xen_daemon *xd)
 {
-	struct xd_disk *d;
-
 	if (!xd)
 		return;
 	/* Discovery: remove() closes each disk (device already detached). */
 	if (xd->be)
 		vback_xen_backend_stop(xd->be);
 	/* Explicit: the documented order, domain last. */
-	for (d = xd->disks; d; d = d->next)
-		if (d->xdev) {
-			vback_xen_device_remove(d->xdev);
-			d->xdev = NULL;
-		}
-	while (xd->disks)
-		disk_close(xd->disks);
+	close_all_disks(xd);
 	vback_xen_domain_destroy(xd->dom);
 	if (xd->timer_watched)
 		vback_loop_unwatch(xd->env.loop, xd->timer_fd);
