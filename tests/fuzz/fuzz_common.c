@@ -266,6 +266,14 @@ void fz_poke(struct fz_mem *m, uint64_t gpa, const void *buf, uint64_t len)
 			gmem_write(m->gmem, gpa + i, b + i, 1);
 }
 
+void fz_poke_input(struct fz_mem *m, struct fz *f)
+{
+	uint8_t buf[16];
+	uint64_t gpa = fz_addr(m, f);
+
+	fz_poke(m, gpa, buf, fz_bytes(f, buf, sizeof(buf)));
+}
+
 void fz_poke16(struct fz_mem *m, uint64_t gpa, uint16_t v)
 {
 	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };

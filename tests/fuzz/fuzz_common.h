@@ -121,6 +121,8 @@ uint64_t fz_addr_aligned(const struct fz_mem *m, struct fz *f, uint64_t align);
  * used entries the device never made).
  */
 void fz_poke(struct fz_mem *m, uint64_t gpa, const void *buf, uint64_t len);
+/* Up to 16 bytes from the input at an address from the input (fz_addr()). */
+void fz_poke_input(struct fz_mem *m, struct fz *f);
 void fz_poke16(struct fz_mem *m, uint64_t gpa, uint16_t v);
 void fz_poke32(struct fz_mem *m, uint64_t gpa, uint32_t v);
 void fz_poke64(struct fz_mem *m, uint64_t gpa, uint64_t v);

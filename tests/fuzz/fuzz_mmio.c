@@ -244,6 +244,19 @@ static void request(struct h *h, struct fz *f)
 	fz_drvq_publish(d, (uint16_t)(head & (d->size - 1)));
 }
 
+/* A register (mostly a known one, sometimes any offset) and a width. */
+static uint64_t pick_reg(struct fz *f, unsigned int *size)
+{
+	uint8_t r = fz_u8(f);
+	uint64_t off =
+		r < 0xe0 ? regs[r % (sizeof(regs) / 2)] : (uint64_t)fz_u16(f);
+
+	*size = (r & 0x10) ? 1u << (fz_u8(f) % 4) : 4;
+	if (off == R_CONFIG)
+		off += fz_u8(f) % 80;
+	return off;
+}
+
 static void step(struct h *h, struct fz *f)
 {
 	uint8_t op = fz_u8(f);
@@ -251,24 +264,16 @@ static void step(struct h *h, struct fz *f)
 	switch (op % 10) {
 	case 0:
 	case 1: { /* any register write */
-		uint8_t r = fz_u8(f);
-		uint64_t off = r < 0xe0 ? regs[r % (sizeof(regs) / 2)]
-					: (uint64_t)fz_u16(f);
-		unsigned int size = (r & 0x10) ? 1u << (fz_u8(f) % 4) : 4;
+		unsigned int size;
+		uint64_t off = pick_reg(f, &size);
 
-		if (off == R_CONFIG)
-			off += fz_u8(f) % 80;
 		reg_write(h, off, size, pick_value(h, f));
 		break;
 	}
 	case 2: { /* any register read */
-		uint8_t r = fz_u8(f);
-		uint64_t off = r < 0xe0 ? regs[r % (sizeof(regs) / 2)]
-					: (uint64_t)fz_u16(f);
-		unsigned int size = (r & 0x10) ? 1u << (fz_u8(f) % 4) : 4;
+		unsigned int size;
+		uint64_t off = pick_reg(f, &size);
 
-		if (off == R_CONFIG)
-			off += fz_u8(f) % 80;
 		reg_read(h, off, size);
 		break;
 	}
@@ -294,13 +299,9 @@ static void step(struct h *h, struct fz *f)
 			reg_write(h, R_INT_ACK, 4,
 				  reg_read(h, R_INT_STATUS, 4));
 		break;
-	case 8: { /* raw guest memory */
-		uint8_t buf[16];
-		uint64_t gpa = fz_addr(&h->mem, f);
-
-		fz_poke(&h->mem, gpa, buf, fz_bytes(f, buf, sizeof(buf)));
+	case 8: /* raw guest memory */
+		fz_poke_input(&h->mem, f);
 		break;
-	}
 	default:
 		request(h, f);
 		break;

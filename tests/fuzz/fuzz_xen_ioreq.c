@@ -279,13 +279,9 @@ static void step(struct h *h, struct fz *f)
 			 "%s", "invalidate");
 		check_fake(h);
 		break;
-	case 6: { /* raw guest memory */
-		uint8_t buf[16];
-		uint64_t gpa = fz_addr(&h->mem, f);
-
-		fz_poke(&h->mem, gpa, buf, fz_bytes(f, buf, sizeof(buf)));
+	case 6: /* raw guest memory */
+		fz_poke_input(&h->mem, f);
 		break;
-	}
 	default: /* the interrupt handler */
 		reg_write(h, 0x064,
 			  (uint32_t)vcpu_access(h, 0, WIN_BASE + 0x060, 4, true,
