@@ -156,9 +156,14 @@ static int chk_submit(void *opaque, struct vback_io_req *req)
 				 "iovec %u of op %d outside guest memory", i,
 				 req->op);
 	}
-	s = chk_slot(c, NULL);
+	s = NULL;
+	for (unsigned int i = 0; i < MAX_INFLIGHT; i++) {
+		FZ_CHECK(c->slots[i].req != req, "%s",
+			 "a request submitted twice");
+		if (!s && !c->slots[i].req)
+			s = &c->slots[i];
+	}
 	FZ_CHECK(s, "%s", "more requests in flight than rings hold");
-	FZ_CHECK(!chk_slot(c, req), "%s", "a request submitted twice");
 	ret = c->faults ? chk_fault(c, &err) : 1;
 	if (ret < 0)
 		return ret; /* refused */
