@@ -6,6 +6,10 @@
  * the watch's generation, so an event collected before its fd was unwatched
  * (or unwatched and watched again by an earlier callback of the same batch)
  * is dropped instead of calling a stale callback.
+ *
+ * Posted work and timers are sched.c's. A post from another thread (or a
+ * signal handler) writes the wake eventfd only while the loop sleeps in
+ * epoll_wait(): a post from a callback costs no system call.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,9 +17,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <vback/base.h>
+#include <vback/epoll.h>
+
+#include "vb_sched.h"
 
 #define EPOLL_BATCH 64
 
@@ -28,8 +35,10 @@ struct watch {
 struct epoll_loop {
 	struct vback_loop loop; /* first: the public handle */
 	int epfd;
-	int stopfd; /* eventfd: stop() from any thread or signal handler */
+	int wakefd; /* eventfd: post() and stop() from elsewhere */
 	atomic_bool stop;
+	atomic_bool sleeping; /* in epoll_wait(): a post must wake us */
+	struct vb_sched sched;
 	struct watch *watches;
 	size_t nwatches;
 	uint32_t next_gen;
@@ -144,25 +153,105 @@ static int ep_unwatch(void *opaque, int fd)
 	return 0;
 }
 
+static uint64_t ep_now(void *opaque)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void wake(struct epoll_loop *l)
+{
+	uint64_t one = 1;
+
+	/* Async-signal-safe: a write(2). */
+	if (write(l->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, a wakeup pends */
+	}
+}
+
+static int ep_post(void *opaque, struct vback_work *w)
+{
+	struct epoll_loop *l = opaque;
+
+	vb_sched_post(&l->sched, w);
+	/* Pairs with the store of @sleeping before the last look at the
+	 * queue in ep_run_once(): either it sees @w, or we see it sleep. */
+	if (atomic_load(&l->sleeping))
+		wake(l);
+	return 0;
+}
+
+static void ep_cancel(void *opaque, struct vback_work *w)
+{
+	struct epoll_loop *l = opaque;
+
+	vb_sched_cancel(&l->sched, w);
+}
+
+static int ep_timer_arm(void *opaque, struct vback_timer *t, uint64_t delay,
+			uint64_t period)
+{
+	struct epoll_loop *l = opaque;
+
+	return vb_sched_timer_arm(&l->sched, t, ep_now(l), delay, period);
+}
+
+static void ep_timer_cancel(void *opaque, struct vback_timer *t)
+{
+	struct epoll_loop *l = opaque;
+
+	vb_sched_timer_cancel(&l->sched, t);
+}
+
+/* How long epoll_wait() may sleep: the caller's bound, the next timer,
+ * and not at all when work is pending. */
+static int wait_ms(struct epoll_loop *l, int timeout_ms)
+{
+	uint64_t ns = vb_sched_timeout(&l->sched, ep_now(l));
+	uint64_t ms;
+
+	if (ns == UINT64_MAX)
+		return timeout_ms;
+	ms = (ns + 999999u) / 1000000u; /* round up: never wake early */
+	if (ms > INT32_MAX)
+		ms = INT32_MAX;
+	if (timeout_ms >= 0 && (uint64_t)timeout_ms < ms)
+		return timeout_ms;
+	return (int)ms;
+}
+
 static int ep_run_once(void *opaque, int timeout_ms)
 {
 	struct epoll_loop *l = opaque;
 	struct epoll_event evs[EPOLL_BATCH];
 	int n, ran = 0;
 
+	timeout_ms = wait_ms(l, timeout_ms);
+	if (timeout_ms) {
+		atomic_store(&l->sleeping, true);
+		/* A post that did not see us sleeping is visible now. */
+		if (vb_sched_work_pending(&l->sched))
+			timeout_ms = 0;
+	}
 	n = epoll_wait(l->epfd, evs, EPOLL_BATCH, timeout_ms);
+	atomic_store(&l->sleeping, false);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		n = errno == EINTR ? 0 : -errno;
+	if (n < 0)
+		return n;
 	for (int i = 0; i < n; i++) {
 		int fd = (int)(uint32_t)evs[i].data.u64;
 		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
 		struct watch *w;
 
-		if (fd == l->stopfd) {
+		if (fd == l->wakefd) {
 			uint64_t v;
 
-			if (read(l->stopfd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: another stop() already drained it */
+			if (read(l->wakefd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: another waker already drained it */
 			}
 			continue;
 		}
@@ -172,6 +261,9 @@ static int ep_run_once(void *opaque, int timeout_ms)
 		w->fn(w->opaque, fd, from_epoll(evs[i].events));
 		ran++;
 	}
+	/* After the fd callbacks: what they posted (completion batches,
+	 * deferred notifications) runs before the next sleep. */
+	ran += (int)vb_sched_run(&l->sched, ep_now(l));
 	return ran;
 }
 
@@ -192,16 +284,18 @@ static int ep_run(void *opaque)
 static void ep_stop(void *opaque)
 {
 	struct epoll_loop *l = opaque;
-	uint64_t one = 1;
 
 	/* Async-signal-safe: an atomic store and a write(2). */
 	atomic_store(&l->stop, true);
-	if (write(l->stopfd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is already non-zero, a wakeup pends */
-	}
+	wake(l);
 }
 
 static const struct vback_loop_ops epoll_ops = {
+	.post = ep_post,
+	.cancel = ep_cancel,
+	.timer_arm = ep_timer_arm,
+	.timer_cancel = ep_timer_cancel,
+	.now = ep_now,
 	.watch = ep_watch,
 	.modify = ep_modify,
 	.unwatch = ep_unwatch,
@@ -221,17 +315,18 @@ int vback_epoll_loop_create(const struct vback_log *log,
 		return -ENOMEM;
 	l->log = log;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	l->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (l->epfd < 0 || l->stopfd < 0) {
+	l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epfd < 0 || l->wakefd < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	ev.data.u64 = ev_key(l->stopfd, 0);
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stopfd, &ev) < 0) {
+	ev.data.u64 = ev_key(l->wakefd, 0);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) < 0) {
 		ret = -errno;
 		goto fail;
 	}
 	atomic_init(&l->stop, false);
+	atomic_init(&l->sleeping, false);
 	l->loop.ops = &epoll_ops;
 	l->loop.opaque = l;
 	*out = &l->loop;
@@ -240,8 +335,8 @@ fail:
 	vback_logf(log, VBACK_LOG_ERR, "epoll loop: %s", vback_strerror(ret));
 	if (l->epfd >= 0)
 		close(l->epfd);
-	if (l->stopfd >= 0)
-		close(l->stopfd);
+	if (l->wakefd >= 0)
+		close(l->wakefd);
 	free(l);
 	return ret;
 }
@@ -253,8 +348,12 @@ void vback_epoll_loop_destroy(struct vback_loop *loop)
 	if (!loop)
 		return;
 	l = loop->opaque;
+	if (!vb_sched_idle(&l->sched))
+		vback_logf(l->log, VBACK_LOG_WARN, "%s",
+			   "epoll loop destroyed with work posted or timers "
+			   "armed; they never run");
 	close(l->epfd);
-	close(l->stopfd);
+	close(l->wakefd);
 	free(l->watches);
 	free(l);
 }

@@ -1,7 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
+/* The non-inline halves of vback/loop.h. */
+#include <vback/loop.h>
 
-#include <vback/base.h>
+#include "vb_os.h"
+
+int vback_loop_watch(const struct vback_loop *loop, int fd, uint32_t events,
+		     vback_fd_fn fn, void *fn_opaque)
+{
+	if (!loop->ops->watch)
+		return -ENOTSUP;
+	return loop->ops->watch(loop->opaque, fd, events, fn, fn_opaque);
+}
+
+int vback_loop_modify(const struct vback_loop *loop, int fd, uint32_t events)
+{
+	if (!loop->ops->modify)
+		return -ENOTSUP;
+	return loop->ops->modify(loop->opaque, fd, events);
+}
+
+int vback_loop_unwatch(const struct vback_loop *loop, int fd)
+{
+	if (!loop->ops->unwatch)
+		return -ENOENT;
+	return loop->ops->unwatch(loop->opaque, fd);
+}
 
 int vback_loop_run(const struct vback_loop *loop)
 {

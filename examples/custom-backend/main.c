@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/vhost_user.h>
 #include <vback/virtio.h>

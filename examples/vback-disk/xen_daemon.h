@@ -29,7 +29,7 @@
 
 #include <stdbool.h>
 
-#include <vback/base.h>
+#include <vback/loop.h>
 #include <vback/xen.h>
 
 #include "options.h"

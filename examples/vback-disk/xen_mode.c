@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 
+#include <vback/epoll.h>
 #include <vback/xen.h>
 
 #include "modes.h"

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file vback/base.h
- * @brief vback base: logging hook, iovecs and the event-loop interface.
+ * @brief vback base: version, logging hook, errors and iovecs.
  *
  * Everything here is OS-free so that every layer (virtio/ included) may use
- * it. Conventions used by every vback header:
+ * it; the event loop is in vback/loop.h. Conventions used by every vback header:
  *  - functions return 0 or a negative errno; lookups return NULL;
  *  - -EAGAIN is back-pressure (retry later), not failure;
  *  - an object's creator owns it and destroys it with the matching destroy;
@@ -151,112 +151,6 @@ VBACK_API size_t vback_iov_from_buf(const struct vback_iovec *iov,
  *  returns the number of bytes set. */
 VBACK_API size_t vback_iov_memset0(const struct vback_iovec *iov,
 				   unsigned int cnt, size_t skip, size_t len);
-
-/* ------------------------------------------------------------------ */
-/* Event loop                                                          */
-/* ------------------------------------------------------------------ */
-
-/** Readiness bit for vback_loop_watch(): the fd is readable. */
-#define VBACK_EV_IN (1u << 0)
-/** Readiness bit for vback_loop_watch(): the fd is writable. */
-#define VBACK_EV_OUT (1u << 1)
-/** Reported only: error or hang-up on the fd. */
-#define VBACK_EV_ERR (1u << 2)
-
-/**
- * Called on the loop thread, from inside run()/run_once(), when @fd is
- * ready: @events holds the VBACK_EV_* bits that are (VBACK_EV_ERR may be
- * set without being asked for). @opaque is the one given to watch(). The
- * callback may watch, modify and unwatch any fd, its own included.
- */
-typedef void (*vback_fd_fn)(void *opaque, int fd, uint32_t events);
-
-/**
- * The event-loop interface. No vback library waits on anything by itself:
- * the transports and IO backends register their fds here, and whoever owns
- * the process runs the loop. An embedder with a loop of its own (glib,
- * libuv, a Zephyr poll loop, ...) fills these ops; Linux users take the
- * epoll implementation below.
- *
- * Rules for implementations: a callback may watch and unwatch any fd,
- * including its own; after unwatch() returns, the callback for that fd is
- * never called again (not even for events already collected).
- */
-struct vback_loop_ops {
-	/** Start watching @fd for @events (VBACK_EV_*), calling @fn with
-	 *  @fn_opaque (one watch per fd). 0, -EEXIST, -errno. */
-	int (*watch)(void *opaque, int fd, uint32_t events, vback_fd_fn fn,
-		     void *fn_opaque);
-	/** Change the events of a watched fd. 0, -ENOENT, -errno. */
-	int (*modify)(void *opaque, int fd, uint32_t events);
-	/** Stop watching @fd. 0 or -ENOENT. */
-	int (*unwatch)(void *opaque, int fd);
-	/**
-	 * Optional (NULL if the embedder runs its own loop): dispatch until
-	 * stop() is called. 0, or -errno if waiting failed.
-	 */
-	int (*run)(void *opaque);
-	/**
-	 * Optional: run one iteration, waiting at most @timeout_ms (-1:
-	 * forever). Returns the number of callbacks run, or -errno.
-	 */
-	int (*run_once)(void *opaque, int timeout_ms);
-	/** Optional: make run() return after the current callback. */
-	void (*stop)(void *opaque);
-};
-
-/** A loop is its ops plus their context; small, passed by pointer. */
-struct vback_loop {
-	const struct vback_loop_ops *ops; /**< the implementation */
-	void *opaque;			  /**< context passed to every op */
-};
-
-/** Call @loop's watch(): see struct vback_loop_ops. */
-static inline int vback_loop_watch(const struct vback_loop *loop, int fd,
-				   uint32_t events, vback_fd_fn fn,
-				   void *fn_opaque)
-{
-	return loop->ops->watch(loop->opaque, fd, events, fn, fn_opaque);
-}
-
-/** Call @loop's modify(): see struct vback_loop_ops. */
-static inline int vback_loop_modify(const struct vback_loop *loop, int fd,
-				    uint32_t events)
-{
-	return loop->ops->modify(loop->opaque, fd, events);
-}
-
-/** Call @loop's unwatch(): see struct vback_loop_ops. */
-static inline int vback_loop_unwatch(const struct vback_loop *loop, int fd)
-{
-	return loop->ops->unwatch(loop->opaque, fd);
-}
-
-/** Dispatch callbacks until vback_loop_stop(): the loop's run(). Returns
- *  0 once stopped, -errno if waiting failed, -ENOTSUP when the
- *  implementation has no run(). Not re-entrant: never from a callback. */
-VBACK_API int vback_loop_run(const struct vback_loop *loop);
-/** One round of dispatch, waiting at most @timeout_ms (-1: forever):
- *  the number of callbacks run, -errno, or -ENOTSUP when the
- *  implementation has no run_once(). Not from inside a callback. */
-VBACK_API int vback_loop_run_once(const struct vback_loop *loop,
-				  int timeout_ms);
-/** Make run() return after the current callback (callable from one).
- *  No-op when the implementation has no stop(). */
-VBACK_API void vback_loop_stop(const struct vback_loop *loop);
-
-/**
- * The Linux epoll implementation. On success *@out is a loop owned by the
- * caller, freed with vback_epoll_loop_destroy() once nothing watches it.
- * stop() is safe to call from another thread or a signal handler (it only
- * writes an eventfd); everything else is loop-thread only. Returns 0,
- * -ENOTSUP on systems without epoll, -ENOMEM, -errno. @log is borrowed.
- */
-VBACK_API int vback_epoll_loop_create(const struct vback_log *log,
-				      struct vback_loop **out);
-/** Free a loop of vback_epoll_loop_create(); every fd must have been
- *  unwatched (its owners destroyed) and run() returned. NULL: no-op. */
-VBACK_API void vback_epoll_loop_destroy(struct vback_loop *loop);
 
 #ifdef __cplusplus
 }

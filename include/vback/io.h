@@ -17,7 +17,7 @@
 #ifndef VBACK_IO_H
 #define VBACK_IO_H
 
-#include <vback/base.h>
+#include <vback/loop.h>
 
 #ifdef __cplusplus
 extern "C" {

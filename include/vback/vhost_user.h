@@ -34,7 +34,7 @@
 #ifndef VBACK_VHOST_USER_H
 #define VBACK_VHOST_USER_H
 
-#include <vback/base.h>
+#include <vback/loop.h>
 #include <vback/virtio.h>
 
 #ifdef __cplusplus

@@ -26,7 +26,7 @@
 #ifndef VBACK_XEN_H
 #define VBACK_XEN_H
 
-#include <vback/base.h>
+#include <vback/loop.h>
 #include <vback/virtio.h>
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <vback/epoll.h>
+
 #include "cow.h"
 
 #define DISK (64u * 1024u)

@@ -24,6 +24,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 
 #include "fake_xen.h"

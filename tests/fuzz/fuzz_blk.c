@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/virtio.h>
 

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vback/epoll.h>
 #include <vback/vhost_user.h>
 
 #include "fuzz_common.h"

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vback/epoll.h>
+
 #include "fake_xen.h"
 #include "fuzz_common.h"
 #include "test_io.h"

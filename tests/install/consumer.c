@@ -2,6 +2,7 @@
 /* A program outside the tree: only the installed headers and library. */
 #include <stdio.h>
 
+#include <vback/epoll.h>
 #include <vback/vback.h>
 
 int main(void)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 
 #define BLOCK 4096u

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 
 #include "io_internal.h"

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 
 #include "config.h"

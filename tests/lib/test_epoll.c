@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include <vback/base.h>
+#include <vback/epoll.h>
 
 struct ctx {
 	struct vback_loop *loop;

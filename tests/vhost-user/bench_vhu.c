@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/vhost_user.h>
 #include <vback/virtio.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <vback/base.h>
+#include <vback/loop.h>
 
 #include "protocol.h"
 

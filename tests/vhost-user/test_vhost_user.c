@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include <vback/epoll.h>
 #include <vback/vhost_user.h>
 
 #include "fake_dev.h"

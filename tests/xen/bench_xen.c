@@ -19,6 +19,8 @@
 
 #include <linux/virtio_blk.h>
 
+#include <vback/epoll.h>
+
 #include "fake_xen.h"
 #include "guest_driver.h"
 #include "guest_mem.h"

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/base.h>
+#include <vback/loop.h>
 
 #include "xen_sys.h"
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vback/epoll.h>
+
 #include "fake_xen.h"
 #include "xen_priv.h"
 

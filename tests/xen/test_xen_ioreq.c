@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <vback/epoll.h>
+
 #include "harness.h"
 
 /* A device window that records what reaches it. */
