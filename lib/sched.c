@@ -127,6 +127,11 @@ unsigned int vb_sched_run(struct vb_sched *s, uint64_t now)
 	unsigned int ran = 0, due = 0;
 	const struct vback_timer *it;
 
+	/* The common case of a busy loop: nothing posted, nothing due. */
+	if (!s->head && !__atomic_load_n(&s->incoming, __ATOMIC_RELAXED) &&
+	    (!s->timers || s->timers->deadline_ns_ > now))
+		return 0;
+
 	/* The timers due at entry, counted now: one that re-arms itself with
 	 * no delay fires again next run, not in an endless loop here. */
 	for (it = s->timers; it && it->deadline_ns_ <= now; it = it->next_)

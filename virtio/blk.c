@@ -5,13 +5,12 @@
  * guest memory. Every popped head is answered, with VIRTIO_BLK_S_IOERR or
  * VIRTIO_BLK_S_UNSUPP when the request is malformed or unknown.
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
 #include "ring.h"
+#include "vb_os.h"
 
 #define BLK_DEFAULT_QUEUE_SIZE 256u
 #define BLK_DEFAULT_SEG_MAX    126u
@@ -43,8 +42,8 @@ struct vback_blk {
 	uint32_t seg_max;
 	uint32_t size_max;
 	uint64_t capacity; /* 512-byte sectors */
-	unsigned int nblocked;
 	struct vback_blk_stats stats;
+	struct vback_io_req flush; /* the quiesce flush */
 };
 
 /* Returned by the request parsers when the request went to the IO layer. */
@@ -70,8 +69,6 @@ static bool writethrough(const struct vback_blk *blk)
 /* ------------------------------------------------------------------ */
 /* Completion                                                          */
 /* ------------------------------------------------------------------ */
-
-static void blk_process(struct vback_dev *dev, struct vq *vq);
 
 static void count(struct vback_blk *blk, const struct blk_req *r,
 		  uint8_t status)
@@ -113,17 +110,20 @@ static void count(struct vback_blk *blk, const struct blk_req *r,
 	}
 }
 
-/* Write the status byte, hand the head back, publish unless batching. */
-static void blk_complete(struct vback_blk *blk, struct vq *vq,
-			 struct vq_elem *e, uint8_t status)
+/* Write the status byte and hand the head back to the core. */
+static void blk_complete(struct vback_blk *blk, struct vq_elem *e,
+			 uint8_t status)
 {
 	struct blk_req *r = e->priv;
 
+	if (!dev_elem_live(e)) {
+		/* The queue was reset: no status, no ring, no guest memory. */
+		dev_complete(e, 0);
+		return;
+	}
 	count(blk, r, status);
 	*e->last_in = status;
-	vq_push(vq, e, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
-	if (!vq->in_kick)
-		vq_flush(vq);
+	dev_complete(e, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
 }
 
 static uint8_t errno_status(int err)
@@ -131,39 +131,13 @@ static uint8_t errno_status(int err)
 	return err == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
 }
 
-static void kick_blocked(struct vback_blk *blk)
-{
-	unsigned int still = 0;
-
-	for (unsigned int q = 0; q < blk->dev.nq; q++) {
-		struct vq *vq = &blk->dev.vqs[q];
-
-		if (!vq->blocked)
-			continue;
-		if (vq->in_kick)
-			vq->rekick = true;
-		else
-			blk_process(&blk->dev, vq);
-		still += vq->blocked != NULL;
-	}
-	/* Recount: a queue reset drops its blocked request behind our back. */
-	blk->nblocked = still;
-}
-
 static void blk_io_done(struct vback_io_req *req, int result)
 {
 	struct blk_req *r = (struct blk_req *)req;
 	struct vq_elem *e = r->elem;
 	struct vback_blk *blk = r->blk;
-	struct vq *vq;
 
-	if (e->ctx->orphaned) {
-		/* The queue was reset: no status, no ring, no guest memory. */
-		vq_complete_orphan(e);
-		return;
-	}
-	vq = &blk->dev.vqs[e->ctx->q];
-	if (!result && r->flush_after) {
+	if (!result && r->flush_after && dev_elem_live(e)) {
 		r->flush_after = false;
 		r->io.op = VBACK_IO_FLUSH;
 		r->io.iov = NULL;
@@ -175,14 +149,11 @@ static void blk_io_done(struct vback_io_req *req, int result)
 			return;
 		}
 	}
-	blk_complete(blk, vq, e,
-		     result ? errno_status(result) : VIRTIO_BLK_S_OK);
-	if (blk->nblocked)
-		kick_blocked(blk);
+	blk_complete(blk, e, result ? errno_status(result) : VIRTIO_BLK_S_OK);
 }
 
-/* Hand @r to the IO layer. BLK_SUBMITTED or a status to answer now. */
-static int blk_submit(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
+/* Hand @e's request to the IO layer: VDEV_TAKEN or VDEV_BLOCKED. */
+static int blk_submit(struct vback_blk *blk, struct vq_elem *e)
 {
 	struct blk_req *r = e->priv;
 	int rc;
@@ -190,15 +161,53 @@ static int blk_submit(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
 	r->io.done = blk_io_done;
 	r->io.opaque = r;
 	rc = vback_io_submit(&blk->io, &r->io);
-	if (!rc)
-		return BLK_SUBMITTED;
-	if (rc == -EAGAIN) {
-		/* Back-pressure: retried when a completion arrives. */
-		vq->blocked = e;
-		blk->nblocked++;
-		return BLK_SUBMITTED;
+	if (rc == -EAGAIN)
+		return VDEV_BLOCKED; /* the core retries after a completion */
+	if (rc)
+		blk_complete(blk, e, errno_status(rc));
+	return VDEV_TAKEN;
+}
+
+static int blk_retry(struct vback_dev *dev, struct vq_elem *e)
+{
+	return blk_submit(to_blk(dev), e);
+}
+
+static void blk_batch_end(struct vback_dev *dev, unsigned int q)
+{
+	(void)q;
+	vback_io_unplug(&to_blk(dev)->io);
+}
+
+static void blk_flush_done(struct vback_io_req *req, int result)
+{
+	struct vback_blk *blk = req->opaque;
+
+	blk->dev.type_inflight--;
+	dev_quiesce_done(&blk->dev, result);
+}
+
+/* The end of a quiesce: one FLUSH makes every completed write durable. */
+static void blk_flush(struct vback_dev *dev)
+{
+	struct vback_blk *blk = to_blk(dev);
+	int rc;
+
+	if (blk->read_only) {
+		dev_quiesce_done(dev, 0);
+		return;
 	}
-	return errno_status(rc);
+	memset(&blk->flush, 0, sizeof(blk->flush));
+	blk->flush.op = VBACK_IO_FLUSH;
+	blk->flush.done = blk_flush_done;
+	blk->flush.opaque = blk;
+	rc = vback_io_submit(&blk->io, &blk->flush);
+	if (rc) {
+		dev_quiesce_done(dev, rc);
+		return;
+	}
+	dev->type_inflight++;
+	vback_io_unplug(&blk->io);
 }
 
 /* ------------------------------------------------------------------ */
@@ -330,8 +339,9 @@ static int blk_range(struct vback_blk *blk, struct vq_elem *e,
 	return BLK_SUBMITTED;
 }
 
-static void blk_handle(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
+static int blk_handle(struct vback_dev *dev, struct vq_elem *e)
 {
+	struct vback_blk *blk = to_blk(dev);
 	struct blk_req *r = e->priv;
 	struct virtio_blk_outhdr hdr;
 	int st;
@@ -344,11 +354,11 @@ static void blk_handle(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
 	r->flush_after = false;
 	if (!e->last_in) {
 		/* Nowhere to put a status: the driver is broken. */
-		dev_fail(&blk->dev, vq,
+		dev_fail(dev, dev_elem_vq(dev, e),
 			 "queue %u: head %u: no writable status byte",
-			 vq->index, e->head);
-		vq_push(vq, e, 0);
-		return;
+			 e->ctx->q, e->head);
+		dev_complete(e, 0);
+		return VDEV_TAKEN;
 	}
 	if (e->truncated || e->out_len < BLK_HDR_SIZE) {
 		st = VIRTIO_BLK_S_IOERR;
@@ -384,47 +394,10 @@ static void blk_handle(struct vback_blk *blk, struct vq *vq, struct vq_elem *e)
 		break;
 	}
 	if (st == BLK_SUBMITTED)
-		st = blk_submit(blk, vq, e);
+		return blk_submit(blk, e);
 answer:
-	if (st != BLK_SUBMITTED)
-		blk_complete(blk, vq, e, (uint8_t)st);
-}
-
-static void blk_process(struct vback_dev *dev, struct vq *vq)
-{
-	struct vback_blk *blk = to_blk(dev);
-
-	if (vq->in_kick) {
-		vq->rekick = true; /* the running kick loops once more */
-		return;
-	}
-	vq->in_kick = true;
-	do {
-		vq->rekick = false;
-		if (vq->blocked) {
-			struct vq_elem *e = vq->blocked;
-			int st;
-
-			vq->blocked = NULL;
-			blk->nblocked--;
-			st = blk_submit(blk, vq, e);
-			if (st != BLK_SUBMITTED)
-				blk_complete(blk, vq, e, (uint8_t)st);
-		}
-		while (!vq->blocked) {
-			struct vq_elem *e;
-			int r = 0;
-
-			while (!vq->blocked && (r = vq_pop(vq, &e)) > 0)
-				blk_handle(blk, vq, e);
-			if (vq->blocked || r < 0 || !vq_rearm(vq))
-				break;
-		}
-		/* One batch: let the IO layer start (or finish) it all. */
-		vback_io_unplug(&blk->io);
-	} while (vq->rekick && vq->enabled);
-	vq->in_kick = false;
-	vq_flush(vq);
+	blk_complete(blk, e, (uint8_t)st);
+	return VDEV_TAKEN;
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,7 +436,7 @@ static void blk_config_build(const struct vback_blk *blk, uint8_t *c)
 	st_le32(c + VBLK_CFG_MAX_WZ_SECTORS,
 		or_max(caps->max_write_zeroes_sectors));
 	st_le32(c + VBLK_CFG_MAX_WZ_SEG, 1);
-	c[VBLK_CFG_WZ_MAY_UNMAP] = caps->can_discard;
+	c[VBLK_CFG_WZ_MAY_UNMAP] = dev_offers(&blk->dev, VIRTIO_BLK_F_DISCARD);
 	st_le32(c + VBLK_CFG_MAX_SE_SECTORS, or_max(caps->max_discard_sectors));
 	st_le32(c + VBLK_CFG_MAX_SE_SEG, 1);
 	st_le32(c + VBLK_CFG_SE_ALIGN, lbs / VIRTIO_BLK_SECTOR);
@@ -496,17 +469,19 @@ static void blk_reset(struct vback_dev *dev)
 	struct vback_blk *blk = to_blk(dev);
 
 	blk->writeback = blk->writeback_default;
-	blk->nblocked = 0;
 }
 
 static void blk_destroy_dev(struct vback_dev *dev)
 {
 	dev_fini(dev);
-	free(to_blk(dev));
+	vb_free(to_blk(dev));
 }
 
 static const struct vdev_type_ops blk_type_ops = {
-	.process = blk_process,
+	.handle = blk_handle,
+	.retry = blk_retry,
+	.batch_end = blk_batch_end,
+	.flush = blk_flush,
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
 	.reset = blk_reset,
@@ -545,7 +520,7 @@ int vback_blk_create(const struct vback_blk_options *opts,
 		return -EINVAL;
 	if (caps.physical_block_size < caps.logical_block_size)
 		caps.physical_block_size = caps.logical_block_size;
-	blk = calloc(1, sizeof(*blk));
+	blk = vb_calloc(1, sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
 	blk->io = opts->io;
@@ -565,7 +540,7 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	r = dev_init(&blk->dev, &blk_type_ops, VIRTIO_ID_BLOCK, nq, qsize,
 		     VBLK_CFG_SIZE, opts->log, opts->name ? opts->name : "blk");
 	if (r) {
-		free(blk);
+		vb_free(blk);
 		return r;
 	}
 	f = VB_BIT(VIRTIO_F_RING_INDIRECT_DESC) |
@@ -584,8 +559,11 @@ int vback_blk_create(const struct vback_blk_options *opts,
 		f |= VB_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
 	if (!blk->read_only && caps.can_secure_erase)
 		f |= VB_BIT(VIRTIO_BLK_F_SECURE_ERASE);
-	blk->dev.device_features = f;
+	blk->dev.device_features = f & ~opts->disabled_features;
 	blk->dev.iov_cap = blk->seg_max + 2u + BLK_IOV_SLACK;
+	/* Header, seg_max data segments, status: anything longer is
+	 * answered IOERR, and walked no further than the queue size. */
+	blk->dev.max_chain = blk->seg_max + 2u;
 	*out = blk;
 	return 0;
 }
@@ -604,13 +582,32 @@ void vback_blk_destroy(struct vback_blk *blk)
 int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes)
 {
 	/* Whole logical blocks: a partial last block would be advertised
-	 * in the capacity, and every request touching it refused by IO. */
-	if (!blk || size_bytes % blk->caps.logical_block_size)
+	 * in the capacity, and every request touching it refused by IO.
+	 * (A power of two: a mask, no 64-bit division on 32-bit targets.) */
+	if (!blk || (size_bytes & (blk->caps.logical_block_size - 1u)))
 		return -EINVAL;
 	blk->caps.size_bytes = size_bytes;
 	blk->capacity = size_bytes / VIRTIO_BLK_SECTOR;
 	dev_config_changed(&blk->dev);
 	return 0;
+}
+
+int vback_blk_refresh_size(struct vback_blk *blk, uint64_t *size_bytes)
+{
+	uint64_t size = 0;
+	int r;
+
+	if (!blk->io.ops->refresh_size)
+		return -EOPNOTSUPP;
+	r = blk->io.ops->refresh_size(blk->io.opaque, &size);
+	if (r < 0)
+		return r;
+	if (size_bytes)
+		*size_bytes = size;
+	if (size == blk->caps.size_bytes)
+		return 0;
+	r = vback_blk_resize(blk, size);
+	return r < 0 ? r : 1;
 }
 
 void vback_blk_get_stats(const struct vback_blk *blk,

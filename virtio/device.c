@@ -3,13 +3,12 @@
  * Device core: features, status machine, config space, queues, reset
  * (virtio 1.2 sections 2.1 - 2.7 and 3).
  */
-#include <errno.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
 #include "ring.h"
+#include "vb_os.h"
 
 int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	     uint32_t device_id, unsigned int nq, uint16_t max_size,
@@ -19,7 +18,7 @@ int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	memset(dev, 0, sizeof(*dev));
 	if (!nq || nq > VBACK_DEV_MAX_QUEUES)
 		return -EINVAL;
-	dev->vqs = calloc(nq, sizeof(*dev->vqs));
+	dev->vqs = vb_calloc(nq, sizeof(*dev->vqs));
 	if (!dev->vqs)
 		return -ENOMEM;
 	dev->type = type;
@@ -30,14 +29,17 @@ int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	dev->config_size = config_size;
 	if (name)
 		strncpy(dev->name, name, sizeof(dev->name) - 1);
-	for (unsigned int i = 0; i < nq; i++)
+	for (unsigned int i = 0; i < nq; i++) {
 		vq_init(&dev->vqs[i], dev, i, max_size);
+		vback_work_init(&dev->vqs[i].work, dev_queue_work,
+				&dev->vqs[i]);
+	}
 	return 0;
 }
 
 void dev_fini(struct vback_dev *dev)
 {
-	free(dev->vqs);
+	vb_free(dev->vqs);
 	dev->vqs = NULL;
 }
 
@@ -65,31 +67,6 @@ void dev_config_changed(struct vback_dev *dev)
 		dev->t.ops->notify_config(dev->t.opaque);
 }
 
-void dev_notify_queue(struct vback_dev *dev, unsigned int q)
-{
-	if (dev->attached)
-		dev->t.ops->notify_queue(dev->t.opaque, q);
-}
-
-void dev_queue_idle(struct vback_dev *dev, struct vq *vq)
-{
-	if (dev->attached && dev->t.ops->queue_idle)
-		dev->t.ops->queue_idle(dev->t.opaque, vq->index);
-}
-
-void dev_ctx_idle(struct vq_ctx *ctx)
-{
-	struct vback_dev *dev = ctx->dev;
-
-	for (struct vq_ctx **p = &dev->orphans; *p; p = &(*p)->next_orphan) {
-		if (*p == ctx) {
-			*p = ctx->next_orphan;
-			free(ctx);
-			return;
-		}
-	}
-}
-
 void dev_set_legacy(struct vback_dev *dev, bool legacy)
 {
 	dev->legacy = legacy;
@@ -108,7 +85,8 @@ void dev_queue_invalidate_size(struct vback_dev *dev, unsigned int q)
 int vback_dev_attach(struct vback_dev *dev, const struct vback_dev_transport *t)
 {
 	if (!dev || !t || !t->ops || !t->ops->notify_queue ||
-	    !t->ops->notify_config || !t->gm.ops || !t->gm.ops->map)
+	    !t->ops->notify_config || !t->gm.ops || !t->gm.ops->map ||
+	    !t->loop || !t->loop->ops)
 		return -EINVAL;
 	if (dev->attached)
 		return -EBUSY;
@@ -122,6 +100,7 @@ void vback_dev_detach(struct vback_dev *dev)
 	if (!dev || !dev->attached)
 		return;
 	vback_dev_reset(dev);
+	dev_cancel_work(dev);
 	dev->attached = false;
 	memset(&dev->t, 0, sizeof(dev->t));
 	dev->legacy = false;
@@ -214,18 +193,25 @@ int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
 		return -EPROTO;
 	}
 	dev->status = s | keep;
+	/* What the driver made available before DRIVER_OK is served now
+	 * (kicks before it are ignored, 3.1.1). */
+	if ((added & VBACK_STATUS_DRIVER_OK) && (s & VBACK_STATUS_DRIVER_OK))
+		dev_run_all(dev);
 	return ret;
 }
 
 void vback_dev_reset(struct vback_dev *dev)
 {
 	for (unsigned int i = 0; i < dev->nq; i++)
-		vq_reset(&dev->vqs[i]);
+		dev_vq_reset(dev, &dev->vqs[i]);
 	dev->driver_features = 0;
 	dev->features_invalid = false;
 	dev->status = 0;
 	if (dev->type->reset)
 		dev->type->reset(dev);
+	/* The rings are unmapped: the transport may drop what it cached. */
+	if (dev->attached && dev->t.ops->reset)
+		dev->t.ops->reset(dev->t.opaque);
 }
 
 /* ------------------------------------------------------------------ */
@@ -339,7 +325,7 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 	if (!dev->attached)
 		return -ENODEV;
 	r = vq_enable(&dev->vqs[q], &dev->t.gm, dev->driver_features,
-		      dev->iov_cap, dev->type->slot_priv_size);
+		      dev->iov_cap, dev->type->slot_priv_size, dev->max_chain);
 	if (r && r != -EBUSY)
 		dev_log(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
 			vback_strerror(r));
@@ -354,7 +340,7 @@ bool vback_dev_queue_enabled(const struct vback_dev *dev, unsigned int q)
 void vback_dev_queue_reset(struct vback_dev *dev, unsigned int q)
 {
 	if (q < dev->nq)
-		vq_reset(&dev->vqs[q]);
+		dev_vq_reset(dev, &dev->vqs[q]);
 }
 
 unsigned int vback_dev_queue_stop(struct vback_dev *dev, unsigned int q)
@@ -394,18 +380,17 @@ int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int q,
 
 void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
 {
-	if (q >= dev->nq || !dev->vqs[q].enabled) {
+	if (q >= dev->nq || !dev->vqs[q].enabled ||
+	    !(dev->status & VBACK_STATUS_DRIVER_OK)) {
 		if (vback_log_enabled(dev->log, VBACK_LOG_DEBUG))
 			dev_log(dev, VBACK_LOG_DEBUG,
-				"kick of queue %u ignored (not enabled)", q);
+				"kick of queue %u ignored (%s)", q,
+				q >= dev->nq || !dev->vqs[q].enabled
+					? "not enabled"
+					: "before DRIVER_OK");
 		return;
 	}
-	dev->type->process(dev, &dev->vqs[q]);
-}
-
-unsigned int vback_dev_inflight(const struct vback_dev *dev)
-{
-	return dev->inflight;
+	dev_queue_run(&dev->vqs[q]);
 }
 
 bool vback_dev_resetting(const struct vback_dev *dev, int q)
@@ -427,11 +412,11 @@ void vback_dev_destroy(struct vback_dev *dev)
 			"detach the transport first); leaking it");
 		return;
 	}
-	if (dev->inflight) {
+	if (vback_dev_inflight(dev)) {
 		/* IO still owns buffers in our contexts: leak, don't free. */
 		dev_log(dev, VBACK_LOG_ERR,
 			"destroyed with %u requests in flight; leaking it",
-			dev->inflight);
+			vback_dev_inflight(dev));
 		return;
 	}
 	dev->type->destroy(dev);

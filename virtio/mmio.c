@@ -3,12 +3,13 @@
  * virtio-mmio register file (virtio 1.2 section 4.2): version 2 (modern)
  * and version 1 (legacy, 4.2.4) on top of the device core.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include <vback/mmio.h>
 
 #include "device.h"
 #include "ring.h"
+#include "vb_os.h"
 
 #define VMMIO_VENDOR_VBCK	   0x4b434256u /* "VBCK" little endian */
 #define LEGACY_QUEUE_ALIGN_DEFAULT 4096u
@@ -77,9 +78,18 @@ static void mmio_notify_config(void *opaque)
 	raise_irq(opaque, VMMIO_INT_CONFIG);
 }
 
+static void mmio_reset(void *opaque)
+{
+	struct vback_mmio *m = opaque;
+
+	if (m->ops->reset)
+		m->ops->reset(m->opaque);
+}
+
 static const struct vback_dev_transport_ops mmio_transport_ops = {
 	.notify_queue = mmio_notify_queue,
 	.notify_config = mmio_notify_config,
+	.reset = mmio_reset,
 };
 
 static void mmio_state_reset(struct vback_mmio *m)
@@ -108,10 +118,10 @@ int vback_mmio_create(const struct vback_mmio_options *opts,
 	int r;
 
 	if (!opts || !out || !opts->dev || !opts->ops || !opts->ops->set_irq ||
-	    !opts->gm.ops || !opts->gm.ops->map ||
+	    !opts->gm.ops || !opts->gm.ops->map || !opts->loop ||
 	    (opts->version != 0 && opts->version != 1 && opts->version != 2))
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
+	m = vb_calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->dev = opts->dev;
@@ -127,12 +137,13 @@ int vback_mmio_create(const struct vback_mmio_options *opts,
 	t.ops = &mmio_transport_ops;
 	t.opaque = m;
 	t.gm = opts->gm;
+	t.loop = opts->loop;
 	t.features = opts->transport_features;
 	if (m->version == 2)
 		t.features |= VB_BIT(VIRTIO_F_RING_RESET);
 	r = vback_dev_attach(m->dev, &t);
 	if (r) {
-		free(m);
+		vb_free(m);
 		return r;
 	}
 	dev_set_legacy(m->dev, m->version == 1);
@@ -145,7 +156,7 @@ void vback_mmio_destroy(struct vback_mmio *mmio)
 	if (!mmio)
 		return;
 	vback_dev_detach(mmio->dev);
-	free(mmio);
+	vb_free(mmio);
 }
 
 /* The selected queue, or NULL (QueueSel is guest-controlled). */

@@ -3,15 +3,13 @@
  * Split virtqueue: ring mapping, chain walking with validation, used ring
  * and notification suppression (virtio 1.2 section 2.7).
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "ring.h"
+#include "vb_os.h"
 #include "virtqueue.h"
 
 /* ------------------------------------------------------------------ */
@@ -61,23 +59,68 @@ int gm_write(const struct vback_gm *gm, uint64_t addr, const void *buf,
 /* Ring areas                                                          */
 /* ------------------------------------------------------------------ */
 
+static void pieces_unmap(const struct vback_gm *gm, uint64_t gpa,
+			 const struct vq_piece *p, unsigned int n,
+			 unsigned int access)
+{
+	if (!gm->ops || !gm->ops->unmap)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		gm->ops->unmap(gm->opaque, gpa + p[i].off, p[i].host, p[i].len,
+			       access);
+}
+
+/*
+ * Map [gpa, gpa + len) into at most @cap pieces. 0 with *@n set, -EFAULT
+ * (not guest memory) or -ENOSPC (more pieces needed); nothing stays
+ * mapped on failure.
+ */
+static int pieces_map(const struct vback_gm *gm, uint64_t gpa, uint64_t len,
+		      unsigned int access, struct vq_piece *p, unsigned int cap,
+		      unsigned int *n)
+{
+	uint64_t off = 0;
+	unsigned int k = 0;
+
+	while (off < len) {
+		uint64_t want = len - off;
+		uint8_t *host =
+			gm->ops->map(gm->opaque, gpa + off, &want, access);
+
+		if (!host || !want || want > len - off) {
+			pieces_unmap(gm, gpa, p, k, access);
+			return -EFAULT;
+		}
+		if (k == cap) {
+			if (gm->ops->unmap)
+				gm->ops->unmap(gm->opaque, gpa + off, host,
+					       want, access);
+			pieces_unmap(gm, gpa, p, k, access);
+			return -ENOSPC;
+		}
+		p[k].off = off;
+		p[k].len = want;
+		p[k].host = host;
+		k++;
+		off += want;
+	}
+	*n = k;
+	return 0;
+}
+
 static void area_unmap(struct vq_area *a, const struct vback_gm *gm)
 {
-	if (gm->ops && gm->ops->unmap) {
-		for (unsigned int i = 0; i < a->npieces; i++)
-			gm->ops->unmap(gm->opaque, a->gpa + a->pieces[i].off,
-				       a->pieces[i].host, a->pieces[i].len,
-				       a->access);
-	}
-	free(a->pieces);
+	pieces_unmap(gm, a->gpa, a->pieces, a->npieces, a->access);
+	vb_free(a->pieces);
 	memset(a, 0, sizeof(*a));
 }
 
+/* Map a ring area, in as many pieces as the view needs (setup time). */
 static int area_map(struct vq_area *a, const struct vback_gm *gm, uint64_t gpa,
 		    uint64_t len, unsigned int access)
 {
-	unsigned int cap = 0;
-	uint64_t off = 0;
+	unsigned int cap = 4;
+	int r;
 
 	memset(a, 0, sizeof(*a));
 	a->gpa = gpa;
@@ -85,35 +128,24 @@ static int area_map(struct vq_area *a, const struct vback_gm *gm, uint64_t gpa,
 	a->access = access;
 	if (!len || len - 1 > UINT64_MAX - gpa)
 		return -EINVAL;
-	while (off < len) {
-		uint64_t n = len - off;
-		uint8_t *host = gm->ops->map(gm->opaque, gpa + off, &n, access);
-
-		if (!host || !n || n > len - off) {
-			area_unmap(a, gm);
-			return -EFAULT;
-		}
-		if (a->npieces == cap) {
-			unsigned int ncap = cap ? cap * 2 : 4;
-			struct vq_piece *p = NULL;
-
-			if (ncap < UINT_MAX / 2)
-				p = realloc(a->pieces, ncap * sizeof(*p));
-			if (!p) {
-				if (gm->ops->unmap)
-					gm->ops->unmap(gm->opaque, gpa + off,
-						       host, n, access);
-				area_unmap(a, gm);
-				return -ENOMEM;
-			}
-			a->pieces = p;
-			cap = ncap;
-		}
-		a->pieces[a->npieces].off = off;
-		a->pieces[a->npieces].len = n;
-		a->pieces[a->npieces].host = host;
-		a->npieces++;
-		off += n;
+	for (;;) {
+		a->pieces = vb_calloc(cap, sizeof(*a->pieces));
+		if (!a->pieces)
+			return -ENOMEM;
+		r = pieces_map(gm, gpa, len, access, a->pieces, cap,
+			       &a->npieces);
+		if (r != -ENOSPC)
+			break;
+		vb_free(a->pieces);
+		a->pieces = NULL;
+		if (cap > UINT_MAX / 2 / sizeof(*a->pieces))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	if (r) {
+		vb_free(a->pieces);
+		memset(a, 0, sizeof(*a));
+		return r;
 	}
 	/* One piece, aligned like the guest address (the field loads below
 	 * are naturally aligned then): use it directly. */
@@ -216,7 +248,14 @@ static inline void ring_desc(const struct vq *vq, unsigned int i,
 void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
 	     uint16_t max_size)
 {
+	/* The core's work item may be posted and a run may be on the stack
+	 * (a reset from inside a completion): both survive. */
+	struct vback_work work = vq->work;
+	bool running = vq->running;
+
 	memset(vq, 0, sizeof(*vq));
+	vq->work = work;
+	vq->running = running;
 	vq->dev = dev;
 	vq->index = index;
 	vq->max_size = max_size;
@@ -242,7 +281,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	uint8_t *base;
 
 	off = align16(sizeof(*ctx));
-	base = calloc(1, off + sz_slots + sz_iov + sz_maps + n * sz_priv);
+	base = vb_calloc(1, off + sz_slots + sz_iov + sz_maps + n * sz_priv);
 	if (!base)
 		return NULL;
 	ctx = (struct vq_ctx *)base;
@@ -271,7 +310,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 }
 
 int vq_enable(struct vq *vq, const struct vback_gm *gm, uint64_t features,
-	      unsigned int iov_cap, size_t priv_size)
+	      unsigned int iov_cap, size_t priv_size, uint32_t max_chain)
 {
 	bool ev = features & VB_BIT(VIRTIO_F_RING_EVENT_IDX);
 	uint16_t n = vq->size;
@@ -305,10 +344,12 @@ int vq_enable(struct vq *vq, const struct vback_gm *gm, uint64_t features,
 	}
 	vq->event_idx = ev;
 	vq->indirect = features & VB_BIT(VIRTIO_F_RING_INDIRECT_DESC);
+	vq->max_chain = max_chain > n ? max_chain : n;
 	vq->shadow_avail = vq->last_avail;
 	vq->signalled_valid = false;
 	vq->broken = false;
 	vq->stopped = false;
+	vq->idle_reported = false;
 	vq->enabled = true;
 	return 0;
 
@@ -334,30 +375,29 @@ void vq_elem_release(struct vq_elem *e)
 	e->nmaps = 0;
 }
 
-/* Account for an element leaving flight. */
+/* Account for an element leaving flight: the one count. */
 static void elem_done(struct vq_elem *e)
 {
-	struct vq_ctx *ctx = e->ctx;
-
 	e->inflight = false;
-	ctx->inflight--;
-	ctx->dev->inflight--;
+	e->ctx->inflight--;
 }
 
-void vq_complete_orphan(struct vq_elem *e)
+bool vq_complete_orphan(struct vq_elem *e)
 {
-	struct vq_ctx *ctx = e->ctx;
-
 	/* The ring is gone: release the mappings, touch nothing else. */
 	vq_elem_release(e);
 	elem_done(e);
-	if (!ctx->inflight)
-		dev_ctx_idle(ctx);
+	return e->ctx->inflight == 0;
 }
 
-void vq_reset(struct vq *vq)
+void vq_ctx_free(struct vq_ctx *ctx)
 {
-	struct vq_ctx *ctx = vq->ctx;
+	vb_free(ctx);
+}
+
+struct vq_ctx *vq_reset(struct vq *vq)
+{
+	struct vq_ctx *ctx = vq->ctx, *orphan = NULL;
 	struct vback_gm gm = { 0 };
 
 	if (ctx) {
@@ -366,15 +406,12 @@ void vq_reset(struct vq *vq)
 			/* Popped but never submitted: nothing else owns it. */
 			vq_elem_release(vq->blocked);
 			elem_done(vq->blocked);
-			vq->blocked = NULL;
 		}
 		ctx->orphaned = true;
-		if (ctx->inflight) {
-			ctx->next_orphan = vq->dev->orphans;
-			vq->dev->orphans = ctx;
-		} else {
-			free(ctx);
-		}
+		if (ctx->inflight)
+			orphan = ctx;
+		else
+			vq_ctx_free(ctx);
 	}
 	if (gm.ops) {
 		area_unmap(&vq->desc, &gm);
@@ -382,13 +419,19 @@ void vq_reset(struct vq *vq)
 		area_unmap(&vq->used, &gm);
 	}
 	vq_init(vq, vq->dev, vq->index, vq->max_size);
+	return orphan;
 }
 
 /* ------------------------------------------------------------------ */
 /* Popping                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Map one descriptor's buffer into iovec pieces. 0 or -EFAULT. */
+/*
+ * Map one descriptor's buffer into iovec pieces. 0 or -EFAULT. Once the
+ * chain has more pieces than iovecs the answer is an error whatever the
+ * rest holds: nothing more is mapped (only the range was checked), so a
+ * hostile chain costs no mapping work beyond the iovec capacity.
+ */
 static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 		      uint32_t len, bool write)
 {
@@ -396,7 +439,7 @@ static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 	unsigned int access = write ? VBACK_GM_WRITE : VBACK_GM_READ;
 	uint64_t done = 0;
 
-	while (done < len) {
+	while (done < len && !e->truncated) {
 		uint64_t n = len - done;
 		void *host = gm->ops->map(gm->opaque, addr + done, &n, access);
 		unsigned int k = e->nout + e->nin;
@@ -404,64 +447,109 @@ static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 		if (!host || !n || n > len - done)
 			return -EFAULT;
 		if (k >= ctx->iov_cap) {
-			/* Keep validating; the device answers with an error. */
 			e->truncated = true;
 			if (gm->ops->unmap)
 				gm->ops->unmap(gm->opaque, addr + done, host, n,
 					       access);
-		} else {
-			e->iov[k].iov_base = host;
-			e->iov[k].iov_len = n;
-			if (e->maps) {
-				e->maps[k].gpa = addr + done;
-				e->maps[k].host = host;
-				e->maps[k].len = n;
-				e->maps[k].access = access;
-				e->nmaps = k + 1;
-			}
-			if (write)
-				e->nin++;
-			else
-				e->nout++;
+			break;
 		}
+		e->iov[k].iov_base = host;
+		e->iov[k].iov_len = n;
+		if (e->maps) {
+			e->maps[k].gpa = addr + done;
+			e->maps[k].host = host;
+			e->maps[k].len = n;
+			e->maps[k].access = access;
+			e->nmaps = k + 1;
+		}
+		if (write)
+			e->nin++;
+		else
+			e->nout++;
 		done += n;
 	}
 	return 0;
 }
 
+/* Pieces of an indirect table mapped at once: a handful covers any table
+ * (one mapping call per region, chunk or 32 grant pages, not one per
+ * descriptor); a table in more pieces is read descriptor by descriptor. */
+#define TABLE_PIECES 8
+
+struct table {
+	uint64_t gpa;
+	unsigned int n; /* 0: not mapped, read with gm_read() */
+	struct vq_piece p[TABLE_PIECES];
+};
+
+static void desc_decode(const uint8_t *b, struct desc_copy *d)
+{
+	d->addr = ld_le64(b);
+	d->len = ld_le32(b + 8);
+	d->flags = ld_le16(b + 12);
+	d->next = ld_le16(b + 14);
+}
+
+/* Descriptor @i of an indirect table; 0 or -EFAULT. */
+static int table_desc(const struct vq_ctx *ctx, const struct table *t,
+		      unsigned int i, struct desc_copy *d)
+{
+	uint64_t off = VRING_DESC_SIZE(i);
+	uint8_t b[16];
+	size_t got = 0;
+
+	if (!t->n) {
+		if (gm_read(&ctx->gm, t->gpa + off, b, sizeof(b)))
+			return -EFAULT;
+		desc_decode(b, d);
+		return 0;
+	}
+	/* The guest may rewrite the table meanwhile: copy once, use the
+	 * copy (a descriptor may straddle two pieces). */
+	for (unsigned int k = 0; k < t->n && got < sizeof(b); k++) {
+		const struct vq_piece *p = &t->p[k];
+		uint64_t at = off + got;
+		size_t c;
+
+		if (at < p->off || at >= p->off + p->len)
+			continue;
+		c = (size_t)(p->off + p->len - at);
+		if (c > sizeof(b) - got)
+			c = sizeof(b) - got;
+		memcpy(b + got, p->host + (at - p->off), c);
+		got += c;
+	}
+	desc_decode(b, d);
+	return 0;
+}
+
+static void table_unmap(const struct vq_ctx *ctx, struct table *t)
+{
+	if (t->n)
+		pieces_unmap(&ctx->gm, t->gpa, t->p, t->n, VBACK_GM_READ);
+	t->n = 0;
+}
+
 /*
  * Walk the chain at @head into @e. Returns NULL or the reason the chain
- * violates the protocol. Every field is copied before it is checked.
+ * violates the protocol. Every field is copied before it is checked. At
+ * most vq->max_chain descriptors are looked at, indirect ones included.
  */
-static const char *vq_walk(struct vq *vq, struct vq_elem *e)
+static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
 {
 	struct vq_ctx *ctx = vq->ctx;
-	uint64_t out = 0, in = 0, table = 0, last_addr = 0;
-	uint32_t tlen = vq->size, ttl = vq->size, last_len = 0;
+	uint64_t out = 0, in = 0, last_addr = 0;
+	uint32_t tlen = vq->size, ttl = vq->max_chain, last_len = 0;
 	bool indirect = false, seen_in = false;
 	unsigned int i = e->head, ndesc = 0;
 
-	e->nout = e->nin = 0;
-	e->nmaps = 0;
-	e->truncated = false;
-	e->last_in = NULL;
-	e->max_len = 0;
 	for (;;) {
 		struct desc_copy d;
 
-		if (!indirect) {
+		if (!indirect)
 			ring_desc(vq, i, &d);
-		} else {
-			uint8_t b[16];
-
-			if (gm_read(&ctx->gm, table + VRING_DESC_SIZE(i), b,
-				    sizeof(b)))
-				return "indirect table outside guest memory";
-			d.addr = ld_le64(b);
-			d.len = ld_le32(b + 8);
-			d.flags = ld_le16(b + 12);
-			d.next = ld_le16(b + 14);
-		}
+		else if (table_desc(ctx, t, i, &d))
+			return "indirect table outside guest memory";
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			/* 2.7.5.3: one table per chain, last in the chain. */
 			if (indirect)
@@ -472,12 +560,16 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e)
 				return "indirect descriptor with NEXT";
 			if (!d.len || d.len % 16)
 				return "bad indirect table length";
-			if (d.len / 16 > VRING_MAX_SIZE)
+			/* 2.7.5.3.1: no chain longer than the queue size. */
+			if (d.len / 16 > ttl)
 				return "indirect table too long";
 			if ((uint64_t)d.len - 1 > UINT64_MAX - d.addr)
 				return "indirect table address overflows";
 			indirect = true;
-			table = d.addr;
+			t->gpa = d.addr;
+			if (pieces_map(&ctx->gm, d.addr, d.len, VBACK_GM_READ,
+				       t->p, TABLE_PIECES, &t->n) == -EFAULT)
+				return "indirect table outside guest memory";
 			tlen = d.len / 16;
 			ttl = tlen;
 			i = 0;
@@ -541,13 +633,29 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e)
 	return NULL;
 }
 
-int vq_pop(struct vq *vq, struct vq_elem **out)
+static const char *vq_walk(struct vq *vq, struct vq_elem *e)
+{
+	struct table t; /* only .n is read before a table is mapped */
+	const char *why;
+
+	t.n = 0;
+	e->nout = e->nin = 0;
+	e->nmaps = 0;
+	e->truncated = false;
+	e->last_in = NULL;
+	e->max_len = 0;
+	why = walk(vq, e, &t);
+	table_unmap(vq->ctx, &t);
+	return why;
+}
+
+int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f)
 {
 	struct vq_ctx *ctx = vq->ctx;
 	struct vq_elem *e;
-	const char *why;
 	uint16_t head;
 
+	f->head = -1;
 	if (!vq->enabled || vq->broken || vq->stopped)
 		return 0;
 	if (vq->last_avail == vq->shadow_avail) {
@@ -561,12 +669,10 @@ int vq_pop(struct vq *vq, struct vq_elem **out)
 		 */
 		atomic_thread_fence(memory_order_acquire);
 		if ((uint16_t)(idx - vq->last_avail) > vq->size) {
-			dev_fail(vq->dev, vq,
-				 "queue %u: avail index %u is %u ahead of %u "
-				 "(size %u)",
-				 vq->index, idx,
-				 (uint16_t)(idx - vq->last_avail),
-				 vq->last_avail, vq->size);
+			f->why = "avail index too far ahead of the last one "
+				 "read";
+			f->head = -1;
+			vq->broken = true;
 			return -EPROTO;
 		}
 		vq->shadow_avail = idx;
@@ -575,26 +681,24 @@ int vq_pop(struct vq *vq, struct vq_elem **out)
 	}
 	head = area_ld16(&vq->avail,
 			 VRING_AVAIL_RING(vq->last_avail & (vq->size - 1)));
+	f->head = head;
 	if (head >= vq->size) {
-		dev_fail(vq->dev, vq,
-			 "queue %u: head %u out of range (size %u)", vq->index,
-			 head, vq->size);
+		f->why = "head out of range";
+		vq->broken = true;
 		return -EPROTO;
 	}
 	e = &ctx->slots[head];
 	if (e->inflight) {
-		dev_fail(vq->dev, vq, "queue %u: head %u is already in flight",
-			 vq->index, head);
+		f->why = "head already in flight";
+		vq->broken = true;
 		return -EPROTO;
 	}
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;
-	vq->dev->inflight++;
-	why = vq_walk(vq, e);
-	if (why) {
-		dev_fail(vq->dev, vq, "queue %u: head %u: %s", vq->index, head,
-			 why);
+	f->why = vq_walk(vq, e);
+	if (f->why) {
+		vq->broken = true;
 		/* The head itself is valid: hand it back, never leak it. */
 		vq_push(vq, e, 0);
 		return -EPROTO;
@@ -661,32 +765,24 @@ static bool vq_should_notify(struct vq *vq)
 		 VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-void vq_flush(struct vq *vq)
+bool vq_flush(struct vq *vq)
 {
-	if (!vq->enabled)
-		return;
-	if (vq->used_idx != vq->published) {
-		/*
-		 * Release: the used elements written by vq_push() are visible
-		 * before the index that exposes them. Pairs with the driver's
-		 * read barrier after it reads used->idx.
-		 */
-		atomic_thread_fence(memory_order_release);
-		area_st16(&vq->used, VRING_USED_IDX, vq->used_idx);
-		vq->published = vq->used_idx;
-		/*
-		 * Full barrier: used->idx must be visible before used_event
-		 * (or the NO_INTERRUPT flag) is read. Pairs with the driver's
-		 * full barrier between writing used_event and re-checking
-		 * used->idx when it re-enables interrupts.
-		 */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (vq_should_notify(vq))
-			dev_notify_queue(vq->dev, vq->index);
-	}
-	if (vq->stopped && !vq->idle_reported && vq->ctx &&
-	    !vq->ctx->inflight) {
-		vq->idle_reported = true;
-		dev_queue_idle(vq->dev, vq);
-	}
+	if (!vq->enabled || vq->used_idx == vq->published)
+		return false;
+	/*
+	 * Release: the used elements written by vq_push() are visible before
+	 * the index that exposes them. Pairs with the driver's read barrier
+	 * after it reads used->idx.
+	 */
+	atomic_thread_fence(memory_order_release);
+	area_st16(&vq->used, VRING_USED_IDX, vq->used_idx);
+	vq->published = vq->used_idx;
+	/*
+	 * Full barrier: used->idx must be visible before used_event (or the
+	 * NO_INTERRUPT flag) is read. Pairs with the driver's full barrier
+	 * between writing used_event and re-checking used->idx when it
+	 * re-enables interrupts.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	return vq_should_notify(vq);
 }

@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <vback/virtio.h>
+#include <vback/loop.h>
+#include <vback/transport.h>
 
 struct vback_dev;
 struct vq_ctx;
@@ -57,7 +58,9 @@ struct vq_elem {
 	uint32_t max_len; /* longest descriptor of the chain */
 	unsigned int nout;
 	unsigned int nin;
-	bool truncated; /* more pieces than iov_cap: iov holds a prefix */
+	/* More pieces than iov_cap: iov holds a prefix, the rest is not
+	 * mapped (the answer is an error anyway). */
+	bool truncated;
 	bool inflight;
 	uint32_t out_len; /* readable bytes */
 	uint32_t in_len;  /* writable bytes */
@@ -73,10 +76,12 @@ struct vq_elem {
  * Resources of one enable of one queue. On reset with requests in flight
  * the context is orphaned: it outlives the queue until the last late
  * completion releases its mappings (guest memory is no longer touched).
+ * Its @inflight is the one count of requests in flight: popped (or
+ * blocked) and not yet pushed or completed as orphans.
  */
 struct vq_ctx {
 	struct vq_ctx *next_orphan;
-	struct vback_dev *dev;
+	struct vback_dev *dev; /* the core's */
 	unsigned int q;
 	uint16_t size;
 	bool orphaned;
@@ -87,7 +92,7 @@ struct vq_ctx {
 };
 
 struct vq {
-	struct vback_dev *dev;
+	struct vback_dev *dev; /* the core's; the ring code never uses it */
 	unsigned int index;
 	uint16_t max_size;
 	uint16_t size;
@@ -97,9 +102,7 @@ struct vq {
 	bool broken;  /* protocol violation: nothing popped until reset */
 	bool event_idx;
 	bool indirect;
-	bool in_kick; /* completions only push; the kick flushes */
-	bool rekick;
-	bool idle_reported;    /* queue_idle() sent for this stop */
+	uint32_t max_chain;    /* most descriptors a chain may have */
 	uint16_t last_avail;   /* next avail entry to read */
 	uint16_t shadow_avail; /* last avail->idx read */
 	uint16_t used_idx;     /* next used entry to write */
@@ -108,7 +111,12 @@ struct vq {
 	bool signalled_valid;
 	struct vq_area desc, avail, used;
 	struct vq_ctx *ctx;
-	struct vq_elem *blocked; /* popped, IO said -EAGAIN: retried first */
+	/* Request processing, the device core's (process.c). */
+	struct vback_work work;	 /* run the queue later: completions, yield */
+	struct vq_elem *blocked; /* popped, IO said back-pressure: first */
+	bool running;		 /* inside dev_queue_run() */
+	bool rerun;		 /* kicked or completed while running */
+	bool idle_reported;	 /* queue_idle() sent for this stop */
 };
 
 /* Guest-memory helpers: copy across pieces; 0 or -EFAULT. */
@@ -120,24 +128,35 @@ void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
 	     uint16_t max_size);
 /*
  * Check and map the ring areas, allocate per-slot contexts with @iov_cap
- * iovecs and @priv_size bytes of device-type context each. 0, -EINVAL
- * (size/alignment/overflow), -EFAULT (not guest memory), -ENOMEM.
+ * iovecs and @priv_size bytes of device-type context each. A chain may
+ * have up to the queue size or @max_chain descriptors, whichever is more
+ * (2.7.5.3.1; a device type whose valid requests are longer says so).
+ * 0, -EINVAL (size/alignment/overflow), -EFAULT (not guest memory),
+ * -ENOMEM.
  */
 int vq_enable(struct vq *vq, const struct vback_gm *gm, uint64_t features,
-	      unsigned int iov_cap, size_t priv_size);
+	      unsigned int iov_cap, size_t priv_size, uint32_t max_chain);
 /*
- * Disable: unmap the rings, orphan in-flight requests, restore defaults
- * (size = max, addresses 0, indices 0).
+ * Disable: unmap the rings and restore defaults (size = max, addresses 0,
+ * indices 0). Returns the context if requests are still in flight (the
+ * caller keeps it as an orphan until they complete), else NULL. A blocked
+ * element is released here: it was never submitted.
  */
-void vq_reset(struct vq *vq);
+struct vq_ctx *vq_reset(struct vq *vq);
+
+/* Why vq_pop() refused the ring: for the log line. */
+struct vq_fault {
+	const char *why;
+	int head; /* the head concerned, -1 for none */
+};
 
 /*
  * Pop the next chain. 1 with *@out set, 0 when the ring is empty (or the
- * queue is stopped/broken), -EPROTO on a protocol violation (the device is
- * marked NEEDS_RESET; a valid head is returned to the driver with used
- * length 0 so it never leaks).
+ * queue is stopped/broken), -EPROTO on a protocol violation: the queue is
+ * marked broken, *@f says what, and a valid head has been returned to the
+ * driver with used length 0 so it never leaks.
  */
-int vq_pop(struct vq *vq, struct vq_elem **out);
+int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f);
 /*
  * After the ring ran empty: publish avail_event (EVENT_IDX) so the driver
  * kicks for the next buffer, then check again. True if more is available.
@@ -145,14 +164,18 @@ int vq_pop(struct vq *vq, struct vq_elem **out);
 bool vq_rearm(struct vq *vq);
 /* Release the buffers of @e and add it to the used ring (not yet visible). */
 void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len);
-/* Make pushed elements visible and notify the driver if it wants it. */
-void vq_flush(struct vq *vq);
+/* Make pushed elements visible; true when the driver wants a
+ * notification for them. */
+bool vq_flush(struct vq *vq);
 /* Release the buffers of an element without touching the ring. */
 void vq_elem_release(struct vq_elem *e);
 /*
  * Late completion of an element whose queue was reset: release its
- * mappings and account for it; frees the orphaned context with the last.
+ * mappings and account for it. True when it was the context's last: the
+ * caller unlinks and frees the context.
  */
-void vq_complete_orphan(struct vq_elem *e);
+bool vq_complete_orphan(struct vq_elem *e);
+/* Free a context of vq_reset() once it has nothing in flight. */
+void vq_ctx_free(struct vq_ctx *ctx);
 
 #endif /* VBACK_VIRTIO_VIRTQUEUE_H */

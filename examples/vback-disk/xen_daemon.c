@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include <vback/io.h>
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 #include <vback/xen.h>
 
 #include "signals.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "config.h"
 #include "xen_options.h"

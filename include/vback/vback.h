@@ -5,7 +5,14 @@
 
 #include <vback/base.h>
 #include <vback/io.h>
+#include <vback/loop.h>
+#include <vback/mmio.h>
 #include <vback/transport.h>
+#include <vback/vhost_user.h>
 #include <vback/virtio.h>
+#include <vback/xen.h>
+#if defined(__linux__)
+#include <vback/epoll.h>
+#endif
 
 #endif /* VBACK_VBACK_H */

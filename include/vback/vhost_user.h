@@ -35,7 +35,7 @@
 #define VBACK_VHOST_USER_H
 
 #include <vback/loop.h>
-#include <vback/virtio.h>
+#include <vback/transport.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -27,7 +27,7 @@
 #define VBACK_XEN_H
 
 #include <vback/loop.h>
-#include <vback/virtio.h>
+#include <vback/transport.h>
 
 #ifdef __cplusplus
 extern "C" {

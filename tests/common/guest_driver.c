@@ -93,6 +93,10 @@ uint32_t gdrv_reg_read(struct gdrv *d, uint64_t off)
 void gdrv_reg_write(struct gdrv *d, uint64_t off, uint32_t val)
 {
 	d->o.access.mmio_write(d->o.access.opaque, off, 4, val);
+	/* The device runs what the write made it post (a kick's tail,
+	 * DRIVER_OK's first look at the rings) before the guest goes on. */
+	if (d->o.pump)
+		d->o.pump(d->o.pump_opaque);
 }
 
 /* Little-endian guest memory accessors (the guest is LE). */
@@ -601,6 +605,8 @@ unsigned int gdrv_poll(struct gdrv *d, unsigned int qi, struct gdrv_done *out,
 	struct gdrv_queue *q = &d->q[qi];
 	unsigned int n = 0;
 
+	if (d->o.pump)
+		d->o.pump(d->o.pump_opaque);
 	while (n < max) {
 		uint16_t used = gdrv_raw_used_idx(d, qi);
 		uint32_t id, len;

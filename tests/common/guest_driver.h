@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "guest_mem.h"
 
@@ -71,6 +71,10 @@ struct gdrv_options {
 	unsigned int num_queues; /* 0: 1 */
 	uint32_t max_data;	 /* data bytes per request slot (0: 16 KiB) */
 	unsigned int max_segs;	 /* data descriptors per request (0: 8) */
+	/* Let the device side run what it deferred (its loop) before the
+	 * driver looks at a used ring, and after a kick. Optional. */
+	void (*pump)(void *opaque);
+	void *pump_opaque;
 };
 
 struct gdrv;

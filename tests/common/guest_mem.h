@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 struct gmem_region {
 	uint64_t gpa;	/* guest address of the first byte */

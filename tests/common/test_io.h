@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include <vback/io.h>
+#include <vback/loop.h>
 
 struct tio_options {
 	uint64_t size;		     /* bytes (default 1 MiB) */
@@ -33,6 +34,10 @@ struct tio_options {
 	bool can_write_zeroes;
 	bool can_secure_erase;
 	bool volatile_cache;
+	/* The loop the device runs on: tio_release() runs what the
+	 * completions posted there (the rest of a loop iteration), as an
+	 * engine completing from a loop callback would see it. Optional. */
+	struct vback_loop *loop;
 };
 
 struct tio;
@@ -52,9 +57,13 @@ void tio_fail_next(struct tio *t, unsigned int n, int err);
 void tio_reject_next(struct tio *t, unsigned int n, int err);
 /* Hold completions (true) until tio_release(); false: complete at unplug. */
 void tio_hold(struct tio *t, bool hold);
-/* Execute and complete up to @max held requests (0: all), oldest first.
- * Returns how many completed. */
+/* Execute and complete up to @max held requests (0: all), oldest first,
+ * then run what that posted on the loop (tio_options.loop). Returns how
+ * many completed. */
 unsigned int tio_release(struct tio *t, unsigned int max);
+/* Run a simple loop until nothing is due (no-op for NULL or a loop
+ * with fds). */
+void tio_pump(struct vback_loop *loop);
 /* Requests accepted and not completed yet. */
 unsigned int tio_pending(const struct tio *t);
 

@@ -23,7 +23,7 @@
 
 #include <vback/epoll.h>
 #include <vback/io.h>
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "fuzz_common.h"
 #include "ring.h"
@@ -480,6 +480,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.dev = vback_blk_dev(h.blk);
 	t.ops = &fz_null_transport_ops;
 	t.gm = h.mem.gm;
+	t.loop = loop;
 	FZ_CHECK(vback_dev_attach(h.dev, &t) == 0, "%s", "attach");
 
 	if (chk.read_only) {

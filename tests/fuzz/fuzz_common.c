@@ -601,3 +601,27 @@ const struct vback_dev_transport_ops fz_null_transport_ops = {
 	.notify_queue = null_notify_queue,
 	.notify_config = null_notify_config,
 };
+
+struct vback_loop *fz_loop_create(void)
+{
+	struct vback_loop *loop = NULL;
+
+	FZ_CHECK(vback_simple_loop_create(NULL, &loop) == 0, "%s",
+		 "simple loop");
+	return loop;
+}
+
+void fz_loop_run(struct vback_loop *loop)
+{
+	/* Bounded: a device that always re-posts itself is a bug too. */
+	for (unsigned int i = 0; i < 100000; i++)
+		if (!vback_simple_loop_dispatch(loop))
+			return;
+	FZ_CHECK(0, "%s", "posted work never ends");
+}
+
+void fz_loop_destroy(struct vback_loop *loop)
+{
+	fz_loop_run(loop);
+	vback_simple_loop_destroy(loop);
+}

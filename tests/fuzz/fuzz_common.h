@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "guest_mem.h"
 
@@ -45,6 +45,12 @@ void fz_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern const struct vback_log fz_quiet_log;
 /* A transport that ignores the device's notifications. */
 extern const struct vback_dev_transport_ops fz_null_transport_ops;
+
+/* A simple loop (no fds) for the targets' devices: created per input,
+ * pumped by fz_loop_run() until nothing is pending. */
+struct vback_loop *fz_loop_create(void);
+void fz_loop_destroy(struct vback_loop *loop);
+void fz_loop_run(struct vback_loop *loop);
 
 /* ---- input ---- */
 

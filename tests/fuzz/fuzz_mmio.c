@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include <vback/io.h>
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "fuzz_common.h"
 #include "ring.h"
@@ -76,6 +76,7 @@ static const uint16_t regs[] = {
 };
 
 struct h {
+	struct vback_loop *loop;
 	struct fz_mem mem;
 	struct fz_drvq q[NQ];
 	struct fz_ring ring[NQ];
@@ -324,7 +325,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fz_mem_init(&h.mem, &f, 0))
 		return 0;
 	cfg = fz_u8(&f);
+	h.loop = fz_loop_create();
 	memset(&to, 0, sizeof(to));
+	to.loop = h.loop;
 	to.size = DISK_SIZE;
 	to.read_only = cfg & 1;
 	to.can_discard = cfg & 2;
@@ -359,6 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mo.ops = &mmio_ops;
 	mo.opaque = &h;
 	mo.gm = h.mem.gm;
+	mo.loop = h.loop;
 	mo.log = &fz_quiet_log;
 	FZ_CHECK(vback_mmio_create(&mo, &h.mmio) == 0, "%s", "mmio");
 	h.magic = 0x74726976; /* "virt" */
@@ -368,8 +372,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_ring_init(&h.ring[q], h.dev, &h.mem, q);
 	}
 
-	for (unsigned int i = 0; i < MAX_OPS && !fz_empty(&f); i++)
+	for (unsigned int i = 0; i < MAX_OPS && !fz_empty(&f); i++) {
 		step(&h, &f);
+		fz_loop_run(h.loop); /* the device's deferred work */
+	}
 
 	vback_mmio_destroy(h.mmio);
 	tio_hold(h.tio, false);
@@ -396,5 +402,6 @@ out:
 	tio_destroy(h.tio);
 	free(pattern);
 	fz_mem_fini(&h.mem);
+	fz_loop_destroy(h.loop);
 	return 0;
 }

@@ -74,48 +74,26 @@ static void check_elem(struct vqdev *d, struct vq *vq, struct vq_elem *e)
 
 static void complete(struct vqdev *d, struct vq_elem *e, uint32_t len)
 {
-	struct vq *vq;
-
-	if (e->ctx->orphaned) {
-		vq_complete_orphan(e);
-		return;
-	}
-	vq = &d->dev.vqs[e->ctx->q];
+	(void)d;
 	if (len > e->in_len)
 		len = e->in_len;
 	/* Write what a device would: the status byte. */
-	if (e->last_in)
+	if (e->last_in && dev_elem_live(e))
 		*e->last_in = 0;
-	vq_push(vq, e, len);
-	vq_flush(vq);
+	dev_complete(e, len);
 }
 
-static void vqdev_process(struct vback_dev *dev, struct vq *vq)
+static int vqdev_handle(struct vback_dev *dev, struct vq_elem *e)
 {
 	struct vqdev *d = to_vqdev(dev);
-	unsigned int rounds = 0;
 
-	for (;;) {
-		struct vq_elem *e;
-		int r = vq_pop(vq, &e);
-
-		if (r < 0)
-			break;
-		if (r == 0) {
-			/* Ring empty: re-arm and look once more. */
-			if (rounds++ < 2 && vq_rearm(vq))
-				continue;
-			break;
-		}
-		d->pops++;
-		check_elem(d, vq, e);
-		if ((fz_u8(d->f) & 1) && d->nheld < MAX_HELD) {
-			d->held[d->nheld++] = e;
-		} else {
-			vq_push(vq, e, e->in_len);
-		}
-	}
-	vq_flush(vq);
+	d->pops++;
+	check_elem(d, dev_elem_vq(dev, e), e);
+	if ((fz_u8(d->f) & 1) && d->nheld < MAX_HELD)
+		d->held[d->nheld++] = e;
+	else
+		dev_complete(e, e->in_len);
+	return VDEV_TAKEN;
 }
 
 static void vqdev_config_read(struct vback_dev *dev, uint32_t off, void *buf,
@@ -133,13 +111,14 @@ static void vqdev_destroy(struct vback_dev *dev)
 }
 
 static const struct vdev_type_ops vqdev_ops = {
-	.process = vqdev_process,
+	.handle = vqdev_handle,
 	.config_read = vqdev_config_read,
 	.destroy = vqdev_destroy,
 };
 
 struct drv {
 	struct vqdev *d;
+	struct vback_loop *loop;
 	struct fz_mem *mem;
 	struct fz_ring ring;
 	struct fz_drvq q;
@@ -238,9 +217,11 @@ static void step(struct drv *v, struct fz *f)
 	case 5:
 	case 6:
 		vback_dev_queue_kick(dev, 0);
+		fz_loop_run(v->loop);
 		break;
 	case 7:
 		complete_held(v->d, fz_u8(f), fz_u32(f));
+		fz_loop_run(v->loop);
 		break;
 	case 8:
 		vback_dev_queue_reset(dev, 0);
@@ -290,11 +271,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 VB_BIT(VIRTIO_F_RING_EVENT_IDX);
 	d->f = &f;
 	d->mem = &mem;
+	memset(&v, 0, sizeof(v));
+	v.loop = fz_loop_create();
 	t.ops = &fz_null_transport_ops;
 	t.gm = mem.gm;
+	t.loop = v.loop;
 	FZ_CHECK(vback_dev_attach(&d->dev, &t) == 0, "%s", "attach");
+	/* The driver is ready: kicks are served. */
+	d->dev.status = VBACK_STATUS_DRIVER_OK;
 
-	memset(&v, 0, sizeof(v));
 	v.d = d;
 	v.mem = &mem;
 	v.q.mem = &mem;
@@ -312,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (d->nheld) {
 		complete_held(d, 0, 0);
+		fz_loop_run(v.loop);
 		fz_ring_check(&v.ring);
 	}
 	fz_trace("end: %u pops, %llu used entries", d->pops,
@@ -321,6 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 vback_dev_inflight(&d->dev));
 	fz_mem_check_released(&mem);
 	vback_dev_destroy(&d->dev);
+	fz_loop_destroy(v.loop);
 	fz_mem_fini(&mem);
 	return 0;
 }

@@ -8,7 +8,7 @@
 #ifndef VBACK_TEST_FAKE_DEV_H
 #define VBACK_TEST_FAKE_DEV_H
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #define FAKE_QUEUES	 4
 #define FAKE_CONFIG_SIZE 60

@@ -24,7 +24,7 @@
 #include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/vhost_user.h>
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "frontend.h"
 #include "protocol.h"

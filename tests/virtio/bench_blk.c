@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #define GPA_BASE  0x100000ull
 #define REQ_BYTES 4096u
@@ -155,6 +155,7 @@ int main(int argc, char **argv)
 	bool indirect = false, event_idx = false;
 	struct vback_blk_options bo;
 	struct vback_dev_transport t;
+	struct vback_loop *loop;
 	struct vback_vq_addr a;
 	struct flatmem mem;
 	struct nullio nio = { 0 };
@@ -227,11 +228,16 @@ int main(int argc, char **argv)
 	}
 	dev = vback_blk_dev(blk);
 	memset(&t, 0, sizeof(t));
+	if (vback_simple_loop_create(NULL, &loop))
+		return 1;
 	t.ops = &t_ops;
 	t.gm.ops = &flat_ops;
 	t.gm.opaque = &mem;
+	t.loop = loop;
 	if (vback_dev_attach(dev, &t))
 		return 1;
+	vback_dev_set_status(dev,
+			     VBACK_STATUS_ACKNOWLEDGE | VBACK_STATUS_DRIVER);
 	vback_dev_set_driver_features(dev,
 				      (1ull << 32) | (1ull << 28) |
 					      (event_idx ? 1ull << 29 : 0));
@@ -245,6 +251,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "queue_enable: %d\n", r);
 		return 1;
 	}
+	vback_dev_set_status(dev, VBACK_STATUS_ACKNOWLEDGE |
+					  VBACK_STATUS_DRIVER |
+					  VBACK_STATUS_FEATURES_OK |
+					  VBACK_STATUS_DRIVER_OK);
+	vback_simple_loop_dispatch(loop);
 
 	/* Pre-build one chain per request slot: header, 4 KiB, status.
 	 * Slot s uses descriptors s*3..s*3+2 (or one indirect table). */
@@ -283,6 +294,8 @@ int main(int argc, char **argv)
 		atomic_thread_fence(memory_order_release);
 		put16(avail + 2, avail_idx);
 		vback_dev_queue_kick(dev, 0);
+		/* The rest of the loop iteration: what the kick deferred. */
+		vback_simple_loop_dispatch(loop);
 		atomic_thread_fence(memory_order_acquire);
 		while (last_used != (uint16_t)(used[2] | used[3] << 8)) {
 			uint8_t *e = used + 4 + 8 * (last_used & (qsize - 1));
@@ -311,6 +324,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)nio.done, bad);
 	vback_dev_detach(dev);
 	vback_blk_destroy(blk);
+	vback_simple_loop_destroy(loop);
 	free(mem.host);
 	return bad ? 1 : 0;
 }

@@ -38,6 +38,13 @@ static void fx_log(void *opaque, enum vback_log_level level, const char *msg)
 		fprintf(stderr, "log[%d]: %s\n", level, msg);
 }
 
+void fx_pump(void *opaque)
+{
+	struct fx *f = opaque;
+
+	tio_pump(f->loop);
+}
+
 int fx_setup(struct fx *f, const struct fx_options *o)
 {
 	const struct gmem_region regions[] = {
@@ -49,6 +56,7 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	struct vback_blk_options bo;
 	struct vback_mmio_options mo;
 	struct gdrv_options dro;
+	struct tio_options tio;
 	int r;
 
 	if (!o)
@@ -57,8 +65,12 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	f->log.fn = fx_log;
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
+	if (vback_simple_loop_create(NULL, &f->loop))
+		return -ENOMEM;
+	tio = o->tio;
+	tio.loop = f->loop;
 	f->mem = gmem_create(regions, 3);
-	f->io = tio_create(&o->tio);
+	f->io = tio_create(&tio);
 	if (!f->mem || !f->io)
 		return -ENOMEM;
 	bo = o->blk;
@@ -76,6 +88,7 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	mo.ops = &fx_mmio_ops;
 	mo.opaque = f;
 	mo.gm = gmem_view(f->mem, o->grant);
+	mo.loop = f->loop;
 	mo.transport_features = o->transport_features;
 	mo.log = &f->log;
 	r = vback_mmio_create(&mo, &f->mmio);
@@ -86,6 +99,8 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	dro.mem = f->mem;
 	dro.heap_base = FX_R0;
 	dro.heap_size = FX_R0_SIZE;
+	dro.pump = fx_pump;
+	dro.pump_opaque = f;
 	f->drv = gdrv_create(&dro);
 	if (!f->drv)
 		return -ENOMEM;
@@ -108,6 +123,10 @@ void fx_teardown(struct fx *f)
 	gdrv_destroy(f->drv);
 	tio_destroy(f->io);
 	gmem_destroy(f->mem);
+	if (f->loop) {
+		tio_pump(f->loop);
+		vback_simple_loop_destroy(f->loop);
+	}
 	memset(f, 0, sizeof(*f));
 }
 

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #include "guest_driver.h"
 #include "guest_mem.h"
@@ -42,6 +42,7 @@ struct fx_options {
 };
 
 struct fx {
+	struct vback_loop *loop; /* a simple loop: fx_pump() runs it */
 	struct gmem *mem;
 	struct tio *io;
 	struct vback_blk *blk;
@@ -57,6 +58,8 @@ struct fx {
 	char logs[8192]; /* every line, '\n'-separated (truncated) */
 };
 
+/* Run what the device posted on f->loop (a struct fx *). */
+void fx_pump(void *opaque);
 /* 0 or a negative errno from the first step that failed. */
 int fx_setup(struct fx *f, const struct fx_options *o);
 void fx_teardown(struct fx *f);

@@ -27,6 +27,7 @@
 #define BUFS  (FX_R0 + 0x10000)
 
 struct dfx {
+	struct vback_loop *loop;
 	struct gmem *mem;
 	struct tio *io;
 	struct vback_blk *blk;
@@ -68,9 +69,13 @@ static void dsetup(struct dfx *d, uint64_t transport_features)
 	struct vback_blk_options bo;
 	struct vback_dev_transport t;
 
+	struct tio_options to = { 0 };
+
 	memset(d, 0, sizeof(*d));
+	assert_int_equal(vback_simple_loop_create(NULL, &d->loop), 0);
+	to.loop = d->loop;
 	d->mem = gmem_create(r, 1);
-	d->io = tio_create(NULL);
+	d->io = tio_create(&to);
 	memset(&bo, 0, sizeof(bo));
 	bo.io = tio_io(d->io);
 	bo.queue_size = QSIZE;
@@ -80,6 +85,7 @@ static void dsetup(struct dfx *d, uint64_t transport_features)
 	t.ops = &d_ops;
 	t.opaque = d;
 	t.gm = gmem_view(d->mem, true);
+	t.loop = d->loop;
 	t.features = transport_features;
 	assert_int_equal(vback_dev_attach(d->dev, &t), 0);
 }
@@ -91,6 +97,8 @@ static void dteardown(struct dfx *d)
 	vback_blk_destroy(d->blk);
 	tio_destroy(d->io);
 	gmem_destroy(d->mem);
+	tio_pump(d->loop);
+	vback_simple_loop_destroy(d->loop);
 }
 
 static void put(struct dfx *d, uint64_t gpa, uint64_t v, unsigned int n)
@@ -113,6 +121,19 @@ static uint64_t get(struct dfx *d, uint64_t gpa, unsigned int n)
 	return v;
 }
 
+/* As vhost-user does: the transport plays the driver's part, with the
+ * features already set. */
+static void driver_ok(struct vback_dev *dev)
+{
+	const uint8_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	assert_int_equal(vback_dev_set_status(dev, st), 0);
+	assert_int_equal(
+		vback_dev_set_status(dev, st | VIRTIO_CONFIG_S_FEATURES_OK |
+						  VIRTIO_CONFIG_S_DRIVER_OK),
+		0);
+}
+
 static void enable(struct dfx *d)
 {
 	struct vback_vq_addr a = { DESC, AVAIL, USED };
@@ -122,7 +143,11 @@ static void enable(struct dfx *d)
 			 0);
 	assert_int_equal(vback_dev_queue_set_size(d->dev, 0, QSIZE), 0);
 	assert_int_equal(vback_dev_queue_set_addr(d->dev, 0, &a), 0);
+	/* The ring as handed over: avail idx where the device resumes. */
+	put(d, AVAIL + 2, d->avail_idx, 2);
 	assert_int_equal(vback_dev_queue_enable(d->dev, 0), 0);
+	driver_ok(d->dev);
+	tio_pump(d->loop);
 }
 
 /* A read of sector @sector at slot @s (descriptors 3s..3s+2). */
@@ -163,6 +188,9 @@ static void test_attach_rules(void **state)
 	assert_int_equal(vback_dev_attach(d.dev, &t), -EINVAL);
 	t.ops = &d_ops;
 	t.gm = gmem_view(d.mem, false);
+	/* No loop: refused. */
+	assert_int_equal(vback_dev_attach(d.dev, &t), -EINVAL);
+	t.loop = d.loop;
 	assert_int_equal(vback_dev_attach(d.dev, &t), -EBUSY);
 	dteardown(&d);
 }
@@ -257,6 +285,7 @@ static void test_event_idx_suppression(void **state)
 
 		vback_dev_queue_set_addr(d.dev, 0, &a);
 		assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
+		driver_ok(d.dev);
 	}
 	/* used_event = 0: interrupt after the first used entry. */
 	offer_read(&d, 0, 0);
@@ -461,6 +490,7 @@ static struct vback_dev *big_view_dev(struct dfx *d, struct tio *io,
 	struct vback_dev *dev;
 
 	memset(d, 0, sizeof(*d));
+	assert_int_equal(vback_simple_loop_create(NULL, &d->loop), 0);
 	memset(&bo, 0, sizeof(bo));
 	bo.io = tio_io(io);
 	bo.queue_size = QSIZE;
@@ -471,6 +501,7 @@ static struct vback_dev *big_view_dev(struct dfx *d, struct tio *io,
 	t->ops = &d_ops;
 	t->opaque = d;
 	t->gm.ops = &big_ops;
+	t->loop = d->loop;
 	assert_int_equal(vback_dev_attach(dev, t), 0);
 	return dev;
 }
@@ -511,6 +542,7 @@ static void test_destroy_while_attached_refused(void **state)
 	vback_blk_destroy(blk);
 	assert_int_equal(err_logs, 1);
 	tio_destroy(io);
+	vback_simple_loop_destroy(d.loop);
 }
 
 static void test_chain_length_overflow(void **state)
@@ -533,6 +565,7 @@ static void test_chain_length_overflow(void **state)
 		vback_dev_set_driver_features(dev, 1ull << VIRTIO_F_VERSION_1);
 		vback_dev_queue_set_addr(dev, 0, &a);
 		assert_int_equal(vback_dev_queue_enable(dev, 0), 0);
+		driver_ok(dev);
 		/* header, 2 x 2 GiB, status: 4 GiB + 17 bytes */
 		wdesc(0, 0x10000, 16, VRING_DESC_F_NEXT, 1);
 		wdesc(1, 1ull << 30, 0x80000000u, f | VRING_DESC_F_NEXT, 2);
@@ -549,6 +582,7 @@ static void test_chain_length_overflow(void **state)
 		assert_int_equal(tio_stats(io)->submits, 0);
 		vback_dev_detach(dev);
 		vback_blk_destroy(blk);
+		vback_simple_loop_destroy(d.loop);
 	}
 	tio_destroy(io);
 }

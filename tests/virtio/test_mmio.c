@@ -359,6 +359,9 @@ static void test_create_options_and_log_once(void **state)
 	mo.version = 2;
 	mo.ops = &no_irq_ops;
 	mo.gm = gmem_view(f.mem, false);
+	/* No loop: refused. */
+	assert_int_equal(vback_mmio_create(&mo, &m2), -EINVAL);
+	mo.loop = f.loop;
 	assert_int_equal(vback_mmio_create(&mo, &m2), -EBUSY);
 	assert_int_equal(vback_mmio_create(NULL, &m2), -EINVAL);
 	f.log_warn = 0;

@@ -9,7 +9,7 @@
 #ifndef VBACK_TESTS_FAKE_MMIO_H
 #define VBACK_TESTS_FAKE_MMIO_H
 
-#include <vback/virtio.h>
+#include <vback/mmio.h>
 
 #define FAKE_MMIO_MAGIC 0x74726976u /* "virt" */
 

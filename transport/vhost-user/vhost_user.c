@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -63,7 +62,7 @@ struct vback_vhu {
 	int listen_fd;
 	int conn_fd;
 	int backend_fd;
-	int idle_fd; /* wakes the loop when a stopping queue drained */
+	struct vback_work idle_work; /* a stopping queue drained: act */
 	bool conn_watched;
 	bool closing;	       /* disconnected, waiting for IO to drain */
 	bool parked;	       /* rx.msg waits for IO to drain */
@@ -224,9 +223,9 @@ static void queue_halted(struct vback_vhu *vhu, struct vhu_queue *q)
 }
 
 /*
- * The device reports a stopped queue idle from inside its completion path;
+ * The device reports a stopped queue idle from inside its own processing;
  * what follows (a parked message, a reset, a restart) may reset queues and
- * the device, so it runs from the loop instead, through idle_fd.
+ * the device, so it runs from the loop instead, as posted work.
  */
 static void dev_queue_idle(void *opaque, unsigned int qi)
 {
@@ -235,28 +234,22 @@ static void dev_queue_idle(void *opaque, unsigned int qi)
 	if (qi >= vhu->nqueues || !vhu->q[qi].stopping)
 		return;
 	vhu->q[qi].idle_pending = true;
-	signal_fd(vhu->idle_fd);
+	vback_loop_post(vhu->loop, &vhu->idle_work);
 }
 
-static void idle_cb_locked(struct vback_vhu *vhu, int fd);
+static void idle_locked(struct vback_vhu *vhu);
 
-static void idle_cb(void *opaque, int fd, uint32_t events)
+static void idle_run(void *opaque)
 {
 	struct vback_vhu *vhu = opaque;
 
-	(void)events;
 	enter(vhu);
-	idle_cb_locked(vhu, fd);
+	idle_locked(vhu);
 	leave(vhu);
 }
 
-static void idle_cb_locked(struct vback_vhu *vhu, int fd)
+static void idle_locked(struct vback_vhu *vhu)
 {
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		LOG(vhu, VBACK_LOG_WARN, "idle eventfd: %s",
-		    vback_strerror(-errno));
 	for (unsigned int i = 0; i < vhu->nqueues; i++) {
 		struct vhu_queue *q = &vhu->q[i];
 
@@ -983,12 +976,6 @@ static int listen_on(struct vback_vhu *vhu, const char *path)
 	return 0;
 }
 
-static void drop_idle_fd(struct vback_vhu *vhu)
-{
-	vback_loop_unwatch(vhu->loop, vhu->idle_fd);
-	close_fd(&vhu->idle_fd);
-}
-
 int vback_vhu_create(const struct vback_vhu_options *opts,
 		     struct vback_vhu **out)
 {
@@ -1014,19 +1001,7 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu->opaque = opts->opaque;
 	vhu->nqueues = nq;
 	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
-	vhu->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vhu->idle_fd < 0) {
-		ret = -errno;
-		free(vhu);
-		return ret;
-	}
-	ret = vback_loop_watch(vhu->loop, vhu->idle_fd, VBACK_EV_IN, idle_cb,
-			       vhu);
-	if (ret < 0) {
-		close(vhu->idle_fd);
-		free(vhu);
-		return ret;
-	}
+	vback_work_init(&vhu->idle_work, idle_run, vhu);
 	(void)snprintf(vhu->name, sizeof(vhu->name), "%s",
 		       opts->name ? opts->name : "vhost-user");
 	for (unsigned int i = 0; i < VBACK_VHU_MAX_QUEUES; i++) {
@@ -1040,10 +1015,10 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 		.ops = &dev_ops,
 		.opaque = vhu,
 		.gm = { .ops = &gm_ops, .opaque = vhu },
+		.loop = vhu->loop,
 	};
 	ret = vback_dev_attach(vhu->dev, &t);
 	if (ret < 0) {
-		drop_idle_fd(vhu);
 		free(vhu);
 		return ret;
 	}
@@ -1052,7 +1027,6 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 		ret = vhu->path ? listen_on(vhu, vhu->path) : -ENOMEM;
 		if (ret < 0) {
 			vback_dev_detach(vhu->dev);
-			drop_idle_fd(vhu);
 			free(vhu->path);
 			free(vhu);
 			return ret;
@@ -1088,7 +1062,7 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_clear(vhu, &vhu->q[i]);
 	vhu_memtab_unmap(&vhu->mem);
-	drop_idle_fd(vhu);
+	vback_loop_cancel(vhu->loop, &vhu->idle_work);
 	free(vhu->path);
 	free(vhu);
 }

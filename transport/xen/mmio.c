@@ -5,9 +5,6 @@
 
 #include "xen_priv.h"
 
-/* virtio 1.2 section 4.2.2: the Status register; writing 0 resets. */
-#define MMIO_STATUS 0x70
-
 struct mmio_target {
 	struct vback_mmio *mmio;
 	struct vback_xen_device *xdev;
@@ -25,12 +22,16 @@ static int target_write(void *opaque, uint64_t off, unsigned int size,
 			uint64_t val)
 {
 	struct mmio_target *t = opaque;
-	int ret = vback_mmio_write(t->mmio, off, size, val);
 
-	/* A reset released the rings: cached mappings may go. */
-	if (off == MMIO_STATUS && val == 0)
-		xen_mapcache_invalidate(t->xdev->dom);
-	return ret;
+	return vback_mmio_write(t->mmio, off, size, val);
+}
+
+/* The device was reset: its rings are unmapped, cached chunks may go. */
+static void target_reset(void *opaque)
+{
+	struct vback_xen_device *xdev = opaque;
+
+	xen_mapcache_invalidate(xdev->dom);
 }
 
 static void target_destroy(void *opaque)
@@ -49,6 +50,7 @@ static const struct xen_target_ops mmio_target_ops = {
 
 static const struct vback_mmio_ops mmio_irq_ops = {
 	.set_irq = xen_device_set_irq,
+	.reset = target_reset,
 };
 
 int vback_xen_device_add(struct vback_xen_domain *dom,
@@ -75,6 +77,7 @@ int vback_xen_device_add(struct vback_xen_domain *dom,
 	mo.ops = &mmio_irq_ops;
 	mo.opaque = xdev;
 	mo.gm = xen_device_gm(xdev);
+	mo.loop = dom->xen->loop;
 	/* A guest with grant DMA refuses a device without it. */
 	mo.transport_features =
 		opts->grants ? 1ull << XEN_VIRTIO_F_ACCESS_PLATFORM : 0;

@@ -3,6 +3,7 @@
 #ifndef VBACK_XEN_PRIV_H
 #define VBACK_XEN_PRIV_H
 
+#include <vback/mmio.h>
 #include <vback/xen.h>
 
 #include "xen_sys.h"
