@@ -1,26 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The memory engine: a RAM disk for tests and demos. Work is done on the
- * loop thread, but never inside submit(): accepted requests wait on a list
- * until the loop callback (an eventfd makes the loop come round) or
- * unplug() runs them.
+ * The memory engine: a RAM disk for tests, demos and freestanding builds.
+ * Work is done on the loop thread, but never inside submit(): accepted
+ * requests wait on a list until unplug() or the engine's posted work runs
+ * them. No OS call: it runs on any loop, the simple loop included.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <vback/io.h>
 
 #include "io_internal.h"
+#include "vb_os.h"
 
 struct mem_io {
 	uint8_t *data;
+	bool own_data;
 	struct vback_io_caps caps;
 	const struct vback_loop *loop;
-	int efd;
-	bool signalled; /* efd written since the list was last taken */
+	struct vback_work work; /* runs what submit() queued */
 	struct vback_io_req *head, *tail;
 	unsigned int depth;
 	unsigned int inflight;
@@ -49,10 +46,8 @@ static int mem_submit(void *opaque, struct vback_io_req *req)
 	else
 		m->head = req;
 	m->tail = req;
-	if (!m->signalled) {
-		m->signalled = true;
-		io_eventfd_signal(m->efd);
-	}
+	/* Completes from the loop if nobody unplugs (idempotent). */
+	vback_loop_post(m->loop, &m->work);
 	return 0;
 }
 
@@ -99,7 +94,6 @@ static void mem_run(struct mem_io *m)
 	struct vback_io_req *req = m->head;
 
 	m->head = m->tail = NULL;
-	m->signalled = false;
 	while (req) {
 		struct vback_io_req *next = io_req_next(req);
 		int ret = mem_exec(m, req);
@@ -108,16 +102,10 @@ static void mem_run(struct mem_io *m)
 		req->done(req, ret);
 		req = next;
 	}
-	if (m->head && !m->signalled) {
-		m->signalled = true;
-		io_eventfd_signal(m->efd);
-	}
 }
 
-static void mem_on_event(void *opaque, int fd, uint32_t events)
+static void mem_work(void *opaque)
 {
-	(void)events;
-	io_eventfd_drain(fd);
 	mem_run(opaque);
 }
 
@@ -150,10 +138,10 @@ static void mem_close(void *opaque)
 	m->closing = true;
 	while (m->head)
 		mem_run(m);
-	vback_loop_unwatch(m->loop, m->efd);
-	close(m->efd);
-	free(m->data);
-	free(m);
+	vback_loop_cancel(m->loop, &m->work);
+	if (m->own_data)
+		vb_free(m->data);
+	vb_free(m);
 }
 
 const struct vback_io_ops io_memory_ops = {
@@ -164,59 +152,61 @@ const struct vback_io_ops io_memory_ops = {
 	.close = mem_close,
 };
 
-int io_memory_open(const struct vback_io_options *opts,
-		   const struct vback_loop *loop, struct vback_io *out)
+int vback_io_memory_create(const struct vback_io_memory_options *o,
+			   const struct vback_loop *loop, struct vback_io *out)
 {
 	struct mem_io *m;
-	int ret;
 
-	if (!opts->mem_size || opts->mem_size % 512 ||
-	    opts->mem_size > SIZE_MAX) {
-		vback_logf(opts->log, VBACK_LOG_ERR,
+	if (!o || !loop || !out)
+		return -EINVAL;
+	if (!o->size || (o->size & 511) || o->size > SIZE_MAX) {
+		vback_logf(o->log, VBACK_LOG_ERR,
 			   "io: memory disk size %llu is not a non-zero "
 			   "multiple of 512",
-			   (unsigned long long)opts->mem_size);
+			   (unsigned long long)o->size);
 		return -EINVAL;
 	}
-	m = calloc(1, sizeof(*m));
+	m = vb_calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	/* calloc of a large block maps zero pages lazily. */
-	m->data = calloc(1, (size_t)opts->mem_size);
+	m->data = o->buf;
 	if (!m->data) {
-		free(m);
-		return -ENOMEM;
+		/* calloc of a large block maps zero pages lazily. */
+		m->data = vb_calloc(1, (size_t)o->size);
+		m->own_data = true;
+		if (!m->data) {
+			vb_free(m);
+			return -ENOMEM;
+		}
 	}
 	m->loop = loop;
-	m->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
+	vback_work_init(&m->work, mem_work, m);
+	m->depth = o->queue_depth ? o->queue_depth : IO_DEFAULT_DEPTH;
 	m->caps = (struct vback_io_caps){
-		.size_bytes = opts->mem_size,
+		.size_bytes = o->size,
 		.logical_block_size = 512,
-		.physical_block_size = 4096,
-		.read_only = opts->read_only,
+		.physical_block_size = (o->size & 4095) ? 512 : 4096,
+		.read_only = o->read_only,
 		.can_discard = true,
 		.can_write_zeroes = true,
 		.can_secure_erase = true,
 	};
-	if (opts->mem_size % 4096)
-		m->caps.physical_block_size = 512;
-	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->efd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = vback_loop_watch(loop, m->efd, VBACK_EV_IN, mem_on_event, m);
-	if (ret) {
-		close(m->efd);
-		goto fail;
-	}
 	out->ops = &io_memory_ops;
 	out->opaque = m;
 	return 0;
-fail:
-	free(m->data);
-	free(m);
-	return ret;
+}
+
+int io_memory_open(const struct vback_io_options *opts,
+		   const struct vback_loop *loop, struct vback_io *out)
+{
+	struct vback_io_memory_options o = {
+		.size = opts->mem_size,
+		.read_only = opts->read_only,
+		.queue_depth = opts->queue_depth,
+		.log = opts->log,
+	};
+
+	return vback_io_memory_create(&o, loop, out);
 }
 
 int io_memory_inject_error(const struct vback_io *io, uint64_t offset,

@@ -4,21 +4,21 @@
  * synchronously inside submit(), but the IO contract forbids calling done()
  * from there: finished requests wait on a list, linked through their
  * backend[] scratch words, and complete from unplug() or, if nobody calls
- * that, from an eventfd the loop watches.
+ * that, from work posted to the loop (vback_loop_post()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "cow.h"
 
 struct cow {
-	int base_fd, ovl_fd, ev_fd;
+	int base_fd, ovl_fd;
 	const struct vback_loop *loop;
+	struct vback_work complete; /* runs cow_complete() from the loop */
 	uint64_t size;
 	uint32_t bs;
 	uint8_t *map;	 /* one bit per block: set = the overlay holds it */
@@ -120,7 +120,7 @@ static void cow_complete(struct cow *c)
 static int cow_submit(void *opaque, struct vback_io_req *req)
 {
 	struct cow *c = opaque;
-	uint64_t len = 0, one = 1;
+	uint64_t len = 0;
 	int ret;
 
 	switch (req->op) {
@@ -147,10 +147,8 @@ static int cow_submit(void *opaque, struct vback_io_req *req)
 		c->tail->backend[REQ_NEXT] = (uintptr_t)req;
 	} else {
 		c->head = req;
-		/* Wake the loop in case the caller never unplugs. Only
-		 * a saturated counter fails: a wake-up is pending then. */
-		if (write(c->ev_fd, &one, sizeof(one)) < 0) {
-		}
+		/* Complete from the loop in case the caller never unplugs. */
+		vback_loop_post(c->loop, &c->complete);
 	}
 	c->tail = req;
 	return 0;
@@ -161,13 +159,8 @@ static void cow_unplug(void *opaque)
 	cow_complete(opaque);
 }
 
-static void cow_event(void *opaque, int fd, uint32_t events)
+static void cow_posted(void *opaque)
 {
-	uint64_t n;
-
-	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
 	cow_complete(opaque);
 }
 
@@ -191,8 +184,7 @@ static void cow_close(void *opaque)
 	struct cow *c = opaque;
 
 	cow_complete(c); /* nothing is left in flight after close() */
-	vback_loop_unwatch(c->loop, c->ev_fd);
-	close(c->ev_fd);
+	vback_loop_cancel(c->loop, &c->complete);
 	close(c->ovl_fd);
 	close(c->base_fd);
 	free(c->bounce);
@@ -217,16 +209,15 @@ int cow_open(const struct cow_options *o, struct vback_io *out)
 		return -ENOMEM;
 	c->bs = o->block_size ? o->block_size : 4096;
 	c->loop = o->loop;
-	c->ovl_fd = c->ev_fd = -1;
+	c->ovl_fd = -1;
+	vback_work_init(&c->complete, cow_posted, c);
 	c->base_fd = open(o->base_path, O_RDONLY | O_CLOEXEC);
 	if (c->base_fd >= 0 && o->overlay_path)
 		c->ovl_fd = open(o->overlay_path,
 				 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	else if (c->base_fd >= 0)
 		c->ovl_fd = memfd_create("cow-overlay", MFD_CLOEXEC);
-	if (c->ovl_fd >= 0)
-		c->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->ev_fd < 0) {
+	if (c->ovl_fd < 0) {
 		ret = -errno;
 		vback_logf(o->log, VBACK_LOG_ERR, "%s: %s",
 			   c->base_fd < 0 ? o->base_path : "overlay",
@@ -257,16 +248,11 @@ int cow_open(const struct cow_options *o, struct vback_io *out)
 	ret = -ENOMEM;
 	if (!c->map || !c->bounce)
 		goto fail;
-	ret = vback_loop_watch(c->loop, c->ev_fd, VBACK_EV_IN, cow_event, c);
-	if (ret)
-		goto fail;
 	*out = (struct vback_io){ .ops = &cow_ops, .opaque = c };
 	return 0;
 fail:
 	free(c->bounce);
 	free(c->map);
-	if (c->ev_fd >= 0)
-		close(c->ev_fd);
 	if (c->ovl_fd >= 0)
 		close(c->ovl_fd);
 	if (c->base_fd >= 0)

@@ -2,7 +2,9 @@
 /*
  * vback-disk --vhost-user: one disk image, one virtio-blk device, one
  * vhost-user socket, one epoll loop. Front-ends come and go; the daemon
- * stays until SIGTERM/SIGINT. SIGHUP re-reads the image size (resize).
+ * stays until SIGTERM/SIGINT, which quiesces the device (in-flight
+ * requests complete, the image is flushed) before it exits, as the Xen
+ * mode does. SIGHUP re-reads the image size (resize).
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +23,9 @@
 #include "modes.h"
 #include "signals.h"
 
+#define MAX_QUEUES	64u
+#define STOP_TIMEOUT_MS 10000u
+
 struct daemon {
 	const struct vback_disk_options *o;
 	const struct vback_log *log;
@@ -31,9 +36,11 @@ struct daemon {
 	struct vback_vhu *vhu;
 	int sig_fd;
 	bool stopping;
+	struct vback_timer deadline; /* a stop that takes too long */
 	/* Per front-end session, for the summary printed when it leaves. */
 	struct vback_blk_stats blk_at_start;
 	struct vback_vhu_stats vhu_at_start;
+	struct vback_vhu_queue_stats q_at_start[MAX_QUEUES];
 	struct timespec t_start;
 };
 
@@ -50,6 +57,8 @@ static void session_start(struct daemon *d)
 {
 	vback_blk_get_stats(d->blk, &d->blk_at_start);
 	vback_vhu_get_stats(d->vhu, &d->vhu_at_start);
+	for (unsigned int q = 0; q < d->o->queues && q < MAX_QUEUES; q++)
+		vback_vhu_get_queue_stats(d->vhu, q, &d->q_at_start[q]);
 	clock_gettime(CLOCK_MONOTONIC, &d->t_start);
 }
 
@@ -57,7 +66,6 @@ static void session_start(struct daemon *d)
 static void session_summary(struct daemon *d)
 {
 	const struct vback_blk_stats *a = &d->blk_at_start;
-	struct vback_vhu_stats *v = malloc(sizeof(*v));
 	struct vback_blk_stats b;
 	double secs = seconds_since(&d->t_start);
 	double mib_r, mib_w;
@@ -81,18 +89,18 @@ static void session_summary(struct daemon *d)
 		   (unsigned long long)(b.get_ids - a->get_ids),
 		   (unsigned long long)(b.unsupported - a->unsupported),
 		   (unsigned long long)(b.io_errors - a->io_errors));
-	if (!v)
-		return;
-	vback_vhu_get_stats(d->vhu, v);
-	for (unsigned int q = 0; q < d->o->queues && q < VBACK_VHU_MAX_QUEUES;
-	     q++)
+	for (unsigned int q = 0; q < d->o->queues && q < MAX_QUEUES; q++) {
+		struct vback_vhu_queue_stats qs;
+
+		if (vback_vhu_get_queue_stats(d->vhu, q, &qs) < 0)
+			break;
 		vback_logf(d->log, VBACK_LOG_INFO,
 			   "session: queue %u: kicks=%llu calls=%llu", q,
-			   (unsigned long long)(v->kicks[q] -
-						d->vhu_at_start.kicks[q]),
-			   (unsigned long long)(v->calls[q] -
-						d->vhu_at_start.calls[q]));
-	free(v);
+			   (unsigned long long)(qs.kicks -
+						d->q_at_start[q].kicks),
+			   (unsigned long long)(qs.calls -
+						d->q_at_start[q].calls));
+	}
 }
 
 static void on_vhu_event(void *opaque, enum vback_vhu_event ev)
@@ -119,27 +127,46 @@ static void on_vhu_event(void *opaque, enum vback_vhu_event ev)
 static void resize(struct daemon *d)
 {
 	uint64_t size = 0;
-	int ret;
+	int ret = vback_blk_refresh_size(d->blk, &size);
 
-	if (!d->io.ops->refresh_size) {
+	if (ret == -EOPNOTSUPP)
 		vback_logf(d->log, VBACK_LOG_WARN,
 			   "SIGHUP: this IO engine cannot re-read the size");
-		return;
-	}
-	ret = d->io.ops->refresh_size(d->io.opaque, &size);
-	if (ret < 0) {
+	else if (ret < 0)
 		vback_logf(d->log, VBACK_LOG_ERR, "SIGHUP: %s",
 			   vback_strerror(ret));
-		return;
-	}
-	if (ret == 0) {
+	else if (ret == 0)
 		vback_logf(d->log, VBACK_LOG_INFO, "SIGHUP: size unchanged");
-		return;
-	}
-	ret = vback_blk_resize(d->blk, size);
-	vback_logf(d->log, ret ? VBACK_LOG_ERR : VBACK_LOG_INFO,
-		   "resized to %llu bytes%s", (unsigned long long)size,
-		   ret ? ": refused" : "");
+	else
+		vback_logf(d->log, VBACK_LOG_INFO, "resized to %llu bytes",
+			   (unsigned long long)size);
+}
+
+/* Drained and flushed: let the front-end go, then stop (at IDLE). */
+static void quiesced(void *opaque, int result)
+{
+	struct daemon *d = opaque;
+
+	if (result < 0)
+		vback_logf(d->log, VBACK_LOG_ERR, "stop: flush failed: %s",
+			   vback_strerror(result));
+	else
+		vback_logf(d->log, VBACK_LOG_INFO, "%s",
+			   "stop: in-flight requests done, image flushed");
+	vback_vhu_disconnect(d->vhu);
+	if (!vback_vhu_draining(d->vhu))
+		vback_loop_stop(d->loop);
+}
+
+static void stop_timeout(void *opaque)
+{
+	struct daemon *d = opaque;
+
+	vback_logf(d->log, VBACK_LOG_WARN,
+		   "stop: %u requests still in flight after %u ms: stopping "
+		   "without them",
+		   vback_dev_inflight(vback_blk_dev(d->blk)), STOP_TIMEOUT_MS);
+	vback_loop_stop(d->loop);
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)
@@ -162,10 +189,14 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 	}
 	vback_logf(d->log, VBACK_LOG_INFO, "signal %u: stopping", si.ssi_signo);
 	d->stopping = true;
-	/* Stop the rings and let in-flight IO finish before tearing down. */
-	vback_vhu_disconnect(d->vhu);
-	if (!vback_vhu_draining(d->vhu))
+	/* Take no new request, let in-flight ones reach the guest, flush the
+	 * image; then disconnect (quiesced()). */
+	if (vback_dev_quiesce(vback_blk_dev(d->blk), quiesced, d) < 0) {
 		vback_loop_stop(d->loop);
+		return;
+	}
+	vback_timer_arm(d->loop, &d->deadline,
+			(uint64_t)STOP_TIMEOUT_MS * 1000000u, 0);
 }
 
 static int setup_signals(struct daemon *d)
@@ -247,8 +278,10 @@ static void teardown(struct daemon *d)
 		vback_loop_unwatch(d->loop, d->sig_fd);
 		close(d->sig_fd);
 	}
-	if (d->loop)
+	if (d->loop) {
+		vback_timer_cancel(d->loop, &d->deadline);
 		vback_epoll_loop_destroy(d->loop);
+	}
 }
 
 int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
@@ -263,6 +296,7 @@ int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
 	};
 	int ret;
 
+	vback_timer_init(&d.deadline, stop_timeout, &d);
 	ret = setup_signals(&d);
 	if (ret == 0)
 		ret = vback_epoll_loop_create(log, &d.loop);

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <vback/io.h>
@@ -23,12 +21,10 @@
 #include "xen_daemon.h"
 
 #define DRAIN_TIMEOUT_MS 10000u
-#define STOP_TICK_MS	 10
 
 enum stop_phase {
 	RUNNING,
-	DRAINING, /* queues stopped, waiting for in-flight requests */
-	FLUSHING, /* one FLUSH per writable disk in flight */
+	STOPPING, /* every device quiescing: drain, then flush */
 	FINISHED,
 };
 
@@ -38,14 +34,10 @@ struct xd_disk {
 	char name[48];
 	struct vback_io io; /* the engine's instance */
 	bool io_open;
-	/* What the device sees when discard-enable=0: @io with discard
-	 * hidden from the capabilities. */
-	struct vback_io masked;
 	struct vback_blk *blk;
 	struct vback_xen_device *xdev; /* explicit mode */
 	bool read_only;
-	struct vback_io_req flush;
-	bool flushing;
+	bool quiescing; /* a stop waits for this disk */
 };
 
 struct xen_daemon {
@@ -57,11 +49,10 @@ struct xen_daemon {
 	struct vback_xen_domain *dom; /* explicit mode */
 	struct xd_disk *disks;
 	unsigned int nr_disks;
-	int sig_fd, timer_fd;
-	bool timer_watched;
+	int sig_fd;
 	enum stop_phase phase;
-	struct timespec deadline;
-	unsigned int flushes; /* in flight */
+	struct vback_timer deadline; /* a stop that takes too long */
+	unsigned int quiescing;	     /* disks a stop still waits for */
 	unsigned int flushed;
 };
 
@@ -69,53 +60,7 @@ struct xen_daemon {
 /* Disks                                                               */
 /* ------------------------------------------------------------------ */
 
-static int masked_submit(void *opaque, struct vback_io_req *req)
-{
-	struct xd_disk *d = opaque;
-
-	return vback_io_submit(&d->io, req);
-}
-
-static void masked_unplug(void *opaque)
-{
-	struct xd_disk *d = opaque;
-
-	vback_io_unplug(&d->io);
-}
-
-static int masked_get_caps(void *opaque, struct vback_io_caps *caps)
-{
-	struct xd_disk *d = opaque;
-	int ret = vback_io_get_caps(&d->io, caps);
-
-	/* The toolstack said discard-enable=0: do not offer DISCARD. */
-	if (ret == 0)
-		caps->can_discard = false;
-	return ret;
-}
-
-static int masked_refresh_size(void *opaque, uint64_t *size_bytes)
-{
-	struct xd_disk *d = opaque;
-
-	if (!d->io.ops->refresh_size)
-		return -EOPNOTSUPP;
-	return d->io.ops->refresh_size(d->io.opaque, size_bytes);
-}
-
-static void masked_close(void *opaque)
-{
-	/* The disk closes the real instance itself. */
-	(void)opaque;
-}
-
-static const struct vback_io_ops masked_ops = {
-	.submit = masked_submit,
-	.unplug = masked_unplug,
-	.get_caps = masked_get_caps,
-	.refresh_size = masked_refresh_size,
-	.close = masked_close,
-};
+static void finish(struct xen_daemon *xd);
 
 /* Open @path and create the virtio-blk device on it. */
 static int disk_open(struct xen_daemon *xd, const char *name, const char *path,
@@ -135,6 +80,8 @@ static int disk_open(struct xen_daemon *xd, const char *name, const char *path,
 		.read_only = read_only,
 		/* Write-back caching: guests then send flushes. */
 		.writeback = true,
+		/* The toolstack said discard-enable=0: never offered. */
+		.disabled_features = discard ? 0 : 1ull << VBACK_BLK_F_DISCARD,
 		.log = xd->log,
 	};
 	struct vback_io_caps caps;
@@ -155,12 +102,10 @@ static int disk_open(struct xen_daemon *xd, const char *name, const char *path,
 		return ret;
 	}
 	d->io_open = true;
-	d->masked.ops = &masked_ops;
-	d->masked.opaque = d;
 	ret = vback_io_get_caps(&d->io, &caps);
 	if (ret < 0)
 		goto fail;
-	blk_opts.io = discard ? d->io : d->masked;
+	blk_opts.io = d->io;
 	blk_opts.name = d->name;
 	ret = vback_blk_create(&blk_opts, &d->blk);
 	if (ret < 0)
@@ -201,6 +146,14 @@ static void disk_close(struct xd_disk *d)
 			xd->nr_disks--;
 			break;
 		}
+	}
+	if (d->quiescing) {
+		/* Removed while a stop waited for it: its quiesce was
+		 * abandoned with the detach; what it had in flight
+		 * completes in vback_io_close() below. */
+		d->quiescing = false;
+		if (!--xd->quiescing && xd->phase == STOPPING)
+			finish(xd);
 	}
 	if (d->blk)
 		vback_blk_get_stats(d->blk, &st);
@@ -306,14 +259,8 @@ static const struct vback_xen_backend_ops be_ops = {
 /* Nothing more to do: stop the loop; xen_daemon_destroy() follows. */
 static void stop_loop(struct xen_daemon *xd)
 {
-	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
-
 	xd->phase = FINISHED;
-	if (xd->timer_watched) {
-		timerfd_settime(xd->timer_fd, 0, &off, NULL);
-		vback_loop_unwatch(xd->env.loop, xd->timer_fd);
-		xd->timer_watched = false;
-	}
+	vback_timer_cancel(xd->env.loop, &xd->deadline);
 	vback_loop_stop(xd->env.loop);
 }
 
@@ -323,63 +270,6 @@ static void finish(struct xen_daemon *xd)
 		   "stopped: %u disk%s flushed, tearing down", xd->flushed,
 		   xd->flushed == 1 ? "" : "s");
 	stop_loop(xd);
-}
-
-static void flush_done(struct vback_io_req *req, int result)
-{
-	struct xd_disk *d = req->opaque;
-	struct xen_daemon *xd = d->xd;
-
-	d->flushing = false;
-	if (result < 0)
-		vback_logf(xd->log, VBACK_LOG_ERR, "%s: flush failed: %s",
-			   d->name, vback_strerror(result));
-	else
-		xd->flushed++;
-	if (--xd->flushes == 0 && xd->phase == FLUSHING)
-		finish(xd);
-}
-
-static void set_deadline(struct xen_daemon *xd)
-{
-	unsigned int ms = xd->env.drain_timeout_ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &xd->deadline);
-	xd->deadline.tv_sec += ms / 1000;
-	xd->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (xd->deadline.tv_nsec >= 1000000000L) {
-		xd->deadline.tv_sec++;
-		xd->deadline.tv_nsec -= 1000000000L;
-	}
-}
-
-static void start_flushes(struct xen_daemon *xd)
-{
-	struct xd_disk *d;
-	int ret;
-
-	xd->phase = FLUSHING;
-	set_deadline(xd);
-	for (d = xd->disks; d; d = d->next) {
-		if (d->read_only || !d->blk || d->flushing)
-			continue;
-		memset(&d->flush, 0, sizeof(d->flush));
-		d->flush.op = VBACK_IO_FLUSH;
-		d->flush.done = flush_done;
-		d->flush.opaque = d;
-		ret = vback_io_submit(&d->io, &d->flush);
-		if (ret < 0) {
-			vback_logf(xd->log, VBACK_LOG_ERR,
-				   "%s: cannot flush: %s", d->name,
-				   vback_strerror(ret));
-			continue;
-		}
-		d->flushing = true;
-		xd->flushes++;
-		vback_io_unplug(&d->io);
-	}
-	if (xd->flushes == 0)
-		finish(xd);
 }
 
 static unsigned int inflight(const struct xen_daemon *xd)
@@ -393,106 +283,77 @@ static unsigned int inflight(const struct xen_daemon *xd)
 	return n;
 }
 
-static bool past(const struct timespec *t)
+/* A disk drained and flushed (vback_dev_quiesce()). */
+static void disk_quiesced(void *opaque, int result)
 {
-	struct timespec now;
+	struct xd_disk *d = opaque;
+	struct xen_daemon *xd = d->xd;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+	d->quiescing = false;
+	xd->quiescing--;
+	if (result < 0)
+		vback_logf(xd->log, VBACK_LOG_ERR, "%s: flush failed: %s",
+			   d->name, vback_strerror(result));
+	else if (!d->read_only)
+		xd->flushed++;
+	if (!xd->quiescing && xd->phase == STOPPING)
+		finish(xd);
 }
 
-static void on_tick(void *opaque, int fd, uint32_t events)
+static void stop_timeout(void *opaque)
 {
 	struct xen_daemon *xd = opaque;
-	uint64_t n;
 
-	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0)
-		return;
-	switch (xd->phase) {
-	case DRAINING:
-		if (inflight(xd) == 0) {
-			start_flushes(xd);
-		} else if (past(&xd->deadline)) {
-			vback_logf(xd->log, VBACK_LOG_WARN,
-				   "%u requests still in flight after %u ms: "
-				   "stopping without them",
-				   inflight(xd), xd->env.drain_timeout_ms);
-			start_flushes(xd);
-		}
-		break;
-	case FLUSHING:
-		if (past(&xd->deadline)) {
-			vback_logf(xd->log, VBACK_LOG_WARN,
-				   "flush did not complete in time");
-			finish(xd);
-		}
-		break;
-	case RUNNING:
-	case FINISHED:
-		break;
-	}
+	vback_logf(xd->log, VBACK_LOG_WARN,
+		   "%u requests still in flight after %u ms: stopping without "
+		   "them",
+		   inflight(xd), xd->env.drain_timeout_ms);
+	finish(xd);
 }
 
 static void begin_stop(struct xen_daemon *xd)
 {
-	struct itimerspec tick = {
-		{ 0, STOP_TICK_MS * 1000000L },
-		{ 0, STOP_TICK_MS * 1000000L },
-	};
 	struct xd_disk *d;
-	unsigned int q;
 
 	/* No new requests: the rings stay where they are, and what is in
-	 * flight completes and is published to the guest as usual. */
-	xd->phase = DRAINING;
-	for (d = xd->disks; d; d = d->next) {
-		struct vback_dev *dev = d->blk ? vback_blk_dev(d->blk) : NULL;
-
-		for (q = 0; dev && q < vback_dev_num_queues(dev); q++)
-			vback_dev_queue_stop(dev, q);
-	}
-	set_deadline(xd);
+	 * flight completes and is published to the guest as usual; then
+	 * each writable disk is flushed. The library tells us when. */
+	xd->phase = STOPPING;
 	vback_logf(xd->log, VBACK_LOG_INFO,
 		   "stopping: %u disk%s, %u requests in flight", xd->nr_disks,
 		   xd->nr_disks == 1 ? "" : "s", inflight(xd));
-	if (inflight(xd) == 0) {
-		start_flushes(xd);
-		if (xd->phase == FINISHED)
-			return;
+	for (d = xd->disks; d; d = d->next) {
+		if (!d->blk || vback_dev_quiesce(vback_blk_dev(d->blk),
+						 disk_quiesced, d) < 0)
+			continue; /* not served: nothing in flight */
+		d->quiescing = true;
+		xd->quiescing++;
 	}
-	/* Poll the drain: completions reach the device, not us. */
-	if (timerfd_settime(xd->timer_fd, 0, &tick, NULL) < 0 ||
-	    vback_loop_watch(xd->env.loop, xd->timer_fd, VBACK_EV_IN, on_tick,
-			     xd) < 0) {
-		vback_logf(xd->log, VBACK_LOG_ERR,
-			   "cannot wait for the drain: stopping now");
+	if (!xd->quiescing) {
 		finish(xd);
 		return;
 	}
-	xd->timer_watched = true;
+	vback_timer_arm(xd->env.loop, &xd->deadline,
+			(uint64_t)xd->env.drain_timeout_ms * 1000000u, 0);
 }
 
 static void resize_all(struct xen_daemon *xd)
 {
 	struct xd_disk *d;
-	uint64_t size;
+	uint64_t size = 0;
 	int ret;
 
 	for (d = xd->disks; d; d = d->next) {
-		if (!d->blk || !d->io.ops->refresh_size)
+		if (!d->blk)
 			continue;
-		ret = d->io.ops->refresh_size(d->io.opaque, &size);
-		if (ret < 0)
+		ret = vback_blk_refresh_size(d->blk, &size);
+		if (ret < 0 && ret != -EOPNOTSUPP)
 			vback_logf(xd->log, VBACK_LOG_ERR, "%s: resize: %s",
 				   d->name, vback_strerror(ret));
-		if (ret <= 0)
-			continue;
-		ret = vback_blk_resize(d->blk, size);
-		vback_logf(xd->log, ret ? VBACK_LOG_ERR : VBACK_LOG_INFO,
-			   "%s: resized to %llu bytes%s", d->name,
-			   (unsigned long long)size, ret ? ": refused" : "");
+		if (ret == 1)
+			vback_logf(xd->log, VBACK_LOG_INFO,
+				   "%s: resized to %llu bytes", d->name,
+				   (unsigned long long)size);
 	}
 }
 
@@ -508,8 +369,7 @@ void xen_daemon_signal(struct xen_daemon *xd, int signo)
 			   signo);
 		begin_stop(xd);
 		break;
-	case DRAINING:
-	case FLUSHING:
+	case STOPPING:
 		vback_logf(xd->log, VBACK_LOG_WARN,
 			   "second signal: stopping without waiting for IO");
 		finish(xd);
@@ -543,10 +403,6 @@ static int setup_fds(struct xen_daemon *xd)
 	xd->sig_fd = vback_disk_signalfd();
 	if (xd->sig_fd < 0)
 		return xd->sig_fd;
-	xd->timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (xd->timer_fd < 0)
-		return -errno;
 	ret = vback_loop_watch(xd->env.loop, xd->sig_fd, VBACK_EV_IN, on_signal,
 			       xd);
 	if (ret < 0) {
@@ -571,7 +427,8 @@ int xen_daemon_create(const struct xen_daemon_env *env, struct xen_daemon **out)
 		xd->env.drain_timeout_ms = DRAIN_TIMEOUT_MS;
 	xd->o = o;
 	xd->log = env->log;
-	xd->sig_fd = xd->timer_fd = -1;
+	xd->sig_fd = -1;
+	vback_timer_init(&xd->deadline, stop_timeout, xd);
 	ret = setup_fds(xd);
 	if (ret < 0) {
 		vback_logf(xd->log, VBACK_LOG_ERR, "signals: %s",
@@ -730,10 +587,7 @@ void xen_daemon_destroy(struct xen_daemon *xd)
 	/* Explicit: the documented order, domain last. */
 	close_all_disks(xd);
 	vback_xen_domain_destroy(xd->dom);
-	if (xd->timer_watched)
-		vback_loop_unwatch(xd->env.loop, xd->timer_fd);
-	if (xd->timer_fd >= 0)
-		close(xd->timer_fd);
+	vback_timer_cancel(xd->env.loop, &xd->deadline);
 	if (xd->sig_fd >= 0) {
 		vback_loop_unwatch(xd->env.loop, xd->sig_fd);
 		close(xd->sig_fd);

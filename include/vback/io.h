@@ -219,6 +219,27 @@ VBACK_API int vback_io_open(const struct vback_io_options *opts,
  */
 VBACK_API void vback_io_close(struct vback_io *io);
 
+/** A RAM disk of vback_io_memory_create(). */
+struct vback_io_memory_options {
+	/** The disk's bytes: borrowed, @size long, kept valid until the
+	 *  instance is closed; NULL: allocated (zeroed) by the engine. */
+	void *buf;
+	uint64_t size;		     /**< bytes, a non-zero multiple of 512 */
+	bool read_only;		     /**< writes get -EROFS */
+	unsigned int queue_depth;    /**< most requests in flight; 0: 128 */
+	const struct vback_log *log; /**< borrowed */
+};
+
+/**
+ * The memory engine without vback_io_open(): a RAM disk on @loop, with no
+ * OS call (it completes through posted work, so it runs on the simple
+ * loop too; the one IO engine of a freestanding build). 0 and *@out, or
+ * -EINVAL, -ENOMEM. Close it with vback_io_close().
+ */
+VBACK_API int vback_io_memory_create(const struct vback_io_memory_options *o,
+				     const struct vback_loop *loop,
+				     struct vback_io *out);
+
 /**
  * The engine actually serving @io (after an io_uring to posix fallback);
  * VBACK_IO_ENGINE_DEFAULT for an implementation that is not vback's own.

@@ -156,16 +156,25 @@ struct vback_vhu_stats {
 	uint64_t messages;	 /**< valid requests handled (ok or failed) */
 	uint64_t bad_messages;	 /**< connections dropped for a bad message */
 	uint64_t config_changes; /**< config-change messages sent */
-	/** Per ring: kick eventfd wake-ups (also while the ring is not
-	 *  running). Only the first max_queues entries are used. */
-	uint64_t kicks[VBACK_VHU_MAX_QUEUES];
-	/** Per ring: used-buffer notifications written to its call eventfd. */
-	uint64_t calls[VBACK_VHU_MAX_QUEUES];
 };
 
 /** Copy the counters of @vhu into *@stats (neither may be NULL). */
 VBACK_API void vback_vhu_get_stats(const struct vback_vhu *vhu,
 				   struct vback_vhu_stats *stats);
+
+/** Counters of one ring, cumulative over connections. */
+struct vback_vhu_queue_stats {
+	/** Kick eventfd wake-ups (also while the ring is not running). */
+	uint64_t kicks;
+	/** Used-buffer notifications written to its call eventfd. */
+	uint64_t calls;
+};
+
+/** Copy the counters of ring @q into *@stats: 0, or -EINVAL when @q is
+ *  not one of the rings offered (GET_QUEUE_NUM). */
+VBACK_API int vback_vhu_get_queue_stats(const struct vback_vhu *vhu,
+					unsigned int q,
+					struct vback_vhu_queue_stats *stats);
 
 #ifdef __cplusplus
 }

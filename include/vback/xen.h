@@ -4,11 +4,15 @@
  * @brief vback Xen transport: serves virtio-mmio devices (struct
  * vback_dev) to Xen guests through one IOREQ server per guest domain.
  *
+ * The transport is an OS-free IOREQ core on a platform
+ * (struct vback_xen_platform): the Linux libraries, the tests' fake Xen,
+ * or hypercalls in an RTOS or bare-metal backend domain.
+ *
  * Objects, each owned by its creator and destroyed in reverse order:
- *  - struct vback_xen: the process-wide context (the Xen library handles,
- *    the event loop, the log). Many domains per context.
+ *  - struct vback_xen: the context (the platform, the event loop, the
+ *    log). Many domains per context.
  *  - struct vback_xen_domain: one guest. Its IOREQ server, the per-vCPU
- *    event channels (watched on the loop), the guest-memory views.
+ *    event channels, the guest-memory views.
  *  - struct vback_xen_device: one virtio-mmio window of a domain, backed by
  *    a struct vback_dev the caller created and still owns.
  *  - struct vback_xen_backend: optional xenstore discovery. It watches the
@@ -20,7 +24,9 @@
  * virtio device (e.g. vback_blk_create()) and hands its struct vback_dev.
  *
  * Threading: all objects of one context, and every callback below, live on
- * the thread that runs the context's loop. Nothing here blocks the loop.
+ * the thread that runs the context's loop (event-channel callbacks of the
+ * platform excepted: see vback_xen_event_fn). Nothing here blocks the
+ * loop.
  * Errors are 0 or a negative errno; no call aborts on guest input.
  */
 #ifndef VBACK_XEN_H
@@ -39,24 +45,176 @@ struct vback_xen_device;
 struct vback_xen_backend;
 
 /* ------------------------------------------------------------------ */
+/* Platform: what the transport needs from the OS it runs on           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * An event channel fired: called by the platform for a port bound with
+ * vback_xen_platform_ops::evtchn_bind(). It may run in interrupt context
+ * (an RTOS upcall): the transport only posts work to its loop there.
+ */
+typedef void (*vback_xen_event_fn)(void *opaque);
+
+/**
+ * The Xen interfaces a backend uses, as callbacks: DM ops, the ioreq page,
+ * event channels, interrupts and guest memory. Linux's libxen* are one
+ * implementation (vback_xen_linux_platform_create()); the tests' fake Xen
+ * is another; a Zephyr or bare-metal backend domain fills it with
+ * hypercalls (docs/porting.md maps each op). Every op returns 0 or a
+ * negative errno unless it says otherwise, is called on the loop thread,
+ * and must not block for long. @opaque is struct vback_xen_platform's.
+ */
+struct vback_xen_platform_ops {
+	/** The number of vCPUs of @domid (XEN_DOMCTL_getdomaininfo). */
+	int (*nr_vcpus)(void *opaque, uint16_t domid, unsigned int *n);
+	/** XEN_DMOP_create_ioreq_server without buffered ioreqs: *@id. */
+	int (*create_ioreq_server)(void *opaque, uint16_t domid, uint16_t *id);
+	/** Map the server's synchronous ioreq page (XENMEM_acquire_resource,
+	 *  XENMEM_resource_ioreq_server frame 1): one page, read-write. */
+	int (*map_ioreq_page)(void *opaque, uint16_t domid, uint16_t id,
+			      void **page);
+	/** Unmap what map_ioreq_page() mapped. */
+	void (*unmap_ioreq_page)(void *opaque, uint16_t domid, uint16_t id,
+				 void *page);
+	/** XEN_DMOP_set_ioreq_server_state. */
+	int (*set_ioreq_server_state)(void *opaque, uint16_t domid, uint16_t id,
+				      bool enabled);
+	/** XEN_DMOP_destroy_ioreq_server. */
+	int (*destroy_ioreq_server)(void *opaque, uint16_t domid, uint16_t id);
+	/** XEN_DMOP_map_io_range_to_ioreq_server, MMIO, [start, end]. */
+	int (*map_mmio_range)(void *opaque, uint16_t domid, uint16_t id,
+			      uint64_t start, uint64_t end);
+	/** XEN_DMOP_unmap_io_range_from_ioreq_server, MMIO, [start, end]. */
+	int (*unmap_mmio_range)(void *opaque, uint16_t domid, uint16_t id,
+				uint64_t start, uint64_t end);
+	/** XEN_DMOP_set_irq_level (Arm: an SPI). */
+	int (*set_irq_level)(void *opaque, uint16_t domid, uint32_t irq,
+			     unsigned int level);
+	/** Optional (x86 HVM): XEN_DMOP_set_isa_irq_level. */
+	int (*set_isa_irq_level)(void *opaque, uint16_t domid, uint8_t irq,
+				 unsigned int level);
+	/**
+	 * Bind a local port to @domid's @remote port
+	 * (EVTCHNOP_bind_interdomain) and call @fn(@fn_opaque) whenever it
+	 * fires, from any context, until unbound. The local port in *@local.
+	 */
+	int (*evtchn_bind)(void *opaque, uint16_t domid, uint32_t remote,
+			   vback_xen_event_fn fn, void *fn_opaque,
+			   uint32_t *local);
+	/** Unbind a port of evtchn_bind(); its function is not called after
+	 *  this returns. */
+	void (*evtchn_unbind)(void *opaque, uint32_t local);
+	/** Signal the remote end of a bound port (EVTCHNOP_send). */
+	int (*evtchn_notify)(void *opaque, uint32_t local);
+	/**
+	 * Map the guest frames @gfns[0..@n) of @domid read-write and
+	 * contiguously at *@addr (XENMEM_add_to_physmap_batch with
+	 * XENMAPSPACE_gmfn_foreign, or privcmd). Per page, @errs[i] is 0 or
+	 * a negative errno (a hole, a ballooned-out page); the call itself
+	 * returns 0 when the range is mapped (pages in error read as
+	 * nothing and are never used) or -errno (nothing mapped).
+	 */
+	int (*map_foreign)(void *opaque, uint16_t domid, const uint64_t *gfns,
+			   unsigned int n, int *errs, void **addr);
+	/** Unmap @n pages mapped at @addr by map_foreign(). */
+	void (*unmap_foreign)(void *opaque, void *addr, unsigned int n);
+	/**
+	 * Map the grant references @refs[0..@n) of @domid contiguously at
+	 * *@addr (GNTTABOP_map_grant_ref), writable or read-only. Per page,
+	 * @errs[i] is 0 or a negative errno; returns 0 when mapped (pages in
+	 * error are not) or -errno (nothing mapped).
+	 */
+	int (*map_grants)(void *opaque, uint16_t domid, const uint32_t *refs,
+			  unsigned int n, bool writable, int *errs,
+			  void **addr);
+	/** Unmap @n grant pages mapped at @addr by map_grants(). */
+	void (*unmap_grants)(void *opaque, void *addr, unsigned int n);
+};
+
+/** A xenstore watch fired: @path is the node that changed (valid during
+ *  the call). On the loop thread. */
+typedef void (*vback_xen_watch_fn)(void *opaque, const char *path);
+
+/**
+ * xenstore, the optional configuration provider of a platform: the
+ * discovery backend (vback_xen_backend_start()) and the death watch of
+ * domains with a died() callback use it. Paths are absolute; @tx is 0 or
+ * a transaction of tx_start(). Values are strings.
+ */
+struct vback_xen_store_ops {
+	/** @path's value into @buf (NUL-terminated): its length, -ENOENT,
+	 *  -ERANGE (longer than @size - 1), -errno. */
+	int (*read)(void *opaque, uint32_t tx, const char *path, char *buf,
+		    size_t size);
+	/** Write @value at @path (creating it). */
+	int (*write)(void *opaque, uint32_t tx, const char *path,
+		     const char *value);
+	/** The names of @path's children, NUL-separated, into @buf: how
+	 *  many, -ENOENT, -ERANGE, -errno. */
+	int (*directory)(void *opaque, uint32_t tx, const char *path, char *buf,
+			 size_t size);
+	/** Optional: start a transaction (*@tx, never 0). */
+	int (*tx_start)(void *opaque, uint32_t *tx);
+	/** End it: 0, -EAGAIN when it conflicted (retry it), -errno. */
+	int (*tx_end)(void *opaque, uint32_t tx, bool abort);
+	/**
+	 * Watch @path and everything below (and the special "@releaseDomain")
+	 * : @fn(@fn_opaque, node) on the loop thread for every change, and
+	 * once soon after the watch is set. Never from inside watch().
+	 */
+	int (*watch)(void *opaque, const char *path, vback_xen_watch_fn fn,
+		     void *fn_opaque);
+	/** Remove a watch; @fn is not called after this returns. */
+	void (*unwatch)(void *opaque, const char *path, vback_xen_watch_fn fn,
+			void *fn_opaque);
+	/** 1 when domain @domid exists, 0 when it does not any more, -errno
+	 *  when this domain may not ask (e.g. -EACCES in a DomU). */
+	int (*domain_exists)(void *opaque, uint16_t domid);
+};
+
+/** A platform: its ops, its optional xenstore, their context. */
+struct vback_xen_platform {
+	const struct vback_xen_platform_ops *ops; /**< required */
+	const struct vback_xen_store_ops *store;  /**< NULL: no xenstore */
+	void *opaque; /**< passed to every op of both */
+};
+
+/**
+ * The Linux platform: libxendevicemodel, libxenforeignmemory,
+ * libxenevtchn, libxengnttab and libxenstore (opened when first used),
+ * with the event-channel and xenstore fds watched on @loop. On success
+ * *@out is owned by the caller; destroy it after the contexts using it.
+ * Returns 0, -ENOTSUP in a build without Xen, or the -errno of the
+ * library that failed to open (typically -ENOENT/-EACCES when not
+ * running in a Xen domain that may use them).
+ */
+VBACK_API int vback_xen_linux_platform_create(const struct vback_loop *loop,
+					      const struct vback_log *log,
+					      struct vback_xen_platform **out);
+/** Close a platform of vback_xen_linux_platform_create(). NULL: no-op. */
+VBACK_API void vback_xen_linux_platform_destroy(struct vback_xen_platform *p);
+
+/* ------------------------------------------------------------------ */
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
 /** Options of vback_xen_create(); read during the call. */
 struct vback_xen_options {
-	/** Event loop the context registers its fds on (not owned; must
-	 *  outlive the context). Required. */
+	/** Event loop the context runs on (not owned; must outlive the
+	 *  context). Required. */
 	const struct vback_loop *loop;
 	/** Log sink (not owned; NULL: stderr). */
 	const struct vback_log *log;
+	/** The platform (borrowed, must outlive the context); NULL: the
+	 *  context creates and owns a Linux platform on @loop. */
+	const struct vback_xen_platform *platform;
 };
 
 /**
- * Open the Xen libraries (devicemodel, foreignmemory, gnttab; each domain
- * opens its own event-channel handle, each backend its xenstore one).
- * On success *@out is owned by the caller. Returns 0, -EINVAL (no loop),
- * -ENOMEM, or the -errno of the library that failed to open (typically
- * -ENOENT/-EACCES when not running in a privileged Xen domain).
+ * Create a context on a platform (see struct vback_xen_options). On
+ * success *@out is owned by the caller. Returns 0, -EINVAL (no loop, or a
+ * platform without ops), -ENOMEM, or an error of
+ * vback_xen_linux_platform_create().
  */
 VBACK_API int vback_xen_create(const struct vback_xen_options *opts,
 			       struct vback_xen **out);
@@ -90,13 +248,13 @@ struct vback_xen_domain_options {
 	 * guest stays a zombie while its IOREQ server and mappings are held,
 	 * i.e. until the caller destroys the domain.
 	 *
-	 * When set, the context watches @releaseDomain in xenstore (opening
-	 * its own xenstore handle with the first such domain, kept until
-	 * vback_xen_destroy()); when it fires, every such domain that
-	 * xenstore no longer knows (xs_is_domain_introduced()) is reported.
-	 * No xenstore discovery (struct vback_xen_backend) is needed. If
-	 * xenstore cannot be opened, the domain is served anyway and the
-	 * context logs one warning: death is then not noticed.
+	 * When set, the context watches @releaseDomain in the platform's
+	 * xenstore (from the first such domain until vback_xen_destroy());
+	 * when it fires, every such domain the store says does not exist
+	 * any more is reported. No xenstore discovery (struct
+	 * vback_xen_backend) is needed. Without a store, or when it cannot
+	 * tell (a DomU may not ask: -EACCES), the domain is served anyway
+	 * and the context logs one warning: death is then not noticed.
 	 *
 	 * Called at most once per domain, on the loop thread, from the
 	 * context's xenstore watch callback: never from inside a call the
@@ -116,7 +274,7 @@ struct vback_xen_domain_options {
 /**
  * Start serving guest @opts->domid: create its IOREQ server (no buffered
  * ioreqs), map the ioreq page, enable the server and bind every vCPU's
- * event channel on the loop. The server claims no MMIO range until a
+ * event channel. The server claims no MMIO range until a
  * device is added. Returns 0, -EEXIST (domain already served by this
  * context), -ESRCH (no such domain), -ENOSPC (the domain's IOREQ server
  * limit is reached), -ENOMEM, -errno.
@@ -250,20 +408,20 @@ struct vback_xen_backend_options {
 };
 
 /**
- * Connect to xenstore, watch both layouts and @releaseDomain on the loop,
- * and serve every device found, now and later: for each one whose backend
+ * Watch both layouts and @releaseDomain in the platform's xenstore and
+ * serve every device found, now and later: for each one whose backend
  * and frontend state are 1, call add(), set up the domain (one IOREQ server
  * per domain) and the device, then write backend state 2 (InitWait). On
  * online=0 or state 5 (Closing), node removal or domain death: release,
  * call remove(), write state 6 (Closed) where the node still exists.
- * Returns 0, -ENOMEM, -errno (xenstore unreachable).
+ * Returns 0, -ENOTSUP (the platform has no xenstore), -ENOMEM, -errno.
  */
 VBACK_API int
 vback_xen_backend_start(struct vback_xen *xen,
 			const struct vback_xen_backend_options *opts,
 			struct vback_xen_backend **out);
 /** Release every device it serves (calling remove() for each), stop
- *  watching, close its xenstore handle and free @be. NULL: no-op. */
+ *  watching and free @be. NULL: no-op. */
 VBACK_API void vback_xen_backend_stop(struct vback_xen_backend *be);
 
 /**

@@ -87,6 +87,7 @@ struct fixture {
 	const char *engine;
 	struct vback_loop *loop;
 	struct fake_xen *fx;
+	struct vback_xen_platform *pf;
 	struct vback_xen *xen;
 	struct vback_log log;
 	unsigned int errors;
@@ -224,11 +225,12 @@ static void fixture_init(struct fixture *f, const char *engine)
 	f->fx = fake_xen_create();
 	assert_non_null(f->fx);
 	fake_xen_set_loop(f->fx, f->loop);
+	f->pf = fake_xen_platform_create(f->fx);
+	assert_non_null(f->pf);
 	o.loop = f->loop;
 	o.log = &f->log;
-	assert_int_equal(vback_xen_create_sys(&o, &fake_xen_sys, f->fx,
-					      &f->xen),
-			 0);
+	o.platform = f->pf;
+	assert_int_equal(vback_xen_create(&o, &f->xen), 0);
 }
 
 static void remove_tree(const char *dir)
@@ -252,7 +254,8 @@ static void fixture_fini(struct fixture *f)
 		assert_int_equal(fake_dom_grant_pages(d), 0);
 	}
 	vback_xen_destroy(f->xen);
-	assert_int_equal(fake_xen_open_handles(f->fx), 0);
+	assert_int_equal(fake_xen_open_handles(f->fx), 1); /* the platform */
+	fake_xen_platform_destroy(f->pf);
 	check_fake(f);
 	fake_xen_destroy(f->fx);
 	vback_epoll_loop_destroy(f->loop);
@@ -601,8 +604,8 @@ static void test_two_domains(void **state)
 	assert_int_equal(fake_dom_grant_pages(a.d), 0);
 	assert_false(fake_dom_is_zombie(a.d));
 	assert_int_equal(bound_ports(a.d), 0);
-	/* Its event-channel handle and ioreq-page resource are closed. */
-	assert_int_equal(fake_xen_open_handles(f.fx), handles - 2);
+	/* Its two vCPUs' ports and its ioreq page are released. */
+	assert_int_equal(fake_xen_open_handles(f.fx), handles - 3);
 	guest_fini(&a);
 	/* The other domain did not notice. */
 	assert_int_equal(fake_dom_servers(b.d), 1);
@@ -906,8 +909,8 @@ static void test_explicit_domain_dies(void **state)
 	assert_int_equal(fake_dom_grant_pages(g.d), 0);
 	assert_false(fake_dom_is_zombie(g.d));
 	assert_int_equal(bound_ports(g.d), 0);
-	/* Its event-channel handle and ioreq-page resource are closed. */
-	assert_int_equal(fake_xen_open_handles(f.fx), handles - 2);
+	/* Its two vCPUs' ports and its ioreq page are released. */
+	assert_int_equal(fake_xen_open_handles(f.fx), handles - 3);
 	assert_int_equal(f.errors, 0);
 	check_fake(&f);
 	guest_fini(&g);

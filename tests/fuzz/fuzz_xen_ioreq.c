@@ -43,6 +43,7 @@ struct h {
 	struct fz_mem mem;
 	struct vback_loop *loop;
 	struct fake_xen *fx;
+	struct vback_xen_platform *pf;
 	struct fake_dom *d;
 	struct vback_xen *xen;
 	struct vback_xen_domain *dom;
@@ -323,8 +324,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fake_dom_grant(h.d, g, (RAM_BASE >> 12) + g, g >= 28);
 	xo.loop = h.loop;
 	xo.log = &fz_quiet_log;
-	FZ_CHECK(vback_xen_create_sys(&xo, &fake_xen_sys, h.fx, &h.xen) == 0,
-		 "%s", "xen context");
+	h.pf = fake_xen_platform_create(h.fx);
+	xo.platform = h.pf;
+	FZ_CHECK(h.pf && vback_xen_create(&xo, &h.xen) == 0, "%s",
+		 "xen context");
 	dopt.domid = DOMID;
 	dopt.irq_mode = (cfg & 8) ? VBACK_XEN_IRQ_ISA : VBACK_XEN_IRQ_SPI;
 	dopt.map_cache_mib = 1;
@@ -377,8 +380,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tio_destroy(h.tio);
 	vback_xen_domain_destroy(h.dom);
 	vback_xen_destroy(h.xen);
-	FZ_CHECK(fake_xen_open_handles(h.fx) == 0, "%u Xen handles leaked",
-		 fake_xen_open_handles(h.fx));
+	FZ_CHECK(fake_xen_open_handles(h.fx) == 1, "%u Xen handles leaked",
+		 fake_xen_open_handles(h.fx) - 1);
+	fake_xen_platform_destroy(h.pf);
 	check_fake(&h);
 	fake_xen_destroy(h.fx);
 	vback_epoll_loop_destroy(h.loop);

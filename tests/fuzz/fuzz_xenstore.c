@@ -43,6 +43,7 @@ struct h {
 	struct fz *f;
 	struct vback_loop *loop;
 	struct fake_xen *fx;
+	struct vback_xen_platform *pf;
 	struct vback_xen *xen;
 	struct vback_xen_backend *be;
 	struct fake_dom *doms[3];
@@ -409,8 +410,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    64 * 1024);
 	xo.loop = h.loop;
 	xo.log = &fz_quiet_log;
-	FZ_CHECK(vback_xen_create_sys(&xo, &fake_xen_sys, h.fx, &h.xen) == 0,
-		 "%s", "xen context");
+	h.pf = fake_xen_platform_create(h.fx);
+	xo.platform = h.pf;
+	FZ_CHECK(h.pf && vback_xen_create(&xo, &h.xen) == 0, "%s",
+		 "xen context");
 	bo.ops = &d_ops;
 	bo.opaque = &h;
 	bo.backend_domid = 0;
@@ -429,8 +432,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(live == 0 && h.adds == h.removes,
 		 "%u added, %u removed, %u live", h.adds, h.removes, live);
 	vback_xen_destroy(h.xen);
-	FZ_CHECK(fake_xen_open_handles(h.fx) == 0, "%u Xen handles leaked",
-		 fake_xen_open_handles(h.fx));
+	FZ_CHECK(fake_xen_open_handles(h.fx) == 1, "%u Xen handles leaked",
+		 fake_xen_open_handles(h.fx) - 1);
+	fake_xen_platform_destroy(h.pf);
 	FZ_CHECK(!fake_xen_failure(h.fx), "fake Xen: %s",
 		 fake_xen_failure(h.fx));
 	fake_xen_destroy(h.fx);

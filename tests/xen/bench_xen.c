@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 	const struct gmem_region r = { RAM_BASE, RAM_SIZE, false };
 	struct vback_log log = { NULL, NULL, VBACK_LOG_WARN };
 	struct vback_xen_options xo = { 0 };
+	struct vback_xen_platform *pf;
 	struct vback_xen_domain_options dopt = { 0 };
 	struct vback_xen_device_options o = { 0 };
 	struct vback_blk_options bo = { 0 };
@@ -95,7 +96,9 @@ int main(int argc, char **argv)
 				 gmem_host(mem, RAM_BASE, RAM_SIZE), RAM_SIZE);
 	xo.loop = loop;
 	xo.log = &log;
-	if (!b.d || vback_xen_create_sys(&xo, &fake_xen_sys, fx, &xen))
+	pf = fake_xen_platform_create(fx);
+	xo.platform = pf;
+	if (!b.d || !pf || vback_xen_create(&xo, &xen))
 		return 1;
 	dopt.domid = 1;
 	dopt.irq_mode = VBACK_XEN_IRQ_SPI;
@@ -159,6 +162,7 @@ int main(int argc, char **argv)
 	gdrv_destroy(drv);
 	tio_destroy(io);
 	vback_xen_destroy(xen);
+	fake_xen_platform_destroy(pf);
 	fake_xen_destroy(fx);
 	gmem_destroy(mem);
 	vback_epoll_loop_destroy(loop);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,24 +19,6 @@ void fx_fail(struct fake_xen *fx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(fx->failure, sizeof(fx->failure), fmt, ap);
 	va_end(ap);
-}
-
-void *fx_set_errno_null(int e)
-{
-	errno = e;
-	return NULL;
-}
-
-int fx_err(int e)
-{
-	errno = e;
-	return -1;
-}
-
-bool fx_false(int e)
-{
-	errno = e;
-	return false;
 }
 
 static void crash(struct fake_dom *d, const char *why, unsigned int vcpu,
@@ -74,7 +55,14 @@ void fake_xen_clear_failure(struct fake_xen *fx)
 
 unsigned int fake_xen_open_handles(const struct fake_xen *fx)
 {
-	return fx->handles;
+	unsigned int n = 0;
+
+	for (const struct fx_pf *p = fx->pfs; p; p = p->next) {
+		n += 1 + p->pages + fx_xs_held(p);
+		for (unsigned int i = 0; i < MAX_PORTS; i++)
+			n += p->ports[i].used;
+	}
+	return n;
 }
 
 static void dom_free(struct fake_dom *d)
@@ -96,8 +84,8 @@ void fake_xen_destroy(struct fake_xen *fx)
 {
 	if (!fx)
 		return;
-	if (fx->handles)
-		fx_fail(fx, "%u library handles leaked", fx->handles);
+	if (fx->pfs)
+		fx_fail(fx, "platforms leaked");
 	if (fx->maps)
 		fx_fail(fx, "mappings leaked");
 	while (fx->doms) {
@@ -218,6 +206,33 @@ void fake_dom_destroy(struct fake_dom *d)
 	fire_special(fx, "@releaseDomain");
 }
 
+int fake_dom_balloon(struct fake_dom *d, uint64_t gfn, bool out)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nballooned; i++) {
+		if (d->ballooned[i] == gfn) {
+			if (!out)
+				d->ballooned[i] = d->ballooned[--d->nballooned];
+			return 0;
+		}
+	}
+	if (!out)
+		return 0;
+	if (d->nballooned == MAX_BALLOONED)
+		return -ENOSPC;
+	d->ballooned[d->nballooned++] = gfn;
+	return 0;
+}
+
+bool fake_dom_ballooned(const struct fake_dom *d, uint64_t gfn)
+{
+	for (unsigned int i = 0; i < d->nballooned; i++)
+		if (d->ballooned[i] == gfn)
+			return true;
+	return false;
+}
+
 bool fake_dom_is_zombie(const struct fake_dom *d)
 {
 	return d->dead && (d->foreign_pages || d->grant_pages);
@@ -321,140 +336,74 @@ int fake_dom_ungrant(struct fake_dom *d, uint32_t gref)
 /* event channels                                                      */
 /* ------------------------------------------------------------------ */
 
-static void *fx_evtchn_open(void *sys)
+static struct fx_pf *pf_of(void *opaque)
 {
-	struct fake_xen *fx = sys;
-	struct fx_evtchn *e = calloc(1, sizeof(*e));
-
-	if (!e)
-		return NULL;
-	e->fx = fx;
-	e->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->fd < 0) {
-		free(e);
-		return NULL;
-	}
-	fx->handles++;
-	return e;
+	return opaque;
 }
 
-static void fx_evtchn_close(void *xce)
+static int fx_evtchn_bind(void *opaque, uint16_t domid, uint32_t remote,
+			  vback_xen_event_fn fn, void *fn_opaque,
+			  uint32_t *local)
 {
-	struct fx_evtchn *e = xce;
-	struct fake_dom *d;
+	struct fx_pf *p = pf_of(opaque);
+	struct fake_dom *d = live_dom(p->fx, domid);
 	unsigned int i;
 
-	if (!e)
-		return;
-	/* Closing unbinds everything still bound. */
-	for (d = e->fx->doms; d; d = d->next)
-		for (i = 0; i < MAX_PORTS; i++)
-			if (d->gports[i].peer == e)
-				d->gports[i].peer = NULL;
-	close(e->fd);
-	e->fx->handles--;
-	free(e);
-}
-
-static int fx_evtchn_fd(void *xce)
-{
-	return ((struct fx_evtchn *)xce)->fd;
-}
-
-static int fx_evtchn_bind_interdomain(void *xce, uint32_t domid,
-				      evtchn_port_t remote)
-{
-	struct fx_evtchn *e = xce;
-	struct fake_dom *d = live_dom(e->fx, domid);
-	unsigned int p;
-
 	if (!d)
-		return fx_err(ESRCH);
+		return -ESRCH;
 	/* Only an allocated, still unbound guest port can be bound. */
 	if (remote >= MAX_PORTS || !d->gports[remote].used ||
 	    d->gports[remote].peer)
-		return fx_err(EINVAL);
-	for (p = 1; p < MAX_PORTS && e->ports[p].used; p++)
+		return -EINVAL;
+	for (i = 1; i < MAX_PORTS && p->ports[i].used; i++)
 		;
-	if (p == MAX_PORTS)
-		return fx_err(ENOSPC);
-	e->ports[p].used = true;
-	e->ports[p].dom = d;
-	e->ports[p].gport = remote;
-	e->ports[p].masked = false;
-	d->gports[remote].peer = e;
-	d->gports[remote].peer_port = p;
-	return (int)p;
+	if (i == MAX_PORTS)
+		return -ENOSPC;
+	p->ports[i] = (struct fx_bport){ .used = true,
+					 .dom = d,
+					 .gport = remote,
+					 .fn = fn,
+					 .opaque = fn_opaque };
+	d->gports[remote].peer = p;
+	d->gports[remote].peer_port = i;
+	*local = i;
+	return 0;
 }
 
-static int fx_evtchn_unbind(void *xce, evtchn_port_t port)
+static void fx_evtchn_unbind(void *opaque, uint32_t local)
 {
-	struct fx_evtchn *e = xce;
+	struct fx_pf *p = pf_of(opaque);
 	struct fx_bport *b;
 
-	if (port >= MAX_PORTS || !e->ports[port].used)
-		return fx_err(EINVAL);
-	b = &e->ports[port];
-	if (b->dom->gports[b->gport].peer == e)
-		b->dom->gports[b->gport].peer = NULL;
-	memset(b, 0, sizeof(*b));
-	return 0;
-}
-
-static void evtchn_raise(struct fx_evtchn *e, uint32_t port)
-{
-	uint64_t one = 1;
-
-	if (e->ports[port].masked) {
-		e->ports[port].pending_masked = true;
+	if (local >= MAX_PORTS || !p->ports[local].used) {
+		fx_fail(p->fx, "unbind of port %u that is not bound", local);
 		return;
 	}
-	/* Delivered ports are masked until the reader unmasks them. */
-	e->ports[port].masked = true;
-	e->queue[(e->qhead + e->qlen) % MAX_PORTS] = port;
-	if (e->qlen++ == 0 && write(e->fd, &one, sizeof(one)) != sizeof(one))
-		fx_fail(e->fx, "eventfd write failed");
+	b = &p->ports[local];
+	if (b->dom->gports[b->gport].peer == p)
+		b->dom->gports[b->gport].peer = NULL;
+	memset(b, 0, sizeof(*b));
 }
 
-static int fx_evtchn_pending(void *xce)
+/* The guest signalled: the bound callback runs now, as an upcall. */
+static void evtchn_raise(struct fx_pf *p, uint32_t port)
 {
-	struct fx_evtchn *e = xce;
-	uint32_t port;
-	uint64_t v;
+	struct fx_bport *b = &p->ports[port];
 
-	if (!e->qlen)
-		return fx_err(EAGAIN);
-	port = e->queue[e->qhead];
-	e->qhead = (e->qhead + 1) % MAX_PORTS;
-	if (--e->qlen == 0 && read(e->fd, &v, sizeof(v)) != sizeof(v))
-		fx_fail(e->fx, "eventfd read failed");
-	return (int)port;
+	if (b->used)
+		b->fn(b->opaque);
 }
 
-static int fx_evtchn_unmask(void *xce, evtchn_port_t port)
+static int fx_evtchn_notify(void *opaque, uint32_t local)
 {
-	struct fx_evtchn *e = xce;
-
-	if (port >= MAX_PORTS || !e->ports[port].used)
-		return fx_err(EINVAL);
-	e->ports[port].masked = false;
-	if (e->ports[port].pending_masked) {
-		e->ports[port].pending_masked = false;
-		evtchn_raise(e, port);
-	}
-	return 0;
-}
-
-static int fx_evtchn_notify(void *xce, evtchn_port_t port)
-{
-	struct fx_evtchn *e = xce;
+	struct fx_pf *p = pf_of(opaque);
 	struct fx_bport *b;
 	struct fake_dom *d;
 	unsigned int s, v;
 
-	if (port >= MAX_PORTS || !e->ports[port].used)
-		return fx_err(EINVAL);
-	b = &e->ports[port];
+	if (local >= MAX_PORTS || !p->ports[local].used)
+		return -EINVAL;
+	b = &p->ports[local];
 	d = b->dom;
 	if (d->dead)
 		return 0; /* the remote end is gone: nobody listens */
@@ -480,21 +429,8 @@ static int fx_evtchn_notify(void *xce, evtchn_port_t port)
 /* device model                                                        */
 /* ------------------------------------------------------------------ */
 
-static void *fx_dm_open(void *sys)
-{
-	struct fake_xen *fx = sys;
-
-	fx->handles++;
-	return fx;
-}
-
-static void fx_dm_close(void *dm)
-{
-	((struct fake_xen *)dm)->handles--;
-}
-
-static struct fx_server *server_of(struct fake_xen *fx, domid_t domid,
-				   ioservid_t id, struct fake_dom **dp)
+static struct fx_server *server_of(struct fake_xen *fx, uint16_t domid,
+				   uint16_t id, struct fake_dom **dp)
 {
 	struct fake_dom *d = live_dom(fx, domid);
 
@@ -503,6 +439,12 @@ static struct fx_server *server_of(struct fake_xen *fx, domid_t domid,
 	if (dp)
 		*dp = d;
 	return &d->servers[id];
+}
+
+/* -ESRCH for no such domain, -ENOENT for no such server in it. */
+static int no_server(struct fake_xen *fx, uint16_t domid)
+{
+	return live_dom(fx, domid) ? -ENOENT : -ESRCH;
 }
 
 static int alloc_gport(struct fake_dom *d)
@@ -520,22 +462,19 @@ static int alloc_gport(struct fake_dom *d)
 	return -1;
 }
 
-static int fx_dm_create_ioreq_server(void *dm, domid_t domid, int bufioreq,
-				     ioservid_t *id)
+static int fx_create_server(void *opaque, uint16_t domid, uint16_t *id)
 {
-	struct fake_dom *d = live_dom(dm, domid);
+	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 	struct fx_server *s;
 	unsigned int i, v;
 	int p;
 
 	if (!d)
-		return fx_err(ESRCH);
-	if (bufioreq != HVM_IOREQSRV_BUFIOREQ_OFF)
-		return fx_err(EOPNOTSUPP); /* Arm: no buffered ioreqs */
+		return -ESRCH;
 	for (i = 0; i < MAX_SERVERS && d->servers[i].used; i++)
 		;
 	if (i == MAX_SERVERS)
-		return fx_err(ENOSPC);
+		return -ENOSPC;
 	s = &d->servers[i];
 	free(s->page);
 	free(s->gports);
@@ -543,12 +482,12 @@ static int fx_dm_create_ioreq_server(void *dm, domid_t domid, int bufioreq,
 	s->page = aligned_alloc(PAGE, PAGE);
 	s->gports = calloc(d->nr_vcpus, sizeof(*s->gports));
 	if (!s->page || !s->gports)
-		return fx_err(ENOMEM);
+		return -ENOMEM;
 	memset(s->page, 0, PAGE);
 	for (v = 0; v < d->nr_vcpus; v++) {
 		p = alloc_gport(d);
 		if (p < 0)
-			return fx_err(ENOSPC);
+			return -ENOSPC;
 		s->gports[v] = (uint32_t)p;
 		/* Not populated until map + enable. */
 		s->page->vcpu_ioreq[v].vp_eport = BAD_PORT;
@@ -569,27 +508,67 @@ static void populate_ports(struct fake_dom *d, struct fx_server *s)
 		s->page->vcpu_ioreq[v].vp_eport = s->gports[v];
 }
 
-static int fx_dm_set_ioreq_server_state(void *dm, domid_t domid, ioservid_t id,
-					int enabled)
+static int fx_map_ioreq_page(void *opaque, uint16_t domid, uint16_t id,
+			     void **page)
 {
+	struct fx_pf *p = pf_of(opaque);
 	struct fake_dom *d;
-	struct fx_server *s = server_of(dm, domid, id, &d);
+	struct fx_server *s = server_of(p->fx, domid, id, &d);
 
 	if (!s)
-		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
-	s->enabled = enabled != 0;
+		return no_server(p->fx, domid);
+	/* The synchronous page (frame 1 of the resource; frame 0, the
+	 * buffered one, does not exist with BUFIOREQ_OFF). */
+	s->mapped = true;
+	populate_ports(d, s);
+	p->pages++;
+	*page = s->page;
+	return 0;
+}
+
+static void fx_unmap_ioreq_page(void *opaque, uint16_t domid, uint16_t id,
+				void *page)
+{
+	struct fx_pf *p = pf_of(opaque);
+	struct fake_dom *d;
+	struct fx_server *s;
+
+	if (!p->pages) {
+		fx_fail(p->fx, "unmap of an ioreq page never mapped");
+		return;
+	}
+	p->pages--;
+	/* A dead domain's server is gone; its page only needs letting go. */
+	for (d = p->fx->doms; d; d = d->next)
+		if (d->domid == domid && id < MAX_SERVERS &&
+		    d->servers[id].page == page)
+			d->servers[id].mapped = false;
+	s = server_of(p->fx, domid, id, NULL);
+	(void)s;
+}
+
+static int fx_set_state(void *opaque, uint16_t domid, uint16_t id, bool on)
+{
+	struct fx_pf *p = pf_of(opaque);
+	struct fake_dom *d;
+	struct fx_server *s = server_of(p->fx, domid, id, &d);
+
+	if (!s)
+		return no_server(p->fx, domid);
+	s->enabled = on;
 	populate_ports(d, s);
 	return 0;
 }
 
-static int fx_dm_destroy_ioreq_server(void *dm, domid_t domid, ioservid_t id)
+static int fx_destroy_server(void *opaque, uint16_t domid, uint16_t id)
 {
+	struct fx_pf *p = pf_of(opaque);
 	struct fake_dom *d;
-	struct fx_server *s = server_of(dm, domid, id, &d);
+	struct fx_server *s = server_of(p->fx, domid, id, &d);
 	unsigned int v;
 
 	if (!s)
-		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
+		return no_server(p->fx, domid);
 	for (v = 0; v < d->nr_vcpus; v++)
 		d->gports[s->gports[v]].used = false;
 	s->used = false;
@@ -598,69 +577,71 @@ static int fx_dm_destroy_ioreq_server(void *dm, domid_t domid, ioservid_t id)
 	return 0;
 }
 
-static int fx_dm_map_io_range(void *dm, domid_t domid, ioservid_t id,
-			      int is_mmio, uint64_t start, uint64_t end)
+static int fx_map_mmio(void *opaque, uint16_t domid, uint16_t id,
+		       uint64_t start, uint64_t end)
 {
-	struct fx_server *s = server_of(dm, domid, id, NULL);
+	struct fx_pf *p = pf_of(opaque);
+	struct fx_server *s = server_of(p->fx, domid, id, NULL);
 	unsigned int i;
 
 	if (!s)
-		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
-	if (!is_mmio || end < start)
-		return fx_err(EINVAL);
+		return no_server(p->fx, domid);
+	if (end < start)
+		return -EINVAL;
 	/* Xen: ranges are inclusive; overlaps in one server are refused. */
 	for (i = 0; i < s->nr_ranges; i++)
 		if (start <= s->ranges[i].end && s->ranges[i].start <= end)
-			return fx_err(EEXIST);
+			return -EEXIST;
 	if (s->nr_ranges == MAX_RANGES)
-		return fx_err(ENOSPC);
+		return -ENOSPC;
 	s->ranges[s->nr_ranges].start = start;
 	s->ranges[s->nr_ranges].end = end;
 	s->nr_ranges++;
 	return 0;
 }
 
-static int fx_dm_unmap_io_range(void *dm, domid_t domid, ioservid_t id,
-				int is_mmio, uint64_t start, uint64_t end)
+static int fx_unmap_mmio(void *opaque, uint16_t domid, uint16_t id,
+			 uint64_t start, uint64_t end)
 {
-	struct fx_server *s = server_of(dm, domid, id, NULL);
+	struct fx_pf *p = pf_of(opaque);
+	struct fx_server *s = server_of(p->fx, domid, id, NULL);
 	unsigned int i;
 
 	if (!s)
-		return fx_err(live_dom(dm, domid) ? ENOENT : ESRCH);
-	for (i = 0; is_mmio && i < s->nr_ranges; i++) {
+		return no_server(p->fx, domid);
+	for (i = 0; i < s->nr_ranges; i++) {
 		if (s->ranges[i].start == start && s->ranges[i].end == end) {
 			s->ranges[i] = s->ranges[--s->nr_ranges];
 			return 0;
 		}
 	}
-	return fx_err(ENOENT);
+	return -ENOENT;
 }
 
-static int fx_dm_set_irq_level(void *dm, domid_t domid, unsigned int irq,
-			       unsigned int level)
+static int fx_set_irq_level(void *opaque, uint16_t domid, uint32_t irq,
+			    unsigned int level)
 {
-	struct fake_dom *d = live_dom(dm, domid);
+	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
 	if (!d)
-		return fx_err(ESRCH);
+		return -ESRCH;
 	/* Arm: SPIs start at 32; each assertion of an edge SPI is delivered. */
 	if (irq < 32 || irq >= 1024)
-		return fx_err(EINVAL);
+		return -EINVAL;
 	if (level)
 		d->irqs[irq]++;
 	return 0;
 }
 
-static int fx_dm_set_isa_irq_level(void *dm, domid_t domid, uint8_t irq,
-				   unsigned int level)
+static int fx_set_isa_irq_level(void *opaque, uint16_t domid, uint8_t irq,
+				unsigned int level)
 {
-	struct fake_dom *d = live_dom(dm, domid);
+	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
 	if (!d)
-		return fx_err(ESRCH);
+		return -ESRCH;
 	if (irq >= 16)
-		return fx_err(EINVAL);
+		return -EINVAL;
 	/* Only a rising edge of the line reaches the guest. */
 	if (level && !d->isa_line[irq])
 		d->irqs[irq]++;
@@ -668,12 +649,12 @@ static int fx_dm_set_isa_irq_level(void *dm, domid_t domid, uint8_t irq,
 	return 0;
 }
 
-static int fx_dm_nr_vcpus(void *dm, domid_t domid, unsigned int *vcpus)
+static int fx_nr_vcpus(void *opaque, uint16_t domid, unsigned int *vcpus)
 {
-	struct fake_dom *d = live_dom(dm, domid);
+	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
 	if (!d)
-		return fx_err(ESRCH);
+		return -ESRCH;
 	*vcpus = d->nr_vcpus;
 	return 0;
 }
@@ -681,67 +662,6 @@ static int fx_dm_nr_vcpus(void *dm, domid_t domid, unsigned int *vcpus)
 /* ------------------------------------------------------------------ */
 /* foreign memory and grants                                           */
 /* ------------------------------------------------------------------ */
-
-static void *fx_fmem_open(void *sys)
-{
-	struct fake_xen *fx = sys;
-
-	fx->handles++;
-	return fx;
-}
-
-static void fx_fmem_close(void *fmem)
-{
-	((struct fake_xen *)fmem)->handles--;
-}
-
-struct fx_res {
-	struct fake_dom *dom;
-	struct fx_server *s;
-};
-
-static void *fx_fmem_map_resource(void *fmem, domid_t domid, unsigned int type,
-				  unsigned int id, unsigned long frame,
-				  unsigned long nr_frames, void **addr,
-				  int prot, int flags)
-{
-	struct fake_dom *d;
-	struct fx_server *s = server_of(fmem, domid, (ioservid_t)id, &d);
-	struct fx_res *r;
-
-	(void)flags;
-	if (type != XENMEM_resource_ioreq_server || id > 0xffff)
-		return fx_set_errno_null(EINVAL);
-	if (!s)
-		return fx_set_errno_null(live_dom(fmem, domid) ? ENOENT
-							       : ESRCH);
-	/* Frame 0 is the buffered page, absent with BUFIOREQ_OFF. */
-	if (frame != XENMEM_resource_ioreq_server_frame_ioreq(0) ||
-	    nr_frames != 1 || !(prot & PROT_WRITE))
-		return fx_set_errno_null(EINVAL);
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	r->dom = d;
-	r->s = s;
-	s->mapped = true;
-	populate_ports(d, s);
-	*addr = s->page;
-	((struct fake_xen *)fmem)->handles++; /* counts as a held resource */
-	return r;
-}
-
-static int fx_fmem_unmap_resource(void *fmem, void *res)
-{
-	struct fx_res *r = res;
-
-	if (!r)
-		return 0;
-	r->s->mapped = false;
-	((struct fake_xen *)fmem)->handles--;
-	free(r);
-	return 0;
-}
 
 /* Map the guest pages @gfns at a fresh address; bad pages stay PROT_NONE. */
 static uint8_t *map_pages(struct fake_dom *d, size_t n, const uint64_t *gfns,
@@ -782,45 +702,41 @@ static uint8_t *map_pages(struct fake_dom *d, size_t n, const uint64_t *gfns,
 static bool gfn_in_ram(const struct fake_dom *d, uint64_t gfn)
 {
 	return gfn >= d->ram_base / PAGE &&
-	       gfn < (d->ram_base + d->ram_bytes) / PAGE;
+	       gfn < (d->ram_base + d->ram_bytes) / PAGE &&
+	       !fake_dom_ballooned(d, gfn);
 }
 
-static void *fx_fmem_map(void *fmem, uint32_t domid, int prot, size_t pages,
-			 const xen_pfn_t *arr, int *err)
+static int fx_map_foreign(void *opaque, uint16_t domid, const uint64_t *gfns,
+			  unsigned int pages, int *err, void **addr)
 {
-	struct fake_xen *fx = fmem;
+	struct fake_xen *fx = pf_of(opaque)->fx;
 	struct fake_dom *d = live_dom(fx, domid);
 	struct fx_map *m;
-	uint64_t *gfns;
 	bool *ok;
 	size_t i;
 	uint8_t *base;
 
 	if (!d)
-		return fx_set_errno_null(ESRCH);
+		return -ESRCH;
 	if (!pages || pages > (1u << 20))
-		return fx_set_errno_null(EINVAL);
-	gfns = calloc(pages, sizeof(*gfns));
+		return -EINVAL;
 	ok = calloc(pages, sizeof(*ok));
 	m = calloc(1, sizeof(*m));
-	if (!gfns || !ok || !m) {
-		free(gfns);
+	if (!ok || !m) {
 		free(ok);
 		free(m);
-		return fx_set_errno_null(ENOMEM);
+		return -ENOMEM;
 	}
 	for (i = 0; i < pages; i++) {
-		gfns[i] = arr[i];
-		ok[i] = gfn_in_ram(d, arr[i]);
+		ok[i] = gfn_in_ram(d, gfns[i]);
 		/* privcmd reports failures page by page */
 		err[i] = ok[i] ? 0 : -EINVAL;
 	}
-	base = map_pages(d, pages, gfns, ok, prot);
-	free(gfns);
+	base = map_pages(d, pages, gfns, ok, PROT_READ | PROT_WRITE);
 	free(ok);
 	if (!base) {
 		free(m);
-		return fx_set_errno_null(ENOMEM);
+		return -ENOMEM;
 	}
 	m->kind = MAP_FOREIGN;
 	m->dom = d;
@@ -830,7 +746,8 @@ static void *fx_fmem_map(void *fmem, uint32_t domid, int prot, size_t pages,
 	fx->maps = m;
 	d->foreign_pages += pages;
 	d->foreign_map_calls++;
-	return base;
+	*addr = base;
+	return 0;
 }
 
 static struct fx_map *map_take(struct fake_xen *fx, enum map_kind kind,
@@ -848,41 +765,27 @@ static struct fx_map *map_take(struct fake_xen *fx, enum map_kind kind,
 	return NULL;
 }
 
-static int fx_fmem_unmap(void *fmem, void *addr, size_t pages)
+static void fx_unmap_foreign(void *opaque, void *addr, unsigned int pages)
 {
-	struct fake_xen *fx = fmem;
+	struct fake_xen *fx = pf_of(opaque)->fx;
 	struct fx_map *m = map_take(fx, MAP_FOREIGN, addr, pages);
 
 	if (!m) {
-		fx_fail(fx, "foreign unmap of %p+%zu matches no mapping", addr,
+		fx_fail(fx, "foreign unmap of %p+%u matches no mapping", addr,
 			pages);
-		return fx_err(EINVAL);
+		return;
 	}
 	if (!m->dom->ext)
 		munmap(m->addr, m->pages * PAGE);
 	m->dom->foreign_pages -= pages;
 	free(m);
-	return 0;
 }
 
-static void *fx_gnt_open(void *sys)
+static int fx_map_grants(void *opaque, uint16_t domid, const uint32_t *refs,
+			 unsigned int count, bool writable, int *errs,
+			 void **addr)
 {
-	struct fake_xen *fx = sys;
-
-	fx->handles++;
-	return fx;
-}
-
-static void fx_gnt_close(void *xgt)
-{
-	((struct fake_xen *)xgt)->handles--;
-}
-
-static void *fx_gnt_map_domain_grant_refs(void *xgt, uint32_t count,
-					  uint32_t domid, uint32_t *refs,
-					  int prot)
-{
-	struct fake_xen *fx = xgt;
+	struct fake_xen *fx = pf_of(opaque)->fx;
 	struct fake_dom *d = live_dom(fx, domid);
 	uint64_t gfns[64];
 	bool ok[64];
@@ -891,28 +794,32 @@ static void *fx_gnt_map_domain_grant_refs(void *xgt, uint32_t count,
 	uint32_t i;
 
 	if (!d)
-		return fx_set_errno_null(ESRCH);
+		return -ESRCH;
 	if (!count || count > 64)
-		return fx_set_errno_null(EINVAL);
+		return -EINVAL;
+	/* gntdev: all or nothing, like the Linux platform. */
 	for (i = 0; i < count; i++) {
 		if (refs[i] >= MAX_GRANTS || !d->grants[refs[i]].active ||
 		    !gfn_in_ram(d, d->grants[refs[i]].gfn))
-			return fx_set_errno_null(EINVAL);
+			return -EINVAL;
 		/* GNTST_permission_denied */
-		if ((prot & PROT_WRITE) && d->grants[refs[i]].ro)
-			return fx_set_errno_null(EACCES);
+		if (writable && d->grants[refs[i]].ro)
+			return -EACCES;
 		gfns[i] = d->grants[refs[i]].gfn;
 		ok[i] = true;
+		errs[i] = 0;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return NULL;
+		return -ENOMEM;
 	m->refs = calloc(count, sizeof(*m->refs));
-	base = m->refs ? map_pages(d, count, gfns, ok, prot) : NULL;
+	base = m->refs ? map_pages(d, count, gfns, ok,
+				   PROT_READ | (writable ? PROT_WRITE : 0))
+		       : NULL;
 	if (!base) {
 		free(m->refs);
 		free(m);
-		return fx_set_errno_null(ENOMEM);
+		return -ENOMEM;
 	}
 	for (i = 0; i < count; i++) {
 		m->refs[i] = refs[i];
@@ -925,19 +832,20 @@ static void *fx_gnt_map_domain_grant_refs(void *xgt, uint32_t count,
 	m->next = fx->maps;
 	fx->maps = m;
 	d->grant_pages += count;
-	return base;
+	*addr = base;
+	return 0;
 }
 
-static int fx_gnt_unmap(void *xgt, void *addr, uint32_t count)
+static void fx_unmap_grants(void *opaque, void *addr, unsigned int count)
 {
-	struct fake_xen *fx = xgt;
+	struct fake_xen *fx = pf_of(opaque)->fx;
 	struct fx_map *m = map_take(fx, MAP_GRANT, addr, count);
 	uint32_t i;
 
 	if (!m) {
 		fx_fail(fx, "grant unmap of %p+%u matches no mapping", addr,
 			count);
-		return fx_err(EINVAL);
+		return;
 	}
 	for (i = 0; i < count; i++)
 		m->dom->grants[m->refs[i]].maps--;
@@ -946,7 +854,72 @@ static int fx_gnt_unmap(void *xgt, void *addr, uint32_t count)
 	m->dom->grant_pages -= count;
 	free(m->refs);
 	free(m);
-	return 0;
+}
+
+static const struct vback_xen_platform_ops fake_ops = {
+	.nr_vcpus = fx_nr_vcpus,
+	.create_ioreq_server = fx_create_server,
+	.map_ioreq_page = fx_map_ioreq_page,
+	.unmap_ioreq_page = fx_unmap_ioreq_page,
+	.set_ioreq_server_state = fx_set_state,
+	.destroy_ioreq_server = fx_destroy_server,
+	.map_mmio_range = fx_map_mmio,
+	.unmap_mmio_range = fx_unmap_mmio,
+	.set_irq_level = fx_set_irq_level,
+	.set_isa_irq_level = fx_set_isa_irq_level,
+	.evtchn_bind = fx_evtchn_bind,
+	.evtchn_unbind = fx_evtchn_unbind,
+	.evtchn_notify = fx_evtchn_notify,
+	.map_foreign = fx_map_foreign,
+	.unmap_foreign = fx_unmap_foreign,
+	.map_grants = fx_map_grants,
+	.unmap_grants = fx_unmap_grants,
+};
+
+struct vback_xen_platform *fake_xen_platform_create(struct fake_xen *fx)
+{
+	struct fx_pf *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->fx = fx;
+	p->pf.ops = &fake_ops;
+	p->pf.store = &fake_xs_ops;
+	p->pf.opaque = p;
+	fx_xs_init(p);
+	p->next = fx->pfs;
+	fx->pfs = p;
+	return &p->pf;
+}
+
+void fake_xen_platform_destroy(struct vback_xen_platform *pf)
+{
+	struct fx_pf *p = (struct fx_pf *)pf, **pp;
+	struct fake_xen *fx;
+	unsigned int i, ports = 0, held;
+
+	if (!p)
+		return;
+	fx = p->fx;
+	for (i = 0; i < MAX_PORTS; i++) {
+		if (p->ports[i].used) {
+			ports++;
+			fx_evtchn_unbind(p, i);
+		}
+	}
+	held = fx_xs_release(p);
+	if (ports || p->pages || held)
+		fx_fail(fx,
+			"platform closed with %u ports, %u ioreq pages, %u "
+			"watches/transactions still held",
+			ports, p->pages, held);
+	for (pp = &fx->pfs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	free(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1091,47 +1064,3 @@ int fake_dom_invalidate(struct fake_dom *d, unsigned int vcpu)
 	req.dir = IOREQ_WRITE;
 	return fake_vcpu_ioreq(d, vcpu, &req);
 }
-
-const struct xen_sys_ops fake_xen_sys = {
-	.dm_open = fx_dm_open,
-	.dm_close = fx_dm_close,
-	.dm_create_ioreq_server = fx_dm_create_ioreq_server,
-	.dm_set_ioreq_server_state = fx_dm_set_ioreq_server_state,
-	.dm_destroy_ioreq_server = fx_dm_destroy_ioreq_server,
-	.dm_map_io_range = fx_dm_map_io_range,
-	.dm_unmap_io_range = fx_dm_unmap_io_range,
-	.dm_set_irq_level = fx_dm_set_irq_level,
-	.dm_set_isa_irq_level = fx_dm_set_isa_irq_level,
-	.dm_nr_vcpus = fx_dm_nr_vcpus,
-	.fmem_open = fx_fmem_open,
-	.fmem_close = fx_fmem_close,
-	.fmem_map_resource = fx_fmem_map_resource,
-	.fmem_unmap_resource = fx_fmem_unmap_resource,
-	.fmem_map = fx_fmem_map,
-	.fmem_unmap = fx_fmem_unmap,
-	.evtchn_open = fx_evtchn_open,
-	.evtchn_close = fx_evtchn_close,
-	.evtchn_fd = fx_evtchn_fd,
-	.evtchn_bind_interdomain = fx_evtchn_bind_interdomain,
-	.evtchn_unbind = fx_evtchn_unbind,
-	.evtchn_pending = fx_evtchn_pending,
-	.evtchn_unmask = fx_evtchn_unmask,
-	.evtchn_notify = fx_evtchn_notify,
-	.gnt_open = fx_gnt_open,
-	.gnt_close = fx_gnt_close,
-	.gnt_map_domain_grant_refs = fx_gnt_map_domain_grant_refs,
-	.gnt_unmap = fx_gnt_unmap,
-	.xs_open = fx_xs_open,
-	.xs_close = fx_xs_close,
-	.xs_fileno = fx_xs_fileno,
-	.xs_read = fx_xs_read,
-	.xs_write = fx_xs_write,
-	.xs_rm = fx_xs_rm,
-	.xs_directory = fx_xs_directory,
-	.xs_watch = fx_xs_watch,
-	.xs_unwatch = fx_xs_unwatch,
-	.xs_check_watch = fx_xs_check_watch,
-	.xs_transaction_start = fx_xs_transaction_start,
-	.xs_transaction_end = fx_xs_transaction_end,
-	.xs_is_domain_introduced = fx_xs_is_domain_introduced,
-};

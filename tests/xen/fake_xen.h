@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An in-process fake of the subset of the five Xen libraries that the
- * transport uses, with Xen's rules enforced. It plugs in under the
- * transport's system table (transport/xen/xen_sys.h), so the production
- * code above that table is what the tests run.
+ * An in-process fake Xen with Xen's rules enforced, seen by the transport
+ * through the public platform interface (struct vback_xen_platform in
+ * include/vback/xen.h), exactly as a Linux, Zephyr or bare-metal platform
+ * is: the production IOREQ core above it is what the tests run.
  *
  * Rules enforced (a violation is recorded; fake_xen_failure() returns it):
  *  - vp_eport in the ioreq page is garbage until the page is mapped AND the
@@ -16,11 +16,13 @@
  *  - grant table: only granted refs map, read-only grants refuse writable
  *    mappings, unmaps must match maps;
  *  - a destroyed domain stays a zombie while any mapping of it is held;
- *  - xenstore with watches (initial event, subtree events) and
+ *  - xenstore with watches (initial event, subtree events; delivered from
+ *    the loop, never from inside the call that caused them) and
  *    transactions (EAGAIN on conflict).
  *
  * A simulated vCPU issues accesses as Xen does: fill the slot, READY,
- * notify, then wait (running the loop) for IORESP_READY and a notify back.
+ * signal the port (the bound callback runs at once, as an upcall would),
+ * then wait (running the loop) for IORESP_READY and a notify back.
  * Single-threaded: everything runs on the test's thread.
  */
 #ifndef VBACK_TESTS_FAKE_XEN_H
@@ -29,14 +31,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/loop.h>
+#include <xen/hvm/ioreq.h>
 
-#include "xen_sys.h"
+#include <vback/loop.h>
+#include <vback/xen.h>
 
 struct fake_xen;
 struct fake_dom;
 
-extern const struct xen_sys_ops fake_xen_sys;
+/*
+ * A platform on @fx: what one backend domain sees. Each counts as an open
+ * handle until fake_xen_platform_destroy(), which records a failure for
+ * ports, pages or watches it still holds.
+ */
+struct vback_xen_platform *fake_xen_platform_create(struct fake_xen *fx);
+void fake_xen_platform_destroy(struct vback_xen_platform *pf);
 
 struct fake_xen *fake_xen_create(void);
 /* Frees everything; records a failure if handles or mappings leaked. */
@@ -47,7 +56,7 @@ void fake_xen_set_loop(struct fake_xen *fx, const struct vback_loop *loop);
 const char *fake_xen_failure(const struct fake_xen *fx);
 /* Forget the recorded violation (tests that provoke one on purpose). */
 void fake_xen_clear_failure(struct fake_xen *fx);
-/* Number of library handles currently open. */
+/* What backends hold: platforms, ioreq pages, bound ports, watches. */
 unsigned int fake_xen_open_handles(const struct fake_xen *fx);
 
 /* Domains: RAM of @ram_bytes at guest-physical @ram_base. */
@@ -81,6 +90,11 @@ unsigned int fake_dom_nr_ranges(const struct fake_dom *d);
  * rising edges (0 -> 1 transitions of the line). */
 unsigned int fake_dom_irqs(const struct fake_dom *d, unsigned int irq);
 bool fake_dom_isa_line(const struct fake_dom *d, unsigned int irq);
+
+/* Balloon frame @gfn out of the guest (@out) or back in: a foreign map
+ * of an absent frame fails for that page, as privcmd's does. */
+int fake_dom_balloon(struct fake_dom *d, uint64_t gfn, bool out);
+bool fake_dom_ballooned(const struct fake_dom *d, uint64_t gfn);
 
 /* Grant table of the guest. */
 int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,

@@ -6,15 +6,21 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/memory.h>
+
 #include "fake_xen.h"
 
-#define PAGE	    4096u
-#define MAX_SERVERS 8u	 /* MAX_NR_IOREQ_SERVERS */
-#define MAX_RANGES  256u /* MAX_NR_IO_RANGES */
-#define MAX_GRANTS  4096u
-#define MAX_PORTS   1024u
-#define BAD_PORT    0xfffffff0u /* what an unpopulated vp_eport holds */
-#define VCPU_SPIN   1200	/* loop iterations before "the vCPU hangs" */
+#define PAGE	      4096u
+#define MAX_SERVERS   8u   /* MAX_NR_IOREQ_SERVERS */
+#define MAX_RANGES    256u /* MAX_NR_IO_RANGES */
+#define MAX_GRANTS    4096u
+#define MAX_PORTS     1024u
+#define BAD_PORT      0xfffffff0u /* what an unpopulated vp_eport holds */
+#define VCPU_SPIN     1200	  /* loop iterations before "the vCPU hangs" */
+#define MAX_BALLOONED 64u
 
 struct fx_range {
 	uint64_t start, end;
@@ -31,12 +37,12 @@ struct fx_server {
 	uint32_t *gports; /* guest-side port of each vCPU */
 };
 
-struct fx_evtchn;
+struct fx_pf;
 
 /* A guest port bound to a backend port. */
 struct fx_gport {
 	bool used;
-	struct fx_evtchn *peer; /* backend handle bound to it */
+	struct fx_pf *peer; /* backend platform bound to it */
 	uint32_t peer_port;
 	unsigned int notified; /* notifies received from the backend */
 };
@@ -61,21 +67,17 @@ struct fake_dom {
 		unsigned int maps;
 	} grants[MAX_GRANTS];
 	uint64_t foreign_pages, grant_pages, foreign_map_calls;
+	uint64_t ballooned[MAX_BALLOONED]; /* frames out of the guest */
+	unsigned int nballooned;
 };
 
+/* A backend port: bound to a guest port, with the platform callback. */
 struct fx_bport {
 	bool used;
 	struct fake_dom *dom;
 	uint32_t gport;
-	bool masked, pending_masked;
-};
-
-struct fx_evtchn {
-	struct fake_xen *fx;
-	int fd;
-	struct fx_bport ports[MAX_PORTS];
-	uint32_t queue[MAX_PORTS];
-	unsigned int qhead, qlen;
+	vback_xen_event_fn fn;
+	void *opaque;
 };
 
 enum map_kind { MAP_FOREIGN, MAP_GRANT };
@@ -98,12 +100,16 @@ struct fx_node {
 
 struct fx_watch {
 	struct fx_watch *next;
-	char *path, *token;
+	uint64_t id; /* events name their watch by id: it may be gone */
+	char *path;
+	vback_xen_watch_fn fn;
+	void *opaque;
 };
 
 struct fx_event {
 	struct fx_event *next;
-	char *path, *token;
+	uint64_t watch;
+	char *path;
 };
 
 struct fx_tx {
@@ -115,12 +121,17 @@ struct fx_tx {
 	unsigned int nchanged;
 };
 
-struct fx_xs {
+/* One platform instance: what one backend domain holds. */
+struct fx_pf {
+	struct vback_xen_platform pf; /* first: the public handle */
 	struct fake_xen *fx;
-	struct fx_xs *next;
-	int fd;
+	struct fx_pf *next;
+	struct fx_bport ports[MAX_PORTS];
+	unsigned int pages; /* ioreq pages mapped */
 	struct fx_watch *watches;
+	uint64_t next_watch;
 	struct fx_event *events, **tail;
+	struct vback_work deliver; /* delivers events from the loop */
 	struct fx_tx *txs;
 };
 
@@ -138,7 +149,7 @@ struct fake_xen {
 	struct fx_node *nodes;
 	uint64_t gen;
 	uint32_t next_tx;
-	struct fx_xs *xss;
+	struct fx_pf *pfs;
 	struct fx_wlog *wlog;
 	void (*tx_hook)(struct fake_xen *fx, void *opaque);
 	void *tx_hook_opaque;
@@ -146,29 +157,16 @@ struct fake_xen {
 
 void fx_fail(struct fake_xen *fx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void *fx_set_errno_null(int e);
-int fx_err(int e);
-bool fx_false(int e);
 struct fake_dom *live_dom(struct fake_xen *fx, uint32_t domid);
 
 /* fake_xs.c */
+extern const struct vback_xen_store_ops fake_xs_ops;
 void fire_special(struct fake_xen *fx, const char *path);
 void fake_xs_fini(struct fake_xen *fx);
-void *fx_xs_open(void *sys);
-void fx_xs_close(void *xs);
-int fx_xs_fileno(void *xs);
-void *fx_xs_read(void *xs, xs_transaction_t t, const char *path,
-		 unsigned int *len);
-bool fx_xs_write(void *xs, xs_transaction_t t, const char *path,
-		 const void *data, unsigned int len);
-bool fx_xs_rm(void *xs, xs_transaction_t t, const char *path);
-char **fx_xs_directory(void *xs, xs_transaction_t t, const char *path,
-		       unsigned int *num);
-bool fx_xs_watch(void *xs, const char *path, const char *token);
-bool fx_xs_unwatch(void *xs, const char *path, const char *token);
-char **fx_xs_check_watch(void *xs);
-xs_transaction_t fx_xs_transaction_start(void *xs);
-bool fx_xs_transaction_end(void *xs, xs_transaction_t t, bool abort);
-bool fx_xs_is_domain_introduced(void *xs, unsigned int domid);
+/* Drop a platform's watches, queued events and transactions: the
+ * number of watches and transactions it still held. */
+unsigned int fx_xs_release(struct fx_pf *p);
+void fx_xs_init(struct fx_pf *p);
+unsigned int fx_xs_held(const struct fx_pf *p);
 
 #endif /* VBACK_TESTS_FAKE_XEN_PRIV_H */

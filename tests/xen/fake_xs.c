@@ -3,13 +3,14 @@
  * The fake xenstore: a flat list of nodes, watches (fired once when set,
  * on writes at or below them, and on removals above or below them),
  * transactions on a private copy that fail with EAGAIN when the store
- * changed meanwhile, and a log of committed writes for the tests.
+ * changed meanwhile, and a log of committed writes for the tests. Served
+ * as the platform's store ops (struct vback_xen_store_ops); watch events
+ * are delivered by posted work on the fake's loop, never from inside the
+ * call that caused them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "fake_xen_priv.h"
 
@@ -105,49 +106,80 @@ static int node_rm(struct fx_node **list, const char *path)
 	return found ? 0 : -ENOENT;
 }
 
-static void queue_event(struct fx_xs *h, const char *path, const char *token)
+static struct fx_watch *watch_by_id(struct fx_pf *p, uint64_t id)
+{
+	for (struct fx_watch *w = p->watches; w; w = w->next)
+		if (w->id == id)
+			return w;
+	return NULL;
+}
+
+/* Deliver queued events, one at a time: a callback may (un)watch. */
+static void deliver(void *opaque)
+{
+	struct fx_pf *p = opaque;
+	struct fx_event *ev;
+
+	while ((ev = p->events)) {
+		struct fx_watch *w;
+
+		p->events = ev->next;
+		if (!p->events)
+			p->tail = &p->events;
+		w = watch_by_id(p, ev->watch);
+		if (w)
+			w->fn(w->opaque, ev->path);
+		free(ev->path);
+		free(ev);
+	}
+}
+
+static void queue_event(struct fx_pf *p, const char *path,
+			const struct fx_watch *w)
 {
 	struct fx_event *ev = calloc(1, sizeof(*ev));
-	uint64_t one = 1;
 
 	if (!ev)
 		return;
 	ev->path = strdup(path);
-	ev->token = strdup(token);
-	if (!h->events && write(h->fd, &one, sizeof(one)) != sizeof(one))
-		fx_fail(h->fx, "eventfd write failed");
-	*h->tail = ev;
-	h->tail = &ev->next;
+	ev->watch = w->id;
+	*p->tail = ev;
+	p->tail = &ev->next;
+	if (!p->fx->loop) {
+		fx_fail(p->fx, "xenstore watch with no loop to deliver it");
+		return;
+	}
+	vback_loop_post(p->fx->loop, &p->deliver);
 }
 
 /* Watches on @path or above it fire with @path; for a removal, watches
  * below it fire with their own path. */
 static void fire(struct fake_xen *fx, const char *path, bool removed)
 {
-	struct fx_xs *h;
+	struct fx_pf *p;
 	struct fx_watch *w;
 
-	for (h = fx->xss; h; h = h->next) {
-		for (w = h->watches; w; w = w->next) {
+	for (p = fx->pfs; p; p = p->next) {
+		for (w = p->watches; w; w = w->next) {
 			if (w->path[0] == '@')
 				continue;
 			if (path_under(path, w->path))
-				queue_event(h, path, w->token);
+				queue_event(p, path, w);
 			else if (removed && path_under(w->path, path))
-				queue_event(h, w->path, w->token);
+				queue_event(p, w->path, w);
 		}
 	}
 }
 
 void fire_special(struct fake_xen *fx, const char *path)
 {
-	struct fx_xs *h;
+	struct fx_pf *p;
 	struct fx_watch *w;
 
-	for (h = fx->xss; h; h = h->next)
-		for (w = h->watches; w; w = w->next)
+	for (p = fx->pfs; p; p = p->next)
+		for (w = p->watches; w; w = w->next)
 			if (!strcmp(w->path, path))
-				queue_event(h, path, w->token);
+				queue_event(p, path, w);
 }
 
 int fake_xs_write(struct fake_xen *fx, const char *path, const char *val)
@@ -199,116 +231,100 @@ void fake_xs_on_tx_start(struct fake_xen *fx,
 	fx->tx_hook_opaque = opaque;
 }
 
-void *fx_xs_open(void *sys)
+static void tx_free(struct fx_tx *t)
 {
-	struct fake_xen *fx = sys;
-	struct fx_xs *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	h->fx = fx;
-	h->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (h->fd < 0) {
-		free(h);
-		return NULL;
-	}
-	h->tail = &h->events;
-	h->next = fx->xss;
-	fx->xss = h;
-	fx->handles++;
-	return h;
+	nodes_free(t->nodes);
+	while (t->nchanged)
+		free(t->changed[--t->nchanged]);
+	free(t->changed);
+	free(t);
 }
 
-void fx_xs_close(void *xs)
+void fx_xs_init(struct fx_pf *p)
 {
-	struct fx_xs *h = xs, **pp;
+	p->tail = &p->events;
+	vback_work_init(&p->deliver, deliver, p);
+}
+
+unsigned int fx_xs_held(const struct fx_pf *p)
+{
+	unsigned int n = 0;
+
+	for (const struct fx_watch *w = p->watches; w; w = w->next)
+		n++;
+	for (const struct fx_tx *t = p->txs; t; t = t->next)
+		n++;
+	return n;
+}
+
+unsigned int fx_xs_release(struct fx_pf *p)
+{
+	unsigned int held = fx_xs_held(p);
 	struct fx_watch *w;
 	struct fx_event *ev;
 	struct fx_tx *t;
 
-	if (!h)
-		return;
-	for (pp = &h->fx->xss; *pp; pp = &(*pp)->next) {
-		if (*pp == h) {
-			*pp = h->next;
-			break;
-		}
-	}
-	while ((w = h->watches)) {
-		h->watches = w->next;
+	while ((w = p->watches)) {
+		p->watches = w->next;
 		free(w->path);
-		free(w->token);
 		free(w);
 	}
-	while ((ev = h->events)) {
-		h->events = ev->next;
+	while ((ev = p->events)) {
+		p->events = ev->next;
 		free(ev->path);
-		free(ev->token);
 		free(ev);
 	}
-	while ((t = h->txs)) {
-		h->txs = t->next;
-		nodes_free(t->nodes);
-		while (t->nchanged)
-			free(t->changed[--t->nchanged]);
-		free(t->changed);
-		free(t);
+	p->tail = &p->events;
+	if (p->fx->loop)
+		vback_loop_cancel(p->fx->loop, &p->deliver);
+	while ((t = p->txs)) {
+		p->txs = t->next;
+		tx_free(t);
 	}
-	close(h->fd);
-	h->fx->handles--;
-	free(h);
+	return held;
 }
 
-int fx_xs_fileno(void *xs)
-{
-	return ((struct fx_xs *)xs)->fd;
-}
-
-static struct fx_tx *tx_find(struct fx_xs *h, xs_transaction_t t)
+static struct fx_tx *tx_find(struct fx_pf *p, uint32_t id)
 {
 	struct fx_tx *tx;
 
-	for (tx = h->txs; tx; tx = tx->next)
-		if (tx->id == t)
+	for (tx = p->txs; tx; tx = tx->next)
+		if (tx->id == id)
 			return tx;
 	return NULL;
 }
 
 /* The node list a request works on: the world or a transaction's copy. */
-static struct fx_node **tx_nodes(struct fx_xs *h, xs_transaction_t t,
+static struct fx_node **tx_nodes(struct fx_pf *p, uint32_t id,
 				 struct fx_tx **txp)
 {
 	struct fx_tx *tx = NULL;
 
-	if (t != XBT_NULL) {
-		tx = tx_find(h, t);
+	if (id) {
+		tx = tx_find(p, id);
 		if (!tx)
 			return NULL;
 	}
 	if (txp)
 		*txp = tx;
-	return tx ? &tx->nodes : &h->fx->nodes;
+	return tx ? &tx->nodes : &p->fx->nodes;
 }
 
-void *fx_xs_read(void *xs, xs_transaction_t t, const char *path,
-		 unsigned int *len)
+static int xs_read(void *opaque, uint32_t id, const char *path, char *buf,
+		   size_t size)
 {
-	struct fx_node **list = tx_nodes(xs, t, NULL);
+	struct fx_node **list = tx_nodes(opaque, id, NULL);
 	struct fx_node *n;
-	char *v;
 
 	if (!list)
-		return fx_set_errno_null(ENOENT);
+		return -ENOENT;
 	n = node_find(*list, path);
 	if (!n)
-		return fx_set_errno_null(ENOENT);
-	v = malloc(n->len + 1);
-	if (!v)
-		return NULL;
-	memcpy(v, n->val, n->len + 1);
-	if (len)
-		*len = n->len;
-	return v;
+		return -ENOENT;
+	if (n->len >= size)
+		return -ERANGE;
+	memcpy(buf, n->val, n->len + 1);
+	return (int)n->len;
 }
 
 static void wlog_add(struct fake_xen *fx, const char *path, const void *data,
@@ -324,19 +340,20 @@ static void wlog_add(struct fake_xen *fx, const char *path, const void *data,
 	fx->wlog = w;
 }
 
-bool fx_xs_write(void *xs, xs_transaction_t t, const char *path,
-		 const void *data, unsigned int len)
+static int xs_write(void *opaque, uint32_t id, const char *path,
+		    const char *value)
 {
-	struct fx_xs *h = xs;
+	struct fx_pf *p = opaque;
+	unsigned int len = (unsigned int)strlen(value);
 	struct fx_tx *tx;
-	struct fx_node **list = tx_nodes(h, t, &tx);
+	struct fx_node **list = tx_nodes(p, id, &tx);
 	int ret;
 
 	if (!list)
-		return fx_false(ENOENT);
-	ret = node_write(list, path, data, len);
+		return -ENOENT;
+	ret = node_write(list, path, value, len);
 	if (ret < 0)
-		return fx_false(-ret);
+		return ret;
 	if (tx) {
 		char **c =
 			realloc(tx->changed, (tx->nchanged + 1) * sizeof(*c));
@@ -346,173 +363,120 @@ bool fx_xs_write(void *xs, xs_transaction_t t, const char *path,
 			c[tx->nchanged++] = strdup(path);
 		}
 	} else {
-		wlog_add(h->fx, path, data, len);
-		h->fx->gen++;
-		fire(h->fx, path, false);
+		wlog_add(p->fx, path, value, len);
+		p->fx->gen++;
+		fire(p->fx, path, false);
 	}
-	return true;
+	return 0;
 }
 
-bool fx_xs_rm(void *xs, xs_transaction_t t, const char *path)
+static int xs_directory(void *opaque, uint32_t id, const char *path, char *buf,
+			size_t size)
 {
-	struct fx_xs *h = xs;
-	struct fx_tx *tx;
-	struct fx_node **list = tx_nodes(h, t, &tx);
-
-	if (!list)
-		return fx_false(ENOENT);
-	if (tx) /* not used by the transport: keep the fake small */
-		return fx_false(EOPNOTSUPP);
-	if (node_rm(list, path) < 0)
-		return fx_false(ENOENT);
-	h->fx->gen++;
-	fire(h->fx, path, true);
-	return true;
-}
-
-char **fx_xs_directory(void *xs, xs_transaction_t t, const char *path,
-		       unsigned int *num)
-{
-	struct fx_node **list = tx_nodes(xs, t, NULL);
+	struct fx_node **list = tx_nodes(opaque, id, NULL);
 	struct fx_node *n;
-	size_t plen = strlen(path), bytes = 0;
-	unsigned int cnt = 0;
-	char **out, *s;
+	size_t plen = strlen(path), used = 0;
+	int cnt = 0;
 
 	if (!list || !node_find(*list, path))
-		return fx_set_errno_null(ENOENT);
-	/* Same memory layout as libxenstore: one block, freed at once. */
+		return -ENOENT;
 	for (n = *list; n; n = n->next) {
-		if (!strncmp(n->path, path, plen) && n->path[plen] == '/' &&
-		    !strchr(n->path + plen + 1, '/')) {
-			cnt++;
-			bytes += strlen(n->path + plen + 1) + 1;
-		}
+		const char *name = n->path + plen + 1;
+		size_t len;
+
+		if (strncmp(n->path, path, plen) || n->path[plen] != '/' ||
+		    strchr(name, '/'))
+			continue;
+		len = strlen(name) + 1;
+		if (len > size - used)
+			return -ERANGE;
+		memcpy(buf + used, name, len);
+		used += len;
+		cnt++;
 	}
-	out = malloc((cnt + 1) * sizeof(char *) + bytes);
-	if (!out)
-		return NULL;
-	s = (char *)(out + cnt + 1);
-	cnt = 0;
-	for (n = *list; n; n = n->next) {
-		if (!strncmp(n->path, path, plen) && n->path[plen] == '/' &&
-		    !strchr(n->path + plen + 1, '/')) {
-			strcpy(s, n->path + plen + 1);
-			out[cnt++] = s;
-			s += strlen(s) + 1;
-		}
-	}
-	out[cnt] = NULL;
-	*num = cnt;
-	return out;
+	return cnt;
 }
 
-bool fx_xs_watch(void *xs, const char *path, const char *token)
+static int xs_watch(void *opaque, const char *path, vback_xen_watch_fn fn,
+		    void *fn_opaque)
 {
-	struct fx_xs *h = xs;
+	struct fx_pf *p = opaque;
 	struct fx_watch *w = calloc(1, sizeof(*w));
 
-	if (!w)
-		return false;
-	w->path = strdup(path);
-	w->token = strdup(token);
-	w->next = h->watches;
-	h->watches = w;
-	/* xenstored fires every new watch once. */
-	queue_event(h, path, token);
-	return true;
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->id = ++p->next_watch;
+	w->fn = fn;
+	w->opaque = fn_opaque;
+	w->next = p->watches;
+	p->watches = w;
+	/* xenstored fires every new watch once (from the loop, here). */
+	queue_event(p, path, w);
+	return 0;
 }
 
-bool fx_xs_unwatch(void *xs, const char *path, const char *token)
+static void xs_unwatch(void *opaque, const char *path, vback_xen_watch_fn fn,
+		       void *fn_opaque)
 {
-	struct fx_xs *h = xs;
+	struct fx_pf *p = opaque;
 	struct fx_watch **pp, *w;
 
-	for (pp = &h->watches; (w = *pp); pp = &w->next) {
-		if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+	for (pp = &p->watches; (w = *pp); pp = &w->next) {
+		if (w->fn == fn && w->opaque == fn_opaque &&
+		    !strcmp(w->path, path)) {
 			*pp = w->next;
 			free(w->path);
-			free(w->token);
 			free(w);
-			return true;
+			return;
 		}
 	}
-	return fx_false(ENOENT);
+	fx_fail(p->fx, "unwatch of %s, which is not watched", path);
 }
 
-char **fx_xs_check_watch(void *xs)
+static int xs_tx_start(void *opaque, uint32_t *id)
 {
-	struct fx_xs *h = xs;
-	struct fx_event *ev = h->events;
-	size_t lp, lt;
-	char **out;
-	uint64_t v;
-
-	if (!ev)
-		return fx_set_errno_null(EAGAIN);
-	h->events = ev->next;
-	if (!h->events) {
-		h->tail = &h->events;
-		if (read(h->fd, &v, sizeof(v)) != sizeof(v))
-			fx_fail(h->fx, "eventfd read failed");
-	}
-	lp = strlen(ev->path) + 1;
-	lt = strlen(ev->token) + 1;
-	out = malloc(2 * sizeof(char *) + lp + lt);
-	if (out) {
-		out[XS_WATCH_PATH] = (char *)(out + 2);
-		out[XS_WATCH_TOKEN] = out[XS_WATCH_PATH] + lp;
-		memcpy(out[XS_WATCH_PATH], ev->path, lp);
-		memcpy(out[XS_WATCH_TOKEN], ev->token, lt);
-	}
-	free(ev->path);
-	free(ev->token);
-	free(ev);
-	return out;
-}
-
-xs_transaction_t fx_xs_transaction_start(void *xs)
-{
-	struct fx_xs *h = xs;
-	struct fake_xen *fx = h->fx;
+	struct fx_pf *p = opaque;
+	struct fake_xen *fx = p->fx;
 	struct fx_tx *tx = calloc(1, sizeof(*tx));
 	struct fx_node *n;
 
 	if (!tx)
-		return XBT_NULL;
+		return -ENOMEM;
 	tx->id = ++fx->next_tx;
 	tx->gen = fx->gen;
 	for (n = fx->nodes; n; n = n->next)
 		node_set(&tx->nodes, n->path, n->val, n->len);
-	tx->next = h->txs;
-	h->txs = tx;
+	tx->next = p->txs;
+	p->txs = tx;
 	if (fx->tx_hook) {
 		void (*fn)(struct fake_xen *, void *) = fx->tx_hook;
 
 		fx->tx_hook = NULL;
 		fn(fx, fx->tx_hook_opaque);
 	}
-	return tx->id;
+	*id = tx->id;
+	return 0;
 }
 
-bool fx_xs_transaction_end(void *xs, xs_transaction_t t, bool abort)
+static int xs_tx_end(void *opaque, uint32_t id, bool abort)
 {
-	struct fx_xs *h = xs;
-	struct fake_xen *fx = h->fx;
+	struct fx_pf *p = opaque;
+	struct fake_xen *fx = p->fx;
 	struct fx_tx *tx, **pp;
-	bool ok = true;
+	int ret = 0;
 	unsigned int i;
 
-	for (pp = &h->txs; (tx = *pp); pp = &tx->next)
-		if (tx->id == t)
+	for (pp = &p->txs; (tx = *pp); pp = &tx->next)
+		if (tx->id == id)
 			break;
 	if (!tx)
-		return fx_false(ENOENT);
+		return -ENOENT;
 	*pp = tx->next;
 	if (!abort && tx->gen != fx->gen) {
 		/* Someone changed the store meanwhile: retry, as xenstored. */
-		errno = EAGAIN;
-		ok = false;
+		ret = -EAGAIN;
 	} else if (!abort) {
 		/* Only committed writes reach the write log. */
 		for (i = 0; i < tx->nchanged; i++) {
@@ -529,20 +493,28 @@ bool fx_xs_transaction_end(void *xs, xs_transaction_t t, bool abort)
 		for (i = 0; i < tx->nchanged; i++)
 			fire(fx, tx->changed[i], false);
 	}
-	nodes_free(tx->nodes);
-	for (i = 0; i < tx->nchanged; i++)
-		free(tx->changed[i]);
-	free(tx->changed);
-	free(tx);
-	return ok;
+	tx_free(tx);
+	return ret;
 }
 
-bool fx_xs_is_domain_introduced(void *xs, unsigned int domid)
+static int xs_domain_exists(void *opaque, uint16_t domid)
 {
-	struct fx_xs *h = xs;
+	struct fx_pf *p = opaque;
 
-	return domid <= 0xffff && live_dom(h->fx, domid) != NULL;
+	return live_dom(p->fx, domid) != NULL;
 }
+
+const struct vback_xen_store_ops fake_xs_ops = {
+	.read = xs_read,
+	.write = xs_write,
+	.directory = xs_directory,
+	.tx_start = xs_tx_start,
+	.tx_end = xs_tx_end,
+	.watch = xs_watch,
+	.unwatch = xs_unwatch,
+	.domain_exists = xs_domain_exists,
+};
+
 void fake_xs_fini(struct fake_xen *fx)
 {
 	struct fx_wlog *w;

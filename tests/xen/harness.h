@@ -18,6 +18,7 @@
 struct harness {
 	struct vback_loop *loop;
 	struct fake_xen *fx;
+	struct vback_xen_platform *pf;
 	struct vback_xen *xen;
 	struct vback_log log;
 	char last_log[256];
@@ -48,11 +49,12 @@ static inline struct harness *harness_new(void)
 	h->fx = fake_xen_create();
 	assert_non_null(h->fx);
 	fake_xen_set_loop(h->fx, h->loop);
+	h->pf = fake_xen_platform_create(h->fx);
+	assert_non_null(h->pf);
 	o.loop = h->loop;
 	o.log = &h->log;
-	assert_int_equal(vback_xen_create_sys(&o, &fake_xen_sys, h->fx,
-					      &h->xen),
-			 0);
+	o.platform = h->pf;
+	assert_int_equal(vback_xen_create(&o, &h->xen), 0);
 	return h;
 }
 
@@ -62,7 +64,9 @@ static inline void harness_free(struct harness *h)
 	const char *why;
 
 	vback_xen_destroy(h->xen);
-	assert_int_equal(fake_xen_open_handles(h->fx), 0);
+	/* The platform alone is left: one handle. */
+	assert_int_equal(fake_xen_open_handles(h->fx), 1);
+	fake_xen_platform_destroy(h->pf);
 	why = fake_xen_failure(h->fx);
 	if (why)
 		fail_msg("fake Xen: %s", why);

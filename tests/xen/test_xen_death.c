@@ -259,7 +259,8 @@ static void test_destroy_inside_died(void **state)
 	harness_free(h);
 }
 
-/* xenstore is opened only for domains with died(), once per context. */
+/* @releaseDomain is watched only for domains with died(), once per
+ * context. */
 static void test_xenstore_lazy(void **state)
 {
 	struct harness *h = harness_new();
@@ -273,7 +274,7 @@ static void test_xenstore_lazy(void **state)
 	fake_dom_create(h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	handles = fake_xen_open_handles(h->fx);
 	a = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
-	/* One evtchn handle and the ioreq-page resource, no xenstore. */
+	/* One bound port and the ioreq page, no watch. */
 	assert_int_equal(fake_xen_open_handles(h->fx), handles + 2);
 	b = watched_domain(h, 2, &dd);
 	assert_int_equal(fake_xen_open_handles(h->fx), handles + 5);
@@ -287,19 +288,12 @@ static void test_xenstore_lazy(void **state)
 	harness_free(h);
 }
 
-static void *no_xs_open(void *sys)
-{
-	(void)sys;
-	errno = ENOENT;
-	return NULL;
-}
-
 /* No xenstore: served anyway, one warning, death not noticed. */
 static void test_no_xenstore(void **state)
 {
 	struct harness *h = harness_new();
 	struct vback_xen_options xo = { 0 };
-	struct xen_sys_ops sys = fake_xen_sys;
+	struct vback_xen_platform nostore = *h->pf;
 	struct vback_xen *xen = NULL;
 	struct fake_dom *d1 =
 		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
@@ -310,10 +304,11 @@ static void test_no_xenstore(void **state)
 
 	(void)state;
 	fake_dom_create(h->fx, 2, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
-	sys.xs_open = no_xs_open;
+	nostore.store = NULL;
 	xo.loop = h->loop;
 	xo.log = &h->log;
-	assert_int_equal(vback_xen_create_sys(&xo, &sys, h->fx, &xen), 0);
+	xo.platform = &nostore;
+	assert_int_equal(vback_xen_create(&xo, &xen), 0);
 	o.irq_mode = VBACK_XEN_IRQ_SPI;
 	o.died = on_died;
 	o.opaque = &dd;
@@ -336,6 +331,62 @@ static void test_no_xenstore(void **state)
 	harness_free(h);
 }
 
+static int denied_domain_exists(void *opaque, uint16_t domid)
+{
+	(void)opaque;
+	(void)domid;
+	return -EACCES; /* a DomU's xenstore connection may not ask */
+}
+
+/*
+ * A store that cannot tell whether a domain exists (a driver domain's
+ * unprivileged xenstore connection answers EACCES) must not be read as
+ * "the guest died": the domain is served on, one warning says why death is
+ * not noticed. Before, a false from xs_is_domain_introduced() released the
+ * guest 30 ms after serving started.
+ */
+static void test_cannot_ask_is_not_death(void **state)
+{
+	struct harness *h = harness_new();
+	struct vback_xen_options xo = { 0 };
+	struct vback_xen_store_ops st = *h->pf->store;
+	struct vback_xen_platform denied = *h->pf;
+	struct vback_xen *xen = NULL;
+	struct fake_dom *d1 =
+		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	struct vback_xen_domain_options o = { 0 };
+	struct vback_xen_domain *dom1 = NULL;
+	struct deaths dd = { 0 };
+	uint64_t v = 0;
+
+	(void)state;
+	st.domain_exists = denied_domain_exists;
+	denied.store = &st;
+	xo.loop = h->loop;
+	xo.log = &h->log;
+	xo.platform = &denied;
+	assert_int_equal(vback_xen_create(&xo, &xen), 0);
+	o.irq_mode = VBACK_XEN_IRQ_SPI;
+	o.died = on_died;
+	o.opaque = &dd;
+	o.domid = 1;
+	assert_int_equal(vback_xen_domain_create(xen, &o, &dom1), 0);
+	map_something(dom1);
+	/* The watch fires once at once, and again for another domain. */
+	harness_settle(h);
+	fake_dom_create(h->fx, 2, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	fake_dom_destroy(fake_dom_find(h->fx, 2));
+	harness_settle(h);
+	assert_int_equal(dd.calls, 0);
+	assert_int_equal(h->errors, 1);
+	assert_non_null(strstr(h->last_log, "Permission denied"));
+	assert_int_equal(fake_vcpu_mmio(d1, 0, MMIO_BASE, 4, IOREQ_READ, &v),
+			 0);
+	vback_xen_domain_destroy(dom1);
+	vback_xen_destroy(xen);
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_inside_died),
 		cmocka_unit_test(test_xenstore_lazy),
 		cmocka_unit_test(test_no_xenstore),
+		cmocka_unit_test(test_cannot_ask_is_not_death),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

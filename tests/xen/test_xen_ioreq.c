@@ -93,44 +93,52 @@ static void test_setup_teardown(void **state)
 	harness_free(h);
 }
 
+static void nop_event(void *opaque)
+{
+	(void)opaque;
+}
+
 /* The fake itself: vp_eport is garbage until map + enable. */
 static void test_fake_vp_eport_rule(void **state)
 {
 	struct fake_xen *fx = fake_xen_create();
-	const struct xen_sys_ops *s = &fake_xen_sys;
+	struct vback_xen_platform *pf = fake_xen_platform_create(fx);
+	const struct vback_xen_platform_ops *ops = pf->ops;
 	struct fake_dom *d =
 		fake_dom_create(fx, 5, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
-	void *dm = s->dm_open(fx), *fmem = s->fmem_open(fx);
-	void *xce = s->evtchn_open(fx);
 	volatile shared_iopage_t *page = NULL;
-	void *res, *addr = NULL;
-	ioservid_t id;
+	void *addr = NULL;
+	uint32_t local = 0;
+	uint16_t id;
 
 	(void)state;
-	assert_int_equal(s->dm_create_ioreq_server(dm, 5, 0, &id), 0);
-	res = s->fmem_map_resource(fmem, 5, XENMEM_resource_ioreq_server, id,
-				   XENMEM_resource_ioreq_server_frame_ioreq(0),
-				   1, &addr, PROT_READ | PROT_WRITE, 0);
-	assert_non_null(res);
+	assert_int_equal(ops->create_ioreq_server(pf->opaque, 5, &id), 0);
+	assert_int_equal(ops->map_ioreq_page(pf->opaque, 5, id, &addr), 0);
 	page = addr;
 	/* Mapped but not enabled: binding the value read fails. */
-	assert_int_equal(s->evtchn_bind_interdomain(
-				 xce, 5, page->vcpu_ioreq[0].vp_eport),
-			 -1);
-	assert_int_equal(errno, EINVAL);
-	assert_int_equal(s->dm_set_ioreq_server_state(dm, 5, id, 1), 0);
-	assert_true(s->evtchn_bind_interdomain(xce, 5,
-					       page->vcpu_ioreq[0].vp_eport) >
-		    0);
-	/* The buffered page does not exist with BUFIOREQ_OFF. */
-	assert_null(s->fmem_map_resource(fmem, 5, XENMEM_resource_ioreq_server,
-					 id, 0, 1, &addr,
-					 PROT_READ | PROT_WRITE, 0));
-	s->fmem_unmap_resource(fmem, res);
-	assert_int_equal(s->dm_destroy_ioreq_server(dm, 5, id), 0);
-	s->evtchn_close(xce);
-	s->fmem_close(fmem);
-	s->dm_close(dm);
+	assert_int_equal(ops->evtchn_bind(pf->opaque, 5,
+					  page->vcpu_ioreq[0].vp_eport,
+					  nop_event, NULL, &local),
+			 -EINVAL);
+	assert_int_equal(ops->set_ioreq_server_state(pf->opaque, 5, id, true),
+			 0);
+	assert_int_equal(ops->evtchn_bind(pf->opaque, 5,
+					  page->vcpu_ioreq[0].vp_eport,
+					  nop_event, NULL, &local),
+			 0);
+	assert_true(local > 0);
+	/* No such server, no such domain. */
+	assert_int_equal(ops->set_ioreq_server_state(pf->opaque, 5, 7, true),
+			 -ENOENT);
+	assert_int_equal(ops->set_ioreq_server_state(pf->opaque, 6, id, true),
+			 -ESRCH);
+	/* Held: the fake counts it, and a platform closed holding it is a
+	 * failure. */
+	assert_int_equal(fake_xen_open_handles(fx), 3);
+	ops->evtchn_unbind(pf->opaque, local);
+	ops->unmap_ioreq_page(pf->opaque, 5, id, addr);
+	assert_int_equal(ops->destroy_ioreq_server(pf->opaque, 5, id), 0);
+	fake_xen_platform_destroy(pf);
 	assert_null(fake_xen_failure(fx));
 	fake_xen_destroy(fx);
 	(void)d;
@@ -280,6 +288,7 @@ static void test_invalidate_broadcast(void **state)
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_options xo = { 0 };
 	struct vback_xen *xen2;
+	struct vback_xen_platform *pf2;
 	struct vback_xen_domain *dom2 = NULL;
 	struct vback_xen_domain_options o = { 0 };
 	struct rec r = { 0 };
@@ -292,8 +301,9 @@ static void test_invalidate_broadcast(void **state)
 	/* A second server on the same domain (another backend process). */
 	xo.loop = h->loop;
 	xo.log = &h->log;
-	assert_int_equal(vback_xen_create_sys(&xo, &fake_xen_sys, h->fx, &xen2),
-			 0);
+	pf2 = fake_xen_platform_create(h->fx);
+	xo.platform = pf2;
+	assert_int_equal(vback_xen_create(&xo, &xen2), 0);
 	o.domid = 1;
 	assert_int_equal(vback_xen_domain_create(xen2, &o, &dom2), 0);
 	assert_int_equal(fake_dom_servers(d), 2);
@@ -308,6 +318,7 @@ static void test_invalidate_broadcast(void **state)
 	assert_int_equal(dom2->invalidates, 1);
 	assert_int_equal(fake_dom_foreign_pages(d), 0);
 	vback_xen_destroy(xen2);
+	fake_xen_platform_destroy(pf2);
 	harness_free(h);
 }
 
@@ -358,6 +369,7 @@ static void test_limits(void **state)
 	struct fake_dom *d =
 		fake_dom_create(h->fx, 1, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
 	struct vback_xen *more[8];
+	struct vback_xen_platform *pfs[8];
 	struct vback_xen_domain *dom = harness_domain(h, 1, VBACK_XEN_IRQ_SPI);
 	struct vback_xen_domain *other;
 	struct vback_xen_domain_options o = { 0 };
@@ -388,9 +400,9 @@ static void test_limits(void **state)
 	xo.log = &h->log;
 	o.domid = 1;
 	for (i = 0; i < 8; i++) {
-		assert_int_equal(vback_xen_create_sys(&xo, &fake_xen_sys, h->fx,
-						      &more[i]),
-				 0);
+		pfs[i] = fake_xen_platform_create(h->fx);
+		xo.platform = pfs[i];
+		assert_int_equal(vback_xen_create(&xo, &more[i]), 0);
 		if (i < 7)
 			assert_int_equal(vback_xen_domain_create(more[i], &o,
 								 &other),
@@ -401,8 +413,10 @@ static void test_limits(void **state)
 					 -ENOSPC);
 	}
 	assert_int_equal(fake_dom_servers(d), 8);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 8; i++) {
 		vback_xen_destroy(more[i]);
+		fake_xen_platform_destroy(pfs[i]);
+	}
 	harness_free(h);
 }
 
@@ -451,6 +465,15 @@ static void test_domain_dies(void **state)
 	harness_free(h);
 }
 
+/* The transport no longer hears its ports: the vCPU's events go nowhere. */
+static void detach_events(struct harness *h, struct vback_xen_domain *dom)
+{
+	for (unsigned int i = 0; i < dom->nr_vcpus; i++) {
+		h->pf->ops->evtchn_unbind(h->pf->opaque, dom->vcpus[i].local);
+		dom->vcpus[i].bound = false;
+	}
+}
+
 /* The fake itself: a backend whose slot state goes backwards crashes the
  * domain; one that never notifies hangs the vCPU. */
 struct bad_backend {
@@ -485,9 +508,8 @@ static void test_fake_state_backwards_crashes(void **state)
 
 	(void)state;
 	add_rec(dom, MMIO_BASE, 40, &r);
-	/* Take the transport off the loop and play a broken backend. */
-	assert_int_equal(vback_loop_unwatch(h->loop, dom->xce_fd), 0);
-	dom->watched = false;
+	/* Take the transport off its port and play a broken backend. */
+	detach_events(h, dom);
 	b.d = d;
 	b.fd = eventfd(0, EFD_NONBLOCK);
 	assert_true(write(b.fd, &one, sizeof(one)) == sizeof(one));
@@ -514,8 +536,7 @@ static void test_fake_no_answer_hangs(void **state)
 
 	(void)state;
 	add_rec(dom, MMIO_BASE, 40, &r);
-	assert_int_equal(vback_loop_unwatch(h->loop, dom->xce_fd), 0);
-	dom->watched = false;
+	detach_events(h, dom);
 	assert_int_equal(fake_vcpu_mmio(d, 0, MMIO_BASE, 4, 1, &v), -ETIMEDOUT);
 	assert_non_null(strstr(fake_xen_failure(h->fx), "hangs"));
 	fake_xen_clear_failure(h->fx);

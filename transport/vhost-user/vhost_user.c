@@ -45,6 +45,7 @@ struct vhu_queue {
 	bool running;	   /* configured and enabled on the device */
 	bool stopping;	   /* vback_dev_queue_stop() with IO still in flight */
 	bool idle_pending; /* the device said it drained; act from the loop */
+	struct vback_vhu_queue_stats stats;
 };
 
 #define VHU_EVQ_LEN 8
@@ -183,7 +184,7 @@ static void dev_notify_queue(void *opaque, unsigned int q)
 	if (q >= vhu->nqueues || vhu->q[q].call_fd < 0)
 		return;
 	signal_fd(vhu->q[q].call_fd);
-	vhu->stats.calls[q]++;
+	vhu->q[q].stats.calls++;
 }
 
 static void dev_notify_config(void *opaque)
@@ -357,7 +358,7 @@ static void queue_kick_cb(void *opaque, int fd, uint32_t events)
 	n = read(fd, &v, sizeof(v));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	vhu->stats.kicks[q->index]++;
+	q->stats.kicks++;
 	if (q->running)
 		vback_dev_queue_kick(vhu->dev, q->index);
 }
@@ -1088,4 +1089,13 @@ void vback_vhu_get_stats(const struct vback_vhu *vhu,
 			 struct vback_vhu_stats *stats)
 {
 	*stats = vhu->stats;
+}
+
+int vback_vhu_get_queue_stats(const struct vback_vhu *vhu, unsigned int q,
+			      struct vback_vhu_queue_stats *stats)
+{
+	if (q >= vhu->nqueues || !stats)
+		return -EINVAL;
+	*stats = vhu->q[q].stats;
+	return 0;
 }

@@ -14,10 +14,11 @@
  * it unpauses the guest, so nothing else is written then. online=0 or
  * state 5 (Closing) releases the device and answers 6 (Closed); node
  * removal and @releaseDomain release it silently.
+ *
+ * Everything goes through the platform's xenstore (struct
+ * vback_xen_store_ops) into fixed buffers: no OS call, no allocation but
+ * one per device, so discovery runs in an RTOS backend domain too.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "xen_priv.h"
@@ -27,12 +28,14 @@
 #define XENBUS_CLOSING	    5
 #define XENBUS_CLOSED	    6
 
-#define NR_LAYOUTS    2
-#define TOKEN_RELEASE "vback-release"
+#define NR_LAYOUTS 2
+/* Longest node path and value we handle; longer ones are refused. */
+#define XS_PATH	 256
+#define XS_VALUE 1024
+/* A directory listing: names of domains or devices. */
+#define XS_DIR 4096
 
 static const char *const layout_dir[NR_LAYOUTS] = { "virtio_disk", "virtio" };
-static const char *const layout_token[NR_LAYOUTS] = { "vback-virtio_disk",
-						      "vback-virtio" };
 
 struct xen_bdom {
 	struct xen_bdom *next;
@@ -46,7 +49,7 @@ struct xen_bdev {
 	struct xen_bdev *next;
 	enum bdev_state st;
 	struct vback_xen_device_config cfg;
-	char *bpath, *fpath, *type, *params;
+	char bpath[XS_PATH], fpath[XS_PATH], type[64], params[XS_VALUE];
 	struct vback_dev *dev;
 	struct vback_xen_device *xdev;
 	struct xen_bdom *bdom;
@@ -54,57 +57,49 @@ struct xen_bdev {
 
 struct vback_xen_backend {
 	struct vback_xen *xen;
+	const struct vback_xen_store_ops *st;
+	void *pf; /* the platform's opaque */
 	struct vback_xen_backend_options opts;
-	void *xs;
-	int fd;
-	bool watched;
+	unsigned int watched; /* layouts watched; NR_LAYOUTS + 1: all */
 	char root[NR_LAYOUTS][64];
 	struct xen_bdev *devs;
 	struct xen_bdom *doms;
+	char dir[XS_DIR], dir2[XS_DIR]; /* listings (not re-entrant) */
 };
 
-static const struct xen_sys_ops *sys_of(struct vback_xen_backend *be)
+/* @dir/@name's value into @buf: its length, -ENOENT, -ERANGE, -errno. */
+static int be_read(struct vback_xen_backend *be, uint32_t tx, const char *dir,
+		   const char *name, char *buf, size_t size)
 {
-	return be->xen->sys;
+	char path[XS_PATH];
+
+	if ((size_t)vb_snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	return be->st->read(be->pf, tx, path, buf, size);
 }
 
-/* A node's value as a C string (malloc'd), or NULL if absent. */
-static char *be_read(struct vback_xen_backend *be, xs_transaction_t t,
-		     const char *dir, const char *name)
-{
-	char path[256];
-	unsigned int len;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
-		return NULL;
-	return sys_of(be)->xs_read(be->xs, t, path, &len);
-}
-
-static int be_read_u64(struct vback_xen_backend *be, xs_transaction_t t,
+static int be_read_u64(struct vback_xen_backend *be, uint32_t tx,
 		       const char *dir, const char *name, uint64_t max,
 		       uint64_t *out)
 {
-	char *s = be_read(be, t, dir, name);
-	int ret;
+	char s[64];
+	int ret = be_read(be, tx, dir, name, s, sizeof(s));
 
-	if (!s)
-		return -ENOENT;
-	ret = vback_xen_parse_u64(s, max, out);
-	free(s);
-	return ret;
+	if (ret < 0)
+		return ret == -ERANGE ? -EINVAL : ret;
+	return vback_xen_parse_u64(s, max, out);
 }
 
-static bool be_write(struct vback_xen_backend *be, xs_transaction_t t,
-		     const char *dir, const char *name, const char *val)
+static int be_write(struct vback_xen_backend *be, uint32_t tx, const char *dir,
+		    const char *name, const char *val)
 {
-	char path[256];
+	char path[XS_PATH];
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
-		return false;
-	return sys_of(be)->xs_write(be->xs, t, path, val,
-				    (unsigned int)strlen(val));
+	if ((size_t)vb_snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	return be->st->write(be->pf, tx, path, val);
 }
 
 static struct xen_bdev *bdev_find(struct vback_xen_backend *be,
@@ -130,11 +125,7 @@ static void bdev_free(struct vback_xen_backend *be, struct xen_bdev *b)
 			break;
 		}
 	}
-	free(b->bpath);
-	free(b->fpath);
-	free(b->type);
-	free(b->params);
-	free(b);
+	vb_free(b);
 }
 
 static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
@@ -149,7 +140,7 @@ static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
 			return bd;
 		}
 	}
-	bd = calloc(1, sizeof(*bd));
+	bd = vb_calloc(1, sizeof(*bd));
 	if (!bd) {
 		*err = -ENOMEM;
 		return NULL;
@@ -159,7 +150,7 @@ static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
 	o.map_cache_mib = be->opts.map_cache_mib;
 	*err = vback_xen_domain_create(be->xen, &o, &bd->dom);
 	if (*err < 0) {
-		free(bd);
+		vb_free(bd);
 		return NULL;
 	}
 	bd->users = 1;
@@ -181,7 +172,7 @@ static void bdom_put(struct vback_xen_backend *be, struct xen_bdom *bd)
 		}
 	}
 	vback_xen_domain_destroy(bd->dom);
-	free(bd);
+	vb_free(bd);
 }
 
 /* Stop serving @b; @closed: answer the toolstack with state 6. */
@@ -195,7 +186,7 @@ static void bdev_release(struct vback_xen_backend *be, struct xen_bdev *b,
 		be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 		bdom_put(be, b->bdom);
 		if (closed)
-			be_write(be, XBT_NULL, b->bpath, "state", "6");
+			be_write(be, 0, b->bpath, "state", "6");
 	}
 	bdev_free(be, b);
 }
@@ -204,7 +195,7 @@ static int parse_bool(struct vback_xen_backend *be, const char *dir,
 		      const char *name, bool dflt, bool *out)
 {
 	uint64_t v;
-	int ret = be_read_u64(be, XBT_NULL, dir, name, 1, &v);
+	int ret = be_read_u64(be, 0, dir, name, 1, &v);
 
 	if (ret == -ENOENT) {
 		*out = dflt;
@@ -215,74 +206,90 @@ static int parse_bool(struct vback_xen_backend *be, const char *dir,
 	return ret;
 }
 
+/* An optional string node: "" when absent, -errno when unreadable. */
+static int read_opt(struct vback_xen_backend *be, const char *dir,
+		    const char *name, char *buf, size_t size)
+{
+	int ret = be_read(be, 0, dir, name, buf, size);
+
+	if (ret == -ENOENT) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return ret < 0 ? ret : 0;
+}
+
 /* Fill b->cfg from the backend directory; -EINVAL with a log on garbage. */
 static int bdev_parse(struct vback_xen_backend *be, struct xen_bdev *b)
 {
 	struct vback_xen_device_config *c = &b->cfg;
 	const char *what = NULL;
-	char *s = NULL;
+	char s[64];
 	uint64_t v;
 	int ret;
 
-	b->fpath = be_read(be, XBT_NULL, b->bpath, "frontend");
-	b->type = be_read(be, XBT_NULL, b->bpath, "type");
-	b->params = be_read(be, XBT_NULL, b->bpath, "params");
-	if ((!b->fpath && !(b->fpath = strdup(""))) ||
-	    (!b->type && !(b->type = strdup(""))) ||
-	    (!b->params && !(b->params = strdup(""))))
-		return -ENOMEM;
+	ret = read_opt(be, b->bpath, "frontend", b->fpath, sizeof(b->fpath));
+	if (ret < 0) {
+		what = "frontend";
+		goto bad;
+	}
+	ret = read_opt(be, b->bpath, "type", b->type, sizeof(b->type));
+	if (ret < 0) {
+		what = "type";
+		goto bad;
+	}
+	ret = read_opt(be, b->bpath, "params", b->params, sizeof(b->params));
+	if (ret < 0) {
+		what = "params";
+		goto bad;
+	}
 	c->backend_path = b->bpath;
 	c->frontend_path = b->fpath;
 	c->type = b->type;
 	c->params = b->params;
 
-	ret = be_read_u64(be, XBT_NULL, b->bpath, "base", UINT64_MAX, &v);
+	ret = be_read_u64(be, 0, b->bpath, "base", UINT64_MAX, &v);
 	if (ret < 0) {
 		what = "base";
 		goto bad;
 	}
 	c->base = v;
-	ret = be_read_u64(be, XBT_NULL, b->bpath, "irq", UINT32_MAX, &v);
+	ret = be_read_u64(be, 0, b->bpath, "irq", UINT32_MAX, &v);
 	if (ret < 0) {
 		what = "irq";
 		goto bad;
 	}
 	c->irq = (uint32_t)v;
 
-	s = be_read(be, XBT_NULL, b->bpath, "transport");
-	if ((s || c->layout == VBACK_XEN_LAYOUT_VIRTIO) &&
-	    (!s || strcmp(s, "mmio"))) {
+	ret = be_read(be, 0, b->bpath, "transport", s, sizeof(s));
+	if ((ret >= 0 || c->layout == VBACK_XEN_LAYOUT_VIRTIO) &&
+	    (ret < 0 || vb_strcmp(s, "mmio"))) {
 		what = "transport";
 		ret = -EINVAL;
 		goto bad;
 	}
-	free(s);
-	s = be_read(be, XBT_NULL, b->bpath, "specification");
-	if (s && strcmp(s, "virtio")) {
+	ret = be_read(be, 0, b->bpath, "specification", s, sizeof(s));
+	if (ret >= 0 && vb_strcmp(s, "virtio")) {
 		what = "specification";
 		ret = -EINVAL;
 		goto bad;
 	}
-	free(s);
-	s = be_read(be, XBT_NULL, b->bpath, "mode");
-	if (!s) {
+	ret = be_read(be, 0, b->bpath, "mode", s, sizeof(s));
+	if (ret == -ENOENT) {
 		c->read_only = false;
 		if (c->layout == VBACK_XEN_LAYOUT_VIRTIO_DISK) {
 			what = "mode";
-			ret = -ENOENT;
 			goto bad;
 		}
-	} else if (!strcmp(s, "r") || !strcmp(s, "ro")) {
+	} else if (ret >= 0 && (!vb_strcmp(s, "r") || !vb_strcmp(s, "ro"))) {
 		c->read_only = true;
-	} else if (!strcmp(s, "w") || !strcmp(s, "rw")) {
+	} else if (ret >= 0 && (!vb_strcmp(s, "w") || !vb_strcmp(s, "rw"))) {
 		c->read_only = false;
 	} else {
 		what = "mode";
-		ret = -EINVAL;
+		ret = ret < 0 ? ret : -EINVAL;
 		goto bad;
 	}
-	free(s);
-	s = NULL;
 	if (c->layout == VBACK_XEN_LAYOUT_VIRTIO_DISK && !*b->params) {
 		what = "params";
 		ret = -ENOENT;
@@ -303,39 +310,45 @@ static int bdev_parse(struct vback_xen_backend *be, struct xen_bdev *b)
 	}
 	return 0;
 bad:
-	free(s);
 	vback_logf(be->xen->log, VBACK_LOG_ERR,
 		   "xen: %s: bad or missing '%s' (%s): device refused",
 		   b->bpath, what, vback_strerror(ret));
 	return ret;
 }
 
-/* Write InitWait if the node is still Initialising, atomically. */
+/* Write InitWait if the node is still Initialising: atomically when the
+ * store has transactions. */
 static int set_initwait(struct vback_xen_backend *be, struct xen_bdev *b)
 {
 	unsigned int tries;
+	uint64_t st;
+	int ret;
 
+	if (!be->st->tx_start) {
+		ret = be_read_u64(be, 0, b->bpath, "state", 255, &st);
+		if (ret < 0 || st != XENBUS_INITIALISING)
+			return -ESTALE;
+		return be_write(be, 0, b->bpath, "state", "2");
+	}
 	for (tries = 0; tries < 16; tries++) {
-		xs_transaction_t t = sys_of(be)->xs_transaction_start(be->xs);
-		uint64_t st;
-		bool ok;
+		uint32_t tx = 0;
 
-		if (t == XBT_NULL)
-			return errno > 0 ? -errno : -EIO;
-		if (be_read_u64(be, t, b->bpath, "state", 255, &st) < 0 ||
+		ret = be->st->tx_start(be->pf, &tx);
+		if (ret < 0)
+			return ret;
+		if (be_read_u64(be, tx, b->bpath, "state", 255, &st) < 0 ||
 		    st != XENBUS_INITIALISING) {
-			sys_of(be)->xs_transaction_end(be->xs, t, true);
+			be->st->tx_end(be->pf, tx, true);
 			return -ESTALE;
 		}
-		ok = be_write(be, t, b->bpath, "state", "2");
-		if (!ok) {
-			sys_of(be)->xs_transaction_end(be->xs, t, true);
-			return -EIO;
+		ret = be_write(be, tx, b->bpath, "state", "2");
+		if (ret < 0) {
+			be->st->tx_end(be->pf, tx, true);
+			return ret;
 		}
-		if (sys_of(be)->xs_transaction_end(be->xs, t, false))
-			return 0;
-		if (errno != EAGAIN)
-			return errno > 0 ? -errno : -EIO;
+		ret = be->st->tx_end(be->pf, tx, false);
+		if (ret != -EAGAIN)
+			return ret;
 	}
 	return -EAGAIN;
 }
@@ -350,11 +363,10 @@ static void bdev_start(struct vback_xen_backend *be,
 	char name[40];
 	int ret;
 
-	b = calloc(1, sizeof(*b));
-	if (!b || !(b->bpath = strdup(bpath))) {
-		free(b);
+	b = vb_calloc(1, sizeof(*b));
+	if (!b)
 		return;
-	}
+	vb_strlcpy(b->bpath, bpath, sizeof(b->bpath));
 	b->cfg.layout = layout;
 	b->cfg.domid = (uint16_t)domid;
 	b->cfg.devid = devid;
@@ -367,7 +379,7 @@ static void bdev_start(struct vback_xen_backend *be,
 		return;
 	/* The frontend must be Initialising too (when libxl wrote one). */
 	if (*b->fpath &&
-	    (be_read_u64(be, XBT_NULL, b->fpath, "state", 255, &fstate) < 0 ||
+	    (be_read_u64(be, 0, b->fpath, "state", 255, &fstate) < 0 ||
 	     fstate != XENBUS_INITIALISING)) {
 		bdev_free(be, b);
 		return;
@@ -382,9 +394,9 @@ static void bdev_start(struct vback_xen_backend *be,
 	b->bdom = bdom_get(be, domid, &ret);
 	if (!b->bdom)
 		goto fail_dev;
-	snprintf(name, sizeof(name), "dom%u/%s%u", domid,
-		 layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
-		 devid);
+	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
+		    layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
+		    devid);
 	o.dev = b->dev;
 	o.base = b->cfg.base;
 	o.irq = b->cfg.irq;
@@ -421,38 +433,35 @@ static void bdev_evaluate(struct vback_xen_backend *be,
 			  unsigned int devid)
 {
 	struct xen_bdev *b = bdev_find(be, layout, domid, devid);
-	char bpath[128];
+	char bpath[XS_PATH], online[8];
 	uint64_t state;
-	char *online;
+	bool offline;
 
-	snprintf(bpath, sizeof(bpath), "%s/%u/%u", be->root[layout], domid,
-		 devid);
-	if (be_read_u64(be, XBT_NULL, bpath, "state", 255, &state) < 0) {
+	vb_snprintf(bpath, sizeof(bpath), "%s/%u/%u", be->root[layout], domid,
+		    devid);
+	if (be_read_u64(be, 0, bpath, "state", 255, &state) < 0) {
 		/* Node removed (or state unreadable): gone. */
 		if (b)
 			bdev_release(be, b, false);
 		return;
 	}
+	offline =
+		be_read(be, 0, bpath, "online", online, sizeof(online)) >= 0 &&
+		!vb_strcmp(online, "0");
 	if (b) {
 		if (b->st != BDEV_SERVING) {
 			/* Refused: still answer a Closing toolstack. */
 			if (state == XENBUS_CLOSING)
-				be_write(be, XBT_NULL, bpath, "state", "6");
+				be_write(be, 0, bpath, "state", "6");
 			return;
 		}
-		online = be_read(be, XBT_NULL, bpath, "online");
-		if (state == XENBUS_CLOSING || (online && !strcmp(online, "0")))
+		if (state == XENBUS_CLOSING || offline)
 			bdev_release(be, b, true);
-		free(online);
 		return;
 	}
-	if (state != XENBUS_INITIALISING)
-		return;
 	/* Not while the toolstack has already taken it offline. */
-	online = be_read(be, XBT_NULL, bpath, "online");
-	if (!online || strcmp(online, "0"))
+	if (state == XENBUS_INITIALISING && !offline)
 		bdev_start(be, layout, domid, devid, bpath);
-	free(online);
 }
 
 /* Ids in paths are plain decimal: digits only, no leading zero. */
@@ -480,10 +489,11 @@ static int parse_id(const char *s, size_t n, unsigned int max,
 static void scan(struct vback_xen_backend *be, enum vback_xen_layout layout,
 		 long only_domid)
 {
-	char path[128];
-	char **doms, **devs;
-	unsigned int nd, nv, i, j, domid, devid;
+	char path[XS_PATH];
+	unsigned int domid, devid;
 	struct xen_bdev *b, *next;
+	int nd, nv;
+	const char *d, *v;
 
 	for (b = be->devs; b; b = next) {
 		next = b->next;
@@ -492,32 +502,31 @@ static void scan(struct vback_xen_backend *be, enum vback_xen_layout layout,
 			bdev_evaluate(be, layout, b->cfg.domid, b->cfg.devid);
 		}
 	}
-	doms = sys_of(be)->xs_directory(be->xs, XBT_NULL, be->root[layout],
-					&nd);
-	for (i = 0; doms && i < nd; i++) {
-		if (parse_id(doms[i], strlen(doms[i]), DOMID_FIRST_RESERVED - 1,
+	nd = be->st->directory(be->pf, 0, be->root[layout], be->dir,
+			       sizeof(be->dir));
+	for (d = be->dir; nd > 0; nd--, d += vb_strlen(d) + 1) {
+		if (parse_id(d, vb_strlen(d), XEN_DOMID_FIRST_RESERVED - 1,
 			     &domid) < 0 ||
 		    (only_domid >= 0 && domid != only_domid))
 			continue;
-		snprintf(path, sizeof(path), "%s/%u", be->root[layout], domid);
-		devs = sys_of(be)->xs_directory(be->xs, XBT_NULL, path, &nv);
-		for (j = 0; devs && j < nv; j++)
-			if (parse_id(devs[j], strlen(devs[j]), UINT32_MAX,
-				     &devid) == 0)
+		vb_snprintf(path, sizeof(path), "%s/%u", be->root[layout],
+			    domid);
+		nv = be->st->directory(be->pf, 0, path, be->dir2,
+				       sizeof(be->dir2));
+		for (v = be->dir2; nv > 0; nv--, v += vb_strlen(v) + 1)
+			if (parse_id(v, vb_strlen(v), UINT32_MAX, &devid) == 0)
 				bdev_evaluate(be, layout, domid, devid);
-		free(devs);
 	}
-	free(doms);
 }
 
 static void on_path(struct vback_xen_backend *be, enum vback_xen_layout layout,
 		    const char *path)
 {
-	size_t n = strlen(be->root[layout]);
+	size_t n = vb_strlen(be->root[layout]);
 	unsigned int domid, devid;
 	const char *rest, *end;
 
-	if (strncmp(path, be->root[layout], n) ||
+	if (vb_strncmp(path, be->root[layout], n) ||
 	    (path[n] != '\0' && path[n] != '/'))
 		return;
 	rest = path + n;
@@ -526,8 +535,8 @@ static void on_path(struct vback_xen_backend *be, enum vback_xen_layout layout,
 		return;
 	}
 	rest++;
-	end = strchrnul(rest, '/');
-	if (parse_id(rest, (size_t)(end - rest), DOMID_FIRST_RESERVED - 1,
+	end = vb_strchrnul(rest, '/');
+	if (parse_id(rest, (size_t)(end - rest), XEN_DOMID_FIRST_RESERVED - 1,
 		     &domid) < 0)
 		return;
 	if (*end == '\0') {
@@ -535,21 +544,25 @@ static void on_path(struct vback_xen_backend *be, enum vback_xen_layout layout,
 		return;
 	}
 	rest = end + 1;
-	end = strchrnul(rest, '/');
+	end = vb_strchrnul(rest, '/');
 	if (parse_id(rest, (size_t)(end - rest), UINT32_MAX, &devid) < 0)
 		return;
 	bdev_evaluate(be, layout, domid, devid);
 }
 
 /* @releaseDomain: some domain died; release what served it. */
-static void on_release(struct vback_xen_backend *be)
+static void on_release(void *opaque, const char *path)
 {
+	struct vback_xen_backend *be = opaque;
 	struct xen_bdev *b, *next;
 
+	(void)path;
+	if (!be->st->domain_exists)
+		return;
 	for (b = be->devs; b; b = next) {
 		next = b->next;
-		if (!sys_of(be)->xs_is_domain_introduced(be->xs,
-							 b->cfg.domid)) {
+		/* Only a clear "gone": an error (EACCES) is not a death. */
+		if (be->st->domain_exists(be->pf, b->cfg.domid) == 0) {
 			vback_logf(be->xen->log, VBACK_LOG_INFO,
 				   "xen: dom%u is gone", b->cfg.domid);
 			bdev_release(be, b, false);
@@ -558,32 +571,35 @@ static void on_release(struct vback_xen_backend *be)
 	}
 }
 
-static void on_watch(void *opaque, int fd, uint32_t events)
+static void on_virtio_disk(void *opaque, const char *path)
 {
-	struct vback_xen_backend *be = opaque;
-	char **ev;
+	on_path(opaque, VBACK_XEN_LAYOUT_VIRTIO_DISK, path);
+}
+
+static void on_virtio(void *opaque, const char *path)
+{
+	on_path(opaque, VBACK_XEN_LAYOUT_VIRTIO, path);
+}
+
+static const vback_xen_watch_fn layout_fn[NR_LAYOUTS] = { on_virtio_disk,
+							  on_virtio };
+
+static void unwatch_all(struct vback_xen_backend *be)
+{
 	unsigned int l;
 
-	(void)fd;
-	(void)events;
-	/* Non-blocking: drains what is queued, then returns. */
-	while ((ev = sys_of(be)->xs_check_watch(be->xs))) {
-		const char *path = ev[XS_WATCH_PATH];
-		const char *token = ev[XS_WATCH_TOKEN];
-
-		if (!strcmp(token, TOKEN_RELEASE))
-			on_release(be);
-		for (l = 0; l < NR_LAYOUTS; l++)
-			if (!strcmp(token, layout_token[l]))
-				on_path(be, (enum vback_xen_layout)l, path);
-		free(ev);
-	}
+	for (l = 0; l < be->watched && l < NR_LAYOUTS; l++)
+		be->st->unwatch(be->pf, be->root[l], layout_fn[l], be);
+	if (be->watched > NR_LAYOUTS)
+		be->st->unwatch(be->pf, "@releaseDomain", on_release, be);
+	be->watched = 0;
 }
 
 int vback_xen_backend_start(struct vback_xen *xen,
 			    const struct vback_xen_backend_options *opts,
 			    struct vback_xen_backend **out)
 {
+	const struct vback_xen_store_ops *st;
 	struct vback_xen_backend *be;
 	unsigned int l;
 	int ret;
@@ -591,65 +607,50 @@ int vback_xen_backend_start(struct vback_xen *xen,
 	if (!xen || !opts || !opts->ops || !opts->ops->add ||
 	    !opts->ops->remove || !out)
 		return -EINVAL;
-	be = calloc(1, sizeof(*be));
+	st = xen->pf->store;
+	if (!st || !st->read || !st->write || !st->directory || !st->watch ||
+	    !st->unwatch) {
+		vback_logf(xen->log, VBACK_LOG_ERR, "%s",
+			   "xen: the platform has no xenstore: no discovery");
+		return -ENOTSUP;
+	}
+	be = vb_calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
 	be->xen = xen;
+	be->st = st;
+	be->pf = xen->pf->opaque;
 	be->opts = *opts;
-	be->fd = -1;
-	errno = 0;
-	be->xs = xen->sys->xs_open(xen->sys_opaque);
-	if (!be->xs) {
-		ret = errno > 0 ? -errno : -EIO;
-		goto fail;
-	}
-	be->fd = xen->sys->xs_fileno(be->xs);
-	if (be->fd < 0) {
-		ret = errno > 0 ? -errno : -EIO;
-		goto fail;
-	}
 	for (l = 0; l < NR_LAYOUTS; l++) {
-		snprintf(be->root[l], sizeof(be->root[l]),
-			 "/local/domain/%u/backend/%s", opts->backend_domid,
-			 layout_dir[l]);
-		/* A new watch fires once at once: that is the initial scan. */
-		if (!xen->sys->xs_watch(be->xs, be->root[l], layout_token[l])) {
-			ret = errno > 0 ? -errno : -EIO;
+		vb_snprintf(be->root[l], sizeof(be->root[l]),
+			    "/local/domain/%u/backend/%s", opts->backend_domid,
+			    layout_dir[l]);
+		/* A new watch fires once soon: that is the initial scan. */
+		ret = st->watch(be->pf, be->root[l], layout_fn[l], be);
+		if (ret < 0)
 			goto fail;
-		}
+		be->watched = l + 1;
 	}
-	if (!xen->sys->xs_watch(be->xs, "@releaseDomain", TOKEN_RELEASE)) {
-		ret = errno > 0 ? -errno : -EIO;
-		goto fail;
-	}
-	ret = vback_loop_watch(xen->loop, be->fd, VBACK_EV_IN, on_watch, be);
+	ret = st->watch(be->pf, "@releaseDomain", on_release, be);
 	if (ret < 0)
 		goto fail;
-	be->watched = true;
+	be->watched = NR_LAYOUTS + 1;
 	*out = be;
 	return 0;
 fail:
 	vback_logf(xen->log, VBACK_LOG_ERR, "xen: xenstore: %s",
 		   vback_strerror(ret));
-	if (be->xs)
-		xen->sys->xs_close(be->xs);
-	free(be);
+	unwatch_all(be);
+	vb_free(be);
 	return ret;
 }
 
 void vback_xen_backend_stop(struct vback_xen_backend *be)
 {
-	unsigned int l;
-
 	if (!be)
 		return;
-	if (be->watched)
-		vback_loop_unwatch(be->xen->loop, be->fd);
+	unwatch_all(be);
 	while (be->devs)
 		bdev_release(be, be->devs, false);
-	for (l = 0; l < NR_LAYOUTS; l++)
-		be->xen->sys->xs_unwatch(be->xs, be->root[l], layout_token[l]);
-	be->xen->sys->xs_unwatch(be->xs, "@releaseDomain", TOKEN_RELEASE);
-	be->xen->sys->xs_close(be->xs);
-	free(be);
+	vb_free(be);
 }

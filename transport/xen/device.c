@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Device windows of a domain: range claims, dispatch target, interrupts. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "xen_priv.h"
@@ -29,7 +26,7 @@ int xen_device_alloc(struct vback_xen_domain *dom,
 	}
 	if (dom->nr_ranges >= XEN_MAX_RANGES_PER_SERVER)
 		return -ENOSPC;
-	xdev = calloc(1, sizeof(*xdev));
+	xdev = vb_calloc(1, sizeof(*xdev));
 	if (!xdev)
 		return -ENOMEM;
 	xdev->dom = dom;
@@ -38,17 +35,17 @@ int xen_device_alloc(struct vback_xen_domain *dom,
 	xdev->irq = opts->irq;
 	xdev->grants = opts->grants;
 	if (opts->name)
-		snprintf(xdev->name, sizeof(xdev->name), "%s", opts->name);
+		vb_snprintf(xdev->name, sizeof(xdev->name), "%s", opts->name);
 	else
-		snprintf(xdev->name, sizeof(xdev->name), "dom%u@%#llx",
-			 dom->domid, (unsigned long long)opts->base);
+		vb_snprintf(xdev->name, sizeof(xdev->name), "dom%u@%#llx",
+			    dom->domid, (unsigned long long)opts->base);
 	*out = xdev;
 	return 0;
 }
 
 void xen_device_free(struct vback_xen_device *xdev)
 {
-	free(xdev);
+	vb_free(xdev);
 }
 
 int xen_device_activate(struct vback_xen_device *xdev,
@@ -61,11 +58,10 @@ int xen_device_activate(struct vback_xen_device *xdev,
 	xdev->tops = tops;
 	xdev->topaque = topaque;
 	/* Claimed last: from here on the guest's accesses reach us. */
-	ret = xen->sys->dm_map_io_range(xen->dm, dom->domid, dom->id, 1,
-					xdev->base,
-					xdev->base + (xdev->size - 1));
+	ret = xen->pf->ops->map_mmio_range(xen->pf->opaque, dom->domid, dom->id,
+					   xdev->base,
+					   xdev->base + (xdev->size - 1));
 	if (ret < 0) {
-		ret = errno > 0 ? -errno : -EIO;
 		vback_logf(xen->log, VBACK_LOG_ERR,
 			   "xen: %s: cannot claim MMIO %#llx+%#llx: %s",
 			   xdev->name, (unsigned long long)xdev->base,
@@ -112,19 +108,19 @@ void xen_device_set_irq(void *opaque, bool level)
 {
 	struct vback_xen_device *xdev = opaque;
 	struct vback_xen_domain *dom = xdev->dom;
-	struct vback_xen *xen = dom->xen;
+	const struct vback_xen_platform *pf = dom->xen->pf;
 
 	/* Both lines are edge-triggered for virtio-mmio: act on rising only. */
 	if (!level)
 		return;
 	xdev->irqs_raised++;
 	if (dom->irq_mode == VBACK_XEN_IRQ_SPI) {
-		xen->sys->dm_set_irq_level(xen->dm, dom->domid, xdev->irq, 1);
+		pf->ops->set_irq_level(pf->opaque, dom->domid, xdev->irq, 1);
 	} else {
-		xen->sys->dm_set_isa_irq_level(xen->dm, dom->domid,
-					       (uint8_t)xdev->irq, 1);
-		xen->sys->dm_set_isa_irq_level(xen->dm, dom->domid,
-					       (uint8_t)xdev->irq, 0);
+		pf->ops->set_isa_irq_level(pf->opaque, dom->domid,
+					   (uint8_t)xdev->irq, 1);
+		pf->ops->set_isa_irq_level(pf->opaque, dom->domid,
+					   (uint8_t)xdev->irq, 0);
 	}
 }
 
@@ -135,9 +131,11 @@ static void device_unlink(struct vback_xen_device *xdev)
 	struct vback_xen_device **pp;
 
 	if (xdev->mapped) {
-		dom->xen->sys->dm_unmap_io_range(dom->xen->dm, dom->domid,
-						 dom->id, 1, xdev->base,
-						 xdev->base + (xdev->size - 1));
+		dom->xen->pf->ops->unmap_mmio_range(dom->xen->pf->opaque,
+						    dom->domid, dom->id,
+						    xdev->base,
+						    xdev->base +
+							    (xdev->size - 1));
 		dom->nr_ranges--;
 		xdev->mapped = false;
 	}

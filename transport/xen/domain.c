@@ -9,66 +9,45 @@
  * Teardown runs in reverse.
  *
  * Domains created with a died() callback are watched for death through
- * @releaseDomain on a xenstore handle of the context, opened with the
- * first of them: explicit serving needs no xenstore otherwise.
+ * @releaseDomain in the platform's xenstore: explicit serving needs no
+ * xenstore otherwise.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "xen_priv.h"
 
-#define TOKEN_DIED "vback-died"
-
 static void death_watch_stop(struct vback_xen *xen);
-
-int vback_xen_create_sys(const struct vback_xen_options *opts,
-			 const struct xen_sys_ops *sys, void *sys_opaque,
-			 struct vback_xen **out)
-{
-	struct vback_xen *xen;
-	int err;
-
-	if (!opts || !opts->loop || !sys || !out)
-		return -EINVAL;
-	xen = calloc(1, sizeof(*xen));
-	if (!xen)
-		return -ENOMEM;
-	xen->sys = sys;
-	xen->sys_opaque = sys_opaque;
-	xen->xs_fd = -1;
-	errno = 0;
-	xen->loop = opts->loop;
-	xen->log = opts->log;
-	xen->dm = sys->dm_open(sys_opaque);
-	if (!xen->dm)
-		goto fail;
-	xen->fmem = sys->fmem_open(sys_opaque);
-	if (!xen->fmem)
-		goto fail;
-	xen->gnt = sys->gnt_open(sys_opaque);
-	if (!xen->gnt)
-		goto fail;
-	*out = xen;
-	return 0;
-fail:
-	err = errno ? -errno : -EIO;
-	vback_logf(xen->log, VBACK_LOG_ERR,
-		   "xen: cannot open the Xen libraries: %s",
-		   vback_strerror(err));
-	if (xen->fmem)
-		sys->fmem_close(xen->fmem);
-	if (xen->dm)
-		sys->dm_close(xen->dm);
-	free(xen);
-	return err;
-}
 
 int vback_xen_create(const struct vback_xen_options *opts,
 		     struct vback_xen **out)
 {
-	return vback_xen_create_sys(opts, &xen_sys_real, NULL, out);
+	struct vback_xen *xen;
+	int ret;
+
+	if (!opts || !opts->loop || !opts->loop->ops || !out ||
+	    (opts->platform && !opts->platform->ops))
+		return -EINVAL;
+	xen = vb_calloc(1, sizeof(*xen));
+	if (!xen)
+		return -ENOMEM;
+	xen->loop = opts->loop;
+	xen->log = opts->log;
+	xen->pf = opts->platform;
+	if (!xen->pf) {
+#if VBACK_XEN_LINUX
+		ret = vback_xen_linux_platform_create(opts->loop, opts->log,
+						      &xen->own_pf);
+#else
+		ret = -ENOTSUP; /* no platform of our own in this build */
+#endif
+		if (ret < 0) {
+			vb_free(xen);
+			return ret;
+		}
+		xen->pf = xen->own_pf;
+	}
+	*out = xen;
+	return 0;
 }
 
 void vback_xen_destroy(struct vback_xen *xen)
@@ -82,46 +61,60 @@ void vback_xen_destroy(struct vback_xen *xen)
 		vback_xen_domain_destroy(xen->domains);
 	}
 	death_watch_stop(xen);
-	xen->sys->gnt_close(xen->gnt);
-	xen->sys->fmem_close(xen->fmem);
-	xen->sys->dm_close(xen->dm);
-	free(xen);
-}
-
-static int neg_errno(void)
-{
-	return errno > 0 ? -errno : -EIO;
+#if VBACK_XEN_LINUX
+	vback_xen_linux_platform_destroy(xen->own_pf);
+#endif
+	vb_free(xen);
 }
 
 /* ------------------------------------------------------------------ */
 /* Death of domains with a died() callback                             */
 /* ------------------------------------------------------------------ */
 
+static void death_fired(void *opaque, const char *path);
+
 static void death_watch_stop(struct vback_xen *xen)
 {
-	if (xen->xs_watched) {
-		vback_loop_unwatch(xen->loop, xen->xs_fd);
-		xen->sys->xs_unwatch(xen->xs, "@releaseDomain", TOKEN_DIED);
-	}
-	xen->xs_watched = false;
-	if (xen->xs)
-		xen->sys->xs_close(xen->xs);
-	xen->xs = NULL;
-	xen->xs_fd = -1;
+	if (xen->death_watched)
+		xen->pf->store->unwatch(xen->pf->opaque, "@releaseDomain",
+					death_fired, xen);
+	xen->death_watched = false;
 }
 
-/* Report every watched domain xenstore no longer knows, once each. */
-static void death_check(struct vback_xen *xen)
+static void death_give_up(struct vback_xen *xen, int err)
 {
+	vback_logf(xen->log, VBACK_LOG_WARN,
+		   "xen: cannot tell whether domains died (%s): the death of "
+		   "explicitly served domains is not noticed",
+		   vback_strerror(err));
+	death_watch_stop(xen);
+	xen->death_failed = true;
+}
+
+/* Report every watched domain the store says is gone, once each. */
+static void death_fired(void *opaque, const char *path)
+{
+	struct vback_xen *xen = opaque;
 	struct vback_xen_domain *dom;
 	bool found;
 
+	(void)path;
 	do {
 		found = false;
 		for (dom = xen->domains; dom; dom = dom->next) {
-			if (!dom->died || dom->died_reported ||
-			    xen->sys->xs_is_domain_introduced(xen->xs,
-							      dom->domid))
+			int alive;
+
+			if (!dom->died || dom->died_reported)
+				continue;
+			alive = xen->pf->store->domain_exists(xen->pf->opaque,
+							      dom->domid);
+			if (alive < 0) {
+				/* Not knowing is not dying (a DomU may not
+				 * ask): never report a death on an error. */
+				death_give_up(xen, alive);
+				return;
+			}
+			if (alive)
 				continue;
 			found = true;
 			dom->died_reported = true;
@@ -134,165 +127,111 @@ static void death_check(struct vback_xen *xen)
 	} while (found);
 }
 
-static void death_event(void *opaque, int fd, uint32_t events)
-{
-	struct vback_xen *xen = opaque;
-	bool fired = false;
-	char **ev;
-
-	(void)fd;
-	(void)events;
-	/* Non-blocking: drains what is queued, then returns. */
-	while ((ev = xen->sys->xs_check_watch(xen->xs))) {
-		if (!strcmp(ev[XS_WATCH_TOKEN], TOKEN_DIED))
-			fired = true;
-		free(ev);
-	}
-	if (errno == ENOMEM) {
-		/* An event may be lost: look anyway. */
-		fired = true;
-	} else if (errno != EAGAIN) {
-		/* A broken connection would keep the fd ready forever. */
-		vback_logf(xen->log, VBACK_LOG_WARN,
-			   "xen: xenstore watch failed (%s): domain death is "
-			   "no longer noticed",
-			   vback_strerror(neg_errno()));
-		death_watch_stop(xen);
-		xen->xs_failed = true;
-	}
-	if (fired && xen->xs)
-		death_check(xen);
-}
-
-/* Open xenstore and watch @releaseDomain, once per context. */
+/* Watch @releaseDomain, once per context. */
 static void death_watch_start(struct vback_xen *xen, uint16_t domid)
 {
-	const struct xen_sys_ops *sys = xen->sys;
+	const struct vback_xen_store_ops *st = xen->pf->store;
 	int ret;
 
-	if (xen->xs_watched || xen->xs_failed)
+	if (xen->death_watched || xen->death_failed)
 		return;
-	errno = 0;
-	xen->xs = sys->xs_open(xen->sys_opaque);
-	if (!xen->xs)
-		goto fail;
-	xen->xs_fd = sys->xs_fileno(xen->xs);
-	if (xen->xs_fd < 0)
-		goto fail;
-	/* A new watch fires once at once: a death before now is seen too. */
-	if (!sys->xs_watch(xen->xs, "@releaseDomain", TOKEN_DIED))
-		goto fail;
-	ret = vback_loop_watch(xen->loop, xen->xs_fd, VBACK_EV_IN, death_event,
-			       xen);
-	if (ret < 0) {
-		sys->xs_unwatch(xen->xs, "@releaseDomain", TOKEN_DIED);
-		errno = -ret;
-		goto fail;
+	if (!st || !st->watch || !st->domain_exists) {
+		ret = -ENOTSUP;
+	} else {
+		/* A new watch fires once soon: a death before now is seen. */
+		ret = st->watch(xen->pf->opaque, "@releaseDomain", death_fired,
+				xen);
 	}
-	xen->xs_watched = true;
-	return;
-fail:
-	ret = neg_errno();
-	vback_logf(xen->log, VBACK_LOG_WARN,
-		   "xen: dom%u: cannot watch @releaseDomain in xenstore (%s): "
-		   "the death of this and later domains is not noticed",
-		   domid, vback_strerror(ret));
-	death_watch_stop(xen);
-	xen->xs_failed = true;
+	if (ret < 0) {
+		vback_logf(xen->log, VBACK_LOG_WARN,
+			   "xen: dom%u: cannot watch @releaseDomain (%s): the "
+			   "death of this and later domains is not noticed",
+			   domid, vback_strerror(ret));
+		xen->death_failed = true;
+		return;
+	}
+	xen->death_watched = true;
 }
+
+/* ------------------------------------------------------------------ */
+/* Domains                                                             */
+/* ------------------------------------------------------------------ */
 
 /* Reverse of domain_setup(); every step tolerates a dead domain. */
 static void domain_teardown(struct vback_xen_domain *dom)
 {
-	const struct xen_sys_ops *sys = dom->xen->sys;
+	const struct vback_xen_platform *pf = dom->xen->pf;
 	unsigned int i;
 
-	if (dom->watched)
-		vback_loop_unwatch(dom->xen->loop, dom->xce_fd);
-	dom->watched = false;
 	for (i = 0; dom->vcpus && i < dom->nr_vcpus; i++) {
 		if (dom->vcpus[i].bound)
-			sys->evtchn_unbind(dom->xce, dom->vcpus[i].local);
+			pf->ops->evtchn_unbind(pf->opaque, dom->vcpus[i].local);
 		dom->vcpus[i].bound = false;
 	}
+	/* Unbound: no callback posts it again. */
+	vback_loop_cancel(dom->xen->loop, &dom->work);
 	if (dom->enabled)
-		sys->dm_set_ioreq_server_state(dom->xen->dm, dom->domid,
-					       dom->id, 0);
+		pf->ops->set_ioreq_server_state(pf->opaque, dom->domid, dom->id,
+						false);
 	dom->enabled = false;
-	if (dom->ioreq_res)
-		sys->fmem_unmap_resource(dom->xen->fmem, dom->ioreq_res);
-	dom->ioreq_res = NULL;
+	if (dom->iopage)
+		pf->ops->unmap_ioreq_page(pf->opaque, dom->domid, dom->id,
+					  (void *)(uintptr_t)dom->iopage);
 	dom->iopage = NULL;
 	if (dom->created)
-		sys->dm_destroy_ioreq_server(dom->xen->dm, dom->domid, dom->id);
+		pf->ops->destroy_ioreq_server(pf->opaque, dom->domid, dom->id);
 	dom->created = false;
-	if (dom->xce)
-		sys->evtchn_close(dom->xce);
-	dom->xce = NULL;
 }
 
 static int domain_setup(struct vback_xen_domain *dom)
 {
 	struct vback_xen *xen = dom->xen;
-	const struct xen_sys_ops *sys = xen->sys;
+	const struct vback_xen_platform *pf = xen->pf;
 	void *page = NULL;
 	unsigned int i;
 	int ret;
 
-	if (sys->dm_nr_vcpus(xen->dm, dom->domid, &dom->nr_vcpus) < 0)
-		return neg_errno();
+	ret = pf->ops->nr_vcpus(pf->opaque, dom->domid, &dom->nr_vcpus);
+	if (ret < 0)
+		return ret;
 	/* One slot per vCPU must fit in the single ioreq page. */
 	if (dom->nr_vcpus == 0 ||
-	    dom->nr_vcpus > XEN_PAGE_SIZE / sizeof(ioreq_t))
+	    dom->nr_vcpus > XEN_PAGE_SIZE / sizeof(struct xen_ioreq))
 		return -EINVAL;
-	dom->vcpus = calloc(dom->nr_vcpus, sizeof(*dom->vcpus));
+	dom->vcpus = vb_calloc(dom->nr_vcpus, sizeof(*dom->vcpus));
 	if (!dom->vcpus)
 		return -ENOMEM;
-	dom->xce = sys->evtchn_open(xen->sys_opaque);
-	if (!dom->xce)
-		return neg_errno();
-	dom->xce_fd = sys->evtchn_fd(dom->xce);
-	if (dom->xce_fd < 0)
-		return neg_errno();
-
 	/* Arm never buffers ioreqs, and virtio-mmio needs no buffering. */
-	if (sys->dm_create_ioreq_server(xen->dm, dom->domid,
-					HVM_IOREQSRV_BUFIOREQ_OFF,
-					&dom->id) < 0)
-		return neg_errno();
+	ret = pf->ops->create_ioreq_server(pf->opaque, dom->domid, &dom->id);
+	if (ret < 0)
+		return ret;
 	dom->created = true;
-	dom->ioreq_res = sys->fmem_map_resource(
-		xen->fmem, dom->domid, XENMEM_resource_ioreq_server, dom->id,
-		XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &page,
-		PROT_READ | PROT_WRITE, 0);
-	if (!dom->ioreq_res)
-		return neg_errno();
+	ret = pf->ops->map_ioreq_page(pf->opaque, dom->domid, dom->id, &page);
+	if (ret < 0)
+		return ret;
 	dom->iopage = page;
-	if (sys->dm_set_ioreq_server_state(xen->dm, dom->domid, dom->id, 1) < 0)
-		return neg_errno();
+	ret = pf->ops->set_ioreq_server_state(pf->opaque, dom->domid, dom->id,
+					      true);
+	if (ret < 0)
+		return ret;
 	dom->enabled = true;
 
 	/* vp_eport is valid now (after map + enable), not before. */
 	for (i = 0; i < dom->nr_vcpus; i++) {
 		uint32_t remote = dom->iopage->vcpu_ioreq[i].vp_eport;
 
-		ret = sys->evtchn_bind_interdomain(dom->xce, dom->domid,
-						   remote);
+		dom->vcpus[i].dom = dom;
+		ret = pf->ops->evtchn_bind(pf->opaque, dom->domid, remote,
+					   xen_ioreq_event, dom,
+					   &dom->vcpus[i].local);
 		if (ret < 0) {
-			ret = neg_errno();
 			vback_logf(xen->log, VBACK_LOG_ERR,
 				   "xen: dom%u vcpu%u: bind port %u: %s",
 				   dom->domid, i, remote, vback_strerror(ret));
 			return ret;
 		}
-		dom->vcpus[i].local = (evtchn_port_t)ret;
 		dom->vcpus[i].bound = true;
 	}
-	ret = vback_loop_watch(xen->loop, dom->xce_fd, VBACK_EV_IN,
-			       xen_ioreq_event, dom);
-	if (ret < 0)
-		return ret;
-	dom->watched = true;
 	return 0;
 }
 
@@ -303,12 +242,14 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	struct vback_xen_domain *dom, *it;
 	int ret;
 
-	if (!xen || !opts || !out || opts->irq_mode > VBACK_XEN_IRQ_ISA)
+	if (!xen || !opts || !out || opts->irq_mode > VBACK_XEN_IRQ_ISA ||
+	    opts->domid >= XEN_DOMID_FIRST_RESERVED ||
+	    opts->map_cache_mib > XEN_MAPCACHE_MAX_MIB)
 		return -EINVAL;
 	for (it = xen->domains; it; it = it->next)
 		if (it->domid == opts->domid)
 			return -EEXIST;
-	dom = calloc(1, sizeof(*dom));
+	dom = vb_calloc(1, sizeof(*dom));
 	if (!dom)
 		return -ENOMEM;
 	dom->xen = xen;
@@ -316,6 +257,7 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	dom->irq_mode = opts->irq_mode;
 	dom->died = opts->died;
 	dom->died_opaque = opts->opaque;
+	vback_work_init(&dom->work, xen_ioreq_work, dom);
 	if (dom->irq_mode == VBACK_XEN_IRQ_AUTO) {
 #if defined(__arm__) || defined(__aarch64__)
 		dom->irq_mode = VBACK_XEN_IRQ_SPI;
@@ -323,12 +265,18 @@ int vback_xen_domain_create(struct vback_xen *xen,
 		dom->irq_mode = VBACK_XEN_IRQ_ISA;
 #endif
 	}
+	if (dom->irq_mode == VBACK_XEN_IRQ_ISA &&
+	    !xen->pf->ops->set_isa_irq_level) {
+		vb_free(dom);
+		return -ENOTSUP;
+	}
 	dom->gm_foreign.ops = &xen_gm_foreign_ops;
 	dom->gm_foreign.opaque = dom;
 	dom->gm_grant.ops = &xen_gm_grant_ops;
 	dom->gm_grant.opaque = dom;
-	ret = xen_mapcache_init(dom, opts->map_cache_mib ? opts->map_cache_mib
-							 : 512);
+	ret = xen_mapcache_init(dom, opts->map_cache_mib
+					     ? opts->map_cache_mib
+					     : XEN_MAPCACHE_DEFAULT_MIB);
 	if (ret == 0)
 		ret = domain_setup(dom);
 	if (ret < 0) {
@@ -337,8 +285,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 			   dom->domid, vback_strerror(ret));
 		domain_teardown(dom);
 		xen_mapcache_fini(dom);
-		free(dom->vcpus);
-		free(dom);
+		vb_free(dom->vcpus);
+		vb_free(dom);
 		return ret;
 	}
 	dom->next = xen->domains;
@@ -348,6 +296,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	vback_logf(xen->log, VBACK_LOG_INFO,
 		   "xen: dom%u: IOREQ server %u, %u vCPUs", dom->domid, dom->id,
 		   dom->nr_vcpus);
+	/* An access may have been waiting since the ports were bound. */
+	vback_loop_post(xen->loop, &dom->work);
 	*out = dom;
 	return 0;
 }
@@ -370,8 +320,8 @@ void vback_xen_domain_destroy(struct vback_xen_domain *dom)
 			break;
 		}
 	}
-	free(dom->vcpus);
-	free(dom);
+	vb_free(dom->vcpus);
+	vb_free(dom);
 }
 
 uint16_t vback_xen_domain_id(const struct vback_xen_domain *dom)

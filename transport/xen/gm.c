@@ -8,14 +8,17 @@
  * evicted or dropped on INVALIDATE, so rings mapped at queue enable stay
  * valid. Lookups are a hash of the chunk number; a miss maps one chunk.
  *
+ * A page that was not there when its chunk was mapped (ballooned out, not
+ * yet populated) and is asked for later is looked up again: the chunk is
+ * remapped, in place when no piece uses it, else beside the old mapping,
+ * which goes when its last piece is released (Xen sends INVALIDATE when
+ * memory is removed, never when it comes back).
+ *
  * Grant: addresses with bit 63 set are (gref << 12) | offset, consecutive
  * refs per page. Each map() maps the grants it needs and unmap() releases
  * them; the virtio layer unmaps before it publishes the used element.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "xen_priv.h"
 
@@ -24,19 +27,18 @@ int xen_mapcache_init(struct vback_xen_domain *dom, unsigned int mib)
 	struct xen_mapcache *c = &dom->cache;
 	unsigned int i;
 
-	if (mib > 1u << 20)
+	/* One chunk per MiB; bounded so nothing below can wrap. */
+	if (mib > XEN_MAPCACHE_MAX_MIB)
 		return -EINVAL;
-	c->nr = mib * (1u << 20) >> XEN_CHUNK_SHIFT;
-	if (c->nr == 0)
-		c->nr = 1;
+	c->nr = mib ? mib : 1;
 	c->nbuckets = 1;
 	while (c->nbuckets < c->nr * 2)
 		c->nbuckets <<= 1;
-	c->chunks = calloc(c->nr, sizeof(*c->chunks));
-	c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
+	c->chunks = vb_calloc(c->nr, sizeof(*c->chunks));
+	c->buckets = vb_calloc(c->nbuckets, sizeof(*c->buckets));
 	if (!c->chunks || !c->buckets) {
-		free(c->chunks);
-		free(c->buckets);
+		vb_free(c->chunks);
+		vb_free(c->buckets);
 		c->chunks = NULL;
 		c->buckets = NULL;
 		return -ENOMEM;
@@ -69,15 +71,28 @@ static void chunk_unlink(struct xen_mapcache *c, int slot)
 	c->chunks[slot].next = -1;
 }
 
+static void pf_unmap(struct vback_xen_domain *dom, void *host)
+{
+	const struct vback_xen_platform *pf = dom->xen->pf;
+
+	pf->ops->unmap_foreign(pf->opaque, host, XEN_CHUNK_PAGES);
+}
+
 static void chunk_drop(struct vback_xen_domain *dom, int slot)
 {
 	struct xen_mapcache *c = &dom->cache;
 	struct xen_chunk *ch = &c->chunks[slot];
 
 	chunk_unlink(c, slot);
-	dom->xen->sys->fmem_unmap(dom->xen->fmem, ch->host, XEN_CHUNK_PAGES);
+	pf_unmap(dom, ch->host);
 	ch->host = NULL;
 	ch->refs = 0;
+	/* Only chunks without users are dropped: the old mapping, if any,
+	 * has none either. */
+	if (ch->old)
+		pf_unmap(dom, ch->old);
+	ch->old = NULL;
+	ch->old_refs = 0;
 }
 
 void xen_mapcache_invalidate(struct vback_xen_domain *dom)
@@ -87,7 +102,8 @@ void xen_mapcache_invalidate(struct vback_xen_domain *dom)
 
 	c->invalidations++;
 	for (i = 0; i < c->nr; i++)
-		if (c->chunks[i].host && c->chunks[i].refs == 0)
+		if (c->chunks[i].host && c->chunks[i].refs == 0 &&
+		    c->chunks[i].old_refs == 0)
 			chunk_drop(dom, (int)i);
 }
 
@@ -99,7 +115,7 @@ void xen_mapcache_fini(struct vback_xen_domain *dom)
 	for (i = 0; c->chunks && i < c->nr; i++) {
 		if (!c->chunks[i].host)
 			continue;
-		if (c->chunks[i].refs)
+		if (c->chunks[i].refs || c->chunks[i].old_refs)
 			vback_logf(
 				dom->xen->log, VBACK_LOG_WARN,
 				"xen: dom%u: chunk %#llx still used at release",
@@ -107,8 +123,8 @@ void xen_mapcache_fini(struct vback_xen_domain *dom)
 				(unsigned long long)c->chunks[i].idx);
 		chunk_drop(dom, (int)i);
 	}
-	free(c->chunks);
-	free(c->buckets);
+	vb_free(c->chunks);
+	vb_free(c->buckets);
 	c->chunks = NULL;
 	c->buckets = NULL;
 }
@@ -134,7 +150,7 @@ static int chunk_victim(struct vback_xen_domain *dom)
 
 		if (!ch->host)
 			return (int)i;
-		if (ch->refs == 0 &&
+		if (ch->refs == 0 && ch->old_refs == 0 &&
 		    (best < 0 || ch->last_use < c->chunks[best].last_use))
 			best = (int)i;
 	}
@@ -145,50 +161,99 @@ static int chunk_victim(struct vback_xen_domain *dom)
 	return best;
 }
 
+/* Map the 256 frames of chunk @idx; the host address, or NULL. */
+static uint8_t *chunk_pages(struct vback_xen_domain *dom, uint64_t idx,
+			    uint64_t *valid)
+{
+	const struct vback_xen_platform *pf = dom->xen->pf;
+	struct xen_mapcache *c = &dom->cache;
+	unsigned int i, nvalid = 0;
+	void *host = NULL;
+
+	for (i = 0; i < XEN_CHUNK_PAGES; i++) {
+		c->gfns[i] = (idx << (XEN_CHUNK_SHIFT - XEN_PAGE_SHIFT)) + i;
+		c->errs[i] = 0;
+	}
+	if (pf->ops->map_foreign(pf->opaque, dom->domid, c->gfns,
+				 XEN_CHUNK_PAGES, c->errs, &host) < 0)
+		return NULL;
+	memset(valid, 0, XEN_CHUNK_PAGES / 8);
+	/* Pages past the end of RAM or in holes fail one by one. */
+	for (i = 0; i < XEN_CHUNK_PAGES; i++) {
+		if (c->errs[i] == 0) {
+			valid[i / 64] |= 1ull << (i % 64);
+			nvalid++;
+		}
+	}
+	if (!nvalid) {
+		pf->ops->unmap_foreign(pf->opaque, host, XEN_CHUNK_PAGES);
+		return NULL;
+	}
+	return host;
+}
+
 static int chunk_map(struct vback_xen_domain *dom, uint64_t idx)
 {
 	struct xen_mapcache *c = &dom->cache;
 	struct xen_chunk *ch;
-	unsigned int i, nvalid = 0;
+	uint64_t valid[XEN_CHUNK_PAGES / 64];
 	unsigned int b;
-	void *host;
+	uint8_t *host;
 	int slot;
 
 	slot = chunk_victim(dom);
 	if (slot < 0)
 		return -ENOSPC;
-	for (i = 0; i < XEN_CHUNK_PAGES; i++) {
-		c->pfns[i] = (xen_pfn_t)((idx << (XEN_CHUNK_SHIFT -
-						  XEN_PAGE_SHIFT)) +
-					 i);
-		c->errs[i] = 0;
-	}
-	host = dom->xen->sys->fmem_map(dom->xen->fmem, dom->domid,
-				       PROT_READ | PROT_WRITE, XEN_CHUNK_PAGES,
-				       c->pfns, c->errs);
+	host = chunk_pages(dom, idx, valid);
 	if (!host)
 		return -EFAULT;
 	ch = &c->chunks[slot];
-	memset(ch->valid, 0, sizeof(ch->valid));
-	/* Pages past the end of RAM or in holes fail one by one. */
-	for (i = 0; i < XEN_CHUNK_PAGES; i++) {
-		if (c->errs[i] == 0) {
-			ch->valid[i / 64] |= 1ull << (i % 64);
-			nvalid++;
-		}
-	}
-	if (!nvalid) {
-		dom->xen->sys->fmem_unmap(dom->xen->fmem, host,
-					  XEN_CHUNK_PAGES);
-		return -EFAULT;
-	}
+	memcpy(ch->valid, valid, sizeof(valid));
 	ch->host = host;
 	ch->idx = idx;
 	ch->refs = 0;
+	ch->old = NULL;
+	ch->old_refs = 0;
 	b = bucket_of(c, idx);
 	ch->next = c->buckets[b];
 	c->buckets[b] = slot;
 	return slot;
+}
+
+/*
+ * @page of @ch was not there when the chunk was mapped: look again. The
+ * new mapping replaces the current one, which is unmapped now when no
+ * piece uses it, else kept as the old one until its last piece goes (one
+ * old mapping at most: a second remap waits for it). True when the page
+ * is there now.
+ */
+static bool chunk_remap(struct vback_xen_domain *dom, struct xen_chunk *ch,
+			unsigned int page)
+{
+	uint64_t valid[XEN_CHUNK_PAGES / 64];
+	uint8_t *host;
+
+	if (ch->refs && ch->old)
+		return false;
+	host = chunk_pages(dom, ch->idx, valid);
+	if (!host)
+		return false;
+	if (!(valid[page / 64] & (1ull << (page % 64)))) {
+		/* Still absent: keep what we had. */
+		pf_unmap(dom, host);
+		return false;
+	}
+	dom->cache.remaps++;
+	if (ch->refs) {
+		ch->old = ch->host;
+		ch->old_refs = ch->refs;
+	} else {
+		pf_unmap(dom, ch->host);
+	}
+	ch->host = host;
+	ch->refs = 0;
+	memcpy(ch->valid, valid, sizeof(valid));
+	return true;
 }
 
 static bool page_valid(const struct xen_chunk *ch, unsigned int page)
@@ -224,7 +289,7 @@ static void *foreign_map(void *opaque, uint64_t addr, uint64_t *len,
 		c->hits++;
 	}
 	ch = &c->chunks[slot];
-	if (!page_valid(ch, page))
+	if (!page_valid(ch, page) && !chunk_remap(dom, ch, page))
 		return NULL;
 	for (p = page + 1; p < XEN_CHUNK_PAGES && page_valid(ch, p); p++)
 		;
@@ -240,16 +305,29 @@ static void foreign_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 			  unsigned int access)
 {
 	struct vback_xen_domain *dom = opaque;
+	struct xen_chunk *ch;
+	uint8_t *h = host;
 	int slot;
 
-	(void)host;
 	(void)len;
 	(void)access;
 	if (!dom->cache.chunks)
 		return;
 	slot = chunk_find(&dom->cache, addr >> XEN_CHUNK_SHIFT);
-	if (slot >= 0 && dom->cache.chunks[slot].refs)
-		dom->cache.chunks[slot].refs--;
+	if (slot < 0)
+		return;
+	ch = &dom->cache.chunks[slot];
+	/* A piece of the mapping a remap replaced? */
+	if (ch->old && h >= ch->old &&
+	    h < ch->old + ((size_t)XEN_CHUNK_PAGES << XEN_PAGE_SHIFT)) {
+		if (ch->old_refs && !--ch->old_refs) {
+			pf_unmap(dom, ch->old);
+			ch->old = NULL;
+		}
+		return;
+	}
+	if (ch->refs)
+		ch->refs--;
 }
 
 const struct vback_gm_ops xen_gm_foreign_ops = {
@@ -268,12 +346,12 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 		       unsigned int access)
 {
 	struct vback_xen_domain *dom = opaque;
+	const struct vback_xen_platform *pf = dom->xen->pf;
 	uint64_t g = addr & ~XEN_GRANT_ADDR_BIT;
 	uint64_t off = g & (XEN_PAGE_SIZE - 1);
 	uint64_t gref = g >> XEN_PAGE_SHIFT;
-	uint32_t i, n;
-	uint8_t *host;
-	int prot;
+	uint32_t i, n, ok;
+	void *host = NULL;
 
 	if (!len || *len == 0 || !(addr & XEN_GRANT_ADDR_BIT))
 		return NULL;
@@ -283,30 +361,54 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 	n = grant_pages(off, *len);
 	if (gref + n - 1 > UINT32_MAX)
 		return NULL;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		dom->grant_refs[i] = (uint32_t)(gref + i);
-	prot = PROT_READ | ((access & VBACK_GM_WRITE) ? PROT_WRITE : 0);
-	host = dom->xen->sys->gnt_map_domain_grant_refs(dom->xen->gnt, n,
-							dom->domid,
-							dom->grant_refs, prot);
-	if (!host)
+		dom->grant_errs[i] = 0;
+	}
+	if (pf->ops->map_grants(pf->opaque, dom->domid, dom->grant_refs, n,
+				(access & VBACK_GM_WRITE) != 0, dom->grant_errs,
+				&host) < 0)
 		return NULL;
+	/* The pages mapped in a row from the first; the caller loops. */
+	for (ok = 0; ok < n && dom->grant_errs[ok] == 0; ok++)
+		;
+	if (!ok) {
+		pf->ops->unmap_grants(pf->opaque, host, n);
+		return NULL;
+	}
+	if (ok < n) {
+		/* Keep the good prefix mapped: remap just it. */
+		pf->ops->unmap_grants(pf->opaque, host, n);
+		if (pf->ops->map_grants(pf->opaque, dom->domid, dom->grant_refs,
+					ok, (access & VBACK_GM_WRITE) != 0,
+					dom->grant_errs, &host) < 0)
+			return NULL;
+		for (i = 0; i < ok; i++) {
+			if (dom->grant_errs[i]) {
+				/* Revoked meanwhile: nothing this time. */
+				pf->ops->unmap_grants(pf->opaque, host, ok);
+				return NULL;
+			}
+		}
+		n = ok;
+	}
 	if (*len > ((uint64_t)n << XEN_PAGE_SHIFT) - off)
 		*len = ((uint64_t)n << XEN_PAGE_SHIFT) - off;
-	return host + off;
+	return (uint8_t *)host + off;
 }
 
 static void grant_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 			unsigned int access)
 {
 	struct vback_xen_domain *dom = opaque;
+	const struct vback_xen_platform *pf = dom->xen->pf;
 	uint64_t off = addr & (XEN_PAGE_SIZE - 1);
 
 	(void)access;
 	if (!host || len == 0)
 		return;
-	dom->xen->sys->gnt_unmap(dom->xen->gnt, (uint8_t *)host - off,
-				 grant_pages(off, len));
+	pf->ops->unmap_grants(pf->opaque, (uint8_t *)host - off,
+			      grant_pages(off, len));
 }
 
 const struct vback_gm_ops xen_gm_grant_ops = {

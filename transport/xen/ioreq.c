@@ -4,8 +4,13 @@
  * the vCPU's event channel; we take the slot (INPROCESS), handle it, post
  * the result and set IORESP_READY, then notify. Every request is completed,
  * whatever its type, or the vCPU waits forever.
+ *
+ * The event-channel callback may run in interrupt context (an RTOS upcall):
+ * it only posts the domain's work item. The work scans the page on the loop
+ * thread: a port's event says "look", the slot's state says what to do, so
+ * merged or spurious events lose nothing.
  */
-#include <errno.h>
+#include <string.h>
 
 #include "xen_priv.h"
 
@@ -28,7 +33,7 @@ static struct vback_xen_device *find_device(struct vback_xen_domain *dom,
 	return NULL;
 }
 
-static void handle_mmio(struct vback_xen_domain *dom, ioreq_t *req)
+static void handle_mmio(struct vback_xen_domain *dom, struct xen_ioreq *req)
 {
 	struct vback_xen_device *d;
 	uint64_t val = 0;
@@ -43,7 +48,7 @@ static void handle_mmio(struct vback_xen_domain *dom, ioreq_t *req)
 				"xen: dom%u: rep/pointer MMIO at %#llx refused",
 				dom->domid, (unsigned long long)req->addr);
 		dom->warned_rep = true;
-		if (req->dir == IOREQ_READ && !req->data_is_ptr)
+		if (req->dir == XEN_IOREQ_READ && !req->data_is_ptr)
 			req->data = size_mask(req->size);
 		return;
 	}
@@ -53,7 +58,7 @@ static void handle_mmio(struct vback_xen_domain *dom, ioreq_t *req)
 	d = find_device(dom, req->addr, req->size);
 	if (!d)
 		goto bad;
-	if (req->dir == IOREQ_READ) {
+	if (req->dir == XEN_IOREQ_READ) {
 		d->tops->read(d->topaque, req->addr - d->base, req->size, &val);
 		/* Reads are zero-extended to the access size. */
 		req->data = val & size_mask(req->size);
@@ -71,20 +76,22 @@ bad:
 			   dom->domid, req->size,
 			   (unsigned long long)req->addr);
 	dom->warned_addr = true;
-	if (req->dir == IOREQ_READ)
+	if (req->dir == XEN_IOREQ_READ)
 		req->data = 0;
 }
 
 static void handle_one(struct vback_xen_domain *dom, unsigned int vcpu)
 {
-	volatile ioreq_t *slot = &dom->iopage->vcpu_ioreq[vcpu];
-	ioreq_t req;
+	volatile struct xen_ioreq *slot = &dom->iopage->vcpu_ioreq[vcpu];
+	const struct vback_xen_platform *pf = dom->xen->pf;
+	struct xen_ioreq req;
 
-	if (slot->state != STATE_IOREQ_READY)
+	if (slot->state != XEN_STATE_IOREQ_READY)
 		return;
 	/* Pairs with Xen's write barrier before it sets READY. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	/* Copy, then use only the copy. */
+	memset(&req, 0, sizeof(req));
 	req.addr = slot->addr;
 	req.data = slot->data;
 	req.count = slot->count;
@@ -92,14 +99,14 @@ static void handle_one(struct vback_xen_domain *dom, unsigned int vcpu)
 	req.data_is_ptr = slot->data_is_ptr;
 	req.dir = slot->dir;
 	req.type = slot->type;
-	slot->state = STATE_IOREQ_INPROCESS;
+	slot->state = XEN_STATE_IOREQ_INPROCESS;
 	dom->ioreqs++;
 
 	switch (req.type) {
-	case IOREQ_TYPE_COPY:
+	case XEN_IOREQ_TYPE_COPY:
 		handle_mmio(dom, &req);
 		break;
-	case IOREQ_TYPE_INVALIDATE:
+	case XEN_IOREQ_TYPE_INVALIDATE:
 		/* The guest memory map changed: forget cached mappings. */
 		dom->invalidates++;
 		xen_mapcache_invalidate(dom);
@@ -111,17 +118,17 @@ static void handle_one(struct vback_xen_domain *dom, unsigned int vcpu)
 				"xen: dom%u: ioreq type %u completed unhandled",
 				dom->domid, req.type);
 		dom->warned_type = true;
-		if (req.dir == IOREQ_READ && !req.data_is_ptr)
+		if (req.dir == XEN_IOREQ_READ && !req.data_is_ptr)
 			req.data = size_mask(req.size);
 		break;
 	}
 
-	if (req.dir == IOREQ_READ)
+	if (req.dir == XEN_IOREQ_READ)
 		slot->data = req.data;
 	/* The result must be visible before Xen sees IORESP_READY. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	slot->state = STATE_IORESP_READY;
-	dom->xen->sys->evtchn_notify(dom->xce, dom->vcpus[vcpu].local);
+	slot->state = XEN_STATE_IORESP_READY;
+	pf->ops->evtchn_notify(pf->opaque, dom->vcpus[vcpu].local);
 }
 
 void xen_ioreq_scan(struct vback_xen_domain *dom)
@@ -131,29 +138,19 @@ void xen_ioreq_scan(struct vback_xen_domain *dom)
 	if (!dom->iopage)
 		return;
 	for (i = 0; i < dom->nr_vcpus; i++)
-		handle_one(dom, i);
+		if (dom->vcpus[i].bound)
+			handle_one(dom, i);
 }
 
-void xen_ioreq_event(void *opaque, int fd, uint32_t events)
+void xen_ioreq_work(void *opaque)
+{
+	xen_ioreq_scan(opaque);
+}
+
+void xen_ioreq_event(void *opaque)
 {
 	struct vback_xen_domain *dom = opaque;
-	const struct xen_sys_ops *sys = dom->xen->sys;
-	unsigned int i;
-	int port;
 
-	(void)fd;
-	(void)events;
-	/* One port per wakeup: the fd stays readable while more are pending,
-	 * and a second read could block. */
-	port = sys->evtchn_pending(dom->xce);
-	if (port < 0)
-		return;
-	sys->evtchn_unmask(dom->xce, (evtchn_port_t)port);
-	for (i = 0; i < dom->nr_vcpus; i++) {
-		if (dom->vcpus[i].bound &&
-		    dom->vcpus[i].local == (evtchn_port_t)port) {
-			handle_one(dom, i);
-			return;
-		}
-	}
+	/* Any context: lock-free, no allocation (vback/loop.h). */
+	vback_loop_post(dom->xen->loop, &dom->work);
 }

@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* A device window served by the virtio layer's virtio-mmio register file. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "xen_priv.h"
 
 struct mmio_target {
@@ -39,7 +36,7 @@ static void target_destroy(void *opaque)
 	struct mmio_target *t = opaque;
 
 	vback_mmio_destroy(t->mmio);
-	free(t);
+	vb_free(t);
 }
 
 static const struct xen_target_ops mmio_target_ops = {
@@ -67,7 +64,7 @@ int vback_xen_device_add(struct vback_xen_domain *dom,
 	ret = xen_device_alloc(dom, opts, &xdev);
 	if (ret < 0)
 		return ret;
-	t = calloc(1, sizeof(*t));
+	t = vb_calloc(1, sizeof(*t));
 	if (!t) {
 		xen_device_free(xdev);
 		return -ENOMEM;
@@ -93,7 +90,7 @@ int vback_xen_device_add(struct vback_xen_domain *dom,
 	*out = xdev;
 	return 0;
 fail:
-	free(t);
+	vb_free(t);
 	xen_device_free(xdev);
 	return ret;
 }

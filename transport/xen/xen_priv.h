@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals of the Xen transport, shared by its files and white-box tests. */
+/*
+ * Internals of the Xen transport's IOREQ core, shared by its files and
+ * white-box tests. OS-free: the core reaches Xen only through the platform
+ * (struct vback_xen_platform), so it builds freestanding.
+ */
 #ifndef VBACK_XEN_PRIV_H
 #define VBACK_XEN_PRIV_H
 
 #include <vback/mmio.h>
 #include <vback/xen.h>
 
-#include "xen_sys.h"
+#include "vb_format.h"
+#include "vb_os.h"
+#include "vb_string.h"
+#include "xen_abi.h"
 
-#define XEN_PAGE_SHIFT 12
-#define XEN_PAGE_SIZE  (1u << XEN_PAGE_SHIFT)
 /* Foreign mappings are made in 1 MiB chunks (256 pages). */
 #define XEN_CHUNK_SHIFT 20
 #define XEN_CHUNK_PAGES (1u << (XEN_CHUNK_SHIFT - XEN_PAGE_SHIFT))
@@ -20,20 +25,22 @@
 #define XEN_MAX_RANGES_PER_SERVER 256u
 /* VIRTIO_F_ACCESS_PLATFORM, virtio 1.2 section 6 */
 #define XEN_VIRTIO_F_ACCESS_PLATFORM 33
+/* Domain ids from here on are not domains (DOMID_FIRST_RESERVED). */
+#define XEN_DOMID_FIRST_RESERVED 0x7ff0u
+/* The map-cache default and bound, in 1 MiB chunks. */
+#define XEN_MAPCACHE_DEFAULT_MIB 512u
+#define XEN_MAPCACHE_MAX_MIB	 (1u << 20)
 
 struct vback_xen {
-	const struct xen_sys_ops *sys;
-	void *sys_opaque; /* for the *_open entries */
+	const struct vback_xen_platform *pf;
+	struct vback_xen_platform *own_pf; /* created by vback_xen_create() */
 	const struct vback_loop *loop;
 	const struct vback_log *log;
-	void *dm, *fmem, *gnt;
 	struct vback_xen_domain *domains;
-	/* @releaseDomain watch for domains with a died() callback: opened
-	 * with the first one, closed by vback_xen_destroy(). */
-	void *xs;
-	int xs_fd;
-	bool xs_watched; /* the xenstore watch and the fd on the loop */
-	bool xs_failed;	 /* could not open: logged once, not retried */
+	/* @releaseDomain watch for domains with a died() callback: set with
+	 * the first one, removed by vback_xen_destroy(). */
+	bool death_watched;
+	bool death_failed; /* no store, or it cannot tell: logged once */
 };
 
 /* One cached foreign mapping of a guest chunk. */
@@ -44,6 +51,10 @@ struct xen_chunk {
 	uint64_t last_use;
 	int next; /* hash chain, -1 ends */
 	uint64_t valid[XEN_CHUNK_PAGES / 64];
+	/* A mapping replaced by a remap (a page came back while this one
+	 * was in use): unmapped when its last piece is released. */
+	uint8_t *old;
+	uint32_t old_refs;
 };
 
 struct xen_mapcache {
@@ -52,14 +63,15 @@ struct xen_mapcache {
 	int *buckets;
 	unsigned int nbuckets;
 	uint64_t tick;
-	xen_pfn_t pfns[XEN_CHUNK_PAGES];
+	uint64_t gfns[XEN_CHUNK_PAGES];
 	int errs[XEN_CHUNK_PAGES];
 	/* figures for tests and benchmarks */
-	uint64_t hits, misses, evictions, invalidations;
+	uint64_t hits, misses, evictions, invalidations, remaps;
 };
 
 struct xen_vcpu {
-	evtchn_port_t local;
+	struct vback_xen_domain *dom;
+	uint32_t local;
 	bool bound;
 };
 
@@ -68,13 +80,12 @@ struct vback_xen_domain {
 	struct vback_xen_domain *next;
 	uint16_t domid;
 	enum vback_xen_irq_mode irq_mode;
-	ioservid_t id;
+	uint16_t id;
 	bool created, enabled;
-	void *ioreq_res;
-	volatile shared_iopage_t *iopage;
-	void *xce;
-	int xce_fd;
-	bool watched;
+	volatile struct xen_iopage *iopage;
+	/* Event-channel callbacks (any context) post this; it takes the
+	 * ioreqs waiting in the page, on the loop thread. */
+	struct vback_work work;
 	unsigned int nr_vcpus;
 	struct xen_vcpu *vcpus;
 	struct vback_xen_device *devices;
@@ -84,6 +95,7 @@ struct vback_xen_domain {
 	bool died_reported;
 	struct xen_mapcache cache;
 	uint32_t grant_refs[XEN_GRANT_MAX_PAGES];
+	int grant_errs[XEN_GRANT_MAX_PAGES];
 	struct vback_gm gm_foreign, gm_grant;
 	/* counters */
 	uint64_t ioreqs, invalidates, rejected;
@@ -113,14 +125,6 @@ struct vback_xen_device {
 	uint64_t irqs_raised;
 };
 
-/*
- * Test seam: create a context on another system table (the fake Xen).
- * @sys_opaque goes to the table's *_open entries.
- */
-int vback_xen_create_sys(const struct vback_xen_options *opts,
-			 const struct xen_sys_ops *sys, void *sys_opaque,
-			 struct vback_xen **out);
-
 /* Device creation in two steps so that the target can use the gm. */
 int xen_device_alloc(struct vback_xen_domain *dom,
 		     const struct vback_xen_device_options *opts,
@@ -148,6 +152,9 @@ extern const struct vback_gm_ops xen_gm_grant_ops;
 
 /* ioreq serving (ioreq.c) */
 void xen_ioreq_scan(struct vback_xen_domain *dom);
-void xen_ioreq_event(void *opaque, int fd, uint32_t events);
+/* The domain's work item: scan on the loop thread. */
+void xen_ioreq_work(void *opaque);
+/* The event-channel callback of every vCPU port (any context). */
+void xen_ioreq_event(void *opaque);
 
 #endif /* VBACK_XEN_PRIV_H */
