@@ -3,9 +3,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
-
 #include "vb_format.h"
+#include "vb_string.h"
 
 struct out {
 	char *buf;
@@ -92,7 +91,7 @@ static void number(struct out *o, const struct spec *sp, uintmax_t v,
 	else if (sp->alt && base == 8 && (!n || tmp[n - 1] != '0'))
 		prefix = "0";
 	zeros = sp->prec > n ? sp->prec - n : 0;
-	total = (int)strlen(prefix) + zeros + n;
+	total = (int)vb_strlen(prefix) + zeros + n;
 	if (sp->zero && !sp->left && sp->prec < 0 && sp->width > total) {
 		zeros += sp->width - total;
 		total = sp->width;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
 #include <string.h>
 
 #include <vback/base.h>
+
+#include "vb_os.h"
 
 int vback_iov_total(const struct vback_iovec *iov, unsigned int cnt,
 		    uint64_t *total)

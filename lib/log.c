@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
+/*
+ * Logging and error names. Hosted builds format with libc (callers may
+ * use any printf conversion); freestanding builds with the library's own
+ * formatter (vb_format.h), which covers every conversion the OS-free code
+ * uses (no floating point). The default sink (no struct vback_log) is
+ * stderr when hosted, nothing when freestanding: an embedder passes one.
+ */
+#include <vback/base.h>
+
+#include "vb_format.h"
+#include "vb_os.h"
+
+#if !VBACK_FREESTANDING
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-
-#include <vback/base.h>
+#endif
 
 /* One line per message: long enough for any vback message, bounded so a
  * hostile value formatted into it cannot make us allocate. */
@@ -41,12 +51,18 @@ void vback_vlogf(const struct vback_log *log, enum vback_log_level level,
 
 	if (!vback_log_enabled(log, level))
 		return;
+#if VBACK_FREESTANDING
+	vb_vsnprintf(line, sizeof(line), fmt, ap);
+#else
 	vsnprintf(line, sizeof(line), fmt, ap);
+#endif
 	if (log && log->fn)
 		log->fn(log->opaque, level, line);
+#if !VBACK_FREESTANDING
 	else
 		fprintf(stderr, "vback: %s: %s\n", vback_log_level_name(level),
 			line);
+#endif
 }
 
 void vback_logf(const struct vback_log *log, enum vback_log_level level,
@@ -57,6 +73,19 @@ void vback_logf(const struct vback_log *log, enum vback_log_level level,
 	va_start(ap, fmt);
 	vback_vlogf(log, level, fmt, ap);
 	va_end(ap);
+}
+
+/* ASCII case-insensitive equality (no strcasecmp when freestanding). */
+static bool same_name(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+
+		if (x != *b)
+			return false;
+		if (!x)
+			return true;
+	}
 }
 
 int vback_log_level_parse(const char *name, enum vback_log_level *level)
@@ -73,7 +102,7 @@ int vback_log_level_parse(const char *name, enum vback_log_level *level)
 	if (!name)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(name, names[i].name) == 0) {
+		if (same_name(name, names[i].name)) {
 			*level = names[i].level;
 			return 0;
 		}
@@ -83,7 +112,47 @@ int vback_log_level_parse(const char *name, enum vback_log_level *level)
 
 const char *vback_strerror(int neg_errno)
 {
+	int e = neg_errno < 0 ? -neg_errno : neg_errno;
+
+#if !VBACK_FREESTANDING
 	/* strerror() of glibc is thread-safe for known values and never
 	 * returns NULL; a positive value is a caller bug we tolerate. */
-	return strerror(neg_errno < 0 ? -neg_errno : neg_errno);
+	return strerror(e);
+#else
+	/* The values the library returns (vb_errno.h), as glibc words them. */
+	static const struct {
+		int e;
+		const char *s;
+	} names[] = {
+		{ EPERM, "Operation not permitted" },
+		{ ENOENT, "No such file or directory" },
+		{ ESRCH, "No such process" },
+		{ EIO, "Input/output error" },
+		{ EAGAIN, "Resource temporarily unavailable" },
+		{ ENOMEM, "Cannot allocate memory" },
+		{ EACCES, "Permission denied" },
+		{ EFAULT, "Bad address" },
+		{ EBUSY, "Device or resource busy" },
+		{ EEXIST, "File exists" },
+		{ ENODEV, "No such device" },
+		{ EINVAL, "Invalid argument" },
+		{ ENOSPC, "No space left on device" },
+		{ EROFS, "Read-only file system" },
+		{ ERANGE, "Numerical result out of range" },
+		{ ENAMETOOLONG, "File name too long" },
+		{ ENOSYS, "Function not implemented" },
+		{ EPROTO, "Protocol error" },
+		{ EBADMSG, "Bad message" },
+		{ EOVERFLOW, "Value too large for defined data type" },
+		{ EOPNOTSUPP, "Operation not supported" },
+		{ ESHUTDOWN, "Cannot send after transport endpoint shutdown" },
+		{ ETIMEDOUT, "Connection timed out" },
+		{ ESTALE, "Stale file handle" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].e == e)
+			return names[i].s;
+	return "Unknown error";
+#endif
 }

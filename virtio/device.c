@@ -9,6 +9,7 @@
 #include "device.h"
 #include "ring.h"
 #include "vb_os.h"
+#include "vb_string.h"
 
 int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	     uint32_t device_id, unsigned int nq, uint16_t max_size,
@@ -28,7 +29,7 @@ int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	dev->iov_cap = 16;
 	dev->config_size = config_size;
 	if (name)
-		strncpy(dev->name, name, sizeof(dev->name) - 1);
+		vb_strlcpy(dev->name, name, sizeof(dev->name));
 	for (unsigned int i = 0; i < nq; i++) {
 		vq_init(&dev->vqs[i], dev, i, max_size);
 		vback_work_init(&dev->vqs[i].work, dev_queue_work,

@@ -366,7 +366,7 @@ static int write_queue_pfn(struct vback_mmio *m, uint32_t pfn)
 		/* The legacy driver cannot learn of the failure otherwise. */
 		m->queue_pfn[q] = 0;
 		dev_fail(m->dev, NULL, "queue %u: bad legacy ring at pfn %#x",
-			 q, pfn);
+			 q, (unsigned int)pfn);
 		return -EINVAL;
 	}
 	return 0;

@@ -416,7 +416,7 @@ static void bdev_start(struct vback_xen_backend *be,
 	b->st = BDEV_SERVING;
 	vback_logf(be->xen->log, VBACK_LOG_INFO,
 		   "xen: %s: serving at %#llx irq %u%s", bpath,
-		   (unsigned long long)b->cfg.base, b->cfg.irq,
+		   (unsigned long long)b->cfg.base, (unsigned int)b->cfg.irq,
 		   b->cfg.grant_usage ? " (grants)" : "");
 	return;
 fail_dom:
@@ -507,7 +507,7 @@ static void scan(struct vback_xen_backend *be, enum vback_xen_layout layout,
 	for (d = be->dir; nd > 0; nd--, d += vb_strlen(d) + 1) {
 		if (parse_id(d, vb_strlen(d), XEN_DOMID_FIRST_RESERVED - 1,
 			     &domid) < 0 ||
-		    (only_domid >= 0 && domid != only_domid))
+		    (only_domid >= 0 && (long)domid != only_domid))
 			continue;
 		vb_snprintf(path, sizeof(path), "%s/%u", be->root[layout],
 			    domid);

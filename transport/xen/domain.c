@@ -227,7 +227,8 @@ static int domain_setup(struct vback_xen_domain *dom)
 		if (ret < 0) {
 			vback_logf(xen->log, VBACK_LOG_ERR,
 				   "xen: dom%u vcpu%u: bind port %u: %s",
-				   dom->domid, i, remote, vback_strerror(ret));
+				   dom->domid, i, (unsigned int)remote,
+				   vback_strerror(ret));
 			return ret;
 		}
 		dom->vcpus[i].bound = true;

@@ -73,7 +73,7 @@ bad:
 	if (!dom->warned_addr)
 		vback_logf(dom->xen->log, VBACK_LOG_WARN,
 			   "xen: dom%u: MMIO %u bytes at %#llx hits no device",
-			   dom->domid, req->size,
+			   dom->domid, (unsigned int)req->size,
 			   (unsigned long long)req->addr);
 	dom->warned_addr = true;
 	if (req->dir == XEN_IOREQ_READ)
