@@ -37,7 +37,15 @@ exec 9>"$cache/.lock"
 flock -w 600 9 || skip "cache lock busy"
 
 # ---- kernel: vmlinux + modules ------------------------------------------
-if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ]; then
+# Load order matters: the .deb ships no modules.dep.
+modules="drivers/virtio/virtio_ring drivers/virtio/virtio
+	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
+	drivers/virtio/virtio_pci drivers/block/virtio_blk
+	drivers/char/hw_random/virtio-rng lib/crc16 fs/mbcache fs/jbd2/jbd2
+	crypto/crc32c_generic fs/ext4/ext4"
+want_order=$(for m in $modules; do echo "$(basename "$m").ko"; done)
+if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ] ||
+	[ "$(cat "$cache/modules/order" 2>/dev/null)" != "$want_order" ]; then
 	command -v apt-get >/dev/null || skip "no apt-get to fetch the kernel"
 	resolve() {
 		apt-cache depends linux-image-amd64 2>/dev/null |
@@ -72,12 +80,7 @@ if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ]; then
 	kver=$(ls "$work/root/lib/modules" | head -n1)
 	mkdir -p "$work/modules"
 	kd=$work/root/lib/modules/$kver/kernel
-	# Load order matters: the .deb ships no modules.dep.
-	for m in drivers/virtio/virtio_ring drivers/virtio/virtio \
-		drivers/virtio/virtio_pci_legacy_dev \
-		drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci \
-		drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 \
-		crypto/crc32c_generic fs/ext4/ext4; do
+	for m in $modules; do
 		f=$kd/$m.ko
 		if [ -f "$f.xz" ]; then
 			xz -dc "$f.xz" >"$work/modules/$(basename "$m").ko"
@@ -98,6 +101,7 @@ fi
 initramfs=$cache/initramfs.cpio.gz
 rebuild=0
 [ -s "$initramfs" ] || rebuild=1
+[ "$cache/modules/order" -nt "$initramfs" ] && rebuild=1
 for f in "$here"/guest/* "$here"/guest-tools/* "$0"; do
 	[ "$f" -nt "$initramfs" ] && rebuild=1
 done

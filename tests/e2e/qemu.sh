@@ -5,18 +5,23 @@
 # vback_qemu_cmd SOCKET VMLINUX INITRAMFS SMP QUEUES SERIAL APPEND...
 #   sets the array QEMU_CMD. SERIAL is a QEMU -serial argument (stdio,
 #   file:PATH). KVM is used when /dev/kvm is usable, else TCG (multi-thread).
+# vback_qemu_accel: sets the array QEMU_ACCEL (accelerator and CPU).
+vback_qemu_accel() {
+	QEMU_ACCEL=(-accel tcg,thread=multi -cpu max)
+	if [ -z "${VBACK_NO_KVM:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		QEMU_ACCEL=(-accel kvm -cpu host)
+	fi
+}
+
 vback_qemu_cmd() {
 	local sock=$1 vmlinux=$2 initramfs=$3 smp=$4 queues=$5 serial=$6
 	shift 6
-	local accel=(-accel tcg,thread=multi -cpu max)
-	if [ -z "${VBACK_NO_KVM:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-		accel=(-accel kvm -cpu host)
-	fi
+	vback_qemu_accel
 	# memfd memory shared with the back-end (vhost-user needs an fd per
 	# region); the uncompressed vmlinux boots through its PVH note.
 	QEMU_CMD=("${QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config
 		-display none -no-reboot
-		-machine pc,memory-backend=mem "${accel[@]}"
+		-machine pc,memory-backend=mem "${QEMU_ACCEL[@]}"
 		-smp "$smp" -m 256M
 		-object memory-backend-memfd,id=mem,size=256M,share=on
 		-kernel "$vmlinux" -initrd "$initramfs"
