@@ -14,8 +14,11 @@
 #   VBACK_DEMO_FILE    size of the file the guest writes, MiB (default 32)
 #   VBACK_DEMO_QUEUES  virtqueues and guest CPUs (default 2)
 #   VBACK_DEMO_ENGINE  posix or io_uring (default: vback's choice)
-#   VBACK_NO_KVM=1     use TCG even when /dev/kvm is available
+#   VBACK_NO_KVM=1     use TCG, do not even try KVM (KVM is used only once
+#                      a probe boot proved it runs the guest; the verdict
+#                      is cached for this boot: tests/e2e/accel.sh)
 #   VBACK_BUILD_DIR    meson build directory (default build)
+#   QEMU               the QEMU binary (default qemu-system-x86_64)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VBACK_BUILD_DIR:-$top/build}
@@ -29,7 +32,7 @@ step() { echo; bold "==> $*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
-	sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
 	[ "$1" = -h ] || [ "$1" = --help ] && exit 0
 	exit 2
 fi
@@ -64,6 +67,11 @@ set -e
 read -r vmlinux initramfs <<<"$guest"
 echo "kernel:    $vmlinux"
 echo "initramfs: $initramfs"
+# KVM only if a probe boot of this guest under KVM works (a few seconds,
+# once per boot of this machine), else TCG: one line says which and why.
+# shellcheck source-path=SCRIPTDIR/..
+. "$top/tests/e2e/qemu.sh"
+vback_accel "$vmlinux" "$initramfs"
 
 mkdir -p "$demo"
 img=$demo/vback-demo.img
@@ -95,11 +103,10 @@ done
 sed 's/^/  /' "$demo/vback-disk.log"
 
 # ---- 4. the guest ------------------------------------------------------------------
-. "$top/tests/e2e/qemu.sh"
 vback_qemu_cmd "$sock" "$vmlinux" "$initramfs" "$queues" "$queues" \
 	"file:$demo/guest.log" vback.script=demo "vback.mib=$file_mib"
 accel=TCG
-[[ " ${QEMU_CMD[*]} " == *" kvm "* ]] && accel=KVM
+[ "$VBACK_ACCEL_USED" = kvm ] && accel=KVM
 step "Booting the guest under QEMU ($accel) with -device vhost-user-blk-pci"
 : >"$demo/guest.log"
 start=$(date +%s.%N)

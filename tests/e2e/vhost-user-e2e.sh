@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Real-guest end-to-end test of vback-disk --vhost-user: a Debian 6.1 kernel
-# under QEMU (TCG) uses the vback disk through vhost-user-blk-pci, with two
-# vCPUs and two queues. The guest checks what it reads and writes
+# under QEMU (TCG, or KVM once a probe proved it runs guests: accel.sh)
+# uses the vback disk through vhost-user-blk-pci, with two vCPUs and two
+# queues. The guest checks what it reads and writes
 # (tests/e2e/guest/e2e.sh); the host re-checks the image afterwards, then a
 # second guest connects to the same daemon and finds the data again.
 #
@@ -12,6 +13,7 @@
 set -euo pipefail
 vback_disk=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR
 . "$here/qemu.sh"
 qemu=${QEMU:-qemu-system-x86_64}
 MiB=$((1024 * 1024))
@@ -35,6 +37,7 @@ set -e
 [ $rc -eq 77 ] && skip "cannot build the guest"
 [ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
 read -r vmlinux initramfs <<<"$guest"
+vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-e2e.XXXXXX")
 daemon_pid=
