@@ -87,9 +87,8 @@ args=(--vhost-user "$sock" --image "$img" --queues "$queues")
 echo "\$ vback-disk ${args[*]}"
 "$vback_disk" "${args[@]}" 2>"$demo/vback-disk.log" &
 daemon=$!
-qemu_pid=
 cleanup() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	vback_qemu_stop
 	kill "$daemon" 2>/dev/null || true
 	wait 2>/dev/null || true
 }
@@ -110,24 +109,31 @@ accel=TCG
 step "Booting the guest under QEMU ($accel) with -device vhost-user-blk-pci"
 : >"$demo/guest.log"
 start=$(date +%s.%N)
-"${QEMU_CMD[@]}" >"$demo/qemu.log" 2>&1 &
-qemu_pid=$!
-# Show the guest's lines as they come; stop if either side dies or hangs.
-tail -n +1 -f "$demo/guest.log" --pid="$qemu_pid" 2>/dev/null |
+vback_qemu_start "$demo/qemu.log" "$demo/guest.log"
+# Show the guest's lines as they come; stop at once if QEMU stops or dies,
+# the guest does not start or vback-disk dies; give up after 5 minutes.
+tail -n +1 -f "$demo/guest.log" --pid="$QEMU_PID" 2>/dev/null |
 	grep --line-buffered -a -E '^(guest:|VBACK: (PASS|FAIL))' |
 	sed -u 's/\r$//; s/^/  /' &
 tailer=$!
 deadline=$(($(date +%s) + 300))
-while kill -0 "$qemu_pid" 2>/dev/null; do
-	if ! kill -0 "$daemon" 2>/dev/null; then
-		kill -9 "$qemu_pid"
-		die "vback-disk died; see $demo/vback-disk.log"
-	fi
-	[ "$(date +%s)" -lt "$deadline" ] || { kill -9 "$qemu_pid"; die "the guest took more than 5 minutes"; }
+why=
+while :; do
+	rc=0
+	vback_qemu_watch || rc=$?
+	[ $rc = 0 ] || break
+	kill -0 "$daemon" 2>/dev/null || { why="vback-disk died; see $demo/vback-disk.log"; break; }
+	[ "$(date +%s)" -lt "$deadline" ] || { why="the guest took more than 5 minutes"; break; }
 	sleep 0.2
 done
-wait "$qemu_pid" || true
-qemu_pid=
+[ $rc = 2 ] && why=$QEMU_WHY
+if [ -n "$why" ]; then
+	vback_qemu_stop
+	echo "QEMU's last words ($demo/qemu.log):" >&2
+	vback_qemu_tail "$demo/qemu.log" | sed 's/^/  /' >&2
+	die "$why"
+fi
+QEMU_PID= # exited and reaped
 wait "$tailer" 2>/dev/null || true
 elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')" 2>/dev/null || echo "?")
 
@@ -146,6 +152,8 @@ if [ $ok = 1 ]; then
 	echo "  on a virtio-blk disk served by vback over vhost-user (guest run: ${elapsed} s)."
 	grep -a -E '^guest: +(write|read):' "$demo/guest.log" | tr -d '\r' |
 		sed "s/^guest: */  guest-measured /; s/\$/ (QEMU $accel)/"
+elif ! grep -aq 'VBACK: EXIT' "$demo/guest.log"; then
+	echo "  QEMU exited (status $QEMU_RC) before the guest finished; logs below."
 else
 	echo "  The guest did not complete the demo; logs below."
 fi

@@ -41,9 +41,8 @@ vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-e2e.XXXXXX")
 daemon_pid=
-qemu_pid=
 cleanup() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	vback_qemu_stop
 	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -85,43 +84,52 @@ for _ in $(seq 50); do
 done
 [ -S "$sock" ] || die "no socket after 5 s"
 
-# run_guest NAME SCRIPT ARGS...: boot, wait with a watchdog, collect serial.
+# run_guest NAME SCRIPT ARGS...: boot, watch, collect serial. A QEMU that
+# stops or dies, a guest that does not start, a daemon that dies fail the
+# test at once with the reason; a guest that hangs fails after 60 s.
 run_guest() {
 	local name=$1 script=$2
 	shift 2
-	local log=$work/$name.serial deadline=$(($(date +%s) + 60))
+	local log=$work/$name.serial deadline=$(($(date +%s) + 60)) why=
 	vback_qemu_cmd "$sock" "$vmlinux" "$initramfs" 2 2 "file:$log" \
 		"vback.script=$script" "$@"
-	# No `timeout` wrapper: the watchdog below kills QEMU itself.
-	"${QEMU_CMD[@]}" >"$work/$name.qemu" 2>&1 &
-	qemu_pid=$!
-	local resized=0
-	# A backend that dies or hangs must fail the test, not stall it.
-	while kill -0 "$qemu_pid" 2>/dev/null; do
+	# No `timeout` wrapper: the watch below stops QEMU itself.
+	vback_qemu_start "$work/$name.qemu" "$log"
+	local resized=0 rc
+	while :; do
+		rc=0
+		vback_qemu_watch || rc=$?
+		[ $rc = 0 ] || break
 		if [ $resized = 0 ] && grep -aqs 'VBACK: RESIZE-REQUEST' "$log"; then
 			truncate -s 96M "$img"
 			kill -HUP "$daemon_pid"
 			resized=1
 		fi
 		if ! kill -0 "$daemon_pid" 2>/dev/null; then
-			kill -9 "$qemu_pid" 2>/dev/null
-			cat "$log" 2>/dev/null
-			die "$name: vback-disk died while the guest ran"
+			why="vback-disk died while the guest ran"
+			break
 		fi
 		if [ "$(date +%s)" -gt "$deadline" ]; then
-			kill -9 "$qemu_pid" 2>/dev/null
-			cat "$log" 2>/dev/null
-			die "$name: guest did not finish within 60 s (hung back-end?)"
+			why="guest did not finish within 60 s (hung back-end?)"
+			break
 		fi
 		sleep 0.2
 	done
-	wait "$qemu_pid" || true
-	qemu_pid=
+	[ $rc = 2 ] && why=$QEMU_WHY
+	if [ -n "$why" ]; then
+		vback_qemu_stop
+		echo "--- serial"; cat "$log" 2>/dev/null
+		echo "--- qemu (stdout and stderr, last lines)"; vback_qemu_tail "$work/$name.qemu"
+		die "$name: $why"
+	fi
+	QEMU_PID= # exited and reaped
 	echo "--- $name guest output"
-	grep -a 'VBACK:' "$log" || true
-	if grep -aq 'VBACK: FAIL' "$log" || ! grep -aq 'VBACK: DONE failed=0' "$log"; then
+	grep -as 'VBACK:' "$log" || true
+	if grep -aqs 'VBACK: FAIL' "$log" || ! grep -aqs 'VBACK: DONE failed=0' "$log"; then
 		echo "--- qemu"; cat "$work/$name.qemu"
-		echo "--- serial"; cat "$log"
+		echo "--- serial"; cat "$log" 2>/dev/null || true
+		grep -aqs 'VBACK: DONE' "$log" ||
+			die "$name: QEMU exited (status $QEMU_RC) before the guest finished"
 		die "$name: the guest reported a failure"
 	fi
 }
