@@ -15,8 +15,9 @@ vback_disk=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR
 . "$here/qemu.sh"
+# shellcheck source-path=SCRIPTDIR
+. "$here/image.sh"
 qemu=${QEMU:-qemu-system-x86_64}
-MiB=$((1024 * 1024))
 started=$(date +%s)
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -51,26 +52,7 @@ trap cleanup EXIT
 
 # ---- the image: zeroes, a pattern at 32-36 MiB, data at 44-45 MiB --------
 img=$work/disk.img
-python3 - "$img" <<'EOF'
-import random, sys
-MiB = 1 << 20
-rnd = random.Random(0x76626B)
-with open(sys.argv[1], 'wb') as f:
-    f.truncate(64 * MiB)
-    f.seek(32 * MiB)
-    f.write(rnd.randbytes(4 * MiB))
-    f.seek(44 * MiB)
-    f.write(rnd.randbytes(MiB))
-EOF
-range_sum() { # FILE OFFSET_MIB LENGTH_BYTES
-	python3 - "$@" <<'EOF'
-import hashlib, sys
-with open(sys.argv[1], 'rb') as f:
-    f.seek(int(sys.argv[2]) << 20)
-    print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())
-EOF
-}
-pattern=$(range_sum "$img" 32 $((4 * MiB)))
+e2e_make_image "$img"
 
 # ---- the daemon ------------------------------------------------------------
 sock=$work/vhu.sock
@@ -134,16 +116,12 @@ run_guest() {
 	fi
 }
 
-run_guest first e2e "vback.pattern=$pattern" "vback.sectors=$((64 * 2048))" \
+run_guest first e2e "vback.pattern=$E2E_PATTERN" "vback.sectors=$((64 * 2048))" \
 	vback.queues=2 "vback.resized=$((96 * 2048))"
 
 # ---- the host re-checks every range the guest wrote ------------------------
 log=$work/first.serial
-while read -r _ _ name mib len sum; do
-	got=$(range_sum "$img" "$mib" "$len")
-	[ "$got" = "$sum" ] || die "image range $name at $mib MiB: $got, guest wrote $sum"
-	echo "host: $name at $mib MiB matches the guest's data"
-done < <(grep -a '^VBACK: SUM ' "$log" | tr -d '\r')
+e2e_check_sums "$log" "$img" || die "the image does not hold what the guest wrote"
 
 # The daemon's account of the session: flushes, both queues busy.
 for _ in $(seq 50); do
