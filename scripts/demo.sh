@@ -160,10 +160,11 @@ fi
 echo "  disk image:   $img"
 echo "  daemon log:   $demo/vback-disk.log"
 echo "  guest serial: $demo/guest.log"
-echo "  Serve your own VM: $vback_disk --vhost-user SOCK --image IMG, then"
-echo "    qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on"
-echo "    -machine memory-backend=mem -chardev socket,id=vu0,path=SOCK"
-echo "    -device vhost-user-blk-pci,chardev=vu0"
+echo "  Serve your own VM (README.md, \"Serve your own VM\"):"
+echo "    $vback_disk --vhost-user SOCK --image IMG &"
+echo "    qemu-system-x86_64 ... -m 1G -object memory-backend-memfd,id=mem,size=1G,share=on"
+echo "      -machine q35,memory-backend=mem -chardev socket,id=vback0,path=SOCK,reconnect=1"
+echo "      -device vhost-user-blk-pci,chardev=vback0"
 if [ $ok != 1 ]; then
 	tail -n 20 "$demo/guest.log" "$demo/qemu.log" "$demo/vback-disk.log" >&2
 	exit 1
