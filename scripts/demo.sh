@@ -14,8 +14,11 @@
 #   VBACK_DEMO_FILE    size of the file the guest writes, MiB (default 32)
 #   VBACK_DEMO_QUEUES  virtqueues and guest CPUs (default 2)
 #   VBACK_DEMO_ENGINE  posix or io_uring (default: vback's choice)
-#   VBACK_NO_KVM=1     use TCG even when /dev/kvm is available
+#   VBACK_NO_KVM=1     use TCG, do not even try KVM (KVM is used only once
+#                      a probe boot proved it runs the guest; the verdict
+#                      is cached for this boot: tests/e2e/accel.sh)
 #   VBACK_BUILD_DIR    meson build directory (default build)
+#   QEMU               the QEMU binary (default qemu-system-x86_64)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VBACK_BUILD_DIR:-$top/build}
@@ -29,7 +32,7 @@ step() { echo; bold "==> $*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
-	sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
 	[ "$1" = -h ] || [ "$1" = --help ] && exit 0
 	exit 2
 fi
@@ -64,6 +67,11 @@ set -e
 read -r vmlinux initramfs <<<"$guest"
 echo "kernel:    $vmlinux"
 echo "initramfs: $initramfs"
+# KVM only if a probe boot of this guest under KVM works (a few seconds,
+# once per boot of this machine), else TCG: one line says which and why.
+# shellcheck source-path=SCRIPTDIR/..
+. "$top/tests/e2e/qemu.sh"
+vback_accel "$vmlinux" "$initramfs"
 
 mkdir -p "$demo"
 img=$demo/vback-demo.img
@@ -79,9 +87,8 @@ args=(--vhost-user "$sock" --image "$img" --queues "$queues")
 echo "\$ vback-disk ${args[*]}"
 "$vback_disk" "${args[@]}" 2>"$demo/vback-disk.log" &
 daemon=$!
-qemu_pid=
 cleanup() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	vback_qemu_stop
 	kill "$daemon" 2>/dev/null || true
 	wait 2>/dev/null || true
 }
@@ -95,32 +102,38 @@ done
 sed 's/^/  /' "$demo/vback-disk.log"
 
 # ---- 4. the guest ------------------------------------------------------------------
-. "$top/tests/e2e/qemu.sh"
 vback_qemu_cmd "$sock" "$vmlinux" "$initramfs" "$queues" "$queues" \
 	"file:$demo/guest.log" vback.script=demo "vback.mib=$file_mib"
 accel=TCG
-[[ " ${QEMU_CMD[*]} " == *" kvm "* ]] && accel=KVM
+[ "$VBACK_ACCEL_USED" = kvm ] && accel=KVM
 step "Booting the guest under QEMU ($accel) with -device vhost-user-blk-pci"
 : >"$demo/guest.log"
 start=$(date +%s.%N)
-"${QEMU_CMD[@]}" >"$demo/qemu.log" 2>&1 &
-qemu_pid=$!
-# Show the guest's lines as they come; stop if either side dies or hangs.
-tail -n +1 -f "$demo/guest.log" --pid="$qemu_pid" 2>/dev/null |
+vback_qemu_start "$demo/qemu.log" "$demo/guest.log"
+# Show the guest's lines as they come; stop at once if QEMU stops or dies,
+# the guest does not start or vback-disk dies; give up after 5 minutes.
+tail -n +1 -f "$demo/guest.log" --pid="$QEMU_PID" 2>/dev/null |
 	grep --line-buffered -a -E '^(guest:|VBACK: (PASS|FAIL))' |
 	sed -u 's/\r$//; s/^/  /' &
 tailer=$!
 deadline=$(($(date +%s) + 300))
-while kill -0 "$qemu_pid" 2>/dev/null; do
-	if ! kill -0 "$daemon" 2>/dev/null; then
-		kill -9 "$qemu_pid"
-		die "vback-disk died; see $demo/vback-disk.log"
-	fi
-	[ "$(date +%s)" -lt "$deadline" ] || { kill -9 "$qemu_pid"; die "the guest took more than 5 minutes"; }
+why=
+while :; do
+	rc=0
+	vback_qemu_watch || rc=$?
+	[ $rc = 0 ] || break
+	kill -0 "$daemon" 2>/dev/null || { why="vback-disk died; see $demo/vback-disk.log"; break; }
+	[ "$(date +%s)" -lt "$deadline" ] || { why="the guest took more than 5 minutes"; break; }
 	sleep 0.2
 done
-wait "$qemu_pid" || true
-qemu_pid=
+[ $rc = 2 ] && why=$QEMU_WHY
+if [ -n "$why" ]; then
+	vback_qemu_stop
+	echo "QEMU's last words ($demo/qemu.log):" >&2
+	vback_qemu_tail "$demo/qemu.log" | sed 's/^/  /' >&2
+	die "$why"
+fi
+QEMU_PID= # exited and reaped
 wait "$tailer" 2>/dev/null || true
 elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')" 2>/dev/null || echo "?")
 
@@ -139,16 +152,19 @@ if [ $ok = 1 ]; then
 	echo "  on a virtio-blk disk served by vback over vhost-user (guest run: ${elapsed} s)."
 	grep -a -E '^guest: +(write|read):' "$demo/guest.log" | tr -d '\r' |
 		sed "s/^guest: */  guest-measured /; s/\$/ (QEMU $accel)/"
+elif ! grep -aq 'VBACK: EXIT' "$demo/guest.log"; then
+	echo "  QEMU exited (status $QEMU_RC) before the guest finished; logs below."
 else
 	echo "  The guest did not complete the demo; logs below."
 fi
 echo "  disk image:   $img"
 echo "  daemon log:   $demo/vback-disk.log"
 echo "  guest serial: $demo/guest.log"
-echo "  Serve your own VM: $vback_disk --vhost-user SOCK --image IMG, then"
-echo "    qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on"
-echo "    -machine memory-backend=mem -chardev socket,id=vu0,path=SOCK"
-echo "    -device vhost-user-blk-pci,chardev=vu0"
+echo "  Serve your own VM (README.md, \"Serve your own VM\"):"
+echo "    $vback_disk --vhost-user SOCK --image IMG &"
+echo "    qemu-system-x86_64 ... -m 1G -object memory-backend-memfd,id=mem,size=1G,share=on"
+echo "      -machine q35,memory-backend=mem -chardev socket,id=vback0,path=SOCK,reconnect=1"
+echo "      -device vhost-user-blk-pci,chardev=vback0"
 if [ $ok != 1 ]; then
 	tail -n 20 "$demo/guest.log" "$demo/qemu.log" "$demo/vback-disk.log" >&2
 	exit 1

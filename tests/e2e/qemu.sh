@@ -1,27 +1,45 @@
 # SPDX-License-Identifier: MIT
-# Sourced by the vhost-user e2e test and scripts/demo.sh: the QEMU command
-# line for the tiny guest with one vback disk over vhost-user.
+# shellcheck shell=bash
+# Sourced by the e2e tests and scripts/demo.sh: the QEMU command line for
+# the tiny guest with one vback disk over vhost-user, and a watch on the
+# running QEMU that fails within seconds, not at a test's time limit.
 #
 # vback_qemu_cmd SOCKET VMLINUX INITRAMFS SMP QUEUES SERIAL APPEND...
 #   sets the array QEMU_CMD. SERIAL is a QEMU -serial argument (stdio,
-#   file:PATH). KVM is used when /dev/kvm is usable, else TCG (multi-thread).
-# vback_qemu_accel: sets the array QEMU_ACCEL (accelerator and CPU).
-vback_qemu_accel() {
-	QEMU_ACCEL=(-accel tcg,thread=multi -cpu max)
-	if [ -z "${VBACK_NO_KVM:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-		QEMU_ACCEL=(-accel kvm -cpu host)
-	fi
-}
+#   file:PATH). The accelerator is accel.sh's choice (KVM only once a
+#   probe boot proved it runs this guest, else TCG).
+#
+# vback_qemu_start LOG [SERIAL_LOG]
+#   runs QEMU_CMD in the background with a QMP socket, its stdout and
+#   stderr to LOG; sets QEMU_PID.
+# vback_qemu_watch
+#   one look at the QEMU started last; call it every fraction of a second
+#   while waiting. Returns 0 while QEMU runs and the guest looks alive, 1
+#   once QEMU has exited (it is reaped: QEMU_RC is its status), 2 when QEMU
+#   is up but the guest is not running: QEMU_WHY says why. The signs:
+#   QEMU's "KVM internal error"; a QMP status other than "running" (e.g.
+#   internal-error, guest-panicked, paused, prelaunch: at once for the
+#   first three, seen twice a second apart for the others); no "VBACK:"
+#   line on SERIAL_LOG within VBACK_BOOT_TIMEOUT seconds (default 30; the
+#   guest's init prints "VBACK: BOOT" first thing).
+# vback_qemu_stop
+#   kills QEMU if it still runs, reaps it, removes the QMP socket.
+# vback_qemu_tail LOG
+#   QEMU's own last words (stderr tail, register dumps left out).
+# shellcheck disable=SC2034,SC2054 # variables for the caller; QEMU's commas
+_vback_e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR
+. "$_vback_e2e_dir/accel.sh"
 
 vback_qemu_cmd() {
 	local sock=$1 vmlinux=$2 initramfs=$3 smp=$4 queues=$5 serial=$6
 	shift 6
-	vback_qemu_accel
+	vback_accel "$vmlinux" "$initramfs"
 	# memfd memory shared with the back-end (vhost-user needs an fd per
 	# region); the uncompressed vmlinux boots through its PVH note.
 	QEMU_CMD=("${QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config
 		-display none -no-reboot
-		-machine pc,memory-backend=mem "${QEMU_ACCEL[@]}"
+		-machine pc,memory-backend=mem "${VBACK_ACCEL_ARGS[@]}"
 		-smp "$smp" -m 256M
 		-object memory-backend-memfd,id=mem,size=256M,share=on
 		-kernel "$vmlinux" -initrd "$initramfs"
@@ -29,4 +47,71 @@ vback_qemu_cmd() {
 		-serial "$serial"
 		-chardev socket,id=vu0,path="$sock"
 		-device vhost-user-blk-pci,chardev=vu0,num-queues="$queues")
+}
+
+vback_qemu_start() {
+	QEMU_LOG=$1
+	QEMU_SERIAL=${2:-}
+	QEMU_QMP=$(mktemp -u "${TMPDIR:-/tmp}/vback-qmp.XXXXXX")
+	QEMU_RC=
+	QEMU_WHY=
+	_vback_qemu_t0=$SECONDS
+	_vback_qemu_polled=$SECONDS
+	_vback_qemu_odd=
+	"${QEMU_CMD[@]}" -qmp "unix:$QEMU_QMP,server=on,wait=off" \
+		</dev/null >"$QEMU_LOG" 2>&1 &
+	QEMU_PID=$!
+}
+
+vback_qemu_watch() {
+	local status
+	if ! kill -0 "$QEMU_PID" 2>/dev/null; then
+		QEMU_RC=0
+		wait "$QEMU_PID" 2>/dev/null || QEMU_RC=$?
+		rm -f "$QEMU_QMP"
+		return 1
+	fi
+	if grep -aqs 'KVM internal error' "$QEMU_LOG"; then
+		QEMU_WHY="QEMU reports a KVM internal error: KVM cannot run this guest (VBACK_NO_KVM=1 forces TCG)"
+		return 2
+	fi
+	# QMP once a second: a Python start is not free.
+	[ "$SECONDS" -gt "$_vback_qemu_polled" ] || return 0
+	_vback_qemu_polled=$SECONDS
+	status=$(python3 "$_vback_e2e_dir/qmp.py" "$QEMU_QMP" 2>/dev/null) || status=
+	case "$status" in
+	"" | running | shutdown) _vback_qemu_odd= ;; # not up yet, fine, exiting
+	internal-error | guest-panicked | io-error)
+		QEMU_WHY="QEMU status '$status': the guest stopped"
+		return 2
+		;;
+	*)
+		if [ "$_vback_qemu_odd" = "$status" ]; then
+			QEMU_WHY="QEMU status '$status': the guest is not running"
+			return 2
+		fi
+		_vback_qemu_odd=$status
+		;;
+	esac
+	if [ -n "$QEMU_SERIAL" ] &&
+		[ $((SECONDS - _vback_qemu_t0)) -ge "${VBACK_BOOT_TIMEOUT:-30}" ] &&
+		! grep -aqs 'VBACK:' "$QEMU_SERIAL"; then
+		QEMU_WHY="the guest printed nothing in ${VBACK_BOOT_TIMEOUT:-30} s (QEMU status '${status:-unknown}'; a KVM that cannot run guests looks like this: VBACK_NO_KVM=1 forces TCG)"
+		return 2
+	fi
+	return 0
+}
+
+vback_qemu_stop() {
+	if [ -n "${QEMU_PID:-}" ]; then
+		kill -9 "$QEMU_PID" 2>/dev/null || true
+		wait "$QEMU_PID" 2>/dev/null || true
+	fi
+	QEMU_PID=
+	[ -n "${QEMU_QMP:-}" ] && rm -f "$QEMU_QMP"
+	return 0
+}
+
+vback_qemu_tail() {
+	grep -av -e '^[A-Z][A-Z0-9]* *=' -e '^Code=' "$1" 2>/dev/null | tail -n 8 || true
 }

@@ -35,9 +35,8 @@ read -r vmlinux initramfs <<<"$guest"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-rng-e2e.XXXXXX")
 rng_pid=
-qemu_pid=
 cleanup() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	vback_qemu_stop 2>/dev/null || true
 	[ -n "$rng_pid" ] && kill -9 "$rng_pid" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -55,30 +54,39 @@ done
 [ -S "$sock" ] || die "no socket after 5 s"
 
 log=$work/guest.serial
-vback_qemu_accel
-"$qemu" -nodefaults -no-user-config -display none -no-reboot \
-	-machine pc,memory-backend=mem "${QEMU_ACCEL[@]}" -smp 1 -m 256M \
-	-object memory-backend-memfd,id=mem,size=256M,share=on \
-	-kernel "$vmlinux" -initrd "$initramfs" \
-	-append "console=ttyS0 quiet loglevel=0 panic=-1 vback.script=rng vback.wait=hwrng" \
-	-serial "file:$log" \
-	-chardev socket,id=rng0,path="$sock" \
-	-device vhost-user-rng-pci,chardev=rng0 >"$work/qemu.log" 2>&1 &
-qemu_pid=$!
+vback_accel "$vmlinux" "$initramfs"
+QEMU_CMD=("$qemu" -nodefaults -no-user-config -display none -no-reboot
+	-machine pc,memory-backend=mem "${VBACK_ACCEL_ARGS[@]}" -smp 1 -m 256M
+	-object memory-backend-memfd,id=mem,size=256M,share=on
+	-kernel "$vmlinux" -initrd "$initramfs"
+	-append "console=ttyS0 quiet loglevel=0 panic=-1 vback.script=rng vback.wait=hwrng"
+	-serial "file:$log"
+	-chardev socket,id=rng0,path="$sock"
+	-device vhost-user-rng-pci,chardev=rng0)
+vback_qemu_start "$work/qemu.log" "$log"
 deadline=$(($(date +%s) + 60))
-while kill -0 "$qemu_pid" 2>/dev/null; do
+why=
+while :; do
+	rc=0
+	vback_qemu_watch || rc=$?
+	[ $rc = 0 ] || break
 	if [ "$(date +%s)" -gt "$deadline" ]; then
-		kill -9 "$qemu_pid" 2>/dev/null
-		cat "$log" 2>/dev/null
-		die "the guest did not finish within 60 s"
+		why="the guest did not finish within 60 s"
+		break
 	fi
 	sleep 0.2
 done
-wait "$qemu_pid" || true
-qemu_pid=
+[ $rc = 2 ] && why=$QEMU_WHY
+if [ -n "$why" ]; then
+	vback_qemu_stop
+	echo "--- serial"; cat "$log" 2>/dev/null
+	echo "--- qemu"; vback_qemu_tail "$work/qemu.log"
+	die "$why"
+fi
+QEMU_PID=
 echo "--- guest output"
-grep -a 'VBACK:' "$log" || true
-if grep -aq 'VBACK: FAIL' "$log" || ! grep -aq 'VBACK: DONE failed=0' "$log"; then
+grep -as 'VBACK:' "$log" || true
+if grep -aqs 'VBACK: FAIL' "$log" || ! grep -aqs 'VBACK: DONE failed=0' "$log"; then
 	echo "--- qemu"; cat "$work/qemu.log"
 	die "the guest reported a failure"
 fi

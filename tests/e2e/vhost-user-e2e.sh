@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Real-guest end-to-end test of vback-disk --vhost-user: a Debian 6.1 kernel
-# under QEMU (TCG) uses the vback disk through vhost-user-blk-pci, with two
-# vCPUs and two queues. The guest checks what it reads and writes
+# under QEMU (TCG, or KVM once a probe proved it runs guests: accel.sh)
+# uses the vback disk through vhost-user-blk-pci, with two vCPUs and two
+# queues. The guest checks what it reads and writes
 # (tests/e2e/guest/e2e.sh); the host re-checks the image afterwards, then a
 # second guest connects to the same daemon and finds the data again.
 #
@@ -12,9 +13,11 @@
 set -euo pipefail
 vback_disk=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR
 . "$here/qemu.sh"
+# shellcheck source-path=SCRIPTDIR
+. "$here/image.sh"
 qemu=${QEMU:-qemu-system-x86_64}
-MiB=$((1024 * 1024))
 started=$(date +%s)
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -35,12 +38,12 @@ set -e
 [ $rc -eq 77 ] && skip "cannot build the guest"
 [ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
 read -r vmlinux initramfs <<<"$guest"
+vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-e2e.XXXXXX")
 daemon_pid=
-qemu_pid=
 cleanup() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	vback_qemu_stop
 	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -49,26 +52,7 @@ trap cleanup EXIT
 
 # ---- the image: zeroes, a pattern at 32-36 MiB, data at 44-45 MiB --------
 img=$work/disk.img
-python3 - "$img" <<'EOF'
-import random, sys
-MiB = 1 << 20
-rnd = random.Random(0x76626B)
-with open(sys.argv[1], 'wb') as f:
-    f.truncate(64 * MiB)
-    f.seek(32 * MiB)
-    f.write(rnd.randbytes(4 * MiB))
-    f.seek(44 * MiB)
-    f.write(rnd.randbytes(MiB))
-EOF
-range_sum() { # FILE OFFSET_MIB LENGTH_BYTES
-	python3 - "$@" <<'EOF'
-import hashlib, sys
-with open(sys.argv[1], 'rb') as f:
-    f.seek(int(sys.argv[2]) << 20)
-    print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())
-EOF
-}
-pattern=$(range_sum "$img" 32 $((4 * MiB)))
+e2e_make_image "$img"
 
 # ---- the daemon ------------------------------------------------------------
 sock=$work/vhu.sock
@@ -82,57 +66,62 @@ for _ in $(seq 50); do
 done
 [ -S "$sock" ] || die "no socket after 5 s"
 
-# run_guest NAME SCRIPT ARGS...: boot, wait with a watchdog, collect serial.
+# run_guest NAME SCRIPT ARGS...: boot, watch, collect serial. A QEMU that
+# stops or dies, a guest that does not start, a daemon that dies fail the
+# test at once with the reason; a guest that hangs fails after 60 s.
 run_guest() {
 	local name=$1 script=$2
 	shift 2
-	local log=$work/$name.serial deadline=$(($(date +%s) + 60))
+	local log=$work/$name.serial deadline=$(($(date +%s) + 60)) why=
 	vback_qemu_cmd "$sock" "$vmlinux" "$initramfs" 2 2 "file:$log" \
 		"vback.script=$script" "$@"
-	# No `timeout` wrapper: the watchdog below kills QEMU itself.
-	"${QEMU_CMD[@]}" >"$work/$name.qemu" 2>&1 &
-	qemu_pid=$!
-	local resized=0
-	# A backend that dies or hangs must fail the test, not stall it.
-	while kill -0 "$qemu_pid" 2>/dev/null; do
+	# No `timeout` wrapper: the watch below stops QEMU itself.
+	vback_qemu_start "$work/$name.qemu" "$log"
+	local resized=0 rc
+	while :; do
+		rc=0
+		vback_qemu_watch || rc=$?
+		[ $rc = 0 ] || break
 		if [ $resized = 0 ] && grep -aqs 'VBACK: RESIZE-REQUEST' "$log"; then
 			truncate -s 96M "$img"
 			kill -HUP "$daemon_pid"
 			resized=1
 		fi
 		if ! kill -0 "$daemon_pid" 2>/dev/null; then
-			kill -9 "$qemu_pid" 2>/dev/null
-			cat "$log" 2>/dev/null
-			die "$name: vback-disk died while the guest ran"
+			why="vback-disk died while the guest ran"
+			break
 		fi
 		if [ "$(date +%s)" -gt "$deadline" ]; then
-			kill -9 "$qemu_pid" 2>/dev/null
-			cat "$log" 2>/dev/null
-			die "$name: guest did not finish within 60 s (hung back-end?)"
+			why="guest did not finish within 60 s (hung back-end?)"
+			break
 		fi
 		sleep 0.2
 	done
-	wait "$qemu_pid" || true
-	qemu_pid=
+	[ $rc = 2 ] && why=$QEMU_WHY
+	if [ -n "$why" ]; then
+		vback_qemu_stop
+		echo "--- serial"; cat "$log" 2>/dev/null
+		echo "--- qemu (stdout and stderr, last lines)"; vback_qemu_tail "$work/$name.qemu"
+		die "$name: $why"
+	fi
+	QEMU_PID= # exited and reaped
 	echo "--- $name guest output"
-	grep -a 'VBACK:' "$log" || true
-	if grep -aq 'VBACK: FAIL' "$log" || ! grep -aq 'VBACK: DONE failed=0' "$log"; then
+	grep -as 'VBACK:' "$log" || true
+	if grep -aqs 'VBACK: FAIL' "$log" || ! grep -aqs 'VBACK: DONE failed=0' "$log"; then
 		echo "--- qemu"; cat "$work/$name.qemu"
-		echo "--- serial"; cat "$log"
+		echo "--- serial"; cat "$log" 2>/dev/null || true
+		grep -aqs 'VBACK: DONE' "$log" ||
+			die "$name: QEMU exited (status $QEMU_RC) before the guest finished"
 		die "$name: the guest reported a failure"
 	fi
 }
 
-run_guest first e2e "vback.pattern=$pattern" "vback.sectors=$((64 * 2048))" \
+run_guest first e2e "vback.pattern=$E2E_PATTERN" "vback.sectors=$((64 * 2048))" \
 	vback.queues=2 "vback.resized=$((96 * 2048))"
 
 # ---- the host re-checks every range the guest wrote ------------------------
 log=$work/first.serial
-while read -r _ _ name mib len sum; do
-	got=$(range_sum "$img" "$mib" "$len")
-	[ "$got" = "$sum" ] || die "image range $name at $mib MiB: $got, guest wrote $sum"
-	echo "host: $name at $mib MiB matches the guest's data"
-done < <(grep -a '^VBACK: SUM ' "$log" | tr -d '\r')
+e2e_check_sums "$log" "$img" || die "the image does not hold what the guest wrote"
 
 # The daemon's account of the session: flushes, both queues busy.
 for _ in $(seq 50); do
