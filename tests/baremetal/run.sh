@@ -16,7 +16,7 @@ src=$(realpath "$1")
 dir=$(realpath -m "$2")
 cross=$src/cross/aarch64-none.ini
 cc=$(sed -n "s/^c *= *'\(.*\)'/\1/p" "$cross")
-qemu=qemu-system-aarch64
+qemu="qemu-system-aarch64"
 for tool in "$cc" "$qemu"; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "skip: $tool not installed (scripts/install-deps.sh)"
