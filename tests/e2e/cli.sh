@@ -70,5 +70,11 @@ fi
 wait $pid
 rc=$?
 [ $rc = 0 ] && echo "ok: SIGTERM, exit 0" || { echo "FAIL: exit $rc after SIGTERM"; cat "$work/log"; fails=$((fails + 1)); }
+# The stop quiesces the device: in-flight requests done, the image flushed.
+if grep -q 'image flushed' "$work/log"; then
+	echo "ok: SIGTERM flushed the image"
+else
+	echo "FAIL: SIGTERM did not flush"; cat "$work/log"; fails=$((fails + 1))
+fi
 [ -e "$work/s" ] && { echo "FAIL: socket file left behind"; fails=$((fails + 1)); }
 [ $fails = 0 ]
