@@ -183,6 +183,7 @@ static struct bf mainfx;
 static void chk_probe(void *arg)
 {
 	struct bf *f = &mainfx;
+	struct bm_heap_stats h;
 
 	(void)arg;
 	CHECK_EQ(bf_setup(f, NULL), 0);
@@ -199,9 +200,11 @@ static void chk_probe(void *arg)
 	CHECK(gdrv_has(f->drv, VIRTIO_BLK_F_WRITE_ZEROES));
 	CHECK_EQ(gdrv_config_read(f->drv, 0, 8), BF_DISK_SIZE / 512);
 	CHECK(vback_dev_queue_enabled(f->dev, 0));
-	check_note("features 0x%llx, %u sectors, queue of %u",
+	bm_heap_stats(&h);
+	check_note("features 0x%llx, %u sectors, queue of %u, vback holds "
+		   "%zu B in %zu blocks",
 		   (unsigned long long)gdrv_features(f->drv),
-		   BF_DISK_SIZE / 512, BF_QUEUE);
+		   BF_DISK_SIZE / 512, BF_QUEUE, h.lib_live, h.lib_blocks);
 }
 
 static void stats(struct bf *f, struct vback_blk_stats *st)
