@@ -25,9 +25,10 @@ echo "== normal build (build/): every suite"
 setup_and_test build ""
 # Real guests under TCG only in the normal build: sanitizers there multiply
 # the run time and add nothing the unit suites under sanitizers do not
-# already cover. The fuzz smoke runs have a clang build of their own below.
+# already cover. The bare-metal suite cross-builds without the host's
+# sanitizers anyway. The fuzz smoke runs have a clang build of their own below.
 echo "== sanitizer build (build-asan/): AddressSanitizer + UndefinedBehaviorSanitizer"
-setup_and_test build-asan "--no-suite e2e --no-suite xen-e2e --no-suite fuzz" \
+setup_and_test build-asan "--no-suite e2e --no-suite xen-e2e --no-suite fuzz --no-suite baremetal" \
 	-Db_sanitize=address,undefined -Db_lundef=false
 # The fuzz targets under libFuzzer (clang): a few seconds each on their
 # seed corpora and regression inputs (docs/fuzzing.md; long runs:
