@@ -424,13 +424,6 @@ vback_xen_backend_start(struct vback_xen *xen,
  *  watching and free @be. NULL: no-op. */
 VBACK_API void vback_xen_backend_stop(struct vback_xen_backend *be);
 
-/**
- * Parse a xenstore number: decimal, 0x-prefixed hexadecimal or 0-prefixed
- * octal, optional surrounding blanks, no sign, no trailing garbage, no
- * overflow past @max. 0 or -EINVAL/-ERANGE.
- */
-VBACK_API int vback_xen_parse_u64(const char *s, uint64_t max, uint64_t *out);
-
 #ifdef __cplusplus
 }
 #endif

@@ -156,26 +156,25 @@ static void test_parse_numbers(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(vback_xen_parse_u64("33554432", UINT64_MAX, &v), 0);
+	assert_int_equal(xen_parse_u64("33554432", UINT64_MAX, &v), 0);
 	assert_int_equal(v, 33554432);
-	assert_int_equal(vback_xen_parse_u64("0x2000000", UINT64_MAX, &v), 0);
+	assert_int_equal(xen_parse_u64("0x2000000", UINT64_MAX, &v), 0);
 	assert_int_equal(v, 0x2000000);
-	assert_int_equal(vback_xen_parse_u64("010", UINT64_MAX, &v), 0);
+	assert_int_equal(xen_parse_u64("010", UINT64_MAX, &v), 0);
 	assert_int_equal(v, 8);
-	assert_int_equal(vback_xen_parse_u64(" 42\n", UINT64_MAX, &v), 0);
+	assert_int_equal(xen_parse_u64(" 42\n", UINT64_MAX, &v), 0);
 	assert_int_equal(v, 42);
-	assert_int_equal(vback_xen_parse_u64("0", 0, &v), 0);
+	assert_int_equal(xen_parse_u64("0", 0, &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(vback_xen_parse_u64("", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(vback_xen_parse_u64("-1", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(vback_xen_parse_u64("+1", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(vback_xen_parse_u64("12abc", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(vback_xen_parse_u64("0x", UINT64_MAX, &v), -EINVAL);
-	assert_int_equal(vback_xen_parse_u64("99999999999999999999", UINT64_MAX,
-					     &v),
+	assert_int_equal(xen_parse_u64("", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("-1", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("+1", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("12abc", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("0x", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("99999999999999999999", UINT64_MAX, &v),
 			 -ERANGE);
-	assert_int_equal(vback_xen_parse_u64("256", 255, &v), -ERANGE);
-	assert_int_equal(vback_xen_parse_u64(NULL, 255, &v), -EINVAL);
+	assert_int_equal(xen_parse_u64("256", 255, &v), -ERANGE);
+	assert_int_equal(xen_parse_u64(NULL, 255, &v), -EINVAL);
 }
 
 static void test_virtio_disk_layout(void **state)

@@ -88,7 +88,7 @@ static int be_read_u64(struct vback_xen_backend *be, uint32_t tx,
 
 	if (ret < 0)
 		return ret == -ERANGE ? -EINVAL : ret;
-	return vback_xen_parse_u64(s, max, out);
+	return xen_parse_u64(s, max, out);
 }
 
 static int be_write(struct vback_xen_backend *be, uint32_t tx, const char *dir,
@@ -479,7 +479,7 @@ static int parse_id(const char *s, size_t n, unsigned int max,
 			return -EINVAL;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (vback_xen_parse_u64(buf, max, &v) < 0)
+	if (xen_parse_u64(buf, max, &v) < 0)
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* xenstore values: numbers with base auto-detection, nothing else. */
-#include <vback/xen.h>
-
-#include "vb_os.h"
+#include "xen_priv.h"
 
 static bool blank(char c)
 {
@@ -24,7 +22,7 @@ static int digit(char c, unsigned int base)
 	return d >= 0 && (unsigned int)d < base ? d : -1;
 }
 
-int vback_xen_parse_u64(const char *s, uint64_t max, uint64_t *out)
+int xen_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	unsigned int base = 10, shift = 0;
 	uint64_t v = 0;

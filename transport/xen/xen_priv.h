@@ -150,6 +150,13 @@ void xen_mapcache_invalidate(struct vback_xen_domain *dom);
 extern const struct vback_gm_ops xen_gm_foreign_ops;
 extern const struct vback_gm_ops xen_gm_grant_ops;
 
+/*
+ * Parse a xenstore number (parse.c): decimal, 0x-prefixed hexadecimal or
+ * 0-prefixed octal, optional surrounding blanks, no sign, no trailing
+ * garbage, no overflow past @max. 0 or -EINVAL/-ERANGE.
+ */
+int xen_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
 /* ioreq serving (ioreq.c) */
 void xen_ioreq_scan(struct vback_xen_domain *dom);
 /* The domain's work item: scan on the loop thread. */
