@@ -233,7 +233,11 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 	} else {
 		probe_blk(disk, &st);
 	}
-	disk->caps.max_segments = IO_MAX_SEGMENTS;
+	/* No limit: the engines take any number of iovecs (the sync path
+	 * goes IO_MAX_SEGMENTS at a time, io_uring hands longer vectors to
+	 * it), so a request the device advertised is never refused for
+	 * splitting at guest-memory region boundaries. */
+	disk->caps.max_segments = 0;
 	disk->caps.read_only = opts->read_only;
 	disk->caps.volatile_cache = true;
 	ret = read_size(disk, &disk->caps.size_bytes);

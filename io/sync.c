@@ -146,8 +146,10 @@ static int do_rw(const struct io_disk *disk, struct vback_io_req *req,
 		return rw_bounce(disk, write, req, skip, total, bufs);
 	ret = rw_vec(disk->fd, write, req->iov, req->iovcnt, skip,
 		     req->offset + skip);
-	/* The kernel may demand more alignment than we were told. */
-	if (ret == -EINVAL && disk->direct)
+	/* The kernel may demand more alignment than we were told (EINVAL),
+	 * or may not pin the memory for O_DIRECT (EFAULT: Xen foreign and
+	 * grant mappings are VM_IO|VM_PFNMAP): bounce. */
+	if ((ret == -EINVAL || ret == -EFAULT) && disk->direct)
 		ret = rw_bounce(disk, write, req, skip, total, bufs);
 	return ret;
 }

@@ -103,8 +103,11 @@ static bool needs_pool(const struct ring_io *r, const struct vback_io_req *req)
 	switch (req->op) {
 	case VBACK_IO_READ:
 	case VBACK_IO_WRITE:
-		/* io_uring_prep_read() takes a 32-bit length. */
+		/* io_uring_prep_read() takes a 32-bit length, readv at most
+		 * UIO_MAXIOV vectors: the sync path takes any. */
 		if (req->iovcnt == 1 && req->iov[0].iov_len > UINT32_MAX)
+			return true;
+		if (req->iovcnt > IO_MAX_SEGMENTS)
 			return true;
 		return r->disk.direct && !io_disk_iov_aligned(&r->disk, req);
 	case VBACK_IO_DISCARD:
@@ -189,9 +192,11 @@ static void ring_handle(struct ring_io *r, struct vback_io_req *req, int res)
 	case VBACK_IO_WRITE:
 		want = req->backend[IO_SCR_TOTAL];
 		if (res == -EAGAIN || res == -EINTR ||
-		    (res == -EINVAL && r->disk.direct)) {
+		    ((res == -EINVAL || res == -EFAULT) && r->disk.direct)) {
 			/* Retry synchronously; the pool bounces buffers the
-			 * kernel found misaligned. */
+			 * kernel found misaligned, or could not pin (O_DIRECT
+			 * on memory mapped as VM_IO|VM_PFNMAP, like Xen
+			 * foreign mappings: EFAULT). */
 			ring_to_pool(r, req);
 			return;
 		}

@@ -15,9 +15,16 @@
 #define BLK_DEFAULT_QUEUE_SIZE 256u
 #define BLK_DEFAULT_SEG_MAX    126u
 #define BLK_MAX_SEG_MAX	       1024u
-/* Extra iovecs per request: header, status and buffers split at guest
- * memory region boundaries. */
-#define BLK_IOV_SLACK 10u
+/*
+ * Pieces per request. A segment comes back from the transport in several
+ * pieces when it crosses a guest-memory boundary (a vhost-user region, a
+ * 1 MiB Xen map-cache chunk): a segment of L bytes crosses at most
+ * L / boundary + 1 of them. So a valid request of n segments and B bytes
+ * needs at most 2 * n + B / boundary pieces: per slot we keep two per
+ * descriptor plus slack for B up to 32 MiB across 1 MiB chunks. Anything
+ * longer is answered IOERR without mapping further (vq_walk stops).
+ */
+#define BLK_IOV_SLACK 32u
 #define BLK_HDR_SIZE  16u
 
 /* Per ring slot, preallocated at queue enable. */
@@ -529,11 +536,19 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	blk->read_only = opts->read_only || caps.read_only;
 	blk->writeback_default = opts->writeback;
 	blk->writeback = opts->writeback;
-	blk->seg_max = opts->seg_max	   ? opts->seg_max
-		       : caps.max_segments ? caps.max_segments
-					   : BLK_DEFAULT_SEG_MAX;
+	blk->seg_max = opts->seg_max ? opts->seg_max : BLK_DEFAULT_SEG_MAX;
 	if (blk->seg_max > BLK_MAX_SEG_MAX)
 		blk->seg_max = BLK_MAX_SEG_MAX;
+	/* An IO backend that takes at most M iovecs: advertise what still
+	 * fits after every segment split in two (see BLK_IOV_SLACK). */
+	if (caps.max_segments) {
+		uint32_t fit = caps.max_segments > BLK_IOV_SLACK + 2u
+				       ? (caps.max_segments - BLK_IOV_SLACK) / 2u
+				       : 1u;
+
+		if (blk->seg_max > fit)
+			blk->seg_max = fit;
+	}
 	blk->size_max = opts->size_max;
 	blk->capacity = caps.size_bytes / VIRTIO_BLK_SECTOR;
 
@@ -560,7 +575,7 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	if (!blk->read_only && caps.can_secure_erase)
 		f |= VB_BIT(VIRTIO_BLK_F_SECURE_ERASE);
 	blk->dev.device_features = f & ~opts->disabled_features;
-	blk->dev.iov_cap = blk->seg_max + 2u + BLK_IOV_SLACK;
+	blk->dev.iov_cap = 2u * (blk->seg_max + 2u) + BLK_IOV_SLACK;
 	/* Header, seg_max data segments, status: anything longer is
 	 * answered IOERR, and walked no further than the queue size. */
 	blk->dev.max_chain = blk->seg_max + 2u;

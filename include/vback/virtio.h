@@ -117,8 +117,10 @@ struct vback_blk_options {
 	/** Initial cache mode (config `writeback`, CONFIG_WCE), restored by
 	 *  every device reset. */
 	bool writeback;
-	/** Most data segments per request; 0: the IO caps' max_segments, or
-	 *  126 when those have no limit. Capped at 1024. */
+	/** Most data segments per request (config seg_max); 0: 126. Capped
+	 *  at 1024, and at (max_segments - 32) / 2 when the IO caps have a
+	 *  max_segments: segments split where they cross guest-memory
+	 *  boundaries, and the request must still fit the IO backend. */
 	uint32_t seg_max;
 	/** Longest segment in bytes (VIRTIO_BLK_F_SIZE_MAX); 0: no limit. */
 	uint32_t size_max;

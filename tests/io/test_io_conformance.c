@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -565,6 +567,96 @@ static void test_end_of_disk(void **state)
 	free(r);
 }
 
+/* More iovecs than one preadv/io_uring readv takes (IOV_MAX, 1024): an
+ * engine without a max_segments limit must still move every byte. A
+ * guest request splits at guest-memory region boundaries, so the device
+ * may hand more pieces than the segments it advertised. */
+static void test_many_iovecs(void **state)
+{
+	struct t *t = *state;
+	enum { N = 3000, PIECE = 512 };
+	uint8_t *w = abuf(N * PIECE), *r = abuf(N * PIECE);
+	struct vback_iovec *v = calloc(N, sizeof(*v));
+	struct op op;
+
+	if (t->caps.max_segments && t->caps.max_segments < N) {
+		free(v);
+		free(w);
+		free(r);
+		skip();
+	}
+	assert_non_null(v);
+	fill(w, N * PIECE, 77);
+	for (unsigned int i = 0; i < N; i++)
+		v[i] = (struct vback_iovec){ w + (size_t)i * PIECE, PIECE };
+	op_init(&op, t, VBACK_IO_WRITE, 0);
+	op.req.iov = v;
+	op.req.iovcnt = N;
+	assert_int_equal(run_op(t, &op), 0);
+	memset(r, 0, N * PIECE);
+	for (unsigned int i = 0; i < N; i++)
+		v[i] = (struct vback_iovec){ r + (size_t)i * PIECE, PIECE };
+	op_init(&op, t, VBACK_IO_READ, 0);
+	op.req.iov = v;
+	op.req.iovcnt = N;
+	assert_int_equal(run_op(t, &op), 0);
+	assert_memory_equal(r, w, N * PIECE);
+	free(v);
+	free(w);
+	free(r);
+}
+
+/* O_DIRECT from memory the kernel cannot pin: Xen foreign and grant
+ * mappings are VM_IO|VM_PFNMAP, so preadv/pwritev on an O_DIRECT fd fail
+ * with EFAULT although the CPU reaches the bytes. memfd_secret(2) memory
+ * behaves the same way and is available to an unprivileged test. The
+ * engine must bounce, not fail the guest's request. */
+static void test_direct_unpinnable(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(8 * KiB), *r = abuf(8 * KiB);
+	uint8_t *secret;
+	struct op op;
+	int fd = -1;
+
+#ifdef SYS_memfd_secret
+	fd = (int)syscall(SYS_memfd_secret, 0);
+#endif
+	if (!be->direct || fd < 0 || ftruncate(fd, 8 * KiB) != 0) {
+		if (fd >= 0)
+			close(fd);
+		free(w);
+		free(r);
+		skip();
+	}
+	secret = mmap(NULL, 8 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0);
+	close(fd);
+	if (secret == MAP_FAILED) {
+		free(w);
+		free(r);
+		skip();
+	}
+	fill(w, 8 * KiB, 91);
+	memcpy(secret, w, 8 * KiB);
+	op_init(&op, t, VBACK_IO_WRITE, 64 * KiB);
+	op.iov[0] = (struct vback_iovec){ secret, 8 * KiB };
+	op.req.iovcnt = 1;
+	assert_int_equal(run_op(t, &op), 0);
+	assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 8 * KiB), 0);
+	assert_memory_equal(r, w, 8 * KiB);
+
+	memset(secret, 0, 8 * KiB);
+	op_init(&op, t, VBACK_IO_READ, 64 * KiB);
+	op.iov[0] = (struct vback_iovec){ secret, 8 * KiB };
+	op.req.iovcnt = 1;
+	assert_int_equal(run_op(t, &op), 0);
+	assert_memory_equal(secret, w, 8 * KiB);
+	munmap(secret, 8 * KiB);
+	free(w);
+	free(r);
+}
+
 static void test_read_only(void **state)
 {
 	struct t *t = *state;
@@ -1035,6 +1127,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_write_zeroes_unmap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_end_of_disk, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_iovecs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_direct_unpinnable, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup,
 						teardown),

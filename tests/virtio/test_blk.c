@@ -518,21 +518,22 @@ static void test_capped_translations(void **state)
 		o.grant = true;
 		o.drv.refuse = refuse_modes[m];
 		o.drv.queue_size = 16;
+		o.drv.max_data = 32768;
 		assert_int_equal(fx_setup(&f, &o), 0);
 		gmem_set_cap(f.mem, 100);
 		fx_pattern(out, sizeof(out), m);
-		/* 2048 bytes in 100-byte pieces: 21 > seg_max + slack? No:
-		 * seg_max 126 + 12 slots. */
+		/* 2048 bytes in 100-byte pieces: 21, far below the slot's
+		 * 2 * (126 + 2) + 32 iovecs. */
 		assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, 0, out, 2048, 1),
 				 VIRTIO_BLK_S_OK);
 		assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, 0, in, 2048, 2),
 				 VIRTIO_BLK_S_OK);
 		assert_memory_equal(in, out, sizeof(in));
 		assert_int_equal(gmem_outstanding(f.mem), f.ring_maps);
-		/* 16 KiB in 100-byte pieces exceeds the per-slot iovecs: the
-		 * request is answered IOERR, not dropped. */
+		/* 32 KiB in 100-byte pieces (328) exceeds the per-slot
+		 * iovecs (288): the request is answered IOERR, not dropped. */
 		{
-			static uint8_t big[16384];
+			static uint8_t big[32768];
 
 			assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, 0, big,
 					    sizeof(big), 1),
@@ -544,6 +545,56 @@ static void test_capped_translations(void **state)
 				 0);
 		fx_teardown(&f);
 	}
+}
+
+/*
+ * A request of seg_max segments, every one of them crossing a guest-memory
+ * boundary (translations capped at 2 KiB, segments of 4 KiB): twice as
+ * many pieces as segments. A valid request: it must succeed, whatever the
+ * transport's boundaries.
+ */
+static void test_every_segment_split(void **state)
+{
+	static uint8_t out[16 * 4096], in[16 * 4096];
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.grant = true;
+	o.blk.seg_max = 16;
+	o.drv.queue_size = 16;
+	o.drv.max_data = sizeof(out);
+	o.drv.max_segs = 16;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 12, 4), 16);
+	gmem_set_cap(f.mem, 2048);
+	fx_pattern(out, sizeof(out), 7);
+	assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, 8, out, sizeof(out), 16),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, 8, in, sizeof(in), 16),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+	assert_int_equal(gmem_outstanding(f.mem), f.ring_maps);
+	fx_teardown(&f);
+}
+
+/* An IO backend that takes at most 100 iovecs: seg_max is what still fits
+ * when every segment splits in two, (100 - 32) / 2. */
+static void test_seg_max_fits_io_limit(void **state)
+{
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.max_segments = 100;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 12, 4), 34);
+	fx_teardown(&f);
+	memset(&o, 0, sizeof(o));
+	o.tio.max_segments = 20; /* less than the slack: still one */
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 12, 4), 1);
+	fx_teardown(&f);
 }
 
 /* Rings mapped in 100-byte pieces: ring fields cross piece boundaries. */
@@ -601,6 +652,8 @@ int main(void)
 		cmocka_unit_test(test_legacy_mmio),
 		cmocka_unit_test(test_capped_translations),
 		cmocka_unit_test(test_rings_in_pieces),
+		cmocka_unit_test(test_every_segment_split),
+		cmocka_unit_test(test_seg_max_fits_io_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
