@@ -44,8 +44,7 @@ struct vback_blk {
 	struct vback_io_caps caps;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	bool read_only;
-	bool writeback_default;
-	uint8_t writeback;
+	uint8_t writeback; /* the cache mode: kept across device resets */
 	uint32_t seg_max;
 	uint32_t size_max;
 	uint64_t capacity; /* 512-byte sectors */
@@ -71,6 +70,33 @@ static bool writethrough(const struct vback_blk *blk)
 	if (!dev_has(dev, VIRTIO_BLK_F_FLUSH))
 		return true;
 	return dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) && !blk->writeback;
+}
+
+/*
+ * Config `writeback`. The mode is not reset with the device (5.2.5: after
+ * reset it may be either, the driver reads it after negotiation), so a
+ * front-end that caches the config across its own resets, like QEMU's
+ * vhost-user-blk across firmware and OS drivers, reconnects and
+ * RESET_DEVICE, never disagrees with the device. A modern driver that
+ * negotiated CONFIG_WCE without FLUSH reads 0 (5.2.5.2): writes are
+ * stable then (writethrough()), whatever was written. The legacy
+ * interface must not change the field for feature bits.
+ */
+static uint8_t report_writeback(const struct vback_blk *blk)
+{
+	const struct vback_dev *dev = &blk->dev;
+
+	if (!dev->legacy && dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) &&
+	    !dev_has(dev, VIRTIO_BLK_F_FLUSH))
+		return 0;
+	return blk->writeback;
+}
+
+/* Config write_zeroes_may_unmap: deallocating is discarding, so only
+ * where discard is offered (not disabled by the toolstack or the IO). */
+static uint8_t may_unmap(const struct vback_blk *blk)
+{
+	return dev_offers(&blk->dev, VIRTIO_BLK_F_DISCARD);
 }
 
 /* ------------------------------------------------------------------ */
@@ -338,7 +364,10 @@ static int blk_range(struct vback_blk *blk, struct vq_elem *e,
 	if (!num || (max && num > max) || !in_range(blk, sector, num))
 		return VIRTIO_BLK_S_IOERR;
 	r->io.op = op;
-	r->io.flags = (flags & VIRTIO_BLK_WZ_F_UNMAP) ? VBACK_IO_F_UNMAP : 0;
+	/* UNMAP is a permission, honoured only where the config says so. */
+	r->io.flags = (flags & VIRTIO_BLK_WZ_F_UNMAP) && may_unmap(blk)
+			      ? VBACK_IO_F_UNMAP
+			      : 0;
 	r->io.offset = sector * VIRTIO_BLK_SECTOR;
 	r->io.len = (uint64_t)num * VIRTIO_BLK_SECTOR;
 	r->io.iov = NULL;
@@ -434,7 +463,7 @@ static void blk_config_build(const struct vback_blk *blk, uint8_t *c)
 	c[VBLK_CFG_ALIGN_OFF] = 0;
 	st_le16(c + VBLK_CFG_MIN_IO, 1);
 	st_le32(c + VBLK_CFG_OPT_IO, 0);
-	c[VBLK_CFG_WRITEBACK] = blk->writeback;
+	c[VBLK_CFG_WRITEBACK] = report_writeback(blk);
 	st_le16(c + VBLK_CFG_NUM_QUEUES, (uint16_t)blk->dev.nq);
 	st_le32(c + VBLK_CFG_MAX_DISCARD_SECTORS,
 		or_max(caps->max_discard_sectors));
@@ -443,7 +472,7 @@ static void blk_config_build(const struct vback_blk *blk, uint8_t *c)
 	st_le32(c + VBLK_CFG_MAX_WZ_SECTORS,
 		or_max(caps->max_write_zeroes_sectors));
 	st_le32(c + VBLK_CFG_MAX_WZ_SEG, 1);
-	c[VBLK_CFG_WZ_MAY_UNMAP] = dev_offers(&blk->dev, VIRTIO_BLK_F_DISCARD);
+	c[VBLK_CFG_WZ_MAY_UNMAP] = may_unmap(blk);
 	st_le32(c + VBLK_CFG_MAX_SE_SECTORS, or_max(caps->max_discard_sectors));
 	st_le32(c + VBLK_CFG_MAX_SE_SEG, 1);
 	st_le32(c + VBLK_CFG_SE_ALIGN, lbs / VIRTIO_BLK_SECTOR);
@@ -471,13 +500,6 @@ static void blk_config_write(struct vback_dev *dev, uint32_t off,
 		((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
 }
 
-static void blk_reset(struct vback_dev *dev)
-{
-	struct vback_blk *blk = to_blk(dev);
-
-	blk->writeback = blk->writeback_default;
-}
-
 static void blk_destroy_dev(struct vback_dev *dev)
 {
 	dev_fini(dev);
@@ -491,7 +513,6 @@ static const struct vdev_type_ops blk_type_ops = {
 	.flush = blk_flush,
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
-	.reset = blk_reset,
 	.destroy = blk_destroy_dev,
 	.slot_priv_size = sizeof(struct blk_req),
 };
@@ -534,7 +555,6 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	blk->caps = caps;
 	memcpy(blk->serial, opts->serial, sizeof(blk->serial));
 	blk->read_only = opts->read_only || caps.read_only;
-	blk->writeback_default = opts->writeback;
 	blk->writeback = opts->writeback;
 	blk->seg_max = opts->seg_max ? opts->seg_max : BLK_DEFAULT_SEG_MAX;
 	if (blk->seg_max > BLK_MAX_SEG_MAX)

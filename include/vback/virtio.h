@@ -114,8 +114,10 @@ struct vback_blk_options {
 	/** Offer VIRTIO_BLK_F_RO and fail writes, discards and write-zeroes
 	 *  with IOERR. Also forced by the IO backend's caps. */
 	bool read_only;
-	/** Initial cache mode (config `writeback`, CONFIG_WCE), restored by
-	 *  every device reset. */
+	/** Initial cache mode (config `writeback`). With CONFIG_WCE the
+	 *  driver may change it; the change outlives device resets (the
+	 *  spec leaves the mode after reset open, and a front-end that
+	 *  caches the config must not be contradicted). */
 	bool writeback;
 	/** Most data segments per request (config seg_max); 0: 126. Capped
 	 *  at 1024, and at (max_segments - 32) / 2 when the IO caps have a

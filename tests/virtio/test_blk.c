@@ -419,6 +419,86 @@ static void test_writethrough_flushes(void **state)
 	fx_teardown(&f);
 }
 
+/*
+ * The cache mode the driver chose outlives a device reset: a front-end
+ * that caches the config (QEMU's vhost-user-blk) would otherwise believe
+ * write-through while the device is back in write-back, and writes would
+ * be acknowledged with no flush.
+ */
+static void test_cache_mode_survives_reset(void **state)
+{
+	uint8_t buf[512] = { 7 };
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.volatile_cache = true;
+	o.blk.writeback = true;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 32, 1), 1);
+	gdrv_config_write(f.drv, 32, 1, 0); /* write-through */
+	gdrv_reset(f.drv);
+	assert_int_equal(gdrv_probe(f.drv), 0);
+	assert_int_equal(gdrv_config_read(f.drv, 32, 1), 0);
+	assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, 0, buf, 512, 1),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(tio_stats(f.io)->by_op[VBACK_IO_FLUSH], 1);
+	fx_teardown(&f);
+}
+
+/* 5.2.5.2: CONFIG_WCE negotiated without FLUSH reads writeback 0, and the
+ * device is write-through, whatever the driver writes. */
+static void test_wce_without_flush_reads_zero(void **state)
+{
+	uint8_t buf[512] = { 7 };
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.volatile_cache = true;
+	o.blk.writeback = true;
+	o.drv.refuse = GDRV_F(VIRTIO_BLK_F_FLUSH);
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_true(gdrv_has(f.drv, VIRTIO_BLK_F_CONFIG_WCE));
+	assert_false(gdrv_has(f.drv, VIRTIO_BLK_F_FLUSH));
+	assert_int_equal(gdrv_config_read(f.drv, 32, 1), 0);
+	gdrv_config_write(f.drv, 32, 1, 1);
+	assert_int_equal(gdrv_config_read(f.drv, 32, 1), 0);
+	assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, 0, buf, 512, 1),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(tio_stats(f.io)->by_op[VBACK_IO_FLUSH], 1);
+	fx_teardown(&f);
+}
+
+/* Discard disabled: write_zeroes_may_unmap reads 0 and a WRITE_ZEROES
+ * with UNMAP writes zeroes without deallocating. */
+static void test_no_unmap_without_discard(void **state)
+{
+	uint8_t seg[16] = { 0 };
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.can_discard = true;
+	o.tio.can_write_zeroes = true;
+	o.blk.disabled_features = 1ull << VBACK_BLK_F_DISCARD;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_false(gdrv_has(f.drv, VIRTIO_BLK_F_DISCARD));
+	assert_true(gdrv_has(f.drv, VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_int_equal(gdrv_config_read(f.drv, 56, 1), 0); /* may_unmap */
+	memset(tio_data(f.io), 0x5a, 8192);
+	seg[0] = 2;
+	seg[8] = 4;
+	seg[12] = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	assert_int_equal(rw(&f, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 16, 1),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(tio_stats(f.io)->last.op, VBACK_IO_WRITE_ZEROES);
+	assert_int_equal(tio_stats(f.io)->last.flags, 0);
+	assert_int_equal(tio_data(f.io)[2 * 512], 0);
+	assert_int_equal(tio_data(f.io)[6 * 512], 0x5a);
+	fx_teardown(&f);
+}
+
 static void test_resize_raises_config_change(void **state)
 {
 	struct fx f;
@@ -646,6 +726,9 @@ int main(void)
 		cmocka_unit_test(test_reset_with_io_in_flight),
 		cmocka_unit_test(test_detach_with_io_in_flight),
 		cmocka_unit_test(test_writethrough_flushes),
+		cmocka_unit_test(test_cache_mode_survives_reset),
+		cmocka_unit_test(test_wce_without_flush_reads_zero),
+		cmocka_unit_test(test_no_unmap_without_discard),
 		cmocka_unit_test(test_resize_raises_config_change),
 		cmocka_unit_test(test_resize_whole_logical_blocks),
 		cmocka_unit_test(test_multiqueue),

@@ -323,18 +323,10 @@ static int apply_features(struct vback_vhu *vhu)
 	if ((status & VBACK_STATUS_FEATURES_OK) &&
 	    vback_dev_driver_features(vhu->dev) == f)
 		return 0;
-	if (status) {
-		/* New features need a reset; keep what the driver wrote to
-		 * the config space (e.g. the cache mode) across it. */
-		uint8_t cfg[VHU_MAX_CONFIG];
-		uint32_t len = vback_dev_config_size(vhu->dev);
-
-		if (len > sizeof(cfg))
-			len = sizeof(cfg);
-		vback_dev_config_read(vhu->dev, 0, cfg, len);
+	/* New features need a reset. What the front-end wrote to the config
+	 * space is the device type's to keep (blk keeps its cache mode). */
+	if (status)
 		vback_dev_reset(vhu->dev);
-		vback_dev_config_write(vhu->dev, 0, cfg, len);
-	}
 	ret = vback_dev_set_status(vhu->dev, VBACK_STATUS_ACKNOWLEDGE |
 						     VBACK_STATUS_DRIVER);
 	if (ret == 0)
