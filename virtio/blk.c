@@ -33,7 +33,7 @@ struct blk_req {
 	struct vback_blk *blk;
 	struct vq_elem *elem;
 	uint32_t type;
-	uint32_t used_len; /* bytes written to the guest on success */
+	uint32_t written; /* data bytes written to the guest on success */
 	uint64_t bytes;
 	bool flush_after; /* writethrough: FLUSH before completing a write */
 };
@@ -143,6 +143,30 @@ static void count(struct vback_blk *blk, const struct blk_req *r,
 	}
 }
 
+/*
+ * The used length: the bytes written from the start of the writable part
+ * (2.7.8: len may fall short, never over). The status is the last
+ * writable byte; when the data written stops short of it (an error, a
+ * status descriptor longer than one byte, a GET_ID buffer longer than the
+ * ID) the gap is zeroed so the length can cover the status. A gap longer
+ * than BLK_ZERO_MAX, or in a chain too long to be mapped whole, is left
+ * alone and the length covers the data only: a guest must not make the
+ * loop zero gigabytes for an error answer.
+ */
+#define BLK_ZERO_MAX (64u * 1024u)
+
+static uint32_t used_len(const struct vq_elem *e, uint32_t written)
+{
+	uint32_t gap = e->in_len - 1u - written;
+
+	if (gap) {
+		if (gap > BLK_ZERO_MAX || e->truncated)
+			return written;
+		vback_iov_memset0(e->iov + e->nout, e->nin, written, gap);
+	}
+	return e->in_len;
+}
+
 /* Write the status byte and hand the head back to the core. */
 static void blk_complete(struct vback_blk *blk, struct vq_elem *e,
 			 uint8_t status)
@@ -156,7 +180,8 @@ static void blk_complete(struct vback_blk *blk, struct vq_elem *e,
 	}
 	count(blk, r, status);
 	*e->last_in = status;
-	dev_complete(e, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+	dev_complete(e,
+		     used_len(e, status == VIRTIO_BLK_S_OK ? r->written : 0));
 }
 
 static uint8_t errno_status(int err)
@@ -275,7 +300,7 @@ static int blk_rw(struct vback_blk *blk, struct vq_elem *e, struct blk_req *r,
 	    !in_range(blk, sector, len / VIRTIO_BLK_SECTOR))
 		return VIRTIO_BLK_S_IOERR;
 	r->bytes = len;
-	r->used_len = write ? 1u : (uint32_t)len + 1u;
+	r->written = write ? 0u : (uint32_t)len;
 	if (!len)
 		return VIRTIO_BLK_S_OK;
 	if (write) {
@@ -316,7 +341,7 @@ static int blk_get_id(struct vback_blk *blk, struct vq_elem *e,
 		return VIRTIO_BLK_S_IOERR;
 	vback_iov_from_buf(e->iov + e->nout, e->nin, 0, blk->serial,
 			   VIRTIO_BLK_ID_BYTES);
-	r->used_len = VIRTIO_BLK_ID_BYTES + 1u;
+	r->written = VIRTIO_BLK_ID_BYTES;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -385,7 +410,7 @@ static int blk_handle(struct vback_dev *dev, struct vq_elem *e)
 	r->blk = blk;
 	r->elem = e;
 	r->type = UINT32_MAX;
-	r->used_len = 1;
+	r->written = 0;
 	r->bytes = 0;
 	r->flush_after = false;
 	if (!e->last_in) {
@@ -562,9 +587,10 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	/* An IO backend that takes at most M iovecs: advertise what still
 	 * fits after every segment split in two (see BLK_IOV_SLACK). */
 	if (caps.max_segments) {
-		uint32_t fit = caps.max_segments > BLK_IOV_SLACK + 2u
-				       ? (caps.max_segments - BLK_IOV_SLACK) / 2u
-				       : 1u;
+		uint32_t fit =
+			caps.max_segments > BLK_IOV_SLACK + 2u
+				? (caps.max_segments - BLK_IOV_SLACK) / 2u
+				: 1u;
 
 		if (blk->seg_max > fit)
 			blk->seg_max = fit;

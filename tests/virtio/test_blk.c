@@ -141,6 +141,75 @@ static void test_used_len_and_status(void **state)
 	fx_teardown(&f);
 }
 
+/*
+ * 2.7.8: the used length counts the bytes written from the start of the
+ * writable part. An error answer to a read, or an ID shorter than its
+ * buffer, leaves a gap before the status byte: the device zeroes it and
+ * reports the whole writable part, never stale guest bytes as written.
+ */
+static void test_used_len_covers_status(void **state)
+{
+	uint8_t buf[4096], id[64], zero[4096] = { 0 };
+	struct gdrv_blk_req r = { 0 };
+	struct gdrv_done d;
+	struct fx f;
+
+	(void)state;
+	setup_mode(&f, 0, false);
+	memset(buf, 0xee, sizeof(buf));
+	r.type = VIRTIO_BLK_T_IN;
+	r.sector = 1u << 30; /* beyond the end: IOERR */
+	r.data = buf;
+	r.len = sizeof(buf);
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, false);
+	gdrv_interrupt(f.drv);
+	assert_int_equal(gdrv_poll(f.drv, 0, &d, 1), 1);
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(d.len, 4096 + 1);
+	assert_memory_equal(buf, zero, sizeof(buf));
+
+	memset(id, 0xee, sizeof(id));
+	memset(&r, 0, sizeof(r));
+	r.type = VIRTIO_BLK_T_GET_ID;
+	r.data = id;
+	r.len = sizeof(id);
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, false);
+	gdrv_interrupt(f.drv);
+	assert_int_equal(gdrv_poll(f.drv, 0, &d, 1), 1);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, sizeof(id) + 1);
+	assert_memory_equal(id, "vback-serial-0001\0\0\0", 20);
+	assert_memory_equal(id + 20, zero, sizeof(id) - 20);
+
+	/* A failed read of 128 KiB: more than the device zeroes for an
+	 * error answer; the length then covers nothing. */
+	{
+		static uint8_t big[128 * 1024];
+		struct fx_options o = { 0 };
+
+		fx_teardown(&f);
+		o.drv.max_data = sizeof(big);
+		o.drv.max_segs = 64;
+		o.drv.queue_size = 16;
+		assert_int_equal(fx_setup(&f, &o), 0);
+		memset(&r, 0, sizeof(r));
+		r.type = VIRTIO_BLK_T_IN;
+		r.sector = 1u << 30;
+		r.data = big;
+		r.len = sizeof(big);
+		r.segs = 64;
+		assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+		gdrv_kick(f.drv, 0, false);
+		gdrv_interrupt(f.drv);
+		assert_int_equal(gdrv_poll(f.drv, 0, &d, 1), 1);
+		assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+		assert_int_equal(d.len, 0);
+	}
+	fx_teardown(&f);
+}
+
 static void test_batch_fills_queue(void **state)
 {
 	static uint8_t bufs[64][512];
@@ -719,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_probe_and_config),
 		cmocka_unit_test(test_roundtrip_all_modes),
 		cmocka_unit_test(test_used_len_and_status),
+		cmocka_unit_test(test_used_len_covers_status),
 		cmocka_unit_test(test_batch_fills_queue),
 		cmocka_unit_test(test_flush_getid_discard_wz),
 		cmocka_unit_test(test_read_only_disk),
