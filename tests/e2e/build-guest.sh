@@ -98,14 +98,12 @@ if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ] ||
 fi
 
 # ---- initramfs ------------------------------------------------------------
-initramfs=$cache/initramfs.cpio.gz
-rebuild=0
-[ -s "$initramfs" ] || rebuild=1
-[ "$cache/modules/order" -nt "$initramfs" ] && rebuild=1
-for f in "$here"/guest/* "$here"/guest-tools/* "$0"; do
-	[ "$f" -nt "$initramfs" ] && rebuild=1
-done
-if [ $rebuild = 1 ]; then
+# Named by what goes in (not by mtimes): checkouts of different versions
+# share the cache, and each must boot its own init.
+key=$(cat "$cache/modules/order" "$here"/guest/* "$here"/guest-tools/* "$0" |
+	sha256sum | cut -c1-16)
+initramfs=$cache/initramfs-$key.cpio.gz
+if [ ! -s "$initramfs" ]; then
 	work=$(mktemp -d "$cache/tmp.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
 	r=$work/root
@@ -125,6 +123,9 @@ if [ $rebuild = 1 ]; then
 	chmod +x "$r/init" "$r"/guest/*
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/i.gz"
 	mv "$work/i.gz" "$initramfs"
+	# Keep the few newest: other checkouts may still want theirs.
+	# shellcheck disable=SC2012
+	ls -t "$cache"/initramfs-*.cpio.gz | tail -n +6 | xargs -r rm -f
 	rm -rf "$work"
 	trap - EXIT
 fi

@@ -629,8 +629,7 @@ static void test_direct_unpinnable(void **state)
 		free(r);
 		skip();
 	}
-	secret = mmap(NULL, 8 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		      0);
+	secret = mmap(NULL, 8 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (secret == MAP_FAILED) {
 		free(w);

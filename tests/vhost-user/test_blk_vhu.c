@@ -167,8 +167,7 @@ static void start_device_with(struct ctx *c, uint64_t want, uint16_t base)
 			 (1ull << VHU_PROTOCOL_F_RESET_DEVICE),
 		 NULL);
 	send_u64(c, VHU_SET_FEATURES,
-		 want | (1ull << 32) | (1ull << VHU_F_PROTOCOL_FEATURES),
-		 NULL);
+		 want | (1ull << 32) | (1ull << VHU_F_PROTOCOL_FEATURES), NULL);
 	m.regions[0] = (struct vhu_region){ 0, MEM_SIZE, UADDR, 0 };
 	fe_send(&c->fe, VHU_SET_MEM_TABLE, VHU_VERSION, &m,
 		offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
@@ -341,11 +340,11 @@ static void test_cache_mode_across_transitions(void **state)
 
 	for (unsigned int t = 0; t < NTRANSITIONS; t++) {
 		struct ctx *c;
-		struct vhu_config cfg = { .offset =
-						  offsetof(struct virtio_blk_config,
-							   wce),
-					  .size = 1,
-					  .data = { 0 } };
+		struct vhu_config cfg = {
+			.offset = offsetof(struct virtio_blk_config, wce),
+			.size = 1,
+			.data = { 0 }
+		};
 		uint16_t base;
 		uint64_t flushes;
 		int sv[2];
@@ -356,8 +355,8 @@ static void test_cache_mode_across_transitions(void **state)
 		fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION, &cfg,
 			VHU_CONFIG_HDR + cfg.size, NULL, 0);
 		assert_int_equal(config_wce(c), 0);
-		assert_int_equal(do_request(c, 0, VIRTIO_BLK_T_OUT, 0,
-					    DATA_OUT, true),
+		assert_int_equal(do_request(c, 0, VIRTIO_BLK_T_OUT, 0, DATA_OUT,
+					    true),
 				 VIRTIO_BLK_S_OK);
 		flushes = tio_stats(c->tio)->by_op[VBACK_IO_FLUSH];
 		assert_int_equal(flushes, 1);
@@ -388,8 +387,8 @@ static void test_cache_mode_across_transitions(void **state)
 		}
 		start_device_with(c, os, base);
 		assert_int_equal(config_wce(c), 0);
-		assert_int_equal(do_request(c, 3, VIRTIO_BLK_T_OUT, 0,
-					    DATA_OUT, true),
+		assert_int_equal(do_request(c, 3, VIRTIO_BLK_T_OUT, 0, DATA_OUT,
+					    true),
 				 VIRTIO_BLK_S_OK);
 		assert_int_equal(tio_stats(c->tio)->by_op[VBACK_IO_FLUSH],
 				 flushes + 1);
