@@ -284,6 +284,36 @@ static void test_ring_waits_for_enable(void **state)
 	assert_int_equal(c->dev->q[0].size, 64);
 }
 
+/*
+ * Without PROTOCOL_FEATURES negotiated a started ring is enabled and
+ * SET_VRING_ENABLE is not the front-end's to send: the ring stays enabled
+ * (a warning, no disconnect). Before SET_FEATURES it is accepted.
+ */
+static void test_vring_enable_needs_protocol_features(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_addr a = { .index = 0,
+			      .desc = UADDR + 0x1000,
+			      .avail = UADDR + 0x2000,
+			      .used = UADDR + 0x3000 };
+
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_FEATURES),
+			 DEV_FEATURES | (1ull << VHU_F_PROTOCOL_FEATURES));
+	send_state(c, VHU_SET_VRING_ENABLE, 0, 1, 1); /* before: accepted */
+	send_u64(c, VHU_SET_FEATURES, DEV_FEATURES, NULL);
+	send_mem_table(c, 0, c->memfd, MEM_SIZE);
+	send_state(c, VHU_SET_VRING_NUM, 0, 0, 64);
+	fe_send(&c->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a), NULL,
+		0);
+	send_u64(c, VHU_SET_VRING_KICK, 0, &c->kick[0]);
+	fe_pump(c->loop);
+	assert_true(c->dev->q[0].enabled);
+	send_state(c, VHU_SET_VRING_ENABLE, 0, 0, 0);
+	fe_pump(c->loop);
+	assert_true(vback_vhu_connected(c->vhu));
+	assert_true(c->dev->q[0].enabled);
+}
+
 static void test_ring_outside_memory_stays_off(void **state)
 {
 	struct ctx *c = *state;
@@ -831,6 +861,7 @@ int main(void)
 		T(test_handshake),
 		T(test_start_translates_rings),
 		T(test_ring_waits_for_enable),
+		T(test_vring_enable_needs_protocol_features),
 		T(test_ring_outside_memory_stays_off),
 		T(test_kick_and_call),
 		T(test_get_vring_base_waits_for_inflight),

@@ -642,6 +642,13 @@ static int on_vring_enable(struct vback_vhu *vhu, struct vhu_msg *m)
 		    m->payload.state.num);
 		return -EBADMSG;
 	}
+	/* Without PROTOCOL_FEATURES negotiated every started ring is
+	 * enabled, and the message is not the front-end's to send (spec:
+	 * Ring states). Before SET_FEATURES it is implementation-defined:
+	 * accepted. */
+	if (vhu->features_set &&
+	    !(vhu->features & (1ull << VHU_F_PROTOCOL_FEATURES)))
+		return -EPROTO;
 	q->enabled = m->payload.state.num == 1;
 	if (q->enabled)
 		queue_try_start(vhu, q);
