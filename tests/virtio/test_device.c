@@ -235,6 +235,43 @@ static void test_queue_config_rules(void **state)
 	dteardown(&d);
 }
 
+/* 3.1.1: the device serves no queue before DRIVER_OK. A kick before it
+ * is ignored; what is available then is served once DRIVER_OK is set. */
+static void test_no_service_before_driver_ok(void **state)
+{
+	const uint8_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct vback_vq_addr a = { DESC, AVAIL, USED };
+	struct dfx d;
+
+	(void)state;
+	dsetup(&d, 0);
+	assert_int_equal(vback_dev_set_status(d.dev, st), 0);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d.dev, 1ull << VIRTIO_F_VERSION_1),
+			 0);
+	assert_int_equal(
+		vback_dev_set_status(d.dev, st | VIRTIO_CONFIG_S_FEATURES_OK),
+		0);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, QSIZE), 0);
+	assert_int_equal(vback_dev_queue_set_addr(d.dev, 0, &a), 0);
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
+	offer_read(&d, 0, 3);
+	vback_dev_queue_kick(d.dev, 0);
+	tio_pump(d.loop);
+	assert_int_equal(tio_stats(d.io)->submits, 0);
+	assert_int_equal(get(&d, USED + 2, 2), 0);
+	assert_int_equal(get(&d, BUFS + 16, 1), 0xee);
+	assert_int_equal(vback_dev_set_status(d.dev,
+					      st | VIRTIO_CONFIG_S_FEATURES_OK |
+						      VIRTIO_CONFIG_S_DRIVER_OK),
+			 0);
+	tio_pump(d.loop);
+	assert_int_equal(tio_stats(d.io)->submits, 1);
+	assert_int_equal(get(&d, USED + 2, 2), 1);
+	assert_int_equal(get(&d, BUFS + 16, 1), VIRTIO_BLK_S_OK);
+	dteardown(&d);
+}
+
 static void test_kick_and_last_avail(void **state)
 {
 	struct dfx d;
@@ -592,6 +629,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attach_rules),
 		cmocka_unit_test(test_queue_config_rules),
+		cmocka_unit_test(test_no_service_before_driver_ok),
 		cmocka_unit_test(test_kick_and_last_avail),
 		cmocka_unit_test(test_event_idx_suppression),
 		cmocka_unit_test(test_queue_stop_reports_idle),
