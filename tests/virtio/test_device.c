@@ -249,9 +249,9 @@ static void test_no_service_before_driver_ok(void **state)
 	assert_int_equal(vback_dev_set_driver_features(
 				 d.dev, 1ull << VIRTIO_F_VERSION_1),
 			 0);
-	assert_int_equal(
-		vback_dev_set_status(d.dev, st | VIRTIO_CONFIG_S_FEATURES_OK),
-		0);
+	assert_int_equal(vback_dev_set_status(d.dev,
+					      st | VIRTIO_CONFIG_S_FEATURES_OK),
+			 0);
 	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, QSIZE), 0);
 	assert_int_equal(vback_dev_queue_set_addr(d.dev, 0, &a), 0);
 	assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
@@ -261,10 +261,10 @@ static void test_no_service_before_driver_ok(void **state)
 	assert_int_equal(tio_stats(d.io)->submits, 0);
 	assert_int_equal(get(&d, USED + 2, 2), 0);
 	assert_int_equal(get(&d, BUFS + 16, 1), 0xee);
-	assert_int_equal(vback_dev_set_status(d.dev,
-					      st | VIRTIO_CONFIG_S_FEATURES_OK |
-						      VIRTIO_CONFIG_S_DRIVER_OK),
-			 0);
+	assert_int_equal(
+		vback_dev_set_status(d.dev, st | VIRTIO_CONFIG_S_FEATURES_OK |
+						    VIRTIO_CONFIG_S_DRIVER_OK),
+		0);
 	tio_pump(d.loop);
 	assert_int_equal(tio_stats(d.io)->submits, 1);
 	assert_int_equal(get(&d, USED + 2, 2), 1);
