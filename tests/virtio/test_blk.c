@@ -633,6 +633,54 @@ static void test_multiqueue(void **state)
 	fx_teardown(&f);
 }
 
+/*
+ * A request blocked on back-pressure in one queue goes on when the
+ * request holding the IO layer completes, even when that one belongs to
+ * another queue that was reset meanwhile (an orphan): no new kick needed.
+ */
+static void test_blocked_retried_after_orphan(void **state)
+{
+	uint8_t a[512], b[512];
+	struct gdrv_blk_req r = { 0 };
+	struct gdrv_done d;
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.blk.num_queues = 2;
+	o.drv.num_queues = 2;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	tio_hold(f.io, true);
+	r.type = VIRTIO_BLK_T_IN;
+	r.data = a;
+	r.len = 512;
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, true);
+	assert_int_equal(tio_pending(f.io), 1);
+	/* Queue 0 goes away with its request in flight. */
+	vback_dev_queue_reset(f.dev, 0);
+	/* Queue 1's request meets a full IO layer. */
+	tio_data(f.io)[512 * 5] = 0x55;
+	r.sector = 5;
+	r.data = b;
+	tio_reject_next(f.io, 1, -EAGAIN);
+	assert_true(gdrv_submit(f.drv, 1, &r) >= 0);
+	gdrv_kick(f.drv, 1, true);
+	assert_int_equal(tio_stats(f.io)->rejects, 1);
+	assert_int_equal(tio_pending(f.io), 1);
+	/* The orphan completes: queue 1 is retried without a kick. */
+	assert_int_equal(tio_release(f.io, 1), 1);
+	fx_pump(&f);
+	assert_int_equal(tio_pending(f.io), 1);
+	tio_release(f.io, 0);
+	gdrv_interrupt(f.drv);
+	assert_int_equal(gdrv_poll(f.drv, 1, &d, 1), 1);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(b[0], 0x55);
+	assert_int_equal(vback_dev_inflight(f.dev), 0);
+	fx_teardown(&f);
+}
+
 static void test_legacy_mmio(void **state)
 {
 	uint8_t out[1024], in[1024];
@@ -802,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_resize_raises_config_change),
 		cmocka_unit_test(test_resize_whole_logical_blocks),
 		cmocka_unit_test(test_multiqueue),
+		cmocka_unit_test(test_blocked_retried_after_orphan),
 		cmocka_unit_test(test_legacy_mmio),
 		cmocka_unit_test(test_capped_translations),
 		cmocka_unit_test(test_rings_in_pieces),
