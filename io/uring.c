@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "io_internal.h"
+#include "vb_ratelimit.h"
 
 #if VBACK_HAVE_URING
 #include <linux/falloc.h>
@@ -37,6 +38,7 @@ struct ring_io {
 	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
 	bool closing;
 	bool reaping; /* inside ring_reap(): done() callbacks are running */
+	struct vb_ratelimit warn_rl; /* per request: guest-driven */
 };
 
 /* Rounds of submit-then-reap one unplug() may run: page-cache hits come
@@ -119,6 +121,21 @@ static bool needs_pool(const struct ring_io *r, const struct vback_io_req *req)
 	}
 }
 
+/* Guests drive submissions: the warning is rate-limited. */
+static void submit_failed(struct ring_io *r, int err)
+{
+	uint32_t dropped;
+
+	if (!vb_ratelimit(&r->warn_rl, vback_loop_now(r->loop), &dropped))
+		return;
+	if (dropped)
+		vback_logf(r->disk.log, VBACK_LOG_WARN,
+			   "io: %u io_uring submit failures not logged",
+			   (unsigned int)dropped);
+	vback_logf(r->disk.log, VBACK_LOG_WARN, "io: io_uring submit: %s",
+		   vback_strerror(err));
+}
+
 /* Hand the queued SQEs to the kernel; false if it refused them. */
 static bool ring_flush_sq(struct ring_io *r)
 {
@@ -132,9 +149,7 @@ static bool ring_flush_sq(struct ring_io *r)
 			/* SQEs stay in the ring; the next completion or
 			 * unplug() tries again. */
 			if (ret < 0)
-				vback_logf(r->disk.log, VBACK_LOG_WARN,
-					   "io: io_uring submit: %s",
-					   vback_strerror(ret));
+				submit_failed(r, ret);
 			return false;
 		}
 		r->unsubmitted -= (unsigned int)ret;

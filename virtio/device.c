@@ -44,6 +44,34 @@ void dev_fini(struct vback_dev *dev)
 	dev->vqs = NULL;
 }
 
+static void dev_vglog(struct vback_dev *dev, enum vback_log_level level,
+		      const char *fmt, va_list ap)
+{
+	uint32_t dropped;
+	uint64_t now;
+
+	if (!vback_log_enabled(dev->log, level))
+		return;
+	now = dev->attached ? vback_loop_now(dev->t.loop) : 0;
+	if (!vb_ratelimit(&dev->glog[VB_RL_CLASS(level)], now, &dropped))
+		return;
+	if (dropped)
+		dev_log(dev, VBACK_LOG_WARN,
+			"%u lines the guest triggered were not logged",
+			(unsigned int)dropped);
+	vback_vlogf(dev->log, level, fmt, ap);
+}
+
+void dev_glog_(struct vback_dev *dev, enum vback_log_level level,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	dev_vglog(dev, level, fmt, ap);
+	va_end(ap);
+}
+
 void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
 {
 	va_list ap;
@@ -53,7 +81,7 @@ void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
 	if (dev->status & VBACK_STATUS_NEEDS_RESET)
 		return; /* logged once until the driver resets */
 	va_start(ap, fmt);
-	vback_vlogf(dev->log, VBACK_LOG_ERR, fmt, ap);
+	dev_vglog(dev, VBACK_LOG_ERR, fmt, ap);
 	va_end(ap);
 	dev->status |= VBACK_STATUS_NEEDS_RESET;
 	/* 2.1.2: after DRIVER_OK, NEEDS_RESET comes with a config change. */
@@ -328,8 +356,8 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 	r = vq_enable(&dev->vqs[q], &dev->t.gm, dev->driver_features,
 		      dev->iov_cap, dev->type->slot_priv_size, dev->max_chain);
 	if (r && r != -EBUSY)
-		dev_log(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
-			vback_strerror(r));
+		dev_glog(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
+			 vback_strerror(r));
 	return r;
 }
 
@@ -384,11 +412,11 @@ void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
 	if (q >= dev->nq || !dev->vqs[q].enabled ||
 	    !(dev->status & VBACK_STATUS_DRIVER_OK)) {
 		if (vback_log_enabled(dev->log, VBACK_LOG_DEBUG))
-			dev_log(dev, VBACK_LOG_DEBUG,
-				"kick of queue %u ignored (%s)", q,
-				q >= dev->nq || !dev->vqs[q].enabled
-					? "not enabled"
-					: "before DRIVER_OK");
+			dev_glog(dev, VBACK_LOG_DEBUG,
+				 "kick of queue %u ignored (%s)", q,
+				 q >= dev->nq || !dev->vqs[q].enabled
+					 ? "not enabled"
+					 : "before DRIVER_OK");
 		return;
 	}
 	dev_queue_run(&dev->vqs[q]);

@@ -16,6 +16,7 @@
 
 #include <vback/transport.h>
 
+#include "vb_ratelimit.h"
 #include "virtqueue.h"
 
 #define VBACK_DEV_MAX_QUEUES 64u
@@ -90,8 +91,8 @@ struct vback_dev {
 	vback_dev_quiesced_fn quiesced_fn;
 	void *quiesced_opaque;
 	struct vback_work quiesce_work; /* checks the drain from the loop */
-	/* Throttling of guest-triggered log lines (dev_fail excepted). */
-	unsigned int warn_budget;
+	/* Every line a guest can trigger goes through it (dev_glog). */
+	struct vb_ratelimit glog[2]; /* VB_RL_CLASS */
 };
 
 int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
@@ -101,8 +102,9 @@ int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 void dev_fini(struct vback_dev *dev);
 
 /*
- * The driver broke the protocol: log once, set NEEDS_RESET, raise the
- * config-change notification, mark @vq (may be NULL) broken.
+ * The driver broke the protocol: log once (rate-limited: a guest may break
+ * and reset in a loop), set NEEDS_RESET, raise the config-change
+ * notification, mark @vq (may be NULL) broken.
  */
 void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -112,6 +114,12 @@ void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
 /* Log with the device name in front (at least one argument after fmt). */
 #define dev_log(dev, level, fmt, ...)                                          \
 	vback_logf((dev)->log, (level), "%s: " fmt, (dev)->name, __VA_ARGS__)
+/* The same for a line the guest can trigger at will: rate-limited per
+ * device (vb_ratelimit.h), with a count of what was dropped. */
+void dev_glog_(struct vback_dev *dev, enum vback_log_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define dev_glog(dev, level, fmt, ...)                                         \
+	dev_glog_((dev), (level), "%s: " fmt, (dev)->name, __VA_ARGS__)
 
 /* Did the driver accept feature @bit? */
 static inline bool dev_has(const struct vback_dev *dev, unsigned int bit)

@@ -38,6 +38,11 @@ static void fx_log(void *opaque, enum vback_log_level level, const char *msg)
 		fprintf(stderr, "log[%d]: %s\n", level, msg);
 }
 
+static uint64_t fx_now(void *opaque)
+{
+	return ((struct fx *)opaque)->now_ns;
+}
+
 void fx_pump(void *opaque)
 {
 	struct fx *f = opaque;
@@ -56,6 +61,7 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	struct vback_blk_options bo;
 	struct vback_mmio_options mo;
 	struct gdrv_options dro;
+	struct vback_simple_loop_hooks hooks = { 0 };
 	struct tio_options tio;
 	int r;
 
@@ -65,7 +71,9 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	f->log.fn = fx_log;
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
-	if (vback_simple_loop_create(NULL, &f->loop))
+	hooks.now_ns = fx_now;
+	hooks.opaque = f;
+	if (vback_simple_loop_create(&hooks, &f->loop))
 		return -ENOMEM;
 	tio = o->tio;
 	tio.loop = f->loop;

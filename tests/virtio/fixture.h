@@ -43,6 +43,7 @@ struct fx_options {
 
 struct fx {
 	struct vback_loop *loop; /* a simple loop: fx_pump() runs it */
+	uint64_t now_ns;	 /* its clock: the test moves it */
 	struct gmem *mem;
 	struct tio *io;
 	struct vback_blk *blk;

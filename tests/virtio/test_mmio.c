@@ -208,6 +208,61 @@ static void test_queue_reset_and_ready(void **state)
 	fx_teardown(&f);
 }
 
+/*
+ * A guest writing QueueReady=1 over a ring outside its memory, 100,000
+ * times, and a guest that breaks the protocol and resets in a loop: a
+ * handful of log lines per 5 s window, then one line saying how many were
+ * not logged.
+ */
+static void test_guest_cannot_flood_the_log(void **state)
+{
+	struct fx_options o = { 0 };
+	unsigned int lines;
+	struct fx f;
+
+	(void)state;
+	o.no_probe = true;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_init_features(f.drv), 0);
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_SEL, 4, 0);
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_NUM, 4, 64);
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_DESC_LOW, 4,
+			       (uint32_t)FX_HOLE);
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_AVAIL_LOW, 4,
+			       (uint32_t)FX_R0);
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_USED_LOW, 4,
+			       (uint32_t)FX_R0 + 0x1000);
+	for (unsigned int i = 0; i < 100000; i++)
+		(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_READY, 4, 1);
+	assert_false(vback_dev_queue_enabled(f.dev, 0));
+	lines = f.log_warn + f.log_err;
+	print_message("100000 failed enables: %u lines\n", lines);
+	assert_true(lines >= 1 && lines <= 10);
+	/* The next window says what was dropped. */
+	f.now_ns += 5000000000ull;
+	(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_QUEUE_READY, 4, 1);
+	assert_non_null(strstr(f.logs, "99990 lines the guest triggered were "
+				       "not logged"));
+	assert_non_null(strstr(f.last_log, "enable failed"));
+
+	/* Break (DRIVER_OK without FEATURES_OK), reset, again and again. */
+	f.now_ns += 5000000000ull;
+	lines = f.log_warn + f.log_err;
+	for (unsigned int i = 0; i < 10000; i++) {
+		(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_STATUS, 4, 0);
+		(void)vback_mmio_write(f.mmio, VIRTIO_MMIO_STATUS, 4,
+				       VIRTIO_CONFIG_S_ACKNOWLEDGE |
+					       VIRTIO_CONFIG_S_DRIVER |
+					       VIRTIO_CONFIG_S_DRIVER_OK);
+	}
+	assert_true(rd(&f, VIRTIO_MMIO_STATUS, 4) &
+		    VIRTIO_CONFIG_S_NEEDS_RESET);
+	print_message("10000 break-and-reset cycles: %u lines\n",
+		      f.log_warn + f.log_err - lines);
+	assert_true(f.log_warn + f.log_err - lines <= 11);
+	fx_teardown(&f);
+}
+
 static void test_status_reset_clears_state(void **state)
 {
 	struct fx f;
@@ -382,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_config_generation_and_widths),
 		cmocka_unit_test(test_shm_none),
 		cmocka_unit_test(test_queue_reset_and_ready),
+		cmocka_unit_test(test_guest_cannot_flood_the_log),
 		cmocka_unit_test(test_status_reset_clears_state),
 		cmocka_unit_test(test_reset_complete_after_inflight_io),
 		cmocka_unit_test(test_features_ok_refused_without_version_1),

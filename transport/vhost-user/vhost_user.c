@@ -18,6 +18,7 @@
 
 #include "memory.h"
 #include "protocol.h"
+#include "vb_ratelimit.h"
 
 /* A handler that had to wait for in-flight IO: the message is kept and
  * handled again once every stopping queue is idle. */
@@ -54,6 +55,7 @@ struct vback_vhu {
 	struct vback_dev *dev;
 	const struct vback_loop *loop;
 	const struct vback_log *log;
+	struct vb_ratelimit log_rl[2]; /* the peer can make us log at will */
 	char name[64];
 	char *path;
 	void (*event)(void *opaque, enum vback_vhu_event ev);
@@ -86,15 +88,25 @@ struct vback_vhu {
 
 #define LOG(vhu, level, ...) vhu_logf(vhu, level, __VA_ARGS__)
 
+/* Every line is one the front-end (or the guest behind it) can trigger
+ * again and again: rate-limited, with a count of what was dropped. */
 __attribute__((format(printf, 3, 4))) static void
-vhu_logf(const struct vback_vhu *vhu, enum vback_log_level level,
-	 const char *fmt, ...)
+vhu_logf(struct vback_vhu *vhu, enum vback_log_level level, const char *fmt,
+	 ...)
 {
 	char line[384];
+	uint32_t dropped;
 	va_list ap;
 
 	if (!vback_log_enabled(vhu->log, level))
 		return;
+	if (!vb_ratelimit(&vhu->log_rl[VB_RL_CLASS(level)],
+			  vback_loop_now(vhu->loop), &dropped))
+		return;
+	if (dropped)
+		vback_logf(vhu->log, VBACK_LOG_WARN,
+			   "%s: %u lines were not logged (rate limit)",
+			   vhu->name, (unsigned int)dropped);
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
