@@ -5,6 +5,7 @@
  * device (fake_dev.c) recording what the transport asks of it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -390,6 +391,65 @@ static void test_kick_and_call(void **state)
 	assert_int_equal(vback_vhu_get_queue_stats(c->vhu, 64, &qs), -EINVAL);
 	vback_vhu_get_stats(c->vhu, &st);
 	assert_true(st.messages > 0);
+}
+
+/*
+ * The front-end owns its call, error and kick fds and may hand us fds
+ * that would block: a blocking eventfd one below its limit, a pipe nobody
+ * reads. The daemon must never block on them (alarm: a hang fails the
+ * test), and a kick fd at end of file must not make the loop spin.
+ */
+static void test_peer_fds_never_block(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_queue_stats qs;
+	uint64_t full = 0xfffffffffffffffeull;
+	int call = eventfd(0, EFD_CLOEXEC); /* blocking */
+	int err[2], kick[2];
+	unsigned int kicks;
+
+	assert_true(call >= 0);
+	assert_int_equal(write(call, &full, sizeof(full)), sizeof(full));
+	assert_int_equal(pipe(err), 0); /* blocking, nobody reads */
+	while (fcntl(err[1], F_SETFL, O_NONBLOCK) == 0) {
+		char junk[4096] = { 0 };
+
+		if (write(err[1], junk, sizeof(junk)) < 0)
+			break;
+	}
+	assert_int_equal(fcntl(err[1], F_SETFL, 0), 0); /* full, blocking */
+	assert_int_equal(pipe(kick), 0);
+	alarm(20);
+	negotiate(c);
+	start_queue(c, 0, 0);
+	send_u64(c, VHU_SET_VRING_CALL, 0, &call);
+	send_u64(c, VHU_SET_VRING_ERR, 0, &err[1]);
+	fe_pump(c->loop);
+	/* Used buffers: the call fd is at its limit. */
+	fake_dev_notify_queue(c->dev, 0);
+	/* A broken device: the error fd is a full pipe. */
+	c->dev->status |= VBACK_STATUS_NEEDS_RESET;
+	fake_dev_notify_config(c->dev);
+	/* Still serving. */
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+
+	/* A kick pipe whose writer is gone: at end of file. */
+	send_u64(c, VHU_SET_VRING_KICK, 0, &kick[0]);
+	fe_pump(c->loop);
+	close(kick[1]);
+	kicks = c->dev->q[0].kicks;
+	for (int i = 0; i < 200; i++)
+		vback_loop_run_once(c->loop, 0);
+	assert_int_equal(vback_vhu_get_queue_stats(c->vhu, 0, &qs), 0);
+	print_message("kick fd at EOF: %u kicks in 200 loop rounds\n",
+		      c->dev->q[0].kicks - kicks);
+	assert_true(c->dev->q[0].kicks - kicks <= 1);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+	alarm(0);
+	close(call);
+	close(err[0]);
+	close(err[1]);
+	close(kick[0]);
 }
 
 static void test_get_vring_base_waits_for_inflight(void **state)
@@ -894,6 +954,7 @@ int main(void)
 		T(test_vring_enable_needs_protocol_features),
 		T(test_ring_outside_memory_stays_off),
 		T(test_kick_and_call),
+		T(test_peer_fds_never_block),
 		T(test_get_vring_base_waits_for_inflight),
 		T(test_bad_messages),
 		T(test_reply_ack),

@@ -6,6 +6,7 @@
  * when the ring is both started (kick fd set) and enabled.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,12 @@ static void *gm_map(void *opaque, uint64_t addr, uint64_t *len,
 
 static const struct vback_gm_ops gm_ops = { .map = gm_map };
 
+/*
+ * Signal a call or error fd. The front-end owns it and may hand us a pipe
+ * or a counter near its limit: it is non-blocking (peer_fd_prepare), and
+ * EAGAIN means the other side has not read the last signal yet, which
+ * wakes it just the same.
+ */
 static void signal_fd(int fd)
 {
 	uint64_t one = 1;
@@ -187,6 +194,20 @@ static void signal_fd(int fd)
 	do {
 		n = write(fd, &one, sizeof(one));
 	} while (n < 0 && errno == EINTR);
+}
+
+/* Make a file descriptor the front-end sent us safe for the loop: it
+ * must never block us (the flag is on the front-end's open file too;
+ * eventfds meant for polling are non-blocking anyway). */
+static int peer_fd_prepare(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
 }
 
 static void dev_notify_queue(void *opaque, unsigned int q)
@@ -226,6 +247,7 @@ static void dev_notify_config(void *opaque)
 static void resume_parked(struct vback_vhu *vhu);
 static void finish_disconnect(struct vback_vhu *vhu);
 static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q);
+static void queue_drop_kick(struct vback_vhu *vhu, struct vhu_queue *q);
 
 /* The queue is stopped on the device: remember where it was, reset it. */
 static void queue_halted(struct vback_vhu *vhu, struct vhu_queue *q)
@@ -358,10 +380,22 @@ static void queue_kick_cb(void *opaque, int fd, uint32_t events)
 	uint64_t v;
 	ssize_t n;
 
-	(void)events;
 	n = read(fd, &v, sizeof(v));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n <= 0) {
+		/* End of file (a pipe whose writer is gone), hang-up or an
+		 * error: the fd stays ready forever. Stop watching it rather
+		 * than spin; the next SET_VRING_KICK brings a new one. */
+		LOG(vhu, VBACK_LOG_WARN,
+		    "queue %u: kick fd %s: kicks ignored until the next "
+		    "SET_VRING_KICK",
+		    q->index,
+		    n == 0 ? "at end of file"
+			   : (events & VBACK_EV_ERR ? "hung up" : "failed"));
+		queue_drop_kick(vhu, q);
+		return;
+	}
 	q->stats.kicks++;
 	if (q->running)
 		vback_dev_queue_kick(vhu->dev, q->index);
@@ -614,6 +648,15 @@ static int on_vring_fd(struct vback_vhu *vhu, struct vhu_msg *m)
 	int fd = nofd ? -1 : vhu_msg_take_fd(m, 0);
 	int ret;
 
+	if (fd >= 0) {
+		ret = peer_fd_prepare(fd);
+		if (ret < 0) {
+			LOG(vhu, VBACK_LOG_ERR, "queue %u: unusable fd: %s",
+			    index, vback_strerror(ret));
+			close(fd);
+			return -EBADMSG;
+		}
+	}
 	switch (m->hdr.request) {
 	case VHU_SET_VRING_KICK:
 		if (nofd) {
