@@ -24,7 +24,15 @@
  * Trust: the front-end is not trusted more than the guest. Every message is
  * copied and validated (size, fd count, indexes, region bounds and overlap)
  * before use; a bad message closes that connection with a log line, never
- * the process.
+ * the process. The kick, call and error fds it sends are made non-blocking.
+ * A memory file that takes seals gets F_SEAL_SHRINK when mapped; for any
+ * other (hugetlbfs, plain files, memfds without MFD_ALLOW_SEALING) the
+ * transport installs a process-wide SIGBUS handler (re-installed, chaining
+ * to whatever handler replaced it, with each new memory table): a front-end
+ * that shrinks the file under the mapping gets zero pages where the file
+ * was, and is disconnected; the process and its other disks carry on.
+ * Faults at any other address go to the previous handler (or the default
+ * action).
  *
  * Threading: everything runs on the thread of the loop given at creation
  * (see base.h); the library never waits by itself. All fds are registered

@@ -80,7 +80,7 @@ static void test_map_and_translate(void **state)
 	uint8_t *p;
 
 	(void)state;
-	assert_int_equal(vhu_memtab_map(&tab, r, fds, 2, &why), 0);
+	assert_int_equal(vhu_memtab_map(&tab, r, fds, 2, NULL, &why), 0);
 	assert_int_equal(tab.n, 2);
 
 	len = 100;
@@ -136,12 +136,12 @@ static void test_region_past_end_of_file(void **state)
 
 	(void)state;
 	/* Touching such a mapping would kill us with SIGBUS. */
-	assert_int_equal(vhu_memtab_map(&tab, &r, &fd, 1, &why), -EINVAL);
+	assert_int_equal(vhu_memtab_map(&tab, &r, &fd, 1, NULL, &why), -EINVAL);
 	assert_non_null(why);
 	assert_int_equal(tab.n, 0);
 	r.size = 4 * PAGE;
 	r.mmap_offset = PAGE;
-	assert_int_equal(vhu_memtab_map(&tab, &r, &fd, 1, &why), -EINVAL);
+	assert_int_equal(vhu_memtab_map(&tab, &r, &fd, 1, NULL, &why), -EINVAL);
 	close(fd);
 }
 
@@ -157,7 +157,7 @@ static void test_map_failure_unmaps_all(void **state)
 	const char *why;
 
 	(void)state;
-	assert_true(vhu_memtab_map(&tab, r, fds, 2, &why) < 0);
+	assert_true(vhu_memtab_map(&tab, r, fds, 2, NULL, &why) < 0);
 	assert_int_equal(tab.n, 0);
 	close(fd);
 }

@@ -452,6 +452,69 @@ static void test_peer_fds_never_block(void **state)
 	close(kick[0]);
 }
 
+/* Read guest memory the way the device does: through the transport's
+ * view. */
+static uint8_t guest_byte(struct ctx *c, uint64_t gpa)
+{
+	const struct vback_gm *gm = &c->dev->t.gm;
+	uint64_t len = 1;
+	volatile uint8_t *p =
+		gm->ops->map(gm->opaque, gpa, &len, VBACK_GM_READ);
+
+	assert_non_null((void *)(uintptr_t)p);
+	return *p;
+}
+
+/*
+ * A front-end shrinks a memory file it cannot seal (memfd created without
+ * MFD_ALLOW_SEALING) under our mapping: the next access raises SIGBUS.
+ * The process survives, the access reads zeroes, that front-end is
+ * dropped, and the next one is served.
+ */
+static void test_shrunk_memory_file_caught(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_stats st;
+
+	negotiate(c);
+	start_queue(c, 0, 0);
+	assert_int_equal(guest_byte(c, 5 * 4096), 5);
+	assert_int_equal(fcntl(c->memfd, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	assert_int_equal(ftruncate(c->memfd, 4096), 0);
+	assert_int_equal(guest_byte(c, 5 * 4096), 0); /* SIGBUS, survived */
+	fe_pump(c->loop);
+	assert_false(vback_vhu_connected(c->vhu));
+	vback_vhu_get_stats(c->vhu, &st);
+	assert_int_equal(st.bad_messages, 1);
+	close(c->fe.fd);
+	connect_fe(c);
+	assert_int_equal(ftruncate(c->memfd, MEM_SIZE), 0);
+	negotiate(c);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+	assert_true(vback_vhu_connected(c->vhu));
+}
+
+/* A memory file that takes seals is sealed against shrinking when it is
+ * mapped: the front-end can no longer truncate it. */
+static void test_sealable_memory_sealed(void **state)
+{
+	struct ctx *c = *state;
+	int fd = memfd_create("sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MEM_SIZE), 0);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_FEATURES),
+			 DEV_FEATURES | (1ull << VHU_F_PROTOCOL_FEATURES));
+	send_mem_table(c, 0, fd, MEM_SIZE);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
+	assert_true(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_int_equal(ftruncate(fd, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(fd, 2 * MEM_SIZE), 0); /* growing is fine */
+	close(fd);
+}
+
 static void test_get_vring_base_waits_for_inflight(void **state)
 {
 	struct ctx *c = *state;
@@ -955,6 +1018,8 @@ int main(void)
 		T(test_ring_outside_memory_stays_off),
 		T(test_kick_and_call),
 		T(test_peer_fds_never_block),
+		T(test_shrunk_memory_file_caught),
+		T(test_sealable_memory_sealed),
 		T(test_get_vring_base_waits_for_inflight),
 		T(test_bad_messages),
 		T(test_reply_ack),

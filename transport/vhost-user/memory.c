@@ -1,11 +1,136 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "memory.h"
+
+/* ------------------------------------------------------------------ */
+/* SIGBUS guard (see struct vhu_guard)                                  */
+/* ------------------------------------------------------------------ */
+
+/* Mappings guarded process-wide: every region of every device. */
+#define GUARD_SLOTS 1024
+
+struct guard_slot {
+	atomic_uintptr_t base; /* 0: free */
+	size_t len;
+	struct vhu_guard *guard;
+};
+
+static struct guard_slot guard_slots[GUARD_SLOTS];
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction guard_old; /* the handler before ours */
+
+static void guard_chain(int sig, siginfo_t *info, void *uc)
+{
+	if (guard_old.sa_flags & SA_SIGINFO) {
+		if (guard_old.sa_sigaction) {
+			guard_old.sa_sigaction(sig, info, uc);
+			return;
+		}
+	} else if (guard_old.sa_handler != SIG_DFL &&
+		   guard_old.sa_handler != SIG_IGN) {
+		guard_old.sa_handler(sig);
+		return;
+	}
+	/* Default action: return, and the access faults again into it. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+/* Async-signal context: atomics, mmap() (a plain system call on Linux)
+ * and vback_loop_post() (lock-free, callable from signal handlers). */
+static void guard_handler(int sig, siginfo_t *info, void *uc)
+{
+	uintptr_t addr = (uintptr_t)info->si_addr;
+
+	for (unsigned int i = 0; i < GUARD_SLOTS; i++) {
+		struct guard_slot *s = &guard_slots[i];
+		uintptr_t base =
+			atomic_load_explicit(&s->base, memory_order_acquire);
+		struct vhu_guard *g;
+
+		if (!base || addr < base || addr - base >= s->len)
+			continue;
+		g = s->guard;
+		if (mmap((void *)base, s->len, PROT_READ | PROT_WRITE,
+			 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
+				 MAP_NORESERVE,
+			 -1, 0) == MAP_FAILED)
+			break;
+		atomic_store(&g->tripped, 1);
+		vback_loop_post(g->loop, &g->work);
+		return;
+	}
+	guard_chain(sig, info, uc);
+}
+
+static int guard_add(void *base, size_t len, struct vhu_guard *g)
+{
+	int slot = -1;
+
+	struct sigaction cur;
+	bool installed;
+
+	pthread_mutex_lock(&guard_lock);
+	/* Ours, unless someone installed another since (we then chain to
+	 * that one). */
+	installed = sigaction(SIGBUS, NULL, &cur) == 0 &&
+		    (cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == guard_handler;
+	if (!installed) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = guard_handler;
+		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		installed = sigaction(SIGBUS, &sa, &guard_old) == 0;
+	}
+	for (unsigned int i = 0; installed && i < GUARD_SLOTS; i++) {
+		struct guard_slot *s = &guard_slots[i];
+
+		if (atomic_load(&s->base))
+			continue;
+		s->len = len;
+		s->guard = g;
+		atomic_store_explicit(&s->base, (uintptr_t)base,
+				      memory_order_release);
+		slot = (int)i;
+		break;
+	}
+	pthread_mutex_unlock(&guard_lock);
+	return slot;
+}
+
+static void guard_remove(int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&guard_lock);
+	atomic_store_explicit(&guard_slots[slot].base, 0, memory_order_release);
+	pthread_mutex_unlock(&guard_lock);
+}
+
+/* F_SEAL_SHRINK where the file takes seals: true when it can no longer
+ * shrink. */
+static bool seal_shrink(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0)
+		return false; /* not shmem: no seals */
+	if (seals & F_SEAL_SHRINK)
+		return true;
+	if (seals & F_SEAL_SEAL)
+		return false; /* created without MFD_ALLOW_SEALING */
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0;
+}
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -83,11 +208,14 @@ static int map_one(struct vhu_map *m, const struct vhu_region *r, int fd,
 	m->map_base = p;
 	m->map_len = (size_t)(r->size + skew);
 	m->host = (uint8_t *)p + skew;
+	m->sealed = seal_shrink(fd);
+	m->guard_slot = -1;
 	return 0;
 }
 
 int vhu_memtab_map(struct vhu_memtab *tab, const struct vhu_region *regions,
-		   const int *fds, unsigned int n, const char **why)
+		   const int *fds, unsigned int n, struct vhu_guard *guard,
+		   const char **why)
 {
 	int ret;
 
@@ -103,14 +231,29 @@ int vhu_memtab_map(struct vhu_memtab *tab, const struct vhu_region *regions,
 			return ret;
 		}
 		tab->n = i + 1;
+		/* Sealed or not: a guarded mapping costs nothing until a
+		 * fault, and the file may be of a kind we did not foresee. */
+		if (guard)
+			tab->maps[i].guard_slot =
+				guard_add(tab->maps[i].map_base,
+					  tab->maps[i].map_len, guard);
 	}
 	return 0;
 }
 
 void vhu_memtab_unmap(struct vhu_memtab *tab)
 {
-	for (unsigned int i = 0; i < tab->n; i++)
+	for (unsigned int i = 0; i < tab->n; i++) {
+		guard_remove(tab->maps[i].guard_slot);
 		munmap(tab->maps[i].map_base, tab->maps[i].map_len);
+	}
+	memset(tab, 0, sizeof(*tab));
+}
+
+void vhu_memtab_forget(struct vhu_memtab *tab)
+{
+	for (unsigned int i = 0; i < tab->n; i++)
+		guard_remove(tab->maps[i].guard_slot);
 	memset(tab, 0, sizeof(*tab));
 }
 

@@ -8,8 +8,12 @@
 #ifndef VBACK_VHU_MEMORY_H
 #define VBACK_VHU_MEMORY_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <vback/loop.h>
 
 #include "protocol.h"
 
@@ -20,11 +24,30 @@ struct vhu_map {
 	uint8_t *host;	/* guest address gpa lives here */
 	void *map_base; /* what mmap() returned, for munmap() */
 	size_t map_len;
+	bool sealed;	/* the file can no longer shrink (F_SEAL_SHRINK) */
+	int guard_slot; /* in the SIGBUS guard table, or -1 */
 };
 
 struct vhu_memtab {
 	unsigned int n;
 	struct vhu_map maps[VHU_MAX_REGIONS];
+};
+
+/*
+ * What happens when the front-end shrinks a memory file under a mapping.
+ * Where the file takes seals, it gets F_SEAL_SHRINK at mapping time and
+ * cannot shrink. Otherwise (hugetlbfs, a plain file, a memfd created
+ * without MFD_ALLOW_SEALING) an access past the new end raises SIGBUS:
+ * a process-wide handler, installed with the first guarded mapping and
+ * chaining to the one before it for any other address, replaces the
+ * whole mapping with anonymous zero pages (the access is retried and
+ * succeeds), sets @tripped and posts @work on @loop, whose owner then
+ * drops the front-end. Nothing dies, no other disk is touched.
+ */
+struct vhu_guard {
+	const struct vback_loop *loop;
+	struct vback_work work; /* initialized by the owner */
+	atomic_int tripped;	/* set from the signal handler */
 };
 
 /**
@@ -38,14 +61,21 @@ int vhu_memtab_check(const struct vhu_region *regions, unsigned int n,
 /**
  * Map @n checked regions from @fds (not consumed: the caller closes them).
  * Each region must lie inside its file when the file has a size (a
- * mapping past the end would fault with SIGBUS on access). On failure
- * nothing stays mapped. 0, -EINVAL (@why set), or -errno of mmap().
+ * mapping past the end would fault with SIGBUS on access); a file that
+ * takes seals gets F_SEAL_SHRINK. With @guard, every mapping is
+ * registered with the SIGBUS guard (above). On failure nothing stays
+ * mapped. 0, -EINVAL (@why set), or -errno of mmap().
  */
 int vhu_memtab_map(struct vhu_memtab *tab, const struct vhu_region *regions,
-		   const int *fds, unsigned int n, const char **why);
+		   const int *fds, unsigned int n, struct vhu_guard *guard,
+		   const char **why);
 
 /** Unmap everything; the table becomes empty. */
 void vhu_memtab_unmap(struct vhu_memtab *tab);
+
+/** Empty the table and drop its guards but leave the memory mapped (IO
+ *  still in flight may write into it). */
+void vhu_memtab_forget(struct vhu_memtab *tab);
 
 /**
  * Host address of guest address @gpa; *@len is shortened to what is

@@ -67,6 +67,7 @@ struct vback_vhu {
 	int conn_fd;
 	int backend_fd;
 	struct vback_work idle_work; /* a stopping queue drained: act */
+	struct vhu_guard guard;	     /* SIGBUS on guest memory (memory.h) */
 	bool conn_watched;
 	bool closing;	       /* disconnected, waiting for IO to drain */
 	bool parked;	       /* rx.msg waits for IO to drain */
@@ -273,6 +274,23 @@ static void dev_queue_idle(void *opaque, unsigned int qi)
 }
 
 static void idle_locked(struct vback_vhu *vhu);
+
+static void disconnect(struct vback_vhu *vhu, const char *why);
+
+/* A guest memory file shrank under its mapping: the SIGBUS guard has put
+ * zero pages there. This front-end cannot be served any more. */
+static void guard_run(void *opaque)
+{
+	struct vback_vhu *vhu = opaque;
+
+	if (!atomic_exchange(&vhu->guard.tripped, 0))
+		return;
+	enter(vhu);
+	vhu->stats.bad_messages++;
+	disconnect(vhu, "a guest memory file shrank under its mapping "
+			"(SIGBUS caught; the region now reads zeroes)");
+	leave(vhu);
+}
 
 static void idle_run(void *opaque)
 {
@@ -554,7 +572,7 @@ static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
 	if (halt_all(vhu))
 		return PARKED;
 	ret = vhu_memtab_map(&fresh, m->payload.mem.regions, m->fds,
-			     m->payload.mem.nregions, &why);
+			     m->payload.mem.nregions, &vhu->guard, &why);
 	if (ret < 0) {
 		LOG(vhu, VBACK_LOG_ERR, "cannot map guest memory: %s",
 		    why ? why : vback_strerror(ret));
@@ -562,12 +580,20 @@ static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
 	}
 	vhu_memtab_unmap(&vhu->mem);
 	vhu->mem = fresh;
-	for (unsigned int i = 0; i < fresh.n; i++)
+	for (unsigned int i = 0; i < fresh.n; i++) {
 		LOG(vhu, VBACK_LOG_DEBUG,
-		    "region %u: guest %#llx size %#llx user %#llx", i,
+		    "region %u: guest %#llx size %#llx user %#llx%s", i,
 		    (unsigned long long)fresh.maps[i].gpa,
 		    (unsigned long long)fresh.maps[i].size,
-		    (unsigned long long)fresh.maps[i].uaddr);
+		    (unsigned long long)fresh.maps[i].uaddr,
+		    fresh.maps[i].sealed ? " (sealed against shrinking)" : "");
+		if (!fresh.maps[i].sealed && fresh.maps[i].guard_slot < 0)
+			LOG(vhu, VBACK_LOG_WARN,
+			    "region %u: neither sealed nor guarded: a "
+			    "front-end "
+			    "that shrinks its file kills this process",
+			    i);
+	}
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_try_start(vhu, &vhu->q[i]);
 	return 0;
@@ -1057,6 +1083,8 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu->nqueues = nq;
 	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
 	vback_work_init(&vhu->idle_work, idle_run, vhu);
+	vhu->guard.loop = vhu->loop;
+	vback_work_init(&vhu->guard.work, guard_run, vhu);
 	(void)snprintf(vhu->name, sizeof(vhu->name), "%s",
 		       opts->name ? opts->name : "vhost-user");
 	for (unsigned int i = 0; i < VBACK_VHU_MAX_QUEUES; i++) {
@@ -1111,13 +1139,14 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 		/* IO may still write into guest memory: keep it mapped. */
 		LOG(vhu, VBACK_LOG_ERR,
 		    "destroyed with IO in flight: guest memory left mapped");
-		vhu->mem.n = 0;
+		vhu_memtab_forget(&vhu->mem);
 	}
 	vback_dev_detach(vhu->dev);
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_clear(vhu, &vhu->q[i]);
 	vhu_memtab_unmap(&vhu->mem);
 	vback_loop_cancel(vhu->loop, &vhu->idle_work);
+	vback_loop_cancel(vhu->loop, &vhu->guard.work);
 	free(vhu->path);
 	free(vhu);
 }
