@@ -45,6 +45,11 @@ void fx_pump(void *opaque)
 	tio_pump(f->loop);
 }
 
+static uint64_t fx_clock(void *opaque)
+{
+	return *(const uint64_t *)opaque;
+}
+
 int fx_setup(struct fx *f, const struct fx_options *o)
 {
 	const struct gmem_region regions[] = {
@@ -65,8 +70,15 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	f->log.fn = fx_log;
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
-	if (vback_simple_loop_create(NULL, &f->loop))
+	if (o->clock_ns) {
+		struct vback_simple_loop_hooks h = { .now_ns = fx_clock,
+						     .opaque = o->clock_ns };
+
+		if (vback_simple_loop_create(&h, &f->loop))
+			return -ENOMEM;
+	} else if (vback_simple_loop_create(NULL, &f->loop)) {
 		return -ENOMEM;
+	}
 	tio = o->tio;
 	tio.loop = f->loop;
 	f->mem = gmem_create(regions, 3);
