@@ -64,6 +64,8 @@ static size_t unsent(const struct client *c)
 
 static void queue_out(struct client *c, const char *s, size_t n)
 {
+	if (!n)
+		return;
 	if (c->out_off && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (n > c->out_cap - c->out_len) {
@@ -71,9 +73,11 @@ static void queue_out(struct client *c, const char *s, size_t n)
 		char *b;
 
 		/* Compact first: what was sent is gone. */
-		memmove(c->out, c->out + c->out_off, unsent(c));
-		c->out_len -= c->out_off;
-		c->out_off = 0;
+		if (c->out_off) {
+			memmove(c->out, c->out + c->out_off, unsent(c));
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
 		while (cap < c->out_len + n)
 			cap *= 2;
 		if (cap != c->out_cap) {

@@ -527,7 +527,7 @@ bool jw_failed(const struct jw *w)
 
 void jw_append(struct jw *w, const char *s, size_t n)
 {
-	if (w->failed)
+	if (w->failed || !n)
 		return;
 	if (n > w->max - w->len) {
 		w->failed = true;
