@@ -8,6 +8,8 @@
 # answering vhost-user requests throughout). Fast (suite 'unit').
 #
 # Usage: control.sh PATH/TO/vback-disk
+# ok and bad always succeed: "A && ok || bad" is an if-then-else here.
+# shellcheck disable=SC2015,SC2181
 set -uo pipefail
 bin=$(realpath "$1")
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-control.XXXXXX")

@@ -135,6 +135,7 @@ vback_qemu_cmd "$work/rw.sock" "$vmlinux" "$initramfs" 2 default \
 	"file:$work/serial.log" vback.script=multi vback.wait=vdb \
 	"vback.pattern=$E2E_PATTERN" vback.roserial=VBACK-RO \
 	"vback.resized=$((96 * 2048))"
+# shellcheck disable=SC2054 # QEMU's commas
 QEMU_CMD+=(-chardev "socket,id=vu1,path=$work/ro.sock"
 	-device vhost-user-blk-pci,chardev=vu1)
 echo "\$ ${QEMU_CMD[*]}"

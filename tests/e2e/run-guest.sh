@@ -34,6 +34,7 @@ e2e_run_guest() {
 	done
 	[ $rc = 2 ] && E2E_WHY=$QEMU_WHY
 	if [ -z "$E2E_WHY" ]; then
+		# shellcheck disable=SC2034 # qemu.sh's
 		QEMU_PID= # exited and reaped
 		grep -aqs 'VBACK: DONE failed=0' "$serial" && return 0
 		if grep -aqs 'VBACK: DONE' "$serial"; then
