@@ -224,7 +224,8 @@ static void print_value(const struct json_value *v, unsigned int depth)
 	}
 }
 
-/* Print the reply: 0 for ok, 1 for an error or a reply that is not one. */
+/* Print the reply (@raw: as it came; the error's message goes to stderr
+ * either way): 0 for ok, 1 for an error or a reply that is not one. */
 static int show(const char *line, size_t len, bool raw)
 {
 	struct json_parser jp = { .max_nodes = (unsigned int)(len / 2 + 16) };
@@ -232,10 +233,8 @@ static int show(const char *line, size_t len, bool raw)
 	struct json_error je;
 	int rc = 1;
 
-	if (raw) {
+	if (raw)
 		printf("%.*s\n", (int)len, line);
-		return strstr(line, "\"error\":") ? 1 : 0;
-	}
 	jp.nodes = calloc(jp.max_nodes, sizeof(*jp.nodes));
 	jp.strings_size = len + 1;
 	jp.strings = malloc(jp.strings_size);
@@ -245,8 +244,10 @@ static int show(const char *line, size_t len, bool raw)
 		fprintf(stderr, "vback-disk ctl: the reply is not JSON (%s)\n",
 			je.what);
 	} else if ((ok = json_get(root, "ok"))) {
-		print_value(ok, 0);
-		putchar('\n');
+		if (!raw) {
+			print_value(ok, 0);
+			putchar('\n');
+		}
 		rc = 0;
 	} else if ((err = json_get(root, "error"))) {
 		const struct json_value *m = json_get(err, "message");
