@@ -35,7 +35,8 @@ struct blk_req {
 	uint32_t type;
 	uint32_t written; /* data bytes written to the guest on success */
 	uint64_t bytes;
-	bool flush_after; /* writethrough: FLUSH before completing a write */
+	uint64_t taken_ns; /* loop clock when popped (latency_histogram) */
+	bool flush_after;  /* writethrough: FLUSH before completing a write */
 };
 
 struct vback_blk {
@@ -49,6 +50,10 @@ struct vback_blk {
 	uint32_t size_max;
 	uint64_t capacity; /* 512-byte sectors */
 	struct vback_blk_stats stats;
+	/* Per queue, allocated with the device: cumulative across resets,
+	 * so not in the ring contexts, which come and go with enables. */
+	struct vback_blk_queue_stats *qstats;
+	bool timing;		   /* latency_histogram */
 	struct vback_io_req flush; /* the quiesce flush */
 };
 
@@ -103,11 +108,9 @@ static uint8_t may_unmap(const struct vback_blk *blk)
 /* Completion                                                          */
 /* ------------------------------------------------------------------ */
 
-static void count(struct vback_blk *blk, const struct blk_req *r,
-		  uint8_t status)
+static void count_in(struct vback_blk_stats *s, const struct blk_req *r,
+		     uint8_t status)
 {
-	struct vback_blk_stats *s = &blk->stats;
-
 	if (status == VIRTIO_BLK_S_UNSUPP) {
 		s->unsupported++;
 		return;
@@ -140,6 +143,35 @@ static void count(struct vback_blk *blk, const struct blk_req *r,
 		break;
 	default:
 		break;
+	}
+}
+
+/* Histogram bucket of a latency (see vback_blk_queue_stats): compares
+ * with doubling limits, no 64-bit division (32-bit freestanding). */
+static unsigned int latency_bucket(uint64_t ns)
+{
+	uint64_t limit = 1000;
+	unsigned int b = 0;
+
+	while (b < VBACK_BLK_LATENCY_BUCKETS - 1 && ns >= limit) {
+		b++;
+		limit <<= 1;
+	}
+	return b;
+}
+
+static void count(struct vback_blk *blk, const struct vq_elem *e,
+		  const struct blk_req *r, uint8_t status)
+{
+	struct vback_blk_queue_stats *qs = &blk->qstats[e->ctx->q];
+
+	count_in(&blk->stats, r, status);
+	count_in(&qs->req, r, status);
+	if (blk->timing && blk->dev.attached) {
+		uint64_t now = vback_loop_now(blk->dev.t.loop);
+
+		qs->latency[latency_bucket(now > r->taken_ns ? now - r->taken_ns
+							     : 0)]++;
 	}
 }
 
@@ -178,7 +210,7 @@ static void blk_complete(struct vback_blk *blk, struct vq_elem *e,
 		dev_complete(e, 0);
 		return;
 	}
-	count(blk, r, status);
+	count(blk, e, r, status);
 	*e->last_in = status;
 	dev_complete(e,
 		     used_len(e, status == VIRTIO_BLK_S_OK ? r->written : 0));
@@ -413,6 +445,8 @@ static int blk_handle(struct vback_dev *dev, struct vq_elem *e)
 	r->written = 0;
 	r->bytes = 0;
 	r->flush_after = false;
+	if (blk->timing && dev->attached)
+		r->taken_ns = vback_loop_now(dev->t.loop);
 	if (!e->last_in) {
 		/* Nowhere to put a status: the driver is broken. */
 		dev_fail(dev, dev_elem_vq(dev, e),
@@ -528,6 +562,7 @@ static void blk_config_write(struct vback_dev *dev, uint32_t off,
 static void blk_destroy_dev(struct vback_dev *dev)
 {
 	dev_fini(dev);
+	vb_free(to_blk(dev)->qstats);
 	vb_free(to_blk(dev));
 }
 
@@ -597,10 +632,17 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	}
 	blk->size_max = opts->size_max;
 	blk->capacity = caps.size_bytes / VIRTIO_BLK_SECTOR;
+	blk->timing = opts->latency_histogram;
+	blk->qstats = vb_calloc(nq, sizeof(*blk->qstats));
+	if (!blk->qstats) {
+		vb_free(blk);
+		return -ENOMEM;
+	}
 
 	r = dev_init(&blk->dev, &blk_type_ops, VIRTIO_ID_BLOCK, nq, qsize,
 		     VBLK_CFG_SIZE, opts->log, opts->name ? opts->name : "blk");
 	if (r) {
+		vb_free(blk->qstats);
 		vb_free(blk);
 		return r;
 	}
@@ -676,4 +718,17 @@ void vback_blk_get_stats(const struct vback_blk *blk,
 {
 	if (blk && stats)
 		*stats = blk->stats;
+}
+
+int vback_blk_get_queue_stats(const struct vback_blk *blk, unsigned int q,
+			      struct vback_blk_queue_stats *stats)
+{
+	const struct vq *vq;
+
+	if (!blk || !stats || q >= blk->dev.nq)
+		return -EINVAL;
+	*stats = blk->qstats[q];
+	vq = &blk->dev.vqs[q];
+	stats->inflight = vq->ctx ? vq->ctx->inflight : 0;
+	return 0;
 }

@@ -2,6 +2,7 @@
 /* vback-disk: a virtio-blk backend daemon, wiring only (see modes.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "log_syslog.h"
@@ -10,15 +11,21 @@
 
 int main(int argc, char **argv)
 {
-	struct vback_disk_options opts;
+	/* Large (the --disk tables): not on the stack. */
+	static struct vback_disk_options opts;
 	struct vback_log log;
+	int ret = 2;
 
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return vback_disk_ctl_main(argc - 1, argv + 1);
 	switch (vback_disk_parse_options(argc, argv, &opts)) {
 	case VBACK_DISK_RUN:
 		break;
 	case VBACK_DISK_EXIT_OK:
+		vback_disk_options_free(&opts);
 		return EXIT_SUCCESS;
 	case VBACK_DISK_EXIT_USAGE:
+		vback_disk_options_free(&opts);
 		return 2;
 	}
 	/* Line-buffered: logs interleave sanely with a supervisor's. */
@@ -29,11 +36,14 @@ int main(int argc, char **argv)
 
 	switch (opts.mode) {
 	case VBACK_DISK_MODE_VHOST_USER:
-		return vback_disk_run_vhost_user(&opts, &log);
+		ret = vback_disk_run_vhost_user(&opts, &log);
+		break;
 	case VBACK_DISK_MODE_XEN:
-		return vback_disk_run_xen(&opts, &log);
+		ret = vback_disk_run_xen(&opts, &log);
+		break;
 	case VBACK_DISK_MODE_NONE:
 		break;
 	}
-	return 2;
+	vback_disk_options_free(&opts);
+	return ret;
 }

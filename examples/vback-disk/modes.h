@@ -10,10 +10,13 @@
 
 #include "options.h"
 
+/* @log is the daemon's sink: the control socket's log-level changes it. */
 int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
-			      const struct vback_log *log);
+			      struct vback_log *log);
 /* xen_mode.c: xenstore discovery (default) or --domid/--disk. */
 int vback_disk_run_xen(const struct vback_disk_options *opts,
-		       const struct vback_log *log);
+		       struct vback_log *log);
+/* ctl_client.c: vback-disk ctl SOCKET COMMAND [ARG=VALUE ...]. */
+int vback_disk_ctl_main(int argc, char **argv);
 
 #endif /* VBACK_DISK_MODES_H */

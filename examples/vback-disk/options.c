@@ -7,46 +7,68 @@
 
 #include "config.h"
 #include "options.h"
+#include "vhu_options.h"
 #include "xen_options.h"
 
 void vback_disk_usage(FILE *out, const char *argv0)
 {
 	fprintf(out,
 		"Usage: %s [--domid N --disk SPEC ...] [options]       (Xen)\n"
-		"       %s --vhost-user SOCKET --image PATH [options]\n"
+		"       %s --vhost-user SOCKET --image PATH ... [options]\n"
+		"       %s --disk socket=PATH,image=PATH[,...] ... [options]\n"
+		"       %s ctl CONTROL-SOCKET COMMAND [ARG=VALUE ...]\n"
 		"\n"
-		"Serve a disk image or block device to a virtual machine as a\n"
-		"virtio-blk device.\n"
+		"Serve disk images or block devices to virtual machines as\n"
+		"virtio-blk devices.\n"
 		"\n"
-		"Transports:\n"
-		"  (default)            Xen: serve every virtio disk xl/libxl\n"
+		"Xen:\n"
+		"  (default)            serve every virtio disk xl/libxl\n"
 		"                       configures in xenstore, for any "
 		"domain\n"
-		"  --domid N            Xen without xenstore: serve the "
-		"--disk\n"
+		"  --domid N            without xenstore: serve the --disk\n"
 		"                       devices to domain N\n"
 		"  --disk SPEC          "
 		"path=IMG,base=ADDR,irq=N[,ro][,grants]\n"
 		"                       (repeatable, with --domid)\n"
 		"  --backend-domid N    the domain vback-disk runs in (default "
 		"0)\n"
-		"  --vhost-user SOCKET  listen on a vhost-user unix socket\n"
-		"                       (QEMU -device vhost-user-blk-pci,\n"
-		"                       cloud-hypervisor, crosvm)\n"
 		"\n"
-		"Disk:\n"
-		"  --image PATH         file or block device to serve\n"
-		"  --ro                 read-only disk (Xen: every disk)\n"
+		"vhost-user (QEMU -device vhost-user-blk-pci, "
+		"cloud-hypervisor,\n"
+		"crosvm), one socket per disk, any number of disks:\n"
+		"  --vhost-user SOCKET  listen on this unix socket ...\n"
+		"  --image PATH         ... and serve this file or block "
+		"device\n"
+		"                       (repeatable: the Nth --image goes "
+		"with\n"
+		"                       the Nth --vhost-user)\n"
+		"  --disk socket=PATH,image=PATH[,name=NAME][,ro][,serial=S]\n"
+		"         [,queues=N]   one disk with options of its own\n"
+		"  --transport vhost-user\n"
+		"                       start without disks (add them with\n"
+		"                       --control)\n"
+		"\n"
+		"Disks:\n"
+		"  --ro                 every disk read-only\n"
 		"  --engine NAME        IO engine: posix or io_uring\n"
 		"                       (default: io_uring when available)\n"
-		"  --direct             open the image with O_DIRECT\n"
-		"  --queues N           virtqueues offered, 1..64 (default 1)\n"
+		"  --direct             open images with O_DIRECT\n"
+		"  --queues N           most queues a guest may use, 1..64\n"
+		"                       (vhost-user default: 64, the "
+		"front-end\n"
+		"                       picks; Xen default: 1)\n"
 		"  --queue-size N       largest ring, power of two (default "
 		"256)\n"
-		"  --serial STRING      device serial, up to 20 bytes "
-		"(vhost-user)\n"
+		"  --serial STRING      device serial, up to 20 bytes (one\n"
+		"                       vhost-user disk; else serial= per "
+		"disk)\n"
 		"\n"
 		"Other:\n"
+		"  --control PATH       control socket (mode 0600): list "
+		"disks\n"
+		"                       and counters, add, remove, resize, "
+		"log\n"
+		"                       level; see vback-disk ctl PATH help\n"
 		"  --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  --syslog             log to syslog instead of stderr\n"
 		"  -h, --help           show this help\n"
@@ -54,8 +76,8 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"\n"
 		"Signals: SIGTERM/SIGINT stop cleanly, SIGHUP re-reads the "
 		"image\n"
-		"size and tells the guest about a resize.\n",
-		argv0, argv0);
+		"sizes and tells the guests about a resize.\n",
+		argv0, argv0, argv0, argv0);
 }
 
 static int parse_uint(const char *s, unsigned int min, unsigned int max,
@@ -86,6 +108,8 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_SERIAL,
 		OPT_DIRECT,
 		OPT_SYSLOG,
+		OPT_CONTROL,
+		OPT_TRANSPORT,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -105,6 +129,8 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "serial", required_argument, NULL, OPT_SERIAL },
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -115,8 +141,8 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 	const char *argv0 = argc > 0 ? argv[0] : "vback-disk";
 	int c;
 
+	memset(o, 0, sizeof(*o));
 	*o = (struct vback_disk_options){
-		.queues = 1,
 		.queue_size = 256,
 		.engine = VBACK_IO_ENGINE_DEFAULT,
 		.log_level = VBACK_LOG_INFO,
@@ -127,10 +153,28 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		switch (c) {
 		case OPT_VHU:
 			o->mode = VBACK_DISK_MODE_VHOST_USER;
-			o->socket_path = optarg;
+			if (vback_disk_vhu_add_socket(o, optarg, argv0) < 0)
+				return VBACK_DISK_EXIT_USAGE;
 			break;
 		case OPT_IMAGE:
-			o->image = optarg;
+			if (vback_disk_vhu_add_image(o, optarg, argv0) < 0)
+				return VBACK_DISK_EXIT_USAGE;
+			break;
+		case OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "vhost-user")) {
+				o->transport = VBACK_DISK_MODE_VHOST_USER;
+			} else if (!strcmp(optarg, "xen")) {
+				o->transport = VBACK_DISK_MODE_XEN;
+			} else {
+				fprintf(stderr,
+					"%s: --transport wants xen or "
+					"vhost-user\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
 			break;
 		case OPT_RO:
 			o->read_only = true;
@@ -138,8 +182,19 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		case OPT_SYSLOG:
 			o->syslog = true;
 			break;
-		case OPT_XEN_DOMID:
 		case OPT_XEN_DISK:
+			if (vback_disk_spec_is_vhu(optarg)) {
+				o->mode = VBACK_DISK_MODE_VHOST_USER;
+				if (vback_disk_vhu_add_spec(o, optarg, argv0) <
+				    0)
+					return VBACK_DISK_EXIT_USAGE;
+				break;
+			}
+			if (vback_disk_xen_option(o, VBACK_DISK_XEN_OPT_DISK,
+						  optarg, argv0) < 0)
+				return VBACK_DISK_EXIT_USAGE;
+			break;
+		case OPT_XEN_DOMID:
 		case OPT_XEN_BACKEND:
 			if (vback_disk_xen_option(
 				    o,
@@ -210,14 +265,38 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			argv[optind]);
 		return VBACK_DISK_EXIT_USAGE;
 	}
-	/* Xen unless --vhost-user was given (xen_options.c). */
+	if (o->transport == VBACK_DISK_MODE_VHOST_USER)
+		o->mode = VBACK_DISK_MODE_VHOST_USER;
+	if (o->transport == VBACK_DISK_MODE_XEN &&
+	    o->mode == VBACK_DISK_MODE_VHOST_USER) {
+		fprintf(stderr,
+			"%s: --transport xen, but vhost-user disks given\n",
+			argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	/* Xen unless a vhost-user disk was given (xen_options.c). */
 	if (vback_disk_xen_finish(o, argv0) != VBACK_DISK_RUN)
 		return VBACK_DISK_EXIT_USAGE;
 	if (o->mode == VBACK_DISK_MODE_XEN)
 		return VBACK_DISK_RUN;
-	if (!o->image) {
+	if (!o->nr_vhu_disks && !o->nr_images && !o->transport) {
 		fprintf(stderr, "%s: --image PATH is required\n", argv0);
 		return VBACK_DISK_EXIT_USAGE;
 	}
-	return VBACK_DISK_RUN;
+	if (!o->nr_vhu_disks && !o->control && !o->nr_images) {
+		fprintf(stderr,
+			"%s: --transport vhost-user without disks needs "
+			"--control PATH to add them\n",
+			argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	return vback_disk_vhu_finish(o, argv0);
+}
+
+void vback_disk_options_free(struct vback_disk_options *o)
+{
+	for (unsigned int i = 0; i < o->nr_vhu_disks; i++) {
+		free(o->vhu_disks[i].owned);
+		o->vhu_disks[i].owned = NULL;
+	}
 }

@@ -26,17 +26,42 @@ struct vback_disk_xen_disk {
 	bool grants;
 };
 
+/*
+ * One disk of the vhost-user mode (vhu_options.c parses them): from a
+ * --vhost-user SOCKET / --image PATH pair, from --disk
+ * socket=PATH,image=PATH[,...], or from the control socket's add.
+ */
+#define VBACK_DISK_MAX_VHU_DISKS 64
+/* Disk names: 1 .. 32 of [A-Za-z0-9._-], starting with a letter or digit. */
+#define VBACK_DISK_NAME_MAX 32
+struct vback_disk_vhu_disk {
+	const char *socket; /* the vhost-user socket */
+	const char *image;  /* the file or block device */
+	const char *name;   /* NULL: "disk<N>", N its place (from 0) */
+	const char *serial; /* NULL: none; up to 20 bytes */
+	bool read_only;
+	unsigned int queues; /* most queues; 0: --queues, else 64 */
+	bool from_pair;	     /* --vhost-user: its --image comes apart */
+	char *owned;	     /* the --disk text the pointers point into */
+};
+
 struct vback_disk_options {
 	enum vback_disk_mode mode;
-	const char *socket_path; /* --vhost-user */
-	const char *image;	 /* --image */
-	unsigned int queues;	 /* --queues, 1..64 */
+	/* --transport: the mode without a disk to tell (an empty
+	 * vhost-user daemon that gets its disks over --control). */
+	enum vback_disk_mode transport;
+	unsigned int nr_vhu_disks;
+	struct vback_disk_vhu_disk vhu_disks[VBACK_DISK_MAX_VHU_DISKS];
+	unsigned int nr_images; /* --image, paired in order at the end */
+	const char *images[VBACK_DISK_MAX_VHU_DISKS];
+	const char *control;	 /* --control: the control socket */
+	unsigned int queues;	 /* --queues, 1..64; 0: the mode's default */
 	unsigned int queue_size; /* --queue-size, power of two */
 	bool read_only;		 /* --ro */
 	bool direct;		 /* --direct (O_DIRECT) */
 	enum vback_io_engine engine;
 	enum vback_log_level log_level;
-	const char *serial; /* --serial */
+	const char *serial; /* --serial (one disk only) */
 	bool syslog;	    /* --syslog: log to syslog, not stderr */
 	/* Xen mode (xen_options.c) */
 	int domid;		    /* --domid; -1: discover from xenstore */
@@ -52,8 +77,13 @@ enum vback_disk_parse {
 	VBACK_DISK_EXIT_USAGE = 2,
 };
 
+/* Parse the command line into *@o (overwritten). Release it with
+ * vback_disk_options_free(), also after a failed parse. */
 enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 					       struct vback_disk_options *o);
+/* Free what parsing allocated (the --disk texts); @o stays readable for
+ * everything else. */
+void vback_disk_options_free(struct vback_disk_options *o);
 void vback_disk_usage(FILE *out, const char *argv0);
 
 #endif /* VBACK_DISK_OPTIONS_H */

@@ -17,6 +17,8 @@
 #include <vback/mmio.h>
 #include <vback/xen.h>
 
+#include "config.h"
+#include "ctl_common.h"
 #include "signals.h"
 #include "xen_daemon.h"
 
@@ -32,6 +34,8 @@ struct xd_disk {
 	struct xd_disk *next;
 	struct xen_daemon *xd;
 	char name[48];
+	unsigned int domid;
+	char *path;	    /* the image */
 	struct vback_io io; /* the engine's instance */
 	bool io_open;
 	struct vback_blk *blk;
@@ -43,7 +47,7 @@ struct xd_disk {
 struct xen_daemon {
 	struct xen_daemon_env env;
 	const struct vback_disk_options *o;
-	const struct vback_log *log;
+	struct vback_log *log;
 	struct vback_xen *xen;
 	struct vback_xen_backend *be; /* discovery mode */
 	struct vback_xen_domain *dom; /* explicit mode */
@@ -63,8 +67,9 @@ struct xen_daemon {
 static void finish(struct xen_daemon *xd);
 
 /* Open @path and create the virtio-blk device on it. */
-static int disk_open(struct xen_daemon *xd, const char *name, const char *path,
-		     bool read_only, bool discard, struct xd_disk **out)
+static int disk_open(struct xen_daemon *xd, unsigned int domid,
+		     const char *name, const char *path, bool read_only,
+		     bool discard, struct xd_disk **out)
 {
 	const struct vback_disk_options *o = xd->o;
 	struct vback_io_options io_opts = {
@@ -92,12 +97,19 @@ static int disk_open(struct xen_daemon *xd, const char *name, const char *path,
 	if (!d)
 		return -ENOMEM;
 	d->xd = xd;
+	d->domid = domid;
 	d->read_only = read_only;
 	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->path = strdup(path);
+	if (!d->path) {
+		free(d);
+		return -ENOMEM;
+	}
 	ret = vback_io_open(&io_opts, xd->env.loop, &d->io);
 	if (ret < 0) {
 		vback_logf(xd->log, VBACK_LOG_ERR, "%s: cannot open %s: %s",
 			   name, path, vback_strerror(ret));
+		free(d->path);
 		free(d);
 		return ret;
 	}
@@ -125,6 +137,7 @@ fail:
 	vback_logf(xd->log, VBACK_LOG_ERR, "%s: cannot create the device: %s",
 		   name, vback_strerror(ret));
 	vback_io_close(&d->io);
+	free(d->path);
 	free(d);
 	return ret;
 }
@@ -169,6 +182,7 @@ static void disk_close(struct xd_disk *d)
 			   (unsigned long long)st.io_errors);
 		vback_blk_destroy(d->blk);
 	}
+	free(d->path);
 	free(d);
 }
 
@@ -223,7 +237,7 @@ static int be_add(void *opaque, const struct vback_xen_device_config *cfg,
 			   cfg->backend_path);
 		return -EINVAL;
 	}
-	ret = disk_open(xd, name, cfg->params,
+	ret = disk_open(xd, cfg->domid, name, cfg->params,
 			cfg->read_only || xd->o->read_only, cfg->discard_enable,
 			&d);
 	if (ret < 0)
@@ -442,8 +456,8 @@ int xen_daemon_create(const struct xen_daemon_env *env, struct xen_daemon **out)
 		char name[48];
 
 		snprintf(name, sizeof(name), "dom%d/disk%u", o->domid, i);
-		ret = disk_open(xd, name, x->path, x->read_only || o->read_only,
-				true, &d);
+		ret = disk_open(xd, (unsigned int)o->domid, name, x->path,
+				x->read_only || o->read_only, true, &d);
 		if (ret < 0)
 			goto fail;
 	}
@@ -594,3 +608,123 @@ void xen_daemon_destroy(struct xen_daemon *xd)
 	}
 	free(xd);
 }
+
+/* ------------------------------------------------------------------ */
+/* Control commands                                                    */
+/* ------------------------------------------------------------------ */
+
+static struct xd_disk *find(const struct xen_daemon *xd, const char *name)
+{
+	for (struct xd_disk *d = xd->disks; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+static void disk_json(struct jw *w, struct xd_disk *d)
+{
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, d->name);
+	jw_key(w, "image");
+	jw_string(w, d->path);
+	stats_json_disk(w, d->blk, NULL);
+	jw_object_end(w);
+}
+
+/* Domains in increasing domid order, each with its disks (the list holds
+ * them newest first). */
+static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
+		    char *msg)
+{
+	struct xen_daemon *xd = opaque;
+	long last = -1;
+
+	if (req->name && !find(xd, req->name)) {
+		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
+		return -ENOENT;
+	}
+	jw_object(w);
+	jw_key(w, "mode");
+	jw_string(w, "xen");
+	jw_key(w, "version");
+	jw_string(w, VBACK_VERSION);
+	jw_key(w, "time_ns");
+	jw_u64(w, vback_loop_now(xd->env.loop));
+	jw_key(w, "domains");
+	jw_array(w);
+	for (;;) {
+		long next = -1;
+		struct xd_disk *d;
+
+		for (d = xd->disks; d; d = d->next)
+			if (d->blk && (long)d->domid > last &&
+			    (next < 0 || (long)d->domid < next) &&
+			    (!req->name || !strcmp(req->name, d->name)))
+				next = d->domid;
+		if (next < 0)
+			break;
+		jw_object(w);
+		jw_key(w, "domid");
+		jw_u64(w, (uint64_t)next);
+		jw_key(w, "disks");
+		jw_array(w);
+		for (d = xd->disks; d; d = d->next)
+			if (d->blk && (long)d->domid == next &&
+			    (!req->name || !strcmp(req->name, d->name)))
+				disk_json(w, d);
+		jw_array_end(w);
+		jw_object_end(w);
+		last = next;
+	}
+	jw_array_end(w);
+	jw_object_end(w);
+	return 0;
+}
+
+static int ctl_resize(void *opaque, const struct ctl_request *req, struct jw *w,
+		      char *msg)
+{
+	struct xen_daemon *xd = opaque;
+	struct xd_disk *d = find(xd, req->name);
+	uint64_t size = 0;
+	int ret;
+
+	if (!d || !d->blk) {
+		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
+		return -ENOENT;
+	}
+	ret = vback_blk_refresh_size(d->blk, &size);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot re-read the size: %s",
+			 d->name, vback_strerror(ret));
+		return ret;
+	}
+	if (ret == 1)
+		vback_logf(xd->log, VBACK_LOG_INFO,
+			   "%s: resized to %llu bytes (control)", d->name,
+			   (unsigned long long)size);
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, d->name);
+	jw_key(w, "size");
+	jw_u64(w, size);
+	jw_key(w, "changed");
+	jw_bool(w, ret == 1);
+	jw_object_end(w);
+	return 0;
+}
+
+static int ctl_log_level(void *opaque, const struct ctl_request *req,
+			 struct jw *w, char *msg)
+{
+	struct xen_daemon *xd = opaque;
+
+	return ctl_common_log_level(xd->log, req, w, msg);
+}
+
+const struct ctl_ops xen_daemon_ctl_ops = {
+	.list = ctl_list,
+	.resize = ctl_resize,
+	.log_level = ctl_log_level,
+};

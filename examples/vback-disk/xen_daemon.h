@@ -32,13 +32,14 @@
 #include <vback/loop.h>
 #include <vback/xen.h>
 
+#include "ctl.h"
 #include "options.h"
 
 struct xen_daemon;
 
 struct xen_daemon_env {
 	const struct vback_disk_options *opts; /* borrowed, outlives it */
-	const struct vback_log *log;
+	struct vback_log *log;	       /* borrowed; log-level changes it */
 	const struct vback_loop *loop; /* not owned */
 	enum vback_xen_irq_mode irq_mode;
 	/* Longest wait for in-flight requests at a stop (0: 10 s). */
@@ -57,6 +58,10 @@ void xen_daemon_signal(struct xen_daemon *xd, int signo);
 bool xen_daemon_finished(const struct xen_daemon *xd);
 /* Disks currently open (devices served or being set up). */
 unsigned int xen_daemon_disks(const struct xen_daemon *xd);
+/* The control commands of the Xen mode (list, resize, log-level; disks
+ * come and go with the toolstack, not with add and remove); opaque: the
+ * daemon. */
+extern const struct ctl_ops xen_daemon_ctl_ops;
 /* Tear down everything it created. NULL is a no-op. */
 void xen_daemon_destroy(struct xen_daemon *xd);
 

@@ -10,12 +10,13 @@
 #include <vback/epoll.h>
 #include <vback/xen.h>
 
+#include "control.h"
 #include "modes.h"
 
 #include "xen_daemon.h"
 
 int vback_disk_run_xen(const struct vback_disk_options *opts,
-		       const struct vback_log *log)
+		       struct vback_log *log)
 {
 	struct xen_daemon_env env = {
 		.opts = opts,
@@ -23,6 +24,7 @@ int vback_disk_run_xen(const struct vback_disk_options *opts,
 		.irq_mode = VBACK_XEN_IRQ_AUTO,
 	};
 	struct vback_xen_options xo = { .log = log };
+	struct ctl_server *ctl = NULL;
 	struct xen_daemon *xd = NULL;
 	struct vback_xen *xen = NULL;
 	struct vback_loop *loop;
@@ -52,11 +54,29 @@ int vback_disk_run_xen(const struct vback_disk_options *opts,
 	ret = xen_daemon_start(xd, xen);
 	if (ret < 0)
 		goto out;
+	if (opts->control) {
+		struct ctl_server_options co = {
+			.path = opts->control,
+			.loop = loop,
+			.log = log,
+			.ops = &xen_daemon_ctl_ops,
+			.opaque = xd,
+		};
+
+		ret = ctl_server_create(&co, &ctl);
+		if (ret < 0) {
+			vback_logf(log, VBACK_LOG_ERR,
+				   "cannot create the control socket %s: %s",
+				   opts->control, vback_strerror(ret));
+			goto out;
+		}
+	}
 	ret = vback_loop_run(loop);
 	if (ret < 0)
 		vback_logf(log, VBACK_LOG_ERR, "event loop failed: %s",
 			   vback_strerror(ret));
 out:
+	ctl_server_destroy(ctl);
 	xen_daemon_destroy(xd);
 	vback_xen_destroy(xen);
 	vback_epoll_loop_destroy(loop);

@@ -199,12 +199,13 @@ enum vback_disk_parse vback_disk_xen_finish(struct vback_disk_options *o,
 		if (!explicit)
 			return VBACK_DISK_RUN;
 		fprintf(stderr,
-			"%s: --domid and --disk are Xen options; they do not "
-			"go with --vhost-user\n",
+			"%s: --domid and --disk path=,base=,irq= are Xen "
+			"options; they do not go with --vhost-user or --disk "
+			"socket=\n",
 			argv0);
 		return VBACK_DISK_EXIT_USAGE;
 	}
-	if (o->image) {
+	if (o->nr_images) {
 		fprintf(stderr,
 			"%s: --image goes with --vhost-user SOCKET; Xen disks "
 			"come from xenstore or --domid N --disk SPEC\n",

@@ -138,6 +138,12 @@ struct vback_blk_options {
 	/** For log lines, e.g. "dom3/xvda"; copied (up to 63 bytes). NULL:
 	 *  "blk". */
 	const char *name;
+	/**
+	 * Keep a latency histogram per queue (struct vback_blk_queue_stats):
+	 * costs two reads of the loop's clock (vback_loop_now()) per request.
+	 * Off: the histogram stays zero.
+	 */
+	bool latency_histogram;
 };
 
 /**
@@ -204,6 +210,41 @@ struct vback_blk_stats {
  */
 VBACK_API void vback_blk_get_stats(const struct vback_blk *blk,
 				   struct vback_blk_stats *stats);
+
+/** Buckets of the latency histogram of struct vback_blk_queue_stats. */
+#define VBACK_BLK_LATENCY_BUCKETS 24
+
+/**
+ * Counters of one queue of a virtio-blk device, for monitoring (per-queue
+ * rates, in-flight requests, latency). Cumulative over the device's life
+ * like struct vback_blk_stats: a reset does not clear them, and the sum
+ * of @req over the queues is what vback_blk_get_stats() returns.
+ */
+struct vback_blk_queue_stats {
+	/** This queue's requests, counted as struct vback_blk_stats counts. */
+	struct vback_blk_stats req;
+	/** Requests taken from the queue's ring and not answered yet (now;
+	 *  those orphaned by a reset are no longer the queue's). */
+	unsigned int inflight;
+	/**
+	 * How long the requests counted in @req took, from the moment the
+	 * device took them off the ring to the moment it wrote their status,
+	 * on the loop's clock. Bucket 0: under 1 us; bucket i (1 ..
+	 * VBACK_BLK_LATENCY_BUCKETS - 2): from 2^(i-1) to under 2^i us; the
+	 * last bucket: 2^(VBACK_BLK_LATENCY_BUCKETS - 2) us (about 4.2 s) and
+	 * more. All zero unless vback_blk_options.latency_histogram was set.
+	 */
+	uint64_t latency[VBACK_BLK_LATENCY_BUCKETS];
+};
+
+/**
+ * Copy the counters of queue @q of @blk into *@stats. On the device's
+ * thread. Returns 0, or -EINVAL when @q is not one of the device's queues
+ * (0 .. num_queues - 1) or @stats is NULL.
+ */
+VBACK_API int vback_blk_get_queue_stats(const struct vback_blk *blk,
+					unsigned int q,
+					struct vback_blk_queue_stats *stats);
 
 /* ------------------------------------------------------------------ */
 /* virtio-rng                                                          */

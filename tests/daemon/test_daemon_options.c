@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vback-disk's command line (examples/vback-disk/options.c and
- * xen_options.c): the Xen mode is the default, --domid/--disk build the
- * explicit configuration, and every mistake is a usage error.
+ * vback-disk's command line (examples/vback-disk/options.c,
+ * xen_options.c and vhu_options.c): the Xen mode is the default,
+ * --domid/--disk build the explicit configuration, vhost-user disks come
+ * as --vhost-user/--image pairs or --disk socket=..., and every mistake is
+ * a usage error.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 
 #include "config.h"
 #include "options.h"
+#include "vhu_options.h"
 #include "xen_options.h"
 
 /* Virtio-mmio interrupts are GIC SPIs (32..1019) on Arm, ISA lines on x86:
@@ -54,6 +57,7 @@ static enum vback_disk_parse parse(const char *const *args)
 	argv[argc] = NULL;
 	stderr = fopen("/dev/null", "w");
 	assert_non_null(stderr);
+	vback_disk_options_free(&opts); /* the previous parse's */
 	r = vback_disk_parse_options(argc, argv, &opts);
 	fclose(stderr);
 	stderr = saved;
@@ -202,6 +206,160 @@ static void test_usage_errors(void **state)
 	assert_int_equal(opts.mode, VBACK_DISK_MODE_VHOST_USER);
 }
 
+static void test_vhost_user_pairs(void **state)
+{
+	const struct vback_disk_vhu_disk *d = opts.vhu_disks;
+
+	(void)state;
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_VHOST_USER);
+	assert_int_equal(opts.nr_vhu_disks, 1);
+	assert_string_equal(d[0].socket, "/s");
+	assert_string_equal(d[0].image, "/a");
+	assert_null(d[0].name);
+	assert_int_equal(d[0].queues, 0);
+	assert_int_equal(opts.queues, 0); /* the mode's default: 64 */
+	/* The old order still works; --serial, --ro, --queues apply. */
+	assert_int_equal(PARSE("--image", "/a", "--serial", "SN", "--ro",
+			       "--queues", "4", "--vhost-user", "/s"),
+			 VBACK_DISK_RUN);
+	assert_string_equal(d[0].image, "/a");
+	assert_string_equal(d[0].serial, "SN");
+	assert_true(opts.read_only);
+	assert_int_equal(opts.queues, 4);
+	/* Pairs in order, however interleaved. */
+	assert_int_equal(PARSE("--image", "/a", "--vhost-user", "/s1",
+			       "--vhost-user", "/s2", "--image", "/b",
+			       "--vhost-user", "/s3", "--image", "/c"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.nr_vhu_disks, 3);
+	assert_string_equal(d[0].socket, "/s1");
+	assert_string_equal(d[0].image, "/a");
+	assert_string_equal(d[1].socket, "/s2");
+	assert_string_equal(d[1].image, "/b");
+	assert_string_equal(d[2].socket, "/s3");
+	assert_string_equal(d[2].image, "/c");
+	assert_null(opts.control);
+}
+
+static void test_vhost_user_disk_specs(void **state)
+{
+	const struct vback_disk_vhu_disk *d = opts.vhu_disks;
+
+	(void)state;
+	assert_int_equal(PARSE("--vhost-user", "/s0", "--image", "/i0",
+			       "--disk",
+			       "socket=/s1,image=/i 1,name=db.1,ro,serial="
+			       "12345678901234567890,queues=8",
+			       "--disk", "image=/i2,socket=/s2,rw", "--control",
+			       "/c"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_VHOST_USER);
+	assert_int_equal(opts.nr_vhu_disks, 3);
+	assert_string_equal(d[0].socket, "/s0");
+	assert_string_equal(d[1].socket, "/s1");
+	assert_string_equal(d[1].image, "/i 1");
+	assert_string_equal(d[1].name, "db.1");
+	assert_true(d[1].read_only);
+	assert_string_equal(d[1].serial, "12345678901234567890");
+	assert_int_equal(d[1].queues, 8);
+	assert_string_equal(d[2].socket, "/s2");
+	assert_string_equal(d[2].image, "/i2");
+	assert_false(d[2].read_only);
+	assert_null(d[2].name);
+	assert_string_equal(opts.control, "/c");
+	/* No disk yet: they come over the control socket. */
+	assert_int_equal(PARSE("--transport", "vhost-user", "--control", "/c"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.mode, VBACK_DISK_MODE_VHOST_USER);
+	assert_int_equal(opts.nr_vhu_disks, 0);
+}
+
+static void test_vhost_user_errors(void **state)
+{
+	static const char *const bad_specs[] = {
+		"socket=/s",			 /* no image */
+		"socket=/s,image=",		 /* empty */
+		"socket=/s,image=/i,",		 /* trailing comma */
+		"socket=/s,,image=/i",		 /* empty item */
+		"socket=/s,image=/i,image=/j",	 /* twice */
+		"socket=/s,image=/i,ro=1",	 /* flag with a value */
+		"socket=/s,image=/i,speed=fast", /* unknown */
+		"socket=/s,image=/i,name=-a",	 /* bad name */
+		"socket=/s,image=/i,name=a/b",	 /* bad name */
+		"socket=/s,image=/i,name=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"socket=/s,image=/i,serial=123456789012345678901",
+		"socket=/s,image=/i,queues=0",
+		"socket=/s,image=/i,queues=65",
+		"socket=/s,image=/i,queues=4x",
+		"socket=/s,image=/i,queues=-1",
+	};
+	struct vback_disk_vhu_disk d;
+	char err[256], spec[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
+		snprintf(spec, sizeof(spec), "%s", bad_specs[i]);
+		err[0] = '\0';
+		if (vback_disk_vhu_parse_disk(spec, &d, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("accepted: '%s'", bad_specs[i]);
+		assert_true(strlen(err) > 5);
+		/* ... and the command line says so. */
+		assert_int_equal(PARSE("--disk", bad_specs[i]),
+				 VBACK_DISK_EXIT_USAGE);
+	}
+	/* Pairs that do not pair. */
+	assert_int_equal(PARSE("--vhost-user", "/s1", "--vhost-user", "/s2",
+			       "--image", "/a"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--vhost-user", "/s1", "--image", "/a",
+			       "--image", "/b"),
+			 VBACK_DISK_EXIT_USAGE);
+	/* --serial: one disk only. */
+	assert_int_equal(PARSE("--vhost-user", "/s1", "--image", "/a",
+			       "--vhost-user", "/s2", "--image", "/b",
+			       "--serial", "x"),
+			 VBACK_DISK_EXIT_USAGE);
+	/* One socket, or one name, for two disks. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a", "--disk",
+			       "socket=/s,image=/b"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--vhost-user", "/s1", "--image", "/a", "--disk",
+			       "socket=/s2,image=/b,name=disk0"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--disk", "socket=/s1,image=/a,name=x", "--disk",
+			       "socket=/s2,image=/b,name=x"),
+			 VBACK_DISK_EXIT_USAGE);
+	/* Transports that do not mix. */
+	assert_int_equal(PARSE("--disk", "socket=/s,image=/a", "--domid", "3"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--transport", "xen", "--vhost-user", "/s",
+			       "--image", "/a"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--transport", "nfs"), VBACK_DISK_EXIT_USAGE);
+	/* No disk and nowhere to add one. */
+	assert_int_equal(PARSE("--transport", "vhost-user"),
+			 VBACK_DISK_EXIT_USAGE);
+	/* Names. */
+	assert_true(vback_disk_name_ok("a"));
+	assert_true(vback_disk_name_ok("Disk-1_x.2"));
+	assert_true(vback_disk_name_ok("0"));
+	assert_false(vback_disk_name_ok(""));
+	assert_false(vback_disk_name_ok(".a"));
+	assert_false(vback_disk_name_ok("a b"));
+	assert_false(vback_disk_name_ok("dom3/51712"));
+	assert_false(vback_disk_name_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+static int free_opts(void **state)
+{
+	(void)state;
+	vback_disk_options_free(&opts);
+	return 0;
+}
+
 static void test_help_and_version(void **state)
 {
 	(void)state;
@@ -216,8 +374,11 @@ int main(void)
 		cmocka_unit_test(test_explicit_disks),
 		cmocka_unit_test(test_disk_spec_errors),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_vhost_user_pairs),
+		cmocka_unit_test(test_vhost_user_disk_specs),
+		cmocka_unit_test(test_vhost_user_errors),
 		cmocka_unit_test(test_help_and_version),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, free_opts);
 }

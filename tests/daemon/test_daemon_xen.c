@@ -31,6 +31,7 @@
 #include "fake_xen_priv.h"
 #include "guest_driver.h"
 #include "guest_mem.h"
+#include "ctl.h"
 #include "options.h"
 #include "xen_daemon.h"
 #include "xen_priv.h"
@@ -542,6 +543,75 @@ static bool engine_usable(struct fixture *f)
  * devices, server, mappings and ports go, the other keeps working; and it
  * comes back with the same domid and finds its data.
  */
+/* ---- the control commands of the Xen mode (ctl.h) ---- */
+
+static struct json_value ctl_nodes[2048];
+static char ctl_strings[1 << 18];
+static const struct json_parser ctl_jp = {
+	.nodes = ctl_nodes,
+	.max_nodes = 2048,
+	.strings = ctl_strings,
+	.strings_size = sizeof(ctl_strings),
+};
+
+/* The reply to @line, parsed; @text keeps its text (valid until the next
+ * call). */
+static const struct json_value *ctl(struct fixture *f, const char *line)
+{
+	static char text[1 << 17];
+	const struct json_value *v;
+	struct ctl_pending p = { 0 };
+	struct json_error err;
+	struct jw w;
+
+	jw_init(&w, sizeof(text) - 1);
+	assert_int_equal(ctl_handle_line(&xen_daemon_ctl_ops, f->xd, &ctl_jp,
+					 line, strlen(line), &w, &p),
+			 CTL_REPLIED);
+	memcpy(text, w.buf, w.len);
+	text[w.len] = '\0';
+	jw_free(&w);
+	assert_int_equal(json_parse(&ctl_jp, text, strlen(text) - 1, &v, &err),
+			 0);
+	return v;
+}
+
+/* list shows every domain with its disks and their counters; resize and
+ * log-level work; add and remove are the toolstack's, not ours. */
+static void check_control(struct fixture *f)
+{
+	const struct json_value *r, *ok, *dom, *disk;
+	char line[160];
+
+	r = ctl(f, "{\"id\":1,\"cmd\":\"list\"}");
+	ok = json_get(r, "ok");
+	assert_non_null(ok);
+	assert_string_equal(json_get(ok, "mode")->str, "xen");
+	dom = json_get(ok, "domains")->child;
+	assert_int_equal(json_get(dom, "domid")->i, 5);
+	assert_int_equal(json_get(dom, "disks")->count, 2);
+	assert_int_equal(json_get(dom->next, "domid")->i, 7);
+	assert_null(dom->next->next);
+	disk = json_get(dom->next, "disks")->child;
+	assert_true(json_get(json_get(disk, "totals"), "writes")->i >= 1);
+	assert_true(json_get(json_get(disk, "totals"), "reads")->i >= 1);
+	assert_int_equal(json_get(json_get(disk, "queues")->child, "queue")->i,
+			 0);
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"resize\",\"args\":{\"name\":\"%s\"}}",
+		 json_get(disk, "name")->str);
+	r = ctl(f, line);
+	assert_false(json_get(json_get(r, "ok"), "changed")->b);
+	r = ctl(f, "{\"cmd\":\"list\",\"args\":{\"name\":\"dom9/1\"}}");
+	assert_int_equal(json_get(json_get(r, "error"), "code")->i, -ENOENT);
+	r = ctl(f, "{\"cmd\":\"add\",\"args\":{\"socket\":\"s\","
+		   "\"image\":\"i\"}}");
+	assert_int_equal(json_get(json_get(r, "error"), "code")->i,
+			 CTL_E_COMMAND);
+	r = ctl(f, "{\"cmd\":\"log-level\"}");
+	assert_non_null(json_get(r, "ok"));
+}
+
 static void test_two_domains(void **state)
 {
 	static uint8_t burst[8][4096];
@@ -589,6 +659,7 @@ static void test_two_domains(void **state)
 	assert_true(fake_dom_irqs(b.d, b.disk[1].irq) > 0);
 	assert_true(gdrv_interrupt(a.disk[0].drv) & 1);
 	check_fake(&f);
+	check_control(&f);
 
 	/* Domain 5 dies with writes in flight on both disks. */
 	handles = fake_xen_open_handles(f.fx);

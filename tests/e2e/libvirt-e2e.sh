@@ -207,7 +207,8 @@ while :; do
 	state=$(virsh_ domstate "$name" --reason 2>&1) || die "virsh domstate: $state"
 	case "$state" in
 	"shut off"*) break ;;
-	running*) ;;
+	# Powering off: "in shutdown" until QEMU is gone.
+	running* | "in shutdown"*) ;;
 	*) die "the guest is '$state', not running" ;;
 	esac
 	if [ $resized = 0 ] && grep -aqs 'VBACK: RESIZE-REQUEST' "$serial"; then

@@ -5,9 +5,11 @@
 # running QEMU that fails within seconds, not at a test's time limit.
 #
 # vback_qemu_cmd SOCKET VMLINUX INITRAMFS SMP QUEUES SERIAL APPEND...
-#   sets the array QEMU_CMD. SERIAL is a QEMU -serial argument (stdio,
-#   file:PATH). The accelerator is accel.sh's choice (KVM only once a
-#   probe boot proved it runs this guest, else TCG).
+#   sets the array QEMU_CMD. QUEUES "default" leaves num-queues out (QEMU
+#   then asks for one queue per vCPU). SERIAL is a QEMU -serial argument
+#   (stdio, file:PATH). The accelerator is accel.sh's choice (KVM only once
+#   a probe boot proved it runs this guest, else TCG). More vhost-user
+#   disks: append -chardev/-device pairs to QEMU_CMD.
 #
 # vback_qemu_start LOG [SERIAL_LOG]
 #   runs QEMU_CMD in the background with a QMP socket, its stdout and
@@ -33,7 +35,9 @@ _vback_e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 vback_qemu_cmd() {
 	local sock=$1 vmlinux=$2 initramfs=$3 smp=$4 queues=$5 serial=$6
+	local dev=vhost-user-blk-pci,chardev=vu0
 	shift 6
+	[ "$queues" = default ] || dev+=",num-queues=$queues"
 	vback_accel "$vmlinux" "$initramfs"
 	# memfd memory shared with the back-end (vhost-user needs an fd per
 	# region); the uncompressed vmlinux boots through its PVH note.
@@ -46,7 +50,7 @@ vback_qemu_cmd() {
 		-append "console=ttyS0 quiet loglevel=0 panic=-1 $*"
 		-serial "$serial"
 		-chardev socket,id=vu0,path="$sock"
-		-device vhost-user-blk-pci,chardev=vu0,num-queues="$queues")
+		-device "$dev")
 }
 
 vback_qemu_start() {

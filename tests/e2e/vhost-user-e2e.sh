@@ -100,7 +100,7 @@ run_guest() {
 	[ $rc = 2 ] && why=$QEMU_WHY
 	if [ -n "$why" ]; then
 		vback_qemu_stop
-		echo "--- serial"; cat "$log" 2>/dev/null
+		echo "--- serial"; cat "$log" 2>/dev/null || true
 		echo "--- qemu (stdout and stderr, last lines)"; vback_qemu_tail "$work/$name.qemu"
 		die "$name: $why"
 	fi

@@ -50,6 +50,11 @@ void fx_pump(void *opaque)
 	tio_pump(f->loop);
 }
 
+static uint64_t fx_clock(void *opaque)
+{
+	return *(const uint64_t *)opaque;
+}
+
 int fx_setup(struct fx *f, const struct fx_options *o)
 {
 	const struct gmem_region regions[] = {
@@ -71,8 +76,9 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	f->log.fn = fx_log;
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
-	hooks.now_ns = fx_now;
-	hooks.opaque = f;
+	/* The loop's clock: the test's variable, or f->now_ns. */
+	hooks.now_ns = o->clock_ns ? fx_clock : fx_now;
+	hooks.opaque = o->clock_ns ? (void *)o->clock_ns : (void *)f;
 	if (vback_simple_loop_create(&hooks, &f->loop))
 		return -ENOMEM;
 	tio = o->tio;

@@ -39,6 +39,8 @@ struct fx_options {
 	struct gdrv_options drv;      /* .access/.mem/.heap filled in */
 	uint64_t transport_features;
 	bool no_probe; /* stop before the driver probes */
+	/* The loop's clock reads *clock_ns (NULL: fx.now_ns). */
+	uint64_t *clock_ns;
 };
 
 struct fx {

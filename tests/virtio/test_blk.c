@@ -681,6 +681,96 @@ static void test_blocked_retried_after_orphan(void **state)
 	fx_teardown(&f);
 }
 
+/* Per-queue counters add up to the device's; the histogram puts each
+ * request where the loop's clock says it belongs. */
+static void test_queue_stats_and_latency(void **state)
+{
+	uint8_t buf[1024];
+	struct gdrv_blk_req r = { 0 };
+	struct vback_blk_queue_stats qs[2];
+	struct vback_blk_stats st;
+	struct gdrv_done d;
+	struct fx_options o = { 0 };
+	uint64_t clock = 1000000;
+	struct fx f;
+
+	(void)state;
+	o.blk.num_queues = 2;
+	o.blk.latency_histogram = true;
+	o.drv.num_queues = 2;
+	o.drv.max_data = 4096;
+	o.clock_ns = &clock;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	/* Queue 1: a 1 KiB read held by the IO layer for 5 ms. */
+	tio_hold(f.io, true);
+	r.type = VIRTIO_BLK_T_IN;
+	r.data = buf;
+	r.len = sizeof(buf);
+	assert_true(gdrv_submit(f.drv, 1, &r) >= 0);
+	gdrv_kick(f.drv, 1, false);
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 1, &qs[1]), 0);
+	assert_int_equal(qs[1].inflight, 1);
+	assert_int_equal(qs[1].req.reads, 0);
+	clock += 5000000;
+	assert_int_equal(tio_release(f.io, 0), 1);
+	gdrv_interrupt(f.drv);
+	assert_int_equal(gdrv_poll(f.drv, 1, &d, 1), 1);
+	/* Queue 0: a write answered at once (no time passes), and a request
+	 * of an unknown type. */
+	tio_hold(f.io, false);
+	r.type = VIRTIO_BLK_T_OUT;
+	r.len = 512;
+	assert_int_equal(gdrv_blk_rw(f.drv, 0, VIRTIO_BLK_T_OUT, 0, buf, 512,
+				     1),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(gdrv_blk_rw(f.drv, 0, 77, 0, NULL, 0, 0),
+			 VIRTIO_BLK_S_UNSUPP);
+
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 0, &qs[0]), 0);
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 1, &qs[1]), 0);
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 2, &qs[1]), -EINVAL);
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 0, NULL), -EINVAL);
+	assert_int_equal(qs[1].inflight, 0);
+	assert_int_equal(qs[1].req.reads, 1);
+	assert_int_equal(qs[1].req.bytes_read, sizeof(buf));
+	assert_int_equal(qs[1].req.writes, 0);
+	assert_int_equal(qs[0].req.writes, 1);
+	assert_int_equal(qs[0].req.bytes_written, 512);
+	assert_int_equal(qs[0].req.unsupported, 1);
+	vback_blk_get_stats(f.blk, &st);
+	assert_int_equal(st.reads, qs[0].req.reads + qs[1].req.reads);
+	assert_int_equal(st.writes, qs[0].req.writes + qs[1].req.writes);
+	assert_int_equal(st.unsupported,
+			 qs[0].req.unsupported + qs[1].req.unsupported);
+	/* 5 ms = 5000 us: bucket 13 holds [4096, 8192) us. */
+	for (unsigned int b = 0; b < VBACK_BLK_LATENCY_BUCKETS; b++) {
+		assert_int_equal(qs[1].latency[b], b == 13 ? 1 : 0);
+		assert_int_equal(qs[0].latency[b], b == 0 ? 2 : 0);
+	}
+	fx_teardown(&f);
+}
+
+/* Without latency_histogram the histogram stays empty. */
+static void test_latency_off(void **state)
+{
+	uint8_t buf[512];
+	struct vback_blk_queue_stats qs;
+	struct fx_options o = { 0 };
+	uint64_t clock = 123456789;
+	struct fx f;
+
+	(void)state;
+	o.clock_ns = &clock;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(gdrv_blk_rw(f.drv, 0, VIRTIO_BLK_T_IN, 0, buf, 512, 1),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(vback_blk_get_queue_stats(f.blk, 0, &qs), 0);
+	assert_int_equal(qs.req.reads, 1);
+	for (unsigned int b = 0; b < VBACK_BLK_LATENCY_BUCKETS; b++)
+		assert_int_equal(qs.latency[b], 0);
+	fx_teardown(&f);
+}
+
 static void test_legacy_mmio(void **state)
 {
 	uint8_t out[1024], in[1024];
@@ -851,6 +941,8 @@ int main(void)
 		cmocka_unit_test(test_resize_whole_logical_blocks),
 		cmocka_unit_test(test_multiqueue),
 		cmocka_unit_test(test_blocked_retried_after_orphan),
+		cmocka_unit_test(test_queue_stats_and_latency),
+		cmocka_unit_test(test_latency_off),
 		cmocka_unit_test(test_legacy_mmio),
 		cmocka_unit_test(test_capped_translations),
 		cmocka_unit_test(test_rings_in_pieces),

@@ -1,0 +1,815 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vback-disk's vhost-user mode: disks (an image, a virtio-blk device, a
+ * vhost-user socket each) that come and go, on one loop. Wiring only: the
+ * transport speaks vhost-user, the virtio layer is the device, the IO
+ * layer the image. See vhu_daemon.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vback/io.h>
+#include <vback/vhost_user.h>
+
+#include "config.h"
+#include "ctl_common.h"
+#include "signals.h"
+#include "vhu_daemon.h"
+#include "vhu_options.h"
+
+#define DRAIN_TIMEOUT_MS 10000u
+/* Disks one process serves at most (the command line allows fewer). */
+#define MAX_DISKS  256u
+#define MAX_QUEUES VBACK_VHU_MAX_QUEUES
+
+struct vhu_disk {
+	struct vhu_disk *next;
+	struct vhu_daemon *vd;
+	/* What this disk runs on: the daemon's loop today; a thread of its
+	 * own can bring another. */
+	const struct vback_loop *loop;
+	const struct vback_log *log;
+	char name[VBACK_DISK_NAME_MAX + 1];
+	char *socket;
+	char *image;
+	struct vback_io io;
+	bool io_open;
+	struct vback_blk *blk;
+	struct vback_vhu *vhu;
+	/* Removal: quiesce (drain, flush), drop the front-end, close. */
+	bool removing;
+	bool drained; /* the quiesce finished, or its wait timed out */
+	bool forced;  /* timed out: close with requests in flight */
+	int result;
+	struct vback_work reap;
+	struct vback_timer deadline;
+	void (*done)(void *opaque, int result);
+	void *done_opaque;
+	/* The current front-end's session, for the summary when it leaves. */
+	struct vback_blk_stats blk_at_start;
+	struct vback_vhu_queue_stats q_at_start[MAX_QUEUES];
+	uint64_t q_req_at_start[MAX_QUEUES];
+	struct timespec t_start;
+};
+
+struct vhu_daemon {
+	struct vhu_daemon_env env;
+	const struct vback_disk_options *o;
+	struct vback_log *log;
+	struct vhu_disk *disks; /* in the order they were added */
+	unsigned int nr_disks;
+	unsigned int next_index; /* for the next disk<N> name */
+	int sig_fd;
+	bool stopping;
+	bool finished;
+};
+
+/* ------------------------------------------------------------------ */
+/* Sessions: what a front-end did, for the log                         */
+/* ------------------------------------------------------------------ */
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static uint64_t requests(const struct vback_blk_stats *s)
+{
+	return s->reads + s->writes + s->flushes + s->discards +
+	       s->write_zeroes + s->get_ids + s->unsupported + s->io_errors;
+}
+
+static void session_start(struct vhu_disk *d)
+{
+	unsigned int nq = vback_dev_num_queues(vback_blk_dev(d->blk));
+
+	vback_blk_get_stats(d->blk, &d->blk_at_start);
+	for (unsigned int q = 0; q < nq && q < MAX_QUEUES; q++) {
+		struct vback_blk_queue_stats qs;
+
+		vback_vhu_get_queue_stats(d->vhu, q, &d->q_at_start[q]);
+		vback_blk_get_queue_stats(d->blk, q, &qs);
+		d->q_req_at_start[q] = requests(&qs.req);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &d->t_start);
+}
+
+/* Lines a person (and the e2e tests) can read; queues the front-end did
+ * not use are left out. */
+static void session_summary(struct vhu_disk *d)
+{
+	const struct vback_blk_stats *a = &d->blk_at_start;
+	unsigned int nq = vback_dev_num_queues(vback_blk_dev(d->blk));
+	struct vback_blk_stats b;
+	double secs = seconds_since(&d->t_start);
+	double mib_r, mib_w;
+
+	vback_blk_get_stats(d->blk, &b);
+	mib_r = (double)(b.bytes_read - a->bytes_read) / (1024.0 * 1024.0);
+	mib_w = (double)(b.bytes_written - a->bytes_written) /
+		(1024.0 * 1024.0);
+	vback_logf(d->log, VBACK_LOG_INFO,
+		   "%s: session: %.1f s, reads=%llu (%.1f MiB, avg %.1f "
+		   "MiB/s) writes=%llu (%.1f MiB, avg %.1f MiB/s) "
+		   "flushes=%llu discards=%llu write_zeroes=%llu get_ids=%llu "
+		   "unsupported=%llu io_errors=%llu",
+		   d->name, secs, (unsigned long long)(b.reads - a->reads),
+		   mib_r, secs > 0 ? mib_r / secs : 0.0,
+		   (unsigned long long)(b.writes - a->writes), mib_w,
+		   secs > 0 ? mib_w / secs : 0.0,
+		   (unsigned long long)(b.flushes - a->flushes),
+		   (unsigned long long)(b.discards - a->discards),
+		   (unsigned long long)(b.write_zeroes - a->write_zeroes),
+		   (unsigned long long)(b.get_ids - a->get_ids),
+		   (unsigned long long)(b.unsupported - a->unsupported),
+		   (unsigned long long)(b.io_errors - a->io_errors));
+	for (unsigned int q = 0; q < nq && q < MAX_QUEUES; q++) {
+		struct vback_vhu_queue_stats vs;
+		struct vback_blk_queue_stats qs;
+		uint64_t kicks, calls, reqs;
+
+		if (vback_vhu_get_queue_stats(d->vhu, q, &vs) < 0 ||
+		    vback_blk_get_queue_stats(d->blk, q, &qs) < 0)
+			break;
+		kicks = vs.kicks - d->q_at_start[q].kicks;
+		calls = vs.calls - d->q_at_start[q].calls;
+		reqs = requests(&qs.req) - d->q_req_at_start[q];
+		if (!kicks && !calls && !reqs)
+			continue;
+		vback_logf(d->log, VBACK_LOG_INFO,
+			   "%s: session: queue %u: kicks=%llu calls=%llu "
+			   "requests=%llu",
+			   d->name, q, (unsigned long long)kicks,
+			   (unsigned long long)calls, (unsigned long long)reqs);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Disks                                                               */
+/* ------------------------------------------------------------------ */
+
+static void finish(struct vhu_daemon *vd)
+{
+	vd->finished = true;
+	vback_loop_stop(vd->env.loop);
+}
+
+static void unlink_disk(struct vhu_disk *d)
+{
+	struct vhu_daemon *vd = d->vd;
+
+	for (struct vhu_disk **pp = &vd->disks; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			vd->nr_disks--;
+			return;
+		}
+	}
+}
+
+/*
+ * Close everything of @d, in the order of vback_blk_destroy(): the
+ * transport (rings stopped, front-end gone), the IO (completes what is in
+ * flight), the device. Then tell whoever asked for the removal.
+ */
+static void disk_free(struct vhu_disk *d)
+{
+	void (*done)(void *, int) = d->done;
+	void *done_opaque = d->done_opaque;
+	int result = d->result;
+
+	vback_loop_cancel(d->loop, &d->reap);
+	vback_timer_cancel(d->loop, &d->deadline);
+	if (d->vhu)
+		vback_vhu_destroy(d->vhu);
+	if (d->io_open)
+		vback_io_close(&d->io);
+	if (d->blk)
+		vback_blk_destroy(d->blk);
+	free(d->socket);
+	free(d->image);
+	free(d);
+	if (done)
+		done(done_opaque, result);
+}
+
+/* After the drain: drop the front-end; once its IO is idle, close. */
+static void disk_reap(void *opaque)
+{
+	struct vhu_disk *d = opaque;
+	struct vhu_daemon *vd = d->vd;
+
+	/* DISCONNECTED, and IDLE unless IO is still in flight, are
+	 * reported from inside; IDLE posts this again, cancelled below. */
+	if (vback_vhu_connected(d->vhu))
+		vback_vhu_disconnect(d->vhu);
+	if (vback_vhu_draining(d->vhu) && !d->forced)
+		return; /* IDLE posts this again */
+	vback_logf(d->log, VBACK_LOG_INFO, "%s: removed (socket %s closed)",
+		   d->name, d->socket);
+	unlink_disk(d);
+	disk_free(d);
+	if (vd->stopping && !vd->disks && !vd->finished) {
+		vback_logf(vd->log, VBACK_LOG_INFO,
+			   "stopped: every disk drained and flushed");
+		finish(vd);
+	}
+}
+
+static void disk_quiesced(void *opaque, int result)
+{
+	struct vhu_disk *d = opaque;
+
+	if (result < 0)
+		vback_logf(d->log, VBACK_LOG_ERR, "%s: flush failed: %s",
+			   d->name, vback_strerror(result));
+	else
+		vback_logf(d->log, VBACK_LOG_INFO,
+			   "%s: in-flight requests done, image flushed",
+			   d->name);
+	d->drained = true;
+	d->result = result;
+	vback_timer_cancel(d->loop, &d->deadline);
+	vback_loop_post(d->loop, &d->reap);
+}
+
+static void disk_deadline(void *opaque)
+{
+	struct vhu_disk *d = opaque;
+
+	vback_logf(d->log, VBACK_LOG_WARN,
+		   "%s: %u requests still in flight after %u ms: closing "
+		   "without them",
+		   d->name, vback_dev_inflight(vback_blk_dev(d->blk)),
+		   d->vd->env.drain_timeout_ms);
+	d->drained = true;
+	d->forced = true;
+	d->result = -ETIMEDOUT;
+	vback_loop_post(d->loop, &d->reap);
+}
+
+static int disk_remove(struct vhu_disk *d, void (*done)(void *, int),
+		       void *opaque)
+{
+	struct vback_dev *dev = vback_blk_dev(d->blk);
+
+	if (d->removing)
+		return -EBUSY;
+	d->removing = true;
+	d->done = done;
+	d->done_opaque = opaque;
+	vback_logf(d->log, VBACK_LOG_INFO,
+		   "%s: removing: %u requests in flight", d->name,
+		   vback_dev_inflight(dev));
+	/* No new request; what is in flight reaches the guest; flush. */
+	if (vback_dev_quiesce(dev, disk_quiesced, d) < 0) {
+		d->drained = true;
+		vback_loop_post(d->loop, &d->reap);
+		return 0;
+	}
+	vback_timer_arm(d->loop, &d->deadline,
+			(uint64_t)d->vd->env.drain_timeout_ms * 1000000u, 0);
+	return 0;
+}
+
+static void on_vhu_event(void *opaque, enum vback_vhu_event ev)
+{
+	struct vhu_disk *d = opaque;
+
+	switch (ev) {
+	case VBACK_VHU_CONNECTED:
+		session_start(d); /* the transport logs the connection */
+		break;
+	case VBACK_VHU_DISCONNECTED:
+		break;
+	case VBACK_VHU_IDLE:
+		session_summary(d);
+		if (d->removing) {
+			if (d->drained)
+				vback_loop_post(d->loop, &d->reap);
+		} else {
+			vback_logf(d->log, VBACK_LOG_INFO,
+				   "%s: waiting for the next front-end",
+				   d->name);
+		}
+		break;
+	}
+}
+
+static struct vhu_disk *find(const struct vhu_daemon *vd, const char *name)
+{
+	for (struct vhu_disk *d = vd->disks; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+static struct vhu_disk *find_socket(const struct vhu_daemon *vd,
+				    const char *path)
+{
+	for (struct vhu_disk *d = vd->disks; d; d = d->next)
+		if (!strcmp(d->socket, path))
+			return d;
+	return NULL;
+}
+
+/* Open the image, create the device and the transport of @d. */
+static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
+		     char *msg)
+{
+	const struct vback_disk_options *o = d->vd->o;
+	bool ro = s->read_only || o->read_only;
+	struct vback_io_options io_opts = {
+		.path = d->image,
+		.engine = o->engine,
+		.read_only = ro,
+		.direct = o->direct,
+		.log = d->log,
+	};
+	struct vback_blk_options blk_opts = {
+		.num_queues = s->queues	  ? s->queues
+			      : o->queues ? o->queues
+					  : MAX_QUEUES,
+		.queue_size = (uint16_t)o->queue_size,
+		.read_only = ro,
+		/* Write-back caching: guests then send flushes. */
+		.writeback = true,
+		.log = d->log,
+		.name = d->name,
+		.latency_histogram = true,
+	};
+	struct vback_vhu_options vo = {
+		.socket_path = d->socket,
+		.event = on_vhu_event,
+		.opaque = d,
+		.log = d->log,
+		.name = d->name,
+		.loop = d->loop,
+	};
+	struct vback_io_caps caps;
+	int ret;
+
+	ret = vback_io_open(&io_opts, d->loop, &d->io);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot open %s: %s", d->name,
+			 d->image, vback_strerror(ret));
+		return ret;
+	}
+	d->io_open = true;
+	ret = vback_io_get_caps(&d->io, &caps);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: %s: %s", d->name, d->image,
+			 vback_strerror(ret));
+		return ret;
+	}
+	blk_opts.io = d->io;
+	/* NUL-padded, not NUL-terminated: 20 bytes is a full serial. */
+	if (s->serial)
+		memcpy(blk_opts.serial, s->serial,
+		       strnlen(s->serial, sizeof(blk_opts.serial)));
+	ret = vback_blk_create(&blk_opts, &d->blk);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot create the device: %s",
+			 d->name, vback_strerror(ret));
+		return ret;
+	}
+	vo.dev = vback_blk_dev(d->blk);
+	ret = vback_vhu_create(&vo, &d->vhu);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot listen on %s: %s",
+			 d->name, d->socket, vback_strerror(ret));
+		return ret;
+	}
+	vback_logf(d->log, VBACK_LOG_INFO,
+		   "%s: %s, %llu bytes (%.1f MiB), %u-byte sectors, %s, engine "
+		   "%s%s%s; socket %s, up to %u queue%s",
+		   d->name, d->image, (unsigned long long)caps.size_bytes,
+		   (double)caps.size_bytes / (1024.0 * 1024.0),
+		   caps.logical_block_size,
+		   caps.read_only || ro ? "read-only" : "read-write",
+		   vback_io_engine_name(vback_io_engine_of(&d->io)),
+		   caps.can_discard && !ro ? ", discard" : "",
+		   caps.can_write_zeroes && !ro ? ", write-zeroes" : "",
+		   d->socket, blk_opts.num_queues,
+		   blk_opts.num_queues == 1 ? "" : "s");
+	return 0;
+}
+
+int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
+		   char *msg)
+{
+	struct vhu_disk *d, **tail;
+	unsigned int index;
+	int ret;
+
+	msg[0] = '\0';
+	if (vd->stopping) {
+		snprintf(msg, CTL_MAX_MSG, "stopping: no new disks");
+		return -ESHUTDOWN;
+	}
+	if (vd->nr_disks >= MAX_DISKS) {
+		snprintf(msg, CTL_MAX_MSG, "%u disks already", vd->nr_disks);
+		return -E2BIG;
+	}
+	if (s->name && !vback_disk_name_ok(s->name)) {
+		snprintf(msg, CTL_MAX_MSG,
+			 "bad name: want 1 to %u of A-Z a-z 0-9 . _ -, "
+			 "starting with a letter or digit",
+			 VBACK_DISK_NAME_MAX);
+		return -EINVAL;
+	}
+	if (s->name && find(vd, s->name)) {
+		snprintf(msg, CTL_MAX_MSG, "a disk named %s exists", s->name);
+		return -EEXIST;
+	}
+	if (find_socket(vd, s->socket)) {
+		snprintf(msg, CTL_MAX_MSG, "disk %s serves %s already",
+			 find_socket(vd, s->socket)->name, s->socket);
+		return -EEXIST;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	index = vd->next_index;
+	d->vd = vd;
+	d->loop = vd->env.loop;
+	d->log = vd->log;
+	if (s->name) {
+		snprintf(d->name, sizeof(d->name), "%s", s->name);
+	} else {
+		do
+			snprintf(d->name, sizeof(d->name), "disk%u",
+				 vd->next_index++);
+		while (find(vd, d->name));
+	}
+	vback_work_init(&d->reap, disk_reap, d);
+	vback_timer_init(&d->deadline, disk_deadline, d);
+	d->socket = strdup(s->socket);
+	d->image = strdup(s->image);
+	if (!d->socket || !d->image) {
+		disk_free(d);
+		vd->next_index = index;
+		return -ENOMEM;
+	}
+	ret = disk_open(d, s, msg);
+	if (ret < 0) {
+		vback_logf(vd->log, VBACK_LOG_ERR, "%s", msg);
+		disk_free(d);
+		vd->next_index = index; /* the name was not used */
+		return ret;
+	}
+	for (tail = &vd->disks; *tail; tail = &(*tail)->next)
+		;
+	*tail = d;
+	vd->nr_disks++;
+	return 0;
+}
+
+int vhu_daemon_remove(struct vhu_daemon *vd, const char *name,
+		      void (*done)(void *opaque, int result), void *opaque)
+{
+	struct vhu_disk *d = find(vd, name);
+
+	if (!d)
+		return -ENOENT;
+	return disk_remove(d, done, opaque);
+}
+
+unsigned int vhu_daemon_disks(const struct vhu_daemon *vd)
+{
+	return vd->nr_disks;
+}
+
+bool vhu_daemon_finished(const struct vhu_daemon *vd)
+{
+	return vd->finished;
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+/* ------------------------------------------------------------------ */
+
+static void resize_all(struct vhu_daemon *vd)
+{
+	for (struct vhu_disk *d = vd->disks; d; d = d->next) {
+		uint64_t size = 0;
+		int ret = vback_blk_refresh_size(d->blk, &size);
+
+		if (ret == -EOPNOTSUPP)
+			vback_logf(vd->log, VBACK_LOG_WARN,
+				   "%s: SIGHUP: this IO engine cannot re-read "
+				   "the size",
+				   d->name);
+		else if (ret < 0)
+			vback_logf(vd->log, VBACK_LOG_ERR, "%s: SIGHUP: %s",
+				   d->name, vback_strerror(ret));
+		else if (ret == 0)
+			vback_logf(vd->log, VBACK_LOG_INFO,
+				   "%s: SIGHUP: size unchanged", d->name);
+		else
+			vback_logf(vd->log, VBACK_LOG_INFO,
+				   "%s: resized to %llu bytes", d->name,
+				   (unsigned long long)size);
+	}
+}
+
+void vhu_daemon_signal(struct vhu_daemon *vd, int signo)
+{
+	if (signo == SIGHUP) {
+		resize_all(vd);
+		return;
+	}
+	if (vd->finished)
+		return;
+	if (vd->stopping) {
+		vback_logf(vd->log, VBACK_LOG_WARN,
+			   "second signal: stopping without waiting for IO");
+		finish(vd);
+		return;
+	}
+	vback_logf(vd->log, VBACK_LOG_INFO, "signal %d: stopping", signo);
+	vd->stopping = true;
+	/* Each disk: no new request, in-flight ones reach the guest, the
+	 * image is flushed, the front-end dropped; the last one finishes. */
+	for (struct vhu_disk *d = vd->disks; d; d = d->next)
+		if (!d->removing)
+			disk_remove(d, NULL, NULL);
+	if (!vd->disks)
+		finish(vd);
+}
+
+static void on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	vhu_daemon_signal(opaque, (int)si.ssi_signo);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
+{
+	const struct vback_disk_options *o = env->opts;
+	struct vhu_daemon *vd;
+	char msg[CTL_MAX_MSG];
+	int ret;
+
+	vd = calloc(1, sizeof(*vd));
+	if (!vd)
+		return -ENOMEM;
+	vd->env = *env;
+	if (!vd->env.drain_timeout_ms)
+		vd->env.drain_timeout_ms = DRAIN_TIMEOUT_MS;
+	vd->o = o;
+	vd->log = env->log;
+	/* Before the IO engines start threads, which inherit the mask; the
+	 * signals are then read from a signalfd on the loop. */
+	vd->sig_fd = vback_disk_signalfd();
+	if (vd->sig_fd < 0) {
+		ret = vd->sig_fd;
+		vback_logf(vd->log, VBACK_LOG_ERR, "signals: %s",
+			   vback_strerror(ret));
+		goto fail;
+	}
+	ret = vback_loop_watch(env->loop, vd->sig_fd, VBACK_EV_IN, on_signal,
+			       vd);
+	if (ret < 0) {
+		close(vd->sig_fd);
+		vd->sig_fd = -1;
+		goto fail;
+	}
+	/* Unnamed command-line disks are disk<N>, N their place. */
+	for (unsigned int i = 0; i < o->nr_vhu_disks; i++) {
+		struct vback_disk_vhu_disk s = o->vhu_disks[i];
+		char name[16];
+
+		if (!s.name) {
+			snprintf(name, sizeof(name), "disk%u", i);
+			s.name = name;
+		}
+		ret = vhu_daemon_add(vd, &s, msg);
+		if (ret < 0)
+			goto fail;
+	}
+	vd->next_index = o->nr_vhu_disks;
+	vback_logf(vd->log, VBACK_LOG_INFO, "ready: %u vhost-user disk%s",
+		   vd->nr_disks, vd->nr_disks == 1 ? "" : "s");
+	*out = vd;
+	return 0;
+fail:
+	vhu_daemon_destroy(vd);
+	return ret;
+}
+
+void vhu_daemon_destroy(struct vhu_daemon *vd)
+{
+	if (!vd)
+		return;
+	while (vd->disks) {
+		struct vhu_disk *d = vd->disks;
+
+		vd->disks = d->next;
+		vd->nr_disks--;
+		disk_free(d);
+	}
+	if (vd->sig_fd >= 0) {
+		vback_loop_unwatch(vd->env.loop, vd->sig_fd);
+		close(vd->sig_fd);
+	}
+	free(vd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Control commands                                                    */
+/* ------------------------------------------------------------------ */
+
+static const char *state_of(const struct vhu_disk *d)
+{
+	if (d->removing)
+		return "removing";
+	if (vback_vhu_connected(d->vhu))
+		return "connected";
+	if (vback_vhu_draining(d->vhu))
+		return "draining";
+	return "listening";
+}
+
+static void disk_json(struct jw *w, struct vhu_disk *d)
+{
+	struct vback_vhu_stats vs;
+
+	vback_vhu_get_stats(d->vhu, &vs);
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, d->name);
+	jw_key(w, "socket");
+	jw_string(w, d->socket);
+	jw_key(w, "image");
+	jw_string(w, d->image);
+	jw_key(w, "state");
+	jw_string(w, state_of(d));
+	jw_key(w, "front_end");
+	jw_object(w);
+	jw_key(w, "connections");
+	jw_u64(w, vs.connections);
+	jw_key(w, "messages");
+	jw_u64(w, vs.messages);
+	jw_key(w, "bad_messages");
+	jw_u64(w, vs.bad_messages);
+	jw_key(w, "config_changes");
+	jw_u64(w, vs.config_changes);
+	jw_object_end(w);
+	stats_json_disk(w, d->blk, d->vhu);
+	jw_object_end(w);
+}
+
+static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
+		    char *msg)
+{
+	struct vhu_daemon *vd = opaque;
+
+	if (req->name && !find(vd, req->name)) {
+		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
+		return -ENOENT;
+	}
+	jw_object(w);
+	jw_key(w, "mode");
+	jw_string(w, "vhost-user");
+	jw_key(w, "version");
+	jw_string(w, VBACK_VERSION);
+	jw_key(w, "time_ns");
+	jw_u64(w, vback_loop_now(vd->env.loop));
+	jw_key(w, "disks");
+	jw_array(w);
+	for (struct vhu_disk *d = vd->disks; d; d = d->next)
+		if (!req->name || !strcmp(req->name, d->name))
+			disk_json(w, d);
+	jw_array_end(w);
+	jw_object_end(w);
+	return 0;
+}
+
+static int ctl_add(void *opaque, const struct ctl_request *req, struct jw *w,
+		   char *msg)
+{
+	struct vhu_daemon *vd = opaque;
+	struct vback_disk_vhu_disk s = {
+		.socket = req->socket,
+		.image = req->image,
+		.name = req->name,
+		.serial = req->serial,
+		.read_only = req->read_only,
+		.queues = req->queues,
+	};
+	struct vhu_disk *d;
+	int ret = vhu_daemon_add(vd, &s, msg);
+
+	if (ret < 0)
+		return ret;
+	for (d = vd->disks; d->next; d = d->next)
+		; /* the new one is the last */
+	vback_logf(vd->log, VBACK_LOG_INFO, "control: added %s", d->name);
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, d->name);
+	jw_key(w, "socket");
+	jw_string(w, d->socket);
+	jw_object_end(w);
+	return 0;
+}
+
+static void ctl_removed(void *opaque, int result)
+{
+	struct ctl_pending *p = opaque;
+
+	/* Gone either way; a drain that timed out is said. */
+	jw_key(&p->result, "drained");
+	jw_bool(&p->result, result != -ETIMEDOUT);
+	jw_object_end(&p->result);
+	ctl_pending_done(p, 0, NULL);
+}
+
+static int ctl_remove(void *opaque, const struct ctl_request *req,
+		      struct ctl_pending *p, char *msg)
+{
+	struct vhu_daemon *vd = opaque;
+	int ret;
+
+	jw_object(&p->result);
+	jw_key(&p->result, "name");
+	jw_string(&p->result, req->name);
+	ret = vhu_daemon_remove(vd, req->name, ctl_removed, p);
+	if (ret == -ENOENT)
+		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
+	else if (ret == -EBUSY)
+		snprintf(msg, CTL_MAX_MSG, "%s is being removed already",
+			 req->name);
+	else if (ret == 0)
+		vback_logf(vd->log, VBACK_LOG_INFO, "control: removing %s",
+			   req->name);
+	return ret;
+}
+
+static int ctl_resize(void *opaque, const struct ctl_request *req, struct jw *w,
+		      char *msg)
+{
+	struct vhu_daemon *vd = opaque;
+	struct vhu_disk *d = find(vd, req->name);
+	uint64_t size = 0;
+	int ret;
+
+	if (!d) {
+		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
+		return -ENOENT;
+	}
+	ret = vback_blk_refresh_size(d->blk, &size);
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot re-read the size: %s",
+			 d->name, vback_strerror(ret));
+		return ret;
+	}
+	if (ret == 1)
+		vback_logf(vd->log, VBACK_LOG_INFO,
+			   "%s: resized to %llu bytes (control)", d->name,
+			   (unsigned long long)size);
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, d->name);
+	jw_key(w, "size");
+	jw_u64(w, size);
+	jw_key(w, "changed");
+	jw_bool(w, ret == 1);
+	jw_object_end(w);
+	return 0;
+}
+
+static int ctl_log_level(void *opaque, const struct ctl_request *req,
+			 struct jw *w, char *msg)
+{
+	struct vhu_daemon *vd = opaque;
+
+	return ctl_common_log_level(vd->log, req, w, msg);
+}
+
+const struct ctl_ops vhu_daemon_ctl_ops = {
+	.list = ctl_list,
+	.add = ctl_add,
+	.remove = ctl_remove,
+	.resize = ctl_resize,
+	.log_level = ctl_log_level,
+};

@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The control socket of the real vback-disk binary, and its client
+# (vback-disk ctl), without a guest: the socket's mode, every command,
+# malformed and oversized requests, a client that never ends its line,
+# many clients at once, and a data path that does not notice any of it
+# (a second daemon instance is not needed: the disks' sockets keep
+# answering vhost-user requests throughout). Fast (suite 'unit').
+#
+# Usage: control.sh PATH/TO/vback-disk
+# ok and bad always succeed: "A && ok || bad" is an if-then-else here.
+# shellcheck disable=SC2015,SC2181
+set -uo pipefail
+bin=$(realpath "$1")
+work=$(mktemp -d "${TMPDIR:-/tmp}/vback-control.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ctl() { "$bin" ctl "$work/ctl.sock" "$@"; }
+
+truncate -s 4M "$work/a.img" "$work/b.img" "$work/c.img"
+"$bin" --vhost-user "$work/a.sock" --image "$work/a.img" \
+	--disk "socket=$work/b.sock,image=$work/b.img,name=bee,ro" \
+	--control "$work/ctl.sock" --engine posix 2>"$work/log" &
+pid=$!
+for _ in $(seq 50); do [ -S "$work/ctl.sock" ] && break; sleep 0.1; done
+[ -S "$work/ctl.sock" ] || { cat "$work/log"; bad "no control socket"; exit 1; }
+
+# ---- the socket: 0600, the daemon's user ------------------------------------
+mode=$(stat -c '%a %u' "$work/ctl.sock")
+[ "$mode" = "600 $(id -u)" ] && ok "control socket mode 600, our uid" ||
+	bad "control socket: mode and uid '$mode'"
+
+# ---- the commands, through the client ----------------------------------------
+out=$(ctl list) && grep -q '"name": "disk0"' <<<"$out" && grep -q '"name": "bee"' <<<"$out" &&
+	ok "list: both disks" || bad "list: $out"
+out=$(ctl list bee) && grep -q '"read_only": true' <<<"$out" && ! grep -q disk0 <<<"$out" &&
+	ok "list NAME" || bad "list bee: $out"
+out=$(ctl --raw list nope 2>&1)
+[ $? = 1 ] && grep -q '"code":-2,' <<<"$out" && ok "list of no such disk: -2" || bad "list nope: $out"
+out=$(ctl add "socket=$work/c.sock" "image=$work/c.img" name=sea queues=2 2>&1)
+[ $? = 0 ] && [ -S "$work/c.sock" ] && ok "add: socket created" || bad "add: $out"
+out=$(ctl add "socket=$work/d.sock" "image=$work/none.img" 2>&1)
+[ $? = 1 ] && [ ! -e "$work/d.sock" ] && grep -q 'cannot open' <<<"$out" &&
+	ok "add of a missing image: refused, nothing left" || bad "add missing: $out"
+truncate -s 8M "$work/c.img"
+out=$(ctl resize sea) && grep -q '"size": 8388608' <<<"$out" && grep -q '"changed": true' <<<"$out" &&
+	ok "resize" || bad "resize: $out"
+out=$(ctl log-level level=debug) && grep -q '"was": "info"' <<<"$out" &&
+	ok "log-level" || bad "log-level: $out"
+out=$(ctl remove sea) && grep -q '"drained": true' <<<"$out" && [ ! -e "$work/c.sock" ] &&
+	ok "remove: socket gone" || bad "remove: $out"
+out=$(ctl frobnicate 2>&1)
+[ $? = 1 ] && grep -q 'unknown command' <<<"$out" && ok "unknown command" || bad "frobnicate: $out"
+out=$(ctl help) && grep -q '"cmd": "remove"' <<<"$out" && ok "help" || bad "help: $out"
+
+# ---- hostile clients, and the data path meanwhile ----------------------------
+python3 - "$work" <<'PY' || fails=$((fails + 1))
+import os, socket, struct, sys, time
+work = sys.argv[1]
+ctl = os.path.join(work, 'ctl.sock')
+fails = 0
+
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(ctl)
+    s.settimeout(5)
+    return s
+
+def reply(s):
+    buf = b''
+    while not buf.endswith(b'\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode('utf-8', 'replace')
+
+def closed(s, secs):
+    s.settimeout(secs)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+def check(what, cond, detail=''):
+    global fails
+    if cond:
+        print('ok:', what)
+    else:
+        print('FAIL:', what, detail)
+        fails += 1
+
+def vhost_user_alive(name):
+    # GET_FEATURES on a disk's socket: the data path answers.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(work, name))
+    s.settimeout(5)
+    s.sendall(struct.pack('<III', 1, 1, 0))
+    hdr = s.recv(12)
+    req, flags, size = struct.unpack('<III', hdr)
+    body = s.recv(size)
+    s.close()
+    return req == 1 and size == 8 and len(body) == 8
+
+# Malformed lines: each gets an error reply, the connection goes on.
+s = conn()
+for line, code in [(b'hello', -32700), (b'{"cmd":', -32700), (b'[]', -32600),
+                   (b'{"cmd":"list","x":1}', -32600), (b'{"cmd":"nope"}', -32601),
+                   (b'{"cmd":"list","args":{"name":5}}', -32602),
+                   (b'\xff\xfe\x00\x01', -32700), (b'{"id":"\\ud800","cmd":"list"}', -32700)]:
+    s.sendall(line + b'\n')
+    r = reply(s)
+    check('malformed %r: error %d' % (line[:20], code), '"code":%d,' % code in r, r)
+s.sendall(b'{"id":42,"cmd":"list"}\n')
+check('still served after garbage', reply(s).startswith('{"id":42,"ok":'))
+s.close()
+
+# An oversized line: an error reply, then the client is dropped.
+s = conn()
+try:
+    s.sendall(b'{"cmd":"list","pad":"' + b'x' * 70000)
+except OSError:
+    pass
+r = reply(s)
+check('oversized line: error reply', '"code":-32600,' in r and 'longer than 65536' in r, r)
+check('oversized line: dropped', closed(s, 5))
+s.close()
+
+# Many clients at once, all answered; one that never ends its line is
+# dropped after the timeout (10 s) while the others are served.
+slow = conn()
+slow.sendall(b'{"cmd":"li')
+many = [conn() for _ in range(12)]
+for i, c in enumerate(many):
+    c.sendall(b'{"id":%d,"cmd":"list"}\n' % i)
+check('12 clients answered', all(reply(c).startswith('{"id":%d,"ok":' % i)
+                                  for i, c in enumerate(many)))
+for c in many:
+    c.close()
+check('data path served while clients misbehave', vhost_user_alive('a.sock'))
+t0 = time.time()
+check('a client that never ends its line is dropped', closed(slow, 15))
+check('... after about 10 s', 8 <= time.time() - t0 <= 14, time.time() - t0)
+slow.close()
+check('data path still served', vhost_user_alive('a.sock') and vhost_user_alive('b.sock'))
+sys.exit(1 if fails else 0)
+PY
+
+# ---- stop: the control socket goes with the daemon ---------------------------
+kill -TERM "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+wait "$pid"
+rc=$?
+pid=
+[ $rc = 0 ] && ok "SIGTERM: exit 0" || bad "exit $rc after SIGTERM"
+for f in ctl.sock a.sock b.sock; do
+	[ -e "$work/$f" ] && bad "$f left behind"
+done
+# The one error logged: the image that was not there.
+unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img')
+[ -z "$unexpected" ] || { echo "$unexpected"; bad "unexpected errors in the log"; }
+[ $fails = 0 ] || { echo "--- daemon log"; tail -n 30 "$work/log"; }
+[ $fails = 0 ]
