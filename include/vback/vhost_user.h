@@ -72,9 +72,11 @@ struct vback_vhu_options {
 	const struct vback_loop *loop;
 	/**
 	 * Unix socket path to listen on (copied), or NULL to serve only
-	 * sockets given with vback_vhu_serve_fd(). An existing socket file at
-	 * the path is replaced, any other kind of file is not (-EEXIST); the
-	 * socket file is removed again by vback_vhu_destroy().
+	 * sockets given with vback_vhu_serve_fd(). A stale socket file at
+	 * the path is replaced; one something still listens on is not
+	 * (-EADDRINUSE: the check connects and closes at once, which the
+	 * listener sees as a front-end that left), nor any other kind of
+	 * file (-EEXIST). The socket file is removed by vback_vhu_destroy().
 	 */
 	const char *socket_path;
 	/** Queues offered with GET_QUEUE_NUM; 0, or more than @dev has: all
@@ -107,7 +109,7 @@ struct vback_vhu_options {
  * start listening. Returns 0 and the handle in *@out, -EINVAL (bad
  * options), -EBUSY (device already has a transport), -ENAMETOOLONG (path
  * longer than a sockaddr_un allows), -EEXIST (a file that is not a socket
- * is in the way), -ENOMEM, or an errno of eventfd(), socket(), bind(),
+ * is in the way), -EADDRINUSE (another process listens there), -ENOMEM, or an errno of eventfd(), socket(), bind(),
  * listen() or the loop.
  */
 VBACK_API int vback_vhu_create(const struct vback_vhu_options *opts,

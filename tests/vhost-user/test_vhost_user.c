@@ -860,6 +860,19 @@ static void test_listen_socket(void **state)
 	lvhu = make_vhu(&c2, sa.sun_path);
 	assert_int_equal(stat(sa.sun_path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
+	/* A second daemon on the same path does not steal the socket. */
+	{
+		struct vback_dev *dev3 = fake_dev_new(1);
+		struct vback_vhu_options o = { .dev = dev3,
+					       .loop = c->loop,
+					       .socket_path = sa.sun_path,
+					       .log = &c->log };
+		struct vback_vhu *v3 = NULL;
+
+		assert_int_equal(vback_vhu_create(&o, &v3), -EADDRINUSE);
+		assert_null(v3);
+		fake_dev_free(dev3);
+	}
 	for (int round = 0; round < 2; round++) {
 		struct fe fe = { .loop = c->loop };
 
@@ -873,10 +886,21 @@ static void test_listen_socket(void **state)
 		fe_pump(c->loop);
 		assert_false(vback_vhu_connected(lvhu));
 	}
-	assert_int_equal(c2.events[VBACK_VHU_CONNECTED], 2);
-	assert_int_equal(c2.events[VBACK_VHU_IDLE], 2);
+	/* Two front-ends, and the second daemon's probe (connect, close). */
+	assert_int_equal(c2.events[VBACK_VHU_CONNECTED], 3);
+	assert_int_equal(c2.events[VBACK_VHU_IDLE], 3);
 	vback_vhu_destroy(lvhu);
 	assert_int_equal(stat(sa.sun_path, &st), -1); /* removed */
+	/* A stale socket (nobody listening) is replaced. */
+	{
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
+				 0);
+		close(fd);
+		lvhu = make_vhu(&c2, sa.sun_path);
+		vback_vhu_destroy(lvhu);
+	}
 	fake_dev_free(dev2);
 	rmdir(dir);
 }

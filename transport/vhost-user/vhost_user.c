@@ -1023,6 +1023,22 @@ static void listen_cb(void *opaque, int fd, uint32_t events)
 	vback_vhu_serve_fd(vhu, conn);
 }
 
+/* Does something accept connections at @sa? */
+static bool socket_alive(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	/* A unix connect never waits: it succeeds, or EAGAIN with a full
+	 * backlog (alive too), or ECONNREFUSED with nobody listening. */
+	alive = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+		errno == EAGAIN;
+	close(fd);
+	return alive;
+}
+
 static int listen_on(struct vback_vhu *vhu, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1032,10 +1048,13 @@ static int listen_on(struct vback_vhu *vhu, const char *path)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	/* Replace a stale socket, never another kind of file. */
+	/* Replace a stale socket, never another kind of file, and never a
+	 * socket someone still listens on (another daemon serving it). */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return -EEXIST;
+		if (socket_alive(&sa))
+			return -EADDRINUSE;
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
