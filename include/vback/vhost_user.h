@@ -109,8 +109,8 @@ struct vback_vhu_options {
  * start listening. Returns 0 and the handle in *@out, -EINVAL (bad
  * options), -EBUSY (device already has a transport), -ENAMETOOLONG (path
  * longer than a sockaddr_un allows), -EEXIST (a file that is not a socket
- * is in the way), -EADDRINUSE (another process listens there), -ENOMEM, or an errno of eventfd(), socket(), bind(),
- * listen() or the loop.
+ * is in the way), -EADDRINUSE (another process listens there), -ENOMEM, or an
+ * errno of eventfd(), socket(), bind(), listen() or the loop.
  */
 VBACK_API int vback_vhu_create(const struct vback_vhu_options *opts,
 			       struct vback_vhu **out);
