@@ -54,6 +54,17 @@ int vback_io_open(const struct vback_io_options *opts,
 
 	if (!opts || !loop || !loop->ops || !out)
 		return -EINVAL;
+	/* A depth sizes a ring and tables, a worker count starts threads:
+	 * a wild value must not become a wild allocation. */
+	if (opts->queue_depth > VBACK_IO_MAX_DEPTH ||
+	    opts->workers > VBACK_IO_MAX_WORKERS) {
+		vback_logf(opts->log, VBACK_LOG_ERR,
+			   "io: queue depth %u or workers %u out of range "
+			   "(at most %u and %u)",
+			   opts->queue_depth, opts->workers, VBACK_IO_MAX_DEPTH,
+			   VBACK_IO_MAX_WORKERS);
+		return -EINVAL;
+	}
 	switch (opts->engine) {
 	case VBACK_IO_ENGINE_MEMORY:
 		return io_memory_open(opts, loop, out);

@@ -157,7 +157,7 @@ int vback_io_memory_create(const struct vback_io_memory_options *o,
 {
 	struct mem_io *m;
 
-	if (!o || !loop || !out)
+	if (!o || !loop || !out || o->queue_depth > VBACK_IO_MAX_DEPTH)
 		return -EINVAL;
 	if (!o->size || (o->size & 511) || o->size > SIZE_MAX) {
 		vback_logf(o->log, VBACK_LOG_ERR,

@@ -184,6 +184,11 @@ enum vback_io_engine {
 	VBACK_IO_ENGINE_MEMORY,
 };
 
+/** Most requests in flight an IO instance takes (queue_depth). */
+#define VBACK_IO_MAX_DEPTH 4096u
+/** Most worker threads of the POSIX engine (workers). */
+#define VBACK_IO_MAX_WORKERS 256u
+
 /** How to open a disk with vback_io_open(); read during the call only,
  *  except @log. */
 struct vback_io_options {
@@ -192,8 +197,10 @@ struct vback_io_options {
 	bool read_only;		     /**< open read-only; writes get -EROFS */
 	bool direct;		     /**< O_DIRECT */
 	uint64_t mem_size;	     /**< MEMORY engine: size in bytes */
-	unsigned int queue_depth; /**< most requests in flight; 0 = default */
-	unsigned int workers;	  /**< POSIX engine threads; 0 = default */
+	/** Most requests in flight, up to VBACK_IO_MAX_DEPTH; 0: 128. */
+	unsigned int queue_depth;
+	/** POSIX engine threads, up to VBACK_IO_MAX_WORKERS; 0: default. */
+	unsigned int workers;
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
 };
 
@@ -224,9 +231,10 @@ struct vback_io_memory_options {
 	/** The disk's bytes: borrowed, @size long, kept valid until the
 	 *  instance is closed; NULL: allocated (zeroed) by the engine. */
 	void *buf;
-	uint64_t size;		     /**< bytes, a non-zero multiple of 512 */
-	bool read_only;		     /**< writes get -EROFS */
-	unsigned int queue_depth;    /**< most requests in flight; 0: 128 */
+	uint64_t size;	/**< bytes, a non-zero multiple of 512 */
+	bool read_only; /**< writes get -EROFS */
+	/** Most requests in flight, up to VBACK_IO_MAX_DEPTH; 0: 128. */
+	unsigned int queue_depth;
 	const struct vback_log *log; /**< borrowed */
 };
 

@@ -140,6 +140,33 @@ static void test_bad_arguments(void **state)
 	assert_non_null(strstr(t->logged.last, "not a regular file"));
 	o.path = "/dev/null";
 	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+	/* Depths and thread counts are bounded, for every engine. */
+	o.path = t->file;
+	for (int e = 0; e < 3; e++) {
+		static const enum vback_io_engine engines[] = {
+			VBACK_IO_ENGINE_POSIX, VBACK_IO_ENGINE_URING,
+			VBACK_IO_ENGINE_MEMORY
+		};
+
+		o.engine = engines[e];
+		o.mem_size = 1 << 20;
+		o.queue_depth = VBACK_IO_MAX_DEPTH + 1;
+		assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+		o.queue_depth = UINT_MAX;
+		assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+		o.queue_depth = 0;
+		o.workers = UINT_MAX;
+		assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
+		o.workers = 0;
+	}
+	{
+		struct vback_io_memory_options mo = { .size = 1 << 20 };
+
+		mo.queue_depth = VBACK_IO_MAX_DEPTH + 1;
+		assert_int_equal(vback_io_memory_create(&mo, t->loop, &io),
+				 -EINVAL);
+	}
+	o.engine = VBACK_IO_ENGINE_POSIX;
 	/* Memory disks need a size in whole sectors. */
 	o.engine = VBACK_IO_ENGINE_MEMORY;
 	o.mem_size = 0;

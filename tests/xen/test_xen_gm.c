@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -186,6 +187,81 @@ static void test_foreign_bounded(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A page absent when its chunk was mapped (ballooned out) and populated
+ * later: the next access remaps the chunk, in place when nobody uses it,
+ * beside the old mapping when a piece still does (that piece stays
+ * valid). Xen sends no INVALIDATE when memory comes back.
+ */
+static void test_foreign_remap_after_balloon(void **state)
+{
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t gfn = TEST_RAM_BASE / 4096 + 3 * XEN_CHUNK_PAGES + 9;
+	uint64_t absent = gfn * 4096, other = absent + 4096, len;
+	uint8_t *held, *p;
+
+	(void)state;
+	assert_int_equal(fake_dom_balloon(f->d, gfn, true), 0);
+	len = 16;
+	held = gmap(&f->fgm, other, &len, VBACK_GM_READ | VBACK_GM_WRITE);
+	assert_non_null(held); /* the chunk is mapped, the page is not */
+	len = 16;
+	assert_null(gmap(&f->fgm, absent, &len, VBACK_GM_READ));
+	/* Back in, while a piece of the chunk is still held. */
+	assert_int_equal(fake_dom_balloon(f->d, gfn, false), 0);
+	memcpy(fake_dom_gpa(f->d, absent, 16), "back in the guest", 16);
+	len = 16;
+	p = gmap(&f->fgm, absent, &len, VBACK_GM_READ);
+	assert_non_null(p);
+	assert_memory_equal(p, "back in the guest", 16);
+	assert_int_equal(f->dom->cache.remaps, 1);
+	*held = 0x42; /* the old mapping is still there for its piece */
+	assert_int_equal(*(uint8_t *)fake_dom_gpa(f->d, other, 1), 0x42);
+	gunmap(&f->fgm, absent, p, 16, VBACK_GM_READ);
+	gunmap(&f->fgm, other, held, 16, VBACK_GM_READ | VBACK_GM_WRITE);
+
+	/* Out and in again with nothing held: remapped in place. */
+	assert_int_equal(fake_dom_balloon(f->d, gfn, true), 0);
+	xen_mapcache_invalidate(f->dom); /* what Xen sends on removal */
+	len = 16;
+	p = gmap(&f->fgm, other, &len, VBACK_GM_READ);
+	assert_non_null(p);
+	gunmap(&f->fgm, other, p, 16, VBACK_GM_READ);
+	assert_int_equal(fake_dom_balloon(f->d, gfn, false), 0);
+	len = 16;
+	p = gmap(&f->fgm, absent, &len, VBACK_GM_READ);
+	assert_non_null(p);
+	assert_memory_equal(p, "back in the guest", 16);
+	assert_int_equal(f->dom->cache.remaps, 2);
+	gunmap(&f->fgm, absent, p, 16, VBACK_GM_READ);
+	assert_true(fake_dom_foreign_pages(f->d) <= XEN_CHUNK_PAGES);
+	fixture_free(f);
+}
+
+/* map_cache_mib is bounded, and a large value is what it says: the size
+ * arithmetic once wrapped in 32 bits (4096 MiB gave a 1-chunk cache). */
+static void test_cache_size_option(void **state)
+{
+	struct harness *h = harness_new();
+	struct vback_xen_domain_options o = { 0 };
+	struct vback_xen_domain *dom = NULL;
+
+	(void)state;
+	assert_non_null(
+		fake_dom_create(h->fx, 7, 1, TEST_RAM_BASE, TEST_RAM_SIZE));
+	o.domid = 7;
+	o.irq_mode = VBACK_XEN_IRQ_SPI;
+	o.map_cache_mib = 4096;
+	assert_int_equal(vback_xen_domain_create(h->xen, &o, &dom), 0);
+	assert_int_equal(dom->cache.nr, 4096);
+	vback_xen_domain_destroy(dom);
+	o.map_cache_mib = XEN_MAPCACHE_MAX_MIB + 1;
+	assert_int_equal(vback_xen_domain_create(h->xen, &o, &dom), -EINVAL);
+	o.map_cache_mib = UINT32_MAX;
+	assert_int_equal(vback_xen_domain_create(h->xen, &o, &dom), -EINVAL);
+	harness_free(h);
+}
+
 static void test_grant_data(void **state)
 {
 	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
@@ -268,6 +344,8 @@ int main(void)
 		cmocka_unit_test(test_foreign_outside_ram),
 		cmocka_unit_test(test_foreign_cache_hits),
 		cmocka_unit_test(test_foreign_bounded),
+		cmocka_unit_test(test_foreign_remap_after_balloon),
+		cmocka_unit_test(test_cache_size_option),
 		cmocka_unit_test(test_grant_data),
 		cmocka_unit_test(test_grant_rules),
 	};
