@@ -771,6 +771,112 @@ static void test_latency_off(void **state)
 	fx_teardown(&f);
 }
 
+struct qdone {
+	int calls, result;
+};
+
+static void quiesced(void *opaque, int result)
+{
+	struct qdone *q = opaque;
+
+	q->calls++;
+	q->result = result;
+}
+
+/*
+ * Quiesce with a request in flight: nothing new is taken, the request in
+ * flight completes and reaches the guest, then one FLUSH, then the
+ * callback. A guest reset meanwhile (re-initialise, offer, kick) does not
+ * undo it: the shutdown drain cannot be defeated by the guest.
+ */
+static void test_quiesce_survives_guest_reset(void **state)
+{
+	uint8_t a[512], b[512];
+	struct gdrv_blk_req r = { 0 };
+	struct gdrv_done d;
+	struct qdone q = { 0 };
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	o.tio.volatile_cache = true;
+	o.blk.writeback = true;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	assert_int_equal(vback_dev_quiesce(f.dev, quiesced, &q), 0);
+	assert_int_equal(vback_dev_quiesce(f.dev, quiesced, &q), -EBUSY);
+	vback_dev_resume(f.dev);
+	/* A read in flight, then the quiesce. */
+	tio_hold(f.io, true);
+	r.type = VIRTIO_BLK_T_IN;
+	r.data = a;
+	r.len = 512;
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, true);
+	assert_int_equal(tio_pending(f.io), 1);
+	assert_int_equal(vback_dev_quiesce(f.dev, quiesced, &q), 0);
+	fx_pump(&f);
+	assert_int_equal(q.calls, 0); /* waits for the read */
+	/* New requests are not taken. */
+	r.data = b;
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, true);
+	assert_int_equal(tio_stats(f.io)->submits, 1);
+	/* The read completes and reaches the guest; then the flush. */
+	assert_int_equal(tio_release(f.io, 0), 1);
+	fx_pump(&f);
+	gdrv_interrupt(f.drv);
+	assert_int_equal(gdrv_poll(f.drv, 0, &d, 1), 1);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(tio_stats(f.io)->by_op[VBACK_IO_FLUSH], 1);
+	tio_release(f.io, 0);
+	fx_pump(&f);
+	assert_int_equal(q.calls, 1);
+	assert_int_equal(q.result, 0);
+	/* The guest resets and starts over: still nothing is taken. */
+	gdrv_reset(f.drv);
+	assert_int_equal(gdrv_probe(f.drv), 0);
+	r.data = b;
+	assert_true(gdrv_submit(f.drv, 0, &r) >= 0);
+	gdrv_kick(f.drv, 0, true);
+	fx_pump(&f);
+	assert_int_equal(tio_stats(f.io)->by_op[VBACK_IO_READ], 1);
+	assert_int_equal(q.calls, 1);
+	/* Resumed: the request waiting in the ring is served. */
+	tio_hold(f.io, false);
+	vback_dev_resume(f.dev);
+	fx_pump(&f);
+	assert_int_equal(tio_stats(f.io)->by_op[VBACK_IO_READ], 2);
+	fx_teardown(&f);
+}
+
+/* The final flush fails: the callback says so. A device without a
+ * transport cannot quiesce. */
+static void test_quiesce_reports_flush_error(void **state)
+{
+	struct qdone q = { 0 };
+	struct vback_blk_options bo = { 0 };
+	struct vback_blk *blk;
+	struct tio *io = tio_create(NULL);
+	struct fx_options o = { 0 };
+	struct fx f;
+
+	(void)state;
+	bo.io = tio_io(io);
+	assert_int_equal(vback_blk_create(&bo, &blk), 0);
+	assert_int_equal(vback_dev_quiesce(vback_blk_dev(blk), quiesced, &q),
+			 -ENODEV);
+	vback_blk_destroy(blk);
+	tio_destroy(io);
+
+	assert_int_equal(fx_setup(&f, &o), 0);
+	tio_fail_next(f.io, 1, -EIO);
+	assert_int_equal(vback_dev_quiesce(f.dev, quiesced, &q), 0);
+	fx_pump(&f);
+	assert_int_equal(q.calls, 1);
+	assert_int_equal(q.result, -EIO);
+	fx_teardown(&f);
+}
+
 static void test_legacy_mmio(void **state)
 {
 	uint8_t out[1024], in[1024];
@@ -941,6 +1047,8 @@ int main(void)
 		cmocka_unit_test(test_resize_whole_logical_blocks),
 		cmocka_unit_test(test_multiqueue),
 		cmocka_unit_test(test_blocked_retried_after_orphan),
+		cmocka_unit_test(test_quiesce_survives_guest_reset),
+		cmocka_unit_test(test_quiesce_reports_flush_error),
 		cmocka_unit_test(test_queue_stats_and_latency),
 		cmocka_unit_test(test_latency_off),
 		cmocka_unit_test(test_legacy_mmio),

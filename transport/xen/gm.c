@@ -113,14 +113,21 @@ void xen_mapcache_fini(struct vback_xen_domain *dom)
 	unsigned int i;
 
 	for (i = 0; c->chunks && i < c->nr; i++) {
-		if (!c->chunks[i].host)
+		struct xen_chunk *ch = &c->chunks[i];
+
+		if (!ch->host)
 			continue;
-		if (c->chunks[i].refs || c->chunks[i].old_refs)
-			vback_logf(
-				dom->xen->log, VBACK_LOG_WARN,
-				"xen: dom%u: chunk %#llx still used at release",
-				dom->domid,
-				(unsigned long long)c->chunks[i].idx);
+		if (ch->refs || ch->old_refs) {
+			/* IO in flight still writes there (the caller broke
+			 * the drain rule): unmapped, the address could be
+			 * reused by another mapping, another guest's memory.
+			 * Leak the mapping instead. */
+			vback_logf(dom->xen->log, VBACK_LOG_ERR,
+				   "xen: dom%u: chunk %#llx still used at "
+				   "release: left mapped (leaked)",
+				   dom->domid, (unsigned long long)ch->idx);
+			continue;
+		}
 		chunk_drop(dom, (int)i);
 	}
 	vb_free(c->chunks);
