@@ -291,7 +291,9 @@ vback_xen_domain_create(struct vback_xen *xen,
  * Requests still in flight in a removed device release their guest-memory
  * pieces through this domain as they complete: destroy the domain only
  * once every device served in it has drained (vback_dev_inflight() == 0,
- * e.g. after the device's IO instance was closed).
+ * e.g. after the device's IO instance was closed). A foreign-mapping
+ * chunk still held then is left mapped (leaked, one error line), never
+ * unmapped under IO that may still write into it.
  */
 VBACK_API void vback_xen_domain_destroy(struct vback_xen_domain *dom);
 /** The domain id @dom serves. */

@@ -311,8 +311,8 @@ void vback_xen_domain_destroy(struct vback_xen_domain *dom)
 		return;
 	while (dom->devices)
 		vback_xen_device_remove(dom->devices);
-	/* Prompt release: a held foreign mapping keeps a dead guest a zombie.
-	 */
+	/* Prompt release: a foreign mapping keeps a dead guest a zombie
+	 * (what IO still holds stays mapped: see xen_mapcache_fini()). */
 	xen_mapcache_fini(dom);
 	domain_teardown(dom);
 	for (pp = &dom->xen->domains; *pp; pp = &(*pp)->next) {
