@@ -69,6 +69,9 @@ void dev_vq_reset(struct vback_dev *dev, struct vq *vq)
 
 	if (vq->blocked)
 		dev->nblocked--; /* vq_reset() releases it */
+	if (vq->mem_wait)
+		dev->nblocked--;
+	vq->mem_wait = false;
 	orphan = vq_reset(vq);
 	if (orphan) {
 		orphan->next_orphan = dev->orphans;
@@ -115,6 +118,10 @@ void dev_queue_run(struct vq *vq)
 		unsigned int taken = 0;
 
 		vq->rerun = false;
+		if (vq->mem_wait) {
+			vq->mem_wait = false;
+			dev->nblocked--;
+		}
 		if (vq->blocked) {
 			struct vq_elem *e = unblock(dev, vq);
 
@@ -129,7 +136,16 @@ void dev_queue_run(struct vq *vq)
 
 			if (!budget)
 				break;
-			r = vq_pop(vq, &e, &f);
+			r = vq_pop(vq, &e, &f, true);
+			if (r == -EAGAIN && !vback_dev_inflight(dev))
+				/* Nothing of ours will free guest memory: the
+				 * request gets an error instead of a wait. */
+				r = vq_pop(vq, &e, &f, false);
+			if (r == -EAGAIN) {
+				vq->mem_wait = true;
+				dev->nblocked++;
+				break;
+			}
 			if (r < 0) {
 				fault(dev, vq, &f);
 				break;
@@ -169,7 +185,7 @@ static void completed(struct vback_dev *dev)
 		for (unsigned int i = 0; i < dev->nq; i++) {
 			struct vq *vq = &dev->vqs[i];
 
-			if (!vq->blocked)
+			if (!vq->blocked && !vq->mem_wait)
 				continue;
 			if (vq->running)
 				vq->rerun = true;

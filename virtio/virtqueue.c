@@ -89,7 +89,7 @@ static int pieces_map(const struct vback_gm *gm, uint64_t gpa, uint64_t len,
 
 		if (!host || !want || want > len - off) {
 			pieces_unmap(gm, gpa, p, k, access);
-			return -EFAULT;
+			return !host && !want ? -EAGAIN : -EFAULT;
 		}
 		if (k == cap) {
 			if (gm->ops->unmap)
@@ -433,7 +433,7 @@ struct vq_ctx *vq_reset(struct vq *vq)
  * hostile chain costs no mapping work beyond the iovec capacity.
  */
 static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
-		      uint32_t len, bool write)
+		      uint32_t len, bool write, bool can_wait)
 {
 	const struct vback_gm *gm = &ctx->gm;
 	unsigned int access = write ? VBACK_GM_WRITE : VBACK_GM_READ;
@@ -444,6 +444,15 @@ static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 		void *host = gm->ops->map(gm->opaque, addr + done, &n, access);
 		unsigned int k = e->nout + e->nin;
 
+		if (!host && !n) {
+			/* The view is at its limit (transport.h): wait for a
+			 * completion, or, when none can come, answer with an
+			 * error like a chain too long to map. */
+			if (can_wait)
+				return -EAGAIN;
+			e->truncated = true;
+			break;
+		}
 		if (!host || !n || n > len - done)
 			return -EFAULT;
 		if (k >= ctx->iov_cap) {
@@ -535,13 +544,18 @@ static void table_unmap(const struct vq_ctx *ctx, struct table *t)
  * violates the protocol. Every field is copied before it is checked. At
  * most vq->max_chain descriptors are looked at, indirect ones included.
  */
-static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
+/* walk()'s answer when the guest-memory view is busy (transport.h). */
+static const char vq_busy[] = "guest-memory view busy";
+
+static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t,
+			bool can_wait)
 {
 	struct vq_ctx *ctx = vq->ctx;
 	uint64_t out = 0, in = 0, last_addr = 0;
 	uint32_t tlen = vq->size, ttl = vq->max_chain, last_len = 0;
 	bool indirect = false, seen_in = false;
 	unsigned int i = e->head, ndesc = 0;
+	int r;
 
 	for (;;) {
 		struct desc_copy d;
@@ -567,8 +581,11 @@ static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
 				return "indirect table address overflows";
 			indirect = true;
 			t->gpa = d.addr;
-			if (pieces_map(&ctx->gm, d.addr, d.len, VBACK_GM_READ,
-				       t->p, TABLE_PIECES, &t->n) == -EFAULT)
+			r = pieces_map(&ctx->gm, d.addr, d.len, VBACK_GM_READ,
+				       t->p, TABLE_PIECES, &t->n);
+			if (r == -EAGAIN && can_wait)
+				return vq_busy;
+			if (r == -EFAULT || r == -EAGAIN)
 				return "indirect table outside guest memory";
 			tlen = d.len / 16;
 			ttl = tlen;
@@ -589,8 +606,11 @@ static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
 		}
 		if (in > UINT32_MAX || out > UINT32_MAX)
 			return "chain length overflows 32 bits";
-		if (map_buffer(ctx, e, d.addr, d.len,
-			       d.flags & VRING_DESC_F_WRITE))
+		r = map_buffer(ctx, e, d.addr, d.len,
+			       d.flags & VRING_DESC_F_WRITE, can_wait);
+		if (r == -EAGAIN)
+			return vq_busy;
+		if (r)
 			return "buffer outside guest memory";
 		ndesc++;
 		if (d.len > e->max_len)
@@ -619,6 +639,14 @@ static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
 		uint64_t n = 1, a = last_addr + last_len - 1;
 		uint8_t *host = gm->ops->map(gm->opaque, a, &n, VBACK_GM_WRITE);
 
+		if (!host && !n) {
+			/* Busy view: the prefix is of no use to an error
+			 * answer; give it back to make room for the status. */
+			vq_elem_release(e);
+			e->nout = e->nin = 0;
+			n = 1;
+			host = gm->ops->map(gm->opaque, a, &n, VBACK_GM_WRITE);
+		}
 		if (!host || n != 1)
 			return "buffer outside guest memory";
 		e->last_in = host;
@@ -633,7 +661,7 @@ static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t)
 	return NULL;
 }
 
-static const char *vq_walk(struct vq *vq, struct vq_elem *e)
+static const char *vq_walk(struct vq *vq, struct vq_elem *e, bool can_wait)
 {
 	struct table t; /* only .n is read before a table is mapped */
 	const char *why;
@@ -644,12 +672,13 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e)
 	e->truncated = false;
 	e->last_in = NULL;
 	e->max_len = 0;
-	why = walk(vq, e, &t);
+	why = walk(vq, e, &t, can_wait);
 	table_unmap(vq->ctx, &t);
 	return why;
 }
 
-int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f)
+int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
+	   bool can_wait)
 {
 	struct vq_ctx *ctx = vq->ctx;
 	struct vq_elem *e;
@@ -696,7 +725,14 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f)
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;
-	f->why = vq_walk(vq, e);
+	f->why = vq_walk(vq, e, can_wait);
+	if (f->why == vq_busy) {
+		/* Not taken: release what it mapped, leave it in the ring. */
+		vq_elem_release(e);
+		elem_done(e);
+		vq->last_avail--;
+		return -EAGAIN;
+	}
 	if (f->why) {
 		vq->broken = true;
 		/* The head itself is valid: hand it back, never leak it. */

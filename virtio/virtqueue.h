@@ -114,9 +114,10 @@ struct vq {
 	/* Request processing, the device core's (process.c). */
 	struct vback_work work;	 /* run the queue later: completions, yield */
 	struct vq_elem *blocked; /* popped, IO said back-pressure: first */
-	bool running;		 /* inside dev_queue_run() */
-	bool rerun;		 /* kicked or completed while running */
-	bool idle_reported;	 /* queue_idle() sent for this stop */
+	bool mem_wait;	    /* guest-memory view busy: after a completion */
+	bool running;	    /* inside dev_queue_run() */
+	bool rerun;	    /* kicked or completed while running */
+	bool idle_reported; /* queue_idle() sent for this stop */
 };
 
 /* Guest-memory helpers: copy across pieces; 0 or -EFAULT. */
@@ -154,9 +155,13 @@ struct vq_fault {
  * Pop the next chain. 1 with *@out set, 0 when the ring is empty (or the
  * queue is stopped/broken), -EPROTO on a protocol violation: the queue is
  * marked broken, *@f says what, and a valid head has been returned to the
- * driver with used length 0 so it never leaks.
+ * driver with used length 0 so it never leaks. -EAGAIN when the
+ * guest-memory view is busy and @can_wait: nothing was taken (retry after
+ * a completion); without @can_wait a busy view makes the request's
+ * answer an error (e->truncated), as a chain too long to map does.
  */
-int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f);
+int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
+	   bool can_wait);
 /*
  * After the ring ran empty: publish avail_event (EVENT_IDX) so the driver
  * kicks for the next buffer, then check again. True if more is available.

@@ -47,6 +47,13 @@ struct vback_gm_ops {
 	 * boundary: callers loop). Returns NULL when any part of the first byte
 	 * is outside guest memory or not accessible with @access. Must not
 	 * crash on any input, including @addr + *@len overflowing.
+	 *
+	 * A view with unmap() may be at a limit of what it keeps mapped (Xen
+	 * grants: a cap per domain): it then returns NULL with *@len set to
+	 * 0, "busy". The virtio layer releases what the request had mapped,
+	 * leaves it in the ring, and tries again after one of the device's
+	 * requests completes; with none in flight it answers the request
+	 * with an error instead (it could never be mapped).
 	 */
 	void *(*map)(void *opaque, uint64_t addr, uint64_t *len,
 		     unsigned int access);

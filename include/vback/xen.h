@@ -236,6 +236,11 @@ enum vback_xen_irq_mode {
 	VBACK_XEN_IRQ_ISA,
 };
 
+/** Default of vback_xen_domain_options::grant_max_pages: 64 MiB. */
+#define VBACK_XEN_GRANT_PAGES_DEFAULT 16384u
+/** Largest vback_xen_domain_options::grant_max_pages. */
+#define VBACK_XEN_GRANT_PAGES_MAX (1u << 20)
+
 /** Options of vback_xen_domain_create(); read during the call. */
 struct vback_xen_domain_options {
 	uint16_t domid;			  /**< the guest domain to serve */
@@ -243,6 +248,13 @@ struct vback_xen_domain_options {
 	/** Bound of the foreign-mapping cache in MiB of guest memory mapped at
 	 *  once (0: 512). Mappings are made in 1 MiB chunks. */
 	unsigned int map_cache_mib;
+	/** Most guest pages mapped through grants at once for this domain
+	 *  (0: VBACK_XEN_GRANT_PAGES_DEFAULT; at most
+	 *  VBACK_XEN_GRANT_PAGES_MAX). The backend domain's maptrack table
+	 *  is shared by every guest it serves: at the cap, requests wait for
+	 *  completions (back-pressure); one that alone needs more than the
+	 *  cap is answered with an error. */
+	unsigned int grant_max_pages;
 	/**
 	 * Optional (NULL: not watched): the guest died. Without it a dead
 	 * guest stays a zombie while its IOREQ server and mappings are held,
@@ -407,6 +419,8 @@ struct vback_xen_backend_options {
 	enum vback_xen_irq_mode irq_mode;
 	/** Passed to every domain: see struct vback_xen_domain_options. */
 	unsigned int map_cache_mib;
+	/** Passed to every domain: see struct vback_xen_domain_options. */
+	unsigned int grant_max_pages;
 };
 
 /**

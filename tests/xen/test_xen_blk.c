@@ -274,45 +274,60 @@ static void test_reset_and_invalidate(void **state)
  * driver writes (ring registers, descriptors) is then a grant address
  * (gref << 12 | offset, bit 63), as with Linux's grant DMA ops.
  */
+/* Set up @t for grant DMA (see below), with a grant cap of @cap pages
+ * (0: the default) and the driver's largest request @max_data. */
+static void grant_setup(struct itest *t, unsigned int cap, uint32_t max_data)
+{
+	const struct gmem_region r = { XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE,
+				       false };
+	struct vback_xen_domain_options dopt = { 0 };
+	struct vback_xen_device_options o = { 0 };
+	struct gdrv_options go = { 0 };
+	unsigned int i;
+
+	memset(t, 0, sizeof(*t));
+	t->h = harness_new();
+	t->mem = gmem_create(&r, 1);
+	assert_non_null(t->mem);
+	t->d = fake_dom_create_on(t->h->fx, DOMID, 2, 0,
+				  gmem_host(t->mem, XEN_GRANT_ADDR_BIT,
+					    TEST_RAM_SIZE),
+				  TEST_RAM_SIZE);
+	assert_non_null(t->d);
+	for (i = 0; i < TEST_RAM_SIZE / 4096; i++)
+		assert_int_equal(fake_dom_grant(t->d, i, i, false), 0);
+	dopt.domid = DOMID;
+	dopt.irq_mode = VBACK_XEN_IRQ_SPI;
+	dopt.grant_max_pages = cap;
+	assert_int_equal(vback_xen_domain_create(t->h->xen, &dopt, &t->dom), 0);
+	t->blk = blk_new(t);
+	o.dev = vback_blk_dev(t->blk);
+	o.base = MMIO_BASE;
+	o.irq = SPI;
+	o.grants = true;
+	assert_int_equal(vback_xen_device_add(t->dom, &o, &t->xdev), 0);
+	go.access.mmio_read = vcpu_read;
+	go.access.mmio_write = vcpu_write;
+	go.access.opaque = t;
+	go.mem = t->mem;
+	go.heap_base = XEN_GRANT_ADDR_BIT;
+	go.heap_size = TEST_RAM_SIZE;
+	go.max_data = max_data;
+	go.queue_size = 16;
+	t->drv = gdrv_create(&go);
+	assert_non_null(t->drv);
+	assert_int_equal(gdrv_probe(t->drv), 0);
+}
+
 static void test_grant_dma_end_to_end(void **state)
 {
 	static uint8_t out[12288], in[12288];
-	const struct gmem_region r = { XEN_GRANT_ADDR_BIT, TEST_RAM_SIZE,
-				       false };
-	struct vback_xen_device_options o = { 0 };
-	struct gdrv_options go = { 0 };
 	uint64_t ring_pages;
 	struct itest t;
 	unsigned int i;
 
 	(void)state;
-	memset(&t, 0, sizeof(t));
-	t.h = harness_new();
-	t.mem = gmem_create(&r, 1);
-	assert_non_null(t.mem);
-	t.d = fake_dom_create_on(t.h->fx, DOMID, 2, 0,
-				 gmem_host(t.mem, XEN_GRANT_ADDR_BIT,
-					   TEST_RAM_SIZE),
-				 TEST_RAM_SIZE);
-	assert_non_null(t.d);
-	for (i = 0; i < TEST_RAM_SIZE / 4096; i++)
-		assert_int_equal(fake_dom_grant(t.d, i, i, false), 0);
-	t.dom = harness_domain(t.h, DOMID, VBACK_XEN_IRQ_SPI);
-	t.blk = blk_new(&t);
-	o.dev = vback_blk_dev(t.blk);
-	o.base = MMIO_BASE;
-	o.irq = SPI;
-	o.grants = true;
-	assert_int_equal(vback_xen_device_add(t.dom, &o, &t.xdev), 0);
-	go.access.mmio_read = vcpu_read;
-	go.access.mmio_write = vcpu_write;
-	go.access.opaque = &t;
-	go.mem = t.mem;
-	go.heap_base = XEN_GRANT_ADDR_BIT;
-	go.heap_size = TEST_RAM_SIZE;
-	t.drv = gdrv_create(&go);
-	assert_non_null(t.drv);
-	assert_int_equal(gdrv_probe(t.drv), 0);
+	grant_setup(&t, 0, 0);
 	assert_true(gdrv_has(t.drv, VIRTIO_F_ACCESS_PLATFORM));
 	/* Only the rings stay mapped while the queue is enabled. */
 	ring_pages = fake_dom_grant_pages(t.d);
@@ -339,6 +354,64 @@ static void test_grant_dma_end_to_end(void **state)
 	assert_int_equal(fake_dom_grant_pages(t.d), 0);
 	/* Never a foreign mapping: a non-Dom0 backend could not make one. */
 	assert_int_equal(fake_dom_foreign_map_calls(t.d), 0);
+	harness_check(t.h);
+	teardown(&t);
+}
+
+/*
+ * The grant cap (vback_xen_domain_options.grant_max_pages): a request
+ * that does not fit while another holds grants waits for its completion
+ * (no new kick needed) instead of failing; one that alone needs more than
+ * the cap is answered IOERR, the device stays healthy, nothing leaks.
+ */
+static void test_grant_cap_backpressure(void **state)
+{
+	static uint8_t a[32768], b[32768], big[98304];
+	struct gdrv_blk_req r = { 0 };
+	struct gdrv_done d[2];
+	uint64_t ring_pages;
+	struct itest t;
+
+	(void)state;
+	grant_setup(&t, 18, sizeof(big));
+	ring_pages = fake_dom_grant_pages(t.d);
+	print_message("rings: %llu grant pages, cap 18\n",
+		      (unsigned long long)ring_pages);
+	assert_true(ring_pages + 10 <= 18 && ring_pages + 20 > 18);
+	tio_hold(t.io, true);
+	r.type = VIRTIO_BLK_T_IN;
+	r.data = a;
+	r.len = sizeof(a); /* 8 data pages + header + status */
+	assert_true(gdrv_submit(t.drv, 0, &r) >= 0);
+	gdrv_kick(t.drv, 0, true);
+	assert_int_equal(tio_pending(t.io), 1);
+	r.data = b;
+	assert_true(gdrv_submit(t.drv, 0, &r) >= 0);
+	gdrv_kick(t.drv, 0, true);
+	/* It waits: the first holds the grants it would need. */
+	assert_int_equal(tio_pending(t.io), 1);
+	assert_true(fake_dom_grant_pages(t.d) <= 18);
+	/* The first completes: the second goes on by itself. */
+	assert_int_equal(tio_release(t.io, 1), 1);
+	harness_settle(t.h);
+	assert_int_equal(tio_pending(t.io), 1);
+	assert_int_equal(tio_release(t.io, 1), 1);
+	harness_settle(t.h);
+	gdrv_interrupt(t.drv);
+	assert_int_equal(gdrv_poll(t.drv, 0, d, 2), 2);
+	assert_int_equal(d[0].status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d[1].status, VIRTIO_BLK_S_OK);
+	assert_int_equal(fake_dom_grant_pages(t.d), ring_pages);
+	/* 24 data pages alone: more than the cap, answered IOERR. */
+	tio_hold(t.io, false);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 0, big, sizeof(big), 1),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(vback_dev_status(vback_blk_dev(t.blk)) &
+				 VBACK_STATUS_NEEDS_RESET,
+			 0);
+	assert_int_equal(fake_dom_grant_pages(t.d), ring_pages);
+	assert_int_equal(rw(&t, VIRTIO_BLK_T_IN, 0, a, sizeof(a), 1),
+			 VIRTIO_BLK_S_OK);
 	harness_check(t.h);
 	teardown(&t);
 }
@@ -463,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_many_requests),
 		cmocka_unit_test(test_reset_and_invalidate),
 		cmocka_unit_test(test_grant_dma_end_to_end),
+		cmocka_unit_test(test_grant_cap_backpressure),
 		cmocka_unit_test(test_xenstore_to_disk),
 	};
 

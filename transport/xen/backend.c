@@ -148,6 +148,7 @@ static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
 	o.domid = (uint16_t)domid;
 	o.irq_mode = be->opts.irq_mode;
 	o.map_cache_mib = be->opts.map_cache_mib;
+	o.grant_max_pages = be->opts.grant_max_pages;
 	*err = vback_xen_domain_create(be->xen, &o, &bd->dom);
 	if (*err < 0) {
 		vb_free(bd);

@@ -245,7 +245,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 
 	if (!xen || !opts || !out || opts->irq_mode > VBACK_XEN_IRQ_ISA ||
 	    opts->domid >= XEN_DOMID_FIRST_RESERVED ||
-	    opts->map_cache_mib > XEN_MAPCACHE_MAX_MIB)
+	    opts->map_cache_mib > XEN_MAPCACHE_MAX_MIB ||
+	    opts->grant_max_pages > VBACK_XEN_GRANT_PAGES_MAX)
 		return -EINVAL;
 	for (it = xen->domains; it; it = it->next)
 		if (it->domid == opts->domid)
@@ -256,6 +257,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	dom->xen = xen;
 	dom->domid = opts->domid;
 	dom->irq_mode = opts->irq_mode;
+	dom->grant_cap = opts->grant_max_pages ? opts->grant_max_pages
+					       : VBACK_XEN_GRANT_PAGES_DEFAULT;
 	dom->died = opts->died;
 	dom->died_opaque = opts->opaque;
 	vback_work_init(&dom->work, xen_ioreq_work, dom);

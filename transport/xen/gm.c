@@ -368,6 +368,17 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 	n = grant_pages(off, *len);
 	if (gref + n - 1 > UINT32_MAX)
 		return NULL;
+	/* The domain's share of the maptrack table: map what fits, and
+	 * say "busy" when nothing does (the virtio layer waits). */
+	if (n > dom->grant_cap - dom->grant_pages) {
+		n = dom->grant_cap - dom->grant_pages;
+		if (!n) {
+			*len = 0;
+			return NULL;
+		}
+		if (*len > ((uint64_t)n << XEN_PAGE_SHIFT) - off)
+			*len = ((uint64_t)n << XEN_PAGE_SHIFT) - off;
+	}
 	for (i = 0; i < n; i++) {
 		dom->grant_refs[i] = (uint32_t)(gref + i);
 		dom->grant_errs[i] = 0;
@@ -401,6 +412,7 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 	}
 	if (*len > ((uint64_t)n << XEN_PAGE_SHIFT) - off)
 		*len = ((uint64_t)n << XEN_PAGE_SHIFT) - off;
+	dom->grant_pages += n;
 	return (uint8_t *)host + off;
 }
 
@@ -411,11 +423,14 @@ static void grant_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 	const struct vback_xen_platform *pf = dom->xen->pf;
 	uint64_t off = addr & (XEN_PAGE_SIZE - 1);
 
+	uint32_t n;
+
 	(void)access;
 	if (!host || len == 0)
 		return;
-	pf->ops->unmap_grants(pf->opaque, (uint8_t *)host - off,
-			      grant_pages(off, len));
+	n = grant_pages(off, len);
+	pf->ops->unmap_grants(pf->opaque, (uint8_t *)host - off, n);
+	dom->grant_pages = dom->grant_pages > n ? dom->grant_pages - n : 0;
 }
 
 const struct vback_gm_ops xen_gm_grant_ops = {

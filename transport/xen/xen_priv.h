@@ -96,6 +96,8 @@ struct vback_xen_domain {
 	struct xen_mapcache cache;
 	uint32_t grant_refs[XEN_GRANT_MAX_PAGES];
 	int grant_errs[XEN_GRANT_MAX_PAGES];
+	uint32_t grant_pages; /* mapped through gm_grant now */
+	uint32_t grant_cap;   /* most of them at once (busy above) */
 	struct vback_gm gm_foreign, gm_grant;
 	/* counters */
 	uint64_t ioreqs, invalidates, rejected;
