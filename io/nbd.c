@@ -40,6 +40,7 @@
 #if VBACK_HAVE_NBD
 #include <libnbd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -83,6 +84,7 @@ struct nbd_conn {
 	bool retry_logged;    /* a failed reconnect was logged */
 	bool reset;	      /* the timer wants it reset */
 	char why[128];	      /* why it went down */
+	int err;	      /* and its errno, if libnbd said */
 };
 
 enum cmd_state { CMD_FREE, CMD_QUEUED, CMD_ISSUED, CMD_DONE };
@@ -95,6 +97,7 @@ struct nbd_cmd {
 	struct nbd_rq *rq;
 	struct nbd_cmd *next;  /* free list, retry queue or done list */
 	struct nbd_conn *conn; /* ISSUED: the connection that owes it */
+	struct nbd_conn *from; /* DONE: the connection that answered */
 	uint64_t offset;
 	uint64_t len;
 	void *buf;	  /* READ/WRITE: the payload */
@@ -332,7 +335,14 @@ static void conn_note_error(struct nbd_conn *c)
 {
 	const char *msg = nbd_get_error();
 
+	c->err = nbd_get_errno();
 	snprintf(c->why, sizeof(c->why), "%s", msg ? msg : "unknown error");
+}
+
+/* Why a connection attempt failed, as -errno. */
+static int conn_errno(const struct nbd_conn *c)
+{
+	return c->err > 0 ? -c->err : -ECONNREFUSED;
 }
 
 static int conn_start(struct nbd_conn *c)
@@ -341,6 +351,7 @@ static int conn_start(struct nbd_conn *c)
 	int err;
 
 	c->why[0] = '\0';
+	c->err = 0;
 	c->h = nbd_create();
 	if (!c->h) {
 		snprintf(c->why, sizeof(c->why), "nbd_create: %s",
@@ -402,6 +413,7 @@ static void conn_down(struct nbd_conn *c, const char *why)
 	char reason[sizeof(c->why)];
 
 	snprintf(reason, sizeof(reason), "%s", why);
+	snprintf(c->why, sizeof(c->why), "%s", reason);
 	conn_close_handle(c);
 	c->state = CONN_DOWN;
 	c->reset = false;
@@ -430,22 +442,37 @@ static void conn_down(struct nbd_conn *c, const char *why)
 		c->backoff_ns = NBD_BACKOFF_MAX_NS;
 }
 
-static void on_conn_event(void *opaque, int fd, uint32_t events)
+/* Tell libnbd what the socket did. */
+static void conn_notify(struct nbd_conn *c, uint32_t events)
 {
-	struct nbd_conn *c = opaque;
+	unsigned int dir = nbd_aio_get_direction(c->h);
 	int ret = 0;
 
-	(void)fd;
-	if (!c->h)
-		return;
-	/* Both ready: read first, the reply may change what to write. */
-	if (events & (VBACK_EV_IN | VBACK_EV_ERR))
+	/* Both ready: read first, the reply may change what to write. An
+	 * error or hang-up goes where libnbd waits: a refused connect is
+	 * seen by the write side (libnbd refuses a read notification in
+	 * the connecting states). */
+	if (events & VBACK_EV_IN)
 		ret = nbd_aio_notify_read(c->h);
 	else if (events & VBACK_EV_OUT)
+		ret = nbd_aio_notify_write(c->h);
+	else if ((events & VBACK_EV_ERR) && (dir & LIBNBD_AIO_DIRECTION_READ))
+		ret = nbd_aio_notify_read(c->h);
+	else if ((events & VBACK_EV_ERR) && (dir & LIBNBD_AIO_DIRECTION_WRITE))
 		ret = nbd_aio_notify_write(c->h);
 	if (ret < 0)
 		conn_note_error(c);
 	conn_update(c);
+}
+
+static void on_conn_event(void *opaque, int fd, uint32_t events)
+{
+	struct nbd_conn *c = opaque;
+
+	(void)fd;
+	if (!c->h)
+		return;
+	conn_notify(c, events);
 	nbd_run(c->n);
 }
 
@@ -600,6 +627,7 @@ static void cmd_finished(struct nbd_io *n, struct nbd_cmd *cmd, int error)
 	cmd->error = error;
 	cmd->state = CMD_DONE;
 	cmd->conn = NULL;
+	cmd->from = NULL;
 	cmd_push(&n->done_head, &n->done_tail, cmd);
 }
 
@@ -607,10 +635,12 @@ static void cmd_finished(struct nbd_io *n, struct nbd_cmd *cmd, int error)
 static int on_reply(void *user_data, int *error)
 {
 	struct nbd_cmd *cmd = user_data;
+	struct nbd_conn *c = cmd->conn;
 
-	if (cmd->conn)
-		cmd->conn->issued--;
+	if (c)
+		c->issued--;
 	cmd_finished(cmd->n, cmd, *error);
+	cmd->from = c;
 	return 1; /* retire the command in libnbd */
 }
 
@@ -650,8 +680,13 @@ static void send_cmd(struct nbd_io *n, struct nbd_conn *c, struct nbd_cmd *cmd)
 	case VBACK_IO_SECURE_ERASE:
 		break; /* never accepted: no caps bit */
 	}
-	if (ret < 0) {
-		/* A failed call never runs the callback. */
+	/*
+	 * A call that fails before queuing never runs the callback; one
+	 * whose sending kills the connection has run it already (with
+	 * ENOTCONN, the command is on the done list) and fails as well:
+	 * the state says which.
+	 */
+	if (ret < 0 && cmd->state == CMD_ISSUED) {
 		err = nbd_get_errno();
 		c->issued--;
 		if (nbd_aio_is_dead(c->h) || nbd_aio_is_closed(c->h)) {
@@ -727,6 +762,12 @@ static bool reap(struct nbd_io *n)
 
 		any = true;
 		if (is_connection_error(cmd->error) && !n->closing) {
+			/* A server shutting down answers ESHUTDOWN until it
+			 * closes: leave it rather than ask again at once. */
+			if (cmd->error == ESHUTDOWN && cmd->from &&
+			    cmd->from->state == CONN_READY)
+				conn_down(cmd->from, "the server is shutting "
+						     "down");
 			retry_push(n, cmd);
 			continue;
 		}
@@ -1005,28 +1046,56 @@ const struct vback_io_ops io_nbd_ops = {
 
 /* ---- open ------------------------------------------------------------ */
 
-/* Drive @c's handshake with libnbd's own poll until ready or too late. */
+/* Wait for @fd, at most @ms: VBACK_EV_* bits, 0 on timeout. */
+static uint32_t wait_fd(int fd, uint32_t want, int ms)
+{
+	struct pollfd p = { .fd = fd };
+	uint32_t got = 0;
+
+	if (want & VBACK_EV_IN)
+		p.events |= POLLIN;
+	if (want & VBACK_EV_OUT)
+		p.events |= POLLOUT;
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if (p.revents & POLLIN)
+		got |= VBACK_EV_IN;
+	if (p.revents & POLLOUT)
+		got |= VBACK_EV_OUT;
+	if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+		got |= VBACK_EV_ERR;
+	return got;
+}
+
+/*
+ * The first handshake, inside vback_io_open(): the disk's size must be
+ * known when it returns, and the caller's loop cannot be run from here
+ * (open may itself run in a loop callback). So this one wait polls the
+ * one socket, bounded by the timeout. (libnbd 1.14's nbd_poll() would do,
+ * but it sends a refused connect to the read side, which libnbd rejects
+ * in that state.) Reconnects happen on the loop.
+ */
 static int connect_now(struct nbd_io *n, struct nbd_conn *c)
 {
 	int ret = conn_start(c);
 
 	while (!ret && c->state == CONN_CONNECTING) {
 		uint64_t now = now_ns(n);
-		int ms;
+		uint32_t ev;
+		int fd = nbd_aio_get_fd(c->h);
 
-		if (now >= c->deadline_ns) {
+		if (now >= c->deadline_ns || fd < 0) {
 			conn_down(c, "no handshake in time");
 			return -ETIMEDOUT;
 		}
-		ms = (int)min_u64((c->deadline_ns - now) / MS + 1, 1000);
-		if (nbd_poll(c->h, ms) < 0) {
-			ret = nbd_get_errno() ? -nbd_get_errno() : -EIO;
-			conn_note_error(c);
-		}
-		conn_update(c);
+		ev = wait_fd(fd, wanted_events(c->h),
+			     (int)min_u64((c->deadline_ns - now) / MS + 1,
+					  1000));
+		if (ev)
+			conn_notify(c, ev);
 	}
 	if (!ret && c->state != CONN_READY)
-		ret = -ECONNREFUSED;
+		ret = conn_errno(c);
 	return ret;
 }
 

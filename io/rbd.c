@@ -78,6 +78,8 @@ struct rbd_io {
 	 * complete from the loop, never inside submit(). */
 	struct rbd_slot *local_head, *local_tail;
 	rbd_completion_t *events; /* depth entries for rbd_poll_io_events */
+	unsigned int timeout_ms;
+	bool stalled; /* requests are timing out: logged once */
 	bool closing;
 };
 
@@ -104,6 +106,22 @@ static int result_of(const struct vback_io_req *req, ssize_t ret)
 	return 0;
 }
 
+/* One log line per change: the cluster stops answering, answers again. */
+static void note_health(struct rbd_io *r, ssize_t ret)
+{
+	if (ret == -ETIMEDOUT && !r->stalled) {
+		r->stalled = true;
+		vback_logf(r->log, VBACK_LOG_WARN,
+			   "rbd: %s: the cluster did not answer within %u ms; "
+			   "requests fail with EIO until it does",
+			   r->name, r->timeout_ms);
+	} else if (ret >= 0 && r->stalled) {
+		r->stalled = false;
+		vback_logf(r->log, VBACK_LOG_INFO,
+			   "rbd: %s: the cluster answers again", r->name);
+	}
+}
+
 static void finish(struct rbd_io *r, struct rbd_slot *s, int result)
 {
 	struct vback_io_req *req = s->req;
@@ -128,6 +146,7 @@ static bool collect(struct rbd_io *r)
 		s = rbd_aio_get_arg(c);
 		rbd_aio_release(c);
 		s->comp = NULL;
+		note_health(r, ret);
 		finish(r, s, result_of(s->req, ret));
 		any = true;
 	}
@@ -430,6 +449,7 @@ int io_rbd_open(const struct vback_io_options *opts,
 		goto fail;
 	}
 	r->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
+	r->timeout_ms = timeout_ms;
 	r->slots = calloc(r->depth, sizeof(*r->slots));
 	r->events = calloc(r->depth, sizeof(*r->events));
 	if (!r->slots || !r->events) {
