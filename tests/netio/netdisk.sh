@@ -24,6 +24,7 @@
 #                                         file; rbd: pause/resume the OSD)
 #   netdisk.sh KIND DIR export SPEC FILE  copy the disk out through the
 #                                         server (nbdcopy, rbd export)
+#   netdisk.sh rbd DIR snap SPEC NAME     snapshot the image
 #
 # The test programs call it through $VBACK_TEST_NETDISK ("netdisk.sh KIND
 # DIR"); tests/netio/with-server.sh sets that up and tears it down.
@@ -87,6 +88,35 @@ nbdkit_file_start() {
 	nbdkit -U "$dir/file.sock" -P "$dir/file.pid" file dir="$dir/exports" \
 		>>"$dir/nbdkit-file.log" 2>&1
 	wait_socket "$dir/file.sock"
+	for _ in $(seq 100); do
+		[ -s "$dir/file.pid" ] && return 0
+		sleep 0.05
+	done
+	die "no pid file from nbdkit"
+}
+
+# SIGSTOP/SIGCONT the shared server and wait until every thread is
+# stopped (or running again), so the caller's next request meets it so.
+signal_server() { # PIDFILE STOP|CONT
+	local pid t st want=T
+	[ -s "$1" ] || die "no server to $2 ($1)"
+	pid=$(cat "$1")
+	[ "$2" = CONT ] && want=
+	kill "-$2" "$pid"
+	for _ in $(seq 200); do
+		st=ok
+		for t in /proc/"$pid"/task/*/stat; do
+			s=$(awk '{ print $3 }' "$t" 2>/dev/null) || continue
+			if [ -n "$want" ]; then
+				[ "$s" = T ] || st=
+			else
+				[ "$s" != T ] || st=
+			fi
+		done
+		[ -n "$st" ] && return 0
+		sleep 0.01
+	done
+	die "server $pid did not $2"
 }
 
 ceph_conf() { echo "$dir/ceph/ceph.conf"; }
@@ -149,8 +179,8 @@ nbdkit-file:server)
 	case $1 in
 	stop) kill_pidfile "$dir/file.pid" KILL; rm -f "$dir/file.sock" ;;
 	start) nbdkit_file_start ;;
-	pause) kill_pidfile "$dir/file.pid" STOP ;;
-	resume) kill_pidfile "$dir/file.pid" CONT ;;
+	pause) signal_server "$dir/file.pid" STOP ;;
+	resume) signal_server "$dir/file.pid" CONT ;;
 	*) die "server stop|start|pause|resume" ;;
 	esac
 	;;
@@ -183,10 +213,13 @@ rbd:resize)
 	rbd -c "$(ceph_conf)" resize --no-progress --allow-shrink --size "$2B" \
 		"vback/disk$(disk_of "$1")"
 	;;
+rbd:snap)
+	rbd -c "$(ceph_conf)" snap create --no-progress "vback/disk$(disk_of "$1")@$2"
+	;;
 rbd:server)
 	case $1 in
-	pause) pkill -STOP -F "$dir/ceph/run/osd.0.pid" ;;
-	resume) pkill -CONT -F "$dir/ceph/run/osd.0.pid" ;;
+	pause) signal_server "$dir/ceph/run/osd.0.pid" STOP ;;
+	resume) signal_server "$dir/ceph/run/osd.0.pid" CONT ;;
 	*) exit 77 ;;
 	esac
 	;;
