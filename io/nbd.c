@@ -61,6 +61,8 @@
 #define NBD_MAX_RANGE	   (1ull << 30)
 #define NBD_BACKOFF_MIN_NS (50 * MS)
 #define NBD_BACKOFF_MAX_NS (2000 * MS)
+/* Commands one connection takes before the next one gets any. */
+#define NBD_CONN_FILL 16u
 /* Issue/reap rounds per loop callback before yielding to other fds. */
 #define NBD_ROUNDS   16
 #define NBD_NAME_LEN 160
@@ -476,6 +478,11 @@ static void on_conn_event(void *opaque, int fd, uint32_t events)
 	nbd_run(c->n);
 }
 
+/*
+ * The first ready connection with room, else the least busy one. The loop
+ * thread does the work of every connection, so spreading a light load over
+ * several only costs wake-ups; they pay off under a deep queue.
+ */
 static struct nbd_conn *pick_conn(struct nbd_io *n)
 {
 	struct nbd_conn *best = NULL;
@@ -483,8 +490,11 @@ static struct nbd_conn *pick_conn(struct nbd_io *n)
 	for (unsigned int i = 0; i < n->nconns; i++) {
 		struct nbd_conn *c = &n->conns[i];
 
-		if (c->state == CONN_READY &&
-		    (!best || c->issued < best->issued))
+		if (c->state != CONN_READY)
+			continue;
+		if (c->issued < NBD_CONN_FILL)
+			return c;
+		if (!best || c->issued < best->issued)
 			best = c;
 	}
 	return best;
