@@ -55,6 +55,7 @@ _Static_assert(offsetof(struct vback_iovec, iov_base) ==
 
 struct rbd_slot {
 	struct vback_io_req *req;
+	uint64_t start_ns;     /* submit(), for the watchdog */
 	rbd_completion_t comp; /* NULL: finished without librbd */
 	struct rbd_slot *next; /* free list or local list */
 	bool busy;
@@ -80,6 +81,11 @@ struct rbd_io {
 	rbd_completion_t *events; /* depth entries for rbd_poll_io_events */
 	unsigned int timeout_ms;
 	bool stalled; /* requests are timing out: logged once */
+	/* Requests librbd keeps past the timeout without sending them (a
+	 * full cluster blocks writes) are not bounded by the op timeout:
+	 * a periodic timer says so, once, while any is in flight. */
+	struct vback_timer watchdog;
+	bool stuck_logged;
 	bool closing;
 };
 
@@ -128,7 +134,36 @@ static void finish(struct rbd_io *r, struct rbd_slot *s, int result)
 
 	slot_release(r, s);
 	r->inflight--;
+	if (!r->inflight && !r->closing)
+		vback_timer_cancel(r->loop, &r->watchdog);
 	req->done(req, result);
+}
+
+static void on_watchdog(void *opaque)
+{
+	struct rbd_io *r = opaque;
+	uint64_t now = vback_loop_now(r->loop);
+	/* Twice the op timeout: past it, librados did not bound them. */
+	uint64_t limit = 2 * (uint64_t)r->timeout_ms * 1000000u;
+	unsigned int stuck = 0;
+
+	for (unsigned int i = 0; i < r->depth; i++)
+		if (r->slots[i].busy && r->slots[i].comp &&
+		    now - r->slots[i].start_ns > limit)
+			stuck++;
+	if (stuck && !r->stuck_logged)
+		vback_logf(r->log, VBACK_LOG_WARN,
+			   "rbd: %s: %u request%s unanswered for more than "
+			   "%u ms, held in librbd beyond the op timeout (a "
+			   "full cluster? a lock held elsewhere?); they "
+			   "cannot be failed before librbd lets go of their "
+			   "buffers",
+			   r->name, stuck, stuck == 1 ? "" : "s",
+			   2 * r->timeout_ms);
+	else if (!stuck && r->stuck_logged)
+		vback_logf(r->log, VBACK_LOG_INFO,
+			   "rbd: %s: no request is stuck any more", r->name);
+	r->stuck_logged = stuck != 0;
 }
 
 /* Hand out what librbd finished; true if anything was. */
@@ -251,6 +286,7 @@ static int rbd_submit(void *opaque, struct vback_io_req *req)
 	s->next = NULL;
 	s->busy = true;
 	s->req = req;
+	s->start_ns = vback_loop_now(r->loop);
 	if (is_empty(req)) {
 		if (r->local_tail)
 			r->local_tail->next = s;
@@ -267,7 +303,10 @@ static int rbd_submit(void *opaque, struct vback_io_req *req)
 			return ret;
 		}
 	}
-	r->inflight++;
+	if (!r->inflight++)
+		vback_timer_arm(r->loop, &r->watchdog,
+				(uint64_t)r->timeout_ms * 1000000u,
+				(uint64_t)r->timeout_ms * 1000000u);
 	return 0;
 }
 
@@ -300,6 +339,8 @@ static int rbd_refresh_size(void *opaque, uint64_t *size_bytes)
 
 static void rbd_free(struct rbd_io *r)
 {
+	if (r->watchdog.fn)
+		vback_timer_cancel(r->loop, &r->watchdog);
 	if (r->watched)
 		vback_loop_unwatch(r->loop, r->efd);
 	if (r->have_image)
@@ -450,6 +491,7 @@ int io_rbd_open(const struct vback_io_options *opts,
 	}
 	r->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
 	r->timeout_ms = timeout_ms;
+	vback_timer_init(&r->watchdog, on_watchdog, r);
 	r->slots = calloc(r->depth, sizeof(*r->slots));
 	r->events = calloc(r->depth, sizeof(*r->events));
 	if (!r->slots || !r->events) {

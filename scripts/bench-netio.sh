@@ -131,7 +131,9 @@ for kind in $kinds; do
 		rm -f "$work/nbd.pid"
 		;;
 	rbd)
-		"$top/scripts/ceph-single-node.sh" start "$work/ceph" >/dev/null
+		# Room for both images and then some: a full OSD blocks writes.
+		CEPH_MEMSTORE_BYTES=$(((4 * size_mib + 512) << 20)) \
+			"$top/scripts/ceph-single-node.sh" start "$work/ceph" >/dev/null
 		conf=$work/ceph/ceph.conf
 		CEPH_CONF=$conf ceph osd pool create vback 8 >/dev/null 2>&1
 		rbd -c "$conf" pool init vback
