@@ -11,7 +11,7 @@
 #
 # usage: scripts/bench-netio.sh [BUILD_DIR]
 #   env: SECS=seconds per run (3), ROUNDS (3), KINDS ("nbd rbd"),
-#        SIZE_MIB=disk size (512)
+#        SIZE_MIB=disk size (512), WORKLOADS ("OP BS SEG DEPTH;...")
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -38,6 +38,10 @@ workloads=(
 	"write 131072 4096 8"
 	"write 131072 131072 8"
 )
+# WORKLOADS="read 131072 4096 8;read 131072 131072 8" runs only those.
+if [ -n "${WORKLOADS:-}" ]; then
+	IFS=';' read -r -a workloads <<<"$WORKLOADS"
+fi
 
 work=$(mktemp -d /var/tmp/vback-bench-netio.XXXXXX)
 pids=()
