@@ -35,8 +35,16 @@ int io_req_check(const struct vback_io_caps *caps, struct vback_io_req *req)
 		return -EINVAL;
 	req->backend[IO_SCR_DONE] = 0;
 	req->backend[IO_SCR_TOTAL] = 0;
-	if (req->flags & ~VBACK_IO_F_UNMAP)
+	if (req->flags & ~(VBACK_IO_F_UNMAP | VBACK_IO_F_FUA))
 		return -EINVAL;
+	/* FUA only where it means something, and where it is honoured. */
+	if (req->flags & VBACK_IO_F_FUA) {
+		if (req->op != VBACK_IO_WRITE &&
+		    req->op != VBACK_IO_WRITE_ZEROES)
+			return -EINVAL;
+		if (!caps->can_fua)
+			return -EOPNOTSUPP;
+	}
 	switch (req->op) {
 	case VBACK_IO_READ:
 	case VBACK_IO_WRITE:

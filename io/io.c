@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The IO layer's entry points: choose an engine, fall back from io_uring to
- * posix when the kernel refuses io_uring, and the request checks that every
- * backend runs before it accepts a request.
+ * The IO layer's entry points: choose an engine (a network disk spec picks
+ * its own), fall back from io_uring to posix when the kernel refuses
+ * io_uring, and the request checks that every backend runs before it
+ * accepts a request.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static const char *const engine_names[] = {
 	[VBACK_IO_ENGINE_POSIX] = "posix",
 	[VBACK_IO_ENGINE_URING] = "io_uring",
 	[VBACK_IO_ENGINE_MEMORY] = "memory",
+	[VBACK_IO_ENGINE_NBD] = "nbd",
+	[VBACK_IO_ENGINE_RBD] = "rbd",
 };
 
 const char *vback_io_engine_name(enum vback_io_engine engine)
@@ -46,10 +49,24 @@ int vback_io_engine_parse(const char *name, enum vback_io_engine *engine)
 	return -EINVAL;
 }
 
+/* An NBD or RBD engine asked for without its kind of spec. */
+static int spec_mismatch(const struct vback_io_options *opts)
+{
+	vback_logf(opts->log, VBACK_LOG_ERR, "io: engine %s wants %s, not '%s'",
+		   vback_io_engine_name(opts->engine),
+		   opts->engine == VBACK_IO_ENGINE_NBD
+			   ? "an NBD URI (nbd://HOST[:PORT]/EXPORT or "
+			     "nbd+unix:///EXPORT?socket=PATH)"
+			   : "rbd:POOL/IMAGE[@SNAP][:conf=FILE][:id=NAME]",
+		   opts->path ? opts->path : "");
+	return -EINVAL;
+}
+
 int vback_io_open(const struct vback_io_options *opts,
 		  const struct vback_loop *loop, struct vback_io *out)
 {
 	bool unavailable = false;
+	enum io_spec_kind kind;
 	int ret, ring_err;
 
 	if (!opts || !loop || !loop->ops || !out)
@@ -65,9 +82,24 @@ int vback_io_open(const struct vback_io_options *opts,
 			   VBACK_IO_MAX_WORKERS);
 		return -EINVAL;
 	}
+	/* A spec names where the disk is, and so which engine reaches it:
+	 * the daemon and xl's target= hand specs over as paths. */
+	kind = opts->engine == VBACK_IO_ENGINE_MEMORY
+		       ? IO_SPEC_NONE
+		       : io_spec_kind(opts->path);
+	if ((opts->engine == VBACK_IO_ENGINE_NBD && kind != IO_SPEC_NBD) ||
+	    (opts->engine == VBACK_IO_ENGINE_RBD && kind != IO_SPEC_RBD))
+		return spec_mismatch(opts);
+	if (kind == IO_SPEC_NBD)
+		return io_nbd_open(opts, loop, out);
+	if (kind == IO_SPEC_RBD)
+		return io_rbd_open(opts, loop, out);
 	switch (opts->engine) {
 	case VBACK_IO_ENGINE_MEMORY:
 		return io_memory_open(opts, loop, out);
+	case VBACK_IO_ENGINE_NBD:
+	case VBACK_IO_ENGINE_RBD:
+		break; /* handled above */
 	case VBACK_IO_ENGINE_POSIX:
 		return io_posix_open(opts, loop, out);
 	case VBACK_IO_ENGINE_DEFAULT:
@@ -103,6 +135,10 @@ enum vback_io_engine vback_io_engine_of(const struct vback_io *io)
 		return VBACK_IO_ENGINE_URING;
 	if (io->ops == &io_memory_ops)
 		return VBACK_IO_ENGINE_MEMORY;
+	if (io->ops == &io_nbd_ops)
+		return VBACK_IO_ENGINE_NBD;
+	if (io->ops == &io_rbd_ops)
+		return VBACK_IO_ENGINE_RBD;
 	return VBACK_IO_ENGINE_DEFAULT;
 }
 

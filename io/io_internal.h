@@ -132,6 +132,58 @@ extern const struct vback_io_ops io_posix_ops;
 extern const struct vback_io_ops io_ring_ops;
 extern const struct vback_io_ops io_memory_ops;
 
+/* ---- network engines (spec.c, nbd.c, rbd.c) ------------------------ */
+
+#define IO_NET_DEFAULT_TIMEOUT_MS 30000u
+
+/* What a vback_io_options::path names. */
+enum io_spec_kind {
+	IO_SPEC_NONE = 0, /* a file or block device */
+	IO_SPEC_NBD,	  /* nbd://, nbd+unix:// (and nbds*, refused) */
+	IO_SPEC_RBD,	  /* rbd: */
+};
+
+enum io_spec_kind io_spec_kind(const char *path);
+
+/* An NBD URI, percent-decoded. */
+struct io_nbd_spec {
+	bool unix_socket;
+	char host[256]; /* TCP */
+	char port[8];	/* TCP, "10809" when not given */
+	/* nbd+unix: sun_path; an abstract name starts with a NUL byte. */
+	char socket[108];
+	size_t socket_len;
+	char export_name[4097]; /* NBD allows 4096 bytes */
+};
+
+/* rbd:POOL[/NAMESPACE]/IMAGE[@SNAP][:conf=FILE][:id=NAME] */
+struct io_rbd_spec {
+	char pool[256];
+	char ns[256];
+	char image[256];
+	char snap[256];
+	char conf[4096];
+	char id[256];
+};
+
+/* 0, or -EINVAL with the reason in @err. */
+int io_nbd_spec_parse(const char *uri, struct io_nbd_spec *s, char *err,
+		      size_t errlen);
+int io_rbd_spec_parse(const char *spec, struct io_rbd_spec *s, char *err,
+		      size_t errlen);
+
+/* -ENOTSUP with a log line when this build lacks the library. */
+int io_nbd_open(const struct vback_io_options *opts,
+		const struct vback_loop *loop, struct vback_io *out);
+int io_rbd_open(const struct vback_io_options *opts,
+		const struct vback_loop *loop, struct vback_io *out);
+
+extern const struct vback_io_ops io_nbd_ops;
+extern const struct vback_io_ops io_rbd_ops;
+
+/* Tests: NBD connections ready now, or -EINVAL if @io is not NBD. */
+int io_nbd_connections_ready(const struct vback_io *io);
+
 /*
  * Tests: requests of a memory disk that touch [@offset, @offset + @len)
  * complete with @error (a negative errno); @len 0 clears. -EINVAL if @io

@@ -44,6 +44,9 @@ enum vback_io_op {
 
 /** WRITE_ZEROES may deallocate the range (virtio-blk's UNMAP flag). */
 #define VBACK_IO_F_UNMAP (1u << 0)
+/** WRITE/WRITE_ZEROES: the data is durable when done() reports success,
+ *  without a FLUSH (forced unit access; only with caps.can_fua). */
+#define VBACK_IO_F_FUA (1u << 1)
 
 struct vback_io_req;
 
@@ -95,6 +98,9 @@ struct vback_io_caps {
 	bool can_secure_erase; /**< VBACK_IO_SECURE_ERASE is supported */
 	/** The disk has a volatile write cache: FLUSH matters. */
 	bool volatile_cache;
+	/** VBACK_IO_F_FUA is supported on WRITE and WRITE_ZEROES (the NBD
+	 *  engine, when the server offers FUA). */
+	bool can_fua;
 };
 
 /**
@@ -182,6 +188,14 @@ enum vback_io_engine {
 	VBACK_IO_ENGINE_URING,
 	/** RAM disk: path unused, size from mem_size */
 	VBACK_IO_ENGINE_MEMORY,
+	/* ---- network engines (io/nbd.c, io/rbd.c; docs/io.md) ---- */
+	/** An NBD server through libnbd: path is an NBD URI,
+	 *  nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH. */
+	VBACK_IO_ENGINE_NBD,
+	/** A Ceph RBD image through librbd: path is
+	 *  rbd:POOL/IMAGE[@SNAP][:conf=FILE][:id=NAME]. */
+	VBACK_IO_ENGINE_RBD,
+	/* ---- end of network engines ---- */
 };
 
 /** Most requests in flight an IO instance takes (queue_depth). */
@@ -202,6 +216,25 @@ struct vback_io_options {
 	/** POSIX engine threads, up to VBACK_IO_MAX_WORKERS; 0: default. */
 	unsigned int workers;
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
+
+	/* ---- network engines (NBD, RBD); 0/NULL: the defaults ---- */
+	/** RBD: Ceph configuration file (a conf= item of the spec wins);
+	 *  NULL: $CEPH_CONF, then librados's search (/etc/ceph/ceph.conf). */
+	const char *ceph_conf;
+	/** RBD: Ceph client id without "client." (an id= item of the spec
+	 *  wins); NULL: "admin". */
+	const char *ceph_id;
+	/**
+	 * NBD, RBD: milliseconds after which a request that has not
+	 * completed fails with -EIO, and the bound on connecting at open;
+	 * 0: 30000. NBD counts from submit() and resets the connection that
+	 * owes the reply; RBD sets librados's OSD and monitor op timeouts.
+	 */
+	unsigned int timeout_ms;
+	/** NBD: connections to open when the server allows multi-conn;
+	 *  0: 4; always 1 when it does not. At most 16. */
+	unsigned int connections;
+	/* ---- end of network engines ---- */
 };
 
 /**
@@ -212,6 +245,16 @@ struct vback_io_options {
  * vback holds open for writing, is refused with -EBUSY and a log line
  * saying why. Other errors: -EINVAL (bad options), -ENOENT/-EACCES/... from
  * opening @opts->path, -ENOMEM.
+ *
+ * A @opts->path that is a network disk spec selects its engine whatever
+ * @opts->engine says (unless it says memory): "nbd://" and "nbd+unix://"
+ * (the NBD URI standard) the NBD engine, "rbd:" the RBD engine. Those
+ * connect before they return, waiting at most @opts->timeout_ms, since
+ * the disk's size must be known (RBD: librados's connect and rbd_open()
+ * block for that long at most); a bad spec is -EINVAL, a server that
+ * cannot be reached -ECONNREFUSED, -ENOENT, -ETIMEDOUT, ..., and an
+ * engine this build lacks -ENOTSUP, each with one log line. They need a
+ * loop that watches fds.
  */
 VBACK_API int vback_io_open(const struct vback_io_options *opts,
 			    const struct vback_loop *loop,
@@ -254,8 +297,8 @@ VBACK_API int vback_io_memory_create(const struct vback_io_memory_options *o,
  */
 VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
 
-/** The name of @engine: "posix", "io_uring", "memory" or "default";
- *  NULL if out of range. Static storage. */
+/** The name of @engine: "posix", "io_uring", "memory", "nbd", "rbd" or
+ *  "default"; NULL if out of range. Static storage. */
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
 /** Parse an engine @name (as vback_io_engine_name() prints it) into
  *  *@engine; 0 or -EINVAL. */

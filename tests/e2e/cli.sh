@@ -44,6 +44,12 @@ check "--engine bogus" 2 "$bin" --vhost-user "$work/s" --image x --engine bogus
 check "--log-level loud" 2 "$bin" --vhost-user "$work/s" --image x --log-level loud
 check "missing image" 1 "$bin" --vhost-user "$work/s" --image "$work/none.img"
 [ -e "$work/s" ] && { echo "FAIL: socket left after a failed start"; fails=$((fails + 1)); }
+# Network disks: a bad spec, a server nobody runs: exit 1, and why.
+check "bad NBD URI" 1 "$bin" --vhost-user "$work/s" --image "nbd+unix:///?sockt=$work/n.sock"
+grep -Eq "unknown query parameter|without the NBD engine" "$work/out" ||
+	{ echo "FAIL: no reason for a bad NBD URI"; fails=$((fails + 1)); }
+check "no NBD server" 1 "$bin" --vhost-user "$work/s" --image "nbd+unix:///?socket=$work/n.sock"
+check "bad RBD spec" 1 "$bin" --vhost-user "$work/s" --image "rbd:pool-without-image"
 
 truncate -s 1M "$work/disk.img"
 echo keep >"$work/file"

@@ -7,12 +7,19 @@
 # (tests/e2e/guest/e2e.sh); the host re-checks the image afterwards, then a
 # second guest connects to the same daemon and finds the data again.
 #
-# Usage: vhost-user-e2e.sh PATH/TO/vback-disk
+# Usage: vhost-user-e2e.sh PATH/TO/vback-disk [file|nbd|rbd]
+# The disk is a file (default), an export of nbdkit's file plugin on a
+# unix socket, or an image of a one-node Ceph cluster
+# (scripts/ceph-single-node.sh); the host reads the disk back through the
+# server afterwards (nbdcopy, rbd export). NBD exports cannot grow: the
+# resize step is skipped there.
 # Exit 77 (skip) only when the machine cannot run it: no QEMU with
-# vhost-user-blk, or no way to build the guest.
+# vhost-user-blk, no way to build the guest, or the server not installed.
 set -euo pipefail
 vback_disk=$(realpath "$1")
+kind=${2:-file}
 here=$(cd "$(dirname "$0")" && pwd)
+netdisk=$here/../netio/netdisk.sh
 # shellcheck source-path=SCRIPTDIR
 . "$here/qemu.sh"
 # shellcheck source-path=SCRIPTDIR
@@ -31,6 +38,12 @@ command -v "$qemu" >/dev/null || skip "$qemu not installed"
 "$qemu" -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
 	skip "$qemu has no vhost-user-blk-pci"
 command -v python3 >/dev/null || skip "python3 not installed"
+case $kind in
+file) ;;
+nbd) for t in nbdkit nbdcopy; do command -v $t >/dev/null || skip "$t not installed"; done ;;
+rbd) for t in ceph-mon ceph-osd rbd; do command -v $t >/dev/null || skip "$t not installed"; done ;;
+*) die "unknown disk kind $kind (file, nbd or rbd)" ;;
+esac
 set +e
 guest=$("$here/build-guest.sh")
 rc=$?
@@ -46,6 +59,8 @@ cleanup() {
 	vback_qemu_stop
 	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
 	wait 2>/dev/null
+	[ -f "$work/nbd.pid" ] && kill -9 "$(cat "$work/nbd.pid")" 2>/dev/null
+	[ -d "$work/net" ] && "$netdisk" rbd "$work/net" teardown
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,9 +69,38 @@ trap cleanup EXIT
 img=$work/disk.img
 e2e_make_image "$img"
 
+# ---- where the disk lives: the file, or a server holding it ---------------
+# disk_resize grows the disk to 96 MiB; disk_export copies what the server
+# holds to $check (the file itself for kind file).
+check=$img
+resized=$((96 * 2048))
+case $kind in
+file)
+	spec=$img
+	disk_resize() { truncate -s 96M "$img"; }
+	disk_export() { :; }
+	;;
+nbd)
+	nbdkit -U "$work/nbd.sock" -P "$work/nbd.pid" file "$img" 2>"$work/nbdkit.log"
+	spec="nbd+unix:///?socket=$work/nbd.sock"
+	resized=none
+	check=$work/check.img
+	disk_export() { rm -f "$check"; nbdcopy "$spec" "$check"; }
+	;;
+rbd)
+	"$netdisk" rbd "$work/net" setup
+	conf=$work/net/ceph/ceph.conf
+	rbd -c "$conf" import --no-progress "$img" vback/e2e
+	spec="rbd:vback/e2e:conf=$conf"
+	check=$work/check.img
+	disk_resize() { rbd -c "$conf" resize --no-progress --size 96M vback/e2e; }
+	disk_export() { rm -f "$check"; rbd -c "$conf" export --no-progress vback/e2e "$check"; }
+	;;
+esac
+
 # ---- the daemon ------------------------------------------------------------
 sock=$work/vhu.sock
-"$vback_disk" --vhost-user "$sock" --image "$img" --queues 2 \
+"$vback_disk" --vhost-user "$sock" --image "$spec" --queues 2 \
 	--log-level info 2>"$work/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 50); do
@@ -83,7 +127,7 @@ run_guest() {
 		vback_qemu_watch || rc=$?
 		[ $rc = 0 ] || break
 		if [ $resized = 0 ] && grep -aqs 'VBACK: RESIZE-REQUEST' "$log"; then
-			truncate -s 96M "$img"
+			disk_resize
 			kill -HUP "$daemon_pid"
 			resized=1
 		fi
@@ -117,11 +161,13 @@ run_guest() {
 }
 
 run_guest first e2e "vback.pattern=$E2E_PATTERN" "vback.sectors=$((64 * 2048))" \
-	vback.queues=2 "vback.resized=$((96 * 2048))"
+	vback.queues=2 "vback.resized=$resized"
 
 # ---- the host re-checks every range the guest wrote ------------------------
+# (read back through the server, for NBD and RBD disks)
 log=$work/first.serial
-e2e_check_sums "$log" "$img" || die "the image does not hold what the guest wrote"
+disk_export
+e2e_check_sums "$log" "$check" || die "the disk does not hold what the guest wrote"
 
 # The daemon's account of the session: flushes, both queues busy.
 for _ in $(seq 50); do
@@ -167,4 +213,4 @@ if grep -q 'error:' "$work/daemon.log"; then
 	grep 'error:' "$work/daemon.log"
 	die "the daemon logged errors"
 fi
-echo "PASS: vhost-user end to end in $(($(date +%s) - started)) s"
+echo "PASS: vhost-user end to end ($kind disk) in $(($(date +%s) - started)) s"

@@ -3,7 +3,10 @@
  * The IO conformance suite: the same tests against every backend. The
  * backend comes from argv[1] (see `backends` below); meson registers this
  * program once per backend. Block-device variants run on a loop device and
- * exit 77 (skip) where losetup is not possible.
+ * exit 77 (skip) where losetup is not possible. Network backends (nbd,
+ * rbd) get their disks from a real server through the command in
+ * $VBACK_TEST_NETDISK (tests/netio/netdisk.sh, set up by
+ * tests/netio/with-server.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,26 +41,46 @@ struct backend {
 	enum vback_io_engine engine;
 	bool direct;
 	bool blockdev;
+	bool net; /* disks come from $VBACK_TEST_NETDISK */
+	/* Discarded ranges may keep their data (RBD skips partial objects). */
+	bool discard_keeps_data;
 };
 
 static const struct backend backends[] = {
-	{ "memory", VBACK_IO_ENGINE_MEMORY, false, false },
-	{ "posix", VBACK_IO_ENGINE_POSIX, false, false },
-	{ "posix-direct", VBACK_IO_ENGINE_POSIX, true, false },
-	{ "io_uring", VBACK_IO_ENGINE_URING, false, false },
-	{ "io_uring-direct", VBACK_IO_ENGINE_URING, true, false },
-	{ "posix-blockdev", VBACK_IO_ENGINE_POSIX, false, true },
-	{ "io_uring-blockdev-direct", VBACK_IO_ENGINE_URING, true, true },
+	{ .name = "memory", .engine = VBACK_IO_ENGINE_MEMORY },
+	{ .name = "posix", .engine = VBACK_IO_ENGINE_POSIX },
+	{ .name = "posix-direct",
+	  .engine = VBACK_IO_ENGINE_POSIX,
+	  .direct = true },
+	{ .name = "io_uring", .engine = VBACK_IO_ENGINE_URING },
+	{ .name = "io_uring-direct",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .direct = true },
+	{ .name = "posix-blockdev",
+	  .engine = VBACK_IO_ENGINE_POSIX,
+	  .blockdev = true },
+	{ .name = "io_uring-blockdev-direct",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .direct = true,
+	  .blockdev = true },
+	{ .name = "nbd", .engine = VBACK_IO_ENGINE_NBD, .net = true },
+	{ .name = "rbd",
+	  .engine = VBACK_IO_ENGINE_RBD,
+	  .net = true,
+	  .discard_keeps_data = true },
 };
 
 static const struct backend *be;
 static char workdir[256];
+static const char *netdisk; /* the server helper command (network) */
 
-/* A disk to test on: a sparse file, a loop device over one, or memory. */
+/* A disk to test on: a sparse file, a loop device over one, memory, or
+ * an export of a server (then @file is the raw file behind it, if any). */
 struct disk {
 	char file[PATH_MAX];
 	char dev[64];
 	char mnt[512]; /* a tmpfs mounted for this disk */
+	char spec[PATH_MAX + 64];
 	uint64_t size;
 };
 
@@ -111,6 +135,45 @@ static bool loop_attach(const char *file, char *dev, size_t len)
 	return ok && dev[0] == '/';
 }
 
+/* Run "$VBACK_TEST_NETDISK ARGS"; its exit status (77: cannot). */
+static int netdisk_run(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static int netdisk_run(const char *fmt, ...)
+{
+	char args[PATH_MAX + 256];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	ret = run_cmd("%s %s", netdisk, args);
+	return ret >= 0 && WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
+}
+
+/* A new export of @size bytes: its spec, and its raw file if it has one. */
+static void netdisk_create(struct disk *d, uint64_t size)
+{
+	char cmd[PATH_MAX], line[2 * PATH_MAX + 64], *sp;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s create %llu", netdisk,
+		 (unsigned long long)size);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_int_equal(pclose(p), 0);
+	line[strcspn(line, "\n")] = 0;
+	sp = strrchr(line, ' ');
+	assert_non_null(sp);
+	*sp = 0;
+	assert_true(strlen(line) < sizeof(d->spec));
+	assert_true(strlen(sp + 1) < sizeof(d->file));
+	memcpy(d->spec, line, strlen(line) + 1);
+	if (strcmp(sp + 1, "-"))
+		memcpy(d->file, sp + 1, strlen(sp + 1) + 1);
+}
+
 static void make_file(const char *path, uint64_t size)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -129,6 +192,10 @@ static void disk_create(struct disk *d, uint64_t size, const char *dir)
 	d->size = size;
 	if (be->engine == VBACK_IO_ENGINE_MEMORY)
 		return;
+	if (be->net) {
+		netdisk_create(d, size);
+		return;
+	}
 	snprintf(d->file, sizeof(d->file), "%s/disk%u.img", dir ? dir : workdir,
 		 seq++);
 	make_file(d->file, size);
@@ -138,11 +205,18 @@ static void disk_create(struct disk *d, uint64_t size, const char *dir)
 
 static const char *disk_path(const struct disk *d)
 {
+	if (d->spec[0])
+		return d->spec;
 	return d->dev[0] ? d->dev : d->file;
 }
 
 static void disk_destroy(struct disk *d)
 {
+	if (d->spec[0]) {
+		assert_int_equal(netdisk_run("destroy '%s'", d->spec), 0);
+		memset(d, 0, sizeof(*d));
+		return;
+	}
 	if (d->dev[0])
 		run_cmd("losetup -d %s", d->dev);
 	if (d->file[0])
@@ -431,12 +505,15 @@ static void test_flush_and_persist(void **state)
 	assert_int_equal(range_op(t, VBACK_IO_FLUSH, 0, 0, 0), 0);
 	if (be->engine != VBACK_IO_ENGINE_MEMORY) {
 		/* The bytes are in the file, and a new instance sees them. */
-		int fd = open(t->disk.file, O_RDONLY | O_CLOEXEC);
+		if (t->disk.file[0]) {
+			int fd = open(t->disk.file, O_RDONLY | O_CLOEXEC);
 
-		assert_true(fd >= 0);
-		assert_int_equal(pread(fd, r, 16 * KiB, 64 * KiB), 16 * KiB);
-		close(fd);
-		assert_memory_equal(r, w, 16 * KiB);
+			assert_true(fd >= 0);
+			assert_int_equal(pread(fd, r, 16 * KiB, 64 * KiB),
+					 16 * KiB);
+			close(fd);
+			assert_memory_equal(r, w, 16 * KiB);
+		}
 		vback_io_close(&t->io);
 		assert_null(t->io.ops);
 		assert_int_equal(io_open(t, false, 0), 0);
@@ -461,7 +538,8 @@ static void test_discard(void **state)
 	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, r, 64 * KiB), 0);
 	/* Punched holes read back as zeroes; the edges keep their data. */
 	assert_memory_equal(r, w, 16 * KiB);
-	assert_true(all_zero(r + 16 * KiB, 32 * KiB));
+	if (!be->discard_keeps_data)
+		assert_true(all_zero(r + 16 * KiB, 32 * KiB));
 	assert_memory_equal(r + 48 * KiB, w + 48 * KiB, 16 * KiB);
 	/* Zero length is a no-op. */
 	assert_int_equal(range_op(t, VBACK_IO_DISCARD, 0, 0, 0), 0);
@@ -898,6 +976,21 @@ static void test_error_injection(void **state)
 		goto out;
 	}
 
+	if (be->net) {
+		/* A server that fails every request for a while. */
+		if (netdisk_run("fail '%s' on", t->disk.spec) == 77) {
+			free(w);
+			free(r);
+			skip();
+		}
+		assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), -EIO);
+		assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 4 * KiB), -EIO);
+		assert_int_equal(netdisk_run("fail '%s' off", t->disk.spec), 0);
+		assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
+		assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 64 * KiB), 0);
+		assert_memory_equal(r, w, 64 * KiB);
+		goto out;
+	}
 	/* A 1 MiB disk on a 256 KiB filesystem. */
 	memset(&small, 0, sizeof(small));
 	if (!mount_small_tmpfs(&small, "size=256k")) {
@@ -945,10 +1038,32 @@ static void test_size_change(void **state)
 	assert_int_equal(size, DISK_SIZE);
 	if (be->engine == VBACK_IO_ENGINE_MEMORY)
 		goto out;
-	assert_int_equal(truncate(t->disk.file, DISK_SIZE + 1 * MiB), 0);
-	if (be->blockdev)
-		assert_int_equal(run_cmd("losetup -c %s", t->disk.dev), 0);
-	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 1);
+	if (be->net) {
+		int ret = 0;
+
+		/* NBD sizes are fixed per connection: 77, skip. */
+		if (netdisk_run("resize '%s' %u", t->disk.spec,
+				DISK_SIZE + 1 * MiB) == 77) {
+			free(w);
+			free(r);
+			skip();
+		}
+		/* RBD learns of it through its header watch. */
+		for (int i = 0; i < 100 && ret == 0; i++) {
+			ret = t->io.ops->refresh_size(t->io.opaque, &size);
+			if (ret == 0)
+				usleep(20000);
+		}
+		assert_int_equal(ret, 1);
+	} else {
+		assert_int_equal(truncate(t->disk.file, DISK_SIZE + 1 * MiB),
+				 0);
+		if (be->blockdev)
+			assert_int_equal(run_cmd("losetup -c %s", t->disk.dev),
+					 0);
+		assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size),
+				 1);
+	}
 	assert_int_equal(size, DISK_SIZE + 1 * MiB);
 	assert_int_equal(vback_io_get_caps(&t->io, &t->caps), 0);
 	assert_int_equal(t->caps.size_bytes, DISK_SIZE + 1 * MiB);
@@ -976,7 +1091,7 @@ static void test_shrunk_under_us(void **state)
 	uint64_t size = 0;
 	uint8_t *w, *r;
 
-	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev)
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev || be->net)
 		skip();
 	w = abuf(128 * KiB);
 	r = abuf(128 * KiB);
@@ -1014,7 +1129,8 @@ static void test_exclusive(void **state)
 		.direct = be->direct,
 	};
 
-	if (be->engine == VBACK_IO_ENGINE_MEMORY)
+	/* Servers take any number of clients. */
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->net)
 		skip();
 	assert_int_equal(vback_io_open(&o, t->loop, &other), -EBUSY);
 	o.read_only = true;
@@ -1028,6 +1144,41 @@ static void test_exclusive(void **state)
 	}
 	vback_io_close(&other);
 	assert_int_equal(io_open(t, false, 0), 0);
+}
+
+/* Forced unit access: honoured where the caps say so, refused elsewhere,
+ * and never on a read. */
+static void test_fua(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(8 * KiB), *r = abuf(8 * KiB);
+	struct op op;
+
+	fill(w, 8 * KiB, 17);
+	op_init(&op, t, VBACK_IO_WRITE, 8 * KiB);
+	op.iov[0] = (struct vback_iovec){ w, 8 * KiB };
+	op.req.iovcnt = 1;
+	op.req.flags = VBACK_IO_F_FUA;
+	if (!t->caps.can_fua) {
+		assert_int_equal(submit(t, &op), -EOPNOTSUPP);
+		goto out;
+	}
+	assert_int_equal(run_op(t, &op), 0);
+	assert_int_equal(rw(t, VBACK_IO_READ, 8 * KiB, r, 8 * KiB), 0);
+	assert_memory_equal(r, w, 8 * KiB);
+	if (t->caps.can_write_zeroes)
+		assert_int_equal(range_op(t, VBACK_IO_WRITE_ZEROES, 8 * KiB,
+					  4 * KiB, VBACK_IO_F_FUA),
+				 0);
+	op_init(&op, t, VBACK_IO_READ, 0);
+	op.iov[0] = (struct vback_iovec){ r, 4 * KiB };
+	op.req.iovcnt = 1;
+	op.req.flags = VBACK_IO_F_FUA;
+	assert_int_equal(submit(t, &op), -EINVAL);
+out:
+	assert_int_equal(op.ndone, 0);
+	free(w);
+	free(r);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -1053,6 +1204,18 @@ static int prepare(const char *name)
 	}
 	if (be->engine == VBACK_IO_ENGINE_MEMORY)
 		return 0;
+	if (be->net) {
+		netdisk = getenv("VBACK_TEST_NETDISK");
+		if (!netdisk || !*netdisk) {
+			fprintf(stderr,
+				"%s: needs a server: run it through "
+				"tests/netio/with-server.sh KIND\n",
+				name);
+			rmdir(workdir);
+			return 2;
+		}
+		return 0;
+	}
 	/* Can this machine run this backend at all? */
 	snprintf(probe.disk.file, sizeof(probe.disk.file), "%s/probe.img",
 		 workdir);
@@ -1149,6 +1312,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_exclusive, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fua, setup, teardown),
 	};
 	char group[64];
 	int ret;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Opening disks: engine names, argument checks, refusing what must not be
- * used (mounted block devices, non-disks), the log lines that say why, and
- * the io_uring -> posix fallback when the kernel refuses io_uring.
+ * used (mounted block devices, non-disks), the log lines that say why, the
+ * io_uring -> posix fallback when the kernel refuses io_uring, and network
+ * disk specs that cannot work (bad specs, no server), each with one line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +17,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -96,9 +100,10 @@ static void test_engine_names(void **state)
 			    "io_uring");
 	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_MEMORY),
 			    "memory");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_NBD), "nbd");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_RBD), "rbd");
 	assert_null(vback_io_engine_name((enum vback_io_engine)99));
-	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_MEMORY;
-	     i++) {
+	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_RBD; i++) {
 		assert_int_equal(
 			vback_io_engine_parse(vback_io_engine_name(
 						      (enum vback_io_engine)i),
@@ -337,6 +342,98 @@ static void test_uring_fallback(void **state)
 	vback_io_close(&io);
 }
 
+/* Open @path and expect @err with exactly one log line holding @why. */
+static void open_fails(struct t *t, struct vback_io_options *o,
+		       const char *path, int err, const char *why)
+{
+	struct vback_io io = { 0 };
+	int lines = t->logged.lines;
+
+	o->path = path;
+	assert_int_equal(vback_io_open(o, t->loop, &io), err);
+	assert_null(io.ops);
+	assert_int_equal(t->logged.lines, lines + 1);
+	assert_int_equal(t->logged.level, VBACK_LOG_ERR);
+	if (!strstr(t->logged.last, why))
+		fail_msg("'%s' does not say '%s'", t->logged.last, why);
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Network specs that cannot work, without any server: one line each. */
+static void test_net_specs(void **state)
+{
+	struct t *t = *state;
+	struct vback_io_options o = { .log = &t->log, .timeout_ms = 300 };
+	char uri[700];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct vback_loop *simple;
+	struct vback_io io;
+	double t0;
+	int lfd;
+
+	/* An engine asked for by name wants its kind of spec. */
+	o.engine = VBACK_IO_ENGINE_NBD;
+	open_fails(t, &o, t->file, -EINVAL, "an NBD URI");
+	o.engine = VBACK_IO_ENGINE_RBD;
+	open_fails(t, &o, t->file, -EINVAL, "rbd:POOL/IMAGE");
+	open_fails(t, &o, "nbd://127.0.0.1/", -EINVAL, "rbd:POOL/IMAGE");
+	/* A spec picks its engine; memory ignores paths. */
+	o.engine = VBACK_IO_ENGINE_MEMORY;
+	o.mem_size = 4096;
+	o.path = "nbd://127.0.0.1/";
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	assert_int_equal(vback_io_engine_of(&io), VBACK_IO_ENGINE_MEMORY);
+	vback_io_close(&io);
+	o.engine = VBACK_IO_ENGINE_POSIX;
+	if (!VBACK_HAVE_NBD) {
+		open_fails(t, &o, "nbd://127.0.0.1/", -ENOTSUP, "without");
+	} else {
+		open_fails(t, &o, "nbd+unix:///e", -EINVAL, "socket=");
+		open_fails(t, &o, "nbds://h/e", -EINVAL, "TLS");
+		/* Nobody at the socket or the port: refused at once. */
+		snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s/none.sock",
+			 t->dir);
+		open_fails(t, &o, uri, -ENOENT, "cannot connect");
+		open_fails(t, &o, "nbd://127.0.0.1:1/", -ECONNREFUSED,
+			   "cannot connect");
+		/* A server that accepts and never answers: the timeout. */
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%.90s/mute.sock",
+			 t->dir);
+		lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(lfd >= 0);
+		assert_int_equal(bind(lfd, (struct sockaddr *)&sun,
+				      sizeof(sun)),
+				 0);
+		assert_int_equal(listen(lfd, 4), 0);
+		snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s",
+			 sun.sun_path);
+		t0 = seconds();
+		open_fails(t, &o, uri, -ETIMEDOUT, "no handshake in time");
+		assert_true(seconds() - t0 < 2.0);
+		close(lfd);
+		unlink(sun.sun_path);
+		/* The engine needs a loop with fds. */
+		assert_int_equal(vback_simple_loop_create(NULL, &simple), 0);
+		o.path = "nbd://127.0.0.1:1/";
+		assert_int_equal(vback_io_open(&o, simple, &io), -ENOTSUP);
+		vback_simple_loop_destroy(simple);
+	}
+	if (!VBACK_HAVE_RBD) {
+		open_fails(t, &o, "rbd:p/i", -ENOTSUP, "without");
+	} else {
+		open_fails(t, &o, "rbd:img", -EINVAL, "bad RBD spec");
+		snprintf(uri, sizeof(uri), "rbd:p/i:conf=%s/none.conf", t->dir);
+		open_fails(t, &o, uri, -ENOENT, "Ceph configuration");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +445,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mounted_blockdev, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_uring_fallback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_net_specs, setup,
 						teardown),
 	};
 

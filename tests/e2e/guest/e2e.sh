@@ -106,6 +106,12 @@ got=$(sum_range $dev 32 $((4 * MiB)))
 
 # Resize: the host grows the image and sends SIGHUP to vback-disk, which
 # tells QEMU over the back-end channel; the guest sees the new capacity.
+# (vback.resized=none: this disk cannot grow, e.g. an NBD export.)
+if [ "$(arg resized)" = none ]; then
+	skip "resize (the disk cannot grow)"
+	echo "VBACK: DONE failed=$failed"
+	exit $failed
+fi
 echo "VBACK: RESIZE-REQUEST"
 i=0
 while [ "$(cat /sys/block/vda/size)" = "$sectors" ] && [ $i -lt 100 ]; do
