@@ -20,6 +20,13 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+# A cross build's tests run through meson's emulator (qemu-user): so must
+# the binary these checks start.
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	printf '#!/bin/sh\nexec %s %q "$@"\n' "$MESON_EXE_WRAPPER" "$bin" >"$work/vback-disk"
+	chmod +x "$work/vback-disk"
+	bin=$work/vback-disk
+fi
 command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
 fails=0
 ok() { echo "ok: $*"; }

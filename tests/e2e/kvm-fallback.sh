@@ -150,7 +150,7 @@ broken-kvm)
 		"^FAIL: first: QEMU status 'prelaunch': the guest is not running" \
 		e2e "$dev" QEMU="$fake" VBACK_ACCEL=kvm VBACK_FAKE_KVM=silent
 	expect_fail "e2e on a KVM with which QEMU exits" 20 \
-		"^FAIL: first: QEMU exited \(status 1\) before the guest finished" \
+		"^FAIL: first: QEMU (exited \(status 1\) before the guest finished|reports a KVM internal error)" \
 		e2e "$dev" QEMU="$fake" VBACK_ACCEL=kvm VBACK_FAKE_KVM=exit
 	expect_fail "demo on a KVM that stops the guest" 30 \
 		"^demo: QEMU reports a KVM internal error" \
