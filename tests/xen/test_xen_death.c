@@ -209,6 +209,7 @@ static void test_other_domain_dies(void **state)
 	assert_int_equal(fake_vcpu_mmio(d1, 1, MMIO_BASE, 4, IOREQ_READ, &v),
 			 0);
 	vback_xen_domain_destroy(dom5);
+	piece_release(1); /* drained first, as documented */
 	vback_xen_domain_destroy(dom1);
 	harness_check(h);
 	harness_free(h);
@@ -325,6 +326,7 @@ static void test_no_xenstore(void **state)
 	fake_dom_destroy(d1);
 	harness_settle(h);
 	assert_int_equal(dd.calls, 0);
+	piece_release(1); /* drained first, as documented */
 	vback_xen_domain_destroy(dom1);
 	vback_xen_domain_destroy(dom2);
 	vback_xen_destroy(xen);
@@ -382,6 +384,7 @@ static void test_cannot_ask_is_not_death(void **state)
 	assert_non_null(strstr(h->last_log, "Permission denied"));
 	assert_int_equal(fake_vcpu_mmio(d1, 0, MMIO_BASE, 4, IOREQ_READ, &v),
 			 0);
+	piece_release(1); /* drained first, as documented */
 	vback_xen_domain_destroy(dom1);
 	vback_xen_destroy(xen);
 	harness_free(h);
