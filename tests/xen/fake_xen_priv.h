@@ -91,17 +91,44 @@ struct fx_map {
 	uint32_t *refs; /* grants */
 };
 
+/*
+ * One xenstore node. A store finds a node by path through a hash table and
+ * keeps each node's children in a list, so that a lookup costs the same
+ * whatever the store holds and a listing or a removal only visits the
+ * subtree (the fuzz targets write hundreds of nodes per input). A child's
+ * parent is the node named by its path up to the last '/' ("/a/b" under
+ * "/a"); writes create missing parents first and a removal takes the whole
+ * subtree, so every node but the top ones ("/local") has its parent.
+ */
 struct fx_node {
-	struct fx_node *next;
-	char *path;
-	char *val;
+	struct fx_node *hnext;		 /* next in its hash bucket */
+	struct fx_node *older, *newer;	 /* the store's nodes by age */
+	struct fx_node *parent;		 /* NULL at the top */
+	struct fx_node *kids, *last_kid; /* children, oldest first */
+	struct fx_node *prev_sib, *next_sib;
+	struct fx_node *twin; /* its copy, while a store is copied */
+	uint32_t hash;
+	unsigned int plen; /* strlen(path) */
+	char *val;	   /* in the room after path, or malloc'd if longer */
 	unsigned int len;
+	unsigned int room; /* bytes for a value after path */
+	char path[];
+};
+
+/* A whole store: the world's, or a transaction's private copy. All zero
+ * is an empty store. */
+struct fx_store {
+	struct fx_node **buckets;
+	unsigned int nbuckets; /* a power of two, 0 until the first node */
+	unsigned int count;
+	struct fx_node *oldest, *newest;
 };
 
 struct fx_watch {
 	struct fx_watch *next;
 	uint64_t id; /* events name their watch by id: it may be gone */
 	char *path;
+	size_t plen;
 	vback_xen_watch_fn fn;
 	void *opaque;
 };
@@ -109,14 +136,14 @@ struct fx_watch {
 struct fx_event {
 	struct fx_event *next;
 	uint64_t watch;
-	char *path;
+	char path[];
 };
 
 struct fx_tx {
 	struct fx_tx *next;
 	uint32_t id;
 	uint64_t gen;
-	struct fx_node *nodes; /* private copy */
+	struct fx_store nodes; /* private copy */
 	char **changed;
 	unsigned int nchanged;
 };
@@ -137,7 +164,7 @@ struct fx_pf {
 
 struct fx_wlog {
 	struct fx_wlog *next;
-	char *path, *val;
+	char *path, *val; /* both in the same allocation */
 };
 
 struct fake_xen {
@@ -146,7 +173,7 @@ struct fake_xen {
 	unsigned int handles;
 	struct fake_dom *doms;
 	struct fx_map *maps;
-	struct fx_node *nodes;
+	struct fx_store nodes;
 	uint64_t gen;
 	uint32_t next_tx;
 	struct fx_pf *pfs;
