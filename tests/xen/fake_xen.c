@@ -72,7 +72,9 @@ static void dom_free(struct fake_dom *d)
 	for (i = 0; i < MAX_SERVERS; i++) {
 		free(d->servers[i].page);
 		free(d->servers[i].gports);
+		free(d->servers[i].ranges);
 	}
+	free(d->grants);
 	if (d->ram && !d->ext)
 		munmap(d->ram, d->ram_bytes);
 	if (d->memfd >= 0)
@@ -316,6 +318,8 @@ int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
 {
 	if (gref >= MAX_GRANTS)
 		return -EINVAL;
+	if (!d->grants && !(d->grants = calloc(MAX_GRANTS, sizeof(*d->grants))))
+		return -ENOMEM;
 	d->grants[gref].active = true;
 	d->grants[gref].ro = readonly;
 	d->grants[gref].gfn = gfn;
@@ -324,7 +328,7 @@ int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
 
 int fake_dom_ungrant(struct fake_dom *d, uint32_t gref)
 {
-	if (gref >= MAX_GRANTS || !d->grants[gref].active)
+	if (gref >= MAX_GRANTS || !d->grants || !d->grants[gref].active)
 		return -EINVAL;
 	if (d->grants[gref].maps)
 		return -EBUSY;
@@ -478,10 +482,12 @@ static int fx_create_server(void *opaque, uint16_t domid, uint16_t *id)
 	s = &d->servers[i];
 	free(s->page);
 	free(s->gports);
+	free(s->ranges);
 	memset(s, 0, sizeof(*s));
 	s->page = aligned_alloc(PAGE, PAGE);
 	s->gports = calloc(d->nr_vcpus, sizeof(*s->gports));
-	if (!s->page || !s->gports)
+	s->ranges = malloc(MAX_RANGES * sizeof(*s->ranges));
+	if (!s->page || !s->gports || !s->ranges)
 		return -ENOMEM;
 	memset(s->page, 0, PAGE);
 	for (v = 0; v < d->nr_vcpus; v++) {
@@ -799,7 +805,8 @@ static int fx_map_grants(void *opaque, uint16_t domid, const uint32_t *refs,
 		return -EINVAL;
 	/* gntdev: all or nothing, like the Linux platform. */
 	for (i = 0; i < count; i++) {
-		if (refs[i] >= MAX_GRANTS || !d->grants[refs[i]].active ||
+		if (refs[i] >= MAX_GRANTS || !d->grants ||
+		    !d->grants[refs[i]].active ||
 		    !gfn_in_ram(d, d->grants[refs[i]].gfn))
 			return -EINVAL;
 		/* GNTST_permission_denied */

@@ -32,7 +32,7 @@ struct fx_server {
 	bool mapped;
 	ioservid_t id;
 	shared_iopage_t *page;
-	struct fx_range ranges[MAX_RANGES];
+	struct fx_range *ranges; /* MAX_RANGES of them, with the page */
 	unsigned int nr_ranges;
 	uint32_t *gports; /* guest-side port of each vCPU */
 };
@@ -45,6 +45,12 @@ struct fx_gport {
 	struct fx_pf *peer; /* backend platform bound to it */
 	uint32_t peer_port;
 	unsigned int notified; /* notifies received from the backend */
+};
+
+struct fx_grant {
+	bool active, ro;
+	uint64_t gfn;
+	unsigned int maps;
 };
 
 struct fake_dom {
@@ -61,11 +67,9 @@ struct fake_dom {
 	struct fx_gport gports[MAX_PORTS];
 	unsigned int irqs[1024];
 	bool isa_line[16];
-	struct {
-		bool active, ro;
-		uint64_t gfn;
-		unsigned int maps;
-	} grants[MAX_GRANTS];
+	/* MAX_GRANTS entries from the first grant on: a domain is created per
+	 * fuzz input, and most never grant anything. */
+	struct fx_grant *grants;
 	uint64_t foreign_pages, grant_pages, foreign_map_calls;
 	uint64_t ballooned[MAX_BALLOONED]; /* frames out of the guest */
 	unsigned int nballooned;
