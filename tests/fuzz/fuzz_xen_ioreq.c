@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vback/epoll.h>
-
 #include "fake_xen.h"
 #include "fuzz_common.h"
 #include "ring.h"
@@ -312,8 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.q.mem = &h.mem;
 	h.nvcpus = 1 + (cfg & 3);
 	h.grants = cfg & 4;
-	FZ_CHECK(vback_epoll_loop_create(&fz_quiet_log, &h.loop) == 0, "%s",
-		 "loop");
+	h.loop = fz_loop_create();
 	h.fx = fake_xen_create();
 	FZ_CHECK(h.fx, "%s", "fake Xen");
 	fake_xen_set_loop(h.fx, h.loop);
@@ -385,7 +382,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_xen_platform_destroy(h.pf);
 	check_fake(&h);
 	fake_xen_destroy(h.fx);
-	vback_epoll_loop_destroy(h.loop);
+	fz_loop_destroy(h.loop);
 	fz_mem_fini(&h.mem);
 	return 0;
 }
