@@ -113,10 +113,17 @@ struct fx_node {
 	struct fx_node *twin; /* its copy, while a store is copied */
 	uint32_t hash;
 	unsigned int plen; /* strlen(path) */
-	char *val;	   /* in the room after path, or malloc'd if longer */
+	char *val;	   /* in the room after path, or elsewhere if longer */
 	unsigned int len;
 	unsigned int room; /* bytes for a value after path */
 	char path[];
+};
+
+/* Memory of a store's nodes (fake_xs.c: store_alloc()). */
+struct fx_chunk {
+	struct fx_chunk *next;
+	size_t used, size;
+	_Alignas(16) unsigned char mem[];
 };
 
 /* A whole store: the world's, or a transaction's private copy. All zero
@@ -126,6 +133,7 @@ struct fx_store {
 	unsigned int nbuckets; /* a power of two, 0 until the first node */
 	unsigned int count;
 	struct fx_node *oldest, *newest;
+	struct fx_chunk *chunks;
 };
 
 struct fx_watch {

@@ -75,22 +75,44 @@ static int store_grow(struct fx_store *st)
 	return 0;
 }
 
-static bool val_inline(const struct fx_node *n)
+/*
+ * Node memory comes from chunks that go with the store, so that a
+ * transaction's copy is a few allocations rather than one per node (one
+ * per node was a fifth of a fuzz run). A removed node or a replaced value
+ * keeps its bytes until then. The cost: ASan does not watch the fake's
+ * own nodes one by one; nothing outside this file sees them.
+ */
+#define CHUNK_BYTES (16u * 1024u)
+
+static void *store_alloc(struct fx_store *st, size_t size)
 {
-	return n->val == n->path + n->plen + 1;
+	struct fx_chunk *c = st->chunks;
+	void *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (!c || c->size - c->used < size) {
+		size_t room = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+
+		c = malloc(sizeof(*c) + room);
+		if (!c)
+			return NULL;
+		c->next = st->chunks;
+		c->used = 0;
+		c->size = room;
+		st->chunks = c;
+	}
+	p = c->mem + c->used;
+	c->used += size;
+	return p;
 }
 
-static int node_set_val(struct fx_node *n, const char *val, unsigned int len)
+static int node_set_val(struct fx_store *st, struct fx_node *n, const char *val,
+			unsigned int len)
 {
 	char *to = n->path + n->plen + 1;
 
-	if (len >= n->room) {
-		to = malloc(len + 1);
-		if (!to)
-			return -ENOMEM;
-	}
-	if (!val_inline(n))
-		free(n->val);
+	if (len >= n->room && !(to = store_alloc(st, len + 1)))
+		return -ENOMEM;
 	memcpy(to, val, len);
 	to[len] = '\0';
 	n->val = to;
@@ -98,17 +120,10 @@ static int node_set_val(struct fx_node *n, const char *val, unsigned int len)
 	return 0;
 }
 
-static void node_free(struct fx_node *n)
-{
-	if (!val_inline(n))
-		free(n->val);
-	free(n);
-}
-
 /*
  * A new node for the first @len bytes of @path (hash @h, not in @st yet)
- * holding @val, the last child of @parent (NULL: a top node). One
- * allocation: the value lives after the path unless it outgrows it.
+ * holding @val, the last child of @parent (NULL: a top node). The value
+ * lives after the path unless it outgrows the room left there.
  */
 static struct fx_node *store_add(struct fx_store *st, const char *path,
 				 size_t len, uint32_t h, struct fx_node *parent,
@@ -119,7 +134,7 @@ static struct fx_node *store_add(struct fx_store *st, const char *path,
 
 	if (st->count >= st->nbuckets && store_grow(st) < 0)
 		return NULL;
-	n = malloc(sizeof(*n) + len + 1 + room);
+	n = store_alloc(st, sizeof(*n) + len + 1 + room);
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof(*n));
@@ -128,8 +143,7 @@ static struct fx_node *store_add(struct fx_store *st, const char *path,
 	n->plen = (unsigned int)len;
 	n->hash = h;
 	n->room = room;
-	n->val = n->path + len + 1;
-	node_set_val(n, val, vlen); /* fits: cannot fail */
+	node_set_val(st, n, val, vlen); /* fits: cannot fail */
 	b = &st->buckets[h & (st->nbuckets - 1)];
 	n->hnext = *b;
 	*b = n;
@@ -152,7 +166,7 @@ static struct fx_node *store_add(struct fx_store *st, const char *path,
 	return n;
 }
 
-/* Free @n and its subtree; the caller unlinked @n from its parent. */
+/* Unlink @n and its subtree; the caller unlinked @n from its parent. */
 static void store_drop(struct fx_store *st, struct fx_node *n)
 {
 	struct fx_node **pp;
@@ -176,18 +190,15 @@ static void store_drop(struct fx_store *st, struct fx_node *n)
 	else
 		st->newest = n->older;
 	st->count--;
-	node_free(n);
 }
 
 static void store_free(struct fx_store *st)
 {
-	struct fx_node *n = st->oldest;
+	struct fx_chunk *c;
 
-	while (n) {
-		struct fx_node *newer = n->newer;
-
-		node_free(n);
-		n = newer;
+	while ((c = st->chunks)) {
+		st->chunks = c->next;
+		free(c);
 	}
 	free(st->buckets);
 	memset(st, 0, sizeof(*st));
@@ -230,7 +241,7 @@ static int node_write(struct fx_store *st, const char *path, const char *val,
 	}
 	n = store_find_h(st, path, plen, h);
 	if (n)
-		return node_set_val(n, val, len);
+		return node_set_val(st, n, val, len);
 	return store_add(st, path, plen, h, parent, val, len) ? 0 : -ENOMEM;
 }
 
