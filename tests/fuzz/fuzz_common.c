@@ -44,6 +44,27 @@ static void quiet(void *opaque, enum vback_log_level level, const char *msg)
 
 const struct vback_log fz_quiet_log = { quiet, NULL, VBACK_LOG_ERR };
 
+size_t fz_first_not(const void *buf, size_t len, uint8_t byte)
+{
+	const uint8_t *b = buf;
+	uint8_t block[256];
+	size_t i = 0;
+
+	/* By blocks: ASan checks each byte a loop reads, memcmp() once. */
+	memset(block, byte, sizeof(block));
+	while (len - i >= sizeof(block) && !memcmp(b + i, block, sizeof(block)))
+		i += sizeof(block);
+	while (i < len && b[i] == byte)
+		i++;
+	return i;
+}
+
+void fz_fill_pattern(uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+}
+
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */

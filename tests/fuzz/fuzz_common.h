@@ -52,6 +52,13 @@ struct vback_loop *fz_loop_create(void);
 void fz_loop_destroy(struct vback_loop *loop);
 void fz_loop_run(struct vback_loop *loop);
 
+/* Index of the first byte of @buf that is not @byte, or @len if none.
+ * For whole-disk checks: the support library is not instrumented, so
+ * this costs no tracing per byte. */
+size_t fz_first_not(const void *buf, size_t len, uint8_t byte);
+/* Byte i of @buf = i * 7 + 3: a disk image no single fill matches. */
+void fz_fill_pattern(uint8_t *buf, size_t len);
+
 /* ---- input ---- */
 
 struct fz {
