@@ -67,9 +67,10 @@ struct fake_dom {
 	struct fx_gport gports[MAX_PORTS];
 	unsigned int irqs[1024];
 	bool isa_line[16];
-	/* MAX_GRANTS entries from the first grant on: a domain is created per
-	 * fuzz input, and most never grant anything. */
+	/* Entries up to the highest ref granted (at most MAX_GRANTS): a
+	 * domain is created per fuzz input, and most grant few or none. */
 	struct fx_grant *grants;
+	unsigned int ngrants;
 	uint64_t foreign_pages, grant_pages, foreign_map_calls;
 	uint64_t ballooned[MAX_BALLOONED]; /* frames out of the guest */
 	unsigned int nballooned;
