@@ -115,6 +115,16 @@ int fz_mem_init(struct fz_mem *m, struct fz *f, int force_unmap);
 /* One writable region [@gpa, @gpa+@size), plain view. 0 or -ENOMEM. */
 int fz_mem_init_fixed(struct fz_mem *m, uint64_t gpa, uint64_t size);
 void fz_mem_fini(struct fz_mem *m);
+/*
+ * For a target that keeps one fz_mem_init_fixed() memory across inputs
+ * (a large one costs an mmap, page faults and a munmap per input under
+ * ASan): fz_mem_park() after an input poisons the bytes for ASan, so
+ * that anything touching them before the next input is reported, and
+ * fz_mem_reuse() before the next unpoisons them and makes the memory
+ * as fz_mem_init_fixed() returns it: zeroed, no watches, counters at 0.
+ */
+void fz_mem_park(struct fz_mem *m);
+void fz_mem_reuse(struct fz_mem *m);
 
 /* Is [host, host+len) inside one region (and writable if @write)? */
 bool fz_mem_holds(const struct fz_mem *m, const void *host, uint64_t len,
