@@ -107,9 +107,9 @@ struct fx_map {
  */
 struct fx_node {
 	struct fx_node *hnext;		 /* next in its hash bucket */
-	struct fx_node *older, *newer;	 /* the store's nodes by age */
+	struct fx_node *prev, *next;	 /* the store's nodes, listing order */
 	struct fx_node *parent;		 /* NULL at the top */
-	struct fx_node *kids, *last_kid; /* children, oldest first */
+	struct fx_node *kids, *last_kid; /* children, listing order */
 	struct fx_node *prev_sib, *next_sib;
 	struct fx_node *twin; /* its copy, while a store is copied */
 	uint32_t hash;
@@ -133,7 +133,7 @@ struct fx_store {
 	struct fx_node **buckets;
 	unsigned int nbuckets; /* a power of two, 0 until the first node */
 	unsigned int count;
-	struct fx_node *oldest, *newest;
+	struct fx_node *first, *last;
 	struct fx_chunk *chunks;
 };
 

@@ -65,7 +65,7 @@ static int store_grow(struct fx_store *st)
 
 	if (!b)
 		return -ENOMEM;
-	for (struct fx_node *n = st->oldest; n; n = n->newer) {
+	for (struct fx_node *n = st->first; n; n = n->next) {
 		n->hnext = b[n->hash & (nb - 1)];
 		b[n->hash & (nb - 1)] = n;
 	}
@@ -121,13 +121,45 @@ static int node_set_val(struct fx_store *st, struct fx_node *n, const char *val,
 }
 
 /*
- * A new node for the first @len bytes of @path (hash @h, not in @st yet)
- * holding @val, the last child of @parent (NULL: a top node). The value
- * lives after the path unless it outgrows the room left there.
+ * Listing order: what the fake's flat node list gave, which tests (and
+ * the fuzz corpora) were written against: a new node goes first, and a
+ * transaction's copy is in reverse order (so a commit reverses the
+ * store). A directory lists children in that order.
  */
-static struct fx_node *store_add(struct fx_store *st, const char *path,
-				 size_t len, uint32_t h, struct fx_node *parent,
-				 const char *val, unsigned int vlen)
+static void kid_prepend(struct fx_node *parent, struct fx_node *n)
+{
+	n->parent = parent;
+	if (!parent)
+		return;
+	n->next_sib = parent->kids;
+	if (parent->kids)
+		parent->kids->prev_sib = n;
+	else
+		parent->last_kid = n;
+	parent->kids = n;
+}
+
+static void kid_append(struct fx_node *parent, struct fx_node *n)
+{
+	n->parent = parent;
+	if (!parent)
+		return;
+	n->prev_sib = parent->last_kid;
+	if (parent->last_kid)
+		parent->last_kid->next_sib = n;
+	else
+		parent->kids = n;
+	parent->last_kid = n;
+}
+
+/*
+ * A new node for the first @len bytes of @path (hash @h, not in @st yet)
+ * holding @val, first in the listing order, not linked to a parent. The
+ * value lives after the path unless it outgrows the room left there.
+ */
+static struct fx_node *store_new(struct fx_store *st, const char *path,
+				 size_t len, uint32_t h, const char *val,
+				 unsigned int vlen)
 {
 	unsigned int room = vlen < 16 ? 16 : vlen + 1;
 	struct fx_node *n, **b;
@@ -147,22 +179,25 @@ static struct fx_node *store_add(struct fx_store *st, const char *path,
 	b = &st->buckets[h & (st->nbuckets - 1)];
 	n->hnext = *b;
 	*b = n;
-	n->older = st->newest;
-	if (st->newest)
-		st->newest->newer = n;
+	n->next = st->first;
+	if (st->first)
+		st->first->prev = n;
 	else
-		st->oldest = n;
-	st->newest = n;
+		st->last = n;
+	st->first = n;
 	st->count++;
-	n->parent = parent;
-	if (parent) {
-		n->prev_sib = parent->last_kid;
-		if (parent->last_kid)
-			parent->last_kid->next_sib = n;
-		else
-			parent->kids = n;
-		parent->last_kid = n;
-	}
+	return n;
+}
+
+/* The same, first child of @parent (NULL: a top node). */
+static struct fx_node *store_add(struct fx_store *st, const char *path,
+				 size_t len, uint32_t h, struct fx_node *parent,
+				 const char *val, unsigned int vlen)
+{
+	struct fx_node *n = store_new(st, path, len, h, val, vlen);
+
+	if (n)
+		kid_prepend(parent, n);
 	return n;
 }
 
@@ -181,14 +216,14 @@ static void store_drop(struct fx_store *st, struct fx_node *n)
 	     pp = &(*pp)->hnext)
 		;
 	*pp = n->hnext;
-	if (n->older)
-		n->older->newer = n->newer;
+	if (n->prev)
+		n->prev->next = n->next;
 	else
-		st->oldest = n->newer;
-	if (n->newer)
-		n->newer->older = n->older;
+		st->first = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
 	else
-		st->newest = n->older;
+		st->last = n->prev;
 	st->count--;
 }
 
@@ -204,20 +239,24 @@ static void store_free(struct fx_store *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* Into an empty @dst. Oldest first: every parent is copied (and its copy
- * known as its twin) before its children. */
+/* Into an empty @dst, in reverse listing order (see kid_prepend()): every
+ * node first (each known as its copy's twin), then the links between them,
+ * children in the order of @dst. */
 static int store_copy(struct fx_store *dst, struct fx_store *src)
 {
+	struct fx_node *n;
+
 	while (dst->nbuckets < src->count)
 		if (store_grow(dst) < 0)
 			return -ENOMEM;
-	for (struct fx_node *n = src->oldest; n; n = n->newer) {
-		n->twin = store_add(dst, n->path, n->plen, n->hash,
-				    n->parent ? n->parent->twin : NULL, n->val,
+	for (n = src->first; n; n = n->next) {
+		n->twin = store_new(dst, n->path, n->plen, n->hash, n->val,
 				    n->len);
 		if (!n->twin)
 			return -ENOMEM;
 	}
+	for (n = src->last; n; n = n->prev)
+		kid_append(n->parent ? n->parent->twin : NULL, n->twin);
 	return 0;
 }
 
