@@ -44,8 +44,9 @@ void dev_fini(struct vback_dev *dev)
 	dev->vqs = NULL;
 }
 
-static void dev_vglog(struct vback_dev *dev, enum vback_log_level level,
-		      const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+dev_vglog(struct vback_dev *dev, enum vback_log_level level, const char *fmt,
+	  va_list ap)
 {
 	uint32_t dropped;
 	uint64_t now;

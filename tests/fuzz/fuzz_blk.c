@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/mmio.h>
 
@@ -441,8 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&h, 0, sizeof(h));
 	if (fz_mem_init(&h.mem, &f, 0))
 		return 0;
-	FZ_CHECK(vback_epoll_loop_create(&fz_quiet_log, &loop) == 0, "%s",
-		 "loop");
+	loop = fz_loop_create();
 	h.loop = loop;
 
 	cfg = fz_u8(&f);
@@ -530,7 +528,7 @@ out_io:
 	vback_io_close(&chk.real);
 	free(before);
 	free(after);
-	vback_epoll_loop_destroy(loop);
+	fz_loop_destroy(loop);
 	fz_mem_fini(&h.mem);
 	return 0;
 }

@@ -7,6 +7,23 @@
 
 #include "fuzz_common.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FZ_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FZ_ASAN 1
+#endif
+#ifdef FZ_ASAN
+#include <sanitizer/asan_interface.h>
+#define FZ_POISON(p, n)	  __asan_poison_memory_region((p), (n))
+#define FZ_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define FZ_POISON(p, n)	  ((void)(p), (void)(n))
+#define FZ_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 void fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -43,6 +60,27 @@ static void quiet(void *opaque, enum vback_log_level level, const char *msg)
 }
 
 const struct vback_log fz_quiet_log = { quiet, NULL, VBACK_LOG_ERR };
+
+size_t fz_first_not(const void *buf, size_t len, uint8_t byte)
+{
+	const uint8_t *b = buf;
+	uint8_t block[256];
+	size_t i = 0;
+
+	/* By blocks: ASan checks each byte a loop reads, memcmp() once. */
+	memset(block, byte, sizeof(block));
+	while (len - i >= sizeof(block) && !memcmp(b + i, block, sizeof(block)))
+		i += sizeof(block);
+	while (i < len && b[i] == byte)
+		i++;
+	return i;
+}
+
+void fz_fill_pattern(uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+}
 
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
@@ -220,6 +258,25 @@ int fz_mem_init_fixed(struct fz_mem *m, uint64_t gpa, uint64_t size)
 	m->gm.ops = &check_plain_ops;
 	m->gm.opaque = m;
 	return 0;
+}
+
+void fz_mem_park(struct fz_mem *m)
+{
+	for (unsigned int i = 0; i < m->n; i++)
+		FZ_POISON(m->host[i], m->r[i].size);
+}
+
+void fz_mem_reuse(struct fz_mem *m)
+{
+	for (unsigned int i = 0; i < m->n; i++) {
+		FZ_UNPOISON(m->host[i], m->r[i].size);
+		memset(m->host[i], 0, m->r[i].size);
+	}
+	gmem_reset_counters(m->gmem);
+	m->maps = m->unmaps = 0;
+	memset(m->watch, 0, sizeof(m->watch));
+	m->nwatch = 0;
+	m->ring_maps_ok = false;
 }
 
 void fz_mem_fini(struct fz_mem *m)

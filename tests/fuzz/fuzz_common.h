@@ -52,6 +52,13 @@ struct vback_loop *fz_loop_create(void);
 void fz_loop_destroy(struct vback_loop *loop);
 void fz_loop_run(struct vback_loop *loop);
 
+/* Index of the first byte of @buf that is not @byte, or @len if none.
+ * For whole-disk checks: the support library is not instrumented, so
+ * this costs no tracing per byte. */
+size_t fz_first_not(const void *buf, size_t len, uint8_t byte);
+/* Byte i of @buf = i * 7 + 3: a disk image no single fill matches. */
+void fz_fill_pattern(uint8_t *buf, size_t len);
+
 /* ---- input ---- */
 
 struct fz {
@@ -108,6 +115,16 @@ int fz_mem_init(struct fz_mem *m, struct fz *f, int force_unmap);
 /* One writable region [@gpa, @gpa+@size), plain view. 0 or -ENOMEM. */
 int fz_mem_init_fixed(struct fz_mem *m, uint64_t gpa, uint64_t size);
 void fz_mem_fini(struct fz_mem *m);
+/*
+ * For a target that keeps one fz_mem_init_fixed() memory across inputs
+ * (a large one costs an mmap, page faults and a munmap per input under
+ * ASan): fz_mem_park() after an input poisons the bytes for ASan, so
+ * that anything touching them before the next input is reported, and
+ * fz_mem_reuse() before the next unpoisons them and makes the memory
+ * as fz_mem_init_fixed() returns it: zeroed, no watches, counters at 0.
+ */
+void fz_mem_park(struct fz_mem *m);
+void fz_mem_reuse(struct fz_mem *m);
 
 /* Is [host, host+len) inside one region (and writable if @write)? */
 bool fz_mem_holds(const struct fz_mem *m, const void *host, uint64_t len,

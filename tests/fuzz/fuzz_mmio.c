@@ -339,8 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A pattern to compare against when the disk is read-only. */
 	pattern = malloc(DISK_SIZE);
 	FZ_CHECK(pattern, "%s", "out of memory");
-	for (unsigned int i = 0; i < DISK_SIZE; i++)
-		pattern[i] = (uint8_t)(i * 7 + 3);
+	fz_fill_pattern(pattern, DISK_SIZE);
 	memcpy(tio_data(h.tio), pattern, DISK_SIZE);
 
 	memset(&bo, 0, sizeof(bo));

@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vback/epoll.h>
-
 #include "fake_xen.h"
 #include "fuzz_common.h"
 #include "test_io.h"
@@ -400,8 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&h, 0, sizeof(h));
 	h.f = &f;
-	FZ_CHECK(vback_epoll_loop_create(&fz_quiet_log, &h.loop) == 0, "%s",
-		 "loop");
+	h.loop = fz_loop_create();
 	h.fx = fake_xen_create();
 	FZ_CHECK(h.fx, "%s", "fake Xen");
 	fake_xen_set_loop(h.fx, h.loop);
@@ -438,6 +435,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(!fake_xen_failure(h.fx), "fake Xen: %s",
 		 fake_xen_failure(h.fx));
 	fake_xen_destroy(h.fx);
-	vback_epoll_loop_destroy(h.loop);
+	fz_loop_destroy(h.loop);
 	return 0;
 }

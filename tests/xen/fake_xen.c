@@ -72,7 +72,9 @@ static void dom_free(struct fake_dom *d)
 	for (i = 0; i < MAX_SERVERS; i++) {
 		free(d->servers[i].page);
 		free(d->servers[i].gports);
+		free(d->servers[i].ranges);
 	}
+	free(d->grants);
 	if (d->ram && !d->ext)
 		munmap(d->ram, d->ram_bytes);
 	if (d->memfd >= 0)
@@ -311,11 +313,32 @@ bool fake_dom_isa_line(const struct fake_dom *d, unsigned int irq)
 	return irq < 16 && d->isa_line[irq];
 }
 
+/* Grow the table to cover @gref: by powers of two, 64 entries at least. */
+static int grants_cover(struct fake_dom *d, uint32_t gref)
+{
+	unsigned int n = d->ngrants ? d->ngrants : 64;
+	struct fx_grant *g;
+
+	if (gref < d->ngrants)
+		return 0;
+	while (n <= gref)
+		n *= 2;
+	g = realloc(d->grants, n * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	memset(g + d->ngrants, 0, (n - d->ngrants) * sizeof(*g));
+	d->grants = g;
+	d->ngrants = n;
+	return 0;
+}
+
 int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
 		   bool readonly)
 {
 	if (gref >= MAX_GRANTS)
 		return -EINVAL;
+	if (grants_cover(d, gref) < 0)
+		return -ENOMEM;
 	d->grants[gref].active = true;
 	d->grants[gref].ro = readonly;
 	d->grants[gref].gfn = gfn;
@@ -324,7 +347,7 @@ int fake_dom_grant(struct fake_dom *d, uint32_t gref, uint64_t gfn,
 
 int fake_dom_ungrant(struct fake_dom *d, uint32_t gref)
 {
-	if (gref >= MAX_GRANTS || !d->grants[gref].active)
+	if (gref >= d->ngrants || !d->grants[gref].active)
 		return -EINVAL;
 	if (d->grants[gref].maps)
 		return -EBUSY;
@@ -478,10 +501,12 @@ static int fx_create_server(void *opaque, uint16_t domid, uint16_t *id)
 	s = &d->servers[i];
 	free(s->page);
 	free(s->gports);
+	free(s->ranges);
 	memset(s, 0, sizeof(*s));
 	s->page = aligned_alloc(PAGE, PAGE);
 	s->gports = calloc(d->nr_vcpus, sizeof(*s->gports));
-	if (!s->page || !s->gports)
+	s->ranges = malloc(MAX_RANGES * sizeof(*s->ranges));
+	if (!s->page || !s->gports || !s->ranges)
 		return -ENOMEM;
 	memset(s->page, 0, PAGE);
 	for (v = 0; v < d->nr_vcpus; v++) {
@@ -799,7 +824,7 @@ static int fx_map_grants(void *opaque, uint16_t domid, const uint32_t *refs,
 		return -EINVAL;
 	/* gntdev: all or nothing, like the Linux platform. */
 	for (i = 0; i < count; i++) {
-		if (refs[i] >= MAX_GRANTS || !d->grants[refs[i]].active ||
+		if (refs[i] >= d->ngrants || !d->grants[refs[i]].active ||
 		    !gfn_in_ram(d, d->grants[refs[i]].gfn))
 			return -EINVAL;
 		/* GNTST_permission_denied */

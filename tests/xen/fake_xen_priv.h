@@ -32,7 +32,7 @@ struct fx_server {
 	bool mapped;
 	ioservid_t id;
 	shared_iopage_t *page;
-	struct fx_range ranges[MAX_RANGES];
+	struct fx_range *ranges; /* MAX_RANGES of them, with the page */
 	unsigned int nr_ranges;
 	uint32_t *gports; /* guest-side port of each vCPU */
 };
@@ -45,6 +45,12 @@ struct fx_gport {
 	struct fx_pf *peer; /* backend platform bound to it */
 	uint32_t peer_port;
 	unsigned int notified; /* notifies received from the backend */
+};
+
+struct fx_grant {
+	bool active, ro;
+	uint64_t gfn;
+	unsigned int maps;
 };
 
 struct fake_dom {
@@ -61,11 +67,10 @@ struct fake_dom {
 	struct fx_gport gports[MAX_PORTS];
 	unsigned int irqs[1024];
 	bool isa_line[16];
-	struct {
-		bool active, ro;
-		uint64_t gfn;
-		unsigned int maps;
-	} grants[MAX_GRANTS];
+	/* Entries up to the highest ref granted (at most MAX_GRANTS): a
+	 * domain is created per fuzz input, and most grant few or none. */
+	struct fx_grant *grants;
+	unsigned int ngrants;
 	uint64_t foreign_pages, grant_pages, foreign_map_calls;
 	uint64_t ballooned[MAX_BALLOONED]; /* frames out of the guest */
 	unsigned int nballooned;
@@ -91,17 +96,52 @@ struct fx_map {
 	uint32_t *refs; /* grants */
 };
 
+/*
+ * One xenstore node. A store finds a node by path through a hash table and
+ * keeps each node's children in a list, so that a lookup costs the same
+ * whatever the store holds and a listing or a removal only visits the
+ * subtree (the fuzz targets write hundreds of nodes per input). A child's
+ * parent is the node named by its path up to the last '/' ("/a/b" under
+ * "/a"); writes create missing parents first and a removal takes the whole
+ * subtree, so every node but the top ones ("/local") has its parent.
+ */
 struct fx_node {
-	struct fx_node *next;
-	char *path;
-	char *val;
+	struct fx_node *hnext;		 /* next in its hash bucket */
+	struct fx_node *prev, *next;	 /* the store's nodes, listing order */
+	struct fx_node *parent;		 /* NULL at the top */
+	struct fx_node *kids, *last_kid; /* children, listing order */
+	struct fx_node *prev_sib, *next_sib;
+	struct fx_node *twin; /* its copy, while a store is copied */
+	uint32_t hash;
+	unsigned int plen; /* strlen(path) */
+	char *val;	   /* in the room after path, or elsewhere if longer */
 	unsigned int len;
+	unsigned int room; /* bytes for a value after path */
+	char path[];
+};
+
+/* Memory of a store's nodes (fake_xs.c: store_alloc()). */
+struct fx_chunk {
+	struct fx_chunk *next;
+	size_t used, size;
+	_Alignas(16) unsigned char mem[];
+};
+
+/* A whole store: the world's, or a transaction's private copy. All zero
+ * is an empty store. */
+struct fx_store {
+	struct fx_node **buckets;
+	unsigned int nbuckets; /* a power of two, 0 until the first node */
+	unsigned int count;
+	struct fx_node *first, *last;
+	struct fx_chunk *chunks;
 };
 
 struct fx_watch {
 	struct fx_watch *next;
 	uint64_t id; /* events name their watch by id: it may be gone */
 	char *path;
+	size_t plen;
 	vback_xen_watch_fn fn;
 	void *opaque;
 };
@@ -109,14 +149,14 @@ struct fx_watch {
 struct fx_event {
 	struct fx_event *next;
 	uint64_t watch;
-	char *path;
+	char path[];
 };
 
 struct fx_tx {
 	struct fx_tx *next;
 	uint32_t id;
 	uint64_t gen;
-	struct fx_node *nodes; /* private copy */
+	struct fx_store nodes; /* private copy */
 	char **changed;
 	unsigned int nchanged;
 };
@@ -137,7 +177,7 @@ struct fx_pf {
 
 struct fx_wlog {
 	struct fx_wlog *next;
-	char *path, *val;
+	char *path, *val; /* both in the same allocation */
 };
 
 struct fake_xen {
@@ -146,7 +186,7 @@ struct fake_xen {
 	unsigned int handles;
 	struct fake_dom *doms;
 	struct fx_map *maps;
-	struct fx_node *nodes;
+	struct fx_store nodes;
 	uint64_t gen;
 	uint32_t next_tx;
 	struct fx_pf *pfs;
