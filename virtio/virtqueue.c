@@ -722,6 +722,16 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 		vq->broken = true;
 		return -EPROTO;
 	}
+	/* A head pushed but not yet published is still the device's in the
+	 * driver's eyes: with every head out, any new one is offered again
+	 * too early, and its used element would overwrite one the driver
+	 * has not seen (2.7.8: at most the queue size outstanding). */
+	if (ctx->inflight + (uint16_t)(vq->used_idx - vq->published) >=
+	    vq->size) {
+		f->why = "head offered again before it was returned";
+		vq->broken = true;
+		return -EPROTO;
+	}
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;

@@ -272,6 +272,79 @@ static void test_no_service_before_driver_ok(void **state)
 	dteardown(&d);
 }
 
+/* Fill for the test below: the two bytes land on avail->idx. */
+static long fill_bump_idx(void *opaque, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	(void)opaque;
+	if (len < 2)
+		return 0;
+	b[0] = 2; /* avail->idx 1 -> 2: head 0 offered again */
+	b[1] = 0;
+	return 2;
+}
+
+/*
+ * 2.7.8: at most the queue size outstanding. A head the device completed
+ * in this run but has not published is still out in the driver's eyes;
+ * offering it again (here the device's own write into a buffer the
+ * driver laid over avail->idx re-offers it, as a fuzzer found) must be
+ * refused, or its used element would overwrite one the driver never saw.
+ */
+static void test_head_reoffered_before_published(void **state)
+{
+	const struct gmem_region r[] = { { FX_R0, FX_R0_SIZE, false } };
+	const uint8_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct vback_rng_options ro = { .fill = fill_bump_idx,
+					.queue_size = 1 };
+	struct vback_vq_addr a = { DESC, AVAIL, USED };
+	struct vback_dev_transport t;
+	struct vback_rng *rng;
+	struct dfx d;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(vback_simple_loop_create(NULL, &d.loop), 0);
+	d.mem = gmem_create(r, 1);
+	assert_int_equal(vback_rng_create(&ro, &rng), 0);
+	d.dev = vback_rng_dev(rng);
+	memset(&t, 0, sizeof(t));
+	t.ops = &d_ops;
+	t.opaque = &d;
+	t.gm = gmem_view(d.mem, true);
+	t.loop = d.loop;
+	assert_int_equal(vback_dev_attach(d.dev, &t), 0);
+	/* Head 0: one writable descriptor over avail->idx. */
+	put(&d, DESC, AVAIL + 2, 8);
+	put(&d, DESC + 8, 2, 4);
+	put(&d, DESC + 12, VRING_DESC_F_WRITE, 4);
+	put(&d, AVAIL + 4, 0, 2);
+	put(&d, AVAIL + 2, 1, 2);
+	assert_int_equal(vback_dev_set_status(d.dev, st), 0);
+	assert_int_equal(vback_dev_set_driver_features(
+				 d.dev, 1ull << VIRTIO_F_VERSION_1),
+			 0);
+	assert_int_equal(vback_dev_queue_set_size(d.dev, 0, 1), 0);
+	assert_int_equal(vback_dev_queue_set_addr(d.dev, 0, &a), 0);
+	assert_int_equal(vback_dev_queue_enable(d.dev, 0), 0);
+	assert_int_equal(
+		vback_dev_set_status(d.dev, st | VIRTIO_CONFIG_S_FEATURES_OK |
+						    VIRTIO_CONFIG_S_DRIVER_OK),
+		0);
+	tio_pump(d.loop);
+	/* One element published, the re-offer refused as a violation. */
+	assert_int_equal(get(&d, USED + 2, 2), 1);
+	assert_int_equal(get(&d, USED + 4, 4), 0);
+	assert_true(vback_dev_status(d.dev) & VBACK_STATUS_NEEDS_RESET);
+	assert_int_equal(vback_dev_inflight(d.dev), 0);
+	vback_dev_detach(d.dev);
+	vback_rng_destroy(rng);
+	gmem_destroy(d.mem);
+	tio_pump(d.loop);
+	vback_simple_loop_destroy(d.loop);
+}
+
 static void test_kick_and_last_avail(void **state)
 {
 	struct dfx d;
@@ -630,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_attach_rules),
 		cmocka_unit_test(test_queue_config_rules),
 		cmocka_unit_test(test_no_service_before_driver_ok),
+		cmocka_unit_test(test_head_reoffered_before_published),
 		cmocka_unit_test(test_kick_and_last_avail),
 		cmocka_unit_test(test_event_idx_suppression),
 		cmocka_unit_test(test_queue_stop_reports_idle),
