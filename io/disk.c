@@ -210,6 +210,13 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 				   "io: %s is in use (mounted or opened "
 				   "exclusively by another program)",
 				   path);
+		/* The errno alone reads like a bad argument of ours. */
+		if (ret == -EINVAL && opts->direct)
+			vback_logf(log, VBACK_LOG_ERR,
+				   "io: %s: its file system does not support "
+				   "O_DIRECT (tmpfs before Linux 6.6, ...): "
+				   "serve it without --direct",
+				   path);
 		return ret;
 	}
 	if (fstat(disk->fd, &st) < 0) {
