@@ -50,6 +50,8 @@ echo "XE2E: dom0 up, mode=${mode:-none}, uptime $(cut -d' ' -f1 /proc/uptime) s"
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
 	insmod /lib/modules/$m.ko || fatal "insmod-$m"
 done
+# Block devices over files, for --direct (/run is tmpfs: no O_DIRECT).
+[ -f /lib/modules/loop.ko ] && insmod /lib/modules/loop.ko
 mkdir -p /proc/xen
 mount -t xenfs xenfs /proc/xen || fatal mount-xenfs
 
@@ -157,11 +159,21 @@ disk)
 	pattern initial 0 1024 >$rw
 	pattern readonly 0 256 >$ro
 	ro_sum=$(md5sum <$ro | cut -d' ' -f1)
+	# With --direct the daemon is given loop devices over the images
+	# (O_DIRECT into foreign-mapped guest memory: the kernel cannot pin
+	# it, vback bounces); the checks below read the files as before.
+	trw=$rw tro=$ro
+	if grep -q -- --direct /xe2e/daemon-args 2>/dev/null; then
+		# busybox: "-f" alone names the next free device.
+		trw=$(losetup -f) && losetup "$trw" $rw || fatal losetup-rw
+		tro=$(losetup -f) && losetup "$tro" $ro || fatal losetup-ro
+		echo "XE2E: --direct: serving $trw ($rw) and $tro ($ro)"
+	fi
 	line='format=raw,backendtype=standalone,specification=virtio'
-	domu_cfg /run/xe2e/round1.cfg 1 "$line,vdev=xvda,target=$rw" \
-		"$line,vdev=xvdb,access=ro,target=$ro"
-	domu_cfg /run/xe2e/round2.cfg 2 "$line,vdev=xvda,target=$rw" \
-		"$line,vdev=xvdb,access=ro,target=$ro"
+	domu_cfg /run/xe2e/round1.cfg 1 "$line,vdev=xvda,target=$trw" \
+		"$line,vdev=xvdb,access=ro,target=$tro"
+	domu_cfg /run/xe2e/round2.cfg 2 "$line,vdev=xvda,target=$trw" \
+		"$line,vdev=xvdb,access=ro,target=$tro"
 
 	# The daemon in its default mode: watch xenstore, serve what xl sets up.
 	# shellcheck disable=SC2046 # extra arguments, one per word

@@ -27,8 +27,9 @@ dom0_pkgs="busybox-static xen-utils-4.17 xenstore-utils libxenmisc4.17
 	libc6 libgcc-s1 libyajl2 libfdt1 libuuid1 libext2fs2 libcom-err2 zlib1g
 	libncurses6 libtinfo6 liburing2"
 # shellcheck disable=SC2086 # one package per word
-stamp=$("$apt_arm64" policy $dom0_pkgs "$kpkg" |
-	awk '/^[^ ]/ { p = $1 } /^  Candidate:/ { print p $2 }' | md5sum | cut -c1-12)
+stamp=$({ "$apt_arm64" policy $dom0_pkgs "$kpkg" |
+	awk '/^[^ ]/ { p = $1 } /^  Candidate:/ { print p $2 }'; cat "$0"; } |
+	md5sum | cut -c1-12)
 out=$cache/root-$stamp
 if [ -f "$out/.done" ]; then
 	echo "$out"
@@ -78,7 +79,7 @@ prune "$work/dom0"
 skeleton "$work/dom0"
 add_modules "$work/dom0" drivers/xen/xen-evtchn.ko drivers/xen/xen-gntdev.ko \
 	drivers/xen/xen-gntalloc.ko drivers/xen/xen-privcmd.ko \
-	drivers/xen/xenfs/xenfs.ko
+	drivers/xen/xenfs/xenfs.ko drivers/block/loop.ko
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/dom0/boot/vmlinuz"
 
 # DomU: busybox and the virtio-mmio block driver (CONFIG_VIRTIO=y).
@@ -87,8 +88,9 @@ prune "$work/domu"
 skeleton "$work/domu"
 add_modules "$work/domu" drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko
 
-# Older package sets are not needed any more.
-rm -rf "$cache"/root-*/
+# Keep the three newest: checkouts of other versions share the cache.
+# shellcheck disable=SC2012 # our own names, no odd characters
+ls -dt "$cache"/root-*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 mkdir -p "$out.tmp"
 cp "$work/kernel/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
 mkcpio "$work/dom0" "$out.tmp/dom0.cpio"
