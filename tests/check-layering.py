@@ -36,8 +36,9 @@ FREESTANDING = {
     'lib/format.c', 'lib/iov.c', 'lib/log.c', 'lib/loop.c', 'lib/sched.c',
     'lib/simple_loop.c', 'lib/version.c', 'io/common.c', 'io/memory.c',
     'transport/xen/backend.c', 'transport/xen/device.c',
-    'transport/xen/domain.c', 'transport/xen/gm.c', 'transport/xen/ioreq.c',
-    'transport/xen/mmio.c', 'transport/xen/parse.c',
+    'transport/xen/domain.c', 'transport/xen/gm.c', 'transport/xen/hint.c',
+    'transport/xen/ioreq.c',
+    'transport/xen/mmio.c', 'transport/xen/parse.c', 'transport/xen/self.c',
     'transport/xen/xen_priv.h', 'transport/xen/xen_abi.h',
 }
 FREESTANDING_ALLOWED = VIRTIO_ALLOWED_SYSTEM | {'vback/xen.h'}
