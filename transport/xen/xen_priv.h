@@ -102,6 +102,7 @@ struct vback_xen_domain {
 	/* counters */
 	uint64_t ioreqs, invalidates, rejected;
 	bool warned_rep, warned_type, warned_addr;
+	bool noted_plain; /* plain addresses seen on a grant device */
 };
 
 /* What a device window forwards guest accesses to. */
