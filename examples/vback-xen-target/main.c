@@ -113,6 +113,17 @@ static int t_xs_directory(void *opaque, const char *path, char *buf,
 	return (int)i;
 }
 
+static int t_xs_introduced(void *opaque, uint16_t domid)
+{
+	struct tools *t = opaque;
+
+	/* false is both "no" and "could not ask": errno tells. */
+	errno = 0;
+	if (xs_is_domain_introduced(t->xs, domid))
+		return 1;
+	return errno ? neg_errno() : 0;
+}
+
 static void t_sleep_ms(void *opaque, unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -138,10 +149,11 @@ static void usage(FILE *out, const char *argv0)
 		"and has never run (xl create -p); a domain's target is set "
 		"once.\n"
 		"\n"
-		"  --wait SECONDS   wait that long for GUEST to appear (xl "
-		"create -p\n"
-		"                   waits for the backend, so run it in the "
-		"background)\n",
+		"  --wait SECONDS   wait that long for GUEST to appear and "
+		"be known to\n"
+		"                   xenstored (xl create -p waits for the "
+		"backend, so\n"
+		"                   run it in the background)\n",
 		argv0);
 }
 
@@ -160,6 +172,7 @@ int main(int argc, char **argv)
 		.xs_read = t_xs_read,
 		.xs_write_private = t_xs_write_private,
 		.xs_directory = t_xs_directory,
+		.xs_introduced = t_xs_introduced,
 		.sleep_ms = t_sleep_ms,
 		.opaque = &t,
 	};
@@ -208,7 +221,7 @@ int main(int argc, char **argv)
 	if (relate_resolve(&ops, argv[optind], 0, &be, stderr) < 0 ||
 	    relate_resolve(&ops, argv[optind + 1], wait_ms, &g, stderr) < 0)
 		goto out;
-	if (relate(&ops, be, g, stdout, stderr) == 0)
+	if (relate(&ops, be, g, wait_ms, stdout, stderr) == 0)
 		ret = 0;
 out:
 	if (t.xs)

@@ -157,8 +157,34 @@ static int domain_check(const struct relate_ops *ops, uint16_t domid,
 	return ret;
 }
 
-int relate(const struct relate_ops *ops, uint16_t be, uint16_t g, FILE *out,
-	   FILE *err)
+/* Wait until xenstored knows @domid: 0, or -errno after one line. */
+static int wait_introduced(const struct relate_ops *ops, uint16_t domid,
+			   unsigned int wait_ms, FILE *err)
+{
+	unsigned int waited = 0;
+	int ret;
+
+	while ((ret = ops->xs_introduced(ops->opaque, domid)) == 0 &&
+	       waited < wait_ms) {
+		ops->sleep_ms(ops->opaque, POLL_MS);
+		waited += POLL_MS;
+	}
+	if (ret == 0)
+		fprintf(err,
+			"vback-xen-target: xenstored does not know dom%u yet "
+			"(the toolstack introduces a domain after loading its "
+			"kernel): give --wait SECONDS\n",
+			domid);
+	else if (ret < 0)
+		fprintf(err,
+			"vback-xen-target: cannot ask xenstored about dom%u: "
+			"%s (run this in Dom0, as root)\n",
+			domid, err_name(ret));
+	return ret == 1 ? 0 : ret == 0 ? -ENOENT : ret;
+}
+
+int relate(const struct relate_ops *ops, uint16_t be, uint16_t g,
+	   unsigned int wait_ms, FILE *out, FILE *err)
 {
 	struct relate_dominfo info = { 0 };
 	char path[64], val[16];
@@ -193,6 +219,9 @@ int relate(const struct relate_ops *ops, uint16_t be, uint16_t g, FILE *out,
 	if (ret < 0)
 		return ret;
 
+	ret = wait_introduced(ops, g, wait_ms, err);
+	if (ret < 0)
+		return ret;
 	ret = set_target(ops, be, g, out, err);
 	if (ret < 0)
 		return ret;

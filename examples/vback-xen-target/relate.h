@@ -45,6 +45,9 @@ struct relate_ops {
 	/* The names of @path's children, NUL-separated: how many. */
 	int (*xs_directory)(void *opaque, const char *path, char *buf,
 			    size_t size);
+	/* 1 when xenstored knows @domid (the toolstack introduced it), 0
+	 * when not yet, -errno. */
+	int (*xs_introduced)(void *opaque, uint16_t domid);
 	/* Sleep @ms milliseconds (while waiting for a domain). */
 	void (*sleep_ms)(void *opaque, unsigned int ms);
 	void *opaque;
@@ -58,9 +61,11 @@ struct relate_ops {
 int relate_resolve(const struct relate_ops *ops, const char *what,
 		   unsigned int wait_ms, uint16_t *domid, FILE *err);
 
-/* Steps 1-3 above; 0, or -errno after one line on @err naming the cause
- * and the fix. @out gets one line per step done. */
+/* Steps 1-3 above, once xenstored knows GUEST (libxl introduces a domain
+ * after loading its kernel, before its devices: waited for up to
+ * @wait_ms, since step 2 needs it); 0, or -errno after one line on @err
+ * naming the cause and the fix. @out gets one line per step done. */
 int relate(const struct relate_ops *ops, uint16_t backend, uint16_t guest,
-	   FILE *out, FILE *err);
+	   unsigned int wait_ms, FILE *out, FILE *err);
 
 #endif /* VBACK_XEN_TARGET_RELATE_H */

@@ -22,7 +22,7 @@
 #define MAXD 8
 
 struct fdom {
-	bool exists, paused;
+	bool exists, paused, introduced;
 	uint64_t cpu;
 	char name[32];
 	int target;   /* -1: none */
@@ -126,6 +126,14 @@ static int f_xs_directory(void *o, const char *path, char *buf, size_t size)
 	return n;
 }
 
+static int f_xs_introduced(void *o, uint16_t id)
+{
+	(void)o;
+	if (fk.xs_error)
+		return fk.xs_error;
+	return id < MAXD && fk.d[id].exists && fk.d[id].introduced;
+}
+
 static void f_sleep(void *o, unsigned int ms)
 {
 	(void)o;
@@ -133,6 +141,10 @@ static void f_sleep(void *o, unsigned int ms)
 	fk.sleeps++;
 	if (fk.appear_after >= 0 && fk.sleeps == (unsigned int)fk.appear_after)
 		fk.d[5].exists = true;
+	/* libxl introduces the domain a little later */
+	if (fk.appear_after >= 0 &&
+	    fk.sleeps == (unsigned int)fk.appear_after + 3)
+		fk.d[5].introduced = true;
 }
 
 static const struct relate_ops ops = {
@@ -142,6 +154,7 @@ static const struct relate_ops ops = {
 	.xs_read = f_xs_read,
 	.xs_write_private = f_xs_write_private,
 	.xs_directory = f_xs_directory,
+	.xs_introduced = f_xs_introduced,
 	.sleep_ms = f_sleep,
 };
 
@@ -152,10 +165,10 @@ static int setup(void **state)
 	for (unsigned int i = 0; i < MAXD; i++)
 		fk.d[i].target = -1;
 	fk.appear_after = -1;
-	fk.d[0] = (struct fdom){ true, false, 1, "Domain-0", -1, "", 0 };
-	fk.d[3] = (struct fdom){ true, false, 9, "bk", -1, "", 0 };
-	fk.d[5] = (struct fdom){ true, true, 0, "guest", -1, "", 0 };
-	fk.d[6] = (struct fdom){ true, false, 5, "other", -1, "", 0 };
+	fk.d[0] = (struct fdom){ true, false, true, 1, "Domain-0", -1, "", 0 };
+	fk.d[3] = (struct fdom){ true, false, true, 9, "bk", -1, "", 0 };
+	fk.d[5] = (struct fdom){ true, true, true, 0, "guest", -1, "", 0 };
+	fk.d[6] = (struct fdom){ true, false, true, 5, "other", -1, "", 0 };
 	memset(outbuf, 0, sizeof(outbuf));
 	memset(errbuf, 0, sizeof(errbuf));
 	out = fmemopen(outbuf, sizeof(outbuf) - 1, "w");
@@ -201,7 +214,7 @@ static void test_relate(void **state)
 	assert_int_equal(be, 3);
 	assert_int_equal(relate_resolve(&ops, "5", 0, &g, err), 0);
 	assert_int_equal(g, 5);
-	assert_int_equal(relate(&ops, be, g, out, err), 0);
+	assert_int_equal(relate(&ops, be, g, 0, out, err), 0);
 	assert_int_equal(fk.d[3].target, 5);
 	/* The key last, readable by the backend. */
 	assert_string_equal(fk.order, "TSK");
@@ -212,7 +225,7 @@ static void test_relate(void **state)
 	assert_non_null(strstr(outbuf, "dom3 is dom5's device model"));
 
 	/* Again: Xen says EINVAL, the key says it is this guest: fine. */
-	assert_int_equal(relate(&ops, 3, 5, out, err), 0);
+	assert_int_equal(relate(&ops, 3, 5, 0, out, err), 0);
 	fflush(out);
 	assert_non_null(strstr(outbuf, "already dom5's device model"));
 	assert_int_equal(lines(err, errbuf), 0);
@@ -221,10 +234,10 @@ static void test_relate(void **state)
 static void test_second_guest_refused(void **state)
 {
 	(void)state;
-	assert_int_equal(relate(&ops, 3, 5, out, err), 0);
+	assert_int_equal(relate(&ops, 3, 5, 0, out, err), 0);
 	fk.d[6].paused = true;
 	fk.d[6].cpu = 0;
-	assert_int_equal(relate(&ops, 3, 6, out, err), -EINVAL);
+	assert_int_equal(relate(&ops, 3, 6, 0, out, err), -EINVAL);
 	assert_err("has a target already", "another backend domain");
 	assert_string_equal(fk.d[3].key, "5");
 }
@@ -232,7 +245,7 @@ static void test_second_guest_refused(void **state)
 static void test_running_guest_refused(void **state)
 {
 	(void)state;
-	assert_int_equal(relate(&ops, 3, 6, out, err), -EBUSY);
+	assert_int_equal(relate(&ops, 3, 6, 0, out, err), -EBUSY);
 	assert_err("dom6 is running", "xl create -p");
 	assert_string_equal(fk.order, "");
 }
@@ -240,10 +253,21 @@ static void test_running_guest_refused(void **state)
 static void test_bad_pairs(void **state)
 {
 	(void)state;
-	assert_int_equal(relate(&ops, 0, 5, out, err), -EINVAL);
+	assert_int_equal(relate(&ops, 0, 5, 0, out, err), -EINVAL);
 	assert_err("Dom0 needs no target", NULL);
-	assert_int_equal(relate(&ops, 5, 5, out, err), -EINVAL);
-	assert_int_equal(relate(&ops, 3, 7, out, err), -ESRCH);
+	assert_int_equal(relate(&ops, 5, 5, 0, out, err), -EINVAL);
+	assert_int_equal(relate(&ops, 3, 7, 0, out, err), -ESRCH);
+	assert_string_equal(fk.order, "");
+}
+
+/* Never introduced: one line, and nothing done. */
+static void test_not_introduced(void **state)
+{
+	(void)state;
+	fk.d[5].introduced = false;
+	assert_int_equal(relate(&ops, 3, 5, 300, out, err), -ENOENT);
+	assert_err("does not know dom5 yet", "--wait");
+	assert_int_equal(fk.sleeps, 3);
 	assert_string_equal(fk.order, "");
 }
 
@@ -251,7 +275,7 @@ static void test_not_dom0(void **state)
 {
 	(void)state;
 	fk.xc_error = -EPERM;
-	assert_int_equal(relate(&ops, 3, 5, out, err), -EPERM);
+	assert_int_equal(relate(&ops, 3, 5, 0, out, err), -EPERM);
 	assert_err("in Dom0, as root", NULL);
 }
 
@@ -260,7 +284,7 @@ static void test_guest_that_ran(void **state)
 {
 	(void)state;
 	fk.d[5].cpu = 1000;
-	assert_int_equal(relate(&ops, 3, 5, out, err), 0);
+	assert_int_equal(relate(&ops, 3, 5, 0, out, err), 0);
 	assert_err("warning: dom5 has run already", NULL);
 	assert_string_equal(fk.order, "TSK");
 }
@@ -272,12 +296,17 @@ static void test_wait_for_name(void **state)
 	(void)state;
 	fk.d[5].exists = false;
 	fk.appear_after = 7;
+	fk.d[5].introduced = false;
 	assert_int_equal(relate_resolve(&ops, "guest", 2000, &g, err), 0);
 	assert_int_equal(g, 5);
 	assert_int_equal(fk.sleeps, 7);
+	/* SET_TARGET needs the guest introduced: waited for */
+	assert_int_equal(relate(&ops, 3, 5, 2000, out, err), 0);
+	assert_int_equal(fk.sleeps, 10);
+	assert_string_equal(fk.order, "TSK");
 	/* and a name that never comes: one line after the wait */
 	assert_int_equal(relate_resolve(&ops, "nobody", 500, &g, err), -ENOENT);
-	assert_int_equal(fk.sleeps, 12);
+	assert_int_equal(fk.sleeps, 15);
 	assert_err("no domain named 'nobody'", NULL);
 }
 
@@ -290,6 +319,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_running_guest_refused,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_pairs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_not_introduced, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_not_dom0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_that_ran, setup,
