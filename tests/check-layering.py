@@ -10,7 +10,8 @@
   transport/  nothing of block devices or of the IO layer.
   anything    only transport/xen and tests may include a Xen header (and
               examples/vback-xen-target, a Dom0 tool on the toolstack's
-              libraries that uses no vback layer).
+              libraries that uses no vback layer, and examples/xen-domain,
+              a backend domain whose runtime and platform are hypercalls).
   the freestanding core (the files of libvback-freestanding.a: lib/ but
               epoll.c, io/memory.c and io/common.c, transport/xen/ but
               linux.c) follows virtio/'s rule (plus vback/xen.h), and
@@ -83,7 +84,8 @@ def check(rel, kind, header):
                    'beyond the freestanding ones and string.h'
         return None
     if XEN.match(header) and rel.split(os.sep)[:2] not in \
-            (['transport', 'xen'], ['examples', 'vback-xen-target']):
+            (['transport', 'xen'], ['examples', 'vback-xen-target'],
+             ['examples', 'xen-domain']):
         return 'only transport/xen may include Xen headers'
     if layer == 'virtio':
         if kind == '"' and '/' not in header:
