@@ -10,6 +10,9 @@
 #   xe2e.mode=driver vback-disk in a driver domain (bk-init.sh) serves the
 #                    DomU's disks; Dom0 only sets up the relation
 #                    (vback-xen-target); Xen runs with xsm=dummy
+#   xe2e.mode=bmdomain  the bare-metal backend domain vback-xen-domain (no
+#                    OS) serves the DomU's disk from its boot module; one
+#                    "stageN" marker per stage of the issue
 # Every check prints "XE2E: PASS name" or "XE2E: FAIL name"; the DomU's
 # console is relayed with a "domu| " prefix; the last line is
 # "XE2E: RESULT PASS|FAIL", then the machine powers off.
@@ -297,6 +300,79 @@ driver)
 	check bk-passed grep -q "XE2E-BK: RESULT PASS" /var/log/xen/console/guest-bk.log
 	xl destroy other
 	xl destroy bk
+	;;
+bmdomain)
+	for t in vback-xen-target vback-xen-domain.Image; do
+		[ -e /usr/local/bin/$t ] || fatal "$t-missing"
+	done
+	bmlog=/var/log/xen/console/guest-bm.log
+	relay "bm| " $bmlog
+	# stage: wait for a line in the backend domain's console, print the
+	# stage's marker. stage NAME SECONDS PATTERN [FILE]
+	stage() {
+		n=0
+		while ! grep -q "$3" "${4:-$bmlog}" 2>/dev/null; do
+			n=$((n + 1))
+			if [ $n -gt $(($2 * 5)) ]; then
+				echo "XE2E: FAIL $1 (no '$3' after $2 s)"
+				XE2E_FAILS=$((XE2E_FAILS + 1))
+				return 1
+			fi
+			sleep 0.2
+		done
+		echo "XE2E: PASS $1"
+	}
+	# Its disk is its boot module: the 4 MiB image with the pattern.
+	pattern initial 0 1024 >/run/xe2e/bm-disk.img
+	{
+		echo 'name = "bm"'
+		echo 'kernel = "/usr/local/bin/vback-xen-domain.Image"'
+		echo 'ramdisk = "/run/xe2e/bm-disk.img"'
+		echo 'memory = 16'
+		echo 'vcpus = 1'
+	} >/run/xe2e/bm.cfg
+	check bm-created xl create /run/xe2e/bm.cfg
+	stage stage1-boots-and-prints 30 "vback-xen-domain: booted: dom" || finish
+
+	line="format=raw,backendtype=standalone,specification=virtio,backend=bm"
+	# Debian's kernel probes the grant-DMA-declared disk after the
+	# deferred-probe timeout (see the driver mode); one disk only.
+	XE2E_DOMU_EXTRA="deferred_probe_timeout=1 xe2e.disks=1"
+	domu_cfg /run/xe2e/bm-guest.cfg 1 "$line,vdev=xvda,target=module"
+	# The guest powers itself off at the end: stage 5.
+	sed -i 's/xe2e.wait=1/xe2e.wait=0/' /run/xe2e/bm-guest.cfg
+	echo "XE2E: creating DomU (paused), uptime $(cut -d' ' -f1 /proc/uptime) s"
+	xl create -p /run/xe2e/bm-guest.cfg &
+	xl_pid=$!
+	check relate vback-xen-target --wait 30 bm domu
+	wait $xl_pid
+	check xl-create-paused [ $? -eq 0 ]
+	guest=$(xl domid domu 2>/dev/null)
+	stage stage2-config-from-xenstore 20 "vback-xen-domain: config: dom$guest virtio_disk"
+	stage bm-refused-dom0-memory 5 "isolation: XENMEM_add_to_physmap_batch .*refused: EPERM"
+	if stage bm-ioreq-server 20 "IOREQ server" && xl unpause domu &&
+		stage stage3-ioreq-server-and-probe 60 "XE2E-DOMU: PASS disks-appear" $log; then
+		stage stage4-data-path 120 "XE2E-DOMU: ROUND 1 PASS" $log
+	fi
+	# The guest powers off; xl destroys it; the backend domain releases
+	# its disk, says so and powers off too.
+	n=0
+	while xl list domu >/dev/null 2>&1 && [ $n -lt 60 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	check domu-shut-down sh -c '! xl list domu >/dev/null 2>&1'
+	check domu-clean-shutdown grep -q "XE2E-DOMU: END round=1" $log
+	check domu-no-fail-markers sh -c "! grep -q 'XE2E-DOMU: FAIL' $log"
+	stage stage5-shutdown-noticed 30 "vback-xen-domain: dom$guest is gone: every disk released"
+	n=0
+	while xl list bm >/dev/null 2>&1 && [ $n -lt 30 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	check bm-powered-off sh -c '! xl list bm >/dev/null 2>&1'
+	check bm-done grep -q "vback-xen-domain: done" $bmlog
+	grep "vback-xen-domain: footprint" $bmlog | sed 's/^/XE2E: /'
 	;;
 *)
 	fatal "unknown-mode"

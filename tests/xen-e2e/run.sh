@@ -16,6 +16,10 @@
 #                                         to it with vback-xen-target; the
 #                                         driver domain cannot touch an
 #                                         unrelated DomU
+#   tests/xen-e2e/run.sh bmdomain [OUTDIR] the bare-metal backend domain
+#                                         (examples/xen-domain, no OS)
+#                                         serves a DomU's disk from its
+#                                         boot module, one marker per stage
 #   tests/xen-e2e/run.sh reference [OUTDIR]
 #                                         the DomU's disk checks against
 #                                         QEMU's own virtio-mmio disks, no
@@ -36,8 +40,8 @@ here=$(cd "$(dirname "$(realpath "$0")")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mode=${1:-}
 case "$mode" in
-smoke | disk | driver | reference) ;;
-*) echo "usage: $0 smoke|disk|driver|reference [OUTDIR]" >&2; exit 2 ;;
+smoke | disk | driver | bmdomain | reference) ;;
+*) echo "usage: $0 smoke|disk|driver|bmdomain|reference [OUTDIR]" >&2; exit 2 ;;
 esac
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
@@ -94,12 +98,27 @@ if [ "$mode" = disk ] || [ "$mode" = driver ]; then
 	elapsed "arm64 vback-disk built: $daemon"
 fi
 relate_tool=""
-if [ "$mode" = driver ]; then
+if [ "$mode" = driver ] || [ "$mode" = bmdomain ]; then
+	"$top/cross/build-aarch64.sh" "$build" build.ninja
 	target=examples/vback-xen-target/vback-xen-target
 	ninja -C "$build" -t targets all | grep "^$target:" >/dev/null ||
 		skip "no $target target in the arm64 build (libxenctrl missing in the sysroot?)"
 	"$top/cross/build-aarch64.sh" "$build" "$target"
 	relate_tool=$build/$target
+fi
+bm_image=""
+if [ "$mode" = bmdomain ]; then
+	# The freestanding build: libvback-freestanding.a and the domain.
+	fs=${VBACK_XEN_DOMAIN_BUILD:-$build-xen-domain}
+	if [ ! -f "$fs/build.ninja" ]; then
+		meson setup "$fs" "$top" --cross-file "$top/cross/aarch64-none.ini" \
+			-Dfreestanding=true >"$fs.setup.log" 2>&1 ||
+			{ cat "$fs.setup.log" >&2; exit 1; }
+	fi
+	ninja -C "$fs" examples/xen-domain/vback-xen-domain.Image >"$fs.ninja.log" 2>&1 ||
+		{ tail -n 40 "$fs.ninja.log" >&2; exit 1; }
+	bm_image=$fs/examples/xen-domain/vback-xen-domain.Image
+	elapsed "backend domain built: $bm_image ($(wc -c <"$bm_image") bytes)"
 fi
 
 if [ -n "${VBACK_XE2E_XEN:-}" ]; then
@@ -148,6 +167,10 @@ if [ -n "$daemon" ]; then
 	cp "$daemon" "$stage/dom0/usr/local/bin/vback-disk"
 	find "$build" -maxdepth 1 -name 'libvback.so*' ! -type d \
 		-exec cp -P {} "$stage/dom0/usr/local/lib/" \;
+fi
+if [ -n "$bm_image" ]; then
+	cp "$relate_tool" "$stage/dom0/usr/local/bin/vback-xen-target"
+	cp "$bm_image" "$stage/dom0/usr/local/bin/vback-xen-domain.Image"
 fi
 if [ "$mode" = driver ]; then
 	# The driver domain runs the daemon; Dom0 only the relation tool.
@@ -212,7 +235,7 @@ limit=${VBACK_XE2E_TIMEOUT:-240}
 # SILO, this Xen's default policy on Arm, refuses event channels between
 # two DomUs: a driver domain needs the dummy policy (docs/xen.md).
 xen_args="dom0_mem=1G,max:1G console=dtuart"
-[ "$mode" = driver ] && xen_args="$xen_args xsm=dummy"
+case "$mode" in driver | bmdomain) xen_args="$xen_args xsm=dummy" ;; esac
 elapsed "booting Xen under qemu-system-aarch64 (TCG, limit $limit s), console: $log"
 rc=0
 timeout --foreground -k 5 "$limit" qemu-system-aarch64 \
