@@ -108,6 +108,8 @@ if [ "$mode" = driver ] || [ "$mode" = bmdomain ]; then
 fi
 bm_image=""
 if [ "$mode" = bmdomain ]; then
+	[ -f /usr/include/xen/arch-arm.h ] ||
+		skip "no Xen public headers (libxen-dev): the backend domain cannot be built"
 	# The freestanding build: libvback-freestanding.a and the domain.
 	fs=${VBACK_XEN_DOMAIN_BUILD:-$build-xen-domain}
 	if [ ! -f "$fs/build.ninja" ]; then

@@ -132,7 +132,7 @@ static void test_served_and_isolated(void **state)
 struct be_user {
 	unsigned int adds, removes;
 	struct vback_xen_device_config last;
-	int dev;
+	int dev[2];
 };
 
 static int u_add(void *opaque, const struct vback_xen_device_config *cfg,
@@ -141,8 +141,7 @@ static int u_add(void *opaque, const struct vback_xen_device_config *cfg,
 	struct be_user *u = opaque;
 
 	u->last = *cfg;
-	u->adds++;
-	*dev = (struct vback_dev *)(void *)&u->dev;
+	*dev = (struct vback_dev *)(void *)&u->dev[u->adds++ % 2];
 	return 0;
 }
 
@@ -152,7 +151,7 @@ static void u_remove(void *opaque, const struct vback_xen_device_config *cfg,
 	struct be_user *u = opaque;
 
 	(void)cfg;
-	assert_ptr_equal(dev, &u->dev);
+	assert_true(dev == (void *)&u->dev[0] || dev == (void *)&u->dev[1]);
 	u->removes++;
 }
 
@@ -188,7 +187,8 @@ static void test_self_domid(void **state)
 	harness_free(h);
 }
 
-/* libxl with backend=bk: the nodes live under bk's own tree. */
+/* libxl with backend=bk: the nodes live under bk's own tree, in both
+ * layouts. */
 static void test_discovery(void **state)
 {
 	struct harness *h = harness_new_in(BK);
@@ -215,6 +215,15 @@ static void test_discovery(void **state)
 	xw(h, be, "type", "standalone");
 	xw(h, be, "online", "1");
 	xw(h, be, "state", "1");
+	/* Xen 4.18's layout, in the same tree (base in hexadecimal). */
+	xw(h, "/local/domain/5/device/virtio/1", "state", "1");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "frontend",
+	   "/local/domain/5/device/virtio/1");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "type", "virtio,device2");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "transport", "mmio");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "base", "0x2000200");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "irq", "34");
+	xw(h, "/local/domain/3/backend/virtio/5/1", "state", "1");
 	/* A Dom0 tree this domain has nothing to do with. */
 	xw(h, "/local/domain/0/backend/virtio_disk/5/51728", "state", "1");
 
@@ -225,9 +234,8 @@ static void test_discovery(void **state)
 	o.irq_mode = VBACK_XEN_IRQ_SPI;
 	assert_int_equal(vback_xen_backend_start(h->xen, &o, &b), 0);
 	harness_settle(h);
-	assert_int_equal(u.adds, 1);
+	assert_int_equal(u.adds, 2);
 	assert_int_equal(u.last.domid, GUEST);
-	assert_int_equal(u.last.devid, 51712);
 	/* Not Dom0: grants by default, as libxl gives the guest. */
 	assert_true(u.last.grant_usage);
 	st = fake_xs_read(h->fx, "/local/domain/3/backend/virtio_disk/5/51712/"
@@ -235,6 +243,10 @@ static void test_discovery(void **state)
 	assert_string_equal(st, "2");
 	free(st);
 	assert_true(fake_dom_range_claimed(g, 0x2000000, 0x20001ff));
+	assert_true(fake_dom_range_claimed(g, 0x2000200, 0x20003ff));
+	st = fake_xs_read(h->fx, "/local/domain/3/backend/virtio/5/1/state");
+	assert_string_equal(st, "2");
+	free(st);
 
 	/* Some domain died: xenstore will not say which to a DomU (EACCES).
 	 * Not knowing is not a death: the guest is still served. */
@@ -244,10 +256,16 @@ static void test_discovery(void **state)
 	assert_int_equal(u.removes, 0);
 	assert_true(fake_dom_range_claimed(g, 0x2000000, 0x20001ff));
 
-	/* The toolstack tears the device down: released. */
+	/* The toolstack tears the devices down: released. */
 	assert_int_equal(fake_xs_rm(h->fx, be), 0);
 	harness_settle(h);
 	assert_int_equal(u.removes, 1);
+	assert_int_equal(fake_dom_servers(g), 1);
+	assert_int_equal(fake_xs_rm(h->fx,
+				    "/local/domain/3/backend/virtio/5/1"),
+			 0);
+	harness_settle(h);
+	assert_int_equal(u.removes, 2);
 	assert_int_equal(fake_dom_servers(g), 0);
 	vback_xen_backend_stop(b);
 	assert_int_equal(h->errors, 0);
