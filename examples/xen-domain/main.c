@@ -258,28 +258,34 @@ static const struct vback_xen_backend_ops be_ops = {
 /* Boot                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Wait for /local/domain/SELF/target (vback-xen-target writes it last). */
+/* Wait for /local/domain/SELF/target (vback-xen-target writes it last):
+ * a xenstore watch on it, so the domain sleeps meanwhile. */
 static int wait_target(uint16_t *guest)
 {
-	char buf[16];
-	uint64_t start = xd_now_ns();
+	uint64_t start = xd_now_ns(), limit = 300ull * 1000000000u;
+	struct xd_xs_event ev;
 	bool said = false;
+	char buf[16];
+	int ret;
 
+	ret = xd_xs_watch(&m.xs, "target", "vb-target");
+	if (ret < 0)
+		return ret;
 	for (;;) {
-		int ret = xd_xs_read(&m.xs, 0, "target", buf, sizeof(buf));
 		unsigned long v = 0;
 		const char *s = buf;
+		uint64_t now;
 
+		ret = xd_xs_read(&m.xs, 0, "target", buf, sizeof(buf));
 		if (ret > 0) {
 			for (; *s >= '0' && *s <= '9' && v < 0x7ff0; s++)
 				v = v * 10 + (unsigned long)(*s - '0');
-			if (*s || v == 0 || v >= 0x7ff0)
-				return -EINVAL;
+			ret = *s || v == 0 || v >= 0x7ff0 ? -EINVAL : 0;
 			*guest = (uint16_t)v;
-			return 0;
+			break;
 		}
 		if (ret != -ENOENT)
-			return ret;
+			break;
 		if (!said) {
 			xd_printf("vback-xen-domain: waiting for Dom0 to make "
 				  "dom%u a guest's device model "
@@ -287,10 +293,25 @@ static int wait_target(uint16_t *guest)
 				  m.self, m.self);
 			said = true;
 		}
-		if (xd_now_ns() - start > 300ull * 1000000000u)
-			return -ETIMEDOUT;
-		xd_wait(200000000u);
+		/* Until the watch fires (any event: read again). */
+		for (;;) {
+			xd_xs_poll(&m.xs);
+			if (xd_xs_next_event(&m.xs, &ev))
+				break;
+			now = xd_now_ns();
+			if (now - start > limit) {
+				ret = -ETIMEDOUT;
+				goto out;
+			}
+			xd_wait(limit - (now - start));
+		}
 	}
+out:
+	xd_xs_unwatch(&m.xs, "target", "vb-target");
+	/* Events of that watch still queued are nobody's: drop them. */
+	while (xd_xs_next_event(&m.xs, &ev))
+		;
+	return ret;
 }
 
 /* Xen, not a kernel driver, is what keeps this domain to its guest: ask
@@ -321,21 +342,24 @@ static void report(void)
 {
 	struct xd_heap_stats hs;
 	struct xd_platform_stats ps = { 0 };
+	uint64_t waits, wfis, empty;
 
 	xd_heap_stats(&hs);
+	xd_wait_stats(&waits, &wfis, &empty);
 	if (m.pf)
 		xd_platform_stats(m.pf, &ps);
 	xd_printf("vback-xen-domain: footprint: image %llu bytes (file "
 		  "%llu), heap peak %llu of %llu bytes in %llu allocations, "
 		  "%llu failed; mapping window peak %llu pages; %llu "
-		  "interrupts\n",
+		  "interrupts, %llu waits (%llu in WFI)\n",
 		  (unsigned long long)(__end - __image_start),
 		  (unsigned long long)(__image_end - __image_start),
 		  (unsigned long long)hs.peak, (unsigned long long)hs.size,
 		  (unsigned long long)hs.allocs,
 		  (unsigned long long)hs.failures,
 		  (unsigned long long)ps.window_peak,
-		  (unsigned long long)xd_irq_count());
+		  (unsigned long long)xd_irq_count(), (unsigned long long)waits,
+		  (unsigned long long)wfis);
 }
 
 static int boot(const void *fdt)

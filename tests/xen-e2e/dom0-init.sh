@@ -320,7 +320,7 @@ bmdomain)
 			fi
 			sleep 0.2
 		done
-		echo "XE2E: PASS $1"
+		echo "XE2E: PASS $1 (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 	}
 	# Its disk is its boot module: the 4 MiB image with the pattern.
 	pattern initial 0 1024 >/run/xe2e/bm-disk.img
@@ -354,6 +354,8 @@ bmdomain)
 		stage stage3-ioreq-server-and-probe 60 "XE2E-DOMU: PASS disks-appear" $log; then
 		stage stage4-data-path 120 "XE2E-DOMU: ROUND 1 PASS" $log
 	fi
+	# CPU time per domain: the backend domain sleeps in WFI when idle.
+	xl list | sed 's/^/XE2E: xl list: /'
 	# The guest powers off; xl destroys it; the backend domain releases
 	# its disk, says so and powers off too.
 	n=0
@@ -362,6 +364,7 @@ bmdomain)
 		n=$((n + 1))
 	done
 	check domu-shut-down sh -c '! xl list domu >/dev/null 2>&1'
+	echo "XE2E: guest gone, uptime $(cut -d' ' -f1 /proc/uptime) s"
 	check domu-clean-shutdown grep -q "XE2E-DOMU: END round=1" $log
 	check domu-no-fail-markers sh -c "! grep -q 'XE2E-DOMU: FAIL' $log"
 	stage stage5-shutdown-noticed 30 "vback-xen-domain: dom$guest is gone: every disk released"

@@ -67,7 +67,7 @@ static struct {
 	uint32_t evtchn_intid;
 	uint64_t freq;
 	bool woken;
-	uint64_t irqs;
+	uint64_t irqs, waits, wfis, idle_wfis;
 	struct handler handlers[MAX_PORTS];
 } ev;
 
@@ -235,8 +235,12 @@ void xd_wake(void)
 
 void xd_wait(uint64_t timeout_ns)
 {
+	uint64_t irqs = ev.irqs;
+
+	ev.waits++;
 	__asm__ volatile("msr daifset, #2" ::: "memory");
 	if (!__atomic_exchange_n(&ev.woken, false, __ATOMIC_ACQ_REL)) {
+		ev.wfis++;
 		if (timeout_ns != UINT64_MAX) {
 			MSR("cntv_cval_el0",
 			    MRS("cntvct_el0") + ns_to_ticks(timeout_ns));
@@ -248,6 +252,15 @@ void xd_wait(uint64_t timeout_ns)
 	}
 	__asm__ volatile("msr daifclr, #2\n\tisb" ::: "memory");
 	MSR("cntv_ctl_el0", 0);
+	if (ev.irqs == irqs)
+		ev.idle_wfis++;
+}
+
+void xd_wait_stats(uint64_t *waits, uint64_t *wfis, uint64_t *empty)
+{
+	*waits = ev.waits;
+	*wfis = ev.wfis;
+	*empty = ev.idle_wfis;
 }
 
 /* ------------------------------------------------------------------ */

@@ -71,12 +71,15 @@ int xd_evtchn_send(uint32_t port);
 /* Nanoseconds since boot (the virtual counter). */
 uint64_t xd_now_ns(void);
 /* Sleep until an interrupt (or @timeout_ns: UINT64_MAX: none), unless
- * xd_wake() was called since the last wait. */
+ * xd_wake() was called since the last wait. Any interrupt ends it, so a
+ * caller that wants a delay loops until its deadline. */
 void xd_wait(uint64_t timeout_ns);
 /* Make the next (or current) xd_wait() return: interrupt-safe. */
 void xd_wake(void);
 /* Interrupts taken so far (for the report). */
 uint64_t xd_irq_count(void);
+/* Waits, those that slept in WFI, and those that no interrupt ended. */
+void xd_wait_stats(uint64_t *waits, uint64_t *wfis, uint64_t *empty);
 
 /* HVMOP_get_param for this domain. */
 int xd_hvm_param(uint32_t index, uint64_t *value);
