@@ -298,8 +298,7 @@ driver)
 		sleep 1
 	done
 	check bk-passed grep -q "XE2E-BK: RESULT PASS" /var/log/xen/console/guest-bk.log
-	xl destroy other
-	xl destroy bk
+	# (bk and other go with the machine: each xl destroy costs seconds.)
 	;;
 bmdomain)
 	for t in vback-xen-target vback-xen-domain.Image; do
