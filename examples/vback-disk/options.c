@@ -30,8 +30,9 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --disk SPEC          "
 		"path=IMG,base=ADDR,irq=N[,ro][,grants]\n"
 		"                       (repeatable, with --domid)\n"
-		"  --backend-domid N    the domain vback-disk runs in (default "
-		"0)\n"
+		"  --backend-domid N    the domain vback-disk runs in "
+		"(default:\n"
+		"                       its own, read from xenstore)\n"
 		"\n"
 		"vhost-user (QEMU -device vhost-user-blk-pci, "
 		"cloud-hypervisor,\n"
@@ -153,6 +154,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		.engine = VBACK_IO_ENGINE_DEFAULT,
 		.log_level = VBACK_LOG_INFO,
 		.domid = -1,
+		.backend_domid = -1,
 	};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {

@@ -64,8 +64,9 @@ struct vback_disk_options {
 	const char *serial; /* --serial (one disk only) */
 	bool syslog;	    /* --syslog: log to syslog, not stderr */
 	/* Xen mode (xen_options.c) */
-	int domid;		    /* --domid; -1: discover from xenstore */
-	unsigned int backend_domid; /* --backend-domid (default 0) */
+	int domid; /* --domid; -1: discover from xenstore */
+	/* --backend-domid; -1 (default): this domain, from xenstore */
+	int backend_domid;
 	unsigned int nr_xen_disks;
 	struct vback_disk_xen_disk xen_disks[VBACK_DISK_MAX_XEN_DISKS];
 };

@@ -554,12 +554,39 @@ static int start_explicit(struct xen_daemon *xd)
 	return 0;
 }
 
+/* The domain whose backend/ tree libxl fills for us: --backend-domid, or
+ * the one we run in (Dom0 or a driver domain), as xenstore says. */
+static int backend_domid(struct xen_daemon *xd, uint16_t *out)
+{
+	int ret;
+
+	if (xd->o->backend_domid >= 0) {
+		*out = (uint16_t)xd->o->backend_domid;
+		return 0;
+	}
+	ret = vback_xen_self_domid(xd->xen, out);
+	if (ret == -ENOENT) {
+		vback_logf(xd->log, VBACK_LOG_INFO, "%s",
+			   "xenstore has no 'domid' node for this domain: "
+			   "taking it for Dom0 (--backend-domid N says "
+			   "otherwise)");
+		*out = 0;
+		return 0;
+	}
+	if (ret < 0)
+		vback_logf(xd->log, VBACK_LOG_ERR,
+			   "cannot read this domain's id from xenstore: %s "
+			   "(is xenstored running? --backend-domid N gives "
+			   "it)",
+			   vback_strerror(ret));
+	return ret;
+}
+
 int xen_daemon_start(struct xen_daemon *xd, struct vback_xen *xen)
 {
 	struct vback_xen_backend_options bo = {
 		.ops = &be_ops,
 		.opaque = xd,
-		.backend_domid = (uint16_t)xd->o->backend_domid,
 		.irq_mode = xd->env.irq_mode,
 	};
 	int ret;
@@ -567,6 +594,9 @@ int xen_daemon_start(struct xen_daemon *xd, struct vback_xen *xen)
 	xd->xen = xen;
 	if (xd->o->domid >= 0)
 		return start_explicit(xd);
+	ret = backend_domid(xd, &bo.backend_domid);
+	if (ret < 0)
+		return ret;
 	ret = vback_xen_backend_start(xen, &bo, &xd->be);
 	if (ret < 0) {
 		vback_logf(xd->log, VBACK_LOG_ERR,
@@ -577,7 +607,7 @@ int xen_daemon_start(struct xen_daemon *xd, struct vback_xen *xen)
 	vback_logf(xd->log, VBACK_LOG_INFO,
 		   "ready: serving the virtio disks of every domain "
 		   "(backend domain %u)",
-		   xd->o->backend_domid);
+		   (unsigned int)bo.backend_domid);
 	return 0;
 }
 

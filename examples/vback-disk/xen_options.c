@@ -182,7 +182,7 @@ int vback_disk_xen_option(struct vback_disk_options *o,
 				argv0, arg, XEN_DOMID_LIMIT - 1);
 			return -EINVAL;
 		}
-		o->backend_domid = (unsigned int)v;
+		o->backend_domid = (int)v;
 		return 0;
 	case VBACK_DISK_XEN_OPT_DISK:
 		return add_disk(o, arg, argv0);

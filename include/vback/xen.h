@@ -138,8 +138,10 @@ typedef void (*vback_xen_watch_fn)(void *opaque, const char *path);
 /**
  * xenstore, the optional configuration provider of a platform: the
  * discovery backend (vback_xen_backend_start()) and the death watch of
- * domains with a died() callback use it. Paths are absolute; @tx is 0 or
- * a transaction of tx_start(). Values are strings.
+ * domains with a died() callback use it. Paths are absolute, or relative
+ * to the calling domain's home /local/domain/SELF/ (only "domid", read by
+ * vback_xen_self_domid()): pass them to xenstore as they are, it resolves
+ * them. @tx is 0 or a transaction of tx_start(). Values are strings.
  */
 struct vback_xen_store_ops {
 	/** @path's value into @buf (NUL-terminated): its length, -ENOENT,
@@ -221,6 +223,16 @@ VBACK_API int vback_xen_create(const struct vback_xen_options *opts,
 /** Destroy the context. Stop its backends first; domains still served
  *  are destroyed (with a warning). NULL is a no-op. */
 VBACK_API void vback_xen_destroy(struct vback_xen *xen);
+/**
+ * The id of the domain the context runs in, as its xenstore says: the node
+ * "domid" of the domain's home (/local/domain/SELF/domid), which the
+ * toolstack writes for every domain it builds and xen-init-dom0 for Dom0.
+ * A backend in a driver domain passes it as
+ * vback_xen_backend_options::backend_domid to find its own backend/ tree.
+ * Returns 0, -ENOTSUP (the platform has no xenstore), -ENOENT (no such
+ * node), -EINVAL (not a domain id), -errno.
+ */
+VBACK_API int vback_xen_self_domid(struct vback_xen *xen, uint16_t *domid);
 
 /* ------------------------------------------------------------------ */
 /* Domains                                                             */

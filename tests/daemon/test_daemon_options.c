@@ -77,7 +77,7 @@ static void test_default_is_xen_discovery(void **state)
 	assert_int_equal(opts.mode, VBACK_DISK_MODE_XEN);
 	assert_int_equal(opts.domid, -1);
 	assert_int_equal(opts.nr_xen_disks, 0);
-	assert_int_equal(opts.backend_domid, 0);
+	assert_int_equal(opts.backend_domid, -1); /* ask xenstore */
 	assert_false(opts.syslog);
 	assert_false(opts.read_only);
 

@@ -86,6 +86,7 @@ struct guest {
 struct fixture {
 	char dir[64];
 	const char *engine;
+	uint16_t self; /* the domain the daemon runs in (0: Dom0) */
 	struct vback_loop *loop;
 	struct fake_xen *fx;
 	struct vback_xen_platform *pf;
@@ -211,12 +212,15 @@ static void daemon_start(struct fixture *f, enum vback_xen_irq_mode irq,
 	assert_int_equal(ret, want);
 }
 
-static void fixture_init(struct fixture *f, const char *engine)
+/* The daemon in domain @self: Dom0 (0), or a driver domain. */
+static void fixture_init_in(struct fixture *f, const char *engine,
+			    uint16_t self)
 {
 	struct vback_xen_options o = { 0 };
 
 	memset(f, 0, sizeof(*f));
 	f->engine = engine;
+	f->self = self;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/vback-daemon-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->log.fn = fixture_log;
@@ -226,12 +230,17 @@ static void fixture_init(struct fixture *f, const char *engine)
 	f->fx = fake_xen_create();
 	assert_non_null(f->fx);
 	fake_xen_set_loop(f->fx, f->loop);
-	f->pf = fake_xen_platform_create(f->fx);
+	f->pf = fake_xen_platform_create_in(f->fx, self);
 	assert_non_null(f->pf);
 	o.loop = f->loop;
 	o.log = &f->log;
 	o.platform = f->pf;
 	assert_int_equal(vback_xen_create(&o, &f->xen), 0);
+}
+
+static void fixture_init(struct fixture *f, const char *engine)
+{
+	fixture_init_in(f, engine, 0);
 }
 
 static void remove_tree(const char *dir)
@@ -308,8 +317,8 @@ static char *xs_get(struct fixture *f, const struct gdisk *k, const char *key)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "/local/domain/0/backend/%s/%u/%u/%s",
-		 layout_dir(k->g->layout), k->g->domid, k->devid, key);
+	snprintf(path, sizeof(path), "/local/domain/%u/backend/%s/%u/%u/%s",
+		 f->self, layout_dir(k->g->layout), k->g->domid, k->devid, key);
 	return fake_xs_read(f->fx, path);
 }
 
@@ -330,7 +339,7 @@ static void xs_disk(struct fixture *f, struct gdisk *k, const char *mode,
 	const struct guest *g = k->g;
 	char be[128], fe[128], num[32];
 
-	snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%u/%u",
+	snprintf(be, sizeof(be), "/local/domain/%u/backend/%s/%u/%u", f->self,
 		 layout_dir(g->layout), g->domid, k->devid);
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", g->domid,
 		 layout_dir(g->layout), k->devid);
@@ -877,6 +886,65 @@ static void test_bad_device_refused(void **state)
 	fixture_fini(&f);
 }
 
+/*
+ * In a driver domain (3): the daemon finds its own backend/ tree from
+ * xenstore's "domid" (no --backend-domid), and serves a guest that it is
+ * the device model of. Before the relation exists, the device is refused
+ * with one line naming the cause and the fix; once the toolstack rewrites
+ * it, it is served; nobody's death is assumed from xenstore's EACCES.
+ */
+static void test_driver_domain(void **state)
+{
+	struct fixture f;
+	struct guest g;
+	char be[128];
+
+	(void)state;
+	fixture_init_in(&f, "posix", 3);
+	xs_set(&f, "/local/domain/3", "domid", "3");
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
+	guest_init(&f, &g, 5, VBACK_XEN_LAYOUT_VIRTIO_DISK, 1);
+	snprintf(be, sizeof(be), "/local/domain/3/backend/virtio_disk/5/%u",
+		 g.disk[0].devid);
+	/* No grant_usage node (libxl 4.17): grants, as libxl tells the
+	 * guest; the guest model, like a kernel without CONFIG_XEN_VIRTIO,
+	 * uses plain addresses anyway. */
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 0);
+	assert_be_state(&f, &g.disk[0], "1");
+	assert_non_null(strstr(f.all_errs, "not dom5's device model"));
+	assert_non_null(strstr(f.all_errs, "vback-xen-target"));
+
+	/* Dom0 sets the relation; the toolstack writes the device again. */
+	assert_int_equal(fake_xen_set_target(f.fx, 3, 5), 0);
+	assert_int_equal(fake_xs_rm(f.fx, be), 0);
+	settle(&f);
+	f.errors = 0;
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	settle(&f);
+	assert_int_equal(f.errors, 0);
+	assert_int_equal(xen_daemon_disks(f.xd), 1);
+	assert_be_state(&f, &g.disk[0], "2");
+	guest_probe(&g.disk[0]);
+	io_verified(&g.disk[0], 8, 33);
+
+	/* Another domain dies: a DomU cannot ask whom (EACCES), and keeps
+	 * serving. */
+	fake_dom_destroy(fake_dom_create(f.fx, 9, 1, RAM_BASE, RAM_SIZE));
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 1);
+	io_verified(&g.disk[0], 16, 34);
+
+	/* The guest is destroyed: libxl removes the nodes; released. */
+	assert_int_equal(fake_xs_rm(f.fx, be), 0);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 0);
+	assert_int_equal(fake_dom_servers(g.d), 0);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
 /* --domid N --disk ...: no xenstore, one domain, x86 ISA interrupts. */
 static void test_explicit_mode(void **state)
 {
@@ -1039,6 +1107,7 @@ int main(void)
 					  uring),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_bad_device_refused),
+		cmocka_unit_test(test_driver_domain),
 		cmocka_unit_test_prestate(test_explicit_mode, posix),
 		cmocka_unit_test_prestate(test_explicit_mode, uring),
 		cmocka_unit_test_prestate(test_explicit_domain_dies, posix),

@@ -7,6 +7,12 @@
 #                    DomU without disks boots
 #   xe2e.mode=disk   vback-disk serves two virtio disks (rw, ro) of a DomU
 #                    that is created, destroyed and created again
+#   xe2e.mode=driver vback-disk in a driver domain (bk-init.sh) serves the
+#                    DomU's disks; Dom0 only sets up the relation
+#                    (vback-xen-target); Xen runs with xsm=dummy
+#   xe2e.mode=bmdomain  the bare-metal backend domain vback-xen-domain (no
+#                    OS) serves the DomU's disk from its boot module; one
+#                    "stageN" marker per stage of the issue
 # Every check prints "XE2E: PASS name" or "XE2E: FAIL name"; the DomU's
 # console is relayed with a "domu| " prefix; the last line is
 # "XE2E: RESULT PASS|FAIL", then the machine powers off.
@@ -81,7 +87,7 @@ domu_cfg() {
 		# Disk rounds wait to be destroyed (domu-init.sh).
 		hold=0
 		[ $# -gt 0 ] && hold=1
-		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=4 xe2e.round=$round xe2e.wait=$hold\""
+		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=${XE2E_DOMU_LOGLEVEL:-4} xe2e.round=$round xe2e.wait=$hold ${XE2E_DOMU_EXTRA:-}\""
 		echo 'memory = 256'
 		echo 'vcpus = 1'
 		if [ $# -gt 0 ]; then
@@ -117,6 +123,13 @@ run_domu() {
 		XE2E_FAILS=$((XE2E_FAILS + 1))
 		return 1
 	fi
+	finish_domu "$r"
+}
+
+# finish_domu ROUND: wait for the running DomU's END marker, destroy it,
+# check its markers.
+finish_domu() {
+	r=$1
 	n=0
 	while ! grep -q "XE2E-DOMU: END round=$r" $log; do
 		n=$((n + 1))
@@ -219,6 +232,149 @@ disk)
 		wait $daemon
 		check daemon-sigterm-exit-0 [ $? -eq 0 ]
 	fi
+	;;
+driver)
+	for t in vback-xen-target xe2e-isolation; do
+		[ -x /usr/local/bin/$t ] || fatal "$t-missing"
+	done
+	relay "bk| " /var/log/xen/console/guest-bk.log
+	# The driver domain: a plain DomU with the images and vback-disk.
+	cp /xe2e/bk.cpio /run/xe2e/bk.cpio
+	{
+		echo 'name = "bk"'
+		echo 'kernel = "/boot/vmlinuz"'
+		echo 'ramdisk = "/run/xe2e/bk.cpio"'
+		echo 'extra = "console=hvc0 rdinit=/init panic=-1 loglevel=4"'
+		echo 'memory = 192'
+		echo 'vcpus = 1'
+	} >/run/xe2e/bk.cfg
+	check bk-created xl create /run/xe2e/bk.cfg
+	bk=$(xl domid bk)
+	# An unrelated DomU, never run: its memory is there to be refused.
+	{
+		echo 'name = "other"'
+		echo 'kernel = "/boot/vmlinuz"'
+		echo 'memory = 64'
+		echo 'vcpus = 1'
+	} >/run/xe2e/other.cfg
+	check other-created xl create -p /run/xe2e/other.cfg
+	other=$(xl domid other)
+	# Dom0 may map it: what bk is refused below exists.
+	check dom0-maps-other xe2e-isolation map "$other"
+	xenstore-write "/local/domain/$bk/xe2e-other" "$other"
+	n=0
+	while ! grep -q "XE2E-BK: READY" /var/log/xen/console/guest-bk.log; do
+		n=$((n + 1))
+		[ $n -gt 120 ] && fatal "bk-ready-timeout"
+		sleep 1
+	done
+
+	# The guest's disks are served by bk: libxl writes them in bk's
+	# tree and waits up to 10 s for bk's InitWait, so the relation is
+	# set while xl create -p waits.
+	line="format=raw,backendtype=standalone,specification=virtio,backend=bk"
+	# libxl gives the guest's virtio nodes a grant-DMA IOMMU (the backend
+	# is not Dom0); Debian's kernel has no driver for it (no
+	# CONFIG_XEN_VIRTIO) and probes them after the deferred-probe
+	# timeout, with plain addresses: 1 s instead of 10.
+	XE2E_DOMU_EXTRA="deferred_probe_timeout=1"
+	domu_cfg /run/xe2e/round1.cfg 1 "$line,vdev=xvda,target=/run/disk-rw.img" \
+		"$line,vdev=xvdb,access=ro,target=/run/disk-ro.img"
+	echo "XE2E: creating DomU round 1 (paused), uptime $(cut -d' ' -f1 /proc/uptime) s"
+	xl create -p /run/xe2e/round1.cfg &
+	xl_pid=$!
+	check relate vback-xen-target --wait 30 bk domu
+	wait $xl_pid
+	check xl-create-paused [ $? -eq 0 ]
+	if xl list domu >/dev/null 2>&1; then
+		xl unpause domu
+		finish_domu 1
+	fi
+	# bk checks the images once its daemon has released both disks.
+	n=0
+	while ! grep -q "XE2E-BK: END" /var/log/xen/console/guest-bk.log; do
+		n=$((n + 1))
+		[ $n -gt 120 ] && break
+		sleep 1
+	done
+	check bk-passed grep -q "XE2E-BK: RESULT PASS" /var/log/xen/console/guest-bk.log
+	# (bk and other go with the machine: each xl destroy costs seconds.)
+	;;
+bmdomain)
+	for t in vback-xen-target vback-xen-domain.Image; do
+		[ -e /usr/local/bin/$t ] || fatal "$t-missing"
+	done
+	bmlog=/var/log/xen/console/guest-bm.log
+	relay "bm| " $bmlog
+	# stage: wait for a line in the backend domain's console, print the
+	# stage's marker. stage NAME SECONDS PATTERN [FILE]
+	stage() {
+		n=0
+		while ! grep -q "$3" "${4:-$bmlog}" 2>/dev/null; do
+			n=$((n + 1))
+			if [ $n -gt $(($2 * 5)) ]; then
+				echo "XE2E: FAIL $1 (no '$3' after $2 s)"
+				XE2E_FAILS=$((XE2E_FAILS + 1))
+				return 1
+			fi
+			sleep 0.2
+		done
+		echo "XE2E: PASS $1 (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+	}
+	# Its disk is its boot module: the 4 MiB image with the pattern.
+	pattern initial 0 1024 >/run/xe2e/bm-disk.img
+	{
+		echo 'name = "bm"'
+		echo 'kernel = "/usr/local/bin/vback-xen-domain.Image"'
+		echo 'ramdisk = "/run/xe2e/bm-disk.img"'
+		echo 'memory = 16'
+		echo 'vcpus = 1'
+	} >/run/xe2e/bm.cfg
+	check bm-created xl create /run/xe2e/bm.cfg
+	stage stage1-boots-and-prints 30 "vback-xen-domain: booted: dom" || finish
+
+	line="format=raw,backendtype=standalone,specification=virtio,backend=bm"
+	# Debian's kernel probes the grant-DMA-declared disk after the
+	# deferred-probe timeout (see the driver mode); one disk only.
+	XE2E_DOMU_EXTRA="deferred_probe_timeout=1 xe2e.disks=1"
+	domu_cfg /run/xe2e/bm-guest.cfg 1 "$line,vdev=xvda,target=module"
+	# The guest powers itself off at the end: stage 5.
+	sed -i 's/xe2e.wait=1/xe2e.wait=0/' /run/xe2e/bm-guest.cfg
+	echo "XE2E: creating DomU (paused), uptime $(cut -d' ' -f1 /proc/uptime) s"
+	xl create -p /run/xe2e/bm-guest.cfg &
+	xl_pid=$!
+	check relate vback-xen-target --wait 30 bm domu
+	wait $xl_pid
+	check xl-create-paused [ $? -eq 0 ]
+	guest=$(xl domid domu 2>/dev/null)
+	stage stage2-config-from-xenstore 20 "vback-xen-domain: config: dom$guest virtio_disk"
+	stage bm-refused-dom0-memory 5 "isolation: XENMEM_add_to_physmap_batch .*refused: EPERM"
+	if stage bm-ioreq-server 20 "IOREQ server" && xl unpause domu &&
+		stage stage3-ioreq-server-and-probe 60 "XE2E-DOMU: PASS disks-appear" $log; then
+		stage stage4-data-path 120 "XE2E-DOMU: ROUND 1 PASS" $log
+	fi
+	# CPU time per domain: the backend domain sleeps in WFI when idle.
+	xl list | sed 's/^/XE2E: xl list: /'
+	# The guest powers off; xl destroys it; the backend domain releases
+	# its disk, says so and powers off too.
+	n=0
+	while xl list domu >/dev/null 2>&1 && [ $n -lt 60 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	check domu-shut-down sh -c '! xl list domu >/dev/null 2>&1'
+	echo "XE2E: guest gone, uptime $(cut -d' ' -f1 /proc/uptime) s"
+	check domu-clean-shutdown grep -q "XE2E-DOMU: END round=1" $log
+	check domu-no-fail-markers sh -c "! grep -q 'XE2E-DOMU: FAIL' $log"
+	stage stage5-shutdown-noticed 30 "vback-xen-domain: dom$guest is gone: every disk released"
+	n=0
+	while xl list bm >/dev/null 2>&1 && [ $n -lt 30 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	check bm-powered-off sh -c '! xl list bm >/dev/null 2>&1'
+	check bm-done grep -q "vback-xen-domain: done" $bmlog
+	grep "vback-xen-domain: footprint" $bmlog | sed 's/^/XE2E: /'
 	;;
 *)
 	fatal "unknown-mode"

@@ -8,6 +8,9 @@
 #                                  libraries, xen kernel modules, liburing,
 #                                  the DomU kernel in /boot
 #   $cache/root-STAMP/domu.cpio    DomU base: busybox, virtio_mmio, virtio_blk
+#   $cache/root-STAMP/bk.cpio      driver domain base: busybox, the Xen
+#                                  libraries vback-disk uses, xenstore-utils,
+#                                  liburing, evtchn, gntdev and privcmd
 #
 # Prints the directory. run.sh appends the test's own files as a second cpio
 # archive (Linux unpacks concatenated archives in order).
@@ -26,12 +29,17 @@ dom0_pkgs="busybox-static xen-utils-4.17 xenstore-utils libxenmisc4.17
 	libxengnttab1 libxenhypfs1 libxenstore4 libxentoolcore1 libxentoollog1
 	libc6 libgcc-s1 libyajl2 libfdt1 libuuid1 libext2fs2 libcom-err2 zlib1g
 	libncurses6 libtinfo6 liburing2"
+# The driver domain: what vback-disk and xenstore-read need, no toolstack.
+bk_pkgs="busybox-static xenstore-utils libxencall1 libxendevicemodel1
+	libxenevtchn1 libxenforeignmemory1 libxengnttab1 libxenstore4
+	libxentoolcore1 libxentoollog1 libc6 libgcc-s1 liburing2"
 # shellcheck disable=SC2086 # one package per word
-stamp=$({ "$apt_arm64" policy $dom0_pkgs "$kpkg" |
+stamp=$({ "$apt_arm64" policy $dom0_pkgs $bk_pkgs "$kpkg" |
 	awk '/^[^ ]/ { p = $1 } /^  Candidate:/ { print p $2 }'; cat "$0"; } |
 	md5sum | cut -c1-12)
 out=$cache/root-$stamp
 if [ -f "$out/.done" ]; then
+	touch "$out"
 	echo "$out"
 	exit 0
 fi
@@ -88,13 +96,23 @@ prune "$work/domu"
 skeleton "$work/domu"
 add_modules "$work/domu" drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko
 
-# Keep the three newest: checkouts of other versions share the cache.
+# The driver domain: Xen's event channel, grant and privcmd drivers.
+# shellcheck disable=SC2086 # one package per word
+"$apt_arm64" unpack "$work/bk" $bk_pkgs
+prune "$work/bk"
+skeleton "$work/bk"
+add_modules "$work/bk" drivers/xen/xen-evtchn.ko drivers/xen/xen-gntdev.ko \
+	drivers/xen/xen-privcmd.ko
+
+# Keep the three newest (a cache hit touches its own): checkouts of other
+# versions share the cache.
 # shellcheck disable=SC2012 # our own names, no odd characters
 ls -dt "$cache"/root-*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 mkdir -p "$out.tmp"
 cp "$work/kernel/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
 mkcpio "$work/dom0" "$out.tmp/dom0.cpio"
 mkcpio "$work/domu" "$out.tmp/domu.cpio"
+mkcpio "$work/bk" "$out.tmp/bk.cpio"
 echo "$kver" >"$out.tmp/kernel-version"
 touch "$out.tmp/.done"
 rm -rf "$work"

@@ -10,6 +10,16 @@
 #   tests/xen-e2e/run.sh disk [OUTDIR]    vback-disk (arm64 build) serves a
 #                                         rw and a ro virtio disk to a DomU
 #                                         created twice
+#   tests/xen-e2e/run.sh driver [OUTDIR]  vback-disk in a driver domain (a
+#                                         plain DomU, xsm=dummy) serves the
+#                                         disks of a DomU that Dom0 relates
+#                                         to it with vback-xen-target; the
+#                                         driver domain cannot touch an
+#                                         unrelated DomU
+#   tests/xen-e2e/run.sh bmdomain [OUTDIR] the bare-metal backend domain
+#                                         (examples/xen-domain, no OS)
+#                                         serves a DomU's disk from its
+#                                         boot module, one marker per stage
 #   tests/xen-e2e/run.sh reference [OUTDIR]
 #                                         the DomU's disk checks against
 #                                         QEMU's own virtio-mmio disks, no
@@ -30,8 +40,8 @@ here=$(cd "$(dirname "$(realpath "$0")")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mode=${1:-}
 case "$mode" in
-smoke | disk | reference) ;;
-*) echo "usage: $0 smoke|disk|reference [OUTDIR]" >&2; exit 2 ;;
+smoke | disk | driver | bmdomain | reference) ;;
+*) echo "usage: $0 smoke|disk|driver|bmdomain|reference [OUTDIR]" >&2; exit 2 ;;
 esac
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
@@ -66,7 +76,7 @@ exec 8>"$cache/xen-e2e/lock"
 flock 8
 
 daemon=""
-if [ "$mode" = disk ]; then
+if [ "$mode" = disk ] || [ "$mode" = driver ]; then
 	[ -d "$top/examples/vback-disk" ] ||
 		skip "examples/vback-disk does not exist: the daemon (issue 6) is not there yet"
 	# The daemon and libvback for arm64, from the cross build; only those,
@@ -87,6 +97,31 @@ if [ "$mode" = disk ]; then
 	fi
 	elapsed "arm64 vback-disk built: $daemon"
 fi
+relate_tool=""
+if [ "$mode" = driver ] || [ "$mode" = bmdomain ]; then
+	"$top/cross/build-aarch64.sh" "$build" build.ninja
+	target=examples/vback-xen-target/vback-xen-target
+	ninja -C "$build" -t targets all | grep "^$target:" >/dev/null ||
+		skip "no $target target in the arm64 build (libxenctrl missing in the sysroot?)"
+	"$top/cross/build-aarch64.sh" "$build" "$target"
+	relate_tool=$build/$target
+fi
+bm_image=""
+if [ "$mode" = bmdomain ]; then
+	[ -f /usr/include/xen/arch-arm.h ] ||
+		skip "no Xen public headers (libxen-dev): the backend domain cannot be built"
+	# The freestanding build: libvback-freestanding.a and the domain.
+	fs=${VBACK_XEN_DOMAIN_BUILD:-$build-xen-domain}
+	if [ ! -f "$fs/build.ninja" ]; then
+		meson setup "$fs" "$top" --cross-file "$top/cross/aarch64-none.ini" \
+			-Dfreestanding=true >"$fs.setup.log" 2>&1 ||
+			{ cat "$fs.setup.log" >&2; exit 1; }
+	fi
+	ninja -C "$fs" examples/xen-domain/vback-xen-domain.Image >"$fs.ninja.log" 2>&1 ||
+		{ tail -n 40 "$fs.ninja.log" >&2; exit 1; }
+	bm_image=$fs/examples/xen-domain/vback-xen-domain.Image
+	elapsed "backend domain built: $bm_image ($(wc -c <"$bm_image") bytes)"
+fi
 
 if [ -n "${VBACK_XE2E_XEN:-}" ]; then
 	xen=$VBACK_XE2E_XEN
@@ -102,7 +137,8 @@ flock -u 8
 stage=$out/stage
 rm -rf "$stage"
 mkdir -p "$stage/domu/xe2e" "$stage/dom0/xe2e" "$stage/dom0/usr/local/bin" \
-	"$stage/dom0/usr/local/lib"
+	"$stage/dom0/usr/local/lib" "$stage/bk/xe2e" "$stage/bk/usr/local/bin" \
+	"$stage/bk/usr/local/lib"
 cp "$here/domu-init.sh" "$stage/domu/init"
 cp "$here/pattern.sh" "$stage/domu/xe2e/"
 cp "$here/dom0-init.sh" "$stage/dom0/init"
@@ -118,6 +154,14 @@ if [ "$mode" != reference ]; then
 		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
 		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
 		-lxendevicemodel -lxenforeignmemory
+	# What one domain may do to another (driver mode).
+	aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror \
+		-D_GNU_SOURCE -D__XEN_TOOLS__ -isystem "$sysroot/usr/include" \
+		-o "$stage/dom0/usr/local/bin/xe2e-isolation" "$here/isolation-probe.c" \
+		-L"$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
+		-lxenforeignmemory
 fi
 if [ -n "$daemon" ]; then
 	# Extra daemon arguments for debugging, e.g. a log level.
@@ -126,11 +170,28 @@ if [ -n "$daemon" ]; then
 	find "$build" -maxdepth 1 -name 'libvback.so*' ! -type d \
 		-exec cp -P {} "$stage/dom0/usr/local/lib/" \;
 fi
+if [ -n "$bm_image" ]; then
+	cp "$relate_tool" "$stage/dom0/usr/local/bin/vback-xen-target"
+	cp "$bm_image" "$stage/dom0/usr/local/bin/vback-xen-domain.Image"
+fi
+if [ "$mode" = driver ]; then
+	# The driver domain runs the daemon; Dom0 only the relation tool.
+	mv "$stage/dom0/usr/local/bin/vback-disk" "$stage/bk/usr/local/bin/"
+	cp -P "$stage/dom0/usr/local/lib/"libvback.so* "$stage/bk/usr/local/lib/"
+	cp "$stage/dom0/xe2e/daemon-args" "$stage/bk/xe2e/"
+	cp "$stage/dom0/usr/local/bin/xe2e-isolation" "$stage/bk/usr/local/bin/"
+	cp "$relate_tool" "$stage/dom0/usr/local/bin/vback-xen-target"
+	cp "$here/bk-init.sh" "$stage/bk/init"
+	cp "$here/pattern.sh" "$stage/bk/xe2e/"
+fi
 mkcpio() {
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio -o -H newc --owner=0:0 --quiet)
 }
 { cat "$root/domu.cpio"; mkcpio "$stage/domu"; } >"$stage/dom0/xe2e/domu.cpio"
+if [ "$mode" = driver ]; then
+	{ cat "$root/bk.cpio"; mkcpio "$stage/bk"; } >"$stage/dom0/xe2e/bk.cpio"
+fi
 
 if [ "$mode" = reference ]; then
 	# The DomU as a plain QEMU guest with two virtio-mmio disks, the same
@@ -173,13 +234,17 @@ fi
 
 log=$out/console-$mode.log
 limit=${VBACK_XE2E_TIMEOUT:-240}
+# SILO, this Xen's default policy on Arm, refuses event channels between
+# two DomUs: a driver domain needs the dummy policy (docs/xen.md).
+xen_args="dom0_mem=1G,max:1G console=dtuart"
+case "$mode" in driver | bmdomain) xen_args="$xen_args xsm=dummy" ;; esac
 elapsed "booting Xen under qemu-system-aarch64 (TCG, limit $limit s), console: $log"
 rc=0
 timeout --foreground -k 5 "$limit" qemu-system-aarch64 \
 	-machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -smp 2 -m 2G \
 	-accel tcg,thread=multi -display none -monitor none -serial stdio \
 	-no-reboot \
-	-kernel "$xen" -append "dom0_mem=1G,max:1G console=dtuart" \
+	-kernel "$xen" -append "$xen_args" \
 	-device "guest-loader,addr=0x49000000,kernel=$root/vmlinuz,bootargs=console=hvc0 rdinit=/init panic=-1 xe2e.mode=$mode" \
 	-device "guest-loader,addr=0x50000000,initrd=$out/dom0.cpio" \
 	</dev/null >"$log" 2>&1 || rc=$?
@@ -191,7 +256,7 @@ if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	tail -n 40 "$log"
 	exit 1
 fi
-if grep -aq 'XE2E: RESULT PASS' "$log" && ! grep -aqE 'XE2E(-DOMU)?: FAIL' "$log"; then
+if grep -aq 'XE2E: RESULT PASS' "$log" && ! grep -aqE 'XE2E(-[A-Z]+)?: FAIL' "$log"; then
 	echo "xen-e2e: PASS ($mode)"
 	exit 0
 fi

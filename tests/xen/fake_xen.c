@@ -119,6 +119,48 @@ struct fake_dom *live_dom(struct fake_xen *fx, uint32_t domid)
 	return domid > 0xffff ? NULL : fake_dom_find(fx, (uint16_t)domid);
 }
 
+int fake_xen_set_target(struct fake_xen *fx, uint16_t backend, uint16_t guest)
+{
+	unsigned int i;
+
+	if (backend == guest)
+		return -EINVAL;
+	for (i = 0; i < fx->nr_targets; i++)
+		if (fx->targets[i].backend == backend)
+			return -EINVAL;
+	if (fx->nr_targets == sizeof(fx->targets) / sizeof(fx->targets[0]))
+		return -ENOSPC;
+	fx->targets[fx->nr_targets].backend = backend;
+	fx->targets[fx->nr_targets].guest = guest;
+	fx->nr_targets++;
+	return 0;
+}
+
+void fake_xen_set_silo(struct fake_xen *fx, bool on)
+{
+	fx->silo = on;
+}
+
+/* XSM_DM_PRIV / XSM_TARGET of the dummy policy: Dom0, or the target. */
+int fx_may_dm(const struct fx_pf *p, uint16_t domid)
+{
+	unsigned int i;
+
+	if (p->self == 0)
+		return 0;
+	for (i = 0; i < p->fx->nr_targets; i++)
+		if (p->fx->targets[i].backend == p->self &&
+		    p->fx->targets[i].guest == domid)
+			return 0;
+	return -EPERM;
+}
+
+/* SILO: event channels and grants only where Dom0 is one end. */
+static int silo_check(const struct fx_pf *p, uint16_t domid)
+{
+	return p->fx->silo && p->self != 0 && domid != 0 ? -EPERM : 0;
+}
+
 struct fake_dom *fake_dom_create(struct fake_xen *fx, uint16_t domid,
 				 unsigned int nr_vcpus, uint64_t ram_base,
 				 uint64_t ram_bytes)
@@ -372,6 +414,8 @@ static int fx_evtchn_bind(void *opaque, uint16_t domid, uint32_t remote,
 	struct fake_dom *d = live_dom(p->fx, domid);
 	unsigned int i;
 
+	if (silo_check(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	/* Only an allocated, still unbound guest port can be bound. */
@@ -492,6 +536,10 @@ static int fx_create_server(void *opaque, uint16_t domid, uint16_t *id)
 	unsigned int i, v;
 	int p;
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
+	if (silo_check(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	for (i = 0; i < MAX_SERVERS && d->servers[i].used; i++)
@@ -540,6 +588,8 @@ static int fx_map_ioreq_page(void *opaque, uint16_t domid, uint16_t id,
 	struct fake_dom *d;
 	struct fx_server *s = server_of(p->fx, domid, id, &d);
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!s)
 		return no_server(p->fx, domid);
 	/* The synchronous page (frame 1 of the resource; frame 0, the
@@ -578,6 +628,8 @@ static int fx_set_state(void *opaque, uint16_t domid, uint16_t id, bool on)
 	struct fake_dom *d;
 	struct fx_server *s = server_of(p->fx, domid, id, &d);
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!s)
 		return no_server(p->fx, domid);
 	s->enabled = on;
@@ -592,6 +644,8 @@ static int fx_destroy_server(void *opaque, uint16_t domid, uint16_t id)
 	struct fx_server *s = server_of(p->fx, domid, id, &d);
 	unsigned int v;
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!s)
 		return no_server(p->fx, domid);
 	for (v = 0; v < d->nr_vcpus; v++)
@@ -609,6 +663,8 @@ static int fx_map_mmio(void *opaque, uint16_t domid, uint16_t id,
 	struct fx_server *s = server_of(p->fx, domid, id, NULL);
 	unsigned int i;
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!s)
 		return no_server(p->fx, domid);
 	if (end < start)
@@ -632,6 +688,8 @@ static int fx_unmap_mmio(void *opaque, uint16_t domid, uint16_t id,
 	struct fx_server *s = server_of(p->fx, domid, id, NULL);
 	unsigned int i;
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!s)
 		return no_server(p->fx, domid);
 	for (i = 0; i < s->nr_ranges; i++) {
@@ -648,6 +706,8 @@ static int fx_set_irq_level(void *opaque, uint16_t domid, uint32_t irq,
 {
 	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	/* Arm: SPIs start at 32; each assertion of an edge SPI is delivered. */
@@ -663,6 +723,8 @@ static int fx_set_isa_irq_level(void *opaque, uint16_t domid, uint8_t irq,
 {
 	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	if (irq >= 16)
@@ -678,6 +740,8 @@ static int fx_nr_vcpus(void *opaque, uint16_t domid, unsigned int *vcpus)
 {
 	struct fake_dom *d = live_dom(pf_of(opaque)->fx, domid);
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	*vcpus = d->nr_vcpus;
@@ -741,6 +805,8 @@ static int fx_map_foreign(void *opaque, uint16_t domid, const uint64_t *gfns,
 	size_t i;
 	uint8_t *base;
 
+	if (fx_may_dm(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	if (!pages || pages > (1u << 20))
@@ -818,6 +884,8 @@ static int fx_map_grants(void *opaque, uint16_t domid, const uint32_t *refs,
 	uint8_t *base;
 	uint32_t i;
 
+	if (silo_check(pf_of(opaque), domid) < 0)
+		return -EPERM;
 	if (!d)
 		return -ESRCH;
 	if (!count || count > 64)
@@ -903,11 +971,18 @@ static const struct vback_xen_platform_ops fake_ops = {
 
 struct vback_xen_platform *fake_xen_platform_create(struct fake_xen *fx)
 {
+	return fake_xen_platform_create_in(fx, 0);
+}
+
+struct vback_xen_platform *fake_xen_platform_create_in(struct fake_xen *fx,
+						       uint16_t self)
+{
 	struct fx_pf *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->fx = fx;
+	p->self = self;
 	p->pf.ops = &fake_ops;
 	p->pf.store = &fake_xs_ops;
 	p->pf.opaque = p;

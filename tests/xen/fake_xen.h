@@ -45,6 +45,23 @@ struct fake_dom;
  * ports, pages or watches it still holds.
  */
 struct vback_xen_platform *fake_xen_platform_create(struct fake_xen *fx);
+/*
+ * The same for a backend running in domain @self (0: Dom0, as
+ * fake_xen_platform_create()). As under Xen's dummy XSM policy, a DomU's
+ * platform gets -EPERM for DM ops, ioreq pages and foreign maps of any
+ * domain but its target (fake_xen_set_target()); under SILO
+ * (fake_xen_set_silo()) also for IOREQ servers (their event channels),
+ * event channels and grant maps with another DomU. Its xenstore answers
+ * domain_exists() with -EACCES and resolves relative paths under
+ * /local/domain/@self, as xenstored does for a DomU.
+ */
+struct vback_xen_platform *fake_xen_platform_create_in(struct fake_xen *fx,
+						       uint16_t self);
+/* XEN_DOMCTL_set_target: @backend becomes @guest's device model. Once per
+ * backend, as in Xen: -EINVAL the second time. */
+int fake_xen_set_target(struct fake_xen *fx, uint16_t backend, uint16_t guest);
+/* Xen booted with the SILO XSM policy (Arm's default) or not (xsm=dummy). */
+void fake_xen_set_silo(struct fake_xen *fx, bool on);
 void fake_xen_platform_destroy(struct vback_xen_platform *pf);
 
 struct fake_xen *fake_xen_create(void);

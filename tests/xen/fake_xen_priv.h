@@ -165,6 +165,7 @@ struct fx_tx {
 struct fx_pf {
 	struct vback_xen_platform pf; /* first: the public handle */
 	struct fake_xen *fx;
+	uint16_t self; /* the domain it runs in; 0: Dom0 (privileged) */
 	struct fx_pf *next;
 	struct fx_bport ports[MAX_PORTS];
 	unsigned int pages; /* ioreq pages mapped */
@@ -193,11 +194,19 @@ struct fake_xen {
 	struct fx_wlog *wlog;
 	void (*tx_hook)(struct fake_xen *fx, void *opaque);
 	void *tx_hook_opaque;
+	/* XEN_DOMCTL_set_target relations: backend -> guest, once each. */
+	struct {
+		uint16_t backend, guest;
+	} targets[16];
+	unsigned int nr_targets;
+	bool silo; /* XSM SILO: no event channel or grant between DomUs */
 };
 
 void fx_fail(struct fake_xen *fx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 struct fake_dom *live_dom(struct fake_xen *fx, uint32_t domid);
+/* 0 when platform @p may act as @domid's device model, else -EPERM. */
+int fx_may_dm(const struct fx_pf *p, uint16_t domid);
 
 /* fake_xs.c */
 extern const struct vback_xen_store_ops fake_xs_ops;

@@ -521,12 +521,24 @@ static struct fx_store *tx_nodes(struct fx_pf *p, uint32_t id,
 	return tx ? &tx->nodes : &p->fx->nodes;
 }
 
+/* xenstored resolves a relative path under the caller's home. */
+static const char *resolve(const struct fx_pf *p, const char *path, char *buf,
+			   size_t size)
+{
+	if (path[0] == '/' || path[0] == '@')
+		return path;
+	snprintf(buf, size, "/local/domain/%u/%s", p->self, path);
+	return buf;
+}
+
 static int xs_read(void *opaque, uint32_t id, const char *path, char *buf,
 		   size_t size)
 {
 	struct fx_store *st = tx_nodes(opaque, id, NULL);
 	struct fx_node *n;
+	char abs[512];
 
+	path = resolve(opaque, path, abs, sizeof(abs));
 	if (!st)
 		return -ENOENT;
 	n = store_find(st, path);
@@ -562,8 +574,10 @@ static int xs_write(void *opaque, uint32_t id, const char *path,
 	unsigned int len = (unsigned int)strlen(value);
 	struct fx_tx *tx;
 	struct fx_store *st = tx_nodes(p, id, &tx);
+	char abs[512];
 	int ret;
 
+	path = resolve(p, path, abs, sizeof(abs));
 	if (!st)
 		return -ENOENT;
 	ret = node_write(st, path, value, len);
@@ -589,10 +603,13 @@ static int xs_directory(void *opaque, uint32_t id, const char *path, char *buf,
 			size_t size)
 {
 	struct fx_store *st = tx_nodes(opaque, id, NULL);
-	struct fx_node *dir = st ? store_find(st, path) : NULL;
+	struct fx_node *dir;
+	char abs[512];
 	size_t used = 0;
 	int cnt = 0;
 
+	path = resolve(opaque, path, abs, sizeof(abs));
+	dir = st ? store_find(st, path) : NULL;
 	if (!dir)
 		return -ENOENT;
 	for (const struct fx_node *n = dir->kids; n; n = n->next_sib) {
@@ -714,6 +731,9 @@ static int xs_domain_exists(void *opaque, uint16_t domid)
 {
 	struct fx_pf *p = opaque;
 
+	/* XS_IS_DOMAIN_INTRODUCED is for Dom0 only. */
+	if (p->self != 0)
+		return -EACCES;
 	return live_dom(p->fx, domid) != NULL;
 }
 

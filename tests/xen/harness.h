@@ -36,7 +36,8 @@ static void harness_log(void *opaque, enum vback_log_level level,
 	}
 }
 
-static inline struct harness *harness_new(void)
+/* A context on a platform running in domain @self (0: Dom0). */
+static inline struct harness *harness_new_in(uint16_t self)
 {
 	struct harness *h = calloc(1, sizeof(*h));
 	struct vback_xen_options o = { 0 };
@@ -49,13 +50,18 @@ static inline struct harness *harness_new(void)
 	h->fx = fake_xen_create();
 	assert_non_null(h->fx);
 	fake_xen_set_loop(h->fx, h->loop);
-	h->pf = fake_xen_platform_create(h->fx);
+	h->pf = fake_xen_platform_create_in(h->fx, self);
 	assert_non_null(h->pf);
 	o.loop = h->loop;
 	o.log = &h->log;
 	o.platform = h->pf;
 	assert_int_equal(vback_xen_create(&o, &h->xen), 0);
 	return h;
+}
+
+static inline struct harness *harness_new(void)
+{
+	return harness_new_in(0);
 }
 
 /* Tear down and check that no Xen rule was broken and nothing leaked. */

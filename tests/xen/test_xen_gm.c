@@ -342,11 +342,9 @@ static void test_grant_rules(void **state)
 	p = gmap(&f->ggm, GRANT(20, 0), &len, VBACK_GM_READ);
 	assert_non_null(p);
 	gunmap(&f->ggm, GRANT(20, 0), p, len, VBACK_GM_READ);
-	/* Ungranted ref, and a plain address, are refused. */
+	/* An ungranted ref is refused. */
 	len = 16;
 	assert_null(gmap(&f->ggm, GRANT(21, 0), &len, VBACK_GM_READ));
-	len = 16;
-	assert_null(gmap(&f->ggm, TEST_RAM_BASE, &len, VBACK_GM_READ));
 	/* A huge length is bounded: one call maps at most 32 pages. */
 	for (i = 0; i < 40; i++)
 		assert_int_equal(fake_dom_grant(f->d, 100 + i, gfn + i, false),
@@ -363,6 +361,50 @@ static void test_grant_rules(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A guest whose kernel ignores the grant-DMA IOMMU (Linux without
+ * CONFIG_XEN_VIRTIO) passes plain guest-physical addresses on a grant
+ * device: they are foreign mappings, released as such; grant addresses
+ * keep working next to them, and outside RAM is still nothing.
+ */
+static void test_grant_device_plain_addresses(void **state)
+{
+	struct fixture *f = fixture_new(0, TEST_RAM_SIZE);
+	uint64_t gfn = TEST_RAM_BASE / 4096, len = 4096;
+	uint8_t *guest = fake_dom_gpa(f->d, TEST_RAM_BASE + 0x3000, 4096);
+	uint8_t *p, *q;
+
+	(void)state;
+	memset(guest, 0x5a, 4096);
+	p = gmap(&f->ggm, TEST_RAM_BASE + 0x3000, &len,
+		 VBACK_GM_READ | VBACK_GM_WRITE);
+	assert_non_null(p);
+	assert_int_equal(len, 4096);
+	assert_int_equal(p[0], 0x5a);
+	p[1] = 0x11;
+	assert_int_equal(guest[1], 0x11);
+	assert_int_equal(fake_dom_grant_pages(f->d), 0);
+	assert_true(fake_dom_foreign_pages(f->d) > 0);
+	/* A grant next to it. */
+	assert_int_equal(fake_dom_grant(f->d, 30, gfn + 7, false), 0);
+	len = 16;
+	q = gmap(&f->ggm, GRANT(30, 0), &len, VBACK_GM_READ);
+	assert_non_null(q);
+	assert_int_equal(fake_dom_grant_pages(f->d), 1);
+	gunmap(&f->ggm, GRANT(30, 0), q, len, VBACK_GM_READ);
+	assert_int_equal(fake_dom_grant_pages(f->d), 0);
+	/* Released as a foreign piece: the chunk can go. */
+	gunmap(&f->ggm, TEST_RAM_BASE + 0x3000, p, 4096,
+	       VBACK_GM_READ | VBACK_GM_WRITE);
+	xen_mapcache_invalidate(f->dom);
+	assert_int_equal(fake_dom_foreign_pages(f->d), 0);
+	/* Outside the guest's RAM: nothing. */
+	len = 16;
+	assert_null(gmap(&f->ggm, TEST_RAM_BASE + TEST_RAM_SIZE + 0x100000,
+			 &len, VBACK_GM_READ));
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_fini_leaks_held_chunk),
 		cmocka_unit_test(test_grant_data),
 		cmocka_unit_test(test_grant_rules),
+		cmocka_unit_test(test_grant_device_plain_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,9 +284,12 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	if (ret == 0)
 		ret = domain_setup(dom);
 	if (ret < 0) {
+		char hint[400];
+
+		xen_setup_hint(dom, ret, hint, sizeof(hint));
 		vback_logf(xen->log, VBACK_LOG_ERR,
-			   "xen: dom%u: cannot start the IOREQ server: %s",
-			   dom->domid, vback_strerror(ret));
+			   "xen: dom%u: cannot start the IOREQ server: %s%s",
+			   dom->domid, vback_strerror(ret), hint);
 		domain_teardown(dom);
 		xen_mapcache_fini(dom);
 		vb_free(dom->vcpus);

@@ -360,8 +360,24 @@ static void *grant_map(void *opaque, uint64_t addr, uint64_t *len,
 	uint32_t i, n, ok;
 	void *host = NULL;
 
-	if (!len || *len == 0 || !(addr & XEN_GRANT_ADDR_BIT))
+	if (!len || *len == 0)
 		return NULL;
+	if (!(addr & XEN_GRANT_ADDR_BIT)) {
+		/* A plain guest-physical address: the guest's kernel ignores
+		 * the grant-DMA IOMMU libxl declares for every backend but
+		 * Dom0's (Linux without CONFIG_XEN_VIRTIO does, after its
+		 * deferred-probe timeout). Map it as foreign memory, which
+		 * Xen allows only to the guest's device model. */
+		if (!dom->noted_plain) {
+			dom->noted_plain = true;
+			vback_logf(dom->xen->log, VBACK_LOG_INFO,
+				   "xen: dom%u uses plain guest-physical "
+				   "addresses on a grant device: mapped as "
+				   "foreign memory",
+				   dom->domid);
+		}
+		return foreign_map(opaque, addr, len, access);
+	}
 	/* Bounded first, so off + len cannot overflow. */
 	if (*len > (uint64_t)XEN_GRANT_MAX_PAGES << XEN_PAGE_SHIFT)
 		*len = (uint64_t)XEN_GRANT_MAX_PAGES << XEN_PAGE_SHIFT;
@@ -425,9 +441,12 @@ static void grant_unmap(void *opaque, uint64_t addr, void *host, uint64_t len,
 
 	uint32_t n;
 
-	(void)access;
 	if (!host || len == 0)
 		return;
+	if (!(addr & XEN_GRANT_ADDR_BIT)) {
+		foreign_unmap(opaque, addr, host, len, access);
+		return;
+	}
 	n = grant_pages(off, len);
 	pf->ops->unmap_grants(pf->opaque, (uint8_t *)host - off, n);
 	dom->grant_pages = dom->grant_pages > n ? dom->grant_pages - n : 0;

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Linux platform of the Xen transport: struct vback_xen_platform on
- * libxendevicemodel, libxenforeignmemory, libxenevtchn, libxengnttab and
- * libxenstore. The one event-channel handle's fd and the xenstore fd are
- * watched on the loop; their events become the platform's callbacks (on
- * the loop thread here; on an RTOS they would come from an interrupt).
+ * privcmd's dm_op ioctl (linux_dmop.c; libxendevicemodel on old kernels),
+ * libxenforeignmemory, libxenevtchn, libxengnttab and libxenstore. The
+ * one event-channel handle's fd and the xenstore fd are watched on the
+ * loop; their events become the platform's callbacks (on the loop thread
+ * here; on an RTOS they would come from an interrupt).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
 #include <xengnttab.h>
@@ -23,6 +24,7 @@
 
 #include <vback/xen.h>
 
+#include "linux_dmop.h"
 #include "xen_abi.h"
 
 /* The core's copy of the ABI must be Xen's. */
@@ -64,7 +66,7 @@ struct linux_pf {
 	struct vback_xen_platform pf; /* first: the public handle */
 	const struct vback_loop *loop;
 	const struct vback_log *log;
-	xendevicemodel_handle *dm;
+	struct xen_dmop *dm; /* DM ops: linux_dmop.c */
 	xenforeignmemory_handle *fmem;
 	xengnttab_handle *gnt;
 	xenevtchn_handle *xce;
@@ -93,20 +95,14 @@ static int lx_nr_vcpus(void *opaque, uint16_t domid, unsigned int *n)
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_nr_vcpus(l->dm, domid, n) < 0 ? neg_errno() : 0;
+	return xen_dmop_nr_vcpus(l->dm, domid, n);
 }
 
 static int lx_create_server(void *opaque, uint16_t domid, uint16_t *id)
 {
 	struct linux_pf *l = opaque;
-	ioservid_t sid;
 
-	if (xendevicemodel_create_ioreq_server(l->dm, domid,
-					       HVM_IOREQSRV_BUFIOREQ_OFF,
-					       &sid) < 0)
-		return neg_errno();
-	*id = sid;
-	return 0;
+	return xen_dmop_create_server(l->dm, domid, id);
 }
 
 static int lx_map_ioreq_page(void *opaque, uint16_t domid, uint16_t id,
@@ -156,19 +152,14 @@ static int lx_set_state(void *opaque, uint16_t domid, uint16_t id, bool enabled)
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_set_ioreq_server_state(l->dm, domid, id,
-						     enabled) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_set_server_state(l->dm, domid, id, enabled);
 }
 
 static int lx_destroy_server(void *opaque, uint16_t domid, uint16_t id)
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_destroy_ioreq_server(l->dm, domid, id) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_destroy_server(l->dm, domid, id);
 }
 
 static int lx_map_mmio(void *opaque, uint16_t domid, uint16_t id,
@@ -176,10 +167,7 @@ static int lx_map_mmio(void *opaque, uint16_t domid, uint16_t id,
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_map_io_range_to_ioreq_server(l->dm, domid, id, 1,
-							   start, end) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_map_mmio(l->dm, domid, id, start, end);
 }
 
 static int lx_unmap_mmio(void *opaque, uint16_t domid, uint16_t id,
@@ -187,11 +175,7 @@ static int lx_unmap_mmio(void *opaque, uint16_t domid, uint16_t id,
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_unmap_io_range_from_ioreq_server(l->dm, domid, id,
-							       1, start,
-							       end) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_unmap_mmio(l->dm, domid, id, start, end);
 }
 
 static int lx_set_irq_level(void *opaque, uint16_t domid, uint32_t irq,
@@ -199,9 +183,7 @@ static int lx_set_irq_level(void *opaque, uint16_t domid, uint32_t irq,
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_set_irq_level(l->dm, domid, irq, level) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_set_irq_level(l->dm, domid, irq, level);
 }
 
 static int lx_set_isa_irq_level(void *opaque, uint16_t domid, uint8_t irq,
@@ -209,9 +191,7 @@ static int lx_set_isa_irq_level(void *opaque, uint16_t domid, uint8_t irq,
 {
 	struct linux_pf *l = opaque;
 
-	return xendevicemodel_set_isa_irq_level(l->dm, domid, irq, level) < 0
-		       ? neg_errno()
-		       : 0;
+	return xen_dmop_set_isa_irq_level(l->dm, domid, irq, level);
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,8 +618,7 @@ void vback_xen_linux_platform_destroy(struct vback_xen_platform *p)
 		xengnttab_close(l->gnt);
 	if (l->fmem)
 		xenforeignmemory_close(l->fmem);
-	if (l->dm)
-		xendevicemodel_close(l->dm);
+	xen_dmop_close(l->dm);
 	free(l->ports);
 	free(l);
 }
@@ -649,7 +628,7 @@ int vback_xen_linux_platform_create(const struct vback_loop *loop,
 				    struct vback_xen_platform **out)
 {
 	struct linux_pf *l;
-	int ret;
+	int fd, ret;
 
 	if (!loop || !out || !vback_loop_has_fds(loop))
 		return -EINVAL;
@@ -659,9 +638,18 @@ int vback_xen_linux_platform_create(const struct vback_loop *loop,
 	l->loop = loop;
 	l->log = log;
 	l->xce_fd = l->xs_fd = -1;
+	/* DM ops through privcmd itself (linux_dmop.h says why); without
+	 * privcmd the library reports why it cannot open either. */
+	fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fd = open("/proc/xen/privcmd", O_RDWR | O_CLOEXEC);
+	ret = xen_dmop_create(fd, log, &l->dm);
+	if (ret < 0) {
+		free(l);
+		return ret;
+	}
 	errno = 0;
-	if (!(l->dm = xendevicemodel_open(NULL, 0)) ||
-	    !(l->fmem = xenforeignmemory_open(NULL, 0)) ||
+	if (!(l->fmem = xenforeignmemory_open(NULL, 0)) ||
 	    !(l->gnt = xengnttab_open(NULL, 0)) ||
 	    !(l->xce = xenevtchn_open(NULL, 0)))
 		goto fail;

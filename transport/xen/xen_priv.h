@@ -102,6 +102,7 @@ struct vback_xen_domain {
 	/* counters */
 	uint64_t ioreqs, invalidates, rejected;
 	bool warned_rep, warned_type, warned_addr;
+	bool noted_plain; /* plain addresses seen on a grant device */
 };
 
 /* What a device window forwards guest accesses to. */
@@ -158,6 +159,11 @@ extern const struct vback_gm_ops xen_gm_grant_ops;
  * garbage, no overflow past @max. 0 or -EINVAL/-ERANGE.
  */
 int xen_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* The cause and fix of a failed set-up of @dom's IOREQ server, judged by
+ * the step it reached (hint.c): " (...)" or "" into @buf. */
+void xen_setup_hint(const struct vback_xen_domain *dom, int err, char *buf,
+		    size_t size);
 
 /* ioreq serving (ioreq.c) */
 void xen_ioreq_scan(struct vback_xen_domain *dom);
