@@ -123,8 +123,10 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for kind in $kinds; do
 	case $kind in
 	nbd)
-		command -v nbdkit >/dev/null && command -v nbdcopy >/dev/null ||
-			{ log "nbdkit/nbdcopy missing"; exit 1; }
+		if ! command -v nbdkit >/dev/null || ! command -v nbdcopy >/dev/null; then
+			log "nbdkit/nbdcopy missing"
+			exit 1
+		fi
 		nbdkit -U "$work/nbd.sock" -P "$work/nbd.pid" memory "${size_mib}M"
 		wait_socket "$work/nbd.sock"
 		# Random data, so reads are not holes.

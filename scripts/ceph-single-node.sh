@@ -87,7 +87,14 @@ started=$(date +%s)
 mkdir -p "$dir"/{run,log,mon,osd}
 dir=$(cd "$dir" && pwd)
 # A failed start leaves nothing running.
-trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed; logs in $dir/log"; stop_daemons; fi' EXIT
+on_exit() {
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		log "start failed; logs in $dir/log"
+		stop_daemons
+	fi
+}
+trap on_exit EXIT
 
 # A free loopback port for the monitor (msgr2).
 port=$(python3 -c 'import socket

@@ -24,7 +24,7 @@ declare -A subject=(
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(virtqueue blk mmio xen_ioreq xenstore vhost_user)
 
-build=build-cov
+build="build-cov"
 if [ ! -f "$build/build.ninja" ]; then
 	CC=gcc meson setup "$build" -Db_coverage=true -De2e=disabled \
 		-Ddocs=disabled >/dev/null

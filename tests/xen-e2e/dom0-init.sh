@@ -178,8 +178,10 @@ disk)
 	trw=$rw tro=$ro
 	if grep -q -- --direct /xe2e/daemon-args 2>/dev/null; then
 		# busybox: "-f" alone names the next free device.
-		trw=$(losetup -f) && losetup "$trw" $rw || fatal losetup-rw
-		tro=$(losetup -f) && losetup "$tro" $ro || fatal losetup-ro
+		trw=$(losetup -f) || fatal losetup-rw
+		losetup "$trw" $rw || fatal losetup-rw
+		tro=$(losetup -f) || fatal losetup-ro
+		losetup "$tro" $ro || fatal losetup-ro
 		echo "XE2E: --direct: serving $trw ($rw) and $tro ($ro)"
 	fi
 	line='format=raw,backendtype=standalone,specification=virtio'
