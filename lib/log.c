@@ -39,9 +39,16 @@ bool vback_log_enabled(const struct vback_log *log, enum vback_log_level level)
 {
 	enum vback_log_level max = VBACK_LOG_INFO;
 
+	/* Relaxed: the level may change under us (vback_log_set_level());
+	 * either value is right, a torn or cached one is not. */
 	if (log && log->fn)
-		max = log->max_level;
+		max = __atomic_load_n(&log->max_level, __ATOMIC_RELAXED);
 	return level <= max;
+}
+
+void vback_log_set_level(struct vback_log *log, enum vback_log_level level)
+{
+	__atomic_store_n(&log->max_level, level, __ATOMIC_RELAXED);
 }
 
 void vback_vlogf(const struct vback_log *log, enum vback_log_level level,

@@ -134,7 +134,7 @@ static const char *level_word(enum vback_log_level level)
 int ctl_common_log_level(struct vback_log *log, const struct ctl_request *req,
 			 struct jw *w, char *msg)
 {
-	enum vback_log_level was = log->max_level, level;
+	enum vback_log_level was = log->max_level, level = was;
 
 	if (req->level) {
 		if (vback_log_level_parse(req->level, &level) < 0) {
@@ -144,7 +144,7 @@ int ctl_common_log_level(struct vback_log *log, const struct ctl_request *req,
 				 req->level);
 			return CTL_E_ARGS;
 		}
-		log->max_level = level;
+		vback_log_set_level(log, level);
 		if (level != was)
 			vback_logf(log, VBACK_LOG_INFO,
 				   "control: log level %s (was %s)",
@@ -152,7 +152,7 @@ int ctl_common_log_level(struct vback_log *log, const struct ctl_request *req,
 	}
 	jw_object(w);
 	jw_key(w, "level");
-	jw_string(w, level_word(log->max_level));
+	jw_string(w, level_word(level));
 	jw_key(w, "was");
 	jw_string(w, level_word(was));
 	jw_object_end(w);

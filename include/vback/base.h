@@ -76,9 +76,18 @@ struct vback_log {
 	vback_log_fn fn; /**< the sink; NULL: stderr */
 	void *opaque;	 /**< passed to @fn */
 	/** Messages above this are dropped (with @fn set; the default sink
-	 *  always shows INFO and more severe). */
+	 *  always shows INFO and more severe). Set it before the sink is in
+	 *  use; while other threads may log through it, change it only with
+	 *  vback_log_set_level(). */
 	enum vback_log_level max_level;
 };
+
+/**
+ * Change @log's max_level while other threads may be logging through it
+ * (an atomic store the readers pair with). Any thread.
+ */
+VBACK_API void vback_log_set_level(struct vback_log *log,
+				   enum vback_log_level level);
 
 /**
  * Format (printf-style @fmt) and emit one message of @level through @log

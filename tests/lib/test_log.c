@@ -53,6 +53,14 @@ static void test_level_filter(void **state)
 	/* The default sink (NULL) passes INFO, drops DEBUG. */
 	assert_true(vback_log_enabled(NULL, VBACK_LOG_INFO));
 	assert_false(vback_log_enabled(NULL, VBACK_LOG_DEBUG));
+	/* Changed while in use: the new level applies to the next line. */
+	vback_log_set_level(&log, VBACK_LOG_DEBUG);
+	assert_int_equal(log.max_level, VBACK_LOG_DEBUG);
+	vback_logf(&log, VBACK_LOG_DEBUG, "kept too");
+	assert_int_equal(s.calls, 2);
+	vback_log_set_level(&log, VBACK_LOG_ERR);
+	vback_logf(&log, VBACK_LOG_WARN, "dropped");
+	assert_int_equal(s.calls, 2);
 }
 
 static void test_long_message_truncated_not_overflowed(void **state)
