@@ -78,8 +78,16 @@ size_t fz_first_not(const void *buf, size_t len, uint8_t byte)
 
 void fz_fill_pattern(uint8_t *buf, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
+	size_t i;
+
+	/* (i + 256) * 7 + 3 == i * 7 + 3 modulo 256: the first 256 bytes
+	 * byte by byte, the rest copied from them. The byte loop over a
+	 * whole disk, each store checked by ASan, was a quarter of the mmio
+	 * target's time. */
+	for (i = 0; i < len && i < 256; i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
+	for (; i < len; i += 256)
+		memcpy(buf + i, buf, len - i < 256 ? len - i : 256);
 }
 
 /* ------------------------------------------------------------------ */
