@@ -18,6 +18,18 @@ static void put(struct out *o, char c)
 	o->len++;
 }
 
+/* @n bytes of @s at once: one copy instead of a call per character
+ * (paths are formatted on every xenstore event). */
+static void put_n(struct out *o, const char *s, size_t n)
+{
+	if (o->len + 1 < o->size) {
+		size_t room = o->size - 1 - o->len;
+
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
 static void pad(struct out *o, char c, int n)
 {
 	while (n-- > 0)
@@ -130,7 +142,10 @@ int vb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		intmax_t s;
 
 		if (*p != '%') {
-			put(&o, *p);
+			const char *end = vb_strchrnul(p, '%');
+
+			put_n(&o, p, (size_t)(end - p));
+			p = end - 1;
 			continue;
 		}
 		for (p++;; p++) {
@@ -278,8 +293,7 @@ int vb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 				n++;
 			if (!sp.left)
 				pad(&o, ' ', sp.width - n);
-			for (int i = 0; i < n; i++)
-				put(&o, str[i]);
+			put_n(&o, str, (size_t)n);
 			if (sp.left)
 				pad(&o, ' ', sp.width - n);
 			break;

@@ -437,7 +437,7 @@ static unsigned int bound_ports(const struct fake_dom *d)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < MAX_PORTS; i++)
+	for (i = 0; i < d->ngports; i++)
 		n += d->gports[i].peer != NULL;
 	return n;
 }

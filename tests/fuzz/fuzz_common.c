@@ -78,8 +78,16 @@ size_t fz_first_not(const void *buf, size_t len, uint8_t byte)
 
 void fz_fill_pattern(uint8_t *buf, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
+	size_t i;
+
+	/* (i + 256) * 7 + 3 == i * 7 + 3 modulo 256: the first 256 bytes
+	 * byte by byte, the rest copied from them. The byte loop over a
+	 * whole disk, each store checked by ASan, was a quarter of the mmio
+	 * target's time. */
+	for (i = 0; i < len && i < 256; i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
+	for (; i < len; i += 256)
+		memcpy(buf + i, buf, len - i < 256 ? len - i : 256);
 }
 
 /* ------------------------------------------------------------------ */
@@ -536,6 +544,7 @@ void fz_ring_rebase(struct fz_ring *r)
 	vback_dev_queue_get_addr(r->dev, r->q, &r->addr);
 	memset(r->handed, 0, sizeof(r->handed));
 	memset(r->returned, 0, sizeof(r->returned));
+	r->outstanding = 0;
 	r->unreliable = false;
 	fz_trace("ring %u: rebase enabled=%d size=%u desc=%#llx avail=%#llx "
 		 "used=%#llx",
@@ -572,7 +581,12 @@ void fz_ring_check(struct fz_ring *r)
 {
 	struct vback_vq_addr a;
 	uint16_t la, la0, used, n;
-	unsigned int outstanding = 0;
+	unsigned int outstanding = r->outstanding;
+	/* Heads handed over in this call: only their count can exceed one
+	 * in flight (a count only grows when handed over), so only they are
+	 * checked at the end, not the whole ring at every step. */
+	uint16_t touched[FZ_MAX_RING];
+	unsigned int ntouched = 0;
 
 	vback_dev_queue_get_addr(r->dev, r->q, &a);
 	if (!vback_dev_queue_enabled(r->dev, r->q) || !r->enabled ||
@@ -594,8 +608,6 @@ void fz_ring_check(struct fz_ring *r)
 	la = vback_dev_queue_last_avail(r->dev, r->q);
 	la0 = r->last_avail;
 	used = fz_peek16(r->mem, r->addr.used + 2);
-	for (unsigned int h = 0; h < r->size; h++)
-		outstanding += r->handed[h] - r->returned[h];
 	/* Between two looks the device may consume a whole ring, publish
 	 * it, and consume what the driver (or the device's own writes into a
 	 * ring a hostile driver pointed a buffer at) offered again: beyond
@@ -615,6 +627,10 @@ void fz_ring_check(struct fz_ring *r)
 		FZ_CHECK(head < r->size, "device consumed head %u (size %u)",
 			 head, r->size);
 		r->handed[head]++;
+		r->outstanding++;
+		if (ntouched < FZ_MAX_RING)
+			touched[ntouched] = head;
+		ntouched++;
 	}
 	/* Never more returned than was handed over and not yet returned
 	 * (per head, below). A head re-offered before its used element was
@@ -633,6 +649,7 @@ void fz_ring_check(struct fz_ring *r)
 		fz_trace("ring %u: used %u: id %u", r->q, r->used_seen, id);
 		FZ_CHECK(id < r->size, "used id %u (size %u)", id, r->size);
 		r->returned[id]++;
+		r->outstanding--;
 		r->total_returned++;
 		FZ_CHECK(r->returned[id] <= r->handed[id],
 			 "head %u returned %u times, handed over %u", id,
@@ -640,10 +657,16 @@ void fz_ring_check(struct fz_ring *r)
 	}
 	/* A head the driver handed over again while the device still held
 	 * it must not have been accepted. */
-	for (unsigned int h = 0; h < r->size; h++)
+	for (unsigned int i = 0; i < ntouched; i++) {
+		/* More heads than the ring holds: look at them all. */
+		unsigned int h = ntouched <= FZ_MAX_RING ? touched[i] : i;
+
+		if (ntouched > FZ_MAX_RING && i >= r->size)
+			break;
 		FZ_CHECK(r->handed[h] - r->returned[h] <= 1,
 			 "head %u in flight twice (handed %u, returned %u)", h,
 			 r->handed[h], r->returned[h]);
+	}
 }
 
 bool fz_ring_covers_used(const struct fz_ring *r, uint64_t gpa, uint64_t len)

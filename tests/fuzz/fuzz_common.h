@@ -216,6 +216,7 @@ struct fz_ring {
 	uint16_t last_avail, used_seen;
 	bool unreliable; /* rings overlap: nothing accounted until reset */
 	uint32_t handed[FZ_MAX_RING], returned[FZ_MAX_RING];
+	unsigned int outstanding; /* sum of handed - returned */
 	uint64_t total_returned;
 };
 

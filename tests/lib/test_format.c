@@ -68,6 +68,11 @@ static void test_strings_chars_pointers(void **state)
 	SAME("queue %u: head %d: %s; device needs reset", 3u, 17,
 	     "head out of range");
 	SAME("dom%u@%#llx", 7u, 0x2000000ull);
+	/* Literal runs and strings are copied as blocks: truncated at every
+	 * length inside and between them. */
+	SAME("no conversion at all");
+	SAME("%s/%s", "/local/domain/0/backend/vbd/1/51712", "state");
+	SAME("ab%scd%%ef%s", "", "ghij");
 }
 
 int main(void)

@@ -59,10 +59,32 @@ unsigned int fake_xen_open_handles(const struct fake_xen *fx)
 
 	for (const struct fx_pf *p = fx->pfs; p; p = p->next) {
 		n += 1 + p->pages + fx_xs_held(p);
-		for (unsigned int i = 0; i < MAX_PORTS; i++)
+		for (unsigned int i = 0; i < p->nports; i++)
 			n += p->ports[i].used;
 	}
 	return n;
+}
+
+/* Grow the table *@tab of *@n entries of @size bytes so that entry @i
+ * exists (at most MAX_PORTS entries), the new ones zeroed. */
+static int grow(void **tab, unsigned int *n, size_t size, unsigned int i)
+{
+	unsigned int want = *n ? *n : 16;
+	void *t;
+
+	while (want <= i)
+		want *= 2;
+	if (want > MAX_PORTS)
+		want = MAX_PORTS;
+	if (i >= want)
+		return -1;
+	t = realloc(*tab, (size_t)want * size);
+	if (!t)
+		return -1;
+	memset((char *)t + (size_t)*n * size, 0, (size_t)(want - *n) * size);
+	*tab = t;
+	*n = want;
+	return 0;
 }
 
 static void dom_free(struct fake_dom *d)
@@ -75,6 +97,7 @@ static void dom_free(struct fake_dom *d)
 		free(d->servers[i].ranges);
 	}
 	free(d->grants);
+	free(d->gports);
 	if (d->ram && !d->ext)
 		munmap(d->ram, d->ram_bytes);
 	if (d->memfd >= 0)
@@ -243,7 +266,7 @@ void fake_dom_destroy(struct fake_dom *d)
 		d->servers[i].used = false;
 		d->servers[i].enabled = false;
 	}
-	for (i = 0; i < MAX_PORTS; i++)
+	for (i = 0; i < d->ngports; i++)
 		d->gports[i].used = false;
 	snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
 	fake_xs_rm(fx, path);
@@ -419,12 +442,13 @@ static int fx_evtchn_bind(void *opaque, uint16_t domid, uint32_t remote,
 	if (!d)
 		return -ESRCH;
 	/* Only an allocated, still unbound guest port can be bound. */
-	if (remote >= MAX_PORTS || !d->gports[remote].used ||
+	if (remote >= d->ngports || !d->gports[remote].used ||
 	    d->gports[remote].peer)
 		return -EINVAL;
-	for (i = 1; i < MAX_PORTS && p->ports[i].used; i++)
+	for (i = 1; i < p->nports && p->ports[i].used; i++)
 		;
-	if (i == MAX_PORTS)
+	if (i >= p->nports &&
+	    grow((void **)&p->ports, &p->nports, sizeof(*p->ports), i) < 0)
 		return -ENOSPC;
 	p->ports[i] = (struct fx_bport){ .used = true,
 					 .dom = d,
@@ -442,7 +466,7 @@ static void fx_evtchn_unbind(void *opaque, uint32_t local)
 	struct fx_pf *p = pf_of(opaque);
 	struct fx_bport *b;
 
-	if (local >= MAX_PORTS || !p->ports[local].used) {
+	if (local >= p->nports || !p->ports[local].used) {
 		fx_fail(p->fx, "unbind of port %u that is not bound", local);
 		return;
 	}
@@ -468,7 +492,7 @@ static int fx_evtchn_notify(void *opaque, uint32_t local)
 	struct fake_dom *d;
 	unsigned int s, v;
 
-	if (local >= MAX_PORTS || !p->ports[local].used)
+	if (local >= p->nports || !p->ports[local].used)
 		return -EINVAL;
 	b = &p->ports[local];
 	d = b->dom;
@@ -520,6 +544,9 @@ static int alloc_gport(struct fake_dom *d)
 
 	/* Scatter ports so that stale values never match by luck. */
 	for (p = 7; p < MAX_PORTS; p++) {
+		if (p >= d->ngports && grow((void **)&d->gports, &d->ngports,
+					    sizeof(*d->gports), p) < 0)
+			return -1;
 		if (!d->gports[p].used) {
 			memset(&d->gports[p], 0, sizeof(d->gports[p]));
 			d->gports[p].used = true;
@@ -1001,7 +1028,7 @@ void fake_xen_platform_destroy(struct vback_xen_platform *pf)
 	if (!p)
 		return;
 	fx = p->fx;
-	for (i = 0; i < MAX_PORTS; i++) {
+	for (i = 0; i < p->nports; i++) {
 		if (p->ports[i].used) {
 			ports++;
 			fx_evtchn_unbind(p, i);
@@ -1019,6 +1046,7 @@ void fake_xen_platform_destroy(struct vback_xen_platform *pf)
 			break;
 		}
 	}
+	free(p->ports);
 	free(p);
 }
 
@@ -1051,7 +1079,7 @@ static int vcpu_send(struct fake_dom *d, struct fx_server *s, unsigned int vcpu,
 		     ioreq_t *req)
 {
 	volatile ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
-	struct fx_gport *gp = &d->gports[s->gports[vcpu]];
+	uint32_t gport = s->gports[vcpu]; /* d->gports may move meanwhile */
 	unsigned int seen = STATE_IOREQ_READY, notified, st;
 	int i;
 
@@ -1067,11 +1095,11 @@ static int vcpu_send(struct fake_dom *d, struct fx_server *s, unsigned int vcpu,
 	slot->df = req->df;
 	slot->data_is_ptr = req->data_is_ptr;
 	slot->type = req->type;
-	notified = gp->notified;
+	notified = d->gports[gport].notified;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	slot->state = STATE_IOREQ_READY;
-	if (gp->peer)
-		evtchn_raise(gp->peer, gp->peer_port);
+	if (d->gports[gport].peer)
+		evtchn_raise(d->gports[gport].peer, d->gports[gport].peer_port);
 
 	for (i = 0; i < VCPU_SPIN; i++) {
 		st = slot->state;
@@ -1083,7 +1111,8 @@ static int vcpu_send(struct fake_dom *d, struct fx_server *s, unsigned int vcpu,
 		if (d->crashed)
 			return -EFAULT;
 		/* Xen only looks once the backend signalled the port. */
-		if (st == STATE_IORESP_READY && gp->notified != notified)
+		if (st == STATE_IORESP_READY &&
+		    d->gports[gport].notified != notified)
 			break;
 		if (!d->fx->loop) {
 			fx_fail(d->fx, "no loop to run the backend");

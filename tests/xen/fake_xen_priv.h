@@ -64,7 +64,11 @@ struct fake_dom {
 	uint8_t *ram;
 	bool ext; /* RAM owned by the test (fake_dom_create_on) */
 	struct fx_server servers[MAX_SERVERS];
-	struct fx_gport gports[MAX_PORTS];
+	/* Guest ports 0..ngports-1 (at most MAX_PORTS), grown as ports are
+	 * allocated: a domain is created per fuzz input, and a full table
+	 * was most of what calloc() had to clear. */
+	struct fx_gport *gports;
+	unsigned int ngports;
 	unsigned int irqs[1024];
 	bool isa_line[16];
 	/* Entries up to the highest ref granted (at most MAX_GRANTS): a
@@ -167,7 +171,8 @@ struct fx_pf {
 	struct fake_xen *fx;
 	uint16_t self; /* the domain it runs in; 0: Dom0 (privileged) */
 	struct fx_pf *next;
-	struct fx_bport ports[MAX_PORTS];
+	struct fx_bport *ports; /* 0..nports-1, grown like a domain's */
+	unsigned int nports;
 	unsigned int pages; /* ioreq pages mapped */
 	struct fx_watch *watches;
 	uint64_t next_watch;
