@@ -20,6 +20,10 @@ struct fake_queue {
 	unsigned int inflight; /* requests "in flight" */
 	unsigned int kicks, enables, resets;
 	unsigned int inflight_per_kick; /* each kick starts this many */
+	void *rec;			/* vback_dev_queue_set_inflight() */
+	size_t rec_len;
+	unsigned int rec_sets; /* calls with a record */
+	bool rec_at_enable;    /* a record was set when it was enabled */
 };
 
 struct vback_dev {
