@@ -207,6 +207,8 @@ int vback_dev_queue_set_inflight(struct vback_dev *dev, unsigned int q,
 		return -EINVAL;
 	if (rec && dev->q[q].enabled)
 		return -EBUSY;
+	if (!rec && dev->q[q].enabled && dev->q[q].rec)
+		dev->q[q].rec_forgets++;
 	dev->q[q].rec = rec;
 	dev->q[q].rec_len = len;
 	if (rec)
