@@ -53,6 +53,10 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --transport vhost-user\n"
 		"                       start without disks (add them with\n"
 		"                       --control)\n"
+		"  --no-inflight        do not offer in-flight tracking "
+		"(INFLIGHT_SHMFD):\n"
+		"                       a restart then loses requests that\n"
+		"                       completed out of order (for tests)\n"
 		"\n"
 		"Disks:\n"
 		"  --ro                 every disk read-only\n"
@@ -117,6 +121,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_SYSLOG,
 		OPT_CONTROL,
 		OPT_TRANSPORT,
+		OPT_NO_INFLIGHT,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -138,6 +143,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -189,6 +195,9 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			break;
 		case OPT_SYSLOG:
 			o->syslog = true;
+			break;
+		case OPT_NO_INFLIGHT:
+			o->no_inflight = true;
 			break;
 		case OPT_XEN_DISK:
 			if (vback_disk_spec_is_vhu(optarg)) {

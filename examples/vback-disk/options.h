@@ -63,6 +63,7 @@ struct vback_disk_options {
 	enum vback_log_level log_level;
 	const char *serial; /* --serial (one disk only) */
 	bool syslog;	    /* --syslog: log to syslog, not stderr */
+	bool no_inflight;   /* --no-inflight (vhost-user) */
 	/* Xen mode (xen_options.c) */
 	int domid; /* --domid; -1: discover from xenstore */
 	/* --backend-domid; -1 (default): this domain, from xenstore */

@@ -355,6 +355,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		.log = d->log,
 		.name = d->name,
 		.loop = d->loop,
+		.no_inflight = o->no_inflight,
 	};
 	struct vback_io_caps caps;
 	int ret;

@@ -219,6 +219,11 @@ enum vback_disk_parse vback_disk_xen_finish(struct vback_disk_options *o,
 			argv0);
 		return VBACK_DISK_EXIT_USAGE;
 	}
+	if (o->no_inflight) {
+		fprintf(stderr, "%s: --no-inflight goes with --vhost-user\n",
+			argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
 	if (o->domid >= 0 && !o->nr_xen_disks) {
 		fprintf(stderr, "%s: --domid %d needs at least one --disk\n",
 			argv0, o->domid);
