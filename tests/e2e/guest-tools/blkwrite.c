@@ -6,8 +6,10 @@
  * was acknowledged is read back and checked.
  *
  * Writer w writes blocks w, w + WRITERS, w + 2 WRITERS, ... in order, one
- * at a time; block b holds pattern(b), reproducible from b alone (the
- * host checks the image with the same formula). A write counts once
+ * at a time, and from its first block again once past the end of the
+ * disk; write k of a writer puts pattern(b, pass) in its block b, pass =
+ * k / (blocks per writer), reproducible from the two alone (the host
+ * checks the image with the same formula). A write counts once
  * pwrite() returned 4096. Every 32 writes a writer calls fdatasync()
  * (a FLUSH). Every request's latency is measured: stalls over 100 ms are
  * merged across writers into pauses, printed with their start and
@@ -74,11 +76,18 @@ static uint64_t now_ns(void)
 }
 
 /* The host computes the same (tests/e2e/restart-e2e.sh). */
-static void pattern(uint64_t b, uint64_t *buf)
+static void pattern(uint64_t b, uint64_t pass, uint64_t *buf)
 {
 	for (uint64_t i = 0; i < BLOCK / 8; i++)
 		buf[i] = (b * 0x9E3779B97F4A7C15ull) ^
-			 ((i + 1) * 0xD1B54A32D192ED03ull);
+			 ((i + 1) * 0xD1B54A32D192ED03ull) ^
+			 (pass * 0x94D049BB133111EBull);
+}
+
+/* Blocks of writer w: w, w + nwriters, ... below nblocks. */
+static uint64_t per_writer(unsigned int w)
+{
+	return (nblocks - w + nwriters - 1) / nwriters;
 }
 
 static void note(struct writer *wr, uint64_t start, uint64_t end)
@@ -99,12 +108,11 @@ static void *writer_main(void *arg)
 	if (posix_memalign((void **)&buf, BLOCK, BLOCK))
 		return NULL;
 	for (uint64_t k = 0; !atomic_load(&stop); k++) {
-		uint64_t b = wr->w + k * nwriters, s, e;
+		uint64_t per = per_writer(wr->w);
+		uint64_t b = wr->w + (k % per) * nwriters, s, e;
 		ssize_t n;
 
-		if (b >= nblocks)
-			break;
-		pattern(b, buf);
+		pattern(b, k / per, buf);
 		s = now_ns();
 		atomic_store(&wr->busy_since, s);
 		n = pwrite(fd, buf, BLOCK, (off_t)(b * BLOCK));
@@ -197,6 +205,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nblocks = size / BLOCK;
+	if (nblocks < nwriters) {
+		printf("VBACK: FAIL %s: too small\n", argv[1]);
+		return 1;
+	}
 	t0 = now_ns();
 	for (unsigned int i = 0; i < nwriters; i++) {
 		writers[i].w = i;
@@ -233,23 +245,35 @@ int main(int argc, char **argv)
 		if (wr->max_ns > max_ns)
 			max_ns = wr->max_ns;
 	}
+	print_pauses();
+	if (stuck) {
+		/* The device answers nothing any more: a flush or a read back
+		 * would wait forever too. */
+		printf("VBACK: RESULT acked=%llu errors=%u bad=0 max_ms=%llu "
+		       "stuck=%u\n",
+		       (unsigned long long)total_acked(), errors,
+		       (unsigned long long)(max_ns / 1000000), stuck);
+		return 1;
+	}
 	if (fdatasync(fd) < 0) {
 		printf("VBACK: FAIL final fdatasync: %s\n", strerror(errno));
 		errors++;
 	}
-	print_pauses();
 	/* Every acknowledged block, read back. */
 	if (posix_memalign((void **)&want, BLOCK, BLOCK) ||
 	    posix_memalign((void **)&got, BLOCK, BLOCK))
 		return 1;
 	for (unsigned int i = 0; i < nwriters; i++) {
-		uint64_t n = atomic_load(&writers[i].acked);
+		uint64_t n = atomic_load(&writers[i].acked),
+			 per = per_writer(i);
 
-		printf("VBACK: ACKED w=%u n=%llu\n", i, (unsigned long long)n);
-		for (uint64_t k = 0; k < n; k++) {
-			uint64_t b = i + k * nwriters;
+		printf("VBACK: ACKED w=%u n=%llu per=%llu\n", i,
+		       (unsigned long long)n, (unsigned long long)per);
+		/* The last acknowledged write of each block. */
+		for (uint64_t j = 0; j < n && j < per; j++) {
+			uint64_t b = i + j * nwriters;
 
-			pattern(b, want);
+			pattern(b, (n - 1 - j) / per, want);
 			if (pread(fd, got, BLOCK, (off_t)(b * BLOCK)) !=
 				    (ssize_t)BLOCK ||
 			    memcmp(want, got, BLOCK)) {
