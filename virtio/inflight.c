@@ -381,8 +381,14 @@ void vq_rec_publish(struct vq *vq)
 	struct vq_rec *r = &vq->rec;
 
 	order();
-	for (unsigned int i = 0; i < r->batch_n; i++)
-		r->desc[r->batch[i]].inflight = 0;
+	for (unsigned int i = 0; i < r->batch_n; i++) {
+		uint16_t head = r->batch[i];
+
+		/* Taken again already (a driver that offered it before it saw
+		 * it used): that mark is the new request's. */
+		if (!vq->ctx->slots[head].inflight)
+			r->desc[head].inflight = 0;
+	}
 	r->batch_n = 0;
 	order();
 	r->hdr->used_idx = vq->used_idx;

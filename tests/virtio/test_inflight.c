@@ -895,6 +895,33 @@ static void test_reset_before_resubmit(void **state)
 	free(img);
 }
 
+/* A driver that offers a head again before it saw it used (a protocol
+ * slip, its own doing): the publish of the first answer must not clear
+ * the mark of the second request. */
+static void test_taken_again_before_publish(void **state)
+{
+	struct node *n = node_new(NULL);
+	uint8_t *g = guest_of(n);
+	struct rec_desc *d = desc_of(n->rec);
+
+	(void)state;
+	node_start(n, true, 0);
+	tio_hold(n->io, true);
+	offer_write(g, 0);
+	kick(n);
+	assert_int_equal(tio_release_at(n->io, 0), 1); /* answered */
+	offer_write(g, 0); /* head 0 again, not yet published */
+	vback_dev_queue_kick(n->dev, 0);
+	assert_int_equal(tio_pending(n->io), 1);
+	tio_pump(n->loop); /* the publish of the first */
+	assert_true(used_idx(g) >= 1);
+	assert_int_equal(d[0].inflight, 1);
+	tio_release(n->io, 0);
+	tio_pump(n->loop);
+	assert_int_equal(d[0].inflight, 0);
+	node_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -907,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_reset_empties_null_forgets),
 		cmocka_unit_test(test_adopted_first_despite_quiesce_and_stop),
 		cmocka_unit_test(test_reset_before_resubmit),
+		cmocka_unit_test(test_taken_again_before_publish),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
