@@ -50,7 +50,7 @@ mkdir -p /etc/xen
 mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored \
 	/var/log/xen/console /run/xe2e /var/lock
 
-mode=$(sed -n 's/.*xe2e\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+mode=$(sed -n 's/.*xe2e\.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 echo "XE2E: dom0 up, mode=${mode:-none}, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
@@ -377,6 +377,42 @@ bmdomain)
 	check bm-powered-off sh -c '! xl list bm >/dev/null 2>&1'
 	check bm-done grep -q "vback-xen-domain: done" $bmlog
 	grep "vback-xen-domain: footprint" $bmlog | sed 's/^/XE2E: /'
+	;;
+adopt-probe)
+	# A new process takes over the IOREQ server of a killed one and
+	# answers the access the DomU's vCPU waits on (adopt-probe.c).
+	domu_cfg /run/xe2e/probe.cfg 9
+	xl create -p /run/xe2e/probe.cfg || fatal xl-create-probe
+	domid=$(xl domid domu)
+	xe2e-adopt-probe serve "$domid" 0x2000000 >/run/xe2e/probe1.log 2>&1 &
+	p1=$!
+	n=0
+	while ! grep -q 'XE2E-PROBE: server' /run/xe2e/probe1.log && [ $n -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	cat /run/xe2e/probe1.log
+	id=$(sed -n 's/.*XE2E-PROBE: server \([0-9]*\).*/\1/p' /run/xe2e/probe1.log)
+	[ -n "$id" ] || fatal adopt-probe-serve
+	xl unpause domu
+	n=0
+	while [ "$(grep -c 'XE2E-DOMU: probe read' $log)" -lt 20 ] && [ $n -lt 120 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	kill -9 $p1
+	wait $p1 2>/dev/null
+	before=$(grep -c 'XE2E-DOMU: probe read' $log)
+	echo "XE2E: probe server killed after $before reads, uptime $(cut -d' ' -f1 /proc/uptime) s"
+	sleep 5
+	stalled=$(grep -c 'XE2E-DOMU: probe read' $log)
+	check adopt-probe-domu-stalled [ "$stalled" -le $((before + 1)) ]
+	xe2e-adopt-probe adopt "$domid" "$id" 0x2000000 10 ||
+		XE2E_FAILS=$((XE2E_FAILS + 1))
+	after=$(grep -c 'XE2E-DOMU: probe read' $log)
+	echo "XE2E: reads: $before before the kill, $stalled 5 s later, $after after the adoption"
+	check adopt-probe-domu-resumed [ "$after" -gt $((stalled + 5)) ]
+	xl destroy domu
 	;;
 *)
 	fatal "unknown-mode"

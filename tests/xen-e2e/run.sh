@@ -40,8 +40,8 @@ here=$(cd "$(dirname "$(realpath "$0")")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mode=${1:-}
 case "$mode" in
-smoke | disk | driver | bmdomain | reference) ;;
-*) echo "usage: $0 smoke|disk|driver|bmdomain|reference [OUTDIR]" >&2; exit 2 ;;
+smoke | disk | driver | bmdomain | reference | adopt-probe) ;;
+*) echo "usage: $0 smoke|disk|driver|bmdomain|reference|adopt-probe [OUTDIR]" >&2; exit 2 ;;
 esac
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
@@ -162,6 +162,14 @@ if [ "$mode" != reference ]; then
 		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
 		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
 		-lxenforeignmemory
+	# A new process takes over a killed one's IOREQ server (adopt-probe).
+	aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror \
+		-D_GNU_SOURCE -D__XEN_TOOLS__ -isystem "$sysroot/usr/include" \
+		-o "$stage/dom0/usr/local/bin/xe2e-adopt-probe" "$here/adopt-probe.c" \
+		-L"$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
+		-lxendevicemodel -lxenforeignmemory -lxenevtchn
 fi
 if [ -n "$daemon" ]; then
 	# Extra daemon arguments for debugging, e.g. a log level.
