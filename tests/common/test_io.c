@@ -172,7 +172,7 @@ struct tio *tio_create(const struct tio_options *opts)
 		t->o.logical_block_size = 512;
 	if (!t->o.physical_block_size)
 		t->o.physical_block_size = t->o.logical_block_size;
-	t->data = calloc(1, t->o.size);
+	t->data = t->o.data ? t->o.data : calloc(1, t->o.size);
 	if (!t->data) {
 		free(t);
 		return NULL;
@@ -185,7 +185,8 @@ void tio_destroy(struct tio *t)
 	if (!t)
 		return;
 	complete(t, 0);
-	free(t->data);
+	if (!t->o.data)
+		free(t->data);
 	free(t);
 }
 

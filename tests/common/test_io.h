@@ -42,6 +42,9 @@ struct tio_options {
 	 * before its completion. */
 	void (*on_run)(void *opaque, const struct vback_io_req *req);
 	void *on_run_opaque;
+	/* Optional: the disk's bytes (size bytes, borrowed: two instances
+	 * on one disk, as two processes on one image). NULL: allocated. */
+	uint8_t *data;
 };
 
 struct tio;

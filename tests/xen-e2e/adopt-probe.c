@@ -63,8 +63,7 @@ static void answer(unsigned int v, bool adopting)
 		inprocess_taken++;
 	r->state = STATE_IOREQ_INPROCESS;
 	if (r->dir == IOREQ_READ)
-		r->data = (r->type == IOREQ_TYPE_COPY &&
-			   (r->addr & 0x1ff) == 0)
+		r->data = (r->type == IOREQ_TYPE_COPY && (r->addr & 0x1ff) == 0)
 				  ? 0x74726976
 				  : 0;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -119,8 +118,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s serve DOMID BASE | adopt DOMID ID "
-				"BASE SECONDS\n",
+		fprintf(stderr,
+			"usage: %s serve DOMID BASE | adopt DOMID ID "
+			"BASE SECONDS\n",
 			argv[0]);
 		return 2;
 	}
@@ -167,8 +167,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		serve(true, atoi(argv[5]));
 		printf("XE2E: adopt-probe answered %lu in all\n", answered);
-		xendevicemodel_unmap_io_range_from_ioreq_server(
-			dm, domid, id, 1, base, base + 0x1ff);
+		xendevicemodel_unmap_io_range_from_ioreq_server(dm, domid, id,
+								1, base,
+								base + 0x1ff);
 		xendevicemodel_set_ioreq_server_state(dm, domid, id, 0);
 		xenforeignmemory_unmap_resource(fm, res);
 		xendevicemodel_destroy_ioreq_server(dm, domid, id);
