@@ -33,6 +33,11 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --backend-domid N    the domain vback-disk runs in "
 		"(default:\n"
 		"                       its own, read from xenstore)\n"
+		"  --state-dir DIR      where each discovered disk keeps what "
+		"a\n"
+		"                       restart needs to take it over "
+		"(default\n"
+		"                       /run/vback-disk; none: nowhere)\n"
 		"\n"
 		"vhost-user (QEMU -device vhost-user-blk-pci, "
 		"cloud-hypervisor,\n"
@@ -128,6 +133,8 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DISK,
 		OPT_XEN_BACKEND = VBACK_DISK_XEN_OPT_BASE +
 				  VBACK_DISK_XEN_OPT_BACKEND_DOMID,
+		OPT_XEN_STATE_DIR =
+			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_STATE_DIR,
 	};
 	static const struct option longopts[] = {
 		{ "vhost-user", required_argument, NULL, OPT_VHU },
@@ -147,6 +154,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
+		{ "state-dir", required_argument, NULL, OPT_XEN_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -161,6 +169,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		.log_level = VBACK_LOG_INFO,
 		.domid = -1,
 		.backend_domid = -1,
+		.state_dir = VBACK_DISK_STATE_DIR,
 	};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -213,6 +222,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			break;
 		case OPT_XEN_DOMID:
 		case OPT_XEN_BACKEND:
+		case OPT_XEN_STATE_DIR:
 			if (vback_disk_xen_option(
 				    o,
 				    (enum vback_disk_xen_opt)(

@@ -455,6 +455,10 @@ struct vback_xen_device_config {
 	bool grant_usage;    /**< grant DMA: see device options */
 	uint64_t base;	     /**< guest-physical mmio window base */
 	uint32_t irq;	     /**< SPI (Arm) or ISA IRQ (x86) */
+	/** The device is being taken over from a process that died or
+	 *  handed over (its image may still be held by the dead one's IO
+	 *  for a moment). */
+	bool adopt;
 };
 
 /**
@@ -485,7 +489,8 @@ struct vback_xen_backend_ops {
 	 * Store it in *@mem and return 1 when it holds what an earlier
 	 * process left there, 0 when it is new (zeroed), or a negative errno
 	 * (the device is then served without, or, when it is to be adopted,
-	 * not adopted). *@mem stays valid until state_release().
+	 * not adopted; -ENOENT: there is none, nothing was made).
+	 * @cfg->adopt says which. *@mem stays valid until state_release().
 	 */
 	int (*state)(void *opaque, const struct vback_xen_device_config *cfg,
 		     size_t len, void **mem);

@@ -80,6 +80,11 @@ static void test_default_is_xen_discovery(void **state)
 	assert_int_equal(opts.backend_domid, -1); /* ask xenstore */
 	assert_false(opts.syslog);
 	assert_false(opts.read_only);
+	assert_string_equal(opts.state_dir, "/run/vback-disk");
+	assert_int_equal(PARSE("--state-dir", "none"), VBACK_DISK_RUN);
+	assert_null(opts.state_dir);
+	assert_int_equal(PARSE("--state-dir", "/var/lib/x"), VBACK_DISK_RUN);
+	assert_string_equal(opts.state_dir, "/var/lib/x");
 
 	assert_int_equal(PARSE("--engine", "posix", "--direct", "--ro",
 			       "--log-level", "debug", "--syslog",
@@ -199,6 +204,12 @@ static void test_usage_errors(void **state)
 	assert_int_equal(PARSE("--image", "/a"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--serial", "abc"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--no-inflight"), VBACK_DISK_EXIT_USAGE);
+	/* Xen state: /run/vback-disk unless said otherwise. */
+	assert_int_equal(PARSE("--state-dir", "relative/dir"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--state-dir", "/x"),
+			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
 	/* vhost-user still parses as before. */

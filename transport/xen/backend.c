@@ -224,9 +224,10 @@ static void bdev_release(struct vback_xen_backend *be, struct xen_bdev *b,
 		vback_logf(be->xen->log, VBACK_LOG_INFO, "xen: %s: released",
 			   b->bpath);
 		vback_xen_device_remove(b->xdev);
+		/* Detached: nothing uses its state any more. */
+		bdev_state_release(be, b, true);
 		be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 		bdom_put(be, b->bdom);
-		bdev_state_release(be, b, true);
 		if (closed)
 			be_write(be, 0, b->bpath, "state", "6");
 	}
@@ -513,8 +514,8 @@ fail_dom:
 fail_dev:
 	vback_logf(be->xen->log, VBACK_LOG_ERR, "xen: %s: cannot serve: %s",
 		   bpath, vback_strerror(ret));
-	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	bdev_state_release(be, b, true);
+	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	b->dev = NULL;
 }
 
@@ -541,6 +542,7 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	b->cfg.layout = layout;
 	b->cfg.domid = (uint16_t)domid;
 	b->cfg.devid = devid;
+	b->cfg.adopt = true;
 	b->st = BDEV_REFUSED;
 	b->next = be->devs;
 	be->devs = b;
@@ -557,7 +559,8 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	bdev_identity(be, b);
 	ret = bdev_state(be, b);
 	if (ret != 1) {
-		why = ret == 0 ? "no saved state" : vback_strerror(ret);
+		why = ret == 0 || ret == -ENOENT ? "no saved state"
+						 : vback_strerror(ret);
 		goto refuse;
 	}
 	if (xen_state_open(&tmp, b->state, b->state_len, b->dev) < 0) {
@@ -603,8 +606,8 @@ refuse:
 		   "xen: %s: in state %u but not adopted: %s; restart its "
 		   "guest to serve it",
 		   bpath, (unsigned int)state, why);
-	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	bdev_state_release(be, b, false);
+	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	b->dev = NULL;
 }
 
@@ -855,8 +858,8 @@ void vback_xen_backend_handover(struct vback_xen_backend *be)
 		struct xen_bdev *b = be->devs;
 
 		if (b->st == BDEV_SERVING) {
-			be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 			bdev_state_release(be, b, false);
+			be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 		}
 		bdev_free(be, b);
 	}
