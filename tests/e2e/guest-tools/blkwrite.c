@@ -22,7 +22,12 @@
  * Exit 0 when nothing failed.
  *
  * Usage: blkwrite DEVICE SECONDS WRITERS
- * Built statically by build-guest.sh (busybox has nothing like it).
+ *        blkwrite verify IMAGE WRITERS N0 N1 ...
+ * The second form checks an image file afterwards, from the ACKED counts
+ * (the host, or the Xen test's Dom0, which has no Python):
+ * "VBACK: VERIFY checked=N bad=M", exit 0 when M is 0.
+ * Built statically by build-guest.sh (busybox has nothing like it), and
+ * for arm64 by tests/xen-e2e/run.sh.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,13 +191,61 @@ static void print_pauses(void)
 	}
 }
 
+/* blkwrite verify IMAGE WRITERS N0 N1 ...: the last acknowledged write of
+ * every block, as the guest's read-back checks it. */
+static int verify(int argc, char **argv)
+{
+	uint64_t want[BLOCK / 8], got[BLOCK / 8], checked = 0, bad = 0;
+	struct stat st;
+	int img;
+
+	nwriters = (unsigned int)atoi(argv[3]);
+	if (argc != 4 + (int)nwriters || !nwriters || nwriters > MAX_WRITERS)
+		return 2;
+	img = open(argv[2], O_RDONLY);
+	if (img < 0 || fstat(img, &st) < 0) {
+		printf("VBACK: FAIL verify %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	nblocks = (uint64_t)st.st_size / BLOCK;
+	for (unsigned int w = 0; w < nwriters; w++) {
+		uint64_t n = strtoull(argv[4 + w], NULL, 10),
+			 per = per_writer(w);
+
+		for (uint64_t j = 0; j < n && j < per; j++) {
+			uint64_t b = w + j * nwriters;
+
+			pattern(b, (n - 1 - j) / per, want);
+			checked++;
+			if (pread(img, got, BLOCK, (off_t)(b * BLOCK)) !=
+				    (ssize_t)BLOCK ||
+			    memcmp(want, got, BLOCK)) {
+				if (bad < 10)
+					printf("VBACK: FAIL block %llu differs "
+					       "in the image\n",
+					       (unsigned long long)b);
+				bad++;
+			}
+		}
+	}
+	printf("VBACK: VERIFY checked=%llu bad=%llu\n",
+	       (unsigned long long)checked, (unsigned long long)bad);
+	return bad || !checked ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int secs, stuck = 0, bad = 0, errors = 0;
 	uint64_t size = 0, max_ns = 0, *want, *got, deadline;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 4 && !strcmp(argv[1], "verify"))
+		return verify(argc, argv);
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s DEVICE SECONDS WRITERS\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s DEVICE SECONDS WRITERS | verify IMAGE "
+			"WRITERS N0 N1 ...\n",
+			argv[0]);
 		return 2;
 	}
 	secs = (unsigned int)atoi(argv[2]);
