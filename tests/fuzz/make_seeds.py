@@ -364,6 +364,28 @@ def inflight_seeds():
         write('inflight', name, seed)
 
 
+# ---- xen_state ----
+def xen_state_seeds():
+    """mutate(): a count, then per change a kind (header, snapshots,
+    anywhere; bit 7: store a u32 rather than flip a bit), where, what."""
+    def flip(kind, where, bit):
+        return u8(kind) + where + u8(bit)
+
+    def store(kind, where, v):
+        return u8(0x80 | kind) + where + u32(v)
+
+    write('xen_state', 'seed-clean', b'')
+    # the magic, the version
+    write('xen_state', 'seed-magic', u8(0) + flip(0, u8(0), 0))
+    write('xen_state', 'seed-version', u8(0) + store(0, u8(8), 2))
+    # a snapshot's queue fields, the active one named
+    write('xen_state', 'seed-snapshot',
+          u8(1) + store(1, u16(40), 0xffff) + flip(1, u16(8), 3))
+    # the in-flight record, past both snapshots
+    write('xen_state', 'seed-record',
+          u8(0) + store(2, u32(0x700), 0x10001))
+
+
 if __name__ == '__main__':
     vq_seeds()
     blk_seeds()
@@ -372,3 +394,4 @@ if __name__ == '__main__':
     xs_seeds()
     vhu_seeds()
     inflight_seeds()
+    xen_state_seeds()
