@@ -68,6 +68,7 @@ struct xen_daemon {
 	struct vback_timer deadline; /* a stop that takes too long */
 	unsigned int quiescing;	     /* disks a stop still waits for */
 	unsigned int flushed;
+	char state_why[4200]; /* be_state()'s last reason */
 };
 
 /* ------------------------------------------------------------------ */
@@ -278,10 +279,11 @@ static void be_remove(void *opaque, const struct vback_xen_device_config *cfg,
 /*
  * The device's state file: --state-dir/dom<D>-<layout>-<devid>.state, 0600,
  * in a directory of ours (0700). A tmpfs like /run outlives the process,
- * not the host. 1 when it held something (to adopt), 0 when new, -errno.
+ * not the host. 1 when it held something (to adopt), 0 when new, -errno
+ * with the file and what is wrong in *@why (the transport logs it, once).
  */
 static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
-		    size_t len, void **mem)
+		    size_t len, void **mem, const char **why)
 {
 	struct xen_daemon *xd = opaque;
 	const char *dir = xd->o->state_dir;
@@ -298,20 +300,31 @@ static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
 	d = xd->disks;
 	if (!d || d->domid != cfg->domid || d->state)
 		return -EINVAL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	snprintf(path, sizeof(path), "%s/dom%u-%s-%u.state", dir, cfg->domid,
 		 cfg->layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "virtio_disk"
 							     : "virtio",
 		 cfg->devid);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", dir,
+			 vback_strerror(ret));
+		*why = xd->state_why;
+		return ret;
+	}
 	/* A device to take over has its file, or nothing to take over. */
 	fd = open(path,
 		  O_RDWR | O_CLOEXEC | O_NOFOLLOW | (cfg->adopt ? 0 : O_CREAT),
 		  0600);
-	if (fd < 0 && errno == ENOENT && cfg->adopt)
+	if (fd < 0 && errno == ENOENT && cfg->adopt) {
+		snprintf(xd->state_why, sizeof(xd->state_why),
+			 "no saved state (no %s)", path);
+		*why = xd->state_why;
 		return -ENOENT;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
 		goto fail;
 	}
 	held = st.st_size > 0;
@@ -319,11 +332,14 @@ static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
 		/* Not ours, or another shape: never taken over; a new device
 		 * starts it afresh. */
 		if (cfg->adopt || !S_ISREG(st.st_mode)) {
-			vback_logf(xd->log, VBACK_LOG_ERR,
-				   "%s: %s bytes, %zu expected", path,
-				   S_ISREG(st.st_mode) ? "wrong size:"
-						       : "not a file,",
-				   len);
+			if (S_ISREG(st.st_mode))
+				snprintf(xd->state_why, sizeof(xd->state_why),
+					 "%s: wrong size: %lld bytes, %zu "
+					 "expected",
+					 path, (long long)st.st_size, len);
+			else
+				snprintf(xd->state_why, sizeof(xd->state_why),
+					 "%s: not a regular file", path);
 			ret = -EINVAL;
 			goto fail;
 		}
@@ -332,11 +348,15 @@ static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
 	if ((!held &&
 	     (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)len) < 0))) {
 		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
 		goto fail;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
 		goto fail;
 	}
 	close(fd);
@@ -348,9 +368,7 @@ static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
 fail:
 	if (fd >= 0)
 		close(fd);
-	if (ret != -EINVAL)
-		vback_logf(xd->log, VBACK_LOG_ERR, "%s: %s", path,
-			   vback_strerror(ret));
+	*why = xd->state_why;
 	return ret;
 }
 

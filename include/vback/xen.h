@@ -491,9 +491,12 @@ struct vback_xen_backend_ops {
 	 * (the device is then served without, or, when it is to be adopted,
 	 * not adopted; -ENOENT: there is none, nothing was made).
 	 * @cfg->adopt says which. *@mem stays valid until state_release().
+	 * On failure the callee logs nothing: it may point *@why at a reason
+	 * (e.g. the file and what is wrong with it, valid until the next
+	 * call), which the transport's one line for the device quotes.
 	 */
 	int (*state)(void *opaque, const struct vback_xen_device_config *cfg,
-		     size_t len, void **mem);
+		     size_t len, void **mem, const char **why);
 	/** Let go of what state() gave: @forget when the device is gone
 	 *  for good (closed, removed, its domain dead), not at a handover. */
 	void (*state_release)(void *opaque,

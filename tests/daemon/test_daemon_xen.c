@@ -50,13 +50,13 @@
 #define STR_(x) #x
 #define STR(x)	STR_(x)
 
-#define RAM_BASE   0x40000000ull /* Arm's GUEST_RAM0_BASE */
-#define RAM_SIZE   (16ull << 20)
-#define DRV_HEAP   (4ull << 20)	 /* guest heap per driver */
-#define MMIO_BASE  0x02000000ull /* libxl's first virtio-mmio window */
+#define RAM_BASE   0x40000000ull	  /* Arm's GUEST_RAM0_BASE */
+#define RAM_SIZE   (MAX_DISKS * DRV_HEAP) /* a heap per disk */
+#define DRV_HEAP   (4ull << 20)		  /* guest heap per driver */
+#define MMIO_BASE  0x02000000ull	  /* libxl's first virtio-mmio window */
 #define FIRST_SPI  33u
 #define DISK_BYTES (1u << 20)
-#define MAX_DISKS  3
+#define MAX_DISKS  5
 #define SECTOR	   512u
 
 struct fixture;
@@ -1204,17 +1204,48 @@ static void test_restart_adopts(void **state)
 	fixture_fini(&f);
 }
 
+/* Flip one byte of a state file at @off. */
+static void flip_byte(const char *path, off_t off)
+{
+	uint8_t c;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, off), 1);
+	c ^= 0x5a;
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* How many lines of @all name @what. */
+static unsigned int count_lines(const char *all, const char *what)
+{
+	unsigned int n = 0;
+
+	for (const char *p = all; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
 /*
  * Devices a dead daemon served, with their state missing or damaged: not
- * adopted, one clear line each, nothing written to the guest's device
- * (backend state stays 2); a disk with good state next to them is.
+ * adopted, exactly one clear line each that names the device and why,
+ * nothing written to the guest's device (backend state stays 2); a disk
+ * with good state next to them is adopted and serves.
  */
 static void test_restart_bad_state(void **state)
 {
+	static const char *const why[] = {
+		"no saved state",	 /* file removed */
+		"wrong size",		 /* file cut short */
+		"bad magic",		 /* header damaged */
+		"unknown state version", /* register snapshot damaged */
+	};
 	struct fixture f;
 	struct guest g;
-	char dir[300], arg[320], sf[3][400];
+	char dir[300], arg[320], sf[5][400];
 	const char *args[] = { "--state-dir", arg, NULL };
+	struct xen_state_hdr h;
 	unsigned int i;
 	int fd;
 
@@ -1224,35 +1255,55 @@ static void test_restart_bad_state(void **state)
 	snprintf(arg, sizeof(arg), "%s", dir);
 	f.state_dir = true;
 	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
-	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 3);
-	for (i = 0; i < 3; i++) {
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 5);
+	for (i = 0; i < 5; i++) {
 		xs_disk(&f, &g.disk[i], "w", NULL);
 		snprintf(sf[i], sizeof(sf[i]), "%s/dom6-virtio_disk-%u.state",
 			 dir, g.disk[i].devid);
 	}
 	settle(&f);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 5; i++)
 		guest_probe(&g.disk[i]);
 	stop_and_hand_over(&f);
-	/* Disk 0: state file gone; disk 1: cut short; disk 2: intact. */
+	/* Disk 0: state file gone; 1: cut short; 2: its header's magic;
+	 * 3: the version of its register snapshot; 4: intact. */
 	assert_int_equal(unlink(sf[0]), 0);
 	fd = open(sf[1], O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 100), 0);
 	close(fd);
+	flip_byte(sf[2], offsetof(struct xen_state_hdr, magic) + 3);
+	fd = open(sf[3], O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	assert_true(h.active <= 1);
+	/* struct vback_mmio_state starts with its version. */
+	flip_byte(sf[3],
+		  (off_t)(((sizeof(h) + 63) & ~(size_t)63) +
+			  h.active * ((sizeof(struct vback_mmio_state) + 63) &
+				      ~(size_t)63)));
+	f.errors = 0;
+	f.all_errs[0] = '\0';
 	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
 	settle(&f);
 	assert_int_equal(xen_daemon_disks(f.xd), 1);
-	assert_int_equal(f.errors, 3); /* one line for disk 0, two for 1 */
-	assert_non_null(strstr(f.all_errs, "not adopted: no saved state"));
-	assert_non_null(strstr(f.all_errs, "wrong size"));
-	for (i = 0; i < 3; i++)
+	/* One line per refused disk, and each says why. */
+	assert_int_equal(f.errors, 4);
+	assert_int_equal(count_lines(f.all_errs, "not adopted"), 4);
+	for (i = 0; i < 4; i++)
+		assert_non_null(strstr(f.all_errs, why[i]));
+	/* The file named where the file is the problem. */
+	assert_non_null(strstr(f.all_errs, sf[0]));
+	assert_non_null(strstr(f.all_errs, sf[1]));
+	for (i = 0; i < 5; i++)
 		assert_be_state(&f, &g.disk[i], "2");
-	io_verified(&g.disk[2], 16, 77);
-	/* The refused disk's state is kept for a look; a new one is not
-	 * made for it. */
+	io_verified(&g.disk[4], 16, 77);
+	/* The refused disks' state is kept for a look; a new one is not
+	 * made for them. */
 	assert_false(file_exists(sf[0]));
-	assert_true(file_exists(sf[1]));
+	for (i = 1; i < 5; i++)
+		assert_true(file_exists(sf[i]));
 	guest_fini(&g);
 	fixture_fini(&f);
 }

@@ -408,24 +408,33 @@ static void bdev_identity(struct vback_xen_backend *be, struct xen_bdev *b)
 		b->identity[0] = '\0';
 }
 
-/* The state() op for @b's device: 1 (saved state), 0 (new), -errno. */
-static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b)
+/* The state() op for @b's device: 1 (saved state), 0 (new), -errno
+ * with the reason in *@why (for the caller's one line). */
+static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b,
+		      const char **why)
 {
 	void *mem = NULL;
 	size_t len;
 	int ret;
 
+	*why = NULL;
 	if (!be->opts.ops->state)
 		return -ENOTSUP;
 	len = vback_xen_device_state_size(vback_dev_num_queues(b->dev),
 					  vback_dev_queue_max_size(b->dev, 0));
-	if (!len)
+	if (!len) {
+		*why = "too many queues to keep their state";
 		return -EINVAL;
-	ret = be->opts.ops->state(be->opts.opaque, &b->cfg, len, &mem);
-	if (ret < 0)
+	}
+	ret = be->opts.ops->state(be->opts.opaque, &b->cfg, len, &mem, why);
+	if (ret >= 0 && !mem)
+		ret = -EINVAL;
+	if (ret < 0) {
+		if (!*why)
+			*why = ret == -ENOENT ? "no saved state"
+					      : vback_strerror(ret);
 		return ret;
-	if (!mem)
-		return -EINVAL;
+	}
 	b->state = mem;
 	b->state_len = len;
 	return ret;
@@ -437,6 +446,7 @@ static void bdev_start(struct vback_xen_backend *be,
 {
 	struct vback_xen_device_options o = { 0 };
 	struct xen_bdev *b;
+	const char *why;
 	uint64_t fstate;
 	char name[40];
 	int ret;
@@ -470,12 +480,12 @@ static void bdev_start(struct vback_xen_backend *be,
 		return;
 	}
 	bdev_identity(be, b);
-	ret = bdev_state(be, b);
+	ret = bdev_state(be, b, &why);
 	if (ret < 0 && ret != -ENOTSUP)
 		vback_logf(be->xen->log, VBACK_LOG_WARN,
 			   "xen: %s: no persistent state (%s): a restart "
 			   "cannot take this device over",
-			   bpath, vback_strerror(ret));
+			   bpath, why);
 	b->bdom = bdom_get(be, domid, false, 0, &ret);
 	if (!b->bdom)
 		goto fail_dev;
@@ -557,10 +567,10 @@ static void bdev_adopt(struct vback_xen_backend *be,
 		return;
 	}
 	bdev_identity(be, b);
-	ret = bdev_state(be, b);
+	ret = bdev_state(be, b, &why);
 	if (ret != 1) {
-		why = ret == 0 || ret == -ENOENT ? "no saved state"
-						 : vback_strerror(ret);
+		if (ret == 0)
+			why = "no saved state";
 		goto refuse;
 	}
 	if (xen_state_open(&tmp, b->state, b->state_len, b->dev) < 0) {
@@ -569,7 +579,13 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	}
 	b->bdom = bdom_get(be, domid, true, xen_state_server(&tmp), &ret);
 	if (!b->bdom) {
-		why = "the IOREQ server cannot be taken over";
+		/* The domain's take-over logs its own failure, with a hint;
+		 * only what it did not see is said here. */
+		if (ret != -ESTALE && ret != -ENOMEM)
+			goto quiet;
+		why = ret == -ESTALE ? "saved for another IOREQ server than "
+				       "its domain's other devices"
+				     : vback_strerror(ret);
 		goto refuse;
 	}
 	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
@@ -586,8 +602,11 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	o.identity = b->identity;
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0) {
-		why = "its saved state does not fit (see above)";
 		bdom_put(be, b->bdom);
+		/* -ESTALE: refused, and said why, by the device. */
+		if (ret == -ESTALE)
+			goto quiet;
+		why = vback_strerror(ret);
 		goto refuse;
 	}
 	b->st = BDEV_SERVING;
@@ -606,6 +625,7 @@ refuse:
 		   "xen: %s: in state %u but not adopted: %s; restart its "
 		   "guest to serve it",
 		   bpath, (unsigned int)state, why);
+quiet:
 	bdev_state_release(be, b, false);
 	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	b->dev = NULL;

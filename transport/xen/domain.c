@@ -296,11 +296,20 @@ int vback_xen_domain_create(struct vback_xen *xen,
 		char hint[400];
 
 		xen_setup_hint(dom, ret, hint, sizeof(hint));
-		vback_logf(xen->log, VBACK_LOG_ERR,
-			   "xen: dom%u: cannot %s IOREQ server%s: %s%s",
-			   dom->domid, opts->adopt ? "take over" : "start the",
-			   opts->adopt ? " (its ports, its page)" : "",
-			   vback_strerror(ret), hint);
+		if (opts->adopt)
+			vback_logf(
+				xen->log, VBACK_LOG_ERR,
+				"xen: dom%u: cannot take over IOREQ server "
+				"%u (its ports, its page): %s%s; its devices "
+				"are not adopted (still served by another "
+				"process? else restart the guest)",
+				dom->domid, opts->server, vback_strerror(ret),
+				hint);
+		else
+			vback_logf(xen->log, VBACK_LOG_ERR,
+				   "xen: dom%u: cannot start the IOREQ server: "
+				   "%s%s",
+				   dom->domid, vback_strerror(ret), hint);
 		/* Not ours to destroy when it was to be taken over: the
 		 * windows it claims are what the guest still uses. */
 		if (opts->adopt)

@@ -163,7 +163,9 @@ int vback_xen_device_add(struct vback_xen_domain *dom,
 	return 0;
 refused:
 	vback_logf(dom->xen->log, VBACK_LOG_ERR,
-		   "xen: %s: saved state not adopted: %s", xdev->name, why);
+		   "xen: %s: saved state not adopted: %s; restart its guest "
+		   "to serve it",
+		   xdev->name, why);
 fail:
 	vb_free(t);
 	xen_device_free(xdev);
