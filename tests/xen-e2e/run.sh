@@ -252,7 +252,7 @@ limit=${VBACK_XE2E_TIMEOUT:-240}
 # two DomUs: a driver domain needs the dummy policy (docs/xen.md).
 xen_args="dom0_mem=1G,max:1G console=dtuart"
 case "$mode" in driver | bmdomain) xen_args="$xen_args xsm=dummy" ;; esac
-# The restart test writes for 40 s with three restarts on top of a boot.
+# The restart test writes for 30 s with three restarts on top of a boot.
 [ "$mode" = restart ] && limit=${VBACK_XE2E_TIMEOUT:-480}
 elapsed "booting Xen under qemu-system-aarch64 (TCG, limit $limit s), console: $log"
 rc=0
