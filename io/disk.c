@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
 
@@ -68,6 +69,54 @@ static int lock_file(int fd, bool read_only)
 		return -errno;
 	}
 	return 0;
+}
+
+/* Steps of the waits below. */
+#define BUSY_STEP_MS 20u
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* lock_file(), again every BUSY_STEP_MS for up to @wait_ms while busy. */
+static int lock_file_waiting(int fd, bool read_only, unsigned int wait_ms,
+			     const char *path, const struct vback_log *log)
+{
+	unsigned int waited = 0;
+	int ret;
+
+	while ((ret = lock_file(fd, read_only)) == -EBUSY && waited < wait_ms) {
+		sleep_ms(BUSY_STEP_MS);
+		waited += BUSY_STEP_MS;
+	}
+	if (ret == 0 && waited)
+		vback_logf(log, VBACK_LOG_INFO,
+			   "io: %s: waited %u ms for another instance's lock",
+			   path, waited);
+	return ret;
+}
+
+/* open(), again while a block device is claimed (EBUSY), up to @wait_ms. */
+static int open_waiting(const char *path, int flags, unsigned int wait_ms,
+			const struct vback_log *log)
+{
+	unsigned int waited = 0;
+	int fd;
+
+	while ((fd = open(path, flags)) < 0 && errno == EBUSY &&
+	       (flags & O_EXCL) && waited < wait_ms) {
+		sleep_ms(BUSY_STEP_MS);
+		waited += BUSY_STEP_MS;
+	}
+	if (fd >= 0 && waited)
+		vback_logf(log, VBACK_LOG_INFO,
+			   "io: %s: waited %u ms for an exclusive claim to go",
+			   path, waited);
+	return fd;
 }
 
 static int read_sysfs_u64(dev_t rdev, const char *attr, uint64_t *val)
@@ -202,7 +251,7 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 	 * (another vback, a filesystem, device-mapper). */
 	if (disk->is_blk)
 		flags |= O_EXCL;
-	disk->fd = open(path, flags);
+	disk->fd = open_waiting(path, flags, opts->busy_wait_ms, log);
 	if (disk->fd < 0) {
 		ret = -errno;
 		if (ret == -EBUSY)
@@ -224,7 +273,8 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 		goto fail;
 	}
 	if (!disk->is_blk) {
-		ret = lock_file(disk->fd, opts->read_only);
+		ret = lock_file_waiting(disk->fd, opts->read_only,
+					opts->busy_wait_ms, path, log);
 		if (ret == -EBUSY) {
 			vback_logf(
 				log, VBACK_LOG_ERR,

@@ -359,7 +359,41 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 	if (r && r != -EBUSY)
 		dev_glog(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
 			 vback_strerror(r));
-	return r;
+	if (r)
+		return r;
+	/* Once per enable, which the transport's peer can repeat: glog. */
+	if (dev->vqs[q].rec.refused)
+		dev_glog(dev, VBACK_LOG_WARN,
+			 "queue %u: in-flight record not adopted (%s): "
+			 "starting afresh at index %u",
+			 q, dev->vqs[q].rec.refused, dev->vqs[q].last_avail);
+	else if (dev->vqs[q].rec.resumed)
+		dev_glog(dev, VBACK_LOG_INFO,
+			 "queue %u: %u requests in flight adopted from the "
+			 "in-flight record; resuming at index %u",
+			 q, dev->vqs[q].rec.resumed, dev->vqs[q].last_avail);
+	return 0;
+}
+
+size_t vback_dev_inflight_record_size(uint16_t size)
+{
+	return vq_rec_size(size);
+}
+
+int vback_dev_queue_set_inflight(struct vback_dev *dev, unsigned int q,
+				 void *rec, size_t len)
+{
+	if (!dev || q >= dev->nq)
+		return -EINVAL;
+	if (rec && dev->vqs[q].enabled)
+		return -EBUSY;
+	return vq_rec_set(&dev->vqs[q], rec, len);
+}
+
+unsigned int vback_dev_queue_resumed(const struct vback_dev *dev,
+				     unsigned int q)
+{
+	return q < dev->nq ? dev->vqs[q].rec.resumed : 0;
 }
 
 bool vback_dev_queue_enabled(const struct vback_dev *dev, unsigned int q)

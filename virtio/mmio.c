@@ -45,6 +45,8 @@ struct vback_mmio {
 	uint32_t guest_page_size; /* legacy */
 	uint32_t queue_align[VBACK_DEV_MAX_QUEUES]; /* legacy */
 	uint32_t queue_pfn[VBACK_DEV_MAX_QUEUES];   /* legacy */
+	uint8_t *inflight; /* in-flight records, or NULL */
+	size_t inflight_stride;
 	bool warned[W_NR];
 };
 
@@ -131,6 +133,10 @@ int vback_mmio_create(const struct vback_mmio_options *opts,
 	m->opaque = opts->opaque;
 	m->log = opts->log ? opts->log : opts->dev->log;
 	m->guest_page_size = 4096;
+	if (opts->inflight && opts->inflight_stride) {
+		m->inflight = opts->inflight;
+		m->inflight_stride = opts->inflight_stride;
+	}
 	mmio_state_reset(m);
 
 	memset(&t, 0, sizeof(t));
@@ -157,6 +163,17 @@ void vback_mmio_destroy(struct vback_mmio *mmio)
 		return;
 	vback_dev_detach(mmio->dev);
 	vb_free(mmio);
+}
+
+/* Enable queue @q with its in-flight record, if there are records. */
+static int queue_enable(struct vback_mmio *m, unsigned int q)
+{
+	if (m->inflight)
+		vback_dev_queue_set_inflight(m->dev, q,
+					     m->inflight +
+						     q * m->inflight_stride,
+					     m->inflight_stride);
+	return vback_dev_queue_enable(m->dev, q);
 }
 
 /* The selected queue, or NULL (QueueSel is guest-controlled). */
@@ -362,7 +379,7 @@ static int write_queue_pfn(struct vback_mmio *m, uint32_t pfn)
 	a.used = (avail_end + align - 1) & ~(align - 1);
 	vback_dev_queue_set_addr(m->dev, q, &a);
 	m->queue_pfn[q] = pfn;
-	if (vback_dev_queue_enable(m->dev, q)) {
+	if (queue_enable(m, q)) {
 		/* The legacy driver cannot learn of the failure otherwise. */
 		m->queue_pfn[q] = 0;
 		dev_fail(m->dev, NULL, "queue %u: bad legacy ring at pfn %#x",
@@ -503,7 +520,7 @@ int vback_mmio_write(struct vback_mmio *m, uint64_t off, unsigned int size,
 		if (vback_dev_queue_enabled(dev, m->queue_sel))
 			return 0;
 		/* On failure QueueReady reads back 0. */
-		return vback_dev_queue_enable(dev, m->queue_sel) ? -EINVAL : 0;
+		return queue_enable(m, m->queue_sel) ? -EINVAL : 0;
 	case VMMIO_QUEUE_NOTIFY:
 		/* Without NOTIFICATION_DATA the value is the queue index. */
 		vback_dev_queue_kick(dev, val);
@@ -559,4 +576,151 @@ int vback_mmio_write(struct vback_mmio *m, uint64_t off, unsigned int size,
 		return bad(m, W_OFFSET, off, size,
 			   "write to an unknown register");
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Taking over a running guest's device                                */
+/* ------------------------------------------------------------------ */
+
+#define STATUS_BITS                                                            \
+	(VBACK_STATUS_ACKNOWLEDGE | VBACK_STATUS_DRIVER |                      \
+	 VBACK_STATUS_DRIVER_OK | VBACK_STATUS_FEATURES_OK |                   \
+	 VBACK_STATUS_NEEDS_RESET | VBACK_STATUS_FAILED)
+
+int vback_mmio_save(const struct vback_mmio *m, struct vback_mmio_state *st)
+{
+	struct vback_dev *dev = m->dev;
+	uint32_t nq = vback_dev_num_queues(dev);
+
+	if (m->version != 2)
+		return -ENOTSUP;
+	memset(st, 0, sizeof(*st));
+	st->version = VBACK_MMIO_STATE_VERSION;
+	st->size = sizeof(*st);
+	st->device_id = vback_dev_device_id(dev);
+	st->num_queues = nq;
+	st->status = vback_dev_status(dev);
+	st->int_status = m->int_status;
+	st->dev_features_sel = m->dev_features_sel;
+	st->drv_features_sel = m->drv_features_sel;
+	st->queue_sel = m->queue_sel;
+	st->shm_sel = m->shm_sel;
+	st->drv_features = m->drv_features;
+	st->config_size = vback_dev_config_size(dev);
+	if (st->config_size > VBACK_MMIO_STATE_CONFIG)
+		st->config_size = VBACK_MMIO_STATE_CONFIG;
+	vback_dev_config_read(dev, 0, st->config, st->config_size);
+	for (uint32_t q = 0; q < nq && q < VBACK_MMIO_STATE_QUEUES; q++) {
+		struct vback_vq_addr a;
+
+		vback_dev_queue_get_addr(dev, q, &a);
+		st->queue[q].num = vback_dev_queue_size(dev, q);
+		st->queue[q].ready = vback_dev_queue_enabled(dev, q);
+		st->queue[q].desc = a.desc;
+		st->queue[q].avail = a.avail;
+		st->queue[q].used = a.used;
+	}
+	return 0;
+}
+
+/* Apply *@st to the fresh device; a static reason on refusal. */
+static const char *restore(struct vback_mmio *m,
+			   const struct vback_mmio_state *st)
+{
+	const uint8_t pre = VBACK_STATUS_ACKNOWLEDGE | VBACK_STATUS_DRIVER;
+	struct vback_dev *dev = m->dev;
+	uint32_t nq = vback_dev_num_queues(dev), status = st->status;
+	uint8_t keep = (uint8_t)(status & (pre | VBACK_STATUS_FAILED));
+
+	if (st->version != VBACK_MMIO_STATE_VERSION || st->size != sizeof(*st))
+		return "unknown state version or size";
+	if (st->device_id != vback_dev_device_id(dev) || st->num_queues != nq ||
+	    nq > VBACK_MMIO_STATE_QUEUES)
+		return "saved for another kind of device";
+	if (status & ~(uint32_t)STATUS_BITS)
+		return "unknown status bits";
+	if ((status & VBACK_STATUS_DRIVER_OK) &&
+	    !(status & VBACK_STATUS_FEATURES_OK))
+		return "DRIVER_OK without FEATURES_OK";
+	if (st->config_size != vback_dev_config_size(dev) &&
+	    !(st->config_size == VBACK_MMIO_STATE_CONFIG &&
+	      vback_dev_config_size(dev) > VBACK_MMIO_STATE_CONFIG))
+		return "config space of another size";
+	if (vback_dev_status(dev))
+		return "the device is not fresh";
+	m->dev_features_sel = st->dev_features_sel;
+	m->drv_features_sel = st->drv_features_sel;
+	m->queue_sel = st->queue_sel;
+	m->shm_sel = st->shm_sel;
+	m->drv_features = st->drv_features;
+	if (keep && vback_dev_set_status(dev, keep))
+		return "status refused";
+	if (vback_dev_set_driver_features(dev, st->drv_features) &&
+	    (status & VBACK_STATUS_FEATURES_OK))
+		return "features never offered";
+	if ((status & VBACK_STATUS_FEATURES_OK) &&
+	    (vback_dev_set_status(dev, keep | VBACK_STATUS_FEATURES_OK) ||
+	     !(vback_dev_status(dev) & VBACK_STATUS_FEATURES_OK)))
+		return "features not acceptable";
+	/* Only what the driver may write takes (virtio-blk: writeback). */
+	vback_dev_config_write(dev, 0, st->config, st->config_size);
+	for (uint32_t q = 0; q < nq; q++) {
+		const struct vback_mmio_queue_state *qs = &st->queue[q];
+		struct vback_vq_addr a = { qs->desc, qs->avail, qs->used };
+		uint8_t b[2];
+
+		if (!qs->num && !qs->ready)
+			continue;
+		if (qs->num > 0xffff ||
+		    vback_dev_queue_set_size(dev, q, (uint16_t)qs->num))
+			return "bad queue size";
+		vback_dev_queue_set_addr(dev, q, &a);
+		if (!qs->ready)
+			continue;
+		if (!(status & VBACK_STATUS_FEATURES_OK))
+			return "a queue ready before FEATURES_OK";
+		/* Without a record to adopt, the ring goes on from its used
+		 * index (what the driver last saw answered). */
+		if (gm_read(&dev->t.gm, a.used + 2, b, 2))
+			return "ring outside guest memory";
+		vback_dev_queue_set_last_avail(dev, q, ld_le16(b));
+		if (queue_enable(m, q))
+			return "a ring cannot be enabled";
+	}
+	if (status & VBACK_STATUS_NEEDS_RESET)
+		dev->status |= VBACK_STATUS_NEEDS_RESET;
+	m->int_status =
+		(st->int_status & (VMMIO_INT_VRING | VMMIO_INT_CONFIG)) |
+		VMMIO_INT_VRING;
+	if ((status & VBACK_STATUS_DRIVER_OK) &&
+	    vback_dev_set_status(dev,
+				 (uint8_t)(status & ~VBACK_STATUS_NEEDS_RESET)))
+		return "DRIVER_OK refused";
+	return NULL;
+}
+
+int vback_mmio_restore(struct vback_mmio *m, const struct vback_mmio_state *st,
+		       const char **why)
+{
+	const char *reason;
+
+	if (why)
+		*why = NULL;
+	if (m->version != 2)
+		return -ENOTSUP;
+	reason = restore(m, st);
+	if (reason) {
+		if (why)
+			*why = reason;
+		/* Nothing adopted: the records stay as they were (the reset
+		 * would empty those of the queues already enabled). */
+		for (unsigned int q = 0; q < vback_dev_num_queues(m->dev); q++)
+			vback_dev_queue_set_inflight(m->dev, q, NULL, 0);
+		vback_dev_reset(m->dev);
+		mmio_state_reset(m);
+		return -EINVAL;
+	}
+	/* A notification may have died with the process that owed it. */
+	m->ops->set_irq(m->opaque, true);
+	return 0;
 }

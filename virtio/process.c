@@ -102,6 +102,17 @@ static void publish(struct vback_dev *dev, struct vq *vq)
 	}
 }
 
+/* Requests the IO layer holds: in flight, less adopted ones that wait
+ * to be submitted again. */
+static unsigned int dev_submitted(const struct vback_dev *dev)
+{
+	unsigned int n = vback_dev_inflight(dev);
+
+	for (unsigned int i = 0; i < dev->nq; i++)
+		n -= vq_resubmit_pending(&dev->vqs[i]);
+	return n;
+}
+
 void dev_queue_run(struct vq *vq)
 {
 	struct vback_dev *dev = vq->dev;
@@ -129,18 +140,24 @@ void dev_queue_run(struct vq *vq)
 			if (dev->type->retry(dev, e) == VDEV_BLOCKED)
 				block(dev, vq, e);
 		}
-		while (!vq->blocked && vq->enabled && !dev->quiesced) {
+		/* Requests adopted from an in-flight record were taken
+		 * before any stop or quiesce: they go first, regardless. */
+		while (!vq->blocked && vq->enabled &&
+		       (!dev->quiesced || vq_resubmit_pending(vq))) {
+			bool again = vq_resubmit_pending(vq) > 0;
 			struct vq_elem *e;
 			struct vq_fault f;
 			int r;
 
 			if (!budget)
 				break;
-			r = vq_pop(vq, &e, &f, true);
-			if (r == -EAGAIN && !vback_dev_inflight(dev))
+			r = again ? vq_resubmit(vq, &e, &f, true)
+				  : vq_pop(vq, &e, &f, true);
+			if (r == -EAGAIN && !dev_submitted(dev))
 				/* Nothing of ours will free guest memory: the
 				 * request gets an error instead of a wait. */
-				r = vq_pop(vq, &e, &f, false);
+				r = again ? vq_resubmit(vq, &e, &f, false)
+					  : vq_pop(vq, &e, &f, false);
 			if (r == -EAGAIN) {
 				vq->mem_wait = true;
 				dev->nblocked++;

@@ -342,6 +342,13 @@ int vq_enable(struct vq *vq, const struct vback_gm *gm, uint64_t features,
 		r = -ENOMEM;
 		goto err_used;
 	}
+	/* May move the indices: adopted requests resume where they were. */
+	r = vq_rec_start(vq);
+	if (r) {
+		vq_ctx_free(vq->ctx);
+		vq->ctx = NULL;
+		goto err_used;
+	}
 	vq->event_idx = ev;
 	vq->indirect = features & VB_BIT(VIRTIO_F_RING_INDIRECT_DESC);
 	vq->max_chain = max_chain > n ? max_chain : n;
@@ -400,6 +407,8 @@ struct vq_ctx *vq_reset(struct vq *vq)
 	struct vq_ctx *ctx = vq->ctx, *orphan = NULL;
 	struct vback_gm gm = { 0 };
 
+	/* First: it may drop never-submitted heads from ctx->inflight. */
+	vq_rec_stop(vq);
 	if (ctx) {
 		gm = ctx->gm;
 		if (vq->blocked) {
@@ -735,17 +744,55 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;
+	/* Recorded before anything of it can reach the IO layer. */
+	if (vq->rec.hdr)
+		vq_rec_take(vq, head);
 	f->why = vq_walk(vq, e, can_wait);
 	if (f->why == vq_busy) {
 		/* Not taken: release what it mapped, leave it in the ring. */
 		vq_elem_release(e);
 		elem_done(e);
 		vq->last_avail--;
+		if (vq->rec.hdr)
+			vq_rec_untake(vq, head);
 		return -EAGAIN;
 	}
 	if (f->why) {
 		vq->broken = true;
 		/* The head itself is valid: hand it back, never leak it. */
+		vq_push(vq, e, 0);
+		return -EPROTO;
+	}
+	*out = e;
+	return 1;
+}
+
+int vq_resubmit(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
+		bool can_wait)
+{
+	struct vq_rec *r = &vq->rec;
+	struct vq_elem *e;
+
+	f->head = -1;
+	if (!vq->enabled || vq->broken || !vq_resubmit_pending(vq))
+		return 0;
+	/* Adopted heads are checked (< size, once each) and already in
+	 * flight: only their chains are walked again. */
+	e = &vq->ctx->slots[r->resubmit[r->resubmit_pos]];
+	f->head = e->head;
+	f->why = vq_walk(vq, e, can_wait);
+	if (f->why == vq_busy) {
+		vq_elem_release(e);
+		return -EAGAIN;
+	}
+	r->resubmit_pos++;
+	if (!vq_resubmit_pending(vq)) {
+		vb_free(r->resubmit);
+		r->resubmit = NULL;
+		r->resubmit_n = r->resubmit_pos = 0;
+	}
+	if (f->why) {
+		vq->broken = true;
 		vq_push(vq, e, 0);
 		return -EPROTO;
 	}
@@ -791,6 +838,8 @@ void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len)
 		area_copy_slow(&vq->used, off, b, sizeof(b), true);
 	}
 	vq->used_idx++;
+	if (vq->rec.hdr)
+		vq_rec_answer(vq, e->head);
 	elem_done(e);
 }
 
@@ -823,6 +872,10 @@ bool vq_flush(struct vq *vq)
 	atomic_thread_fence(memory_order_release);
 	area_st16(&vq->used, VRING_USED_IDX, vq->used_idx);
 	vq->published = vq->used_idx;
+	/* After used->idx: a record cleared first would drop requests the
+	 * guest never saw answered, should the process die in between. */
+	if (vq->rec.hdr)
+		vq_rec_publish(vq);
 	/*
 	 * Full barrier: used->idx must be visible before used_event (or the
 	 * NO_INTERRUPT flag) is read. Pairs with the driver's full barrier

@@ -91,6 +91,48 @@ struct vq_ctx {
 	struct vq_elem *slots;
 };
 
+/*
+ * The in-flight record of a queue (inflight.c): memory that outlives the
+ * process, in the layout of vhost-user's split-ring inflight region
+ * (QEMU docs/interop/vhost-user.rst, "Inflight I/O tracking"), host byte
+ * order. Written while the queue runs, never read back then: the
+ * front-end (or whoever else maps it) may scribble on it, so only the
+ * adoption at enable reads it, once, into copies it checks.
+ */
+struct vq_rec_hdr {
+	uint64_t features;	  /* 0 */
+	uint16_t version;	  /* 0: empty, VQ_REC_VERSION: in use */
+	uint16_t desc_num;	  /* entries: the ring size */
+	uint16_t last_batch_head; /* newest head answered */
+	uint16_t used_idx;	  /* used->idx once the batch is cleared */
+};
+
+struct vq_rec_desc {
+	uint8_t inflight; /* 1: taken from the ring, not yet published */
+	uint8_t padding[5];
+	uint16_t next;	  /* the answered head before this one */
+	uint64_t counter; /* order in which heads were taken */
+};
+
+#define VQ_REC_VERSION 1u
+
+struct vq_rec {
+	volatile struct vq_rec_hdr *hdr; /* NULL: no record */
+	volatile struct vq_rec_desc *desc;
+	size_t len;
+	bool active;	  /* enabled with it: a reset empties it */
+	uint64_t counter; /* the next head's */
+	uint16_t last_head;
+	/* Heads answered since the last publish (our copy of the batch). */
+	uint16_t *batch;
+	unsigned int batch_n;
+	/* Adopted heads still to submit, oldest first. */
+	uint16_t *resubmit;
+	unsigned int resubmit_n, resubmit_pos;
+	unsigned int resumed; /* adopted at the last enable */
+	const char *refused;  /* why the last enable did not adopt it */
+};
+
 struct vq {
 	struct vback_dev *dev; /* the core's; the ring code never uses it */
 	unsigned int index;
@@ -111,6 +153,7 @@ struct vq {
 	bool signalled_valid;
 	struct vq_area desc, avail, used;
 	struct vq_ctx *ctx;
+	struct vq_rec rec;
 	/* Request processing, the device core's (process.c). */
 	struct vback_work work;	 /* run the queue later: completions, yield */
 	struct vq_elem *blocked; /* popped, IO said back-pressure: first */
@@ -172,6 +215,18 @@ void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len);
 /* Make pushed elements visible; true when the driver wants a
  * notification for them. */
 bool vq_flush(struct vq *vq);
+/*
+ * Take the next adopted head of the in-flight record (before anything
+ * new): like vq_pop(), 1, -EPROTO or -EAGAIN; 0 when none is left. It
+ * ignores a stop: those requests were taken before it.
+ */
+int vq_resubmit(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
+		bool can_wait);
+/* Adopted heads not yet submitted again. */
+static inline unsigned int vq_resubmit_pending(const struct vq *vq)
+{
+	return vq->rec.resubmit_n - vq->rec.resubmit_pos;
+}
 /* Release the buffers of an element without touching the ring. */
 void vq_elem_release(struct vq_elem *e);
 /*
@@ -182,5 +237,31 @@ void vq_elem_release(struct vq_elem *e);
 bool vq_complete_orphan(struct vq_elem *e);
 /* Free a context of vq_reset() once it has nothing in flight. */
 void vq_ctx_free(struct vq_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* In-flight record (inflight.c)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Bytes of the record of a ring of @n entries; 0 for a bad @n. */
+size_t vq_rec_size(uint32_t n);
+/* Give the queue a record (disabled queue) or, with NULL, forget it
+ * without writing to it again. 0 or -EINVAL (misaligned). */
+int vq_rec_set(struct vq *vq, void *rec, size_t len);
+/*
+ * At enable, rings mapped and contexts allocated: adopt the record
+ * (settle the last batch, resume after what it holds, mark the heads to
+ * submit again) or, when it is empty or unusable (vq->rec.refused says
+ * why), start it afresh at the queue's indices. -ENOMEM only.
+ */
+int vq_rec_start(struct vq *vq);
+/* At reset: empty an active record and forget it; drop unsubmitted
+ * adopted heads from the context's count. */
+void vq_rec_stop(struct vq *vq);
+/* The hot path: a head taken (before its walk), a pop undone, a head
+ * answered, a batch published (after used->idx is written). */
+void vq_rec_take(struct vq *vq, uint16_t head);
+void vq_rec_untake(struct vq *vq, uint16_t head);
+void vq_rec_answer(struct vq *vq, uint16_t head);
+void vq_rec_publish(struct vq *vq);
 
 #endif /* VBACK_VIRTIO_VIRTQUEUE_H */

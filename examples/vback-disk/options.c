@@ -33,6 +33,11 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --backend-domid N    the domain vback-disk runs in "
 		"(default:\n"
 		"                       its own, read from xenstore)\n"
+		"  --state-dir DIR      where each discovered disk keeps what "
+		"a\n"
+		"                       restart needs to take it over "
+		"(default\n"
+		"                       /run/vback-disk; none: nowhere)\n"
 		"\n"
 		"vhost-user (QEMU -device vhost-user-blk-pci, "
 		"cloud-hypervisor,\n"
@@ -53,6 +58,10 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --transport vhost-user\n"
 		"                       start without disks (add them with\n"
 		"                       --control)\n"
+		"  --no-inflight        do not offer in-flight tracking "
+		"(INFLIGHT_SHMFD):\n"
+		"                       a restart then loses requests that\n"
+		"                       completed out of order (for tests)\n"
 		"\n"
 		"Disks:\n"
 		"  --ro                 every disk read-only\n"
@@ -117,12 +126,15 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_SYSLOG,
 		OPT_CONTROL,
 		OPT_TRANSPORT,
+		OPT_NO_INFLIGHT,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DISK,
 		OPT_XEN_BACKEND = VBACK_DISK_XEN_OPT_BASE +
 				  VBACK_DISK_XEN_OPT_BACKEND_DOMID,
+		OPT_XEN_STATE_DIR =
+			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_STATE_DIR,
 	};
 	static const struct option longopts[] = {
 		{ "vhost-user", required_argument, NULL, OPT_VHU },
@@ -138,9 +150,11 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
+		{ "state-dir", required_argument, NULL, OPT_XEN_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -155,6 +169,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		.log_level = VBACK_LOG_INFO,
 		.domid = -1,
 		.backend_domid = -1,
+		.state_dir = VBACK_DISK_STATE_DIR,
 	};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -190,6 +205,9 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		case OPT_SYSLOG:
 			o->syslog = true;
 			break;
+		case OPT_NO_INFLIGHT:
+			o->no_inflight = true;
+			break;
 		case OPT_XEN_DISK:
 			if (vback_disk_spec_is_vhu(optarg)) {
 				o->mode = VBACK_DISK_MODE_VHOST_USER;
@@ -204,6 +222,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			break;
 		case OPT_XEN_DOMID:
 		case OPT_XEN_BACKEND:
+		case OPT_XEN_STATE_DIR:
 			if (vback_disk_xen_option(
 				    o,
 				    (enum vback_disk_xen_opt)(

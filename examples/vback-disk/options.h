@@ -63,10 +63,15 @@ struct vback_disk_options {
 	enum vback_log_level log_level;
 	const char *serial; /* --serial (one disk only) */
 	bool syslog;	    /* --syslog: log to syslog, not stderr */
+	bool no_inflight;   /* --no-inflight (vhost-user) */
 	/* Xen mode (xen_options.c) */
 	int domid; /* --domid; -1: discover from xenstore */
 	/* --backend-domid; -1 (default): this domain, from xenstore */
 	int backend_domid;
+	/* --state-dir: where devices keep what a restart needs to take
+	 * them over; NULL: nowhere ("none"). */
+	const char *state_dir;
+	bool state_dir_set; /* given on the command line */
 	unsigned int nr_xen_disks;
 	struct vback_disk_xen_disk xen_disks[VBACK_DISK_MAX_XEN_DISKS];
 };

@@ -66,9 +66,15 @@ struct vhu_daemon {
 	unsigned int nr_disks;
 	unsigned int next_index; /* for the next disk<N> name */
 	int sig_fd;
+	bool starting; /* the command-line disks are being opened */
 	bool stopping;
 	bool finished;
 };
+
+/* How long a disk of the command line waits for an image another
+ * instance still holds: a restart right after a kill finds the old one's
+ * lock until the kernel has finished its IO. */
+#define START_BUSY_WAIT_MS 10000u
 
 /* ------------------------------------------------------------------ */
 /* Sessions: what a front-end did, for the log                         */
@@ -335,6 +341,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		.read_only = ro,
 		.direct = o->direct,
 		.log = d->log,
+		.busy_wait_ms = d->vd->starting ? START_BUSY_WAIT_MS : 0,
 	};
 	struct vback_blk_options blk_opts = {
 		.num_queues = s->queues	  ? s->queues
@@ -355,6 +362,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		.log = d->log,
 		.name = d->name,
 		.loop = d->loop,
+		.no_inflight = o->no_inflight,
 	};
 	struct vback_io_caps caps;
 	int ret;
@@ -594,6 +602,7 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 		goto fail;
 	}
 	/* Unnamed command-line disks are disk<N>, N their place. */
+	vd->starting = true;
 	for (unsigned int i = 0; i < o->nr_vhu_disks; i++) {
 		struct vback_disk_vhu_disk s = o->vhu_disks[i];
 		char name[16];
@@ -606,6 +615,7 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 		if (ret < 0)
 			goto fail;
 	}
+	vd->starting = false;
 	vd->next_index = o->nr_vhu_disks;
 	vback_logf(vd->log, VBACK_LOG_INFO, "ready: %u vhost-user disk%s",
 		   vd->nr_disks, vd->nr_disks == 1 ? "" : "s");

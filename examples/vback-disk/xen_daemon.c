@@ -6,11 +6,14 @@
  * servers, the virtio layer the device, the IO layer the image.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vback/io.h>
@@ -23,6 +26,9 @@
 #include "xen_daemon.h"
 
 #define DRAIN_TIMEOUT_MS 10000u
+/* How long an adopted disk waits for its image, which the process that
+ * died may still hold until the kernel has finished its IO. */
+#define ADOPT_BUSY_WAIT_MS 10000u
 
 enum stop_phase {
 	RUNNING,
@@ -42,6 +48,10 @@ struct xd_disk {
 	struct vback_xen_device *xdev; /* explicit mode */
 	bool read_only;
 	bool quiescing; /* a stop waits for this disk */
+	/* Discovery with --state-dir: the device's state file. */
+	char *state_path;
+	void *state;
+	size_t state_len;
 };
 
 struct xen_daemon {
@@ -58,6 +68,7 @@ struct xen_daemon {
 	struct vback_timer deadline; /* a stop that takes too long */
 	unsigned int quiescing;	     /* disks a stop still waits for */
 	unsigned int flushed;
+	char state_why[4200]; /* be_state()'s last reason */
 };
 
 /* ------------------------------------------------------------------ */
@@ -69,7 +80,7 @@ static void finish(struct xen_daemon *xd);
 /* Open @path and create the virtio-blk device on it. */
 static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		     const char *name, const char *path, bool read_only,
-		     bool discard, struct xd_disk **out)
+		     bool discard, bool adopt, struct xd_disk **out)
 {
 	const struct vback_disk_options *o = xd->o;
 	struct vback_io_options io_opts = {
@@ -78,6 +89,7 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		.read_only = read_only,
 		.direct = o->direct,
 		.log = xd->log,
+		.busy_wait_ms = adopt ? ADOPT_BUSY_WAIT_MS : 0,
 	};
 	struct vback_blk_options blk_opts = {
 		.num_queues = o->queues,
@@ -182,6 +194,9 @@ static void disk_close(struct xd_disk *d)
 			   (unsigned long long)st.io_errors);
 		vback_blk_destroy(d->blk);
 	}
+	if (d->state)
+		munmap(d->state, d->state_len);
+	free(d->state_path);
 	free(d->path);
 	free(d);
 }
@@ -239,7 +254,7 @@ static int be_add(void *opaque, const struct vback_xen_device_config *cfg,
 	}
 	ret = disk_open(xd, cfg->domid, name, cfg->params,
 			cfg->read_only || xd->o->read_only, cfg->discard_enable,
-			&d);
+			cfg->adopt, &d);
 	if (ret < 0)
 		return ret;
 	*dev = vback_blk_dev(d->blk);
@@ -261,9 +276,128 @@ static void be_remove(void *opaque, const struct vback_xen_device_config *cfg,
 	disk_close(d);
 }
 
+/*
+ * The device's state file: --state-dir/dom<D>-<layout>-<devid>.state, 0600,
+ * in a directory of ours (0700). A tmpfs like /run outlives the process,
+ * not the host. 1 when it held something (to adopt), 0 when new, -errno
+ * with the file and what is wrong in *@why (the transport logs it, once).
+ */
+static int be_state(void *opaque, const struct vback_xen_device_config *cfg,
+		    size_t len, void **mem, const char **why)
+{
+	struct xen_daemon *xd = opaque;
+	const char *dir = xd->o->state_dir;
+	struct xd_disk *d;
+	char path[4096];
+	struct stat st;
+	bool held;
+	void *p;
+	int fd, ret;
+
+	if (!dir)
+		return -ENOTSUP;
+	/* Called right after add() for the same device: the newest disk. */
+	d = xd->disks;
+	if (!d || d->domid != cfg->domid || d->state)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/dom%u-%s-%u.state", dir, cfg->domid,
+		 cfg->layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "virtio_disk"
+							     : "virtio",
+		 cfg->devid);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", dir,
+			 vback_strerror(ret));
+		*why = xd->state_why;
+		return ret;
+	}
+	/* A device to take over has its file, or nothing to take over. */
+	fd = open(path,
+		  O_RDWR | O_CLOEXEC | O_NOFOLLOW | (cfg->adopt ? 0 : O_CREAT),
+		  0600);
+	if (fd < 0 && errno == ENOENT && cfg->adopt) {
+		snprintf(xd->state_why, sizeof(xd->state_why),
+			 "no saved state (no %s)", path);
+		*why = xd->state_why;
+		return -ENOENT;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
+		goto fail;
+	}
+	held = st.st_size > 0;
+	if (!S_ISREG(st.st_mode) || (held && (uint64_t)st.st_size != len)) {
+		/* Not ours, or another shape: never taken over; a new device
+		 * starts it afresh. */
+		if (cfg->adopt || !S_ISREG(st.st_mode)) {
+			if (S_ISREG(st.st_mode))
+				snprintf(xd->state_why, sizeof(xd->state_why),
+					 "%s: wrong size: %lld bytes, %zu "
+					 "expected",
+					 path, (long long)st.st_size, len);
+			else
+				snprintf(xd->state_why, sizeof(xd->state_why),
+					 "%s: not a regular file", path);
+			ret = -EINVAL;
+			goto fail;
+		}
+		held = false;
+	}
+	if ((!held &&
+	     (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)len) < 0))) {
+		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
+		goto fail;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		snprintf(xd->state_why, sizeof(xd->state_why), "%s: %s", path,
+			 vback_strerror(ret));
+		goto fail;
+	}
+	close(fd);
+	d->state = p;
+	d->state_len = len;
+	d->state_path = strdup(path);
+	*mem = p;
+	return held ? 1 : 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	*why = xd->state_why;
+	return ret;
+}
+
+static void be_state_release(void *opaque,
+			     const struct vback_xen_device_config *cfg,
+			     void *mem, size_t len, bool forget)
+{
+	struct xen_daemon *xd = opaque;
+	struct xd_disk *d;
+
+	(void)cfg;
+	for (d = xd->disks; d; d = d->next) {
+		if (d->state != mem)
+			continue;
+		/* The device is gone for good: its state is no use. */
+		if (forget && d->state_path)
+			unlink(d->state_path);
+		munmap(d->state, d->state_len);
+		d->state = NULL;
+		return;
+	}
+	munmap(mem, len);
+}
+
 static const struct vback_xen_backend_ops be_ops = {
 	.add = be_add,
 	.remove = be_remove,
+	.state = be_state,
+	.state_release = be_state_release,
 };
 
 /* ------------------------------------------------------------------ */
@@ -457,7 +591,7 @@ int xen_daemon_create(const struct xen_daemon_env *env, struct xen_daemon **out)
 
 		snprintf(name, sizeof(name), "dom%d/disk%u", o->domid, i);
 		ret = disk_open(xd, (unsigned int)o->domid, name, x->path,
-				x->read_only || o->read_only, true, &d);
+				x->read_only || o->read_only, true, false, &d);
 		if (ret < 0)
 			goto fail;
 	}
@@ -625,9 +759,22 @@ void xen_daemon_destroy(struct xen_daemon *xd)
 {
 	if (!xd)
 		return;
-	/* Discovery: remove() closes each disk (device already detached). */
-	if (xd->be)
+	/* Discovery: remove() closes each disk (device already detached).
+	 * A stop with state kept (a restart) hands every device over: the
+	 * guests keep their IOREQ servers and windows until the next
+	 * vback-disk takes them over. */
+	if (xd->be && xd->phase == FINISHED && xd->o->state_dir) {
+		unsigned int n = xd->nr_disks;
+
+		vback_xen_backend_handover(xd->be);
+		vback_logf(
+			xd->log, VBACK_LOG_INFO,
+			"handed over: %u disk%s left for the next vback-disk "
+			"(state in %s)",
+			n, n == 1 ? "" : "s", xd->o->state_dir);
+	} else if (xd->be) {
 		vback_xen_backend_stop(xd->be);
+	}
 	/* Explicit: the documented order, domain last. */
 	close_all_disks(xd);
 	vback_xen_domain_destroy(xd->dom);

@@ -184,6 +184,17 @@ int vback_disk_xen_option(struct vback_disk_options *o,
 		}
 		o->backend_domid = (int)v;
 		return 0;
+	case VBACK_DISK_XEN_OPT_STATE_DIR:
+		o->state_dir_set = true;
+		o->state_dir = strcmp(arg, "none") ? arg : NULL;
+		if (o->state_dir && o->state_dir[0] != '/') {
+			fprintf(stderr,
+				"%s: --state-dir wants an absolute path or "
+				"none\n",
+				argv0);
+			return -EINVAL;
+		}
+		return 0;
 	case VBACK_DISK_XEN_OPT_DISK:
 		return add_disk(o, arg, argv0);
 	}
@@ -196,6 +207,13 @@ enum vback_disk_parse vback_disk_xen_finish(struct vback_disk_options *o,
 	bool explicit = o->domid >= 0 || o->nr_xen_disks;
 
 	if (o->mode == VBACK_DISK_MODE_VHOST_USER) {
+		if (o->state_dir_set) {
+			fprintf(stderr,
+				"%s: --state-dir goes with the Xen mode "
+				"(vhost-user front-ends keep their region)\n",
+				argv0);
+			return VBACK_DISK_EXIT_USAGE;
+		}
 		if (!explicit)
 			return VBACK_DISK_RUN;
 		fprintf(stderr,
@@ -216,6 +234,11 @@ enum vback_disk_parse vback_disk_xen_finish(struct vback_disk_options *o,
 		fprintf(stderr,
 			"%s: --serial goes with --vhost-user (Xen disks have "
 			"none)\n",
+			argv0);
+		return VBACK_DISK_EXIT_USAGE;
+	}
+	if (o->no_inflight) {
+		fprintf(stderr, "%s: --no-inflight goes with --vhost-user\n",
 			argv0);
 		return VBACK_DISK_EXIT_USAGE;
 	}

@@ -13,7 +13,11 @@ enum vback_disk_xen_opt {
 	VBACK_DISK_XEN_OPT_DOMID,
 	VBACK_DISK_XEN_OPT_DISK,
 	VBACK_DISK_XEN_OPT_BACKEND_DOMID,
+	VBACK_DISK_XEN_OPT_STATE_DIR,
 };
+
+/* The default of --state-dir. */
+#define VBACK_DISK_STATE_DIR "/run/vback-disk"
 
 /* First getopt value of the Xen options (clear of options.c's own). */
 #define VBACK_DISK_XEN_OPT_BASE 512

@@ -215,6 +215,15 @@ struct vback_io_options {
 	unsigned int queue_depth;
 	/** POSIX engine threads, up to VBACK_IO_MAX_WORKERS; 0: default. */
 	unsigned int workers;
+	/**
+	 * A file another vback instance holds (its lock), or a block device
+	 * claimed exclusively: try again for up to this many milliseconds
+	 * before -EBUSY, blocking the caller (0: fail at once). For a
+	 * restart right after a kill: the kernel releases the dead
+	 * instance's file only once its IO is finished (io_uring's, later
+	 * than the process's exit).
+	 */
+	unsigned int busy_wait_ms;
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
 
 	/* ---- network engines (NBD, RBD); 0/NULL: the defaults ---- */

@@ -68,6 +68,16 @@ struct vback_mmio_options {
 	/** Where bad guest accesses are logged (borrowed: must outlive the
 	 *  register file); NULL: the device's log. */
 	const struct vback_log *log;
+	/**
+	 * Optional in-flight records (see vback_dev_queue_set_inflight()),
+	 * one per queue: queue q's is the @inflight_stride bytes at
+	 * @inflight + q * @inflight_stride, 8-byte aligned, in memory that
+	 * outlives the process (borrowed: valid until the register file is
+	 * destroyed). Given to the device each time a queue is enabled
+	 * (QueueReady, a legacy QueuePFN, vback_mmio_restore()). NULL: none.
+	 */
+	void *inflight;
+	size_t inflight_stride; /**< bytes per queue of @inflight */
 };
 
 /**
@@ -109,6 +119,81 @@ VBACK_API int vback_mmio_read(struct vback_mmio *mmio, uint64_t off,
  */
 VBACK_API int vback_mmio_write(struct vback_mmio *mmio, uint64_t off,
 			       unsigned int size, uint64_t val);
+
+/* ------------------------------------------------------------------ */
+/* Taking over a running guest's device                                */
+/* ------------------------------------------------------------------ */
+
+/** Queues a struct vback_mmio_state has room for (every device's). */
+#define VBACK_MMIO_STATE_QUEUES 64
+/** Bytes of config space a struct vback_mmio_state keeps. */
+#define VBACK_MMIO_STATE_CONFIG 256
+/** struct vback_mmio_state::version of this library. */
+#define VBACK_MMIO_STATE_VERSION 1
+
+/** One queue of struct vback_mmio_state. */
+struct vback_mmio_queue_state {
+	uint32_t num;	/**< QueueNum (0: none set) */
+	uint32_t ready; /**< QueueReady */
+	uint64_t desc;	/**< QueueDesc */
+	uint64_t avail; /**< QueueDriver */
+	uint64_t used;	/**< QueueDevice */
+};
+
+/**
+ * What a guest's driver set in a modern (version 2) register file: what a
+ * backend restarted under a running guest needs to take its device over
+ * (vback_mmio_save(), vback_mmio_restore()). Plain data in the host's
+ * byte order, meant for memory that outlives the process (Xen: a file
+ * under /run). Where each ring resumes is not in it: that comes from the
+ * ring itself and the queue's in-flight record.
+ */
+struct vback_mmio_state {
+	uint32_t version;	   /**< VBACK_MMIO_STATE_VERSION */
+	uint32_t size;		   /**< sizeof(struct vback_mmio_state) */
+	uint32_t device_id;	   /**< the device's (2: block) */
+	uint32_t num_queues;	   /**< the device's */
+	uint32_t status;	   /**< device status */
+	uint32_t int_status;	   /**< InterruptStatus */
+	uint32_t dev_features_sel; /**< DeviceFeaturesSel */
+	uint32_t drv_features_sel; /**< DriverFeaturesSel */
+	uint32_t queue_sel;	   /**< QueueSel */
+	uint32_t shm_sel;	   /**< SHMSel */
+	uint64_t drv_features;	   /**< DriverFeatures as written */
+	uint32_t config_size;	   /**< bytes of @config used */
+	uint32_t reserved;	   /**< 0 */
+	/** Config space as the driver reads it (what it may write there,
+	 *  e.g. virtio-blk's writeback, is restored; the rest is not). */
+	uint8_t config[VBACK_MMIO_STATE_CONFIG];
+	/** Queues 0 .. @num_queues - 1. */
+	struct vback_mmio_queue_state queue[VBACK_MMIO_STATE_QUEUES];
+};
+
+/**
+ * Store the driver-visible state of @mmio in *@st. A legacy (version 1)
+ * register file stores nothing and returns -ENOTSUP; else 0.
+ */
+VBACK_API int vback_mmio_save(const struct vback_mmio *mmio,
+			      struct vback_mmio_state *st);
+
+/**
+ * Take over a device from *@st (saved by another process) on a register
+ * file whose device was just created: the copy is checked (version, size,
+ * device id, queue count, status bits and transitions, features against
+ * what is offered, queue sizes, rings in guest memory), then applied as
+ * the driver had: features, status, config, each queue's size and rings;
+ * ready queues are enabled with their in-flight records (adopted: they
+ * resume after the requests the records hold and submit those again;
+ * without one a ring resumes at its used index), and with DRIVER_OK the
+ * queues run. InterruptStatus gets the used-buffer bit and the interrupt
+ * is raised once (a notification may have been lost with the process).
+ * Returns 0, or -EINVAL with a static reason in *@why (may be NULL) when
+ * anything does not fit: the device is then reset, nothing adopted.
+ * -ENOTSUP on a legacy register file.
+ */
+VBACK_API int vback_mmio_restore(struct vback_mmio *mmio,
+				 const struct vback_mmio_state *st,
+				 const char **why);
 
 #ifdef __cplusplus
 }

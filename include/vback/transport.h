@@ -308,6 +308,8 @@ VBACK_API uint16_t vback_dev_queue_last_avail(const struct vback_dev *dev,
  * Set where a disabled queue resumes (-EBUSY while enabled, -EINVAL when
  * @q does not exist, else 0). The used index is set to the same value:
  * nothing is in flight across a ring hand-over. A reset queue starts at 0.
+ * An in-flight record adopted at enable overrides both (see
+ * vback_dev_queue_set_inflight()).
  */
 VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev,
 					     unsigned int q, uint16_t idx);
@@ -319,6 +321,69 @@ VBACK_API int vback_dev_queue_set_last_avail(struct vback_dev *dev,
  * level); setting DRIVER_OK processes what is already available.
  */
 VBACK_API void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q);
+
+/* ------------------------------------------------------------------ */
+/* In-flight record: a restart that loses no request                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Bytes of the in-flight record of a queue of @size entries: a 16-byte
+ * header and 16 bytes per entry, the split-ring queue region of
+ * vhost-user's inflight I/O tracking (QEMU docs/interop/vhost-user.rst,
+ * "Inflight I/O tracking": QueueRegionSplit of DescStateSplit), in the
+ * host's byte order. 0 when @size is 0 or above 32768.
+ */
+VBACK_API size_t vback_dev_inflight_record_size(uint16_t size);
+
+/**
+ * Keep the in-flight record of queue @q in @rec: @len bytes, 8-byte
+ * aligned, in memory that outlives the process (vhost-user: the region
+ * of INFLIGHT_SHMFD, which the front-end keeps; Xen: a file under /run),
+ * valid until the queue is reset or the record is replaced.
+ *
+ * While the queue runs the device marks each head it takes from the ring
+ * before anything of the request reaches the IO layer, links each head it
+ * answers into the record's last batch, and clears the marks after
+ * writing the used index that publishes them, then stores that index:
+ * the record and the ring agree at every instant the process may be
+ * killed. It never reads the record back while it runs.
+ *
+ * At vback_dev_queue_enable() a record of version 0 (all zeroes, or
+ * emptied by a reset) is initialized and the queue starts where
+ * vback_dev_queue_set_last_avail() said. A record of version 1 is
+ * adopted: the batch a dead process published but had not cleared is
+ * settled against the ring's used index; the queue resumes at that used
+ * index plus the number of heads still marked; and those heads are
+ * submitted again, in the order they were taken, before anything new
+ * and whatever stop or quiesce comes meanwhile (they count in
+ * vback_dev_inflight()). Reads that complete twice write the same bytes;
+ * writes that had reached the disk but were not yet answered are written
+ * again (virtio-blk requests are idempotent). A record that cannot be
+ * right (too small, another version or ring size, a flag other than 0 or
+ * 1, a last batch leading out of the ring, more marked heads or a larger
+ * batch than the ring's indices allow) is not adopted: one warning, and
+ * it is started afresh as an empty one. Nothing of it is used unchecked.
+ *
+ * A reset of the queue (by the driver, vback_dev_queue_reset(), a device
+ * reset or a detach) empties the record (version 0) when the queue was
+ * enabled with it, since nothing of that ring is owed any more, and
+ * forgets it. @rec NULL (also while the queue is enabled) forgets the
+ * record without writing to it again: a transport that gives up with
+ * requests in flight leaves them in it for the next process.
+ *
+ * Returns 0, -EINVAL (no such queue, @rec misaligned) or -EBUSY (the
+ * queue is enabled and @rec is not NULL).
+ */
+VBACK_API int vback_dev_queue_set_inflight(struct vback_dev *dev,
+					   unsigned int q, void *rec,
+					   size_t len);
+
+/**
+ * Requests queue @q adopted from its in-flight record at its last enable
+ * (0: none, no record, or a record that was not adopted).
+ */
+VBACK_API unsigned int vback_dev_queue_resumed(const struct vback_dev *dev,
+					       unsigned int q);
 
 /**
  * True while requests orphaned by a reset of queue @q (of any queue, and

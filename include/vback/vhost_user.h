@@ -19,7 +19,24 @@
  *    device's notifications into writes to the call eventfds;
  *  - answers GET/SET_CONFIG from the device's config space and sends a
  *    config-change message on the back-end channel when the device raises
- *    one (e.g. after vback_blk_resize()).
+ *    one (e.g. after vback_blk_resize());
+ *  - tracks the requests in flight for the front-end
+ *    (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD): GET_INFLIGHT_FD creates a
+ *    region (a sealed memfd) with one in-flight record per queue, which
+ *    the device keeps up to date (vback_dev_queue_set_inflight()); the
+ *    front-end holds on to it and hands it back with SET_INFLIGHT_FD.
+ *
+ * Restarts: the process may be killed at any instant (SIGKILL, a crash, an
+ * upgrade) and started again on the same socket while the front-end waits
+ * to reconnect (QEMU: -chardev socket,...,reconnect=1). The front-end
+ * sends the region back; each queue adopts its record when it starts,
+ * resumes after the requests the record holds, and submits those again,
+ * in the order the guest made them available, before new ones. Requests
+ * that completed out of order before the kill are neither lost nor run
+ * twice. A region or record that cannot be right is not used: one
+ * warning, and the ring starts at the base the front-end gave, as
+ * without tracking. A clean stop (vback_dev_quiesce(), then a
+ * disconnect) leaves nothing in flight: the records are emptied.
  *
  * Trust: the front-end is not trusted more than the guest. Every message is
  * copied and validated (size, fd count, indexes, region bounds and overlap)
@@ -102,6 +119,14 @@ struct vback_vhu_options {
 	/** For log lines, e.g. the socket name; copied (up to 63 bytes).
 	 *  NULL: "vhost-user". */
 	const char *name;
+	/**
+	 * Do not offer VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD. Without it a
+	 * front-end that reconnects after a restart of this process can
+	 * only rewind each ring to its used index, which loses requests
+	 * that completed out of order (see "Restarts" above). For
+	 * comparisons and for front-ends that mishandle the feature.
+	 */
+	bool no_inflight;
 };
 
 /**

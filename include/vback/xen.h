@@ -33,6 +33,7 @@
 #define VBACK_XEN_H
 
 #include <vback/loop.h>
+#include <vback/mmio.h>
 #include <vback/transport.h>
 
 #ifdef __cplusplus
@@ -293,6 +294,20 @@ struct vback_xen_domain_options {
 	void (*died)(void *opaque, struct vback_xen_domain *dom);
 	/** Passed to @died (not used otherwise). */
 	void *opaque;
+	/**
+	 * Take over IOREQ server @server, which a process that died (or
+	 * handed over: vback_xen_domain_handover()) created for this domain,
+	 * instead of creating one: map its ioreq page, enable it, bind the
+	 * vCPUs' event channels again (their guest ends were left unbound),
+	 * and answer what the vCPUs wait on - requests Xen marked READY and
+	 * those the dead process had taken (INPROCESS), which are handled
+	 * again. Its windows stay claimed: add the devices with
+	 * vback_xen_device_options.adopt. Fails with the error of the first
+	 * step that does (-ENOENT when the server is gone; -EINVAL when a
+	 * port is still bound, e.g. the old process still runs).
+	 */
+	bool adopt;
+	uint16_t server; /**< with @adopt: the server to take over */
 };
 
 /**
@@ -322,6 +337,19 @@ vback_xen_domain_create(struct vback_xen *xen,
 VBACK_API void vback_xen_domain_destroy(struct vback_xen_domain *dom);
 /** The domain id @dom serves. */
 VBACK_API uint16_t vback_xen_domain_id(const struct vback_xen_domain *dom);
+/** The IOREQ server serving @dom (to adopt it later). */
+VBACK_API uint16_t vback_xen_domain_server(const struct vback_xen_domain *dom);
+/**
+ * Leave @dom to the next process instead of tearing it down (a restart:
+ * SIGTERM, then a start that adopts): each device is detached without
+ * giving up its window and without emptying its in-flight records, every
+ * mapping is released, the event channels are unbound and the ioreq page
+ * unmapped; the IOREQ server stays enabled with its windows, and the
+ * guest's next access waits for the process that adopts it. Quiesce the
+ * devices first (vback_dev_quiesce()): what is still in flight would be
+ * done twice. Then close the devices' IO and destroy them. NULL: no-op.
+ */
+VBACK_API void vback_xen_domain_handover(struct vback_xen_domain *dom);
 
 /* ------------------------------------------------------------------ */
 /* Devices                                                             */
@@ -342,7 +370,40 @@ struct vback_xen_device_options {
 	bool grants;
 	/** For log lines (copied; NULL: "domN@base"). */
 	const char *name;
+	/**
+	 * Optional: memory that outlives the process (vback-disk: a file
+	 * under /run), vback_xen_device_state_size() bytes for @dev, 64-byte
+	 * aligned, valid until the device is removed or handed over. The
+	 * transport keeps the device's register state there (after every
+	 * register write, before the access is answered) and the queues'
+	 * in-flight records (vback_dev_queue_set_inflight()), so that a
+	 * process started after this one died can take the device over with
+	 * @adopt. Without @adopt it is (re)initialized. Its layout is the
+	 * transport's: treat it as opaque bytes.
+	 */
+	void *state;
+	size_t state_len; /**< bytes at @state */
+	/**
+	 * Take the device over from @state, on a domain created with
+	 * vback_xen_domain_options.adopt: the saved state is checked (its
+	 * header against these options, the domain, its server and
+	 * @identity; then vback_mmio_restore()), the register file restored,
+	 * the rings resumed from their in-flight records, and the window,
+	 * still claimed, served again. When anything does not fit nothing
+	 * is claimed or written: one error line, -ESTALE. @dev must be new.
+	 */
+	bool adopt;
+	/** Optional: who the guest is (discovery: its xenstore vm path),
+	 *  kept with @state and checked by @adopt; NULL: "". */
+	const char *identity;
 };
+
+/**
+ * Bytes of vback_xen_device_options::state for a device of @num_queues
+ * queues of up to @queue_size entries; 0 when either is out of range.
+ */
+VBACK_API size_t vback_xen_device_state_size(unsigned int num_queues,
+					     uint16_t queue_size);
 
 /**
  * Add a virtio-mmio device: create its register file on @opts->dev (which
@@ -394,6 +455,10 @@ struct vback_xen_device_config {
 	bool grant_usage;    /**< grant DMA: see device options */
 	uint64_t base;	     /**< guest-physical mmio window base */
 	uint32_t irq;	     /**< SPI (Arm) or ISA IRQ (x86) */
+	/** The device is being taken over from a process that died or
+	 *  handed over (its image may still be held by the dead one's IO
+	 *  for a moment). */
+	bool adopt;
 };
 
 /**
@@ -418,6 +483,25 @@ struct vback_xen_backend_ops {
 	 */
 	void (*remove)(void *opaque, const struct vback_xen_device_config *cfg,
 		       struct vback_dev *dev);
+	/**
+	 * Optional: persistent memory for the state of device @cfg (see
+	 * vback_xen_device_options::state), @len bytes, called after add().
+	 * Store it in *@mem and return 1 when it holds what an earlier
+	 * process left there, 0 when it is new (zeroed), or a negative errno
+	 * (the device is then served without, or, when it is to be adopted,
+	 * not adopted; -ENOENT: there is none, nothing was made).
+	 * @cfg->adopt says which. *@mem stays valid until state_release().
+	 * On failure the callee logs nothing: it may point *@why at a reason
+	 * (e.g. the file and what is wrong with it, valid until the next
+	 * call), which the transport's one line for the device quotes.
+	 */
+	int (*state)(void *opaque, const struct vback_xen_device_config *cfg,
+		     size_t len, void **mem, const char **why);
+	/** Let go of what state() gave: @forget when the device is gone
+	 *  for good (closed, removed, its domain dead), not at a handover. */
+	void (*state_release)(void *opaque,
+			      const struct vback_xen_device_config *cfg,
+			      void *mem, size_t len, bool forget);
 };
 
 /** Options of vback_xen_backend_start(); read during the call (@ops must
@@ -442,6 +526,15 @@ struct vback_xen_backend_options {
  * per domain) and the device, then write backend state 2 (InitWait). On
  * online=0 or state 5 (Closing), node removal or domain death: release,
  * call remove(), write state 6 (Closed) where the node still exists.
+ *
+ * With the state() op, every device gets persistent state, and a device
+ * found with backend state 2 (InitWait) or 4 (Connected) - one a process
+ * that died or handed over was serving - is adopted when state() says it
+ * holds saved state: add(), then its domain's IOREQ server (named in the
+ * state) is taken over and the device restored (see
+ * vback_xen_device_options::adopt). A device without saved state, or
+ * whose state does not fit, is left alone with one line (as without
+ * state()).
  * Returns 0, -ENOTSUP (the platform has no xenstore), -ENOMEM, -errno.
  */
 VBACK_API int
@@ -451,6 +544,13 @@ vback_xen_backend_start(struct vback_xen *xen,
 /** Release every device it serves (calling remove() for each), stop
  *  watching and free @be. NULL: no-op. */
 VBACK_API void vback_xen_backend_stop(struct vback_xen_backend *be);
+/**
+ * Like vback_xen_backend_stop(), but hand every device over to the next
+ * process (vback_xen_domain_handover()) instead of releasing it: windows,
+ * IOREQ servers and backend states stay, state_release() is called
+ * without @forget. Quiesce the devices first. NULL: no-op.
+ */
+VBACK_API void vback_xen_backend_handover(struct vback_xen_backend *be);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,9 @@ static int run(struct tio *t, struct vback_io_req *req)
 {
 	uint64_t total = 0;
 
+	if (t->o.on_run)
+		t->o.on_run(t->o.on_run_opaque, req);
+
 	switch (req->op) {
 	case VBACK_IO_READ:
 	case VBACK_IO_WRITE:
@@ -169,7 +172,7 @@ struct tio *tio_create(const struct tio_options *opts)
 		t->o.logical_block_size = 512;
 	if (!t->o.physical_block_size)
 		t->o.physical_block_size = t->o.logical_block_size;
-	t->data = calloc(1, t->o.size);
+	t->data = t->o.data ? t->o.data : calloc(1, t->o.size);
 	if (!t->data) {
 		free(t);
 		return NULL;
@@ -182,7 +185,8 @@ void tio_destroy(struct tio *t)
 	if (!t)
 		return;
 	complete(t, 0);
-	free(t->data);
+	if (!t->o.data)
+		free(t->data);
 	free(t);
 }
 
@@ -242,4 +246,30 @@ unsigned int tio_pending(const struct tio *t)
 const struct tio_stats *tio_stats(const struct tio *t)
 {
 	return &t->st;
+}
+
+unsigned int tio_release_at(struct tio *t, unsigned int pos)
+{
+	struct vback_io_req *prev = NULL, *req = t->head;
+	int err;
+
+	/* backend[0] links the pending list (the scratch is uintptr_t). */
+	for (unsigned int i = 0; req && i < pos; i++) {
+		prev = req;
+		req = (struct vback_io_req *)req->backend[0]; /* NOLINT */
+	}
+	if (!req)
+		return 0;
+	if (prev)
+		prev->backend[0] = req->backend[0];
+	else
+		t->head = (struct vback_io_req *)req->backend[0]; /* NOLINT */
+	if (t->tail == req)
+		t->tail = prev;
+	t->pending--;
+	err = (int)(intptr_t)req->backend[1];
+	if (!err)
+		err = run(t, req);
+	req->done(req, err);
+	return 1;
 }

@@ -38,6 +38,13 @@ struct tio_options {
 	 * completions posted there (the rest of a loop iteration), as an
 	 * engine completing from a loop callback would see it. Optional. */
 	struct vback_loop *loop;
+	/* Optional: called as each request is executed (reaches the disk),
+	 * before its completion. */
+	void (*on_run)(void *opaque, const struct vback_io_req *req);
+	void *on_run_opaque;
+	/* Optional: the disk's bytes (size bytes, borrowed: two instances
+	 * on one disk, as two processes on one image). NULL: allocated. */
+	uint8_t *data;
 };
 
 struct tio;
@@ -61,6 +68,10 @@ void tio_hold(struct tio *t, bool hold);
  * then run what that posted on the loop (tio_options.loop). Returns how
  * many completed. */
 unsigned int tio_release(struct tio *t, unsigned int max);
+/* Execute and complete the held request at position @pos of the queue
+ * (0: the oldest), leaving the others held: IO that completes out of
+ * order. Does not run the loop. 1, or 0 when there is no such request. */
+unsigned int tio_release_at(struct tio *t, unsigned int pos);
 /* Run a simple loop until nothing is due (no-op for NULL or a loop
  * with fds). */
 void tio_pump(struct vback_loop *loop);

@@ -80,6 +80,11 @@ static void test_default_is_xen_discovery(void **state)
 	assert_int_equal(opts.backend_domid, -1); /* ask xenstore */
 	assert_false(opts.syslog);
 	assert_false(opts.read_only);
+	assert_string_equal(opts.state_dir, "/run/vback-disk");
+	assert_int_equal(PARSE("--state-dir", "none"), VBACK_DISK_RUN);
+	assert_null(opts.state_dir);
+	assert_int_equal(PARSE("--state-dir", "/var/lib/x"), VBACK_DISK_RUN);
+	assert_string_equal(opts.state_dir, "/var/lib/x");
 
 	assert_int_equal(PARSE("--engine", "posix", "--direct", "--ro",
 			       "--log-level", "debug", "--syslog",
@@ -198,6 +203,13 @@ static void test_usage_errors(void **state)
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--image", "/a"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--serial", "abc"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--no-inflight"), VBACK_DISK_EXIT_USAGE);
+	/* Xen state: /run/vback-disk unless said otherwise. */
+	assert_int_equal(PARSE("--state-dir", "relative/dir"),
+			 VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--state-dir", "/x"),
+			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
 	/* vhost-user still parses as before. */
@@ -220,6 +232,11 @@ static void test_vhost_user_pairs(void **state)
 	assert_null(d[0].name);
 	assert_int_equal(d[0].queues, 0);
 	assert_int_equal(opts.queues, 0); /* the mode's default: 64 */
+	assert_false(opts.no_inflight);	  /* tracked unless said otherwise */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--no-inflight"),
+			 VBACK_DISK_RUN);
+	assert_true(opts.no_inflight);
 	/* The old order still works; --serial, --ro, --queues apply. */
 	assert_int_equal(PARSE("--image", "/a", "--serial", "SN", "--ro",
 			       "--queues", "4", "--vhost-user", "/s"),

@@ -50,13 +50,13 @@
 #define STR_(x) #x
 #define STR(x)	STR_(x)
 
-#define RAM_BASE   0x40000000ull /* Arm's GUEST_RAM0_BASE */
-#define RAM_SIZE   (16ull << 20)
-#define DRV_HEAP   (4ull << 20)	 /* guest heap per driver */
-#define MMIO_BASE  0x02000000ull /* libxl's first virtio-mmio window */
+#define RAM_BASE   0x40000000ull	  /* Arm's GUEST_RAM0_BASE */
+#define RAM_SIZE   (MAX_DISKS * DRV_HEAP) /* a heap per disk */
+#define DRV_HEAP   (4ull << 20)		  /* guest heap per driver */
+#define MMIO_BASE  0x02000000ull	  /* libxl's first virtio-mmio window */
 #define FIRST_SPI  33u
 #define DISK_BYTES (1u << 20)
-#define MAX_DISKS  3
+#define MAX_DISKS  5
 #define SECTOR	   512u
 
 struct fixture;
@@ -97,6 +97,7 @@ struct fixture {
 	char all_errs[4096];
 	struct vback_disk_options opts;
 	struct xen_daemon *xd;
+	bool state_dir; /* the test gives --state-dir */
 	/* guest memory of every guest, freed after the fake Xen */
 	struct gmem *mems[8];
 	unsigned int nmems;
@@ -187,6 +188,11 @@ static void daemon_start(struct fixture *f, enum vback_xen_irq_mode irq,
 	if (f->engine) {
 		argv[argc++] = unconst("--engine");
 		argv[argc++] = unconst(f->engine);
+	}
+	if (!f->state_dir) {
+		/* Not /run: tests that want state say where. */
+		argv[argc++] = unconst("--state-dir");
+		argv[argc++] = unconst("none");
 	}
 	while (args && *args)
 		argv[argc++] = unconst(*args++);
@@ -1095,6 +1101,213 @@ static void test_explicit_errors(void **state)
 	fixture_fini(&f);
 }
 
+/* ---- restarts: SIGTERM hands over, the next daemon adopts ---- */
+
+static bool file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* SIGTERM with --state-dir: drained, flushed, handed over. */
+static void stop_and_hand_over(struct fixture *f)
+{
+	unsigned int i;
+
+	xen_daemon_signal(f->xd, SIGTERM);
+	for (i = 0; i < 5000 && !xen_daemon_finished(f->xd); i++)
+		vback_loop_run_once(f->loop, 1);
+	assert_true(xen_daemon_finished(f->xd));
+	xen_daemon_destroy(f->xd);
+	f->xd = NULL;
+}
+
+/*
+ * A planned restart under running guests: SIGTERM leaves the IOREQ
+ * server, its windows and the devices' state files; the next daemon, with
+ * the same command line, adopts both disks (backend state 2, never
+ * touched), and the guest goes on with its data. Then the guest closes
+ * its disks: the state files go with them.
+ */
+static void test_restart_adopts(void **state)
+{
+	struct fixture f;
+	struct guest g;
+	char dir[300], arg[320], sf[2][400];
+	const char *args[] = { "--state-dir", arg, NULL };
+	unsigned int i;
+
+	fixture_init(&f, *state);
+	if (!engine_usable(&f)) {
+		fixture_fini(&f);
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "%s/state", f.dir);
+	snprintf(arg, sizeof(arg), "%s", dir);
+	f.state_dir = true;
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(&f, &g, 5, VBACK_XEN_LAYOUT_VIRTIO, 2);
+	for (i = 0; i < 2; i++)
+		xs_disk(&f, &g.disk[i], "w", NULL);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 2);
+	for (i = 0; i < 2; i++) {
+		guest_probe(&g.disk[i]);
+		io_verified(&g.disk[i], 8 + i, 40 + i);
+		snprintf(sf[i], sizeof(sf[i]), "%s/dom5-virtio-%u.state", dir,
+			 g.disk[i].devid);
+		assert_true(file_exists(sf[i]));
+	}
+	for (unsigned int round = 0; round < 2; round++) {
+		stop_and_hand_over(&f);
+		/* Left to the next process: server, windows, state. */
+		assert_int_equal(fake_dom_servers(g.d), 1);
+		assert_int_equal(bound_ports(g.d), 0);
+		assert_int_equal(fake_dom_foreign_pages(g.d), 0);
+		for (i = 0; i < 2; i++) {
+			assert_true(
+				fake_dom_range_claimed(g.d, g.disk[i].base,
+						       g.disk[i].base + 0x1ff));
+			assert_true(file_exists(sf[i]));
+			assert_be_state(&f, &g.disk[i], "2");
+		}
+		daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+		settle(&f);
+		assert_int_equal(f.errors, 0);
+		assert_int_equal(xen_daemon_disks(f.xd), 2);
+		assert_int_equal(fake_dom_servers(g.d), 1);
+		for (i = 0; i < 2; i++) {
+			/* The guest never noticed: the same device, the data
+			 * of before, and new IO. */
+			check_file(&g.disk[i], 8 + i, 40 + i, 12288);
+			io_verified(&g.disk[i], 64 + 8 * round + i,
+				    50 + round * 2 + i);
+			assert_be_state(&f, &g.disk[i], "2");
+		}
+	}
+	/* The toolstack closes the disks: state files removed. */
+	for (i = 0; i < 2; i++) {
+		char be[160];
+
+		snprintf(be, sizeof(be), "/local/domain/0/backend/virtio/5/%u",
+			 g.disk[i].devid);
+		xs_set(&f, be, "state", "5");
+	}
+	settle(&f);
+	for (i = 0; i < 2; i++) {
+		assert_be_state(&f, &g.disk[i], "6");
+		assert_false(file_exists(sf[i]));
+	}
+	guest_fini(&g);
+	check_fake(&f);
+	fixture_fini(&f);
+}
+
+/* Flip one byte of a state file at @off. */
+static void flip_byte(const char *path, off_t off)
+{
+	uint8_t c;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, off), 1);
+	c ^= 0x5a;
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* How many lines of @all name @what. */
+static unsigned int count_lines(const char *all, const char *what)
+{
+	unsigned int n = 0;
+
+	for (const char *p = all; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/*
+ * Devices a dead daemon served, with their state missing or damaged: not
+ * adopted, exactly one clear line each that names the device and why,
+ * nothing written to the guest's device (backend state stays 2); a disk
+ * with good state next to them is adopted and serves.
+ */
+static void test_restart_bad_state(void **state)
+{
+	static const char *const why[] = {
+		"no saved state",	 /* file removed */
+		"wrong size",		 /* file cut short */
+		"bad magic",		 /* header damaged */
+		"unknown state version", /* register snapshot damaged */
+	};
+	struct fixture f;
+	struct guest g;
+	char dir[300], arg[320], sf[5][400];
+	const char *args[] = { "--state-dir", arg, NULL };
+	struct xen_state_hdr h;
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	fixture_init(&f, NULL);
+	snprintf(dir, sizeof(dir), "%s/state", f.dir);
+	snprintf(arg, sizeof(arg), "%s", dir);
+	f.state_dir = true;
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 5);
+	for (i = 0; i < 5; i++) {
+		xs_disk(&f, &g.disk[i], "w", NULL);
+		snprintf(sf[i], sizeof(sf[i]), "%s/dom6-virtio_disk-%u.state",
+			 dir, g.disk[i].devid);
+	}
+	settle(&f);
+	for (i = 0; i < 5; i++)
+		guest_probe(&g.disk[i]);
+	stop_and_hand_over(&f);
+	/* Disk 0: state file gone; 1: cut short; 2: its header's magic;
+	 * 3: the version of its register snapshot; 4: intact. */
+	assert_int_equal(unlink(sf[0]), 0);
+	fd = open(sf[1], O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 100), 0);
+	close(fd);
+	flip_byte(sf[2], offsetof(struct xen_state_hdr, magic) + 3);
+	fd = open(sf[3], O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	assert_true(h.active <= 1);
+	/* struct vback_mmio_state starts with its version. */
+	flip_byte(sf[3],
+		  (off_t)(((sizeof(h) + 63) & ~(size_t)63) +
+			  h.active * ((sizeof(struct vback_mmio_state) + 63) &
+				      ~(size_t)63)));
+	f.errors = 0;
+	f.all_errs[0] = '\0';
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	settle(&f);
+	assert_int_equal(xen_daemon_disks(f.xd), 1);
+	/* One line per refused disk, and each says why. */
+	assert_int_equal(f.errors, 4);
+	assert_int_equal(count_lines(f.all_errs, "not adopted"), 4);
+	for (i = 0; i < 4; i++)
+		assert_non_null(strstr(f.all_errs, why[i]));
+	/* The file named where the file is the problem. */
+	assert_non_null(strstr(f.all_errs, sf[0]));
+	assert_non_null(strstr(f.all_errs, sf[1]));
+	for (i = 0; i < 5; i++)
+		assert_be_state(&f, &g.disk[i], "2");
+	io_verified(&g.disk[4], 16, 77);
+	/* The refused disks' state is kept for a look; a new one is not
+	 * made for them. */
+	assert_false(file_exists(sf[0]));
+	for (i = 1; i < 5; i++)
+		assert_true(file_exists(sf[i]));
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
 int main(void)
 {
 	static char posix[] = "posix", uring[] = "io_uring";
@@ -1113,6 +1326,9 @@ int main(void)
 		cmocka_unit_test_prestate(test_explicit_domain_dies, posix),
 		cmocka_unit_test_prestate(test_explicit_domain_dies, uring),
 		cmocka_unit_test(test_explicit_errors),
+		cmocka_unit_test_prestate(test_restart_adopts, posix),
+		cmocka_unit_test_prestate(test_restart_adopts, uring),
+		cmocka_unit_test(test_restart_bad_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

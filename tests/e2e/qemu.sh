@@ -9,7 +9,9 @@
 #   then asks for one queue per vCPU). SERIAL is a QEMU -serial argument
 #   (stdio, file:PATH). The accelerator is accel.sh's choice (KVM only once
 #   a probe boot proved it runs this guest, else TCG). More vhost-user
-#   disks: append -chardev/-device pairs to QEMU_CMD.
+#   disks: append -chardev/-device pairs to QEMU_CMD. VBACK_CHARDEV_OPTS
+#   is appended to the disk's -chardev (",reconnect=1": QEMU reconnects
+#   to a restarted back-end).
 #
 # vback_qemu_start LOG [SERIAL_LOG]
 #   runs QEMU_CMD in the background with a QMP socket, its stdout and
@@ -49,7 +51,7 @@ vback_qemu_cmd() {
 		-kernel "$vmlinux" -initrd "$initramfs"
 		-append "console=ttyS0 quiet loglevel=0 panic=-1 $*"
 		-serial "$serial"
-		-chardev socket,id=vu0,path="$sock"
+		-chardev socket,id=vu0,path="$sock${VBACK_CHARDEV_OPTS:-}"
 		-device "$dev")
 }
 

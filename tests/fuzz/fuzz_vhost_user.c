@@ -9,6 +9,11 @@
  * "smart" set-up that maps real guest memory and starts both rings so
  * that requests and kicks reach the device, and disconnects/reconnects.
  *
+ * The front-end also asks for an in-flight region (GET_INFLIGHT_FD),
+ * keeps what comes back, scribbles on it, and hands it (or any fd) back
+ * with SET_INFLIGHT_FD, with sizes and counts as the input says, so that
+ * rings adopt whatever records it holds after a reconnect.
+ *
  * With the first byte's bit 2 the disk holds completions until the input
  * releases them, so messages that must wait for IO (GET_VRING_BASE, a new
  * memory table, RESET_DEVICE, a disconnect) are parked and resumed. With
@@ -28,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vback/epoll.h>
@@ -57,6 +63,10 @@ struct h {
 	enum vback_vhu_event last_event;	/* IDLE before the first */
 	bool in_event;
 	bool serve_on_idle; /* the IDLE callback serves the next front-end */
+	int region;	    /* the last in-flight region received, or -1 */
+	uint8_t *rmap;	    /* ... mapped here */
+	size_t rsize;
+	struct vhu_inflight rdesc; /* ... as described */
 };
 
 /* Each event must be the one the connection's life cycle allows next. */
@@ -117,15 +127,78 @@ static unsigned int count_fds(void)
 	return n;
 }
 
-/* Read and drop what the back-end sent (replies, back-end messages). One
- * read takes everything queued: a stream socket returns all it holds. */
+static void region_drop(struct h *h)
+{
+	if (h->rmap)
+		munmap(h->rmap, h->rsize);
+	if (h->region >= 0)
+		close(h->region);
+	h->rmap = NULL;
+	h->rsize = 0;
+	h->region = -1;
+}
+
+/* An fd the back-end sent (GET_INFLIGHT_FD's reply): kept and mapped as
+ * the front-end keeps its region; anything else closed. */
+static void region_take(struct h *h, int fd)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > (1 << 24)) {
+		close(fd);
+		return;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	region_drop(h);
+	h->region = fd;
+	h->rmap = p;
+	h->rsize = (size_t)st.st_size;
+}
+
+/* Read and drop what the back-end sent (replies, back-end messages),
+ * keeping the fd of an in-flight region. */
 static void drain(struct h *h)
 {
 	uint8_t buf[4096];
 
-	while (h->fe >= 0 &&
-	       recv(h->fe, buf, sizeof(buf), MSG_DONTWAIT) == sizeof(buf))
-		;
+	while (h->fe >= 0) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		ssize_t n =
+			recvmsg(h->fe, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n <= 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+		     c = CMSG_NXTHDR(&mh, c)) {
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < nfd; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+				region_take(h, fd);
+			}
+		}
+	}
 }
 
 /* Run the loop until nothing happens; only a round that ran something
@@ -218,6 +291,8 @@ static const uint32_t requests[] = {
 	VHU_GET_CONFIG,
 	VHU_SET_CONFIG,
 	VHU_RESET_DEVICE,
+	VHU_GET_INFLIGHT_FD,
+	VHU_SET_INFLIGHT_FD,
 };
 
 /* Any message: request, flags, sizes and fds as the input says. */
@@ -442,6 +517,57 @@ static void reconnect(struct h *h)
 	pump(h);
 }
 
+/* In-flight tracking: ask for a region (the reply's fd is kept by
+ * drain()), hand it or another fd back, or scribble on it as a front-end
+ * could. Counts, sizes and offsets mostly plausible. */
+static void inflight(struct h *h, struct fz *f)
+{
+	uint8_t k = fz_u8(f);
+	struct vhu_inflight d = { 0 };
+	int fresh = -1, fd;
+
+	switch (k % 3) {
+	case 0:
+		d.num_queues = (k & 4) ? fz_u16(f) : 1 + fz_u8(f) % NQ;
+		d.queue_size = (k & 8) ? fz_u16(f) : (1u << (fz_u8(f) % 6));
+		h->rdesc = d;
+		fz_trace("GET_INFLIGHT_FD %u x %u", d.num_queues, d.queue_size);
+		send_msg(h, VHU_GET_INFLIGHT_FD, &d,
+			 (k & 0x10) ? VHU_INFLIGHT_PACKED : sizeof(d), NULL, 0);
+		break;
+	case 1:
+		d = h->rdesc;
+		d.mmap_size = (k & 4) ? fz_u64(f) : h->rsize;
+		d.mmap_offset = (k & 8) ? fz_u64(f) : 0;
+		if (k & 0x10) {
+			d.num_queues = fz_u16(f);
+			d.queue_size = fz_u16(f);
+		}
+		fd = h->region >= 0 && !(k & 0x20)
+			     ? h->region
+			     : pick_fd(h, fz_u8(f), &fresh);
+		fz_trace("SET_INFLIGHT_FD %llu bytes at %llu, %u x %u",
+			 (unsigned long long)d.mmap_size,
+			 (unsigned long long)d.mmap_offset, d.num_queues,
+			 d.queue_size);
+		send_msg(h, VHU_SET_INFLIGHT_FD, &d, sizeof(d), &fd, 1);
+		if (fresh >= 0)
+			close(fresh);
+		break;
+	default:
+		if (h->rmap) {
+			uint8_t buf[16];
+			size_t n = fz_bytes(f, buf, 1 + fz_u8(f) % 16);
+			size_t at = fz_u16(f) % h->rsize;
+
+			if (n > h->rsize - at)
+				n = h->rsize - at;
+			memcpy(h->rmap + at, buf, n);
+		}
+		break;
+	}
+}
+
 /* Bytes with no framing at all. */
 static void unframed(struct h *h, struct fz *f)
 {
@@ -479,6 +605,8 @@ static void step(struct h *h, struct fz *f)
 		if (op & 0x80) { /* held IO completes (some of it) */
 			tio_release(h->tio, fz_u8(f) % 4);
 			pump(h);
+		} else if (op & 0x40) {
+			inflight(h, f);
 		} else {
 			reconnect(h);
 		}
@@ -500,6 +628,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&h, 0, sizeof(h));
 	h.fe = -1;
+	h.region = -1;
 	h.last_event = VBACK_VHU_IDLE;
 	h.serve_on_idle = cfg & 8;
 	FZ_CHECK(vback_epoll_loop_create(&fz_quiet_log, &h.loop) == 0, "%s",
@@ -582,6 +711,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	munmap(h.mem, MEM_SIZE);
 	close(h.memfd);
+	region_drop(&h);
 	vback_epoll_loop_destroy(h.loop);
 	FZ_CHECK(count_fds() == fds_before, "%u fds open, %u before",
 		 count_fds(), fds_before);

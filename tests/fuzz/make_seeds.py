@@ -304,6 +304,86 @@ def vhu_seeds():
     seed += u8(0) + u8(11) + u8(1) + u16(8) + u64(0) + u8(1)
     seed += u8(6) + u8(5) + b'\x01\x00\x00\x00\x01\x00'
     write('vhost_user', 'seed-raw', seed)
+    # In-flight tracking (op 0x47): the set-up negotiates everything
+    # (INFLIGHT_SHMFD included), GET a region of 2 queues of 16 (k 0),
+    # SET it back (k 1), requests, a scribble on the region (k 2), a
+    # reconnect, SET again, the rings started again on it.
+    rings = u8(4) + u8(0) + u8(4) + u8(1)  # two rings of 16
+    seed = u8(0)
+    seed += u8(3) + u64(ALL) + u64(ALL) + rings
+    seed += u8(0x47) + u8(0) + u8(1) + u8(4)
+    seed += u8(0x47) + u8(1)
+    for i in range(2):
+        seed += u8(4) + u8(0) + u8(0) + u8(i) + u8(0x10 * i) + u8(i)
+    seed += u8(0x47) + u8(2) + u8(3) + b'\x01\x02\x03\x04' + u16(40)
+    seed += u8(7)
+    seed += u8(3) + u64(ALL) + u64(ALL) + rings
+    seed += u8(0x47) + u8(1)
+    write('vhost_user', 'seed-inflight', seed)
+
+
+# ---- inflight ----
+def rec_chain(head, segs, nread):
+    """build_chain(): head, count - 1, readable ones, then the segments."""
+    out = u8(head) + u8(len(segs) - 1) + u8(nread)
+    for a, n in segs:
+        out += a + length(n)
+    return out
+
+
+def inflight_seeds():
+    m = mem([(32, False, False)])
+    blk = [(addr(0, 0x1000), 16), (addr(0, 0x2000), 512),
+           (addr(0, 0x3000), 1)]
+    # A ring of 16 at used index 5, two chains made available (heads 0
+    # and 4) and taken by the dead backend, in the order 4, 0.
+    for name, mode, flags in (('seed-adopt', 0x00, (1, 1)),
+                              ('seed-settle', 0x08, (1, 1)),
+                              ('seed-empty', 0x00, None)):
+        seed = m + ring(4, addr(0, 0), addr(0, 0x200), addr(0, 0x400))
+        seed += u16(5) + u8(0)  # avail index 5: the chains make it 7
+        seed += u8(2) + rec_chain(0, blk, 1) + rec_chain(4, blk, 1)
+        seed += u8(2)  # the record has exactly the ring's length
+        if flags is None:
+            seed += u8(0x01) + u8(0) + u8(0)  # version 0: empty
+            seed += (u8(0) * 3) * 16
+        else:
+            # version 1, the ring's size, last batch head 0
+            seed += u8(0x01 | mode) + u8(0)
+            # used index: 5, or 4 (the ring published one head the
+            # record has not cleared: settled at adoption)
+            seed += u16(4) if mode & 8 else u8(0)
+            for i in range(16):
+                on = (i == 0 and flags[0]) or (i == 4 and flags[1])
+                seed += u8(1 if on else 0) + u8(0) + \
+                    u8(2 if i == 0 else 1)
+        seed += u64(F_EVENT_IDX | F_INDIRECT) + u16(5)
+        # kick, complete, a new chain, kick, hold...
+        seed += u8(0) + u8(0) + u8(2) + u8(0) + u8(3) + \
+            rec_chain(8, blk, 1) + u8(1) + u8(1) + u8(1)
+        write('inflight', name, seed)
+
+
+# ---- xen_state ----
+def xen_state_seeds():
+    """mutate(): a count, then per change a kind (header, snapshots,
+    anywhere; bit 7: store a u32 rather than flip a bit), where, what."""
+    def flip(kind, where, bit):
+        return u8(kind) + where + u8(bit)
+
+    def store(kind, where, v):
+        return u8(0x80 | kind) + where + u32(v)
+
+    write('xen_state', 'seed-clean', b'')
+    # the magic, the version
+    write('xen_state', 'seed-magic', u8(0) + flip(0, u8(0), 0))
+    write('xen_state', 'seed-version', u8(0) + store(0, u8(8), 2))
+    # a snapshot's queue fields, the active one named
+    write('xen_state', 'seed-snapshot',
+          u8(1) + store(1, u16(40), 0xffff) + flip(1, u16(8), 3))
+    # the in-flight record, past both snapshots
+    write('xen_state', 'seed-record',
+          u8(0) + store(2, u32(0x700), 0x10001))
 
 
 if __name__ == '__main__':
@@ -313,3 +393,5 @@ if __name__ == '__main__':
     xen_seeds()
     xs_seeds()
     vhu_seeds()
+    inflight_seeds()
+    xen_state_seeds()

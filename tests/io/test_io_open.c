@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -308,6 +309,55 @@ static void test_mounted_blockdev(void **state)
 	assert_int_equal(sh(cmd), 0);
 }
 
+struct closer {
+	struct vback_io *io;
+	unsigned int after_ms;
+};
+
+static void *close_later(void *arg)
+{
+	struct closer *c = arg;
+	struct timespec ts = { 0, (long)c->after_ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	vback_io_close(c->io);
+	return NULL;
+}
+
+/*
+ * A file another instance holds is refused at once, or, with
+ * busy_wait_ms, opened as soon as the holder lets go (a restart right
+ * after a kill, while the kernel finishes the dead instance's IO), with
+ * one line saying how long it waited.
+ */
+static void test_busy_wait(void **state)
+{
+	struct t *t = *state;
+	struct vback_io first, second;
+	struct vback_io_options o = {
+		.path = t->file,
+		.engine = VBACK_IO_ENGINE_POSIX,
+		.log = &t->log,
+	};
+	struct closer c = { &first, 150 };
+	pthread_t th;
+
+	assert_int_equal(vback_io_open(&o, t->loop, &first), 0);
+	assert_int_equal(vback_io_open(&o, t->loop, &second), -EBUSY);
+	assert_non_null(strstr(t->logged.last, "by another vback instance"));
+	/* Still held after the wait: -EBUSY all the same. */
+	o.busy_wait_ms = 60;
+	assert_int_equal(vback_io_open(&o, t->loop, &second), -EBUSY);
+	/* Let go while the second one waits. */
+	o.busy_wait_ms = 5000;
+	assert_int_equal(pthread_create(&th, NULL, close_later, &c), 0);
+	assert_int_equal(vback_io_open(&o, t->loop, &second), 0);
+	pthread_join(th, NULL);
+	assert_non_null(strstr(t->logged.last, "waited"));
+	assert_non_null(strstr(t->logged.last, "another instance's lock"));
+	vback_io_close(&second);
+}
+
 static void on_done(struct vback_io_req *req, int result)
 {
 	*(int *)req->opaque = result;
@@ -477,6 +527,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_direct_unsupported_fs,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_of, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_busy_wait, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mounted_blockdev, setup,
 						teardown),

@@ -191,6 +191,36 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 	dev->q[q].enabled = true;
 	dev->q[q].stopped = false;
 	dev->q[q].enables++;
+	dev->q[q].rec_at_enable = dev->q[q].rec != NULL;
+	return 0;
+}
+
+size_t vback_dev_inflight_record_size(uint16_t size)
+{
+	return size && size <= 32768 ? 16 + 16 * (size_t)size : 0;
+}
+
+int vback_dev_queue_set_inflight(struct vback_dev *dev, unsigned int q,
+				 void *rec, size_t len)
+{
+	if (q >= dev->nq)
+		return -EINVAL;
+	if (rec && dev->q[q].enabled)
+		return -EBUSY;
+	if (!rec && dev->q[q].enabled && dev->q[q].rec)
+		dev->q[q].rec_forgets++;
+	dev->q[q].rec = rec;
+	dev->q[q].rec_len = len;
+	if (rec)
+		dev->q[q].rec_sets++;
+	return 0;
+}
+
+unsigned int vback_dev_queue_resumed(const struct vback_dev *dev,
+				     unsigned int q)
+{
+	(void)dev;
+	(void)q;
 	return 0;
 }
 
@@ -203,6 +233,8 @@ void vback_dev_queue_reset(struct vback_dev *dev, unsigned int q)
 	fq->enabled = false;
 	fq->stopped = false;
 	fq->size = 0;
+	fq->rec = NULL; /* forgotten at reset, like the real device */
+	fq->rec_len = 0;
 	memset(&fq->addr, 0, sizeof(fq->addr));
 }
 

@@ -20,6 +20,11 @@ struct fake_queue {
 	unsigned int inflight; /* requests "in flight" */
 	unsigned int kicks, enables, resets;
 	unsigned int inflight_per_kick; /* each kick starts this many */
+	void *rec;			/* vback_dev_queue_set_inflight() */
+	size_t rec_len;
+	unsigned int rec_sets;	  /* calls with a record */
+	unsigned int rec_forgets; /* NULL while enabled: left as it is */
+	bool rec_at_enable;	  /* a record was set when it was enabled */
 };
 
 struct vback_dev {

@@ -77,6 +77,40 @@ int fe_recv(struct fe *fe, struct vhu_hdr *hdr, void *payload, size_t max)
 	return 0;
 }
 
+int fe_recv_fd(struct fe *fe, struct vhu_hdr *hdr, void *payload, size_t max,
+	       int *fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(*hdr) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctrl.b,
+			     .msg_controllen = sizeof(ctrl.b) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fd = -1;
+	for (int i = 0; i < 2500 && !readable(fe->fd); i++)
+		vback_loop_run_once(fe->loop, 2);
+	if (!readable(fe->fd))
+		return -ETIMEDOUT;
+	n = recvmsg(fe->fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		return -ECONNRESET;
+	assert_int_equal(n, sizeof(*hdr));
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	assert_true(hdr->size <= max);
+	if (hdr->size)
+		assert_int_equal(recv(fe->fd, payload, hdr->size, MSG_WAITALL),
+				 (ssize_t)hdr->size);
+	return 0;
+}
+
 uint64_t fe_get_u64(struct fe *fe, uint32_t request)
 {
 	struct vhu_hdr hdr;

@@ -23,6 +23,9 @@ void fe_send(struct fe *fe, uint32_t request, uint32_t flags,
 	     unsigned int nfds);
 /* Run the loop until a message arrives: 0, -ETIMEDOUT or -ECONNRESET. */
 int fe_recv(struct fe *fe, struct vhu_hdr *hdr, void *payload, size_t max);
+/* fe_recv() that also takes the fd the message carries: *@fd, or -1. */
+int fe_recv_fd(struct fe *fe, struct vhu_hdr *hdr, void *payload, size_t max,
+	       int *fd);
 /* Send @request without payload and return its u64 reply. */
 uint64_t fe_get_u64(struct fe *fe, uint32_t request);
 /* Run the loop for a while without waiting for anything in particular. */

@@ -16,7 +16,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +32,7 @@
 #include <vback/mmio.h>
 
 #include "frontend.h"
+#include "inflight.h"
 #include "protocol.h"
 #include "test_io.h"
 
@@ -396,6 +402,408 @@ static void test_cache_mode_across_transitions(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* A back-end process killed with IO completing out of order           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The back-end runs in a child process on a disk in shared memory, with
+ * an IO engine that holds one write forever while the ones after it
+ * complete; the test plays QEMU: it keeps guest memory and the in-flight
+ * region, SIGKILLs the child, rewinds the ring to its used index (what
+ * QEMU does when GET_VRING_BASE fails), and starts a second back-end
+ * process on the same disk.
+ */
+#define KDISK	(256u << 10)
+#define KBLOCKS (KDISK / 4096)
+#define KQSIZE	16u
+#define NO_HOLD UINT64_MAX
+
+struct kdisk {
+	uint8_t bytes[KDISK];
+	uint32_t runs[KBLOCKS]; /* writes executed per 4 KiB block */
+};
+
+struct hold_io {
+	struct kdisk *disk;
+	uint64_t hold_offset;
+	struct vback_io_req *queued[64];
+	unsigned int nqueued;
+};
+
+static int hold_submit(void *opaque, struct vback_io_req *req)
+{
+	struct hold_io *h = opaque;
+
+	if (h->nqueued == 64)
+		return -EAGAIN;
+	h->queued[h->nqueued++] = req;
+	return 0;
+}
+
+/* Execute what was queued, except the held write (kept forever). */
+static void hold_unplug(void *opaque)
+{
+	struct hold_io *h = opaque;
+	struct vback_io_req *batch[64];
+	unsigned int n = h->nqueued, kept = 0;
+
+	memcpy(batch, h->queued, n * sizeof(batch[0]));
+	h->nqueued = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct vback_io_req *req = batch[i];
+		uint64_t off = req->offset;
+
+		if (req->op == VBACK_IO_WRITE && off == h->hold_offset) {
+			h->queued[h->nqueued++] = req;
+			kept++;
+			continue;
+		}
+		if (req->op == VBACK_IO_WRITE) {
+			for (unsigned int k = 0; k < req->iovcnt; k++) {
+				memcpy(h->disk->bytes + off,
+				       req->iov[k].iov_base,
+				       req->iov[k].iov_len);
+				off += req->iov[k].iov_len;
+			}
+			h->disk->runs[req->offset / 4096]++;
+		}
+		req->done(req, 0);
+	}
+	(void)kept;
+}
+
+static int hold_caps(void *opaque, struct vback_io_caps *caps)
+{
+	(void)opaque;
+	memset(caps, 0, sizeof(*caps));
+	caps->size_bytes = KDISK;
+	caps->logical_block_size = caps->physical_block_size = 512;
+	caps->volatile_cache = true;
+	return 0;
+}
+
+static void hold_close(void *opaque)
+{
+	(void)opaque;
+}
+
+static const struct vback_io_ops hold_ops = {
+	.submit = hold_submit,
+	.unplug = hold_unplug,
+	.get_caps = hold_caps,
+	.close = hold_close,
+};
+
+/* The child: serve @fd until killed. Never returns. */
+static void backend_process(int fd, struct kdisk *disk, uint64_t hold_offset)
+{
+	static struct hold_io h;
+	struct vback_loop *loop;
+	struct vback_blk *blk;
+	struct vback_vhu *vhu;
+	struct vback_blk_options bo = { .num_queues = 1,
+					.queue_size = KQSIZE,
+					.writeback = true };
+	struct vback_vhu_options vo = { 0 };
+	static struct vback_log log;
+
+	log = (struct vback_log){ .fn = quiet, .max_level = VBACK_LOG_ERR };
+	h = (struct hold_io){ .disk = disk, .hold_offset = hold_offset };
+	bo.io = (struct vback_io){ &hold_ops, &h };
+	bo.log = &log;
+	if (vback_epoll_loop_create(NULL, &loop) < 0 ||
+	    vback_blk_create(&bo, &blk) < 0)
+		_exit(2);
+	vo.dev = vback_blk_dev(blk);
+	vo.loop = loop;
+	vo.log = &log;
+	if (vback_vhu_create(&vo, &vhu) < 0 || vback_vhu_serve_fd(vhu, fd) < 0)
+		_exit(3);
+	vback_loop_run(loop);
+	_exit(4);
+}
+
+struct kfe {
+	struct vback_loop *idle; /* nothing on it: fe_recv() waits with it */
+	struct fe fe;
+	pid_t pid;
+	int memfd, kick, call, region;
+	uint64_t region_size;
+	uint8_t *mem;
+	struct kdisk *disk;
+	uint16_t avail_idx;
+};
+
+static pid_t spawn(struct kfe *k, uint64_t hold_offset)
+{
+	int sv[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Gone with the test, whatever happens to it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[1]);
+		backend_process(sv[0], k->disk, hold_offset);
+	}
+	close(sv[0]);
+	k->fe = (struct fe){ .fd = sv[1], .loop = k->idle };
+	return pid;
+}
+
+static void kill_backend(struct kfe *k)
+{
+	int st;
+
+	kill(k->pid, SIGKILL);
+	assert_int_equal(waitpid(k->pid, &st, 0), k->pid);
+	assert_true(WIFSIGNALED(st));
+	close(k->fe.fd);
+}
+
+static void kfe_u64(struct kfe *k, uint32_t req, uint64_t v, const int *fd)
+{
+	fe_send(&k->fe, req, VHU_VERSION, &v, sizeof(v), fd, fd ? 1 : 0);
+}
+
+static void kfe_state(struct kfe *k, uint32_t req, uint32_t num)
+{
+	struct vhu_state st = { 0, num };
+
+	fe_send(&k->fe, req, VHU_VERSION, &st, sizeof(st), NULL, 0);
+}
+
+/* QEMU's vhost-user-blk start, with or without in-flight tracking: the
+ * region is fetched once and handed back to every later back-end. */
+static void kfe_start(struct kfe *k, bool inflight, uint16_t base)
+{
+	uint64_t proto = (1ull << VHU_PROTOCOL_F_CONFIG) |
+			 (1ull << VHU_PROTOCOL_F_REPLY_ACK);
+	struct vhu_mem m = { .nregions = 1 };
+	struct vhu_addr a = { .desc = UADDR + DESC,
+			      .avail = UADDR + AVAIL,
+			      .used = UADDR + USED };
+
+	if (inflight) {
+		assert_true(fe_get_u64(&k->fe, VHU_GET_PROTOCOL_FEATURES) &
+			    (1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
+		proto |= 1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD;
+	}
+	kfe_u64(k, VHU_SET_PROTOCOL_FEATURES, proto, NULL);
+	kfe_u64(k, VHU_SET_FEATURES,
+		(1ull << VIRTIO_BLK_F_FLUSH) | (1ull << 32) |
+			(1ull << VHU_F_PROTOCOL_FEATURES),
+		NULL);
+	if (inflight && k->region < 0) {
+		struct vhu_inflight d = { .num_queues = 1,
+					  .queue_size = KQSIZE };
+		struct vhu_hdr hdr;
+
+		fe_send(&k->fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d),
+			NULL, 0);
+		assert_int_equal(fe_recv_fd(&k->fe, &hdr, &d, sizeof(d),
+					    &k->region),
+				 0);
+		assert_true(k->region >= 0);
+		k->region_size = d.mmap_size;
+	}
+	if (inflight) {
+		struct vhu_inflight d = { k->region_size, 0, 1, KQSIZE };
+
+		fe_send(&k->fe, VHU_SET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d),
+			&k->region, 1);
+	}
+	m.regions[0] = (struct vhu_region){ 0, MEM_SIZE, UADDR, 0 };
+	fe_send(&k->fe, VHU_SET_MEM_TABLE, VHU_VERSION, &m,
+		offsetof(struct vhu_mem, regions) + sizeof(m.regions[0]),
+		&k->memfd, 1);
+	kfe_state(k, VHU_SET_VRING_NUM, KQSIZE);
+	kfe_state(k, VHU_SET_VRING_BASE, base);
+	fe_send(&k->fe, VHU_SET_VRING_ADDR, VHU_VERSION, &a, sizeof(a), NULL,
+		0);
+	kfe_u64(k, VHU_SET_VRING_KICK, 0, &k->kick);
+	kfe_u64(k, VHU_SET_VRING_CALL, 0, &k->call);
+	kfe_state(k, VHU_SET_VRING_ENABLE, 1);
+	/* A round trip: every message above was handled. */
+	assert_int_equal(fe_get_u64(&k->fe, VHU_GET_QUEUE_NUM), 1);
+}
+
+static uint16_t kused(const struct kfe *k)
+{
+	uint16_t v;
+
+	__atomic_load((uint16_t *)(void *)(k->mem + USED + 2), &v,
+		      __ATOMIC_ACQUIRE);
+	return v;
+}
+
+static uint32_t kused_id(const struct kfe *k, uint16_t i)
+{
+	uint32_t id;
+
+	memcpy(&id, k->mem + USED + 4 + 8 * (i % KQSIZE), sizeof(id));
+	return id;
+}
+
+/* Write request slot @s (head 3s): 4 KiB of (s + 1) to block s. */
+static void kfe_write(struct kfe *k, unsigned int s)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_OUT,
+				       .sector = 8ull * s };
+	uint64_t buf = 0x10000ull + 0x2000ull * s;
+	uint16_t head = (uint16_t)(3 * s);
+	uint64_t one = 1;
+
+	memcpy(k->mem + buf, &h, sizeof(h));
+	memset(k->mem + buf + 0x1000, (int)(s + 1), 4096);
+	k->mem[buf + 0x100] = 0xff;
+	{
+		struct vring_desc d[3] = {
+			{ buf, sizeof(h), VRING_DESC_F_NEXT,
+			  (uint16_t)(head + 1) },
+			{ buf + 0x1000, 4096, VRING_DESC_F_NEXT,
+			  (uint16_t)(head + 2) },
+			{ buf + 0x100, 1, VRING_DESC_F_WRITE, 0 },
+		};
+
+		memcpy(k->mem + DESC + 16 * head, d, sizeof(d));
+	}
+	memcpy(k->mem + AVAIL + 4 + 2 * (k->avail_idx % KQSIZE), &head, 2);
+	k->avail_idx++;
+	__atomic_store_n((uint16_t *)(void *)(k->mem + AVAIL + 2), k->avail_idx,
+			 __ATOMIC_RELEASE);
+	assert_int_equal(write(k->kick, &one, sizeof(one)), sizeof(one));
+}
+
+static uint8_t kstatus(const struct kfe *k, unsigned int s)
+{
+	return k->mem[0x10000 + 0x2000 * s + 0x100];
+}
+
+/* Wait (up to @ms) for the used index to reach @want. */
+static bool kwait_used_ms(const struct kfe *k, uint16_t want, int ms)
+{
+	for (int i = 0; i < ms / 10 && kused(k) != want; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return kused(k) == want;
+}
+
+static bool kwait_used(const struct kfe *k, uint16_t want)
+{
+	return kwait_used_ms(k, want, 5000);
+}
+
+static bool kblock_is(const struct kfe *k, unsigned int s)
+{
+	for (unsigned int i = 0; i < 4096; i++)
+		if (k->disk->bytes[4096 * s + i] != (uint8_t)(s + 1))
+			return false;
+	return true;
+}
+
+static void kfe_setup(struct kfe *k)
+{
+	memset(k, 0, sizeof(*k));
+	assert_int_equal(vback_epoll_loop_create(NULL, &k->idle), 0);
+	k->memfd = memfd_create("guest", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(k->memfd, MEM_SIZE), 0);
+	k->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      k->memfd, 0);
+	assert_true(k->mem != MAP_FAILED);
+	k->disk = mmap(NULL, sizeof(*k->disk), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(k->disk != MAP_FAILED);
+	k->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	k->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	k->region = -1;
+}
+
+static void kfe_teardown(struct kfe *k)
+{
+	munmap(k->mem, MEM_SIZE);
+	munmap(k->disk, sizeof(*k->disk));
+	close(k->memfd);
+	close(k->kick);
+	close(k->call);
+	if (k->region >= 0)
+		close(k->region);
+	vback_epoll_loop_destroy(k->idle);
+}
+
+/*
+ * Writes 0, 1, 2; the back-end holds write 0 while 1 and 2 complete and
+ * are published; it is killed; the guest's ring is rewound to its used
+ * index (2) and a new back-end process takes over.
+ */
+static void kill_out_of_order(struct kfe *k, bool inflight)
+{
+	kfe_setup(k);
+	k->pid = spawn(k, 0);
+	kfe_start(k, inflight, 0);
+	kfe_write(k, 0);
+	kfe_write(k, 1);
+	kfe_write(k, 2);
+	assert_true(kwait_used(k, 2));
+	assert_int_equal(kused_id(k, 0), 3);
+	assert_int_equal(kused_id(k, 1), 6);
+	assert_int_equal(kstatus(k, 0), 0xff);
+	kill_backend(k);
+	assert_int_equal(k->disk->runs[0], 0);
+
+	k->pid = spawn(k, NO_HOLD);
+	kfe_start(k, inflight, kused(k));
+}
+
+static void test_restart_kill_out_of_order(void **state)
+{
+	struct kfe k;
+
+	(void)state;
+	kill_out_of_order(&k, true);
+	/* The held write was resubmitted, and nothing else ran again. */
+	assert_true(kwait_used(&k, 3));
+	assert_int_equal(kused_id(&k, 2), 0);
+	assert_int_equal(kstatus(&k, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(k.disk->runs[0], 1);
+	assert_int_equal(k.disk->runs[1], 1);
+	assert_int_equal(k.disk->runs[2], 1);
+	assert_true(kblock_is(&k, 0) && kblock_is(&k, 1) && kblock_is(&k, 2));
+	/* And the next one is served after it. */
+	kfe_write(&k, 3);
+	assert_true(kwait_used(&k, 4));
+	assert_int_equal(kused_id(&k, 3), 9);
+	assert_int_equal(k.disk->runs[3], 1);
+	kill_backend(&k);
+	kfe_teardown(&k);
+}
+
+/* The same without the region: the failure the region exists for, kept
+ * as a test so that it stays written down. */
+static void test_restart_kill_out_of_order_without_inflight(void **state)
+{
+	struct kfe k;
+
+	(void)state;
+	kill_out_of_order(&k, false);
+	/* Avail entry 2 is write 2, already done: it runs twice; write 0 is
+	 * never taken again and its request never completes. */
+	assert_true(kwait_used(&k, 3));
+	assert_int_equal(kused_id(&k, 2), 6);
+	assert_int_equal(k.disk->runs[2], 2);
+	assert_false(kwait_used_ms(&k, 4, 300));
+	assert_int_equal(k.disk->runs[0], 0);
+	assert_int_equal(kstatus(&k, 0), 0xff);
+	kill_backend(&k);
+	kfe_teardown(&k);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -404,6 +812,9 @@ int main(void)
 		T(test_vring_base_after_io),
 		T(test_config_space_is_virtio_blk),
 		cmocka_unit_test(test_cache_mode_across_transitions),
+		cmocka_unit_test(test_restart_kill_out_of_order),
+		cmocka_unit_test(
+			test_restart_kill_out_of_order_without_inflight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 
 #include "fake_dev.h"
 #include "frontend.h"
+#include "inflight.h"
 #include "protocol.h"
 
 #define MEM_SIZE     (1u << 20)
@@ -937,6 +938,8 @@ static void test_random_messages(void **state)
 		{ VHU_GET_CONFIG, 24, 0 },
 		{ VHU_SET_CONFIG, 14, 0 },
 		{ VHU_RESET_DEVICE, 0, 0 },
+		{ VHU_GET_INFLIGHT_FD, 24, 0 },
+		{ VHU_SET_INFLIGHT_FD, 24, 1 },
 	};
 
 	for (int i = 0; i < 600; i++) {
@@ -1006,6 +1009,253 @@ static void test_random_messages(void **state)
 	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
 }
 
+/* ------------------------------------------------------------------ */
+/* INFLIGHT_SHMFD                                                      */
+/* ------------------------------------------------------------------ */
+
+#define F_INFLIGHT (1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD)
+/* One record of a 128-entry ring, rounded up to 64 bytes. */
+#define STRIDE_128 2112u
+
+static void negotiate_inflight(struct ctx *c)
+{
+	assert_true(fe_get_u64(&c->fe, VHU_GET_PROTOCOL_FEATURES) & F_INFLIGHT);
+	send_u64(c, VHU_SET_PROTOCOL_FEATURES, PROTO | F_INFLIGHT, NULL);
+	send_u64(c, VHU_SET_FEATURES,
+		 DEV_FEATURES | (1ull << VHU_F_PROTOCOL_FEATURES), NULL);
+	send_mem_table(c, 0, c->memfd, MEM_SIZE);
+}
+
+/* GET_INFLIGHT_FD of @size bytes: the reply's description and fd. */
+static int get_inflight(struct ctx *c, uint16_t nq, uint16_t qs, uint32_t size,
+			struct vhu_inflight *r)
+{
+	struct vhu_inflight d = { .num_queues = nq, .queue_size = qs };
+	struct vhu_hdr hdr;
+	int fd;
+
+	memset(r, 0xaa, sizeof(*r));
+	fe_send(&c->fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, size, NULL, 0);
+	assert_int_equal(fe_recv_fd(&c->fe, &hdr, r, sizeof(*r), &fd), 0);
+	assert_int_equal(hdr.request, VHU_GET_INFLIGHT_FD);
+	assert_int_equal(hdr.flags, VHU_VERSION | VHU_FLAG_REPLY);
+	assert_int_equal(hdr.size, size);
+	return fd;
+}
+
+static void set_inflight(struct ctx *c, int fd, uint64_t size, uint64_t off,
+			 uint16_t nq, uint16_t qs)
+{
+	struct vhu_inflight d = { size, off, nq, qs };
+
+	fe_send(&c->fe, VHU_SET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d), &fd,
+		1);
+}
+
+/* A region for every queue, handed back: each started queue gets its own
+ * record, inside the region, at its multiple of the stride. */
+static void test_inflight_region(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_inflight r;
+	struct stat st;
+	uint8_t *mine;
+	int fd;
+
+	negotiate_inflight(c);
+	fd = get_inflight(c, 2, 128, sizeof(r), &r);
+	assert_true(fd >= 0);
+	assert_int_equal(r.mmap_size, 2 * STRIDE_128);
+	assert_int_equal(r.mmap_offset, 0);
+	assert_int_equal(r.num_queues, 2);
+	assert_int_equal(r.queue_size, 128);
+	/* Ours to keep: the front-end can neither shrink nor grow it. */
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 2 * STRIDE_128);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW),
+			 F_SEAL_SHRINK | F_SEAL_GROW);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	mine = mmap(NULL, r.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    0);
+	assert_true(mine != MAP_FAILED);
+	for (unsigned int i = 0; i < r.mmap_size; i++)
+		assert_int_equal(mine[i], 0);
+	mine[STRIDE_128] = 0x5a; /* a mark in queue 1's record */
+
+	set_inflight(c, fd, r.mmap_size, 0, 2, 128);
+	start_queue(c, 1, 0);
+	start_queue(c, 0, 0);
+	assert_true(c->dev->q[1].rec_at_enable);
+	assert_int_equal(c->dev->q[1].rec_len, STRIDE_128);
+	assert_int_equal(((uint8_t *)c->dev->q[1].rec)[0], 0x5a);
+	assert_int_equal((uint8_t *)c->dev->q[1].rec -
+				 (uint8_t *)c->dev->q[0].rec,
+			 STRIDE_128);
+	/* Stopped and started again: given again (a reset forgets it). */
+	send_state(c, VHU_GET_VRING_BASE, 0, 1, 0);
+	{
+		struct vhu_hdr hdr;
+		struct vhu_state s;
+
+		assert_int_equal(fe_recv(&c->fe, &hdr, &s, sizeof(s)), 0);
+	}
+	assert_null(c->dev->q[1].rec);
+	send_u64(c, VHU_SET_VRING_KICK, 1, &c->kick[1]);
+	fe_pump(c->loop);
+	assert_true(c->dev->q[1].enabled);
+	assert_int_equal(c->dev->q[1].rec_sets, 2);
+
+	/* The packed description (20 bytes) is answered in kind. */
+	close(get_inflight(c, 1, 64, VHU_INFLIGHT_PACKED, &r));
+	assert_int_equal(r.mmap_size, vhu_inflight_stride(64));
+	assert_true(vback_vhu_connected(c->vhu));
+	munmap(mine, 2 * STRIDE_128);
+	close(fd);
+}
+
+/* Descriptions that cannot be served: no region (GET answers an empty
+ * one, SET leaves the rings without records), one warning each, the
+ * connection kept. */
+static void test_inflight_refused(void **state)
+{
+	struct ctx *c = *state;
+	static const uint16_t get_bad[][2] = {
+		{ 0, 128 }, { 3, 128 }, { 2, 100 }, { 2, 512 }, { 2, 0 },
+	};
+	int big = memfd_create("region", MFD_CLOEXEC);
+	int small = memfd_create("small", MFD_CLOEXEC);
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct vhu_inflight r;
+	struct {
+		int fd;
+		uint64_t size, off;
+		uint16_t nq, qs;
+	} set_bad[] = {
+		{ big, STRIDE_128, 0, 2, 128 },	      /* too small for 2 */
+		{ big, 2 * STRIDE_128, 100, 2, 128 }, /* offset unaligned */
+		{ small, 2 * STRIDE_128, 0, 2, 128 }, /* past the file */
+		{ efd, 2 * STRIDE_128, 0, 2, 128 },   /* not a memory file */
+		{ big, 2 * STRIDE_128, 0, 0, 128 },   /* no queue */
+		{ big, 2 * STRIDE_128, 0, 2, 96 },    /* size not 2^n */
+		{ big, UINT64_MAX, UINT64_MAX - 4095, 2, 128 }, /* wraps */
+	};
+
+	assert_int_equal(ftruncate(big, 1 << 20), 0);
+	assert_int_equal(ftruncate(small, 4096), 0);
+	c->log.fn = count_warnings;
+	negotiate_inflight(c);
+	for (unsigned int i = 0; i < sizeof(get_bad) / sizeof(get_bad[0]);
+	     i++) {
+		warn_lines = 0;
+		assert_int_equal(get_inflight(c, get_bad[i][0], get_bad[i][1],
+					      sizeof(r), &r),
+				 -1);
+		assert_int_equal(r.mmap_size, 0);
+		assert_int_equal(warn_lines, 1);
+	}
+	/* A new transport: each one may log 10 warnings per 5 s. */
+	vback_vhu_destroy(c->vhu);
+	close(c->fe.fd);
+	c->vhu = make_vhu(c, NULL);
+	connect_fe(c);
+	negotiate_inflight(c);
+	for (unsigned int i = 0; i < sizeof(set_bad) / sizeof(set_bad[0]);
+	     i++) {
+		warn_lines = 0;
+		set_inflight(c, set_bad[i].fd, set_bad[i].size, set_bad[i].off,
+			     set_bad[i].nq, set_bad[i].qs);
+		fe_pump(c->loop);
+		assert_true(vback_vhu_connected(c->vhu));
+		assert_int_equal(warn_lines, 1);
+	}
+	start_queue(c, 0, 3);
+	assert_true(c->dev->q[0].enabled);
+	assert_false(c->dev->q[0].rec_at_enable);
+	assert_int_equal(c->dev->q[0].last_avail, 3);
+	/* A region for smaller rings than the one running: the ring stops
+	 * for the swap and starts again without a record. */
+	warn_lines = 0;
+	set_inflight(c, big, 2 * vhu_inflight_stride(64), 0, 2, 64);
+	fe_pump(c->loop);
+	assert_int_equal(c->dev->q[0].enables, 2);
+	assert_true(c->dev->q[0].enabled);
+	assert_false(c->dev->q[0].rec_at_enable);
+	assert_int_equal(warn_lines, 1);
+	close(big);
+	close(small);
+	close(efd);
+}
+
+/* Shapes the protocol does not allow: the connection goes. */
+static void test_inflight_bad_messages(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_inflight d = { .num_queues = 1, .queue_size = 64 };
+	int fd = memfd_create("region", MFD_CLOEXEC);
+
+	/* Not negotiated. */
+	fe_send(&c->fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d), NULL,
+		0);
+	expect_dropped(c);
+	negotiate_inflight(c);
+	fe_send(&c->fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, 16, NULL, 0);
+	expect_dropped(c);
+	negotiate_inflight(c);
+	fe_send(&c->fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d), &fd,
+		1);
+	expect_dropped(c);
+	negotiate_inflight(c);
+	fe_send(&c->fe, VHU_SET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d), NULL,
+		0);
+	expect_dropped(c);
+	close(fd);
+}
+
+/* no_inflight: not offered, and not accepted. */
+static void test_inflight_off(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_vhu_options o = {
+		.dev = c->dev,
+		.loop = c->loop,
+		.log = &c->log,
+		.no_inflight = true,
+	};
+
+	vback_vhu_destroy(c->vhu);
+	close(c->fe.fd);
+	assert_int_equal(vback_vhu_create(&o, &c->vhu), 0);
+	connect_fe(c);
+	assert_false(fe_get_u64(&c->fe, VHU_GET_PROTOCOL_FEATURES) &
+		     F_INFLIGHT);
+	send_u64(c, VHU_SET_PROTOCOL_FEATURES, PROTO | F_INFLIGHT, NULL);
+	assert_true(fe_closed(&c->fe));
+}
+
+/* Destroyed with requests in flight: the records are left as they are
+ * (not emptied by the reset), for the next process to resubmit. */
+static void test_inflight_kept_when_destroyed_busy(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_inflight r;
+	int fd;
+
+	negotiate_inflight(c);
+	fd = get_inflight(c, 2, 128, sizeof(r), &r);
+	set_inflight(c, fd, r.mmap_size, 0, 2, 128);
+	c->dev->q[0].inflight_per_kick = 2;
+	start_queue(c, 0, 0);
+	assert_true(c->dev->q[0].rec_at_enable);
+	close(c->fe.fd);
+	c->fe.fd = -1;
+	fe_pump(c->loop);
+	assert_true(vback_vhu_draining(c->vhu));
+	vback_vhu_destroy(c->vhu);
+	c->vhu = NULL;
+	assert_int_equal(c->dev->q[0].rec_forgets, 1);
+	close(fd);
+}
+
 static void test_create_errors(void **state)
 {
 	struct ctx *c = *state;
@@ -1055,6 +1305,11 @@ int main(void)
 		T(test_mem_table_while_running),
 		T(test_listen_socket),
 		T(test_random_messages),
+		T(test_inflight_region),
+		T(test_inflight_refused),
+		T(test_inflight_bad_messages),
+		T(test_inflight_off),
+		T(test_inflight_kept_when_destroyed_busy),
 		T(test_create_errors),
 	};
 

@@ -50,7 +50,7 @@ mkdir -p /etc/xen
 mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored \
 	/var/log/xen/console /run/xe2e /var/lock
 
-mode=$(sed -n 's/.*xe2e\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+mode=$(sed -n 's/.*xe2e\.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 echo "XE2E: dom0 up, mode=${mode:-none}, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
@@ -87,7 +87,7 @@ domu_cfg() {
 		# Disk rounds wait to be destroyed (domu-init.sh).
 		hold=0
 		[ $# -gt 0 ] && hold=1
-		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=${XE2E_DOMU_LOGLEVEL:-4} xe2e.round=$round xe2e.wait=$hold ${XE2E_DOMU_EXTRA:-}\""
+		echo "extra = \"console=hvc0 rdinit=/init panic=-1 loglevel=${XE2E_DOMU_LOGLEVEL:-4} xe2e.round=$round xe2e.wait=$hold xe2e.secs=${XE2E_SECS:-40} ${XE2E_DOMU_EXTRA:-}\""
 		echo 'memory = 256'
 		echo 'vcpus = 1'
 		if [ $# -gt 0 ]; then
@@ -377,6 +377,130 @@ bmdomain)
 	check bm-powered-off sh -c '! xl list bm >/dev/null 2>&1'
 	check bm-done grep -q "vback-xen-domain: done" $bmlog
 	grep "vback-xen-domain: footprint" $bmlog | sed 's/^/XE2E: /'
+	;;
+restart)
+	# A DomU writes and checks blocks (blkwrite) while vback-disk is
+	# SIGKILLed twice at random moments and SIGTERMed once, each time
+	# started again with the same command line: the restarted one takes
+	# the running guest's device over (its state in /run/vback-disk).
+	[ -x /usr/local/bin/vback-disk ] || fatal "vback-disk-missing"
+	img=/run/xe2e/disk-restart.img
+	dd if=/dev/zero of=$img bs=1M count=0 seek=32 2>/dev/null
+	# 30 s of writing (the DomU's monotonic clock): the three restarts,
+	# 2-4 s apart, and their take-overs end well before it does, so the
+	# last vback-disk serves writes too.
+	XE2E_SECS=30
+	domu_cfg /run/xe2e/restart.cfg 7 \
+		"format=raw,backendtype=standalone,specification=virtio,vdev=xvda,target=$img"
+	dlog=/run/xe2e/vback-disk.log
+	relay "vback| " $dlog
+	n_daemon=0
+	start_daemon() {
+		n_daemon=$((n_daemon + 1))
+		echo "=== daemon $n_daemon" >>$dlog
+		# shellcheck disable=SC2046 # extra arguments, one per word
+		vback-disk $(cat /xe2e/daemon-args 2>/dev/null) >>$dlog 2>&1 &
+		daemon=$!
+	}
+	start_daemon
+	sleep 2
+	xl create /run/xe2e/restart.cfg || fatal xl-create-restart
+	n=0
+	while ! grep -q 'VBACK: WRITING' $log && [ $n -lt 120 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	grep -q 'VBACK: WRITING' $log || fatal restart-domu-not-writing
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	kills=
+	for sig in KILL KILL TERM; do
+		sleep $((2 + $(od -An -N1 -tu1 /dev/urandom) % 3))
+		t=$(cut -d' ' -f1 /proc/uptime)
+		kill -$sig $daemon
+		wait $daemon
+		st=$?
+		echo "XE2E: SIG$sig to vback-disk $n_daemon at $(echo "$t $t0" | awk '{printf "%.1f", $1 - $2}') s of writing, uptime $t (exit $st)"
+		[ "$sig" = TERM ] && check restart-sigterm-exit-0 [ "$st" -eq 0 ]
+		kills="$kills $t"
+		start_daemon
+	done
+	n=0
+	while ! grep -q 'VBACK: RESULT' $log && [ $n -lt 150 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	result=$(grep 'VBACK: RESULT' $log | tail -n 1 | tr -d '\r')
+	echo "XE2E: ${result#*VBACK: }"
+	field() { echo "$result" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+	check restart-no-io-error [ "$(field errors)" = 0 ]
+	check restart-nothing-stuck [ "$(field stuck)" = 0 ]
+	check restart-readback [ "$(field bad)" = 0 ]
+	check restart-no-30s-request [ "$(field max_ms)" -lt 30000 ]
+	grep 'VBACK: PAUSE' $log | sed 's/^.*VBACK: /XE2E: domu /'
+	check restart-adopted-3 [ "$(grep -c 'adopted at' $dlog)" -ge 3 ]
+	# How long the device had no backend: from each kill (Dom0's uptime)
+	# to the adoption by the next one (its log's time, the same clock).
+	adopts=$(sed -n 's/^\[ *\([0-9.]*\)\].*adopted at.*/\1/p' $dlog | tr '\n' ' ')
+	echo "$kills|$adopts" | awk -F'|' '{
+		nk = split($1, k, " "); na = split($2, a, " ");
+		for (i = 1; i <= nk && i <= na; i++)
+			printf "XE2E: restart %d: no backend for %.2f s (killed at %s, adopted at %s)\n", i, a[i] - k[i], k[i], a[i];
+	}'
+	sleep 1
+	xl destroy domu
+	n=0
+	while xl list domu >/dev/null 2>&1 && [ $n -lt 30 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	sleep 1
+	# Writes went on after the last restart: the last daemon served some.
+	last=$(sed -n "/^=== daemon $n_daemon\$/,\$p" $dlog |
+		sed -n 's/.*closed (reads=[0-9]* writes=\([0-9]*\).*/\1/p' | tail -n 1)
+	echo "XE2E: the last vback-disk (of $n_daemon) served ${last:-0} writes"
+	check restart-writes-after-last [ "${last:-0}" -gt 0 ]
+	acked=$(grep 'VBACK: ACKED' $log | sed -n 's/.* n=\([0-9]*\).*/\1/p' | tr '\n' ' ')
+	# shellcheck disable=SC2086 # one count per writer
+	check restart-image-intact blkwrite verify $img 4 $acked
+	check restart-state-files-gone sh -c "! ls /run/vback-disk/*.state 2>/dev/null | grep -q ."
+	kill -TERM $daemon
+	wait $daemon
+	;;
+adopt-probe)
+	# A new process takes over the IOREQ server of a killed one and
+	# answers the access the DomU's vCPU waits on (adopt-probe.c).
+	domu_cfg /run/xe2e/probe.cfg 9
+	xl create -p /run/xe2e/probe.cfg || fatal xl-create-probe
+	domid=$(xl domid domu)
+	xe2e-adopt-probe serve "$domid" 0x2000000 >/run/xe2e/probe1.log 2>&1 &
+	p1=$!
+	n=0
+	while ! grep -q 'XE2E-PROBE: server' /run/xe2e/probe1.log && [ $n -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	cat /run/xe2e/probe1.log
+	id=$(sed -n 's/.*XE2E-PROBE: server \([0-9]*\).*/\1/p' /run/xe2e/probe1.log)
+	[ -n "$id" ] || fatal adopt-probe-serve
+	xl unpause domu
+	n=0
+	while [ "$(grep -c 'XE2E-DOMU: probe read' $log)" -lt 20 ] && [ $n -lt 120 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	kill -9 $p1
+	wait $p1 2>/dev/null
+	before=$(grep -c 'XE2E-DOMU: probe read' $log)
+	echo "XE2E: probe server killed after $before reads, uptime $(cut -d' ' -f1 /proc/uptime) s"
+	sleep 5
+	stalled=$(grep -c 'XE2E-DOMU: probe read' $log)
+	check adopt-probe-domu-stalled [ "$stalled" -le $((before + 1)) ]
+	xe2e-adopt-probe adopt "$domid" "$id" 0x2000000 10 ||
+		XE2E_FAILS=$((XE2E_FAILS + 1))
+	after=$(grep -c 'XE2E-DOMU: probe read' $log)
+	echo "XE2E: reads: $before before the kill, $stalled 5 s later, $after after the adoption"
+	check adopt-probe-domu-resumed [ "$after" -gt $((stalled + 5)) ]
+	xl destroy domu
 	;;
 *)
 	fatal "unknown-mode"

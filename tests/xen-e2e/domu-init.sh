@@ -66,7 +66,26 @@ write_check() {
 		"$(md5sum <"$2" | cut -d' ' -f1)"
 }
 
-if [ "${round:-0}" -gt 0 ]; then
+if [ "${round:-0}" = 7 ]; then
+	# restart: write and check blocks (blkwrite) while Dom0 kills and
+	# restarts vback-disk; the disk is the 32 MiB one.
+	insmod /lib/modules/virtio_mmio.ko
+	insmod /lib/modules/virtio_blk.ko
+	n=0
+	rw=
+	while [ -z "$rw" ] && [ $n -lt 100 ]; do
+		rw=$(find_disk 65536) || rw=
+		[ -n "$rw" ] || sleep 0.2
+		n=$((n + 1))
+	done
+	if [ -z "$rw" ]; then
+		check disk-appears false
+	else
+		secs=$(sed -n 's/.*xe2e\.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
+		echo "VBACK: WRITING secs=${secs:-40} writers=4 on $rw"
+		check restart-writes blkwrite "$rw" "${secs:-40}" 4
+	fi
+elif [ "${round:-0}" -gt 0 ] && [ "$round" != 9 ]; then
 	insmod /lib/modules/virtio_mmio.ko
 	insmod /lib/modules/virtio_blk.ko
 	rw=/dev/missing-rw
@@ -99,6 +118,15 @@ if [ "${round:-0}" -gt 0 ]; then
 		pattern small 0 1 >/tmp/s
 		check ro-write-refused sh -c "! dd if=/tmp/s of=$ro bs=4096 seek=5 oflag=direct conv=notrunc,fsync 2>/dev/null"
 	fi
+fi
+if [ "${round:-0}" = 9 ]; then
+	# adopt-probe: read the probe's register, forever (Dom0 destroys us).
+	i=0
+	while :; do
+		echo "XE2E-DOMU: probe read $i $(devmem 0x2000000 32) $(cut -d' ' -f1 /proc/uptime)"
+		i=$((i + 1))
+		sleep 0.1
+	done
 fi
 check boot true
 

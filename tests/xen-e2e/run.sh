@@ -40,8 +40,8 @@ here=$(cd "$(dirname "$(realpath "$0")")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mode=${1:-}
 case "$mode" in
-smoke | disk | driver | bmdomain | reference) ;;
-*) echo "usage: $0 smoke|disk|driver|bmdomain|reference [OUTDIR]" >&2; exit 2 ;;
+smoke | disk | driver | bmdomain | reference | adopt-probe | restart) ;;
+*) echo "usage: $0 smoke|disk|driver|bmdomain|reference|adopt-probe|restart [OUTDIR]" >&2; exit 2 ;;
 esac
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
@@ -76,7 +76,7 @@ exec 8>"$cache/xen-e2e/lock"
 flock 8
 
 daemon=""
-if [ "$mode" = disk ] || [ "$mode" = driver ]; then
+if [ "$mode" = disk ] || [ "$mode" = driver ] || [ "$mode" = restart ]; then
 	[ -d "$top/examples/vback-disk" ] ||
 		skip "examples/vback-disk does not exist: the daemon (issue 6) is not there yet"
 	# The daemon and libvback for arm64, from the cross build; only those,
@@ -162,6 +162,20 @@ if [ "$mode" != reference ]; then
 		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
 		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
 		-lxenforeignmemory
+	# A new process takes over a killed one's IOREQ server (adopt-probe).
+	aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror \
+		-D_GNU_SOURCE -D__XEN_TOOLS__ -isystem "$sysroot/usr/include" \
+		-o "$stage/dom0/usr/local/bin/xe2e-adopt-probe" "$here/adopt-probe.c" \
+		-L"$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/usr/lib/aarch64-linux-gnu" \
+		-Wl,-rpath-link="$sysroot/lib/aarch64-linux-gnu" \
+		-lxendevicemodel -lxenforeignmemory -lxenevtchn
+	# The writer of the restart test, for the DomU and for Dom0's check
+	# of the image afterwards (static: the DomU has no libc).
+	mkdir -p "$stage/domu/bin"
+	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror \
+		-o "$stage/domu/bin/blkwrite" "$top/tests/e2e/guest-tools/blkwrite.c"
+	cp "$stage/domu/bin/blkwrite" "$stage/dom0/usr/local/bin/blkwrite"
 fi
 if [ -n "$daemon" ]; then
 	# Extra daemon arguments for debugging, e.g. a log level.
@@ -238,6 +252,8 @@ limit=${VBACK_XE2E_TIMEOUT:-240}
 # two DomUs: a driver domain needs the dummy policy (docs/xen.md).
 xen_args="dom0_mem=1G,max:1G console=dtuart"
 case "$mode" in driver | bmdomain) xen_args="$xen_args xsm=dummy" ;; esac
+# The restart test writes for 30 s with three restarts on top of a boot.
+[ "$mode" = restart ] && limit=${VBACK_XE2E_TIMEOUT:-480}
 elapsed "booting Xen under qemu-system-aarch64 (TCG, limit $limit s), console: $log"
 rc=0
 timeout --foreground -k 5 "$limit" qemu-system-aarch64 \

@@ -857,6 +857,7 @@ static int fx_map_foreign(void *opaque, uint16_t domid, const uint64_t *gfns,
 		return -ENOMEM;
 	}
 	m->kind = MAP_FOREIGN;
+	m->owner = pf_of(opaque);
 	m->dom = d;
 	m->addr = base;
 	m->pages = pages;
@@ -946,6 +947,7 @@ static int fx_map_grants(void *opaque, uint16_t domid, const uint32_t *refs,
 		d->grants[refs[i]].maps++;
 	}
 	m->kind = MAP_GRANT;
+	m->owner = pf_of(opaque);
 	m->dom = d;
 	m->addr = base;
 	m->pages = count;
@@ -1019,6 +1021,50 @@ struct vback_xen_platform *fake_xen_platform_create_in(struct fake_xen *fx,
 	return &p->pf;
 }
 
+/* Release a mapping as unmap would (the kernel, at a death). */
+static void map_release(struct fx_map *m)
+{
+	if (m->kind == MAP_GRANT) {
+		for (size_t i = 0; i < m->pages; i++)
+			m->dom->grants[m->refs[i]].maps--;
+		m->dom->grant_pages -= m->pages;
+	} else {
+		m->dom->foreign_pages -= m->pages;
+	}
+	if (!m->dom->ext)
+		munmap(m->addr, m->pages * PAGE);
+	free(m->refs);
+	free(m);
+}
+
+void fake_xen_platform_kill(struct vback_xen_platform *pf)
+{
+	struct fx_pf *p = (struct fx_pf *)pf;
+	struct fake_xen *fx = p->fx;
+	struct fx_map **pp, *m;
+	struct fake_dom *d;
+
+	for (unsigned int i = 0; i < p->nports; i++)
+		if (p->ports[i].used)
+			fx_evtchn_unbind(p, i);
+	/* Its ioreq pages: the servers stay, mapped by nobody. */
+	for (d = fx->doms; d; d = d->next)
+		for (unsigned int s = 0; s < MAX_SERVERS; s++)
+			if (d->servers[s].used)
+				d->servers[s].mapped = false;
+	p->pages = 0;
+	for (pp = &fx->maps; (m = *pp);) {
+		if (m->owner != p) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		map_release(m);
+	}
+	fx_xs_release(p);
+	p->dead = true;
+}
+
 void fake_xen_platform_destroy(struct vback_xen_platform *pf)
 {
 	struct fx_pf *p = (struct fx_pf *)pf, **pp;
@@ -1034,7 +1080,8 @@ void fake_xen_platform_destroy(struct vback_xen_platform *pf)
 			fx_evtchn_unbind(p, i);
 		}
 	}
-	held = fx_xs_release(p);
+	/* A killed one was released then, on the loop of that time. */
+	held = p->dead ? 0 : fx_xs_release(p);
 	if (ports || p->pages || held)
 		fx_fail(fx,
 			"platform closed with %u ports, %u ioreq pages, %u "

@@ -63,6 +63,15 @@ int fake_xen_set_target(struct fake_xen *fx, uint16_t backend, uint16_t guest);
 /* Xen booted with the SILO XSM policy (Arm's default) or not (xsm=dummy). */
 void fake_xen_set_silo(struct fake_xen *fx, bool on);
 void fake_xen_platform_destroy(struct vback_xen_platform *pf);
+/*
+ * The process holding @pf dies (SIGKILL): what the kernel does - its
+ * ports are unbound (the guest ends go back to unbound), its ioreq pages
+ * and foreign and grant mappings released, its watches and transactions
+ * dropped. IOREQ servers, their enabled state and their ranges stay, as
+ * on Xen. Every later call through @pf fails (-ESRCH) or does nothing;
+ * fake_xen_platform_destroy() frees it without a failure.
+ */
+void fake_xen_platform_kill(struct vback_xen_platform *pf);
 
 struct fake_xen *fake_xen_create(void);
 /* Frees everything; records a failure if handles or mappings leaked. */

@@ -93,6 +93,7 @@ enum map_kind { MAP_FOREIGN, MAP_GRANT };
 
 struct fx_map {
 	struct fx_map *next;
+	struct fx_pf *owner; /* the platform (process) that mapped it */
 	enum map_kind kind;
 	struct fake_dom *dom;
 	uint8_t *addr;
@@ -179,6 +180,7 @@ struct fx_pf {
 	struct fx_event *events, **tail;
 	struct vback_work deliver; /* delivers events from the loop */
 	struct fx_tx *txs;
+	bool dead; /* fake_xen_platform_kill(): its process died */
 };
 
 struct fx_wlog {

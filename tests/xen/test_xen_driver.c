@@ -155,7 +155,8 @@ static void u_remove(void *opaque, const struct vback_xen_device_config *cfg,
 	u->removes++;
 }
 
-static const struct vback_xen_backend_ops u_ops = { u_add, u_remove };
+static const struct vback_xen_backend_ops u_ops = { .add = u_add,
+						    .remove = u_remove };
 
 static void xw(struct harness *h, const char *dir, const char *name,
 	       const char *val)

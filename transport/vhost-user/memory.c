@@ -70,7 +70,7 @@ static void guard_handler(int sig, siginfo_t *info, void *uc)
 	guard_chain(sig, info, uc);
 }
 
-static int guard_add(void *base, size_t len, struct vhu_guard *g)
+int vhu_guard_add(void *base, size_t len, struct vhu_guard *g)
 {
 	int slot = -1;
 
@@ -108,7 +108,7 @@ static int guard_add(void *base, size_t len, struct vhu_guard *g)
 	return slot;
 }
 
-static void guard_remove(int slot)
+void vhu_guard_remove(int slot)
 {
 	if (slot < 0)
 		return;
@@ -119,7 +119,7 @@ static void guard_remove(int slot)
 
 /* F_SEAL_SHRINK where the file takes seals: true when it can no longer
  * shrink. */
-static bool seal_shrink(int fd)
+bool vhu_seal_shrink(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
@@ -208,7 +208,7 @@ static int map_one(struct vhu_map *m, const struct vhu_region *r, int fd,
 	m->map_base = p;
 	m->map_len = (size_t)(r->size + skew);
 	m->host = (uint8_t *)p + skew;
-	m->sealed = seal_shrink(fd);
+	m->sealed = vhu_seal_shrink(fd);
 	m->guard_slot = -1;
 	return 0;
 }
@@ -235,8 +235,8 @@ int vhu_memtab_map(struct vhu_memtab *tab, const struct vhu_region *regions,
 		 * fault, and the file may be of a kind we did not foresee. */
 		if (guard)
 			tab->maps[i].guard_slot =
-				guard_add(tab->maps[i].map_base,
-					  tab->maps[i].map_len, guard);
+				vhu_guard_add(tab->maps[i].map_base,
+					      tab->maps[i].map_len, guard);
 	}
 	return 0;
 }
@@ -244,7 +244,7 @@ int vhu_memtab_map(struct vhu_memtab *tab, const struct vhu_region *regions,
 void vhu_memtab_unmap(struct vhu_memtab *tab)
 {
 	for (unsigned int i = 0; i < tab->n; i++) {
-		guard_remove(tab->maps[i].guard_slot);
+		vhu_guard_remove(tab->maps[i].guard_slot);
 		munmap(tab->maps[i].map_base, tab->maps[i].map_len);
 	}
 	memset(tab, 0, sizeof(*tab));
@@ -253,7 +253,7 @@ void vhu_memtab_unmap(struct vhu_memtab *tab)
 void vhu_memtab_forget(struct vhu_memtab *tab)
 {
 	for (unsigned int i = 0; i < tab->n; i++)
-		guard_remove(tab->maps[i].guard_slot);
+		vhu_guard_remove(tab->maps[i].guard_slot);
 	memset(tab, 0, sizeof(*tab));
 }
 

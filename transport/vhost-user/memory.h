@@ -51,6 +51,18 @@ struct vhu_guard {
 };
 
 /**
+ * Register [@base, @base + @len) with the SIGBUS guard @g (above): a slot
+ * for vhu_guard_remove(), or -1 when the table is full or the handler
+ * could not be installed (the mapping is then unguarded).
+ */
+int vhu_guard_add(void *base, size_t len, struct vhu_guard *g);
+/** Drop a slot of vhu_guard_add(); -1 is a no-op. */
+void vhu_guard_remove(int slot);
+/** Add F_SEAL_SHRINK where the file takes seals: true when it can no
+ *  longer shrink. */
+bool vhu_seal_shrink(int fd);
+
+/**
  * Check a region list from the front-end: non-empty regions, no address
  * arithmetic that wraps, no two regions overlapping in guest or user
  * address space. 0 or -EINVAL with a static reason in *@why.

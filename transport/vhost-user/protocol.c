@@ -13,6 +13,10 @@ _Static_assert(sizeof(struct vhu_region) == 32, "memory region payload");
 _Static_assert(offsetof(struct vhu_mem, regions) == 8, "memory table header");
 _Static_assert(offsetof(struct vhu_config, data) == VHU_CONFIG_HDR,
 	       "config header");
+_Static_assert(sizeof(struct vhu_inflight) == 24 &&
+		       offsetof(struct vhu_inflight, queue_size) + 2 ==
+			       VHU_INFLIGHT_PACKED,
+	       "inflight description");
 
 void vhu_rx_reset(struct vhu_rx *rx)
 {
@@ -179,7 +183,7 @@ int vhu_send(int fd, uint32_t request, uint32_t flags, const void *payload,
 }
 
 /* Payload shapes. */
-enum shape { NONE, U64, STATE, ADDR, MEM, CONFIG };
+enum shape { NONE, U64, STATE, ADDR, MEM, CONFIG, INFLIGHT };
 /* What fds a request carries. */
 enum fds { NO_FD, ONE_FD, VRING_FD, REGION_FDS };
 
@@ -220,6 +224,10 @@ static const struct rule *rule_of(uint32_t request)
 					     false },
 		[VHU_GET_CONFIG] = { "GET_CONFIG", CONFIG, NO_FD, true },
 		[VHU_SET_CONFIG] = { "SET_CONFIG", CONFIG, NO_FD, false },
+		[VHU_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", INFLIGHT, NO_FD,
+					  true },
+		[VHU_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", INFLIGHT, ONE_FD,
+					  false },
 		[VHU_RESET_DEVICE] = { "RESET_DEVICE", NONE, NO_FD, false },
 	};
 
@@ -297,6 +305,13 @@ static int check_shape(const struct vhu_msg *msg, const struct rule *r,
 		if (msg->payload.config.size > VHU_MAX_CONFIG ||
 		    size != VHU_CONFIG_HDR + msg->payload.config.size) {
 			*why = "config payload size does not match";
+			return -EBADMSG;
+		}
+		return 0;
+	case INFLIGHT:
+		if (size != sizeof(struct vhu_inflight) &&
+		    size != VHU_INFLIGHT_PACKED) {
+			*why = "inflight description of the wrong size";
 			return -EBADMSG;
 		}
 		return 0;

@@ -22,11 +22,12 @@
 #define VHU_F_PROTOCOL_FEATURES 30
 
 /* Protocol feature bits we implement. */
-#define VHU_PROTOCOL_F_MQ	    0
-#define VHU_PROTOCOL_F_REPLY_ACK    3
-#define VHU_PROTOCOL_F_BACKEND_REQ  5
-#define VHU_PROTOCOL_F_CONFIG	    9
-#define VHU_PROTOCOL_F_RESET_DEVICE 13
+#define VHU_PROTOCOL_F_MQ	      0
+#define VHU_PROTOCOL_F_REPLY_ACK      3
+#define VHU_PROTOCOL_F_BACKEND_REQ    5
+#define VHU_PROTOCOL_F_CONFIG	      9
+#define VHU_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VHU_PROTOCOL_F_RESET_DEVICE   13
 
 /* Front-end requests. */
 enum vhu_request {
@@ -51,6 +52,8 @@ enum vhu_request {
 	VHU_SET_BACKEND_REQ_FD = 21,
 	VHU_GET_CONFIG = 24,
 	VHU_SET_CONFIG = 25,
+	VHU_GET_INFLIGHT_FD = 31,
+	VHU_SET_INFLIGHT_FD = 32,
 	VHU_RESET_DEVICE = 34,
 };
 
@@ -110,6 +113,18 @@ struct vhu_config {
 	uint8_t data[VHU_MAX_CONFIG];
 };
 
+/* The inflight description of GET/SET_INFLIGHT_FD. QEMU sends the C
+ * struct with its tail padding (24 bytes); a packed one (20) is taken
+ * too, and answered in the size it came in. */
+struct vhu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+#define VHU_INFLIGHT_PACKED 20u
+
 #define VHU_MAX_PAYLOAD (sizeof(struct vhu_config))
 
 /* One message as received: header, payload and the fds that came with it.
@@ -123,6 +138,7 @@ struct vhu_msg {
 		struct vhu_addr addr;
 		struct vhu_mem mem;
 		struct vhu_config config;
+		struct vhu_inflight inflight;
 		uint8_t raw[VHU_MAX_PAYLOAD];
 	} payload;
 	int fds[VHU_MAX_FDS];

@@ -17,6 +17,7 @@
 
 #include <vback/vhost_user.h>
 
+#include "inflight.h"
 #include "memory.h"
 #include "protocol.h"
 #include "vb_ratelimit.h"
@@ -29,7 +30,8 @@
 	((1ull << VHU_PROTOCOL_F_MQ) | (1ull << VHU_PROTOCOL_F_REPLY_ACK) |    \
 	 (1ull << VHU_PROTOCOL_F_BACKEND_REQ) |                                \
 	 (1ull << VHU_PROTOCOL_F_CONFIG) |                                     \
-	 (1ull << VHU_PROTOCOL_F_RESET_DEVICE))
+	 (1ull << VHU_PROTOCOL_F_RESET_DEVICE) |                               \
+	 (1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD))
 
 struct vhu_queue {
 	struct vback_vhu *vhu;
@@ -81,7 +83,10 @@ struct vback_vhu {
 
 	uint64_t features; /* acked with SET_FEATURES, bit 30 included */
 	bool features_set;
+	uint64_t protocol_offered; /* PROTOCOL_FEATURES, less what is off */
 	uint64_t protocol_features;
+	/* INFLIGHT_SHMFD: one record per queue, kept by the device. */
+	struct vhu_region_inflight inflight;
 	struct vhu_memtab mem;
 	struct vhu_rx rx;
 	struct vhu_queue q[VBACK_VHU_MAX_QUEUES];
@@ -419,6 +424,24 @@ static void queue_kick_cb(void *opaque, int fd, uint32_t events)
 		vback_dev_queue_kick(vhu->dev, q->index);
 }
 
+/* The queue's record in the in-flight region, if the front-end gave one
+ * that covers it: the device adopts it at enable (a restart) or starts
+ * it afresh. */
+static int queue_give_record(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	size_t len = 0;
+	void *rec = vhu_inflight_queue(&vhu->inflight, q->index, &len);
+
+	if (rec && q->num > vhu->inflight.queue_size) {
+		LOG(vhu, VBACK_LOG_WARN,
+		    "queue %u: ring of %u entries, in-flight region for %u: "
+		    "not tracked",
+		    q->index, q->num, vhu->inflight.queue_size);
+		rec = NULL;
+	}
+	return vback_dev_queue_set_inflight(vhu->dev, q->index, rec, len);
+}
+
 /* Push the shadow to the device once the ring may run. */
 static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 {
@@ -446,6 +469,8 @@ static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 	if (ret == 0)
 		ret = vback_dev_queue_set_last_avail(vhu->dev, q->index,
 						     q->base);
+	if (ret == 0)
+		ret = queue_give_record(vhu, q);
 	if (ret == 0)
 		ret = vback_dev_queue_enable(vhu->dev, q->index);
 	if (ret < 0) {
@@ -547,12 +572,106 @@ static int on_set_features(struct vback_vhu *vhu, struct vhu_msg *m)
 
 static int on_set_protocol_features(struct vback_vhu *vhu, struct vhu_msg *m)
 {
-	if (m->payload.u64 & ~PROTOCOL_FEATURES) {
+	if (m->payload.u64 & ~vhu->protocol_offered) {
 		LOG(vhu, VBACK_LOG_ERR, "protocol features %#llx never offered",
-		    (unsigned long long)(m->payload.u64 & ~PROTOCOL_FEATURES));
+		    (unsigned long long)(m->payload.u64 &
+					 ~vhu->protocol_offered));
 		return -EBADMSG;
 	}
 	vhu->protocol_features = m->payload.u64;
+	return 0;
+}
+
+/* The largest ring the device takes, for the inflight description. */
+static uint16_t max_ring(const struct vback_vhu *vhu)
+{
+	uint16_t n = 0;
+
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		if (vback_dev_queue_max_size(vhu->dev, i) > n)
+			n = vback_dev_queue_max_size(vhu->dev, i);
+	return n;
+}
+
+/* GET_INFLIGHT_FD: a new empty region, ours from now on; its fd goes back
+ * to the front-end, which keeps it across our restarts. A description we
+ * cannot serve gets a reply of size 0 (the front-end then goes without). */
+static int on_get_inflight(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_inflight d = m->payload.inflight, r = { 0 };
+	struct vhu_region_inflight fresh;
+	const char *why = NULL;
+	int fd = -1, ret;
+
+	if (!has_protocol(vhu, VHU_PROTOCOL_F_INFLIGHT_SHMFD)) {
+		LOG(vhu, VBACK_LOG_ERR, "GET_INFLIGHT_FD not negotiated");
+		return -EBADMSG;
+	}
+	ret = vhu_inflight_check(&d, vhu->nqueues, max_ring(vhu), false, &why);
+	if (ret == 0) {
+		/* Running rings write into the current region. */
+		if (halt_all(vhu))
+			return PARKED;
+		ret = vhu_inflight_create(&fresh, &d, &vhu->guard, &fd, &why);
+	}
+	if (ret < 0) {
+		LOG(vhu, VBACK_LOG_WARN,
+		    "GET_INFLIGHT_FD (%u queues of %u): %s: no in-flight "
+		    "tracking",
+		    d.num_queues, d.queue_size, why);
+	} else {
+		vhu_inflight_unmap(&vhu->inflight);
+		vhu->inflight = fresh;
+		r = (struct vhu_inflight){ .mmap_size = fresh.len,
+					   .num_queues = d.num_queues,
+					   .queue_size = d.queue_size };
+		LOG(vhu, VBACK_LOG_DEBUG,
+		    "in-flight region: %u queues of %u, %zu bytes",
+		    d.num_queues, d.queue_size, fresh.len);
+	}
+	ret = vhu_send(vhu->conn_fd, m->hdr.request,
+		       VHU_VERSION | VHU_FLAG_REPLY, &r, m->hdr.size,
+		       fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	if (fd >= 0)
+		close(fd);
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_try_start(vhu, &vhu->q[i]);
+	return ret;
+}
+
+/* SET_INFLIGHT_FD: the region to track in, maybe from a process of ours
+ * that died: the device adopts each queue's record at its start. One that
+ * cannot be mapped leaves us without one (rings start from their base). */
+static int on_set_inflight(struct vback_vhu *vhu, struct vhu_msg *m)
+{
+	struct vhu_inflight d = m->payload.inflight;
+	struct vhu_region_inflight fresh;
+	const char *why = NULL;
+	int ret;
+
+	if (!has_protocol(vhu, VHU_PROTOCOL_F_INFLIGHT_SHMFD)) {
+		LOG(vhu, VBACK_LOG_ERR, "SET_INFLIGHT_FD not negotiated");
+		return -EBADMSG;
+	}
+	if (halt_all(vhu))
+		return PARKED;
+	ret = vhu_inflight_check(&d, vhu->nqueues, max_ring(vhu), true, &why);
+	if (ret == 0)
+		ret = vhu_inflight_map(&fresh, &d, m->fds[0], &vhu->guard,
+				       &why);
+	vhu_inflight_unmap(&vhu->inflight);
+	/* Refused, the connection is served all the same, without records:
+	 * one line here, no error for the generic one. */
+	if (ret < 0)
+		LOG(vhu, VBACK_LOG_WARN,
+		    "SET_INFLIGHT_FD (%u queues of %u, %llu bytes at %llu): "
+		    "%s: no in-flight tracking",
+		    d.num_queues, d.queue_size, (unsigned long long)d.mmap_size,
+		    (unsigned long long)d.mmap_offset, why);
+	else
+		vhu->inflight = fresh;
+	for (unsigned int i = 0; i < vhu->nqueues; i++)
+		queue_try_start(vhu, &vhu->q[i]);
 	return 0;
 }
 
@@ -788,7 +907,7 @@ static int dispatch(struct vback_vhu *vhu, struct vhu_msg *m)
 	case VHU_SET_FEATURES:
 		return on_set_features(vhu, m);
 	case VHU_GET_PROTOCOL_FEATURES:
-		return reply_u64(vhu, m, PROTOCOL_FEATURES);
+		return reply_u64(vhu, m, vhu->protocol_offered);
 	case VHU_SET_PROTOCOL_FEATURES:
 		return on_set_protocol_features(vhu, m);
 	case VHU_SET_OWNER:
@@ -820,6 +939,10 @@ static int dispatch(struct vback_vhu *vhu, struct vhu_msg *m)
 		return on_get_config(vhu, m);
 	case VHU_SET_CONFIG:
 		return on_set_config(vhu, m);
+	case VHU_GET_INFLIGHT_FD:
+		return on_get_inflight(vhu, m);
+	case VHU_SET_INFLIGHT_FD:
+		return on_set_inflight(vhu, m);
 	}
 	return -EBADMSG; /* validation lets no other request through */
 }
@@ -864,6 +987,9 @@ static void finish_disconnect(struct vback_vhu *vhu)
 		queue_clear(vhu, &vhu->q[i]);
 	vback_dev_reset(vhu->dev);
 	vhu_memtab_unmap(&vhu->mem);
+	/* Drained and reset: the records say nothing is owed. The front-end
+	 * keeps the region; the next connection sends it again. */
+	vhu_inflight_unmap(&vhu->inflight);
 	vhu->features = 0;
 	vhu->features_set = false;
 	vhu->protocol_features = 0;
@@ -1100,6 +1226,11 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu->event = opts->event;
 	vhu->opaque = opts->opaque;
 	vhu->nqueues = nq;
+	vhu->protocol_offered = PROTOCOL_FEATURES;
+	if (opts->no_inflight)
+		vhu->protocol_offered &=
+			~(1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD);
+	vhu->inflight.guard_slot = -1;
 	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
 	vback_work_init(&vhu->idle_work, idle_run, vhu);
 	vhu->guard.loop = vhu->loop;
@@ -1159,11 +1290,17 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 		LOG(vhu, VBACK_LOG_ERR,
 		    "destroyed with IO in flight: guest memory left mapped");
 		vhu_memtab_forget(&vhu->mem);
+		/* Those requests stay owed in the records (the reset below
+		 * must not empty them): the next process resubmits them. */
+		for (unsigned int i = 0; i < vhu->nqueues; i++)
+			vback_dev_queue_set_inflight(vhu->dev, i, NULL, 0);
+		vhu_inflight_forget(&vhu->inflight);
 	}
 	vback_dev_detach(vhu->dev);
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_clear(vhu, &vhu->q[i]);
 	vhu_memtab_unmap(&vhu->mem);
+	vhu_inflight_unmap(&vhu->inflight);
 	vback_loop_cancel(vhu->loop, &vhu->idle_work);
 	vback_loop_cancel(vhu->loop, &vhu->guard.work);
 	free(vhu->path);

@@ -15,6 +15,12 @@
  * state 5 (Closing) releases the device and answers 6 (Closed); node
  * removal and @releaseDomain release it silently.
  *
+ * With the state() op each device keeps persistent state, and one found
+ * in state 2 or 4 that we do not serve - a process that died or handed
+ * over did - is adopted from it: its domain's IOREQ server (named in the
+ * state) is taken over and the device restored. No state, or one that
+ * does not fit: the device is left alone, with one line.
+ *
  * Everything goes through the platform's xenstore (struct
  * vback_xen_store_ops) into fixed buffers: no OS call, no allocation but
  * one per device, so discovery runs in an RTOS backend domain too.
@@ -25,6 +31,7 @@
 
 #define XENBUS_INITIALISING 1
 #define XENBUS_INITWAIT	    2
+#define XENBUS_CONNECTED    4
 #define XENBUS_CLOSING	    5
 #define XENBUS_CLOSED	    6
 
@@ -41,6 +48,8 @@ struct xen_bdom {
 	struct xen_bdom *next;
 	struct vback_xen_domain *dom;
 	unsigned int users;
+	bool adopted; /* its server was taken over */
+	bool served;  /* a device was served on it */
 };
 
 enum bdev_state { BDEV_SERVING, BDEV_REFUSED };
@@ -50,9 +59,12 @@ struct xen_bdev {
 	enum bdev_state st;
 	struct vback_xen_device_config cfg;
 	char bpath[XS_PATH], fpath[XS_PATH], type[64], params[XS_VALUE];
+	char identity[XS_PATH]; /* the guest's xenstore vm path */
 	struct vback_dev *dev;
 	struct vback_xen_device *xdev;
 	struct xen_bdom *bdom;
+	void *state; /* from the state() op, or NULL */
+	size_t state_len;
 };
 
 struct vback_xen_backend {
@@ -128,14 +140,24 @@ static void bdev_free(struct vback_xen_backend *be, struct xen_bdev *b)
 	vb_free(b);
 }
 
+/* The domain's entry, created (or its server taken over, with @adopt)
+ * on first use. */
 static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
-				 unsigned int domid, int *err)
+				 unsigned int domid, bool adopt,
+				 uint16_t server, int *err)
 {
 	struct vback_xen_domain_options o = { 0 };
 	struct xen_bdom *bd;
 
 	for (bd = be->doms; bd; bd = bd->next) {
 		if (bd->dom->domid == domid) {
+			/* One server per domain: the state must name it. */
+			if (adopt &&
+			    (!bd->adopted ||
+			     vback_xen_domain_server(bd->dom) != server)) {
+				*err = -ESTALE;
+				return NULL;
+			}
 			bd->users++;
 			return bd;
 		}
@@ -149,12 +171,15 @@ static struct xen_bdom *bdom_get(struct vback_xen_backend *be,
 	o.irq_mode = be->opts.irq_mode;
 	o.map_cache_mib = be->opts.map_cache_mib;
 	o.grant_max_pages = be->opts.grant_max_pages;
+	o.adopt = adopt;
+	o.server = server;
 	*err = vback_xen_domain_create(be->xen, &o, &bd->dom);
 	if (*err < 0) {
 		vb_free(bd);
 		return NULL;
 	}
 	bd->users = 1;
+	bd->adopted = adopt;
 	bd->next = be->doms;
 	be->doms = bd;
 	return bd;
@@ -172,8 +197,23 @@ static void bdom_put(struct vback_xen_backend *be, struct xen_bdom *bd)
 			break;
 		}
 	}
-	vback_xen_domain_destroy(bd->dom);
+	/* A server taken over for devices that could not be adopted stays
+	 * the guest's: its windows are what the guest uses. */
+	if (bd->adopted && !bd->served)
+		vback_xen_domain_handover(bd->dom);
+	else
+		vback_xen_domain_destroy(bd->dom);
 	vb_free(bd);
+}
+
+/* Let go of the device's persistent state (@forget: for good). */
+static void bdev_state_release(struct vback_xen_backend *be, struct xen_bdev *b,
+			       bool forget)
+{
+	if (b->state && be->opts.ops->state_release)
+		be->opts.ops->state_release(be->opts.opaque, &b->cfg, b->state,
+					    b->state_len, forget);
+	b->state = NULL;
 }
 
 /* Stop serving @b; @closed: answer the toolstack with state 6. */
@@ -184,6 +224,8 @@ static void bdev_release(struct vback_xen_backend *be, struct xen_bdev *b,
 		vback_logf(be->xen->log, VBACK_LOG_INFO, "xen: %s: released",
 			   b->bpath);
 		vback_xen_device_remove(b->xdev);
+		/* Detached: nothing uses its state any more. */
+		bdev_state_release(be, b, true);
 		be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 		bdom_put(be, b->bdom);
 		if (closed)
@@ -354,12 +396,57 @@ static int set_initwait(struct vback_xen_backend *be, struct xen_bdev *b)
 	return -EAGAIN;
 }
 
+/* The guest's identity (its vm path; "" when unreadable), kept with the
+ * state so that a domain id given to another guest is never taken for
+ * the one that was served. */
+static void bdev_identity(struct vback_xen_backend *be, struct xen_bdev *b)
+{
+	char path[XS_PATH];
+
+	vb_snprintf(path, sizeof(path), "/local/domain/%u/vm", b->cfg.domid);
+	if (be->st->read(be->pf, 0, path, b->identity, sizeof(b->identity)) < 0)
+		b->identity[0] = '\0';
+}
+
+/* The state() op for @b's device: 1 (saved state), 0 (new), -errno
+ * with the reason in *@why (for the caller's one line). */
+static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b,
+		      const char **why)
+{
+	void *mem = NULL;
+	size_t len;
+	int ret;
+
+	*why = NULL;
+	if (!be->opts.ops->state)
+		return -ENOTSUP;
+	len = vback_xen_device_state_size(vback_dev_num_queues(b->dev),
+					  vback_dev_queue_max_size(b->dev, 0));
+	if (!len) {
+		*why = "too many queues to keep their state";
+		return -EINVAL;
+	}
+	ret = be->opts.ops->state(be->opts.opaque, &b->cfg, len, &mem, why);
+	if (ret >= 0 && !mem)
+		ret = -EINVAL;
+	if (ret < 0) {
+		if (!*why)
+			*why = ret == -ENOENT ? "no saved state"
+					      : vback_strerror(ret);
+		return ret;
+	}
+	b->state = mem;
+	b->state_len = len;
+	return ret;
+}
+
 static void bdev_start(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
 		       unsigned int devid, const char *bpath)
 {
 	struct vback_xen_device_options o = { 0 };
 	struct xen_bdev *b;
+	const char *why;
 	uint64_t fstate;
 	char name[40];
 	int ret;
@@ -392,7 +479,14 @@ static void bdev_start(struct vback_xen_backend *be,
 			   vback_strerror(ret < 0 ? ret : -EINVAL));
 		return;
 	}
-	b->bdom = bdom_get(be, domid, &ret);
+	bdev_identity(be, b);
+	ret = bdev_state(be, b, &why);
+	if (ret < 0 && ret != -ENOTSUP)
+		vback_logf(be->xen->log, VBACK_LOG_WARN,
+			   "xen: %s: no persistent state (%s): a restart "
+			   "cannot take this device over",
+			   bpath, why);
+	b->bdom = bdom_get(be, domid, false, 0, &ret);
 	if (!b->bdom)
 		goto fail_dev;
 	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
@@ -403,6 +497,10 @@ static void bdev_start(struct vback_xen_backend *be,
 	o.irq = b->cfg.irq;
 	o.grants = b->cfg.grant_usage;
 	o.name = name;
+	/* A new device: whatever the memory held is not adopted. */
+	o.state = b->state;
+	o.state_len = b->state_len;
+	o.identity = b->identity;
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0)
 		goto fail_dom;
@@ -415,6 +513,7 @@ static void bdev_start(struct vback_xen_backend *be,
 		goto fail_dom;
 	}
 	b->st = BDEV_SERVING;
+	b->bdom->served = true;
 	vback_logf(be->xen->log, VBACK_LOG_INFO,
 		   "xen: %s: serving at %#llx irq %u%s", bpath,
 		   (unsigned long long)b->cfg.base, (unsigned int)b->cfg.irq,
@@ -425,6 +524,109 @@ fail_dom:
 fail_dev:
 	vback_logf(be->xen->log, VBACK_LOG_ERR, "xen: %s: cannot serve: %s",
 		   bpath, vback_strerror(ret));
+	bdev_state_release(be, b, true);
+	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
+	b->dev = NULL;
+}
+
+/*
+ * A device in state 2 or 4 we do not serve: a process that died, or
+ * handed over, served it. Adopt it from its saved state, or leave it
+ * alone (refused: not tried again until its node goes) with one line.
+ */
+static void bdev_adopt(struct vback_xen_backend *be,
+		       enum vback_xen_layout layout, unsigned int domid,
+		       unsigned int devid, const char *bpath, uint64_t state)
+{
+	struct vback_xen_device_options o = { 0 };
+	struct xen_state tmp;
+	struct xen_bdev *b;
+	const char *why = NULL;
+	char name[40];
+	int ret;
+
+	b = vb_calloc(1, sizeof(*b));
+	if (!b)
+		return;
+	vb_strlcpy(b->bpath, bpath, sizeof(b->bpath));
+	b->cfg.layout = layout;
+	b->cfg.domid = (uint16_t)domid;
+	b->cfg.devid = devid;
+	b->cfg.adopt = true;
+	b->st = BDEV_REFUSED;
+	b->next = be->devs;
+	be->devs = b;
+	if (bdev_parse(be, b) < 0)
+		return;
+	ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
+	if (ret < 0 || !b->dev) {
+		vback_logf(be->xen->log, VBACK_LOG_WARN,
+			   "xen: %s: refused by the backend: %s", bpath,
+			   vback_strerror(ret < 0 ? ret : -EINVAL));
+		b->dev = NULL;
+		return;
+	}
+	bdev_identity(be, b);
+	ret = bdev_state(be, b, &why);
+	if (ret != 1) {
+		if (ret == 0)
+			why = "no saved state";
+		goto refuse;
+	}
+	if (xen_state_open(&tmp, b->state, b->state_len, b->dev) < 0) {
+		why = "state of the wrong size";
+		goto refuse;
+	}
+	b->bdom = bdom_get(be, domid, true, xen_state_server(&tmp), &ret);
+	if (!b->bdom) {
+		/* The domain's take-over logs its own failure, with a hint;
+		 * only what it did not see is said here. */
+		if (ret != -ESTALE && ret != -ENOMEM)
+			goto quiet;
+		why = ret == -ESTALE ? "saved for another IOREQ server than "
+				       "its domain's other devices"
+				     : vback_strerror(ret);
+		goto refuse;
+	}
+	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
+		    layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
+		    devid);
+	o.dev = b->dev;
+	o.base = b->cfg.base;
+	o.irq = b->cfg.irq;
+	o.grants = b->cfg.grant_usage;
+	o.name = name;
+	o.state = b->state;
+	o.state_len = b->state_len;
+	o.adopt = true;
+	o.identity = b->identity;
+	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
+	if (ret < 0) {
+		bdom_put(be, b->bdom);
+		/* -ESTALE: refused, and said why, by the device. */
+		if (ret == -ESTALE)
+			goto quiet;
+		why = vback_strerror(ret);
+		goto refuse;
+	}
+	b->st = BDEV_SERVING;
+	b->bdom->served = true;
+	vback_logf(be->xen->log, VBACK_LOG_INFO,
+		   "xen: %s: adopted at %#llx irq %u (state %u, IOREQ server "
+		   "%u)",
+		   bpath, (unsigned long long)b->cfg.base,
+		   (unsigned int)b->cfg.irq, (unsigned int)state,
+		   vback_xen_domain_server(b->bdom->dom));
+	return;
+refuse:
+	/* One line; its saved state is kept (for a look at it), and
+	 * nothing is written to the guest or to xenstore. */
+	vback_logf(be->xen->log, VBACK_LOG_ERR,
+		   "xen: %s: in state %u but not adopted: %s; restart its "
+		   "guest to serve it",
+		   bpath, (unsigned int)state, why);
+quiet:
+	bdev_state_release(be, b, false);
 	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
 	b->dev = NULL;
 }
@@ -463,6 +665,9 @@ static void bdev_evaluate(struct vback_xen_backend *be,
 	/* Not while the toolstack has already taken it offline. */
 	if (state == XENBUS_INITIALISING && !offline)
 		bdev_start(be, layout, domid, devid, bpath);
+	else if ((state == XENBUS_INITWAIT || state == XENBUS_CONNECTED) &&
+		 !offline && be->opts.ops->state)
+		bdev_adopt(be, layout, domid, devid, bpath, state);
 }
 
 /* Ids in paths are plain decimal: digits only, no leading zero. */
@@ -653,5 +858,30 @@ void vback_xen_backend_stop(struct vback_xen_backend *be)
 	unwatch_all(be);
 	while (be->devs)
 		bdev_release(be, be->devs, false);
+	vb_free(be);
+}
+
+void vback_xen_backend_handover(struct vback_xen_backend *be)
+{
+	if (!be)
+		return;
+	unwatch_all(be);
+	/* Our ends of every domain go; servers and windows stay. */
+	while (be->doms) {
+		struct xen_bdom *bd = be->doms;
+
+		be->doms = bd->next;
+		vback_xen_domain_handover(bd->dom);
+		vb_free(bd);
+	}
+	while (be->devs) {
+		struct xen_bdev *b = be->devs;
+
+		if (b->st == BDEV_SERVING) {
+			bdev_state_release(be, b, false);
+			be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
+		}
+		bdev_free(be, b);
+	}
 	vb_free(be);
 }

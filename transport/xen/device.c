@@ -57,10 +57,14 @@ int xen_device_activate(struct vback_xen_device *xdev,
 
 	xdev->tops = tops;
 	xdev->topaque = topaque;
-	/* Claimed last: from here on the guest's accesses reach us. */
+	/* Claimed last: from here on the guest's accesses reach us. A
+	 * window taken over is still claimed by its server (Xen refuses a
+	 * second claim with -EEXIST): claimed again if it was not. */
 	ret = xen->pf->ops->map_mmio_range(xen->pf->opaque, dom->domid, dom->id,
 					   xdev->base,
 					   xdev->base + (xdev->size - 1));
+	if (ret == -EEXIST && xdev->adopted)
+		ret = 0;
 	if (ret < 0) {
 		vback_logf(xen->log, VBACK_LOG_ERR,
 			   "xen: %s: cannot claim MMIO %#llx+%#llx: %s",
@@ -72,8 +76,12 @@ int xen_device_activate(struct vback_xen_device *xdev,
 	dom->nr_ranges++;
 	xdev->next = dom->devices;
 	dom->devices = xdev;
-	/* An access may have been waiting for this window. */
-	xen_ioreq_scan(dom);
+	/* An access may have been waiting for this window. Not while a
+	 * domain is taken over: a slot the dead process had taken may be
+	 * for a window not added yet; the domain's work scans once all are
+	 * (it was posted when the domain was created). */
+	if (!dom->adopting)
+		xen_ioreq_scan(dom);
 	return 0;
 }
 
@@ -145,6 +153,19 @@ static void device_unlink(struct vback_xen_device *xdev)
 			break;
 		}
 	}
+}
+
+void xen_device_handover(struct vback_xen_device *xdev)
+{
+	/* Unlinked with its window still claimed: the server keeps it. */
+	xdev->mapped = false;
+	xdev->dom->nr_ranges--;
+	device_unlink(xdev);
+	if (xdev->tops->handover)
+		xdev->tops->handover(xdev->topaque);
+	else if (xdev->tops->destroy)
+		xdev->tops->destroy(xdev->topaque);
+	xen_device_free(xdev);
 }
 
 void vback_xen_device_remove(struct vback_xen_device *xdev)

@@ -183,7 +183,8 @@ static void domain_teardown(struct vback_xen_domain *dom)
 	dom->created = false;
 }
 
-static int domain_setup(struct vback_xen_domain *dom)
+static int domain_setup(struct vback_xen_domain *dom, bool adopt,
+			uint16_t server)
 {
 	struct vback_xen *xen = dom->xen;
 	const struct vback_xen_platform *pf = xen->pf;
@@ -201,10 +202,18 @@ static int domain_setup(struct vback_xen_domain *dom)
 	dom->vcpus = vb_calloc(dom->nr_vcpus, sizeof(*dom->vcpus));
 	if (!dom->vcpus)
 		return -ENOMEM;
-	/* Arm never buffers ioreqs, and virtio-mmio needs no buffering. */
-	ret = pf->ops->create_ioreq_server(pf->opaque, dom->domid, &dom->id);
-	if (ret < 0)
-		return ret;
+	if (adopt) {
+		/* A dead process's server: it still claims the windows and
+		 * its vCPUs' ports wait for a new peer. */
+		dom->id = server;
+		dom->adopting = true;
+	} else {
+		/* Arm never buffers ioreqs, and virtio-mmio needs none. */
+		ret = pf->ops->create_ioreq_server(pf->opaque, dom->domid,
+						   &dom->id);
+		if (ret < 0)
+			return ret;
+	}
 	dom->created = true;
 	ret = pf->ops->map_ioreq_page(pf->opaque, dom->domid, dom->id, &page);
 	if (ret < 0)
@@ -282,14 +291,29 @@ int vback_xen_domain_create(struct vback_xen *xen,
 					     ? opts->map_cache_mib
 					     : XEN_MAPCACHE_DEFAULT_MIB);
 	if (ret == 0)
-		ret = domain_setup(dom);
+		ret = domain_setup(dom, opts->adopt, opts->server);
 	if (ret < 0) {
 		char hint[400];
 
 		xen_setup_hint(dom, ret, hint, sizeof(hint));
-		vback_logf(xen->log, VBACK_LOG_ERR,
-			   "xen: dom%u: cannot start the IOREQ server: %s%s",
-			   dom->domid, vback_strerror(ret), hint);
+		if (opts->adopt)
+			vback_logf(
+				xen->log, VBACK_LOG_ERR,
+				"xen: dom%u: cannot take over IOREQ server "
+				"%u (its ports, its page): %s%s; its devices "
+				"are not adopted (still served by another "
+				"process? else restart the guest)",
+				dom->domid, opts->server, vback_strerror(ret),
+				hint);
+		else
+			vback_logf(xen->log, VBACK_LOG_ERR,
+				   "xen: dom%u: cannot start the IOREQ server: "
+				   "%s%s",
+				   dom->domid, vback_strerror(ret), hint);
+		/* Not ours to destroy when it was to be taken over: the
+		 * windows it claims are what the guest still uses. */
+		if (opts->adopt)
+			dom->created = dom->enabled = false;
 		domain_teardown(dom);
 		xen_mapcache_fini(dom);
 		vb_free(dom->vcpus);
@@ -301,8 +325,8 @@ int vback_xen_domain_create(struct vback_xen *xen,
 	if (dom->died)
 		death_watch_start(xen, dom->domid);
 	vback_logf(xen->log, VBACK_LOG_INFO,
-		   "xen: dom%u: IOREQ server %u, %u vCPUs", dom->domid, dom->id,
-		   dom->nr_vcpus);
+		   "xen: dom%u: IOREQ server %u%s, %u vCPUs", dom->domid,
+		   dom->id, opts->adopt ? " taken over" : "", dom->nr_vcpus);
 	/* An access may have been waiting since the ports were bound. */
 	vback_loop_post(xen->loop, &dom->work);
 	*out = dom;
@@ -334,4 +358,35 @@ void vback_xen_domain_destroy(struct vback_xen_domain *dom)
 uint16_t vback_xen_domain_id(const struct vback_xen_domain *dom)
 {
 	return dom->domid;
+}
+
+uint16_t vback_xen_domain_server(const struct vback_xen_domain *dom)
+{
+	return dom->id;
+}
+
+void vback_xen_domain_handover(struct vback_xen_domain *dom)
+{
+	struct vback_xen_domain **pp;
+
+	if (!dom)
+		return;
+	while (dom->devices)
+		xen_device_handover(dom->devices);
+	xen_mapcache_fini(dom);
+	/* The server stays, enabled, with its windows: only our ends go. */
+	dom->enabled = false;
+	dom->created = false;
+	domain_teardown(dom);
+	vback_logf(dom->xen->log, VBACK_LOG_INFO,
+		   "xen: dom%u: IOREQ server %u left for the next process",
+		   dom->domid, dom->id);
+	for (pp = &dom->xen->domains; *pp; pp = &(*pp)->next) {
+		if (*pp == dom) {
+			*pp = dom->next;
+			break;
+		}
+	}
+	vb_free(dom->vcpus);
+	vb_free(dom);
 }

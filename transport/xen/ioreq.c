@@ -85,8 +85,12 @@ static void handle_one(struct vback_xen_domain *dom, unsigned int vcpu)
 	volatile struct xen_ioreq *slot = &dom->iopage->vcpu_ioreq[vcpu];
 	const struct vback_xen_platform *pf = dom->xen->pf;
 	struct xen_ioreq req;
+	uint8_t state = slot->state;
 
-	if (slot->state != XEN_STATE_IOREQ_READY)
+	/* Taken over: a slot the dead process had taken is ours to answer
+	 * (the access is handled again; register writes are idempotent). */
+	if (state != XEN_STATE_IOREQ_READY &&
+	    !(dom->adopting && state == XEN_STATE_IOREQ_INPROCESS))
 		return;
 	/* Pairs with Xen's write barrier before it sets READY. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -144,7 +148,11 @@ void xen_ioreq_scan(struct vback_xen_domain *dom)
 
 void xen_ioreq_work(void *opaque)
 {
-	xen_ioreq_scan(opaque);
+	struct vback_xen_domain *dom = opaque;
+
+	xen_ioreq_scan(dom);
+	/* Its windows are all back (added before the loop ran this). */
+	dom->adopting = false;
 }
 
 void xen_ioreq_event(void *opaque)

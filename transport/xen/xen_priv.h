@@ -82,6 +82,9 @@ struct vback_xen_domain {
 	enum vback_xen_irq_mode irq_mode;
 	uint16_t id;
 	bool created, enabled;
+	/* Taken over from a process that died: its first scan answers the
+	 * slots that process had taken (INPROCESS) as well. */
+	bool adopting;
 	volatile struct xen_iopage *iopage;
 	/* Event-channel callbacks (any context) post this; it takes the
 	 * ioreqs waiting in the page, on the loop thread. */
@@ -113,6 +116,9 @@ struct xen_target_ops {
 		     uint64_t val);
 	/* Optional: the window is gone (already unclaimed). */
 	void (*destroy)(void *opaque);
+	/* Optional: the window is left to the next process (still claimed):
+	 * go without emptying what it keeps for it. NULL: destroy(). */
+	void (*handover)(void *opaque);
 };
 
 struct vback_xen_device {
@@ -126,7 +132,63 @@ struct vback_xen_device {
 	const struct xen_target_ops *tops;
 	void *topaque;
 	uint64_t irqs_raised;
+	bool adopted; /* its window was claimed by a dead process */
 };
+
+/* ------------------------------------------------------------------ */
+/* Persistent state of a device (state.c)                              */
+/* ------------------------------------------------------------------ */
+
+struct xen_state_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t size;
+	uint32_t num_queues;
+	uint32_t queue_size;
+	uint32_t rec_stride;
+	uint32_t active; /* the complete snapshot: 0 or 1 */
+	uint16_t domid;
+	uint16_t server;
+	uint32_t irq;
+	uint64_t base;
+	uint8_t grants;
+	uint8_t pad[7];
+	char identity[64];
+};
+
+/* What a state describes, to write or to compare. */
+struct xen_state_ids {
+	uint16_t domid, server;
+	uint32_t irq;
+	uint64_t base;
+	bool grants;
+	const char *identity;
+};
+
+struct xen_state {
+	uint8_t *mem; /* NULL: none */
+	size_t len;
+	unsigned int num_queues;
+	uint16_t queue_size;
+	struct vback_mmio_state scratch;
+};
+
+/* Take @mem (@len bytes) for the state of @dev: 0 or -EINVAL. */
+int xen_state_open(struct xen_state *s, void *mem, size_t len,
+		   const struct vback_dev *dev);
+/* A new state (zeroed, header written). */
+void xen_state_init(struct xen_state *s, const struct xen_state_ids *ids);
+/* The in-flight records and their stride. */
+void *xen_state_records(struct xen_state *s, size_t *stride);
+/* Snapshot the register file (after a write, before it is answered). */
+void xen_state_save(struct xen_state *s, const struct vback_mmio *mmio);
+/* The server the header names (not checked). */
+uint16_t xen_state_server(const struct xen_state *s);
+/* Check a saved state against @ids; NULL and the snapshot in *@snap, or
+ * why it is not adoptable. */
+const char *xen_state_check(struct xen_state *s,
+			    const struct xen_state_ids *ids,
+			    struct vback_mmio_state *snap);
 
 /* Device creation in two steps so that the target can use the gm. */
 int xen_device_alloc(struct vback_xen_domain *dom,
@@ -135,6 +197,8 @@ int xen_device_alloc(struct vback_xen_domain *dom,
 int xen_device_activate(struct vback_xen_device *xdev,
 			const struct xen_target_ops *tops, void *topaque);
 void xen_device_free(struct vback_xen_device *xdev);
+/* Leave the window claimed for the next process (see handover). */
+void xen_device_handover(struct vback_xen_device *xdev);
 /* Test seam: a device window served by @tops instead of vback_mmio. */
 int xen_device_add_target(struct vback_xen_domain *dom,
 			  const struct vback_xen_device_options *opts,
