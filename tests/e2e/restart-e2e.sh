@@ -43,6 +43,11 @@ die() {
 		[ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; }
 	done
 	[ -f "$work/guest.serial" ] && { echo "--- serial"; grep -a 'VBACK:' "$work/guest.serial" | grep -av PROGRESS | tail -n 30; }
+	# QEMU's own lines (a front-end that gave up, a boot that never
+	# reached the console).
+	[ -s "$work/qemu.log" ] && { echo "--- qemu.log"; tail -n 20 "$work/qemu.log"; }
+	[ -f "$work/guest.serial" ] && ! grep -aq 'VBACK:' "$work/guest.serial" &&
+		{ echo "--- serial (no VBACK line)"; tail -n 20 "$work/guest.serial"; }
 	exit 1
 }
 
