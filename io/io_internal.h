@@ -128,6 +128,11 @@ int io_ring_open(const struct vback_io_options *opts,
 int io_memory_open(const struct vback_io_options *opts,
 		   const struct vback_loop *loop, struct vback_io *out);
 
+/* Sized from @opts->mem_size, else from the file at @opts->path. */
+int io_null_open(const struct vback_io_options *opts,
+		 const struct vback_loop *loop, struct vback_io *out);
+
+extern const struct vback_io_ops io_null_ops;
 extern const struct vback_io_ops io_posix_ops;
 extern const struct vback_io_ops io_ring_ops;
 extern const struct vback_io_ops io_memory_ops;

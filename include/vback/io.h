@@ -196,6 +196,11 @@ enum vback_io_engine {
 	 *  rbd:POOL/IMAGE[@SNAP][:conf=FILE][:id=NAME]. */
 	VBACK_IO_ENGINE_RBD,
 	/* ---- end of network engines ---- */
+	/** Nothing touches a disk: reads return zeroes, every request
+	 *  succeeds at unplug() (or from the loop). The size is mem_size,
+	 *  else that of the file or block device at path (only looked at).
+	 *  For measuring the layers above the IO layer. */
+	VBACK_IO_ENGINE_NULL,
 };
 
 /** Most requests in flight an IO instance takes (queue_depth). */
@@ -210,7 +215,9 @@ struct vback_io_options {
 	enum vback_io_engine engine; /**< which engine serves it */
 	bool read_only;		     /**< open read-only; writes get -EROFS */
 	bool direct;		     /**< O_DIRECT */
-	uint64_t mem_size;	     /**< MEMORY engine: size in bytes */
+	/** MEMORY engine: size in bytes; NULL engine: the size (0: the
+	 *  size of @path) */
+	uint64_t mem_size;
 	/** Most requests in flight, up to VBACK_IO_MAX_DEPTH; 0: 128. */
 	unsigned int queue_depth;
 	/** POSIX engine threads, up to VBACK_IO_MAX_WORKERS; 0: default. */
@@ -306,8 +313,8 @@ VBACK_API int vback_io_memory_create(const struct vback_io_memory_options *o,
  */
 VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
 
-/** The name of @engine: "posix", "io_uring", "memory", "nbd", "rbd" or
- *  "default"; NULL if out of range. Static storage. */
+/** The name of @engine: "posix", "io_uring", "memory", "nbd", "rbd",
+ *  "null" or "default"; NULL if out of range. Static storage. */
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
 /** Parse an engine @name (as vback_io_engine_name() prints it) into
  *  *@engine; 0 or -EINVAL. */

@@ -212,6 +212,11 @@ static void test_usage_errors(void **state)
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
+	/* The null engine is for benchmarks, but a real choice. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--engine", "null"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.engine, VBACK_IO_ENGINE_NULL);
 	/* vhost-user still parses as before. */
 	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a"),
 			 VBACK_DISK_RUN);

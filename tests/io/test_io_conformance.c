@@ -44,6 +44,8 @@ struct backend {
 	bool net; /* disks come from $VBACK_TEST_NETDISK */
 	/* Discarded ranges may keep their data (RBD skips partial objects). */
 	bool discard_keeps_data;
+	/* Nothing is kept: every read returns zeroes (the null engine). */
+	bool null;
 };
 
 static const struct backend backends[] = {
@@ -63,6 +65,7 @@ static const struct backend backends[] = {
 	  .engine = VBACK_IO_ENGINE_URING,
 	  .direct = true,
 	  .blockdev = true },
+	{ .name = "null", .engine = VBACK_IO_ENGINE_NULL, .null = true },
 	{ .name = "nbd", .engine = VBACK_IO_ENGINE_NBD, .net = true },
 	{ .name = "rbd",
 	  .engine = VBACK_IO_ENGINE_RBD,
@@ -71,6 +74,16 @@ static const struct backend backends[] = {
 };
 
 static const struct backend *be;
+
+/* @r was read where @w had been written: the same bytes, or zeroes on
+ * the null engine, which keeps nothing (and must still fill the buffer). */
+#define assert_read_back(r, w, len)                                            \
+	do {                                                                   \
+		if (be->null)                                                  \
+			assert_true(all_zero((r), (len)));                     \
+		else                                                           \
+			assert_memory_equal((r), (w), (len));                  \
+	} while (0)
 static char workdir[256];
 static const char *netdisk; /* the server helper command (network) */
 
@@ -237,7 +250,8 @@ static int io_open(struct t *t, bool read_only, unsigned int depth)
 		.engine = be->engine,
 		.read_only = read_only,
 		.direct = be->direct,
-		.mem_size = t->disk.size,
+		/* The null engine takes its size from the file. */
+		.mem_size = be->null ? 0 : t->disk.size,
 		.queue_depth = depth,
 	};
 	int ret = vback_io_open(&o, t->loop, &t->io);
@@ -407,13 +421,13 @@ static void test_roundtrip(void **state)
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 128 * KiB, w, 64 * KiB), 0);
 	memset(r, 0, 64 * KiB);
 	assert_int_equal(rw(t, VBACK_IO_READ, 128 * KiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	/* Overwrite the middle; the rest keeps its data. */
 	fill(w + 8 * KiB, 4 * KiB, 2);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 136 * KiB, w + 8 * KiB, 4 * KiB),
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 128 * KiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	free(w);
 	free(r);
 }
@@ -458,7 +472,7 @@ static void test_vectored_unaligned(void **state)
 	assert_int_equal(run_op(t, &op), 0);
 	pos = 0;
 	for (unsigned int i = 0; i < 5; i++) {
-		assert_memory_equal(rmem + pos + 3 + i, src + pos, rlen[i]);
+		assert_read_back(rmem + pos + 3 + i, src + pos, rlen[i]);
 		pos += rlen[i];
 	}
 
@@ -470,8 +484,8 @@ static void test_vectored_unaligned(void **state)
 	op.iov[1] = (struct vback_iovec){ a, 8 * KiB };
 	op.req.iovcnt = 2;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(a + 8 * KiB, src, 4 * KiB);
-	assert_memory_equal(a, src + 4 * KiB, 8 * KiB);
+	assert_read_back(a + 8 * KiB, src, 4 * KiB);
+	assert_read_back(a, src + 4 * KiB, 8 * KiB);
 	free(a);
 	free(src);
 	free(wmem);
@@ -490,7 +504,7 @@ static void test_large_unaligned(void **state)
 	fill(w + 1, len, 4);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w + 1, len), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 1 * MiB, r + 1, len), 0);
-	assert_memory_equal(r + 1, w + 1, len);
+	assert_read_back(r + 1, w + 1, len);
 	free(w);
 	free(r);
 }
@@ -512,7 +526,7 @@ static void test_flush_and_persist(void **state)
 			assert_int_equal(pread(fd, r, 16 * KiB, 64 * KiB),
 					 16 * KiB);
 			close(fd);
-			assert_memory_equal(r, w, 16 * KiB);
+			assert_read_back(r, w, 16 * KiB);
 		}
 		vback_io_close(&t->io);
 		assert_null(t->io.ops);
@@ -520,7 +534,7 @@ static void test_flush_and_persist(void **state)
 		memset(r, 0, 16 * KiB);
 		assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 16 * KiB),
 				 0);
-		assert_memory_equal(r, w, 16 * KiB);
+		assert_read_back(r, w, 16 * KiB);
 	}
 	free(w);
 	free(r);
@@ -537,10 +551,10 @@ static void test_discard(void **state)
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, r, 64 * KiB), 0);
 	/* Punched holes read back as zeroes; the edges keep their data. */
-	assert_memory_equal(r, w, 16 * KiB);
+	assert_read_back(r, w, 16 * KiB);
 	if (!be->discard_keeps_data)
 		assert_true(all_zero(r + 16 * KiB, 32 * KiB));
-	assert_memory_equal(r + 48 * KiB, w + 48 * KiB, 16 * KiB);
+	assert_read_back(r + 48 * KiB, w + 48 * KiB, 16 * KiB);
 	/* Zero length is a no-op. */
 	assert_int_equal(range_op(t, VBACK_IO_DISCARD, 0, 0, 0), 0);
 	free(w);
@@ -557,9 +571,9 @@ static void check_write_zeroes(struct t *t, uint32_t flags, unsigned int seed)
 				  40 * KiB, flags),
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 2 * MiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_true(all_zero(r + 4 * KiB, 40 * KiB));
-	assert_memory_equal(r + 44 * KiB, w + 44 * KiB, 20 * KiB);
+	assert_read_back(r + 44 * KiB, w + 44 * KiB, 20 * KiB);
 	free(w);
 	free(r);
 }
@@ -586,7 +600,7 @@ static void test_end_of_disk(void **state)
 	/* The last block is reachable. */
 	assert_int_equal(rw(t, VBACK_IO_WRITE, size - 4 * KiB, w, 4 * KiB), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, size - 4 * KiB, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	/* One block past it is not, and nothing completes. */
 	assert_int_equal(rw(t, VBACK_IO_WRITE, size - 4 * KiB, w, 8 * KiB),
 			 -EINVAL);
@@ -602,7 +616,7 @@ static void test_end_of_disk(void **state)
 			 -EINVAL);
 	/* The data at the end is untouched by the refused write. */
 	assert_int_equal(rw(t, VBACK_IO_READ, size - 4 * KiB, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	/* Zero-length read at the very end is fine. */
 	op_init(&op, t, VBACK_IO_READ, size);
 	assert_int_equal(run_op(t, &op), 0);
@@ -678,7 +692,7 @@ static void test_many_iovecs(void **state)
 	op.req.iov = v;
 	op.req.iovcnt = N;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(r, w, N * PIECE);
+	assert_read_back(r, w, N * PIECE);
 	free(v);
 	free(w);
 	free(r);
@@ -721,14 +735,14 @@ static void test_direct_unpinnable(void **state)
 	op.req.iovcnt = 1;
 	assert_int_equal(run_op(t, &op), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 8 * KiB), 0);
-	assert_memory_equal(r, w, 8 * KiB);
+	assert_read_back(r, w, 8 * KiB);
 
 	memset(secret, 0, 8 * KiB);
 	op_init(&op, t, VBACK_IO_READ, 64 * KiB);
 	op.iov[0] = (struct vback_iovec){ secret, 8 * KiB };
 	op.req.iovcnt = 1;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(secret, w, 8 * KiB);
+	assert_read_back(secret, w, 8 * KiB);
 	munmap(secret, 8 * KiB);
 	free(w);
 	free(r);
@@ -762,7 +776,7 @@ static void test_read_only(void **state)
 			 -EROFS);
 	/* Reading and flushing still work; the data is intact. */
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_int_equal(range_op(t, VBACK_IO_FLUSH, 0, 0, 0), 0);
 	free(w);
 	free(r);
@@ -836,7 +850,7 @@ static void test_resubmit_from_done(void **state)
 	wait_for(t, &op.ndone, 16);
 	assert_int_equal(op.result, 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 3 * MiB, r, 16 * 4 * KiB), 0);
-	assert_memory_equal(r, w, 16 * 4 * KiB);
+	assert_read_back(r, w, 16 * 4 * KiB);
 	free(w);
 	free(r);
 }
@@ -895,7 +909,7 @@ static void test_many_inflight(void **state)
 	for (int k = 0; k < N; k++)
 		assert_int_equal(ops[k].result, 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, N * 4 * KiB), 0);
-	assert_memory_equal(r, w, N * 4 * KiB);
+	assert_read_back(r, w, N * 4 * KiB);
 	free(ops);
 	free(w);
 	free(r);
@@ -955,6 +969,12 @@ static void test_error_injection(void **state)
 	int err = 0;
 
 	fill(w, 64 * KiB, 13);
+	if (be->null) {
+		/* Nothing can fail: no disk behind it. */
+		free(w);
+		free(r);
+		skip();
+	}
 	if (be->engine == VBACK_IO_ENGINE_MEMORY) {
 		assert_int_equal(io_memory_inject_error(&t->io, 1 * MiB,
 							64 * KiB, -EIO),
@@ -972,7 +992,7 @@ static void test_error_injection(void **state)
 		assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w, 64 * KiB),
 				 0);
 		assert_int_equal(rw(t, VBACK_IO_READ, 1 * MiB, r, 64 * KiB), 0);
-		assert_memory_equal(r, w, 64 * KiB);
+		assert_read_back(r, w, 64 * KiB);
 		goto out;
 	}
 
@@ -988,7 +1008,7 @@ static void test_error_injection(void **state)
 		assert_int_equal(netdisk_run("fail '%s' off", t->disk.spec), 0);
 		assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
 		assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 64 * KiB), 0);
-		assert_memory_equal(r, w, 64 * KiB);
+		assert_read_back(r, w, 64 * KiB);
 		goto out;
 	}
 	/* A 1 MiB disk on a 256 KiB filesystem. */
@@ -1016,7 +1036,7 @@ static void test_error_injection(void **state)
 	fill(w, 64 * KiB, 14);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	vback_io_close(&t->io);
 	disk_destroy(&t->disk);
 	disk_destroy(&small);
@@ -1036,7 +1056,8 @@ static void test_size_change(void **state)
 
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 0);
 	assert_int_equal(size, DISK_SIZE);
-	if (be->engine == VBACK_IO_ENGINE_MEMORY)
+	/* Fixed at open: a RAM disk, and the null engine's size. */
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->null)
 		goto out;
 	if (be->net) {
 		int ret = 0;
@@ -1075,7 +1096,7 @@ static void test_size_change(void **state)
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE + 1 * MiB - 4 * KiB, r,
 			    4 * KiB),
 			 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 0);
 out:
 	free(w);
@@ -1091,7 +1112,8 @@ static void test_shrunk_under_us(void **state)
 	uint64_t size = 0;
 	uint8_t *w, *r;
 
-	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev || be->net)
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev || be->net ||
+	    be->null)
 		skip();
 	w = abuf(128 * KiB);
 	r = abuf(128 * KiB);
@@ -1108,7 +1130,7 @@ static void test_shrunk_under_us(void **state)
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
 			    64 * KiB),
 			 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 1);
 	assert_int_equal(size, DISK_SIZE - 64 * KiB);
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
@@ -1129,8 +1151,9 @@ static void test_exclusive(void **state)
 		.direct = be->direct,
 	};
 
-	/* Servers take any number of clients. */
-	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->net)
+	/* Servers take any number of clients; the null engine only looks
+	 * at the file's size. */
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->net || be->null)
 		skip();
 	assert_int_equal(vback_io_open(&o, t->loop, &other), -EBUSY);
 	o.read_only = true;
@@ -1165,7 +1188,7 @@ static void test_fua(void **state)
 	}
 	assert_int_equal(run_op(t, &op), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 8 * KiB, r, 8 * KiB), 0);
-	assert_memory_equal(r, w, 8 * KiB);
+	assert_read_back(r, w, 8 * KiB);
 	if (t->caps.can_write_zeroes)
 		assert_int_equal(range_op(t, VBACK_IO_WRITE_ZEROES, 8 * KiB,
 					  4 * KiB, VBACK_IO_F_FUA),
