@@ -14,7 +14,9 @@
 # the table has the median of the rounds and, after the +-, the spread
 # (max - min) / median in percent. CPU per IO is the backend process's
 # utime + stime (/proc/PID/stat, every thread) over the run divided by the
-# requests done; fio's is its own usr + sys over its requests. Latency is
+# requests done; fio's is measured the same way, the whole process
+# (io-wq workers included), and its own usr + sys figure, which leaves the
+# workers out, is in the last fio column. Latency is
 # from making a request available to seeing it used, per request (fio:
 # completion latency). RSS is the daemon's VmRSS after the run (it includes
 # the pages of guest memory it touched, the same for both).
@@ -109,23 +111,31 @@ run_client() {
 		printf "%s %.3f %s %s %s\n", iops, n ? c / hz * 1e6 / n : 0, p50, p99, rss }'
 }
 
-# run_fio Q QD -> "IOPS CPU_US_PER_IO P50_US P99_US -"
+# run_fio Q QD -> "IOPS CPU_US_PER_IO P50_US P99_US OWN_CPU_US_PER_IO"
+# CPU is the whole fio process's (its jobs are threads: --thread), as for
+# the daemons: io_uring hands reads it cannot do without blocking (tmpfs
+# page-cache reads on recent kernels) to io-wq worker threads of the
+# process, which fio's own usr/sys figures (RUSAGE_THREAD) leave out.
 run_fio() {
-	local q=$1 qd=$2 json
-	json=$("$fio" --name=floor --filename="$img" --ioengine=io_uring \
-		--rw="$op" --bs=4k --iodepth="$qd" --numjobs="$q" \
-		--size="${size_mib}M" --time_based --runtime="$secs" \
-		--invalidate=0 --group_reporting --output-format=json 2>/dev/null)
-	[ -n "${VERBOSE:-}" ] && log "fio q=$q qd=$qd done"
+	local q=$1 qd=$2 cpu
+	cpu=$( { TIMEFORMAT='%U %S'; time "$fio" --thread --name=floor \
+		--filename="$img" --ioengine=io_uring --rw="$op" --bs=4k \
+		--iodepth="$qd" --numjobs="$q" --size="${size_mib}M" \
+		--time_based --runtime="$secs" --invalidate=0 \
+		--group_reporting --output-format=json >"$work/fio.json" \
+		2>/dev/null; } 2>&1)
+	[ -n "${VERBOSE:-}" ] && log "fio q=$q qd=$qd: cpu $cpu s"
 	python3 -c '
 import json, sys
-j = json.load(sys.stdin)["jobs"][0]
+j = json.load(open(sys.argv[1]))["jobs"][0]
 d = j["read"] if j["read"]["io_bytes"] else j["write"]
 ios = d["total_ios"]
-cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] / 1000.0
+own = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] / 1000.0
+cpu = sum(float(x) for x in sys.argv[2].split())
 pc = d["clat_ns"]["percentile"]
-print("%.0f %.3f %.1f %.1f -" % (d["iops"], cpu * 1e6 / ios if ios else 0,
-      pc["50.000000"] / 1e3, pc["99.000000"] / 1e3))' <<<"$json"
+print("%.0f %.3f %.1f %.1f %.3f" % (d["iops"], cpu * 1e6 / ios if ios else 0,
+      pc["50.000000"] / 1e3, pc["99.000000"] / 1e3,
+      own * 1e6 / ios if ios else 0))' "$work/fio.json" "$cpu"
 }
 
 # Start the daemons for ENGINE; sets vpid, qpid, vsock, qsock.
@@ -192,8 +202,8 @@ log "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $op 4 KiB, ${secs} s
 log "vback-disk: $vback ${vback_args[*]}; qsd: ${qsd:-none}; fio: ${fio:-none}"
 head -c "$((size_mib << 20))" /dev/urandom >"$img"
 
-echo "| engine | rings | qd | vback IOPS | vback CPU us/IO | vback p50/p99 us | vback RSS MiB | qsd IOPS | qsd CPU us/IO | qsd p50/p99 us | qsd RSS MiB | fio IOPS | fio CPU us/IO | fio p50/p99 us | IOPS vback/qsd | IOPS per CPU-s vback/qsd | CPU vback/fio | RSS qsd/vback |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| engine | rings | qd | vback IOPS | vback CPU us/IO | vback p50/p99 us | vback RSS MiB | qsd IOPS | qsd CPU us/IO | qsd p50/p99 us | qsd RSS MiB | fio IOPS | fio CPU us/IO | fio p50/p99 us | fio own CPU us/IO | IOPS vback/qsd | IOPS per CPU-s vback/qsd | CPU vback/fio | RSS qsd/vback |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for engine in $engines; do
 	start_daemons "$engine"
 	for q in $queues; do
@@ -229,11 +239,11 @@ for engine in $engines; do
 			mib() {
 				if [ "$1" = - ]; then echo -; else awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; fi
 			}
-			printf '| %s | %s | %s | %s | %s | %s/%s | %s | %s | %s | %s/%s | %s | %s | %s | %s/%s | %s | %s | %s | %s |\n' \
+			printf '| %s | %s | %s | %s | %s | %s/%s | %s | %s | %s | %s/%s | %s | %s | %s | %s/%s | %s | %s | %s | %s | %s |\n' \
 				"$engine" "$q" "$qd" \
 				"$(fmt "${m[v1]}" "${s[v1]}")" "$(fmt "${m[v2]}" "${s[v2]}")" "${m[v3]}" "${m[v4]}" "$(mib "${m[v5]}")" \
 				"$(fmt "${m[q1]}" "${s[q1]}")" "$(fmt "${m[q2]}" "${s[q2]}")" "${m[q3]}" "${m[q4]}" "$(mib "${m[q5]}")" \
-				"$(fmt "${m[f1]}" "${s[f1]}")" "$(fmt "${m[f2]}" "${s[f2]}")" "${m[f3]}" "${m[f4]}" \
+				"$(fmt "${m[f1]}" "${s[f1]}")" "$(fmt "${m[f2]}" "${s[f2]}")" "${m[f3]}" "${m[f4]}" "${m[f5]}" \
 				"$(ratio "${m[v1]}" "${m[q1]}")" "$(ratio "${m[q2]}" "${m[v2]}")" \
 				"$(ratio "${m[v2]}" "${m[f2]}")" "$(ratio "${m[q5]}" "${m[v5]}")"
 		done
