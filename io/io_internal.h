@@ -125,6 +125,9 @@ int io_posix_open(const struct vback_io_options *opts,
 int io_ring_open(const struct vback_io_options *opts,
 		 const struct vback_loop *loop, struct vback_io *out,
 		 bool *unavailable);
+/* Tests: does this io_uring instance run READ/WRITE/FLUSH inline (a file
+ * on a memory-backed filesystem without non-blocking reads)? */
+bool io_ring_runs_inline(const struct vback_io *io);
 int io_memory_open(const struct vback_io_options *opts,
 		   const struct vback_loop *loop, struct vback_io *out);
 

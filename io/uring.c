@@ -1,17 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The io_uring engine. submit() only fills SQEs; unplug() submits the whole
- * batch with one system call. The ring posts completions to a registered
- * eventfd watched on the caller's loop; the disk is a registered (fixed)
- * file. What io_uring cannot finish in one go - short transfers, O_DIRECT
+ * batch with one system call and reaps what completed inside it. The loop
+ * watches the ring's own fd, which is readable while completions wait, so
+ * a completion costs no eventfd signal and no read() to clear it; on a
+ * loop that polls, the completion ring is also a poller (nothing to wake
+ * at all while the loop is busy). The disk is a registered (fixed) file.
+ * What io_uring cannot finish in one go - short transfers, O_DIRECT
  * buffers the guest did not align, block-device discard and zeroing, the
  * write-zeroes fallbacks - continues on a small worker pool that completes
- * through the same eventfd.
+ * through an eventfd.
+ *
+ * Files on memory-backed filesystems (tmpfs, ramfs, hugetlbfs) are a case
+ * of their own: a kernel whose tmpfs has no non-blocking reads (no
+ * RWF_NOWAIT) makes io_uring hand every request on them to one of its
+ * worker threads, two thread switches per request for a copy that never
+ * waits for a device. There, reads, writes and flushes run inline on the
+ * loop thread at unplug() (preadv/pwritev: the same copy without the
+ * switches); the rest still goes through the ring.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include <vback/io.h>
 
@@ -31,7 +45,10 @@ struct ring_io {
 	struct io_uring ring;
 	struct io_pool *pool;
 	const struct vback_loop *loop;
-	int efd;
+	int efd; /* the pool's completions */
+	bool ring_watched;
+	struct vback_poller
+		poller; /* the completion ring, when the loop polls */
 	unsigned int depth;
 	unsigned int inflight;	  /* accepted, done() not yet called */
 	unsigned int in_ring;	  /* SQEs queued or submitted, not reaped */
@@ -39,6 +56,11 @@ struct ring_io {
 	bool closing;
 	bool reaping; /* inside ring_reap(): done() callbacks are running */
 	struct vb_ratelimit warn_rl; /* per request: guest-driven */
+	/* Memory-backed file without non-blocking reads: READ, WRITE and
+	 * FLUSH wait on this list for unplug() or the posted round. */
+	bool inline_rw;
+	struct vback_io_req *inl_head, *inl_tail;
+	struct vback_work inl_work;
 };
 
 /* Rounds of submit-then-reap one unplug() may run: page-cache hits come
@@ -157,6 +179,25 @@ static bool ring_flush_sq(struct ring_io *r)
 	return true;
 }
 
+static bool runs_inline(const struct ring_io *r, const struct vback_io_req *req)
+{
+	return r->inline_rw &&
+	       (req->op == VBACK_IO_READ || req->op == VBACK_IO_WRITE ||
+		req->op == VBACK_IO_FLUSH);
+}
+
+static void inline_queue(struct ring_io *r, struct vback_io_req *req)
+{
+	io_req_set_next(req, NULL);
+	if (r->inl_tail)
+		io_req_set_next(r->inl_tail, req);
+	else
+		r->inl_head = req;
+	r->inl_tail = req;
+	/* Runs from the loop if nobody unplugs (idempotent). */
+	vback_loop_post(r->loop, &r->inl_work);
+}
+
 static int ring_submit(void *opaque, struct vback_io_req *req)
 {
 	struct ring_io *r = opaque;
@@ -170,6 +211,11 @@ static int ring_submit(void *opaque, struct vback_io_req *req)
 		return ret;
 	if (r->inflight >= r->depth)
 		return -EAGAIN;
+	if (runs_inline(r, req)) {
+		r->inflight++;
+		inline_queue(r, req);
+		return 0;
+	}
 	if (needs_pool(r, req)) {
 		r->inflight++;
 		ring_to_pool(r, req);
@@ -268,10 +314,46 @@ static void ring_reap(struct ring_io *r)
 	r->reaping = was_reaping;
 }
 
+static void ring_unplug(void *opaque);
+
+/*
+ * Run the inline requests queued so far (memory-backed files); those the
+ * done() callbacks submit wait for the next round, so a callback that
+ * always resubmits cannot keep us here.
+ */
+static void inline_run(struct ring_io *r)
+{
+	struct vback_io_req *req = r->inl_head;
+	bool was_reaping = r->reaping;
+
+	r->inl_head = r->inl_tail = NULL;
+	r->reaping = true;
+	while (req) {
+		struct vback_io_req *next = io_req_next(req);
+		int ret = io_sync_exec(&r->disk, req, NULL);
+
+		complete(r, req, ret);
+		req = next;
+	}
+	r->reaping = was_reaping;
+}
+
+static void inline_work(void *opaque)
+{
+	struct ring_io *r = opaque;
+
+	inline_run(r);
+	/* What the callbacks submitted goes out now. */
+	ring_unplug(r);
+}
+
 static void ring_unplug(void *opaque)
 {
 	struct ring_io *r = opaque;
 
+	/* From inside a done() callback only queue: the caller runs it. */
+	if (r->inl_head && !r->reaping)
+		inline_run(r);
 	for (int i = 0; i < RING_INLINE_ROUNDS; i++) {
 		if (!ring_flush_sq(r))
 			return;
@@ -284,7 +366,8 @@ static void ring_unplug(void *opaque)
 	}
 }
 
-static void ring_on_event(void *opaque, int fd, uint32_t events)
+/* The worker pool finished requests. */
+static void ring_on_pool(void *opaque, int fd, uint32_t events)
 {
 	struct ring_io *r = opaque;
 
@@ -293,6 +376,28 @@ static void ring_on_event(void *opaque, int fd, uint32_t events)
 	ring_reap(r);
 	/* Callbacks that resubmitted without unplug() still make progress. */
 	ring_unplug(r);
+}
+
+/* The ring fd is readable: completions are waiting. */
+static void ring_on_ring(void *opaque, int fd, uint32_t events)
+{
+	struct ring_io *r = opaque;
+
+	(void)fd;
+	(void)events;
+	ring_reap(r);
+	ring_unplug(r);
+}
+
+static bool ring_poll(void *opaque)
+{
+	struct ring_io *r = opaque;
+
+	if (!io_uring_cq_ready(&r->ring))
+		return false;
+	ring_reap(r);
+	ring_unplug(r);
+	return true;
 }
 
 static int ring_get_caps(void *opaque, struct vback_io_caps *caps)
@@ -316,6 +421,9 @@ static void ring_close(void *opaque)
 	struct io_uring_cqe *cqe;
 
 	r->closing = true;
+	while (r->inl_head)
+		inline_run(r);
+	vback_loop_cancel(r->loop, &r->inl_work);
 	ring_unplug(r);
 	/* The ring may hand work to the pool, never the other way round:
 	 * drain the ring first, then the pool. */
@@ -329,7 +437,10 @@ static void ring_close(void *opaque)
 	io_pool_wait_idle(r->pool);
 	ring_reap(r);
 	io_pool_destroy(r->pool);
+	vback_loop_poller_remove(r->loop, &r->poller);
 	vback_loop_unwatch(r->loop, r->efd);
+	if (r->ring_watched)
+		vback_loop_unwatch(r->loop, r->ring.ring_fd);
 	/* The ring is torn down asynchronously and would keep the disk open
 	 * (and locked) for a while: drop the fixed file first, so a new
 	 * instance can open the disk as soon as we return. */
@@ -347,6 +458,29 @@ const struct vback_io_ops io_ring_ops = {
 	.refresh_size = ring_refresh_size,
 	.close = ring_close,
 };
+
+/*
+ * Does io_uring hand this file's reads to its worker threads although
+ * they never wait for a device? A file on a memory-backed filesystem
+ * whose kernel has no non-blocking reads for it (RWF_NOWAIT refused;
+ * io_uring then punts every request). O_DIRECT files keep the ring.
+ */
+static bool memfs_without_nowait(const struct io_disk *disk)
+{
+	struct statfs sfs;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+
+	if (disk->is_blk || disk->direct || fstatfs(disk->fd, &sfs) < 0)
+		return false;
+	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC &&
+	    sfs.f_type != HUGETLBFS_MAGIC)
+		return false;
+	/* One byte (a zero-length read returns before the flag is looked
+	 * at): EOPNOTSUPP says the filesystem has no non-blocking reads. */
+	return preadv2(disk->fd, &iov, 1, 0, RWF_NOWAIT) < 0 &&
+	       errno == EOPNOTSUPP;
+}
 
 /* Errors of io_uring_queue_init() that mean "not here", not "broken". */
 static bool ring_refused(int ret)
@@ -370,8 +504,13 @@ int io_ring_open(const struct vback_io_options *opts,
 	r->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
 	r->efd = -1;
 	/* The ring first: if the kernel refuses it, nothing else is open
-	 * and the caller falls back to posix. */
-	ret = io_uring_queue_init(r->depth, &r->ring, 0);
+	 * and the caller falls back to posix. COOP_TASKRUN (5.19): the
+	 * kernel need not interrupt us to run completion work, we enter the
+	 * ring often enough; older kernels refuse the flag. */
+	ret = io_uring_queue_init(r->depth, &r->ring,
+				  IORING_SETUP_COOP_TASKRUN);
+	if (ret == -EINVAL)
+		ret = io_uring_queue_init(r->depth, &r->ring, 0);
 	if (ret) {
 		*unavailable = ring_refused(ret);
 		free(r);
@@ -388,18 +527,28 @@ int io_ring_open(const struct vback_io_options *opts,
 	ret = io_uring_register_files(&r->ring, &r->disk.fd, 1);
 	if (ret)
 		goto fail_disk;
-	ret = io_uring_register_eventfd(&r->ring, r->efd);
-	if (ret)
-		goto fail_disk;
+	vback_work_init(&r->inl_work, inline_work, r);
+	r->inline_rw = !opts->memfs_via_uring && memfs_without_nowait(&r->disk);
+	/* Saves a file lookup per io_uring_enter() (5.18; optional). */
+	(void)io_uring_register_ring_fd(&r->ring);
 	ret = io_pool_create(&r->disk, RING_POOL_WORKERS, r->efd, &r->pool);
 	if (ret)
 		goto fail_disk;
-	ret = vback_loop_watch(loop, r->efd, VBACK_EV_IN, ring_on_event, r);
+	ret = vback_loop_watch(loop, r->efd, VBACK_EV_IN, ring_on_pool, r);
 	if (ret)
 		goto fail_pool;
+	ret = vback_loop_watch(loop, r->ring.ring_fd, VBACK_EV_IN, ring_on_ring,
+			       r);
+	if (ret)
+		goto fail_watch;
+	r->ring_watched = true;
+	vback_poller_init(&r->poller, ring_poll, NULL, NULL, r);
+	(void)vback_loop_poller_add(loop, &r->poller);
 	out->ops = &io_ring_ops;
 	out->opaque = r;
 	return 0;
+fail_watch:
+	vback_loop_unwatch(loop, r->efd);
 fail_pool:
 	io_pool_destroy(r->pool);
 fail_disk:
@@ -412,7 +561,19 @@ fail_ring:
 	return ret;
 }
 
+bool io_ring_runs_inline(const struct vback_io *io)
+{
+	return io && io->ops == &io_ring_ops &&
+	       ((const struct ring_io *)io->opaque)->inline_rw;
+}
+
 #else /* !VBACK_HAVE_URING */
+
+bool io_ring_runs_inline(const struct vback_io *io)
+{
+	(void)io;
+	return false;
+}
 
 /* Never handed out; keeps vback_io_engine_of() simple. */
 const struct vback_io_ops io_ring_ops = { 0 };

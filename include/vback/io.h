@@ -231,6 +231,15 @@ struct vback_io_options {
 	 * than the process's exit).
 	 */
 	unsigned int busy_wait_ms;
+	/**
+	 * io_uring engine, a file on a memory-backed filesystem (tmpfs,
+	 * ramfs, hugetlbfs) that the kernel cannot read without blocking
+	 * (RWF_NOWAIT refused; io_uring then hands every request to a
+	 * kernel worker thread): false (the default) reads, writes and
+	 * flushes it inline on the loop thread at unplug(), since it never
+	 * waits for a device; true leaves it to io_uring's workers.
+	 */
+	bool memfs_via_uring;
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
 
 	/* ---- network engines (NBD, RBD); 0/NULL: the defaults ---- */

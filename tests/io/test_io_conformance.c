@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ struct backend {
 	bool discard_keeps_data;
 	/* Nothing is kept: every read returns zeroes (the null engine). */
 	bool null;
+	/* The disks live on a tmpfs (/dev/shm): memory-backed files. */
+	bool memfs;
 };
 
 static const struct backend backends[] = {
@@ -66,6 +69,9 @@ static const struct backend backends[] = {
 	  .direct = true,
 	  .blockdev = true },
 	{ .name = "null", .engine = VBACK_IO_ENGINE_NULL, .null = true },
+	{ .name = "io_uring-memfs",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .memfs = true },
 	{ .name = "nbd", .engine = VBACK_IO_ENGINE_NBD, .net = true },
 	{ .name = "rbd",
 	  .engine = VBACK_IO_ENGINE_RBD,
@@ -405,6 +411,34 @@ static void test_caps(void **state)
 	assert_true(c->can_write_zeroes);
 	if (be->engine != VBACK_IO_ENGINE_MEMORY)
 		assert_int_equal(vback_io_engine_of(&t->io), be->engine);
+	/* io_uring serves memory-backed files inline exactly when the kernel
+	 * cannot read them without blocking (it would punt every request to
+	 * its workers), and only them. */
+	if (be->memfs) {
+		char byte;
+		struct iovec one = { &byte, 1 };
+		int fd = open(t->disk.file, O_RDONLY | O_CLOEXEC);
+		bool punts;
+
+		assert_true(fd >= 0);
+		punts = preadv2(fd, &one, 1, 0, RWF_NOWAIT) < 0 &&
+			errno == EOPNOTSUPP;
+		close(fd);
+		assert_int_equal(io_ring_runs_inline(&t->io), punts);
+		if (punts) {
+			struct vback_io_options o = {
+				.path = t->disk.file,
+				.engine = be->engine,
+				.memfs_via_uring = true,
+			};
+
+			vback_io_close(&t->io);
+			assert_int_equal(vback_io_open(&o, t->loop, &t->io), 0);
+			assert_false(io_ring_runs_inline(&t->io));
+		}
+	} else {
+		assert_false(io_ring_runs_inline(&t->io));
+	}
 }
 
 static void test_roundtrip(void **state)
@@ -1218,9 +1252,12 @@ static int prepare(const char *name)
 		fprintf(stderr, "unknown backend %s\n", name);
 		return 2;
 	}
-	/* Not /tmp: it may be a tmpfs, and O_DIRECT wants a real one. */
+	/* Not /tmp: it may be a tmpfs, and O_DIRECT wants a real one;
+	 * memfs variants want exactly a tmpfs. */
 	snprintf(workdir, sizeof(workdir), "%s/vback-io-test-XXXXXX",
-		 tmp ? tmp : "/var/tmp");
+		 be->memfs ? "/dev/shm"
+		 : tmp	   ? tmp
+			   : "/var/tmp");
 	if (!mkdtemp(workdir)) {
 		perror(workdir);
 		return 2;
