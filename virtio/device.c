@@ -361,6 +361,7 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 			 vback_strerror(r));
 	if (r)
 		return r;
+	dev_queue_poller_add(dev, &dev->vqs[q]);
 	/* Once per enable, which the transport's peer can repeat: glog. */
 	if (dev->vqs[q].rec.refused)
 		dev_glog(dev, VBACK_LOG_WARN,

@@ -169,6 +169,8 @@ static inline struct vq *dev_elem_vq(struct vback_dev *dev,
 {
 	return &dev->vqs[e->ctx->q];
 }
+/* Queue @vq was enabled: have the loop poll it, if it polls. */
+void dev_queue_poller_add(struct vback_dev *dev, struct vq *vq);
 /* Reset queue @vq, keeping the orphan list and the blocked count. */
 void dev_vq_reset(struct vback_dev *dev, struct vq *vq);
 /* type->flush() is done with @result. */

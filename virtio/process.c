@@ -23,6 +23,62 @@ static void post_queue(struct vback_dev *dev, struct vq *vq)
 		vback_loop_post(dev->t.loop, &vq->work);
 }
 
+/* ------------------------------------------------------------------ */
+/* Polling: the loop looks at the avail ring instead of waiting for a  */
+/* kick (loop.h pollers, e.g. vback_epoll_loop_set_poll())             */
+/* ------------------------------------------------------------------ */
+
+/* May a run pop something now? Not while back-pressure or a busy view
+ * holds the queue (a completion restarts it), nor while quiesced. */
+static bool queue_can_run(const struct vq *vq)
+{
+	return !vq->running && !vq->blocked && !vq->mem_wait &&
+	       !vq->dev->quiesced;
+}
+
+static bool queue_poll(void *opaque)
+{
+	struct vq *vq = opaque;
+
+	if (!queue_can_run(vq) || !vq_avail_pending(vq))
+		return false;
+	dev_queue_run(vq);
+	return true;
+}
+
+static void queue_poll_begin(void *opaque)
+{
+	vq_poll_begin(opaque);
+}
+
+static bool queue_poll_end(void *opaque)
+{
+	struct vq *vq = opaque;
+
+	return vq_poll_end(vq) && queue_can_run(vq);
+}
+
+void dev_queue_poller_add(struct vback_dev *dev, struct vq *vq)
+{
+	if (!dev->attached || !vback_loop_has_pollers(dev->t.loop))
+		return;
+	vback_poller_init(&vq->poller, queue_poll, queue_poll_begin,
+			  queue_poll_end, vq);
+	(void)vback_loop_poller_add(dev->t.loop, &vq->poller);
+}
+
+static void queue_poller_remove(struct vback_dev *dev, struct vq *vq)
+{
+	if (!vq->poller.added_)
+		return;
+	/* The flag lives in guest memory: do not leave the driver told
+	 * never to kick, whoever runs the ring next. */
+	if (vq->polling)
+		vq_poll_end(vq);
+	if (dev->attached)
+		vback_loop_poller_remove(dev->t.loop, &vq->poller);
+}
+
 void dev_queue_work(void *opaque)
 {
 	dev_queue_run(opaque);
@@ -67,6 +123,7 @@ void dev_vq_reset(struct vback_dev *dev, struct vq *vq)
 {
 	struct vq_ctx *orphan;
 
+	queue_poller_remove(dev, vq);
 	if (vq->blocked)
 		dev->nblocked--; /* vq_reset() releases it */
 	if (vq->mem_wait)
@@ -168,7 +225,9 @@ void dev_queue_run(struct vq *vq)
 				break;
 			}
 			if (r == 0) {
-				if (!vq_rearm(vq))
+				/* While the loop polls the ring, nobody
+				 * waits for a kick: no avail_event. */
+				if (vq->polling || !vq_rearm(vq))
 					break;
 				continue;
 			}

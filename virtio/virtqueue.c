@@ -249,12 +249,15 @@ void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
 	     uint16_t max_size)
 {
 	/* The core's work item may be posted and a run may be on the stack
-	 * (a reset from inside a completion): both survive. */
+	 * (a reset from inside a completion): both survive, and so does the
+	 * poller (the core removes it from its loop before a reset). */
 	struct vback_work work = vq->work;
+	struct vback_poller poller = vq->poller;
 	bool running = vq->running;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->work = work;
+	vq->poller = poller;
 	vq->running = running;
 	vq->dev = dev;
 	vq->index = index;
@@ -798,6 +801,41 @@ int vq_resubmit(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 	}
 	*out = e;
 	return 1;
+}
+
+bool vq_avail_pending(struct vq *vq)
+{
+	if (!vq->enabled || vq->broken || vq->stopped)
+		return false;
+	if (vq->last_avail != vq->shadow_avail)
+		return true;
+	/* vq_pop() reads it again, with the acquire fence. */
+	return area_ld16(&vq->avail, VRING_AVAIL_IDX) != vq->last_avail;
+}
+
+void vq_poll_begin(struct vq *vq)
+{
+	vq->polling = true;
+	/* With EVENT_IDX nothing to write: vq_rearm() is not called while
+	 * polling, so avail_event stays behind and the driver, whose test
+	 * is "did avail->idx pass avail_event", does not kick again. */
+	if (vq->enabled && !vq->event_idx)
+		area_st16(&vq->used, VRING_USED_FLAGS, VRING_USED_F_NO_NOTIFY);
+}
+
+bool vq_poll_end(struct vq *vq)
+{
+	vq->polling = false;
+	if (!vq->enabled || vq->broken || vq->stopped)
+		return false;
+	if (vq->event_idx)
+		return vq_rearm(vq);
+	area_st16(&vq->used, VRING_USED_FLAGS, 0);
+	/* Full barrier, as in vq_rearm(): the flag is visible before
+	 * avail->idx is read again, or a buffer added meanwhile by a driver
+	 * that still saw NO_NOTIFY would wait for a kick that never comes. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return area_ld16(&vq->avail, VRING_AVAIL_IDX) != vq->last_avail;
 }
 
 bool vq_rearm(struct vq *vq)

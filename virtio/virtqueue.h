@@ -161,6 +161,10 @@ struct vq {
 	bool running;	    /* inside dev_queue_run() */
 	bool rerun;	    /* kicked or completed while running */
 	bool idle_reported; /* queue_idle() sent for this stop */
+	/* The loop busy-polls the avail ring (loop.h pollers): while
+	 * @polling, the driver is asked not to kick (vq_poll_begin()). */
+	struct vback_poller poller;
+	bool polling;
 };
 
 /* Guest-memory helpers: copy across pieces; 0 or -EFAULT. */
@@ -210,6 +214,19 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
  * kicks for the next buffer, then check again. True if more is available.
  */
 bool vq_rearm(struct vq *vq);
+/* Anything to pop? A cheap look (one load) for pollers. */
+bool vq_avail_pending(struct vq *vq);
+/*
+ * The loop polls the ring: ask the driver not to kick (without EVENT_IDX
+ * the used ring's NO_NOTIFY flag; with it, avail_event is simply left
+ * behind, see vq_rearm()).
+ */
+void vq_poll_begin(struct vq *vq);
+/*
+ * Polling ends: ask for kicks again (avail_event or the flag), then look
+ * once more. True when something is available (it came in the window).
+ */
+bool vq_poll_end(struct vq *vq);
 /* Release the buffers of @e and add it to the used ring (not yet visible). */
 void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len);
 /* Make pushed elements visible; true when the driver wants a
