@@ -78,6 +78,11 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"                       picks; Xen default: 1)\n"
 		"  --queue-size N       largest ring, power of two (default "
 		"256)\n"
+		"  --poll-us N          busy-poll rings and completions up to "
+		"N\n"
+		"                       microseconds before sleeping, "
+		"adapting\n"
+		"                       to the load (default 50; 0: never)\n"
 		"  --serial STRING      device serial, up to 20 bytes (one\n"
 		"                       vhost-user disk; else serial= per "
 		"disk)\n"
@@ -130,6 +135,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_CONTROL,
 		OPT_TRANSPORT,
 		OPT_NO_INFLIGHT,
+		OPT_POLL_US,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -154,6 +160,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
+		{ "poll-us", required_argument, NULL, OPT_POLL_US },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -168,6 +175,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 	memset(o, 0, sizeof(*o));
 	*o = (struct vback_disk_options){
 		.queue_size = 256,
+		.poll_us = VBACK_DISK_DEFAULT_POLL_US,
 		.engine = VBACK_IO_ENGINE_DEFAULT,
 		.log_level = VBACK_LOG_INFO,
 		.domid = -1,
@@ -248,6 +256,14 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			if (parse_uint(optarg, 1, 64, &o->queues) < 0) {
 				fprintf(stderr, "%s: --queues wants 1..64\n",
 					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case OPT_POLL_US:
+			if (parse_uint(optarg, 0, VBACK_DISK_MAX_POLL_US,
+				       &o->poll_us) < 0) {
+				fprintf(stderr, "%s: --poll-us wants 0..%u\n",
+					argv0, VBACK_DISK_MAX_POLL_US);
 				return VBACK_DISK_EXIT_USAGE;
 			}
 			break;

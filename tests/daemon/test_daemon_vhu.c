@@ -129,6 +129,11 @@ static int start(struct t *t)
 		.drain_timeout_ms = 2000,
 	};
 
+	/* As vhost_user_mode.c does: the loop polls (--poll-us). */
+	assert_int_equal(vback_epoll_loop_set_poll(t->loop,
+						   (uint64_t)t->opts.poll_us *
+							   1000u),
+			 0);
 	return vhu_daemon_create(&env, &t->vd);
 }
 

@@ -84,6 +84,9 @@ static int setup_with(void **state, bool with_tio)
 	c->log = (struct vback_log){ .fn = quiet, .max_level = VBACK_LOG_ERR };
 	io.log = bo.log = vo.log = &c->log;
 	assert_int_equal(vback_epoll_loop_create(NULL, &c->loop), 0);
+	/* The rings and the engines' completion rings are polled, as in
+	 * vback-disk. */
+	assert_int_equal(vback_epoll_loop_set_poll(c->loop, 50000), 0);
 	if (with_tio) {
 		c->tio = tio_create(&to);
 		assert_non_null(c->tio);
