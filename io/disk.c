@@ -311,8 +311,16 @@ fail_quiet:
 
 void io_disk_close(struct io_disk *disk)
 {
-	if (disk->fd >= 0)
-		close(disk->fd);
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	if (disk->fd < 0)
+		return;
+	/* Unlock now: something may still hold the open file for a while
+	 * (an io_uring torn down asynchronously, its SQPOLL thread), and a
+	 * new instance must be able to take the disk once we return. */
+	if (!disk->is_blk)
+		(void)fcntl(disk->fd, F_OFD_SETLK, &fl);
+	close(disk->fd);
 	disk->fd = -1;
 }
 

@@ -39,6 +39,9 @@
 
 /* Slow-path workers: they only see the rare requests io_uring cannot do. */
 #define RING_POOL_WORKERS 2
+/* SQPOLL: how long the kernel's submission thread spins after the last
+ * submission before it sleeps (and a submit has to wake it). */
+#define RING_SQPOLL_IDLE_MS 1
 
 struct ring_io {
 	struct io_disk disk;
@@ -507,10 +510,24 @@ int io_ring_open(const struct vback_io_options *opts,
 	 * and the caller falls back to posix. COOP_TASKRUN (5.19): the
 	 * kernel need not interrupt us to run completion work, we enter the
 	 * ring often enough; older kernels refuse the flag. */
-	ret = io_uring_queue_init(r->depth, &r->ring,
-				  IORING_SETUP_COOP_TASKRUN);
-	if (ret == -EINVAL)
-		ret = io_uring_queue_init(r->depth, &r->ring, 0);
+	{
+		struct io_uring_params p = {
+			.flags = IORING_SETUP_COOP_TASKRUN
+		};
+
+		/* SQPOLL: a kernel thread takes the SQEs, no system call
+		 * per batch while it is awake; it sleeps after idle ms. */
+		if (opts->sqpoll) {
+			p.flags |= IORING_SETUP_SQPOLL;
+			p.sq_thread_idle = RING_SQPOLL_IDLE_MS;
+		}
+		ret = io_uring_queue_init_params(r->depth, &r->ring, &p);
+		if (ret == -EINVAL) {
+			p.flags &= ~(unsigned int)IORING_SETUP_COOP_TASKRUN;
+			ret = io_uring_queue_init_params(r->depth, &r->ring,
+							 &p);
+		}
+	}
 	if (ret) {
 		*unavailable = ring_refused(ret);
 		free(r);

@@ -72,6 +72,10 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"                       return zeroes, the image gives the "
 		"size\n"
 		"  --direct             open images with O_DIRECT\n"
+		"  --sqpoll             io_uring: a kernel thread per ring "
+		"submits\n"
+		"                       (no system call per batch; takes a "
+		"CPU)\n"
 		"  --queues N           most queues a guest may use, 1..64\n"
 		"                       (vhost-user default: 64, the "
 		"front-end\n"
@@ -136,6 +140,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_TRANSPORT,
 		OPT_NO_INFLIGHT,
 		OPT_POLL_US,
+		OPT_SQPOLL,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -161,6 +166,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
 		{ "poll-us", required_argument, NULL, OPT_POLL_US },
+		{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -243,6 +249,9 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			break;
 		case OPT_DIRECT:
 			o->direct = true;
+			break;
+		case OPT_SQPOLL:
+			o->sqpoll = true;
 			break;
 		case OPT_ENGINE:
 			if (vback_io_engine_parse(optarg, &o->engine) < 0 ||

@@ -62,6 +62,7 @@ struct vback_disk_options {
 	unsigned int poll_us;
 	bool read_only; /* --ro */
 	bool direct;	/* --direct (O_DIRECT) */
+	bool sqpoll;	/* --sqpoll: io_uring submission thread */
 	enum vback_io_engine engine;
 	enum vback_log_level log_level;
 	const char *serial; /* --serial (one disk only) */

@@ -340,6 +340,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		.engine = o->engine,
 		.read_only = ro,
 		.direct = o->direct,
+		.sqpoll = o->sqpoll,
 		.log = d->log,
 		.busy_wait_ms = d->vd->starting ? START_BUSY_WAIT_MS : 0,
 	};

@@ -88,6 +88,7 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		.engine = o->engine,
 		.read_only = read_only,
 		.direct = o->direct,
+		.sqpoll = o->sqpoll,
 		.log = xd->log,
 		.busy_wait_ms = adopt ? ADOPT_BUSY_WAIT_MS : 0,
 	};

@@ -49,6 +49,7 @@ struct backend {
 	bool null;
 	/* The disks live on a tmpfs (/dev/shm): memory-backed files. */
 	bool memfs;
+	bool sqpoll; /* io_uring with a submission thread */
 };
 
 static const struct backend backends[] = {
@@ -69,6 +70,9 @@ static const struct backend backends[] = {
 	  .direct = true,
 	  .blockdev = true },
 	{ .name = "null", .engine = VBACK_IO_ENGINE_NULL, .null = true },
+	{ .name = "io_uring-sqpoll",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .sqpoll = true },
 	{ .name = "io_uring-memfs",
 	  .engine = VBACK_IO_ENGINE_URING,
 	  .memfs = true },
@@ -259,6 +263,7 @@ static int io_open(struct t *t, bool read_only, unsigned int depth)
 		/* The null engine takes its size from the file. */
 		.mem_size = be->null ? 0 : t->disk.size,
 		.queue_depth = depth,
+		.sqpoll = be->sqpoll,
 	};
 	int ret = vback_io_open(&o, t->loop, &t->io);
 
