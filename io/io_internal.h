@@ -128,6 +128,8 @@ int io_ring_open(const struct vback_io_options *opts,
 /* Tests: does this io_uring instance run READ/WRITE/FLUSH inline (a file
  * on a memory-backed filesystem without non-blocking reads)? */
 bool io_ring_runs_inline(const struct vback_io *io);
+/* Tests: requests an io_uring instance sent with a fixed buffer. */
+uint64_t io_ring_fixed_requests(const struct vback_io *io);
 int io_memory_open(const struct vback_io_options *opts,
 		   const struct vback_loop *loop, struct vback_io *out);
 

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
@@ -42,6 +43,10 @@
 /* SQPOLL: how long the kernel's submission thread spins after the last
  * submission before it sleeps (and a submit has to wake it). */
 #define RING_SQPOLL_IDLE_MS 1
+/* Fixed buffers (guest memory, O_DIRECT): the kernel takes at most 1 GiB
+ * per buffer, so a region is registered in pieces of that size. */
+#define RING_FIXED_MAX	   64u
+#define RING_FIXED_MAX_LEN (1ull << 30)
 
 struct ring_io {
 	struct io_disk disk;
@@ -64,6 +69,11 @@ struct ring_io {
 	bool inline_rw;
 	struct vback_io_req *inl_head, *inl_tail;
 	struct vback_work inl_work;
+	/* set_buffers() with O_DIRECT: registered fixed buffers. */
+	struct iovec fixed[RING_FIXED_MAX];
+	unsigned int nfixed;
+	uint64_t fixed_reqs; /* requests that used them (tests) */
+	bool fixed_warned;
 };
 
 /* Rounds of submit-then-reap one unplug() may run: page-cache hits come
@@ -76,17 +86,43 @@ static void ring_to_pool(struct ring_io *r, struct vback_io_req *req)
 	io_pool_queue(r->pool, req);
 }
 
+/* The registered buffer holding all of [@p, @p + @len), or -1. */
+static int fixed_index(const struct ring_io *r, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (unsigned int i = 0; i < r->nfixed; i++) {
+		uintptr_t b = (uintptr_t)r->fixed[i].iov_base;
+
+		if (a >= b && len <= r->fixed[i].iov_len &&
+		    a - b <= r->fixed[i].iov_len - len)
+			return (int)i;
+	}
+	return -1;
+}
+
 /* Fill one SQE for @req (SECURE_ERASE never gets here: no caps bit). */
-static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
+static void ring_prep(struct ring_io *r, struct io_uring_sqe *sqe,
+		      struct vback_io_req *req)
 {
 	const struct vback_iovec *iov = req->iov;
 	int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	int buf = -1;
 
+	/* A single buffer skips the kernel's iovec import; inside a fixed
+	 * buffer it also skips pinning its pages. */
+	if (r->nfixed && req->iovcnt == 1)
+		buf = fixed_index(r, iov[0].iov_base, iov[0].iov_len);
+	if (buf >= 0)
+		r->fixed_reqs++;
 	switch (req->op) {
 	case VBACK_IO_READ:
-		/* A single buffer skips the kernel's iovec import. */
-		if (req->iovcnt == 1)
+		if (buf >= 0)
+			io_uring_prep_read_fixed(sqe, 0, iov[0].iov_base,
+						 (unsigned int)iov[0].iov_len,
+						 req->offset, buf);
+		else if (req->iovcnt == 1)
 			io_uring_prep_read(sqe, 0, iov[0].iov_base,
 					   (unsigned int)iov[0].iov_len,
 					   req->offset);
@@ -96,7 +132,11 @@ static void ring_prep(struct io_uring_sqe *sqe, struct vback_io_req *req)
 				req->iovcnt, req->offset);
 		break;
 	case VBACK_IO_WRITE:
-		if (req->iovcnt == 1)
+		if (buf >= 0)
+			io_uring_prep_write_fixed(sqe, 0, iov[0].iov_base,
+						  (unsigned int)iov[0].iov_len,
+						  req->offset, buf);
+		else if (req->iovcnt == 1)
 			io_uring_prep_write(sqe, 0, iov[0].iov_base,
 					    (unsigned int)iov[0].iov_len,
 					    req->offset);
@@ -233,7 +273,7 @@ static int ring_submit(void *opaque, struct vback_io_req *req)
 		if (!sqe)
 			return r->inflight ? -EAGAIN : -EBUSY;
 	}
-	ring_prep(sqe, req);
+	ring_prep(r, sqe, req);
 	r->inflight++;
 	r->in_ring++;
 	r->unsubmitted++;
@@ -403,6 +443,63 @@ static bool ring_poll(void *opaque)
 	return true;
 }
 
+/*
+ * Guest memory as fixed buffers: with O_DIRECT each request would pin its
+ * pages, and registering pins them once. Without O_DIRECT the copy
+ * through the page cache pins nothing: nothing to do.
+ */
+static int ring_set_buffers(void *opaque, const struct vback_iovec *ranges,
+			    unsigned int n)
+{
+	struct ring_io *r = opaque;
+	struct iovec pieces[RING_FIXED_MAX];
+	unsigned int count = 0;
+	int ret;
+
+	if (r->inflight)
+		return -EBUSY;
+	if (r->nfixed) {
+		(void)io_uring_unregister_buffers(&r->ring);
+		r->nfixed = 0;
+	}
+	if (!n || !r->disk.direct)
+		return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *p = ranges[i].iov_base;
+		size_t left = ranges[i].iov_len;
+
+		while (left) {
+			size_t len = left < RING_FIXED_MAX_LEN
+					     ? left
+					     : (size_t)RING_FIXED_MAX_LEN;
+
+			if (count == RING_FIXED_MAX) {
+				ret = -E2BIG;
+				goto fail;
+			}
+			pieces[count++] = (struct iovec){ p, len };
+			p += len;
+			left -= len;
+		}
+	}
+	ret = io_uring_register_buffers(&r->ring, pieces, count);
+	if (ret < 0)
+		goto fail;
+	memcpy(r->fixed, pieces, count * sizeof(pieces[0]));
+	r->nfixed = count;
+	return 0;
+fail:
+	/* RLIMIT_MEMLOCK without CAP_IPC_LOCK, a region too large: say it
+	 * once, requests pin their pages one by one as before. */
+	if (!r->fixed_warned)
+		vback_logf(r->disk.log, VBACK_LOG_INFO,
+			   "io: guest memory not registered with io_uring "
+			   "(%s): requests pin their pages one by one",
+			   vback_strerror(ret));
+	r->fixed_warned = true;
+	return ret;
+}
+
 static int ring_get_caps(void *opaque, struct vback_io_caps *caps)
 {
 	const struct ring_io *r = opaque;
@@ -460,6 +557,7 @@ const struct vback_io_ops io_ring_ops = {
 	.get_caps = ring_get_caps,
 	.refresh_size = ring_refresh_size,
 	.close = ring_close,
+	.set_buffers = ring_set_buffers,
 };
 
 /*
@@ -584,12 +682,25 @@ bool io_ring_runs_inline(const struct vback_io *io)
 	       ((const struct ring_io *)io->opaque)->inline_rw;
 }
 
+uint64_t io_ring_fixed_requests(const struct vback_io *io)
+{
+	if (!io || io->ops != &io_ring_ops)
+		return 0;
+	return ((const struct ring_io *)io->opaque)->fixed_reqs;
+}
+
 #else /* !VBACK_HAVE_URING */
 
 bool io_ring_runs_inline(const struct vback_io *io)
 {
 	(void)io;
 	return false;
+}
+
+uint64_t io_ring_fixed_requests(const struct vback_io *io)
+{
+	(void)io;
+	return 0;
 }
 
 /* Never handed out; keeps vback_io_engine_of() simple. */

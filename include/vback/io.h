@@ -142,6 +142,15 @@ struct vback_io_ops {
 	 * returns. Called once, by vback_io_close().
 	 */
 	void (*close)(void *opaque);
+	/**
+	 * Optional: from now on the buffers of most requests lie inside
+	 * these @n host memory ranges (a guest's memory, as its transport
+	 * maps it), until the next call; @n 0: none any more. Called with no
+	 * request in flight. An engine may prepare them once instead of for
+	 * each request. 0, or -errno (requests work anyway).
+	 */
+	int (*set_buffers)(void *opaque, const struct vback_iovec *ranges,
+			   unsigned int n);
 };
 
 /** An IO instance: its ops and their context. Small: copied by value into
@@ -164,6 +173,20 @@ static inline void vback_io_unplug(const struct vback_io *io)
 	if (io->ops->unplug)
 		io->ops->unplug(io->opaque);
 }
+
+/**
+ * Tell @io where the buffers of most requests will lie (see
+ * vback_io_ops::set_buffers; the vhost-user transport reports its guest
+ * memory through vback_vhu_options::memory). The io_uring engine with
+ * O_DIRECT registers them as fixed buffers: no page pinning per request,
+ * but the guest's whole memory is pinned (made resident) while
+ * registered. Call it with nothing in flight. 0 (also when the engine
+ * has nothing to prepare), -EBUSY with requests in flight, or another
+ * -errno when the engine could not prepare them (requests work anyway).
+ */
+VBACK_API int vback_io_set_buffers(const struct vback_io *io,
+				   const struct vback_iovec *ranges,
+				   unsigned int n);
 
 /** Call @io's get_caps() into *@caps. */
 static inline int vback_io_get_caps(const struct vback_io *io,

@@ -1208,6 +1208,73 @@ static void test_exclusive(void **state)
 	assert_int_equal(io_open(t, false, 0), 0);
 }
 
+/*
+ * vback_io_set_buffers(): where most buffers will be. io_uring with
+ * O_DIRECT registers them as fixed buffers, and a request inside them
+ * uses one (moving the right bytes); a request outside goes the usual
+ * way. The others have nothing to prepare. Never with IO in flight.
+ */
+static void test_fixed_buffers(void **state)
+{
+	struct t *t = *state;
+	bool fixed = be->engine == VBACK_IO_ENGINE_URING && be->direct;
+	/* Declared: the first MiB of two. */
+	uint8_t *region = abuf(2 * MiB), *outside = abuf(64 * KiB);
+	struct vback_iovec r = { region, 1 * MiB };
+	uint64_t n0;
+	struct op op;
+	int ret;
+
+	ret = vback_io_set_buffers(&t->io, &r, 1);
+	if (ret && fixed) {
+		/* No RLIMIT_MEMLOCK room here (an unprivileged run). */
+		free(region);
+		free(outside);
+		skip();
+	}
+	assert_int_equal(ret, 0);
+	n0 = io_ring_fixed_requests(&t->io);
+	fill(region, 64 * KiB, 21);
+	assert_int_equal(rw(t, VBACK_IO_WRITE, 256 * KiB, region, 64 * KiB), 0);
+	memset(region + 512 * KiB, 0, 64 * KiB);
+	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, region + 512 * KiB,
+			    64 * KiB),
+			 0);
+	assert_read_back(region + 512 * KiB, region, 64 * KiB);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 2 : 0));
+	/* Outside the region: the usual way, the same bytes. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, outside, 64 * KiB), 0);
+	assert_read_back(outside, region, 64 * KiB);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 2 : 0));
+	/* The last page is inside; one straddling the end is not. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region + 1 * MiB - 4 * KiB,
+			    4 * KiB),
+			 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 3 : 0));
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region + 1 * MiB - 2 * KiB,
+			    4 * KiB),
+			 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 3 : 0));
+	/* Not while something is in flight. */
+	op_init(&op, t, VBACK_IO_READ, 0);
+	op.iov[0] = (struct vback_iovec){ region, 4 * KiB };
+	op.req.iovcnt = 1;
+	assert_int_equal(submit(t, &op), 0);
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 0),
+			 be->engine == VBACK_IO_ENGINE_URING ? -EBUSY : 0);
+	vback_io_unplug(&t->io);
+	wait_for(t, &op.ndone, 1);
+	assert_int_equal(op.result, 0);
+	/* Forgotten: nothing fixed any more. */
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 0), 0);
+	n0 = io_ring_fixed_requests(&t->io);
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region, 4 * KiB), 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0);
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 1), -EINVAL);
+	free(region);
+	free(outside);
+}
+
 /* Forced unit access: honoured where the caps say so, refused elsewhere,
  * and never on a read. */
 static void test_fua(void **state)
@@ -1378,6 +1445,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_exclusive, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fua, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
+						teardown),
 	};
 	char group[64];
 	int ret;
