@@ -110,3 +110,13 @@ int vback_io_set_buffers(const struct vback_io *io,
 		return 0; /* nothing to prepare */
 	return io->ops->set_buffers(io->opaque, ranges, n);
 }
+
+int vback_io_clone(const struct vback_io *io, const struct vback_loop *loop,
+		   struct vback_io *out)
+{
+	if (!io || !io->ops || !loop || !loop->ops || !out)
+		return -EINVAL;
+	if (!io->ops->clone)
+		return -ENOTSUP;
+	return io->ops->clone(io->opaque, loop, out);
+}

@@ -114,12 +114,26 @@ static void null_close(void *opaque)
 	vb_free(n);
 }
 
+static int null_clone(void *opaque, const struct vback_loop *loop,
+		      struct vback_io *out)
+{
+	const struct null_io *n = opaque;
+	struct vback_io_options o = {
+		.mem_size = n->caps.size_bytes,
+		.read_only = n->caps.read_only,
+		.queue_depth = n->depth,
+	};
+
+	return io_null_open(&o, loop, out);
+}
+
 const struct vback_io_ops io_null_ops = {
 	.submit = null_submit,
 	.unplug = null_unplug,
 	.get_caps = null_get_caps,
 	.refresh_size = null_refresh_size,
 	.close = null_close,
+	.clone = null_clone,
 };
 
 /* The size of the file or block device at @path (only looked at). */

@@ -58,6 +58,7 @@ struct ring_io {
 	struct vback_poller
 		poller; /* the completion ring, when the loop polls */
 	unsigned int depth;
+	bool sqpoll;
 	unsigned int inflight;	  /* accepted, done() not yet called */
 	unsigned int in_ring;	  /* SQEs queued or submitted, not reaped */
 	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
@@ -249,6 +250,7 @@ static int ring_submit(void *opaque, struct vback_io_req *req)
 
 	if (r->closing)
 		return -ESHUTDOWN;
+	io_disk_sync_size(&r->disk);
 	ret = io_req_check(&r->disk.caps, req);
 	if (ret)
 		return ret;
@@ -502,10 +504,24 @@ fail:
 
 static int ring_get_caps(void *opaque, struct vback_io_caps *caps)
 {
-	const struct ring_io *r = opaque;
+	struct ring_io *r = opaque;
 
+	io_disk_sync_size(&r->disk);
 	*caps = r->disk.caps;
 	return 0;
+}
+
+static int ring_setup(const struct vback_io_options *opts,
+		      const struct ring_io *from, const struct vback_loop *loop,
+		      struct vback_io *out, bool *unavailable);
+
+/* A ring of its own on the same open file. */
+static int ring_clone(void *opaque, const struct vback_loop *loop,
+		      struct vback_io *out)
+{
+	bool unavailable;
+
+	return ring_setup(NULL, opaque, loop, out, &unavailable);
 }
 
 static int ring_refresh_size(void *opaque, uint64_t *size_bytes)
@@ -558,6 +574,7 @@ const struct vback_io_ops io_ring_ops = {
 	.refresh_size = ring_refresh_size,
 	.close = ring_close,
 	.set_buffers = ring_set_buffers,
+	.clone = ring_clone,
 };
 
 /*
@@ -590,9 +607,13 @@ static bool ring_refused(int ret)
 	       ret == -EOPNOTSUPP;
 }
 
-int io_ring_open(const struct vback_io_options *opts,
-		 const struct vback_loop *loop, struct vback_io *out,
-		 bool *unavailable)
+/*
+ * A ring on @opts->path, or on @from's open file with @from's settings (a
+ * clone, vback_io_clone()).
+ */
+static int ring_setup(const struct vback_io_options *opts,
+		      const struct ring_io *from, const struct vback_loop *loop,
+		      struct vback_io *out, bool *unavailable)
 {
 	struct ring_io *r;
 	int ret;
@@ -602,7 +623,14 @@ int io_ring_open(const struct vback_io_options *opts,
 	if (!r)
 		return -ENOMEM;
 	r->loop = loop;
-	r->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
+	if (from) {
+		r->depth = from->depth;
+		r->sqpoll = from->sqpoll;
+	} else {
+		r->depth = opts->queue_depth ? opts->queue_depth
+					     : IO_DEFAULT_DEPTH;
+		r->sqpoll = opts->sqpoll;
+	}
 	r->efd = -1;
 	/* The ring first: if the kernel refuses it, nothing else is open
 	 * and the caller falls back to posix. COOP_TASKRUN (5.19): the
@@ -615,7 +643,7 @@ int io_ring_open(const struct vback_io_options *opts,
 
 		/* SQPOLL: a kernel thread takes the SQEs, no system call
 		 * per batch while it is awake; it sleeps after idle ms. */
-		if (opts->sqpoll) {
+		if (r->sqpoll) {
 			p.flags |= IORING_SETUP_SQPOLL;
 			p.sq_thread_idle = RING_SQPOLL_IDLE_MS;
 		}
@@ -636,14 +664,17 @@ int io_ring_open(const struct vback_io_options *opts,
 		ret = -errno;
 		goto fail_ring;
 	}
-	ret = io_disk_open(&r->disk, opts);
+	ret = from ? io_disk_dup(&r->disk, &from->disk)
+		   : io_disk_open(&r->disk, opts);
 	if (ret)
 		goto fail_efd;
 	ret = io_uring_register_files(&r->ring, &r->disk.fd, 1);
 	if (ret)
 		goto fail_disk;
 	vback_work_init(&r->inl_work, inline_work, r);
-	r->inline_rw = !opts->memfs_via_uring && memfs_without_nowait(&r->disk);
+	r->inline_rw =
+		from ? from->inline_rw
+		     : !opts->memfs_via_uring && memfs_without_nowait(&r->disk);
 	/* Saves a file lookup per io_uring_enter() (5.18; optional). */
 	(void)io_uring_register_ring_fd(&r->ring);
 	ret = io_pool_create(&r->disk, RING_POOL_WORKERS, r->efd, &r->pool);
@@ -687,6 +718,13 @@ uint64_t io_ring_fixed_requests(const struct vback_io *io)
 	if (!io || io->ops != &io_ring_ops)
 		return 0;
 	return ((const struct ring_io *)io->opaque)->fixed_reqs;
+}
+
+int io_ring_open(const struct vback_io_options *opts,
+		 const struct vback_loop *loop, struct vback_io *out,
+		 bool *unavailable)
+{
+	return ring_setup(opts, NULL, loop, out, unavailable);
 }
 
 #else /* !VBACK_HAVE_URING */

@@ -49,6 +49,7 @@ enum vback_io_op {
 #define VBACK_IO_F_FUA (1u << 1)
 
 struct vback_io_req;
+struct vback_io;
 
 /**
  * Completion of @req (the caller's function, stored in req->done):
@@ -151,6 +152,12 @@ struct vback_io_ops {
 	 */
 	int (*set_buffers)(void *opaque, const struct vback_iovec *ranges,
 			   unsigned int n);
+	/**
+	 * Optional: another instance on the same disk, for another loop
+	 * (see vback_io_clone()); stores it in *@out. 0 or -errno.
+	 */
+	int (*clone)(void *opaque, const struct vback_loop *loop,
+		     struct vback_io *out);
 };
 
 /** An IO instance: its ops and their context. Small: copied by value into
@@ -187,6 +194,22 @@ static inline void vback_io_unplug(const struct vback_io *io)
 VBACK_API int vback_io_set_buffers(const struct vback_io *io,
 				   const struct vback_iovec *ranges,
 				   unsigned int n);
+
+/**
+ * Open another instance on the disk of @io, whose requests and done()
+ * callbacks run on @loop instead: a device whose queues run on several
+ * threads gives each thread its own instance (and, with io_uring, its
+ * own ring). The clone shares the open file, its lock and its size
+ * (refresh_size() on any of them is seen by all) and @io's settings.
+ * Close the clones before @io. Returns 0, -ENOTSUP for an engine that
+ * cannot (the network engines, an implementation without clone(): serve
+ * those queues from @io's loop), -EINVAL, -ENOMEM, or the error of the
+ * engine's setup. Call it on @loop's thread, or before @loop runs (the
+ * clone watches its fds there).
+ */
+VBACK_API int vback_io_clone(const struct vback_io *io,
+			     const struct vback_loop *loop,
+			     struct vback_io *out);
 
 /** Call @io's get_caps() into *@caps. */
 static inline int vback_io_get_caps(const struct vback_io *io,

@@ -1275,6 +1275,90 @@ static void test_fixed_buffers(void **state)
 	free(outside);
 }
 
+/* rw() on another instance and loop. */
+static int rw_on(struct vback_loop *loop, struct vback_io *io,
+		 enum vback_io_op code, uint64_t offset, void *buf, size_t len)
+{
+	struct t other = { .loop = loop, .io = *io };
+	struct op op;
+
+	op_init(&op, &other, code, offset);
+	op.iov[0] = (struct vback_iovec){ buf, len };
+	op.req.iovcnt = 1;
+	return run_op(&other, &op);
+}
+
+/*
+ * vback_io_clone(): another instance on the same disk for another loop
+ * (a queue thread's). It sees what the original wrote and the reverse,
+ * shares the size (a refresh through either is seen by both) and the
+ * lock (closing the clone does not give the disk away).
+ */
+static void test_clone(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(64 * KiB), *r = abuf(64 * KiB);
+	struct vback_loop *loop2;
+	struct vback_io clone, other;
+	uint64_t size = 0;
+	int ret;
+
+	assert_int_equal(vback_epoll_loop_create(NULL, &loop2), 0);
+	ret = vback_io_clone(&t->io, loop2, &clone);
+	if (be->net) {
+		assert_int_equal(ret, -ENOTSUP);
+		goto out;
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(vback_io_engine_of(&clone),
+			 vback_io_engine_of(&t->io));
+	fill(w, 64 * KiB, 31);
+	assert_int_equal(rw(t, VBACK_IO_WRITE, 512 * KiB, w, 64 * KiB), 0);
+	assert_int_equal(rw_on(loop2, &clone, VBACK_IO_READ, 512 * KiB, r,
+			       64 * KiB),
+			 0);
+	assert_read_back(r, w, 64 * KiB);
+	fill(w, 64 * KiB, 32);
+	assert_int_equal(rw_on(loop2, &clone, VBACK_IO_WRITE, 640 * KiB, w,
+			       64 * KiB),
+			 0);
+	assert_int_equal(rw(t, VBACK_IO_READ, 640 * KiB, r, 64 * KiB), 0);
+	assert_read_back(r, w, 64 * KiB);
+	if (t->disk.file[0] && !be->blockdev && !be->null) {
+		struct vback_io_caps caps;
+
+		/* Grown, refreshed through the original: the clone takes
+		 * requests at the new end. */
+		assert_int_equal(truncate(t->disk.file, DISK_SIZE + 1 * MiB),
+				 0);
+		assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size),
+				 1);
+		assert_int_equal(vback_io_get_caps(&clone, &caps), 0);
+		assert_int_equal(caps.size_bytes, DISK_SIZE + 1 * MiB);
+		assert_int_equal(rw_on(loop2, &clone, VBACK_IO_WRITE,
+				       DISK_SIZE + 1 * MiB - 64 * KiB, w,
+				       64 * KiB),
+				 0);
+	}
+	vback_io_close(&clone);
+	if (t->disk.file[0] && !be->null) {
+		struct vback_io_options o = {
+			.path = disk_path(&t->disk),
+			.engine = be->engine,
+			.direct = be->direct,
+		};
+
+		/* The original still holds the disk. */
+		assert_int_equal(vback_io_open(&o, loop2, &other), -EBUSY);
+	}
+	/* And still works. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 512 * KiB, r, 64 * KiB), 0);
+out:
+	vback_epoll_loop_destroy(loop2);
+	free(w);
+	free(r);
+}
+
 /* Forced unit access: honoured where the caps say so, refused elsewhere,
  * and never on a read. */
 static void test_fua(void **state)
@@ -1447,6 +1531,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_fua, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
 	};
 	char group[64];
 	int ret;
