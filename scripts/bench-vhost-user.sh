@@ -18,8 +18,8 @@
 # (io-wq workers included), and its own usr + sys figure, which leaves the
 # workers out, is in the last fio column. Latency is
 # from making a request available to seeing it used, per request (fio:
-# completion latency). RSS is the daemon's VmRSS after the run (it includes
-# the pages of guest memory it touched, the same for both).
+# completion latency). RSS is the daemon's VmRSS halfway through the run
+# (it includes the pages of guest memory it touched, the same for both).
 #
 # usage: scripts/bench-vhost-user.sh [BUILD_DIR]
 #   env: SECS (5)          seconds per run
@@ -98,13 +98,20 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # run_client PID SOCKET Q QD -> "IOPS CPU_US_PER_IO P50_US P99_US RSS_KIB"
 run_client() {
-	local pid=$1 sock=$2 q=$3 qd=$4 out c0 c1 n
+	local pid=$1 sock=$2 q=$3 qd=$4 out c0 c1 n rss cpid
 	c0=$(cpu_ticks "$pid")
-	out=$("$client" -q "$q" "$sock" "$op" 4096 4096 "$qd" "$secs" "$size_mib")
+	"$client" -q "$q" "$sock" "$op" 4096 4096 "$qd" "$secs" "$size_mib" \
+		>"$work/client.out" &
+	cpid=$!
+	# Resident memory while it serves (rings and guest memory mapped).
+	sleep "$(awk -v s="$secs" 'BEGIN { print s / 2 }')"
+	rss=$(rss_kib "$pid")
+	wait "$cpid"
+	out=$(cat "$work/client.out")
 	c1=$(cpu_ticks "$pid")
 	[ -n "${VERBOSE:-}" ] && log "$out"
 	n=$(sed -n 's/.*(\([0-9]*\) requests.*/\1/p' <<<"$out")
-	awk -v out="$out" -v c="$((c1 - c0))" -v hz="$hz" -v n="$n" -v rss="$(rss_kib "$pid")" 'BEGIN {
+	awk -v out="$out" -v c="$((c1 - c0))" -v hz="$hz" -v n="$n" -v rss="$rss" 'BEGIN {
 		match(out, /: [0-9]+ IOPS/); iops = substr(out, RSTART + 2, RLENGTH - 7)
 		match(out, /p50 [0-9.]+/); p50 = substr(out, RSTART + 4, RLENGTH - 4)
 		match(out, /p99 [0-9.]+/); p99 = substr(out, RSTART + 4, RLENGTH - 4)
