@@ -254,11 +254,20 @@ void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
 	struct vback_work work = vq->work;
 	struct vback_poller poller = vq->poller;
 	bool running = vq->running;
+	/* Where it runs, and what is still in flight (orphans), too. */
+	const struct vback_loop *loop = vq->loop;
+	struct vgroup *group = vq->group;
+	struct vq *next = vq->next_in_group;
+	uint32_t inflight = vq->inflight_n;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->work = work;
 	vq->poller = poller;
 	vq->running = running;
+	vq->loop = loop;
+	vq->group = group;
+	vq->next_in_group = next;
+	vq->inflight_n = inflight;
 	vq->dev = dev;
 	vq->index = index;
 	vq->max_size = max_size;
@@ -290,6 +299,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	ctx = (struct vq_ctx *)base;
 	ctx->dev = vq->dev;
 	ctx->q = vq->index;
+	ctx->qcount = &vq->inflight_n;
 	ctx->size = vq->size;
 	ctx->iov_cap = iov_cap;
 	ctx->gm = *gm;
@@ -390,6 +400,7 @@ static void elem_done(struct vq_elem *e)
 {
 	e->inflight = false;
 	e->ctx->inflight--;
+	vq_count_add(e->ctx->qcount, -1);
 }
 
 bool vq_complete_orphan(struct vq_elem *e)
@@ -747,6 +758,7 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;
+	vq_count_add(ctx->qcount, 1);
 	/* Recorded before anything of it can reach the IO layer. */
 	if (vq->rec.hdr)
 		vq_rec_take(vq, head);

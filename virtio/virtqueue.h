@@ -20,6 +20,7 @@
 
 struct vback_dev;
 struct vq_ctx;
+struct vgroup;
 
 /* One mapped piece of a ring area. */
 struct vq_piece {
@@ -86,6 +87,9 @@ struct vq_ctx {
 	uint16_t size;
 	bool orphaned;
 	unsigned int inflight;
+	/* The queue's count of everything in flight, live and orphaned,
+	 * which other threads read (vq->inflight_n): kept with @inflight. */
+	uint32_t *qcount;
 	unsigned int iov_cap;
 	struct vback_gm gm;
 	struct vq_elem *slots;
@@ -165,7 +169,31 @@ struct vq {
 	 * @polling, the driver is asked not to kick (vq_poll_begin()). */
 	struct vback_poller poller;
 	bool polling;
+	/*
+	 * Where the queue runs (process.c; kept across resets): its loop
+	 * (NULL: the transport's), and the group of the queues that share
+	 * that loop and so a thread. Set while detached only.
+	 */
+	const struct vback_loop *loop;
+	struct vgroup *group;
+	struct vq *next_in_group;
+	/* Requests of this queue in flight, live and orphaned: written on
+	 * its thread only, read anywhere (vq_count_load()). */
+	uint32_t inflight_n;
 };
+
+/* Counters one thread writes and others read: relaxed atomics, 32 bits
+ * (lock-free everywhere, no library call on 32-bit targets). */
+static inline uint32_t vq_count_load(const uint32_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline void vq_count_add(uint32_t *c, int delta)
+{
+	__atomic_store_n(c, (uint32_t)(vq_count_load(c) + (uint32_t)delta),
+			 __ATOMIC_RELAXED);
+}
 
 /* Guest-memory helpers: copy across pieces; 0 or -EFAULT. */
 int gm_read(const struct vback_gm *gm, uint64_t addr, void *buf, uint64_t len);
