@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "options.h"
@@ -82,6 +83,11 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"                       picks; Xen default: 1)\n"
 		"  --queue-size N       largest ring, power of two (default "
 		"256)\n"
+		"  --threads N          vhost-user: N queue threads, queue q "
+		"of each\n"
+		"                       disk on thread q %% N (default: "
+		"min(queues,\n"
+		"                       online CPUs); 0: all on one thread)\n"
 		"  --poll-us N          busy-poll rings and completions up to "
 		"N\n"
 		"                       microseconds before sleeping, "
@@ -141,6 +147,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_NO_INFLIGHT,
 		OPT_POLL_US,
 		OPT_SQPOLL,
+		OPT_THREADS,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -167,6 +174,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
 		{ "poll-us", required_argument, NULL, OPT_POLL_US },
 		{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -176,6 +184,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *argv0 = argc > 0 ? argv[0] : "vback-disk";
+	bool threads_set = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -253,6 +262,14 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		case OPT_SQPOLL:
 			o->sqpoll = true;
 			break;
+		case OPT_THREADS:
+			if (parse_uint(optarg, 0, 64, &o->threads) < 0) {
+				fprintf(stderr, "%s: --threads wants 0..64\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			threads_set = true;
+			break;
 		case OPT_ENGINE:
 			if (vback_io_engine_parse(optarg, &o->engine) < 0 ||
 			    o->engine == VBACK_IO_ENGINE_MEMORY) {
@@ -319,6 +336,16 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv0,
 			argv[optind]);
 		return VBACK_DISK_EXIT_USAGE;
+	}
+	if (!threads_set) {
+		/* One thread per queue a guest may use, up to the CPUs. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned int queues = o->queues ? o->queues : 64;
+
+		if (cpus < 1)
+			cpus = 1;
+		o->threads = (unsigned int)cpus < queues ? (unsigned int)cpus
+							 : queues;
 	}
 	if (o->transport == VBACK_DISK_MODE_VHOST_USER)
 		o->mode = VBACK_DISK_MODE_VHOST_USER;

@@ -60,6 +60,10 @@ struct vback_disk_options {
 	/* --poll-us: busy-poll rings and completions for up to this many
 	 * microseconds before sleeping (adaptive); 0: never. */
 	unsigned int poll_us;
+	/* --threads: queue threads of the vhost-user mode, each running the
+	 * queues q with q % threads == its index, of every disk; 0: every
+	 * queue on the main loop. Default: min(queues, online CPUs). */
+	unsigned int threads;
 	bool read_only; /* --ro */
 	bool direct;	/* --direct (O_DIRECT) */
 	bool sqpoll;	/* --sqpoll: io_uring submission thread */
