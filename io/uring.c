@@ -62,6 +62,8 @@ struct ring_io {
 	unsigned int inflight;	  /* accepted, done() not yet called */
 	unsigned int in_ring;	  /* SQEs queued or submitted, not reaped */
 	unsigned int unsubmitted; /* SQEs not yet given to the kernel */
+	/* io_uring_register_ring_fd() was tried (on the loop's thread). */
+	bool ring_fd_registered;
 	bool closing;
 	bool reaping; /* inside ring_reap(): done() callbacks are running */
 	struct vb_ratelimit warn_rl; /* per request: guest-driven */
@@ -207,6 +209,19 @@ static bool ring_flush_sq(struct ring_io *r)
 {
 	int ret;
 
+	/*
+	 * Saves a file lookup per io_uring_enter() (5.18; optional). A
+	 * registered ring fd is the registering thread's only: another
+	 * thread's io_uring_enter() with it fails. So it is registered here,
+	 * at the first submission, on the loop's thread, which makes every
+	 * later one (and close(), see vback_io_ops::close) - not at setup,
+	 * which may run on another thread (vback_io_clone() before the loop
+	 * runs).
+	 */
+	if (!r->ring_fd_registered && r->unsubmitted) {
+		r->ring_fd_registered = true;
+		(void)io_uring_register_ring_fd(&r->ring);
+	}
 	while (r->unsubmitted) {
 		ret = io_uring_submit(&r->ring);
 		if (ret == -EINTR)
@@ -675,8 +690,6 @@ static int ring_setup(const struct vback_io_options *opts,
 	r->inline_rw =
 		from ? from->inline_rw
 		     : !opts->memfs_via_uring && memfs_without_nowait(&r->disk);
-	/* Saves a file lookup per io_uring_enter() (5.18; optional). */
-	(void)io_uring_register_ring_fd(&r->ring);
 	ret = io_pool_create(&r->disk, RING_POOL_WORKERS, r->efd, &r->pool);
 	if (ret)
 		goto fail_disk;

@@ -205,7 +205,8 @@ VBACK_API int vback_io_set_buffers(const struct vback_io *io,
  * cannot (the network engines, an implementation without clone(): serve
  * those queues from @io's loop), -EINVAL, -ENOMEM, or the error of the
  * engine's setup. Call it on @loop's thread, or before @loop runs (the
- * clone watches its fds there).
+ * clone watches its fds there); submit to it and close it on @loop's
+ * thread only.
  */
 VBACK_API int vback_io_clone(const struct vback_io *io,
 			     const struct vback_loop *loop,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1288,6 +1289,90 @@ static int rw_on(struct vback_loop *loop, struct vback_io *io,
 	return run_op(&other, &op);
 }
 
+/* A thread that runs a loop and serves one instance on it. */
+struct served {
+	struct vback_loop *loop;
+	struct vback_io *io;
+	uint8_t *buf;
+	int write_result, read_result;
+};
+
+/* Submit, unplug and wait without cmocka (not on the test's thread):
+ * -ETIMEDOUT after 10 s. */
+static int rw_quiet(struct vback_loop *loop, struct vback_io *io,
+		    enum vback_io_op code, uint64_t offset, void *buf,
+		    size_t len)
+{
+	struct t other = { .loop = loop, .io = *io };
+	struct op op;
+	int ret;
+
+	op_init(&op, &other, code, offset);
+	op.iov[0] = (struct vback_iovec){ buf, len };
+	op.req.iovcnt = 1;
+	ret = submit(&other, &op);
+	if (ret)
+		return ret;
+	vback_io_unplug(io);
+	for (int i = 0; i < 100 && !op.ndone; i++)
+		if (vback_loop_run_once(loop, 100) < 0)
+			return -EIO;
+	return op.ndone ? op.result : -ETIMEDOUT;
+}
+
+static void *serve_main(void *arg)
+{
+	struct served *s = arg;
+
+	s->write_result = rw_quiet(s->loop, s->io, VBACK_IO_WRITE, 768 * KiB,
+				   s->buf, 64 * KiB);
+	memset(s->buf, 0, 64 * KiB);
+	s->read_result = rw_quiet(s->loop, s->io, VBACK_IO_READ, 768 * KiB,
+				  s->buf, 64 * KiB);
+	/* Closed where it ran, as vback_io_clone() asks. */
+	vback_io_close(s->io);
+	return NULL;
+}
+
+/*
+ * A clone made on one thread before its loop runs, then served by the
+ * thread that runs that loop (vback-disk's queue threads, or an embedder
+ * that sets everything up first): nothing of the instance may be tied to
+ * the thread that made it (io_uring's registered ring fd is per thread).
+ */
+static void test_clone_served_by_another_thread(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(64 * KiB), *r = abuf(64 * KiB);
+	struct vback_io clone;
+	struct served s = { .io = &clone, .buf = r };
+	pthread_t th;
+	int ret;
+
+	assert_int_equal(vback_epoll_loop_create(NULL, &s.loop), 0);
+	ret = vback_io_clone(&t->io, s.loop, &clone);
+	if (be->net) {
+		assert_int_equal(ret, -ENOTSUP);
+		goto out;
+	}
+	assert_int_equal(ret, 0);
+	fill(w, 64 * KiB, 41);
+	memcpy(r, w, 64 * KiB);
+	assert_int_equal(pthread_create(&th, NULL, serve_main, &s), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(s.write_result, 0);
+	assert_int_equal(s.read_result, 0);
+	assert_read_back(r, w, 64 * KiB);
+	/* The original sees what the other thread wrote. */
+	memset(r, 0, 64 * KiB);
+	assert_int_equal(rw(t, VBACK_IO_READ, 768 * KiB, r, 64 * KiB), 0);
+	assert_read_back(r, w, 64 * KiB);
+out:
+	vback_epoll_loop_destroy(s.loop);
+	free(w);
+	free(r);
+}
+
 /*
  * vback_io_clone(): another instance on the same disk for another loop
  * (a queue thread's). It sees what the original wrote and the reverse,
@@ -1532,6 +1617,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clone_served_by_another_thread, setup, teardown),
 	};
 	char group[64];
 	int ret;
