@@ -53,11 +53,14 @@ struct vhu_queue {
 	uint16_t base;	      /* next avail index to read */
 	int kick_fd, call_fd, err_fd;
 	/* Ring states of the spec, plus ours. */
-	bool started;	   /* has a kick fd, not stopped by GET_VRING_BASE */
-	bool enabled;	   /* SET_VRING_ENABLE 1 (or no protocol features) */
-	bool running;	   /* configured and enabled on the device */
-	bool stopping;	   /* vback_dev_queue_stop() with IO still in flight */
-	bool idle_pending; /* the device said it drained; act from the loop */
+	bool started;  /* has a kick fd, not stopped by GET_VRING_BASE */
+	bool enabled;  /* SET_VRING_ENABLE 1 (or no protocol features) */
+	bool running;  /* configured and enabled on the device */
+	bool stopping; /* vback_dev_queue_stop() with IO still in flight */
+	/* The device said it drained; act from the loop. Set on the
+	 * queue's thread, taken on the loop's (atomic): the loop may look
+	 * at it for another queue's report while this one sets it. */
+	bool idle_pending;
 	/* Written on the queue's thread, read anywhere (relaxed atomics). */
 	struct vback_vhu_queue_stats stats;
 	/* The queue's thread: a kick fd at end of file, for the control
@@ -366,7 +369,7 @@ static void dev_queue_idle(void *opaque, unsigned int qi)
 
 	if (qi >= vhu->nqueues || !vhu->q[qi].stopping)
 		return;
-	vhu->q[qi].idle_pending = true;
+	__atomic_store_n(&vhu->q[qi].idle_pending, true, __ATOMIC_RELEASE);
 	vback_loop_post(vhu->loop, &vhu->idle_work);
 }
 
@@ -403,9 +406,9 @@ static void idle_locked(struct vback_vhu *vhu)
 	for (unsigned int i = 0; i < vhu->nqueues; i++) {
 		struct vhu_queue *q = &vhu->q[i];
 
-		if (!q->idle_pending)
+		if (!__atomic_exchange_n(&q->idle_pending, false,
+					 __ATOMIC_ACQ_REL))
 			continue;
-		q->idle_pending = false;
 		q->stopping = false;
 		queue_halted(vhu, q);
 		vhu->draining--;
