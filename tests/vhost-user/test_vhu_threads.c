@@ -8,7 +8,8 @@
  * loop) does what QEMU does to a running device: a new memory table,
  * GET_VRING_BASE and a restart from the base it returned, new call fds,
  * rings disabled and enabled, cache-mode writes, resizes, device resets
- * and disconnects.
+ * and disconnects; with an in-flight region (INFLIGHT_SHMFD), so each
+ * queue's record is kept by its own thread all along.
  *
  * What must hold: every request is answered OK, every read returns what
  * the slot wrote last, no ring stalls, and the guest never sees a used
@@ -101,6 +102,10 @@ static struct {
 	struct vback_vhu *vhu;
 	struct fe fe;
 	int call[NQ][2];
+	/* The in-flight region (INFLIGHT_SHMFD): each queue's record is
+	 * updated on its thread while the control plane acts. */
+	int region;
+	uint64_t region_size;
 	unsigned int call_sel[NQ];
 	struct guest g[NQ];
 	atomic_bool stop;
@@ -385,13 +390,32 @@ static const uint64_t features =
 static void device_start(const uint16_t *base)
 {
 	uint64_t offered = fe_get_u64(&t.fe, VHU_GET_FEATURES);
+	struct vhu_inflight d = { .num_queues = NQ, .queue_size = QSIZE };
 
 	assert_int_equal(offered & features, features);
+	assert_true(fe_get_u64(&t.fe, VHU_GET_PROTOCOL_FEATURES) &
+		    (1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
 	send_u64(VHU_SET_PROTOCOL_FEATURES,
 		 (1ull << VHU_PROTOCOL_F_MQ) | (1ull << VHU_PROTOCOL_F_CONFIG) |
-			 (1ull << VHU_PROTOCOL_F_RESET_DEVICE),
+			 (1ull << VHU_PROTOCOL_F_RESET_DEVICE) |
+			 (1ull << VHU_PROTOCOL_F_INFLIGHT_SHMFD),
 		 NULL);
 	send_u64(VHU_SET_FEATURES, features, NULL);
+	if (t.region < 0) {
+		/* Once, as QEMU: the region outlives connections. */
+		struct vhu_hdr hdr;
+
+		fe_send(&t.fe, VHU_GET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d),
+			NULL, 0);
+		assert_int_equal(fe_recv_fd(&t.fe, &hdr, &d, sizeof(d),
+					    &t.region),
+				 0);
+		assert_true(t.region >= 0);
+		t.region_size = d.mmap_size;
+	}
+	d = (struct vhu_inflight){ t.region_size, 0, NQ, QSIZE };
+	fe_send(&t.fe, VHU_SET_INFLIGHT_FD, VHU_VERSION, &d, sizeof(d),
+		&t.region, 1);
 	send_mem_table();
 	for (unsigned int q = 0; q < NQ; q++)
 		ring_start(q, base[q]);
@@ -457,6 +481,7 @@ static int setup(void **state)
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	t.engine = engine;
+	t.region = -1;
 	snprintf(t.path, sizeof(t.path), "/tmp/vback-vhu-threads.XXXXXX");
 	fd = mkstemp(t.path);
 	assert_true(fd >= 0);
@@ -536,6 +561,7 @@ static int teardown(void **state)
 	vback_epoll_loop_destroy(t.loop);
 	munmap(t.mem, MEM_SIZE);
 	close(t.memfd);
+	close(t.region);
 	for (unsigned int q = 0; q < NQ; q++) {
 		close(t.g[q].kick);
 		close(t.call[q][0]);
