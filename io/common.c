@@ -100,3 +100,23 @@ void vback_io_close(struct vback_io *io)
 	io->ops = NULL;
 	io->opaque = NULL;
 }
+
+int vback_io_set_buffers(const struct vback_io *io,
+			 const struct vback_iovec *ranges, unsigned int n)
+{
+	if (!io || !io->ops || (n && !ranges))
+		return -EINVAL;
+	if (!io->ops->set_buffers)
+		return 0; /* nothing to prepare */
+	return io->ops->set_buffers(io->opaque, ranges, n);
+}
+
+int vback_io_clone(const struct vback_io *io, const struct vback_loop *loop,
+		   struct vback_io *out)
+{
+	if (!io || !io->ops || !loop || !loop->ops || !out)
+		return -EINVAL;
+	if (!io->ops->clone)
+		return -ENOTSUP;
+	return io->ops->clone(io->opaque, loop, out);
+}

@@ -300,6 +300,9 @@ int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts)
 	ret = read_size(disk, &disk->caps.size_bytes);
 	if (ret)
 		goto fail;
+	disk->owns_lock = !disk->is_blk;
+	disk->size_now = disk->caps.size_bytes;
+	disk->size_src = &disk->size_now;
 	return 0;
 fail:
 	vback_logf(log, VBACK_LOG_ERR, "io: %s: %s", path, vback_strerror(ret));
@@ -309,10 +312,31 @@ fail_quiet:
 	return ret;
 }
 
+int io_disk_dup(struct io_disk *dst, const struct io_disk *src)
+{
+	*dst = *src;
+	dst->fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+	if (dst->fd < 0)
+		return -errno;
+	/* Same open file: same lock (the original's to drop), same size. */
+	dst->owns_lock = false;
+	dst->size_src = src->size_src;
+	return 0;
+}
+
 void io_disk_close(struct io_disk *disk)
 {
-	if (disk->fd >= 0)
-		close(disk->fd);
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	if (disk->fd < 0)
+		return;
+	/* Unlock now: something may still hold the open file for a while
+	 * (an io_uring torn down asynchronously, its SQPOLL thread), and a
+	 * new instance must be able to take the disk once we return. A
+	 * clone leaves the lock to the original, on the same open file. */
+	if (disk->owns_lock)
+		(void)fcntl(disk->fd, F_OFD_SETLK, &fl);
+	close(disk->fd);
 	disk->fd = -1;
 }
 
@@ -326,9 +350,12 @@ int io_disk_refresh_size(struct io_disk *disk, uint64_t *size_bytes)
 		return ret;
 	if (size_bytes)
 		*size_bytes = size;
+	io_disk_sync_size(disk);
 	if (size == disk->caps.size_bytes)
 		return 0;
 	disk->caps.size_bytes = size;
+	/* Every instance on this file checks against it from now on. */
+	__atomic_store_n(disk->size_src, size, __ATOMIC_RELAXED);
 	return 1;
 }
 

@@ -20,6 +20,7 @@ static const char *const engine_names[] = {
 	[VBACK_IO_ENGINE_MEMORY] = "memory",
 	[VBACK_IO_ENGINE_NBD] = "nbd",
 	[VBACK_IO_ENGINE_RBD] = "rbd",
+	[VBACK_IO_ENGINE_NULL] = "null",
 };
 
 const char *vback_io_engine_name(enum vback_io_engine engine)
@@ -84,7 +85,8 @@ int vback_io_open(const struct vback_io_options *opts,
 	}
 	/* A spec names where the disk is, and so which engine reaches it:
 	 * the daemon and xl's target= hand specs over as paths. */
-	kind = opts->engine == VBACK_IO_ENGINE_MEMORY
+	kind = opts->engine == VBACK_IO_ENGINE_MEMORY ||
+			       opts->engine == VBACK_IO_ENGINE_NULL
 		       ? IO_SPEC_NONE
 		       : io_spec_kind(opts->path);
 	if ((opts->engine == VBACK_IO_ENGINE_NBD && kind != IO_SPEC_NBD) ||
@@ -97,6 +99,8 @@ int vback_io_open(const struct vback_io_options *opts,
 	switch (opts->engine) {
 	case VBACK_IO_ENGINE_MEMORY:
 		return io_memory_open(opts, loop, out);
+	case VBACK_IO_ENGINE_NULL:
+		return io_null_open(opts, loop, out);
 	case VBACK_IO_ENGINE_NBD:
 	case VBACK_IO_ENGINE_RBD:
 		break; /* handled above */
@@ -139,6 +143,8 @@ enum vback_io_engine vback_io_engine_of(const struct vback_io *io)
 		return VBACK_IO_ENGINE_NBD;
 	if (io->ops == &io_rbd_ops)
 		return VBACK_IO_ENGINE_RBD;
+	if (io->ops == &io_null_ops)
+		return VBACK_IO_ENGINE_NULL;
 	return VBACK_IO_ENGINE_DEFAULT;
 }
 

@@ -64,6 +64,15 @@ struct io_disk {
 	uint32_t mem_align;
 	struct vback_io_caps caps;
 	const struct vback_log *log;
+	bool owns_lock; /* the OFD lock is ours to drop (not a clone's) */
+	/*
+	 * The size requests are checked against, shared by every instance on
+	 * this open file (the original and its clones, vback_io_clone()):
+	 * @size_src points to the original's @size_now, which refresh_size()
+	 * of any of them updates. Each submit copies it into caps first.
+	 */
+	uint64_t size_now;
+	uint64_t *size_src;
 };
 
 /*
@@ -71,7 +80,16 @@ struct io_disk {
  * holds (-EBUSY), probe the capabilities. Logs why it failed.
  */
 int io_disk_open(struct io_disk *disk, const struct vback_io_options *opts);
+/* Another handle on @src's open file (a clone: shares the lock and the
+ * size; @src must outlive it). 0 or -errno. */
+int io_disk_dup(struct io_disk *dst, const struct io_disk *src);
 void io_disk_close(struct io_disk *disk);
+/* The size now (another instance may have refreshed it). */
+static inline void io_disk_sync_size(struct io_disk *disk)
+{
+	disk->caps.size_bytes =
+		__atomic_load_n(disk->size_src, __ATOMIC_RELAXED);
+}
 /* 1 and the new size if the size changed, 0 if not, -errno. */
 int io_disk_refresh_size(struct io_disk *disk, uint64_t *size_bytes);
 /* True when every buffer of @req meets the O_DIRECT alignment. */
@@ -125,9 +143,19 @@ int io_posix_open(const struct vback_io_options *opts,
 int io_ring_open(const struct vback_io_options *opts,
 		 const struct vback_loop *loop, struct vback_io *out,
 		 bool *unavailable);
+/* Tests: does this io_uring instance run READ/WRITE/FLUSH inline (a file
+ * on a memory-backed filesystem without non-blocking reads)? */
+bool io_ring_runs_inline(const struct vback_io *io);
+/* Tests: requests an io_uring instance sent with a fixed buffer. */
+uint64_t io_ring_fixed_requests(const struct vback_io *io);
 int io_memory_open(const struct vback_io_options *opts,
 		   const struct vback_loop *loop, struct vback_io *out);
 
+/* Sized from @opts->mem_size, else from the file at @opts->path. */
+int io_null_open(const struct vback_io_options *opts,
+		 const struct vback_loop *loop, struct vback_io *out);
+
+extern const struct vback_io_ops io_null_ops;
 extern const struct vback_io_ops io_posix_ops;
 extern const struct vback_io_ops io_ring_ops;
 extern const struct vback_io_ops io_memory_ops;

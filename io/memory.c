@@ -144,12 +144,27 @@ static void mem_close(void *opaque)
 	vb_free(m);
 }
 
+static int mem_clone(void *opaque, const struct vback_loop *loop,
+		     struct vback_io *out)
+{
+	const struct mem_io *m = opaque;
+	struct vback_io_memory_options o = {
+		.buf = m->data, /* the same disk: shared, not copied */
+		.size = m->caps.size_bytes,
+		.read_only = m->caps.read_only,
+		.queue_depth = m->depth,
+	};
+
+	return vback_io_memory_create(&o, loop, out);
+}
+
 const struct vback_io_ops io_memory_ops = {
 	.submit = mem_submit,
 	.unplug = mem_unplug,
 	.get_caps = mem_get_caps,
 	.refresh_size = mem_refresh_size,
 	.close = mem_close,
+	.clone = mem_clone,
 };
 
 int vback_io_memory_create(const struct vback_io_memory_options *o,

@@ -38,7 +38,7 @@
 #include "io_internal.h"
 
 #if VBACK_HAVE_NBD
-#include <libnbd.h>
+#include "nbd_lib.h"
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1232,6 +1232,9 @@ int io_nbd_open(const struct vback_io_options *opts,
 	struct nbd_io *n;
 	int ret;
 
+	ret = io_nbd_lib_load(opts->log);
+	if (ret)
+		return ret;
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;

@@ -5,12 +5,19 @@
  * (IO_SCR_NEXT): nothing is allocated per request. A finished request goes
  * on the done list; the worker that makes the list non-empty writes the
  * owner's eventfd, and the owner takes the whole list on its loop thread.
+ *
+ * The io_uring engine's pool only sees the rare requests the ring cannot
+ * do, and there is one per ring: its threads and bounce buffers are only
+ * made when the first request comes (a pool that is never used costs no
+ * thread and no resident memory), and the owner's look for finished work
+ * after each reap is one atomic load, not a lock.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "io_internal.h"
 
@@ -32,9 +39,11 @@ struct io_pool {
 	pthread_cond_t idle; /* busy dropped to 0 */
 	struct io_list queue;
 	struct io_list done;
-	unsigned int busy; /* queued + running */
+	unsigned int busy;  /* queued + running */
+	unsigned int ndone; /* atomic: requests on the done list */
 	bool stopping;
-	void *zeroes;
+	bool started; /* threads and buffers made (first request) */
+	void *zeroes; /* mmap'ed: zero pages, never written */
 	unsigned int nworkers;
 	struct worker *workers;
 };
@@ -85,6 +94,7 @@ static void *worker_main(void *arg)
 		io_req_set_result(req, ret);
 		was_empty = !p->done.head;
 		list_push(&p->done, req);
+		__atomic_add_fetch(&p->ndone, 1, __ATOMIC_RELEASE);
 		if (!--p->busy)
 			pthread_cond_broadcast(&p->idle);
 		/* The owner takes the whole list per wake-up: one signal per
@@ -108,6 +118,8 @@ static void *alloc_aligned(size_t len)
 
 static void stop_workers(struct io_pool *p, unsigned int started)
 {
+	if (!p->started)
+		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
@@ -121,20 +133,58 @@ static void free_pool(struct io_pool *p)
 	for (unsigned int i = 0; i < p->nworkers; i++)
 		free(p->workers[i].bufs.bounce);
 	free(p->workers);
-	free(p->zeroes);
+	if (p->zeroes)
+		munmap(p->zeroes, IO_BOUNCE_LEN);
 	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
+/* The threads and their bounce buffers, at the first request. A failure
+ * leaves the pool to try again at the next one. */
+static int start_workers(struct io_pool *p)
+{
+	sigset_t all, old;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < p->nworkers; i++) {
+		struct worker *w = &p->workers[i];
+
+		w->pool = p;
+		w->bufs.zeroes = p->zeroes;
+		w->bufs.len = IO_BOUNCE_LEN;
+		if (!w->bufs.bounce)
+			w->bufs.bounce = alloc_aligned(IO_BOUNCE_LEN);
+		if (!w->bufs.bounce)
+			return -ENOMEM;
+	}
+	/* Workers take no signals: the process's handlers run on the threads
+	 * its owner chose, never in the middle of disk work. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < p->nworkers; i++) {
+		ret = pthread_create(&p->workers[i].thread, NULL, worker_main,
+				     &p->workers[i]);
+		if (ret)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	p->started = true;
+	if (i < p->nworkers) {
+		stop_workers(p, i);
+		p->started = false;
+		p->stopping = false;
+		return -ret;
+	}
+	return 0;
+}
+
 int io_pool_create(const struct io_disk *disk, unsigned int workers, int efd,
 		   struct io_pool **out)
 {
-	sigset_t all, old;
 	struct io_pool *p;
-	unsigned int i;
-	int ret = 0;
 
 	if (!workers)
 		workers = IO_DEFAULT_WORKERS;
@@ -148,39 +198,15 @@ int io_pool_create(const struct io_disk *disk, unsigned int workers, int efd,
 	pthread_cond_init(&p->idle, NULL);
 	p->nworkers = workers;
 	p->workers = calloc(workers, sizeof(*p->workers));
-	p->zeroes = alloc_aligned(IO_BOUNCE_LEN);
+	/* Fresh anonymous pages read as zeroes and cost nothing until
+	 * written, which never happens. Page-aligned for O_DIRECT. */
+	p->zeroes = mmap(NULL, IO_BOUNCE_LEN, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->zeroes == MAP_FAILED)
+		p->zeroes = NULL;
 	if (!p->workers || !p->zeroes) {
 		free_pool(p);
 		return -ENOMEM;
-	}
-	memset(p->zeroes, 0, IO_BOUNCE_LEN);
-	for (i = 0; i < workers; i++) {
-		struct worker *w = &p->workers[i];
-
-		w->pool = p;
-		w->bufs.zeroes = p->zeroes;
-		w->bufs.len = IO_BOUNCE_LEN;
-		w->bufs.bounce = alloc_aligned(IO_BOUNCE_LEN);
-		if (!w->bufs.bounce) {
-			free_pool(p);
-			return -ENOMEM;
-		}
-	}
-	/* Workers take no signals: the process's handlers run on the threads
-	 * its owner chose, never in the middle of disk work. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < workers; i++) {
-		ret = pthread_create(&p->workers[i].thread, NULL, worker_main,
-				     &p->workers[i]);
-		if (ret)
-			break;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (i < workers) {
-		stop_workers(p, i);
-		free_pool(p);
-		return -ret;
 	}
 	*out = p;
 	return 0;
@@ -189,6 +215,20 @@ int io_pool_create(const struct io_disk *disk, unsigned int workers, int efd,
 void io_pool_queue(struct io_pool *p, struct vback_io_req *req)
 {
 	pthread_mutex_lock(&p->lock);
+	if (!p->started) {
+		int ret = start_workers(p);
+
+		if (ret) {
+			/* Nobody to run it: it fails, through the done
+			 * list like any result. */
+			io_req_set_result(req, ret);
+			list_push(&p->done, req);
+			__atomic_add_fetch(&p->ndone, 1, __ATOMIC_RELEASE);
+			io_eventfd_signal(p->efd);
+			pthread_mutex_unlock(&p->lock);
+			return;
+		}
+	}
 	list_push(&p->queue, req);
 	p->busy++;
 	pthread_cond_signal(&p->work);
@@ -199,9 +239,13 @@ struct vback_io_req *io_pool_take_done(struct io_pool *p)
 {
 	struct vback_io_req *list;
 
+	/* The common case, after every reap of the ring: nothing. */
+	if (!__atomic_load_n(&p->ndone, __ATOMIC_ACQUIRE))
+		return NULL;
 	pthread_mutex_lock(&p->lock);
 	list = p->done.head;
 	p->done.head = p->done.tail = NULL;
+	__atomic_store_n(&p->ndone, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->lock);
 	return list;
 }

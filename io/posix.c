@@ -19,6 +19,7 @@ struct posix_io {
 	const struct vback_loop *loop;
 	int efd;
 	unsigned int depth;
+	unsigned int workers;
 	unsigned int inflight; /* accepted, done() not yet called */
 	bool closing;
 };
@@ -30,6 +31,7 @@ static int posix_submit(void *opaque, struct vback_io_req *req)
 
 	if (p->closing)
 		return -ESHUTDOWN;
+	io_disk_sync_size(&p->disk);
 	ret = io_req_check(&p->disk.caps, req);
 	if (ret)
 		return ret;
@@ -67,6 +69,7 @@ static int posix_get_caps(void *opaque, struct vback_io_caps *caps)
 {
 	struct posix_io *p = opaque;
 
+	io_disk_sync_size(&p->disk);
 	*caps = p->disk.caps;
 	return 0;
 }
@@ -94,15 +97,33 @@ static void posix_close(void *opaque)
 	free(p);
 }
 
+static int posix_setup(const struct vback_io_options *opts,
+		       const struct io_disk *from, unsigned int depth,
+		       unsigned int workers, const struct vback_loop *loop,
+		       struct vback_io *out);
+
+/* Another instance on the same open file, with a pool of its own. */
+static int posix_clone(void *opaque, const struct vback_loop *loop,
+		       struct vback_io *out)
+{
+	struct posix_io *p = opaque;
+
+	return posix_setup(NULL, &p->disk, p->depth, p->workers, loop, out);
+}
+
 const struct vback_io_ops io_posix_ops = {
 	.submit = posix_submit,
 	.get_caps = posix_get_caps,
 	.refresh_size = posix_refresh_size,
 	.close = posix_close,
+	.clone = posix_clone,
 };
 
-int io_posix_open(const struct vback_io_options *opts,
-		  const struct vback_loop *loop, struct vback_io *out)
+/* Open @opts->path, or share @from's open file (a clone). */
+static int posix_setup(const struct vback_io_options *opts,
+		       const struct io_disk *from, unsigned int depth,
+		       unsigned int workers, const struct vback_loop *loop,
+		       struct vback_io *out)
 {
 	struct posix_io *p;
 	int ret;
@@ -111,17 +132,18 @@ int io_posix_open(const struct vback_io_options *opts,
 	if (!p)
 		return -ENOMEM;
 	p->loop = loop;
-	p->depth = opts->queue_depth ? opts->queue_depth : IO_DEFAULT_DEPTH;
+	p->depth = depth ? depth : IO_DEFAULT_DEPTH;
+	p->workers = workers;
 	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->efd < 0) {
 		ret = -errno;
 		free(p);
 		return ret;
 	}
-	ret = io_disk_open(&p->disk, opts);
+	ret = from ? io_disk_dup(&p->disk, from) : io_disk_open(&p->disk, opts);
 	if (ret)
 		goto fail_efd;
-	ret = io_pool_create(&p->disk, opts->workers, p->efd, &p->pool);
+	ret = io_pool_create(&p->disk, workers, p->efd, &p->pool);
 	if (ret)
 		goto fail_disk;
 	ret = vback_loop_watch(loop, p->efd, VBACK_EV_IN, posix_on_event, p);
@@ -138,4 +160,11 @@ fail_efd:
 	close(p->efd);
 	free(p);
 	return ret;
+}
+
+int io_posix_open(const struct vback_io_options *opts,
+		  const struct vback_loop *loop, struct vback_io *out)
+{
+	return posix_setup(opts, NULL, opts->queue_depth, opts->workers, loop,
+			   out);
 }

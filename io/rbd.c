@@ -30,8 +30,7 @@
 #include "io_internal.h"
 
 #if VBACK_HAVE_RBD
-#include <rados/librados.h>
-#include <rbd/librbd.h>
+#include "rbd_lib.h"
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
@@ -464,6 +463,9 @@ int io_rbd_open(const struct vback_io_options *opts,
 	uint64_t size;
 	int ret;
 
+	ret = io_rbd_lib_load(opts->log);
+	if (ret)
+		return ret;
 	r = calloc(1, sizeof(*r));
 	spec = calloc(1, sizeof(*spec));
 	if (!r || !spec) {

@@ -10,6 +10,16 @@
  * Posted work and timers are sched.c's. A post from another thread (or a
  * signal handler) writes the wake eventfd only while the loop sleeps in
  * epoll_wait(): a post from a callback costs no system call.
+ *
+ * Adaptive polling (vback_epoll_loop_set_poll()): before it sleeps, the
+ * loop busy-polls its pollers (virtqueues, completion rings) for up to
+ * poll_ns. Work found keeps the stretch going with the pollers' own
+ * notifications off, so a busy ring costs no kick, no wake-up and no
+ * eventfd read. poll_ns follows what the sleeps that end a stretch show:
+ * a sleep shorter than the maximum would have been caught by polling
+ * longer (it doubles, up to the maximum); a longer one is idle time that
+ * polling would only burn (it halves, down to 0, where sleeps alone are
+ * measured until they get short again).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -43,7 +53,17 @@ struct epoll_loop {
 	size_t nwatches;
 	uint32_t next_gen;
 	const struct vback_log *log;
+	/* Polling (loop thread only). */
+	struct vback_poller *pollers;
+	uint32_t pollers_gen; /* bumped by every add and remove */
+	bool polling;	      /* between the pollers' begin() and end() */
+	uint64_t poll_max_ns; /* 0: never poll */
+	uint64_t poll_ns;     /* the adaptive budget, 0 .. poll_max_ns */
+	struct vback_epoll_poll_stats poll_stats;
 };
+
+/* Below this the budget is not worth a stretch: 0 instead. */
+#define POLL_MIN_NS 1000u
 
 static uint64_t ev_key(int fd, uint32_t gen)
 {
@@ -206,6 +226,127 @@ static void ep_timer_cancel(void *opaque, struct vback_timer *t)
 	vb_sched_timer_cancel(&l->sched, t);
 }
 
+/* ------------------------------------------------------------------ */
+/* Polling                                                             */
+/* ------------------------------------------------------------------ */
+
+static int ep_poller_add(void *opaque, struct vback_poller *p)
+{
+	struct epoll_loop *l = opaque;
+
+	if (p->added_)
+		return -EEXIST;
+	p->next_ = l->pollers;
+	p->added_ = true;
+	p->polling_ = false;
+	l->pollers = p;
+	l->pollers_gen++;
+	return 0;
+}
+
+static void ep_poller_remove(void *opaque, struct vback_poller *p)
+{
+	struct epoll_loop *l = opaque;
+
+	for (struct vback_poller **pp = &l->pollers; *pp; pp = &(*pp)->next_) {
+		if (*pp == p) {
+			*pp = p->next_;
+			break;
+		}
+	}
+	p->next_ = NULL;
+	p->added_ = false;
+	p->polling_ = false;
+	l->pollers_gen++;
+}
+
+/* One look at every poller; true when one found work. A callback may add
+ * or remove pollers (a queue reset): then the round ends there and the
+ * rest wait for the next one. */
+static bool poll_round(struct epoll_loop *l)
+{
+	uint32_t gen = l->pollers_gen;
+	bool progress = false;
+
+	for (struct vback_poller *p = l->pollers; p; p = p->next_) {
+		if (!p->polling_) {
+			p->polling_ = true;
+			if (p->begin)
+				p->begin(p->opaque);
+			if (gen != l->pollers_gen)
+				return true;
+		}
+		if (p->poll(p->opaque))
+			progress = true;
+		if (gen != l->pollers_gen)
+			return true;
+	}
+	return progress;
+}
+
+/* The stretch is over: notifications on again. True if work came in the
+ * meantime (the loop must not sleep then). */
+static bool poll_end(struct epoll_loop *l)
+{
+	uint32_t gen = l->pollers_gen;
+	bool pending = false;
+
+	l->polling = false;
+	for (struct vback_poller *p = l->pollers; p; p = p->next_) {
+		if (!p->polling_)
+			continue;
+		p->polling_ = false;
+		if (p->end && p->end(p->opaque))
+			pending = true;
+		if (gen != l->pollers_gen)
+			return true; /* the list changed: look again */
+	}
+	return pending;
+}
+
+/*
+ * Busy-poll for up to the budget (and never past the next timer) before
+ * sleeping. True when something was found: do not sleep.
+ */
+static bool poll_before_sleep(struct epoll_loop *l)
+{
+	uint64_t start = ep_now(l), now = start, limit = l->poll_ns;
+	uint64_t timer = vb_sched_timeout(&l->sched, start);
+
+	if (timer < limit)
+		limit = timer;
+	l->polling = true;
+	do {
+		if (poll_round(l) || vb_sched_work_pending(&l->sched)) {
+			l->poll_stats.hits++;
+			l->poll_stats.polled_ns += ep_now(l) - start;
+			return true;
+		}
+		now = ep_now(l);
+	} while (now - start < limit);
+	l->poll_stats.misses++;
+	l->poll_stats.polled_ns += now - start;
+	return poll_end(l);
+}
+
+/* A sleep of @ns ended a stretch: adapt the budget to it. */
+static void poll_adapt(struct epoll_loop *l, uint64_t ns)
+{
+	if (ns > l->poll_max_ns) {
+		l->poll_ns /= 2;
+		if (l->poll_ns < POLL_MIN_NS)
+			l->poll_ns = 0;
+		return;
+	}
+	if (ns <= l->poll_ns)
+		return; /* polled for less than the budget: not a timeout */
+	l->poll_ns = l->poll_ns < POLL_MIN_NS ? POLL_MIN_NS : l->poll_ns * 2;
+	if (l->poll_ns < ns + ns / 2)
+		l->poll_ns = ns + ns / 2;
+	if (l->poll_ns > l->poll_max_ns)
+		l->poll_ns = l->poll_max_ns;
+}
+
 /* How long epoll_wait() may sleep: the caller's bound, the next timer,
  * and not at all when work is pending. */
 static int wait_ms(struct epoll_loop *l, int timeout_ms)
@@ -227,17 +368,28 @@ static int ep_run_once(void *opaque, int timeout_ms)
 {
 	struct epoll_loop *l = opaque;
 	struct epoll_event evs[EPOLL_BATCH];
+	uint64_t slept = 0;
 	int n, ran = 0;
 
 	timeout_ms = wait_ms(l, timeout_ms);
+	if (timeout_ms && l->poll_max_ns && l->pollers) {
+		if (l->poll_ns && poll_before_sleep(l))
+			timeout_ms = 0;
+		else if (l->polling && poll_end(l))
+			timeout_ms = 0;
+	}
 	if (timeout_ms) {
 		atomic_store(&l->sleeping, true);
 		/* A post that did not see us sleeping is visible now. */
 		if (vb_sched_work_pending(&l->sched))
 			timeout_ms = 0;
+		else if (l->poll_max_ns && l->pollers)
+			slept = ep_now(l);
 	}
 	n = epoll_wait(l->epfd, evs, EPOLL_BATCH, timeout_ms);
 	atomic_store(&l->sleeping, false);
+	if (slept)
+		poll_adapt(l, ep_now(l) - slept);
 	if (n < 0)
 		n = errno == EINTR ? 0 : -errno;
 	if (n < 0)
@@ -302,7 +454,34 @@ static const struct vback_loop_ops epoll_ops = {
 	.run = ep_run,
 	.run_once = ep_run_once,
 	.stop = ep_stop,
+	.poller_add = ep_poller_add,
+	.poller_remove = ep_poller_remove,
 };
+
+int vback_epoll_loop_set_poll(struct vback_loop *loop, uint64_t max_ns)
+{
+	struct epoll_loop *l;
+
+	if (!loop || loop->ops != &epoll_ops)
+		return -EINVAL;
+	l = loop->opaque;
+	l->poll_max_ns = max_ns;
+	l->poll_ns = max_ns;
+	return 0;
+}
+
+int vback_epoll_loop_get_poll_stats(const struct vback_loop *loop,
+				    struct vback_epoll_poll_stats *stats)
+{
+	const struct epoll_loop *l;
+
+	if (!loop || !stats || loop->ops != &epoll_ops)
+		return -EINVAL;
+	l = loop->opaque;
+	*stats = l->poll_stats;
+	stats->poll_ns = l->poll_ns;
+	return 0;
+}
 
 int vback_epoll_loop_create(const struct vback_log *log,
 			    struct vback_loop **out)

@@ -45,3 +45,19 @@ void vback_loop_stop(const struct vback_loop *loop)
 	if (loop->ops->stop)
 		loop->ops->stop(loop->opaque);
 }
+
+int vback_loop_poller_add(const struct vback_loop *loop, struct vback_poller *p)
+{
+	if (!loop->ops->poller_add)
+		return -ENOTSUP;
+	if (!p || !p->poll)
+		return -EINVAL;
+	return loop->ops->poller_add(loop->opaque, p);
+}
+
+void vback_loop_poller_remove(const struct vback_loop *loop,
+			      struct vback_poller *p)
+{
+	if (loop->ops->poller_remove && p && p->added_)
+		loop->ops->poller_remove(loop->opaque, p);
+}

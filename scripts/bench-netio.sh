@@ -19,7 +19,7 @@ secs=${SECS:-3}
 rounds=${ROUNDS:-3}
 kinds=${KINDS:-nbd rbd}
 size_mib=${SIZE_MIB:-512}
-client=$build/tests/netio/bench_vhu_client
+client=$build/tests/vhost-user/bench_vhu_client
 vback=$build/examples/vback-disk/vback-disk
 qsd=$(command -v qemu-storage-daemon) ||
 	{ echo "bench-netio: qemu-storage-daemon missing (scripts/install-deps.sh)" >&2; exit 1; }

@@ -39,19 +39,35 @@ struct blk_req {
 	bool flush_after;  /* writethrough: FLUSH before completing a write */
 };
 
+/* What the data path reads of the device's changing state. */
+struct blk_cfg {
+	uint64_t capacity; /* 512-byte sectors */
+	uint8_t writeback; /* the cache mode: kept across device resets */
+};
+
 struct vback_blk {
 	struct vback_dev dev; /* first: the core hands us &blk->dev */
-	struct vback_io io;
+	struct vback_io io;   /* the device's thread's, and default */
+	/* Per queue (ops NULL: @io): an instance on the queue's loop. */
+	struct vback_io *qio;
 	struct vback_io_caps caps;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	bool read_only;
-	uint8_t writeback; /* the cache mode: kept across device resets */
 	uint32_t seg_max;
 	uint32_t size_max;
-	uint64_t capacity; /* 512-byte sectors */
-	struct vback_blk_stats stats;
+	/*
+	 * @cfg is the device thread's; each group of queues reads its own
+	 * copy, @gcfg[group index], refreshed on its thread through
+	 * dev_sync_groups(). A change while a refresh is under way waits in
+	 * @cfg_next; the guest hears of a resize once every copy has it.
+	 */
+	struct blk_cfg cfg;
+	struct blk_cfg *gcfg;
+	struct blk_cfg cfg_next;
+	bool syncing, sync_again, resize_notify;
 	/* Per queue, allocated with the device: cumulative across resets,
-	 * so not in the ring contexts, which come and go with enables. */
+	 * so not in the ring contexts, which come and go with enables. Each
+	 * written on its queue's thread only. */
 	struct vback_blk_queue_stats *qstats;
 	bool timing;		   /* latency_histogram */
 	struct vback_io_req flush; /* the quiesce flush */
@@ -65,7 +81,20 @@ static struct vback_blk *to_blk(struct vback_dev *dev)
 	return (struct vback_blk *)dev;
 }
 
-static bool writethrough(const struct vback_blk *blk)
+/* The copy of the config the queue of @e reads (its group's). */
+static const struct blk_cfg *qcfg(const struct vback_blk *blk,
+				  const struct vq_elem *e)
+{
+	return &blk->gcfg[blk->dev.vqs[e->ctx->q].group->index];
+}
+
+/* The IO instance queue @q submits to. */
+static const struct vback_io *qio(const struct vback_blk *blk, unsigned int q)
+{
+	return blk->qio[q].ops ? &blk->qio[q] : &blk->io;
+}
+
+static bool writethrough(const struct vback_blk *blk, const struct blk_cfg *c)
 {
 	const struct vback_dev *dev = &blk->dev;
 
@@ -74,7 +103,7 @@ static bool writethrough(const struct vback_blk *blk)
 	/* 5.2.6.4: without FLUSH or with WCE off, writes must be stable. */
 	if (!dev_has(dev, VIRTIO_BLK_F_FLUSH))
 		return true;
-	return dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) && !blk->writeback;
+	return dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) && !c->writeback;
 }
 
 /*
@@ -94,7 +123,7 @@ static uint8_t report_writeback(const struct vback_blk *blk)
 	if (!dev->legacy && dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE) &&
 	    !dev_has(dev, VIRTIO_BLK_F_FLUSH))
 		return 0;
-	return blk->writeback;
+	return blk->cfg.writeback;
 }
 
 /* Config write_zeroes_may_unmap: deallocating is discarding, so only
@@ -165,7 +194,6 @@ static void count(struct vback_blk *blk, const struct vq_elem *e,
 {
 	struct vback_blk_queue_stats *qs = &blk->qstats[e->ctx->q];
 
-	count_in(&blk->stats, r, status);
 	count_in(&qs->req, r, status);
 	if (blk->timing && blk->dev.attached) {
 		uint64_t now = vback_loop_now(blk->dev.t.loop);
@@ -232,10 +260,10 @@ static void blk_io_done(struct vback_io_req *req, int result)
 		r->io.op = VBACK_IO_FLUSH;
 		r->io.iov = NULL;
 		r->io.iovcnt = 0;
-		result = vback_io_submit(&blk->io, req);
+		result = vback_io_submit(qio(blk, e->ctx->q), req);
 		if (!result) {
 			/* Like any batch: an engine may hold it until then. */
-			vback_io_unplug(&blk->io);
+			vback_io_unplug(qio(blk, e->ctx->q));
 			return;
 		}
 	}
@@ -250,7 +278,7 @@ static int blk_submit(struct vback_blk *blk, struct vq_elem *e)
 
 	r->io.done = blk_io_done;
 	r->io.opaque = r;
-	rc = vback_io_submit(&blk->io, &r->io);
+	rc = vback_io_submit(qio(blk, e->ctx->q), &r->io);
 	if (rc == -EAGAIN)
 		return VDEV_BLOCKED; /* the core retries after a completion */
 	if (rc)
@@ -265,8 +293,7 @@ static int blk_retry(struct vback_dev *dev, struct vq_elem *e)
 
 static void blk_batch_end(struct vback_dev *dev, unsigned int q)
 {
-	(void)q;
-	vback_io_unplug(&to_blk(dev)->io);
+	vback_io_unplug(qio(to_blk(dev), q));
 }
 
 static void blk_flush_done(struct vback_io_req *req, int result)
@@ -305,10 +332,9 @@ static void blk_flush(struct vback_dev *dev)
 /* ------------------------------------------------------------------ */
 
 /* Is [sector, sector + nsec) inside the disk? Overflow-safe. */
-static bool in_range(const struct vback_blk *blk, uint64_t sector,
-		     uint64_t nsec)
+static bool in_range(const struct blk_cfg *c, uint64_t sector, uint64_t nsec)
 {
-	return sector <= blk->capacity && nsec <= blk->capacity - sector;
+	return sector <= c->capacity && nsec <= c->capacity - sector;
 }
 
 static int blk_rw(struct vback_blk *blk, struct vq_elem *e, struct blk_req *r,
@@ -329,7 +355,7 @@ static int blk_rw(struct vback_blk *blk, struct vq_elem *e, struct blk_req *r,
 	if (blk->size_max && e->max_len > blk->size_max)
 		return VIRTIO_BLK_S_IOERR;
 	if (sector > UINT64_MAX / VIRTIO_BLK_SECTOR ||
-	    !in_range(blk, sector, len / VIRTIO_BLK_SECTOR))
+	    !in_range(qcfg(blk, e), sector, len / VIRTIO_BLK_SECTOR))
 		return VIRTIO_BLK_S_IOERR;
 	r->bytes = len;
 	r->written = write ? 0u : (uint32_t)len;
@@ -348,7 +374,7 @@ static int blk_rw(struct vback_blk *blk, struct vq_elem *e, struct blk_req *r,
 		}
 		iov->iov_base = (uint8_t *)iov->iov_base + skip;
 		iov->iov_len -= skip;
-		r->flush_after = writethrough(blk);
+		r->flush_after = writethrough(blk, qcfg(blk, e));
 	} else {
 		/* The data precedes the status byte (the last one). */
 		iov = e->iov + e->nout;
@@ -418,7 +444,7 @@ static int blk_range(struct vback_blk *blk, struct vq_elem *e,
 		return VIRTIO_BLK_S_UNSUPP;
 	if (blk->read_only)
 		return VIRTIO_BLK_S_IOERR;
-	if (!num || (max && num > max) || !in_range(blk, sector, num))
+	if (!num || (max && num > max) || !in_range(qcfg(blk, e), sector, num))
 		return VIRTIO_BLK_S_IOERR;
 	r->io.op = op;
 	/* UNMAP is a permission, honoured only where the config says so. */
@@ -514,7 +540,7 @@ static void blk_config_build(const struct vback_blk *blk, uint8_t *c)
 	memset(c, 0, VBLK_CFG_SIZE);
 	while (pbs > lbs && exp < 31 && (lbs << (exp + 1)) <= pbs)
 		exp++;
-	st_le64(c + VBLK_CFG_CAPACITY, blk->capacity);
+	st_le64(c + VBLK_CFG_CAPACITY, blk->cfg.capacity);
 	st_le32(c + VBLK_CFG_SIZE_MAX, blk->size_max);
 	st_le32(c + VBLK_CFG_SEG_MAX, blk->seg_max);
 	st_le32(c + VBLK_CFG_BLK_SIZE, lbs);
@@ -546,23 +572,80 @@ static void blk_config_read(struct vback_dev *dev, uint32_t off, void *buf,
 	memcpy(buf, c + off, len);
 }
 
+/* ------------------------------------------------------------------ */
+/* The groups' copies of the config                                    */
+/* ------------------------------------------------------------------ */
+
+static void blk_sync(struct vback_dev *dev, struct vgroup *g)
+{
+	struct vback_blk *blk = to_blk(dev);
+
+	if (!g) {
+		for (unsigned int i = 0; i < dev->nq; i++)
+			blk->gcfg[i] = blk->cfg;
+		return;
+	}
+	blk->gcfg[g->index] = blk->cfg;
+}
+
+static void blk_cfg_set(struct vback_blk *blk, const struct blk_cfg *c,
+			bool resized);
+
+static void blk_sync_done(struct vback_dev *dev)
+{
+	struct vback_blk *blk = to_blk(dev);
+
+	blk->syncing = false;
+	/* Every queue checks requests against the new size: now the guest
+	 * may hear of it. */
+	if (blk->resize_notify) {
+		blk->resize_notify = false;
+		dev_config_changed(dev);
+	}
+	if (blk->sync_again) {
+		blk->sync_again = false;
+		blk_cfg_set(blk, &blk->cfg_next, false);
+	}
+}
+
+/* On the device's thread: a new config for every group of queues. */
+static void blk_cfg_set(struct vback_blk *blk, const struct blk_cfg *c,
+			bool resized)
+{
+	if (resized)
+		blk->resize_notify = true;
+	if (blk->syncing) {
+		/* The groups are reading blk->cfg: later. */
+		blk->cfg_next = *c;
+		blk->sync_again = true;
+		return;
+	}
+	blk->cfg = *c;
+	blk->cfg_next = *c;
+	blk->syncing = true;
+	dev_sync_groups(&blk->dev);
+}
+
 static void blk_config_write(struct vback_dev *dev, uint32_t off,
 			     const void *buf, uint32_t len)
 {
 	struct vback_blk *blk = to_blk(dev);
+	struct blk_cfg c = blk->syncing ? blk->cfg_next : blk->cfg;
 
 	/* Only writeback is writable, and only with CONFIG_WCE (5.2.5). */
 	if (off > VBLK_CFG_WRITEBACK || off + len <= VBLK_CFG_WRITEBACK ||
 	    !dev_has(dev, VIRTIO_BLK_F_CONFIG_WCE))
 		return;
-	blk->writeback =
-		((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
+	c.writeback = ((const uint8_t *)buf)[VBLK_CFG_WRITEBACK - off] ? 1 : 0;
+	blk_cfg_set(blk, &c, false);
 }
 
 static void blk_destroy_dev(struct vback_dev *dev)
 {
 	dev_fini(dev);
 	vb_free(to_blk(dev)->qstats);
+	vb_free(to_blk(dev)->qio);
+	vb_free(to_blk(dev)->gcfg);
 	vb_free(to_blk(dev));
 }
 
@@ -571,6 +654,8 @@ static const struct vdev_type_ops blk_type_ops = {
 	.retry = blk_retry,
 	.batch_end = blk_batch_end,
 	.flush = blk_flush,
+	.sync = blk_sync,
+	.sync_done = blk_sync_done,
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
 	.destroy = blk_destroy_dev,
@@ -615,7 +700,7 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	blk->caps = caps;
 	memcpy(blk->serial, opts->serial, sizeof(blk->serial));
 	blk->read_only = opts->read_only || caps.read_only;
-	blk->writeback = opts->writeback;
+	blk->cfg.writeback = opts->writeback;
 	blk->seg_max = opts->seg_max ? opts->seg_max : BLK_DEFAULT_SEG_MAX;
 	if (blk->seg_max > BLK_MAX_SEG_MAX)
 		blk->seg_max = BLK_MAX_SEG_MAX;
@@ -631,21 +716,23 @@ int vback_blk_create(const struct vback_blk_options *opts,
 			blk->seg_max = fit;
 	}
 	blk->size_max = opts->size_max;
-	blk->capacity = caps.size_bytes / VIRTIO_BLK_SECTOR;
+	blk->cfg.capacity = caps.size_bytes / VIRTIO_BLK_SECTOR;
+	blk->cfg_next = blk->cfg;
 	blk->timing = opts->latency_histogram;
 	blk->qstats = vb_calloc(nq, sizeof(*blk->qstats));
-	if (!blk->qstats) {
-		vb_free(blk);
-		return -ENOMEM;
+	blk->qio = vb_calloc(nq, sizeof(*blk->qio));
+	blk->gcfg = vb_calloc(nq, sizeof(*blk->gcfg));
+	if (!blk->qstats || !blk->qio || !blk->gcfg) {
+		r = -ENOMEM;
+		goto fail;
 	}
+	for (unsigned int i = 0; i < nq; i++)
+		blk->gcfg[i] = blk->cfg;
 
 	r = dev_init(&blk->dev, &blk_type_ops, VIRTIO_ID_BLOCK, nq, qsize,
 		     VBLK_CFG_SIZE, opts->log, opts->name ? opts->name : "blk");
-	if (r) {
-		vb_free(blk->qstats);
-		vb_free(blk);
-		return r;
-	}
+	if (r)
+		goto fail;
 	f = VB_BIT(VIRTIO_F_RING_INDIRECT_DESC) |
 	    VB_BIT(VIRTIO_F_RING_EVENT_IDX) | VB_BIT(VIRTIO_BLK_F_SEG_MAX) |
 	    VB_BIT(VIRTIO_BLK_F_BLK_SIZE) | VB_BIT(VIRTIO_BLK_F_TOPOLOGY) |
@@ -669,6 +756,28 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	blk->dev.max_chain = blk->seg_max + 2u;
 	*out = blk;
 	return 0;
+fail:
+	vb_free(blk->qstats);
+	vb_free(blk->qio);
+	vb_free(blk->gcfg);
+	vb_free(blk);
+	return r;
+}
+
+int vback_blk_set_queue_io(struct vback_blk *blk, unsigned int q,
+			   const struct vback_io *io)
+{
+	if (!blk || q >= blk->dev.nq)
+		return -EINVAL;
+	if (io && (!io->ops || !io->ops->submit))
+		return -EINVAL;
+	if (blk->dev.attached)
+		return -EBUSY;
+	if (io)
+		blk->qio[q] = *io;
+	else
+		blk->qio[q] = (struct vback_io){ 0 };
+	return 0;
 }
 
 struct vback_dev *vback_blk_dev(struct vback_blk *blk)
@@ -687,11 +796,16 @@ int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes)
 	/* Whole logical blocks: a partial last block would be advertised
 	 * in the capacity, and every request touching it refused by IO.
 	 * (A power of two: a mask, no 64-bit division on 32-bit targets.) */
+	struct blk_cfg c;
+
 	if (!blk || (size_bytes & (blk->caps.logical_block_size - 1u)))
 		return -EINVAL;
+	c = blk->syncing ? blk->cfg_next : blk->cfg;
 	blk->caps.size_bytes = size_bytes;
-	blk->capacity = size_bytes / VIRTIO_BLK_SECTOR;
-	dev_config_changed(&blk->dev);
+	c.capacity = size_bytes / VIRTIO_BLK_SECTOR;
+	/* The config-change notification follows once every queue's copy
+	 * has the size (blk_sync_done()): at once on one loop. */
+	blk_cfg_set(blk, &c, true);
 	return 0;
 }
 
@@ -713,11 +827,29 @@ int vback_blk_refresh_size(struct vback_blk *blk, uint64_t *size_bytes)
 	return r < 0 ? r : 1;
 }
 
+static void stats_add(struct vback_blk_stats *to,
+		      const struct vback_blk_stats *s)
+{
+	to->reads += s->reads;
+	to->writes += s->writes;
+	to->flushes += s->flushes;
+	to->discards += s->discards;
+	to->write_zeroes += s->write_zeroes;
+	to->get_ids += s->get_ids;
+	to->unsupported += s->unsupported;
+	to->io_errors += s->io_errors;
+	to->bytes_read += s->bytes_read;
+	to->bytes_written += s->bytes_written;
+}
+
 void vback_blk_get_stats(const struct vback_blk *blk,
 			 struct vback_blk_stats *stats)
 {
-	if (blk && stats)
-		*stats = blk->stats;
+	if (!blk || !stats)
+		return;
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned int q = 0; q < blk->dev.nq; q++)
+		stats_add(stats, &blk->qstats[q].req);
 }
 
 int vback_blk_get_queue_stats(const struct vback_blk *blk, unsigned int q,

@@ -30,31 +30,48 @@ int dev_init(struct vback_dev *dev, const struct vdev_type_ops *type,
 	dev->config_size = config_size;
 	if (name)
 		vb_strlcpy(dev->name, name, sizeof(dev->name));
+	dev->groups = vb_calloc(nq, sizeof(*dev->groups));
+	if (!dev->groups) {
+		vb_free(dev->vqs);
+		return -ENOMEM;
+	}
 	for (unsigned int i = 0; i < nq; i++) {
 		vq_init(&dev->vqs[i], dev, i, max_size);
 		vback_work_init(&dev->vqs[i].work, dev_queue_work,
 				&dev->vqs[i]);
 	}
+	vback_work_init(&dev->fail_work, dev_fail_work, dev);
+	/* One group until a transport says where the queues run. */
+	dev_groups_make(dev);
 	return 0;
 }
 
 void dev_fini(struct vback_dev *dev)
 {
+	vb_free(dev->groups);
+	dev->groups = NULL;
 	vb_free(dev->vqs);
 	dev->vqs = NULL;
 }
 
-__attribute__((format(printf, 3, 0))) static void
-dev_vglog(struct vback_dev *dev, enum vback_log_level level, const char *fmt,
-	  va_list ap)
+/*
+ * A line the guest can trigger, rate-limited per device, or per group for
+ * a line logged on the thread of a queue apart (@vq, may be NULL).
+ */
+__attribute__((format(printf, 4, 0))) static void
+dev_vglog(struct vback_dev *dev, const struct vq *vq,
+	  enum vback_log_level level, const char *fmt, va_list ap)
 {
+	struct vb_ratelimit *rl = &dev->glog[VB_RL_CLASS(level)];
 	uint32_t dropped;
 	uint64_t now;
 
 	if (!vback_log_enabled(dev->log, level))
 		return;
+	if (vq && dev_vq_apart(dev, vq))
+		rl = &vq->group->glog[VB_RL_CLASS(level)];
 	now = dev->attached ? vback_loop_now(dev->t.loop) : 0;
-	if (!vb_ratelimit(&dev->glog[VB_RL_CLASS(level)], now, &dropped))
+	if (!vb_ratelimit(rl, now, &dropped))
 		return;
 	if (dropped)
 		dev_log(dev, VBACK_LOG_WARN,
@@ -69,8 +86,36 @@ void dev_glog_(struct vback_dev *dev, enum vback_log_level level,
 	va_list ap;
 
 	va_start(ap, fmt);
-	dev_vglog(dev, level, fmt, ap);
+	dev_vglog(dev, NULL, level, fmt, ap);
 	va_end(ap);
+}
+
+void dev_qglog_(struct vback_dev *dev, unsigned int q,
+		enum vback_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	dev_vglog(dev, q < dev->nq ? &dev->vqs[q] : NULL, level, fmt, ap);
+	va_end(ap);
+}
+
+/* NEEDS_RESET, and the config change that announces it (2.1.2: after
+ * DRIVER_OK). On the device's thread. */
+static void needs_reset(struct vback_dev *dev)
+{
+	uint8_t st = dev_status_load(dev);
+
+	if (st & VBACK_STATUS_NEEDS_RESET)
+		return;
+	dev_status_store(dev, st | VBACK_STATUS_NEEDS_RESET);
+	if ((st & VBACK_STATUS_DRIVER_OK) && dev->attached)
+		dev->t.ops->notify_config(dev->t.opaque);
+}
+
+void dev_fail_work(void *opaque)
+{
+	needs_reset(opaque);
 }
 
 void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
@@ -79,21 +124,24 @@ void dev_fail_(struct vback_dev *dev, struct vq *vq, const char *fmt, ...)
 
 	if (vq)
 		vq->broken = true;
-	if (dev->status & VBACK_STATUS_NEEDS_RESET)
+	if (dev_status_load(dev) & VBACK_STATUS_NEEDS_RESET)
 		return; /* logged once until the driver resets */
 	va_start(ap, fmt);
-	dev_vglog(dev, VBACK_LOG_ERR, fmt, ap);
+	dev_vglog(dev, vq, VBACK_LOG_ERR, fmt, ap);
 	va_end(ap);
-	dev->status |= VBACK_STATUS_NEEDS_RESET;
-	/* 2.1.2: after DRIVER_OK, NEEDS_RESET comes with a config change. */
-	if ((dev->status & VBACK_STATUS_DRIVER_OK) && dev->attached)
-		dev->t.ops->notify_config(dev->t.opaque);
+	/* The status and the transport are the device thread's. */
+	if (vq && dev_vq_apart(dev, vq)) {
+		if (dev->attached)
+			vback_loop_post(dev->t.loop, &dev->fail_work);
+		return;
+	}
+	needs_reset(dev);
 }
 
 void dev_config_changed(struct vback_dev *dev)
 {
 	dev->config_gen++;
-	if ((dev->status & VBACK_STATUS_DRIVER_OK) && dev->attached)
+	if ((dev_status_load(dev) & VBACK_STATUS_DRIVER_OK) && dev->attached)
 		dev->t.ops->notify_config(dev->t.opaque);
 }
 
@@ -122,6 +170,9 @@ int vback_dev_attach(struct vback_dev *dev, const struct vback_dev_transport *t)
 		return -EBUSY;
 	dev->t = *t;
 	dev->attached = true;
+	/* Queues grouped by the loop they run on: the transport's, or
+	 * their own (vback_dev_queue_set_loop()). */
+	dev_groups_make(dev);
 	return 0;
 }
 
@@ -131,9 +182,29 @@ void vback_dev_detach(struct vback_dev *dev)
 		return;
 	vback_dev_reset(dev);
 	dev_cancel_work(dev);
+	dev_groups_clear(dev);
 	dev->attached = false;
 	memset(&dev->t, 0, sizeof(dev->t));
 	dev->legacy = false;
+}
+
+int vback_dev_queue_set_loop(struct vback_dev *dev, unsigned int q,
+			     const struct vback_loop *loop)
+{
+	if (!dev || q >= dev->nq || (loop && !loop->ops))
+		return -EINVAL;
+	if (dev->attached)
+		return -EBUSY;
+	dev->vqs[q].loop = loop;
+	return 0;
+}
+
+const struct vback_loop *vback_dev_queue_loop(const struct vback_dev *dev,
+					      unsigned int q)
+{
+	if (!dev || q >= dev->nq)
+		return NULL;
+	return dev_vq_loop(dev, &dev->vqs[q]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -156,7 +227,7 @@ int vback_dev_set_driver_features(struct vback_dev *dev, uint64_t features)
 {
 	uint64_t offered = vback_dev_features(dev);
 
-	if (dev->status & VBACK_STATUS_FEATURES_OK)
+	if (dev_status_load(dev) & VBACK_STATUS_FEATURES_OK)
 		return -EPERM;
 	if (features & ~offered) {
 		/* Remembered: FEATURES_OK will not stick (3.1.1 step 5). */
@@ -192,13 +263,13 @@ static bool features_acceptable(struct vback_dev *dev)
 
 uint8_t vback_dev_status(const struct vback_dev *dev)
 {
-	return dev->status;
+	return dev_status_load(dev);
 }
 
 int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
 {
-	uint8_t keep = dev->status & VBACK_STATUS_NEEDS_RESET;
-	uint8_t old = dev->status & ~VBACK_STATUS_NEEDS_RESET;
+	uint8_t keep = dev_status_load(dev) & VBACK_STATUS_NEEDS_RESET;
+	uint8_t old = dev_status_load(dev) & ~VBACK_STATUS_NEEDS_RESET;
 	uint8_t s = status & ~VBACK_STATUS_NEEDS_RESET;
 	uint8_t added;
 	int ret = 0;
@@ -217,12 +288,13 @@ int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
 	}
 	if ((added & VBACK_STATUS_DRIVER_OK) && !dev->legacy &&
 	    !(s & VBACK_STATUS_FEATURES_OK)) {
-		dev->status = (uint8_t)(s & ~VBACK_STATUS_DRIVER_OK) | keep;
+		dev_status_store(dev,
+				 (uint8_t)(s & ~VBACK_STATUS_DRIVER_OK) | keep);
 		dev_fail(dev, NULL,
 			 "DRIVER_OK without FEATURES_OK (status %#x)", status);
 		return -EPROTO;
 	}
-	dev->status = s | keep;
+	dev_status_store(dev, s | keep);
 	/* What the driver made available before DRIVER_OK is served now
 	 * (kicks before it are ignored, 3.1.1). */
 	if ((added & VBACK_STATUS_DRIVER_OK) && (s & VBACK_STATUS_DRIVER_OK))
@@ -232,11 +304,24 @@ int vback_dev_set_status(struct vback_dev *dev, uint8_t status)
 
 void vback_dev_reset(struct vback_dev *dev)
 {
-	for (unsigned int i = 0; i < dev->nq; i++)
-		dev_vq_reset(dev, &dev->vqs[i]);
+	for (unsigned int i = 0; i < dev->nq; i++) {
+		struct vq *vq = &dev->vqs[i];
+
+		/* A queue apart is its thread's: its transport resets it
+		 * there (vback_dev_queue_reset()) before the device. */
+		if (dev->attached && dev_vq_apart(dev, vq)) {
+			if (!vq->enabled)
+				continue;
+			dev_log(dev, VBACK_LOG_ERR,
+				"queue %u runs on a loop of its own and was "
+				"not reset on it first",
+				i);
+		}
+		dev_vq_reset(dev, vq);
+	}
 	dev->driver_features = 0;
 	dev->features_invalid = false;
-	dev->status = 0;
+	dev_status_store(dev, 0);
 	if (dev->type->reset)
 		dev->type->reset(dev);
 	/* The rings are unmapped: the transport may drop what it cached. */
@@ -357,21 +442,23 @@ int vback_dev_queue_enable(struct vback_dev *dev, unsigned int q)
 	r = vq_enable(&dev->vqs[q], &dev->t.gm, dev->driver_features,
 		      dev->iov_cap, dev->type->slot_priv_size, dev->max_chain);
 	if (r && r != -EBUSY)
-		dev_glog(dev, VBACK_LOG_WARN, "queue %u: enable failed: %s", q,
-			 vback_strerror(r));
+		dev_qglog(dev, q, VBACK_LOG_WARN, "queue %u: enable failed: %s",
+			  q, vback_strerror(r));
 	if (r)
 		return r;
-	/* Once per enable, which the transport's peer can repeat: glog. */
+	dev_queue_poller_add(dev, &dev->vqs[q]);
+	/* Once per enable, which the transport's peer can repeat: glog (on
+	 * the queue's thread: its group's rate limit). */
 	if (dev->vqs[q].rec.refused)
-		dev_glog(dev, VBACK_LOG_WARN,
-			 "queue %u: in-flight record not adopted (%s): "
-			 "starting afresh at index %u",
-			 q, dev->vqs[q].rec.refused, dev->vqs[q].last_avail);
+		dev_qglog(dev, q, VBACK_LOG_WARN,
+			  "queue %u: in-flight record not adopted (%s): "
+			  "starting afresh at index %u",
+			  q, dev->vqs[q].rec.refused, dev->vqs[q].last_avail);
 	else if (dev->vqs[q].rec.resumed)
-		dev_glog(dev, VBACK_LOG_INFO,
-			 "queue %u: %u requests in flight adopted from the "
-			 "in-flight record; resuming at index %u",
-			 q, dev->vqs[q].rec.resumed, dev->vqs[q].last_avail);
+		dev_qglog(dev, q, VBACK_LOG_INFO,
+			  "queue %u: %u requests in flight adopted from the "
+			  "in-flight record; resuming at index %u",
+			  q, dev->vqs[q].rec.resumed, dev->vqs[q].last_avail);
 	return 0;
 }
 
@@ -445,13 +532,13 @@ int vback_dev_queue_set_last_avail(struct vback_dev *dev, unsigned int q,
 void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
 {
 	if (q >= dev->nq || !dev->vqs[q].enabled ||
-	    !(dev->status & VBACK_STATUS_DRIVER_OK)) {
+	    !(dev_status_load(dev) & VBACK_STATUS_DRIVER_OK)) {
 		if (vback_log_enabled(dev->log, VBACK_LOG_DEBUG))
-			dev_glog(dev, VBACK_LOG_DEBUG,
-				 "kick of queue %u ignored (%s)", q,
-				 q >= dev->nq || !dev->vqs[q].enabled
-					 ? "not enabled"
-					 : "before DRIVER_OK");
+			dev_qglog(dev, q, VBACK_LOG_DEBUG,
+				  "kick of queue %u ignored (%s)", q,
+				  q >= dev->nq || !dev->vqs[q].enabled
+					  ? "not enabled"
+					  : "before DRIVER_OK");
 		return;
 	}
 	dev_queue_run(&dev->vqs[q]);
@@ -459,9 +546,11 @@ void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
 
 bool vback_dev_resetting(const struct vback_dev *dev, int q)
 {
-	for (const struct vq_ctx *c = dev->orphans; c; c = c->next_orphan)
-		if (q < 0 || c->q == (unsigned int)q)
-			return true;
+	for (unsigned int i = 0; i < dev->ngroups; i++)
+		for (const struct vq_ctx *c = dev->groups[i].orphans; c;
+		     c = c->next_orphan)
+			if (q < 0 || c->q == (unsigned int)q)
+				return true;
 	return false;
 }
 
@@ -474,6 +563,14 @@ void vback_dev_destroy(struct vback_dev *dev)
 		dev_log(dev, VBACK_LOG_ERR, "%s",
 			"destroyed while a transport is attached (destroy or "
 			"detach the transport first); leaking it");
+		return;
+	}
+	if (__atomic_load_n(&dev->cmds_pending, __ATOMIC_ACQUIRE)) {
+		/* A queue thread still has work of ours posted. */
+		dev_log(dev, VBACK_LOG_ERR, "%s",
+			"destroyed while a queue thread still has its work "
+			"(a quiesce, resume or config change) to run; "
+			"leaking it");
 		return;
 	}
 	if (vback_dev_inflight(dev)) {

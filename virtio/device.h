@@ -47,6 +47,15 @@ struct vdev_type_ops {
 	 * NULL: done at once.
 	 */
 	void (*flush)(struct vback_dev *dev);
+	/*
+	 * Optional: on group @g's thread, copy what the data path reads of
+	 * the device type's state (virtio-blk: capacity, cache mode) for
+	 * @g's queues. Requested by dev_sync_groups(); the device's thread
+	 * leaves that state alone until sync_done().
+	 */
+	void (*sync)(struct vback_dev *dev, struct vgroup *g);
+	/* Optional: every group has synced (on the device's thread). */
+	void (*sync_done)(struct vback_dev *dev);
 	/* Config space, @off/@len already range-checked. */
 	void (*config_read)(struct vback_dev *dev, uint32_t off, void *buf,
 			    uint32_t len);
@@ -59,6 +68,34 @@ struct vdev_type_ops {
 	void (*destroy)(struct vback_dev *dev);
 	size_t slot_priv_size;
 };
+
+/*
+ * The queues that run on one loop, and so on one thread (process.c). All
+ * of it is that thread's but @cmds, which the device's thread sets to
+ * have the group act (a quiesce, a config change) and then posts
+ * @cmd_work. A device on one loop has one group.
+ */
+struct vgroup {
+	struct vback_dev *dev;
+	unsigned int index; /* in dev->groups */
+	const struct vback_loop *loop;
+	struct vq *queues;     /* linked by next_in_group */
+	unsigned int nblocked; /* its queues waiting for a completion */
+	struct vq_ctx *orphans;
+	bool quiesced;	    /* no new pops, whatever resets happen */
+	bool drain_wanted;  /* report once nothing is in flight */
+	uint32_t drain_gen; /* of the quiesce to report the drain to */
+	/* atomic, set by the device's thread before a QUIESCE or RESUME
+	 * command: the quiesce generation << 1 | quiesced */
+	uint32_t want;
+	uint32_t cmds; /* atomic: VGROUP_CMD_* */
+	struct vback_work cmd_work;
+	struct vb_ratelimit glog[2]; /* lines logged on its thread */
+};
+
+#define VGROUP_CMD_QUIESCE (1u << 0)
+#define VGROUP_CMD_RESUME  (1u << 1)
+#define VGROUP_CMD_SYNC	   (1u << 2) /* the type's sync() */
 
 struct vback_dev {
 	const struct vdev_type_ops *type;
@@ -78,19 +115,31 @@ struct vback_dev {
 	struct vback_dev_transport t;
 	unsigned int nq;
 	struct vq *vqs;
-	struct vq_ctx *orphans;
-	unsigned int nblocked; /* queues with a blocked element */
+	/* Groups of queues by loop (process.c), made at attach. */
+	struct vgroup *groups;
+	unsigned int ngroups;
 	/* Requests a device type has in flight outside the rings (the
 	 * quiesce flush): counted by vback_dev_inflight(). */
 	unsigned int type_inflight;
-	/* Quiesce (process.c). */
-	bool quiesced;	/* no new pops, whatever resets happen */
+	/* Quiesce (process.c), on the device's thread. */
+	bool quiesced;	/* asked for, until vback_dev_resume() */
 	bool quiescing; /* waiting for the drain, then the flush */
 	bool flushing;	/* type->flush() running */
 	int quiesce_result;
 	vback_dev_quiesced_fn quiesced_fn;
 	void *quiesced_opaque;
 	struct vback_work quiesce_work; /* checks the drain from the loop */
+	/* atomic: generation << 16 | groups not drained yet */
+	uint32_t drain_state;
+	/* Group commands posted and not run yet (atomic): a device is not
+	 * freed under them. */
+	uint32_t cmds_pending;
+	/* dev_sync_groups(): groups that have not synced yet (atomic). */
+	uint32_t sync_pending;
+	struct vback_work sync_work; /* sync_done() on the device's loop */
+	bool sync_done_now;	     /* the device's group synced last */
+	/* A protocol violation on another thread: NEEDS_RESET from here. */
+	struct vback_work fail_work;
 	/* Every line a guest can trigger goes through it (dev_glog). */
 	struct vb_ratelimit glog[2]; /* VB_RL_CLASS */
 };
@@ -120,6 +169,40 @@ void dev_glog_(struct vback_dev *dev, enum vback_log_level level,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define dev_glog(dev, level, fmt, ...)                                         \
 	dev_glog_((dev), (level), "%s: " fmt, (dev)->name, __VA_ARGS__)
+/* The same from queue @q's thread (its group's rate limit). */
+void dev_qglog_(struct vback_dev *dev, unsigned int q,
+		enum vback_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define dev_qglog(dev, q, level, fmt, ...)                                     \
+	dev_qglog_((dev), (q), (level), "%s: " fmt, (dev)->name, __VA_ARGS__)
+/* dev_fail() from a queue apart: NEEDS_RESET on the device's thread. */
+void dev_fail_work(void *opaque);
+
+/* The device status, read on any thread (a queue's checks DRIVER_OK). */
+static inline uint8_t dev_status_load(const struct vback_dev *dev)
+{
+	return __atomic_load_n(&dev->status, __ATOMIC_RELAXED);
+}
+
+/* Written on the device's thread only. */
+static inline void dev_status_store(struct vback_dev *dev, uint8_t status)
+{
+	__atomic_store_n(&dev->status, status, __ATOMIC_RELAXED);
+}
+
+/* The loop queue @vq runs on. */
+static inline const struct vback_loop *dev_vq_loop(const struct vback_dev *dev,
+						   const struct vq *vq)
+{
+	return vq->loop ? vq->loop : dev->t.loop;
+}
+
+/* Does @vq run on a loop other than the transport's (another thread)? */
+static inline bool dev_vq_apart(const struct vback_dev *dev,
+				const struct vq *vq)
+{
+	return vq->loop && vq->loop != dev->t.loop;
+}
 
 /* Did the driver accept feature @bit? */
 static inline bool dev_has(const struct vback_dev *dev, unsigned int bit)
@@ -169,6 +252,17 @@ static inline struct vq *dev_elem_vq(struct vback_dev *dev,
 {
 	return &dev->vqs[e->ctx->q];
 }
+/* Attach: group the queues by loop. Detach: forget the groups. */
+void dev_groups_make(struct vback_dev *dev);
+void dev_groups_clear(struct vback_dev *dev);
+/*
+ * The type's state the data path reads changed (on the device's thread):
+ * every group runs type->sync() on its thread (groups on the device's
+ * loop at once), then type->sync_done() runs on the device's loop.
+ */
+void dev_sync_groups(struct vback_dev *dev);
+/* Queue @vq was enabled: have the loop poll it, if it polls. */
+void dev_queue_poller_add(struct vback_dev *dev, struct vq *vq);
 /* Reset queue @vq, keeping the orphan list and the blocked count. */
 void dev_vq_reset(struct vback_dev *dev, struct vq *vq);
 /* type->flush() is done with @result. */

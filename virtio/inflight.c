@@ -270,6 +270,7 @@ static int rec_adopt(struct vq *vq)
 		r->resubmit[i] = owed[i].head;
 		e->inflight = true;
 		vq->ctx->inflight++;
+		vq_count_add(vq->ctx->qcount, 1);
 		if (owed[i].counter >= r->counter)
 			r->counter = owed[i].counter + 1;
 	}
@@ -332,6 +333,7 @@ void vq_rec_stop(struct vq *vq)
 
 		e->inflight = false;
 		vq->ctx->inflight--;
+		vq_count_add(vq->ctx->qcount, -1);
 	}
 	/* Nothing of this ring is owed any more: an empty record. */
 	if (r->hdr && r->active) {

@@ -442,7 +442,8 @@ int vback_mmio_write(struct vback_mmio *m, uint64_t off, unsigned int size,
 		if (m->drv_features_sel >= 2) {
 			/* Bits above 63 were never offered. */
 			if (val) {
-				if (!(dev->status & VBACK_STATUS_FEATURES_OK))
+				if (!(vback_dev_status(dev) &
+				      VBACK_STATUS_FEATURES_OK))
 					dev->features_invalid = true;
 				return bad(m, W_VALUE, off, size,
 					   "feature bits above 63");

@@ -249,13 +249,25 @@ void vq_init(struct vq *vq, struct vback_dev *dev, unsigned int index,
 	     uint16_t max_size)
 {
 	/* The core's work item may be posted and a run may be on the stack
-	 * (a reset from inside a completion): both survive. */
+	 * (a reset from inside a completion): both survive, and so does the
+	 * poller (the core removes it from its loop before a reset). */
 	struct vback_work work = vq->work;
+	struct vback_poller poller = vq->poller;
 	bool running = vq->running;
+	/* Where it runs, and what is still in flight (orphans), too. */
+	const struct vback_loop *loop = vq->loop;
+	struct vgroup *group = vq->group;
+	struct vq *next = vq->next_in_group;
+	uint32_t inflight = vq->inflight_n;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->work = work;
+	vq->poller = poller;
 	vq->running = running;
+	vq->loop = loop;
+	vq->group = group;
+	vq->next_in_group = next;
+	vq->inflight_n = inflight;
 	vq->dev = dev;
 	vq->index = index;
 	vq->max_size = max_size;
@@ -287,6 +299,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	ctx = (struct vq_ctx *)base;
 	ctx->dev = vq->dev;
 	ctx->q = vq->index;
+	ctx->qcount = &vq->inflight_n;
 	ctx->size = vq->size;
 	ctx->iov_cap = iov_cap;
 	ctx->gm = *gm;
@@ -387,6 +400,7 @@ static void elem_done(struct vq_elem *e)
 {
 	e->inflight = false;
 	e->ctx->inflight--;
+	vq_count_add(e->ctx->qcount, -1);
 }
 
 bool vq_complete_orphan(struct vq_elem *e)
@@ -744,6 +758,7 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 	vq->last_avail++;
 	e->inflight = true;
 	ctx->inflight++;
+	vq_count_add(ctx->qcount, 1);
 	/* Recorded before anything of it can reach the IO layer. */
 	if (vq->rec.hdr)
 		vq_rec_take(vq, head);
@@ -798,6 +813,41 @@ int vq_resubmit(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
 	}
 	*out = e;
 	return 1;
+}
+
+bool vq_avail_pending(struct vq *vq)
+{
+	if (!vq->enabled || vq->broken || vq->stopped)
+		return false;
+	if (vq->last_avail != vq->shadow_avail)
+		return true;
+	/* vq_pop() reads it again, with the acquire fence. */
+	return area_ld16(&vq->avail, VRING_AVAIL_IDX) != vq->last_avail;
+}
+
+void vq_poll_begin(struct vq *vq)
+{
+	vq->polling = true;
+	/* With EVENT_IDX nothing to write: vq_rearm() is not called while
+	 * polling, so avail_event stays behind and the driver, whose test
+	 * is "did avail->idx pass avail_event", does not kick again. */
+	if (vq->enabled && !vq->event_idx)
+		area_st16(&vq->used, VRING_USED_FLAGS, VRING_USED_F_NO_NOTIFY);
+}
+
+bool vq_poll_end(struct vq *vq)
+{
+	vq->polling = false;
+	if (!vq->enabled || vq->broken || vq->stopped)
+		return false;
+	if (vq->event_idx)
+		return vq_rearm(vq);
+	area_st16(&vq->used, VRING_USED_FLAGS, 0);
+	/* Full barrier, as in vq_rearm(): the flag is visible before
+	 * avail->idx is read again, or a buffer added meanwhile by a driver
+	 * that still saw NO_NOTIFY would wait for a kick that never comes. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return area_ld16(&vq->avail, VRING_AVAIL_IDX) != vq->last_avail;
 }
 
 bool vq_rearm(struct vq *vq)

@@ -20,6 +20,7 @@
 
 struct vback_dev;
 struct vq_ctx;
+struct vgroup;
 
 /* One mapped piece of a ring area. */
 struct vq_piece {
@@ -86,6 +87,9 @@ struct vq_ctx {
 	uint16_t size;
 	bool orphaned;
 	unsigned int inflight;
+	/* The queue's count of everything in flight, live and orphaned,
+	 * which other threads read (vq->inflight_n): kept with @inflight. */
+	uint32_t *qcount;
 	unsigned int iov_cap;
 	struct vback_gm gm;
 	struct vq_elem *slots;
@@ -161,7 +165,35 @@ struct vq {
 	bool running;	    /* inside dev_queue_run() */
 	bool rerun;	    /* kicked or completed while running */
 	bool idle_reported; /* queue_idle() sent for this stop */
+	/* The loop busy-polls the avail ring (loop.h pollers): while
+	 * @polling, the driver is asked not to kick (vq_poll_begin()). */
+	struct vback_poller poller;
+	bool polling;
+	/*
+	 * Where the queue runs (process.c; kept across resets): its loop
+	 * (NULL: the transport's), and the group of the queues that share
+	 * that loop and so a thread. Set while detached only.
+	 */
+	const struct vback_loop *loop;
+	struct vgroup *group;
+	struct vq *next_in_group;
+	/* Requests of this queue in flight, live and orphaned: written on
+	 * its thread only, read anywhere (vq_count_load()). */
+	uint32_t inflight_n;
 };
+
+/* Counters one thread writes and others read: relaxed atomics, 32 bits
+ * (lock-free everywhere, no library call on 32-bit targets). */
+static inline uint32_t vq_count_load(const uint32_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline void vq_count_add(uint32_t *c, int delta)
+{
+	__atomic_store_n(c, (uint32_t)(vq_count_load(c) + (uint32_t)delta),
+			 __ATOMIC_RELAXED);
+}
 
 /* Guest-memory helpers: copy across pieces; 0 or -EFAULT. */
 int gm_read(const struct vback_gm *gm, uint64_t addr, void *buf, uint64_t len);
@@ -210,6 +242,19 @@ int vq_pop(struct vq *vq, struct vq_elem **out, struct vq_fault *f,
  * kicks for the next buffer, then check again. True if more is available.
  */
 bool vq_rearm(struct vq *vq);
+/* Anything to pop? A cheap look (one load) for pollers. */
+bool vq_avail_pending(struct vq *vq);
+/*
+ * The loop polls the ring: ask the driver not to kick (without EVENT_IDX
+ * the used ring's NO_NOTIFY flag; with it, avail_event is simply left
+ * behind, see vq_rearm()).
+ */
+void vq_poll_begin(struct vq *vq);
+/*
+ * Polling ends: ask for kicks again (avail_event or the flag), then look
+ * once more. True when something is available (it came in the window).
+ */
+bool vq_poll_end(struct vq *vq);
 /* Release the buffers of @e and add it to the used ring (not yet visible). */
 void vq_push(struct vq *vq, struct vq_elem *e, uint32_t len);
 /* Make pushed elements visible; true when the driver wants a

@@ -58,16 +58,38 @@ static void histogram(struct jw *w, const uint64_t *b)
  * endian) and the read-only feature bit (5). */
 #define BLK_F_RO 5
 
+static void stats_add(struct vback_blk_stats *to,
+		      const struct vback_blk_stats *s)
+{
+	to->reads += s->reads;
+	to->writes += s->writes;
+	to->flushes += s->flushes;
+	to->discards += s->discards;
+	to->write_zeroes += s->write_zeroes;
+	to->get_ids += s->get_ids;
+	to->unsupported += s->unsupported;
+	to->io_errors += s->io_errors;
+	to->bytes_read += s->bytes_read;
+	to->bytes_written += s->bytes_written;
+}
+
 void stats_json_disk(struct jw *w, struct vback_blk *blk,
-		     const struct vback_vhu *vhu)
+		     const struct vback_vhu *vhu, stats_queue_fn qstats,
+		     void *opaque)
 {
 	struct vback_dev *dev = vback_blk_dev(blk);
 	unsigned int nq = vback_dev_num_queues(dev);
-	struct vback_blk_stats st;
+	struct vback_blk_stats st = { 0 };
 	uint8_t cap[8];
 	uint64_t sectors = 0;
 
-	vback_blk_get_stats(blk, &st);
+	/* The totals are the queues' sums, each read where it is kept. */
+	for (unsigned int q = 0; q < nq; q++) {
+		struct vback_blk_queue_stats qs;
+
+		if (qstats(opaque, blk, q, &qs) == 0)
+			stats_add(&st, &qs.req);
+	}
 	vback_dev_config_read(dev, 0, cap, sizeof(cap));
 	for (int i = 7; i >= 0; i--)
 		sectors = sectors << 8 | cap[i];
@@ -89,7 +111,7 @@ void stats_json_disk(struct jw *w, struct vback_blk *blk,
 		struct vback_vhu_queue_stats vs = { 0 };
 		struct vback_blk_queue_stats qs;
 
-		if (vback_blk_get_queue_stats(blk, q, &qs) < 0)
+		if (qstats(opaque, blk, q, &qs) < 0)
 			break;
 		if (vhu)
 			(void)vback_vhu_get_queue_stats(vhu, q, &vs);

@@ -21,8 +21,15 @@
  * then have no kick or call counts. Only queues that carried something
  * are listed, each with its index.
  */
+/* Copy queue @q's counters into *@out, wherever the queue runs (its
+ * thread): vback_blk_get_queue_stats() there. 0 or -errno. */
+typedef int (*stats_queue_fn)(void *opaque, struct vback_blk *blk,
+			      unsigned int q,
+			      struct vback_blk_queue_stats *out);
+
 void stats_json_disk(struct jw *w, struct vback_blk *blk,
-		     const struct vback_vhu *vhu);
+		     const struct vback_vhu *vhu, stats_queue_fn qstats,
+		     void *opaque);
 
 /* The log-level command on @log (the daemon's sink, shared by every
  * object: the new level applies at once). */

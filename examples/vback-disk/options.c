@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "options.h"
@@ -67,14 +68,31 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --ro                 every disk read-only\n"
 		"  --engine NAME        IO engine: posix or io_uring\n"
 		"                       (default: io_uring when available);\n"
-		"                       network disks pick nbd or rbd\n"
+		"                       network disks pick nbd or rbd; null\n"
+		"                       (benchmarks) touches no disk: reads\n"
+		"                       return zeroes, the image gives the "
+		"size\n"
 		"  --direct             open images with O_DIRECT\n"
+		"  --sqpoll             io_uring: a kernel thread per ring "
+		"submits\n"
+		"                       (no system call per batch; takes a "
+		"CPU)\n"
 		"  --queues N           most queues a guest may use, 1..64\n"
 		"                       (vhost-user default: 64, the "
 		"front-end\n"
 		"                       picks; Xen default: 1)\n"
 		"  --queue-size N       largest ring, power of two (default "
 		"256)\n"
+		"  --threads N          vhost-user: N queue threads, queue q "
+		"of each\n"
+		"                       disk on thread q %% N (default: "
+		"min(queues,\n"
+		"                       online CPUs); 0: all on one thread)\n"
+		"  --poll-us N          busy-poll rings and completions up to "
+		"N\n"
+		"                       microseconds before sleeping, "
+		"adapting\n"
+		"                       to the load (default 50; 0: never)\n"
 		"  --serial STRING      device serial, up to 20 bytes (one\n"
 		"                       vhost-user disk; else serial= per "
 		"disk)\n"
@@ -127,6 +145,9 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_CONTROL,
 		OPT_TRANSPORT,
 		OPT_NO_INFLIGHT,
+		OPT_POLL_US,
+		OPT_SQPOLL,
+		OPT_THREADS,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -151,6 +172,9 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "no-inflight", no_argument, NULL, OPT_NO_INFLIGHT },
+		{ "poll-us", required_argument, NULL, OPT_POLL_US },
+		{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -160,11 +184,13 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *argv0 = argc > 0 ? argv[0] : "vback-disk";
+	bool threads_set = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	*o = (struct vback_disk_options){
 		.queue_size = 256,
+		.poll_us = VBACK_DISK_DEFAULT_POLL_US,
 		.engine = VBACK_IO_ENGINE_DEFAULT,
 		.log_level = VBACK_LOG_INFO,
 		.domid = -1,
@@ -233,6 +259,17 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		case OPT_DIRECT:
 			o->direct = true;
 			break;
+		case OPT_SQPOLL:
+			o->sqpoll = true;
+			break;
+		case OPT_THREADS:
+			if (parse_uint(optarg, 0, 64, &o->threads) < 0) {
+				fprintf(stderr, "%s: --threads wants 0..64\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			threads_set = true;
+			break;
 		case OPT_ENGINE:
 			if (vback_io_engine_parse(optarg, &o->engine) < 0 ||
 			    o->engine == VBACK_IO_ENGINE_MEMORY) {
@@ -245,6 +282,14 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			if (parse_uint(optarg, 1, 64, &o->queues) < 0) {
 				fprintf(stderr, "%s: --queues wants 1..64\n",
 					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			break;
+		case OPT_POLL_US:
+			if (parse_uint(optarg, 0, VBACK_DISK_MAX_POLL_US,
+				       &o->poll_us) < 0) {
+				fprintf(stderr, "%s: --poll-us wants 0..%u\n",
+					argv0, VBACK_DISK_MAX_POLL_US);
 				return VBACK_DISK_EXIT_USAGE;
 			}
 			break;
@@ -291,6 +336,16 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv0,
 			argv[optind]);
 		return VBACK_DISK_EXIT_USAGE;
+	}
+	if (!threads_set) {
+		/* One thread per queue a guest may use, up to the CPUs. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned int queues = o->queues ? o->queues : 64;
+
+		if (cpus < 1)
+			cpus = 1;
+		o->threads = (unsigned int)cpus < queues ? (unsigned int)cpus
+							 : queues;
 	}
 	if (o->transport == VBACK_DISK_MODE_VHOST_USER)
 		o->mode = VBACK_DISK_MODE_VHOST_USER;

@@ -57,8 +57,16 @@ struct vback_disk_options {
 	const char *control;	 /* --control: the control socket */
 	unsigned int queues;	 /* --queues, 1..64; 0: the mode's default */
 	unsigned int queue_size; /* --queue-size, power of two */
-	bool read_only;		 /* --ro */
-	bool direct;		 /* --direct (O_DIRECT) */
+	/* --poll-us: busy-poll rings and completions for up to this many
+	 * microseconds before sleeping (adaptive); 0: never. */
+	unsigned int poll_us;
+	/* --threads: queue threads of the vhost-user mode, each running the
+	 * queues q with q % threads == its index, of every disk; 0: every
+	 * queue on the main loop. Default: min(queues, online CPUs). */
+	unsigned int threads;
+	bool read_only; /* --ro */
+	bool direct;	/* --direct (O_DIRECT) */
+	bool sqpoll;	/* --sqpoll: io_uring submission thread */
 	enum vback_io_engine engine;
 	enum vback_log_level log_level;
 	const char *serial; /* --serial (one disk only) */
@@ -75,6 +83,11 @@ struct vback_disk_options {
 	unsigned int nr_xen_disks;
 	struct vback_disk_xen_disk xen_disks[VBACK_DISK_MAX_XEN_DISKS];
 };
+
+/* --poll-us when not given (measured: docs/daemon.md, "Polling"). */
+#define VBACK_DISK_DEFAULT_POLL_US 50u
+/* Most --poll-us: a loop that polls longer holds a CPU for nothing. */
+#define VBACK_DISK_MAX_POLL_US 10000u
 
 /* Outcome of parsing: run, exit successfully (help, version), or fail. */
 enum vback_disk_parse {

@@ -27,6 +27,8 @@ int vback_disk_run_vhost_user(const struct vback_disk_options *opts,
 			   vback_strerror(ret));
 		return EXIT_FAILURE;
 	}
+	/* Cannot fail on a loop of vback_epoll_loop_create(). */
+	(void)vback_epoll_loop_set_poll(loop, (uint64_t)opts->poll_us * 1000u);
 	env.loop = loop;
 	ret = vhu_daemon_create(&env, &vd);
 	if (ret == 0 && opts->control) {

@@ -6,6 +6,8 @@
  * layer the image. See vhu_daemon.h.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/vhost_user.h>
 
@@ -28,9 +31,19 @@
 #define MAX_DISKS  256u
 #define MAX_QUEUES VBACK_VHU_MAX_QUEUES
 
+/* A queue thread: a loop of its own, run by a thread of its own. */
+struct qthread {
+	struct vback_loop *loop;
+	pthread_t thread;
+	bool running;
+};
+
 struct vhu_disk {
 	struct vhu_disk *next;
 	struct vhu_daemon *vd;
+	/* One instance of the disk per queue thread (clones of @io on the
+	 * threads' loops); NULL: every queue on the main loop. */
+	struct vback_io *tio;
 	/* What this disk runs on: the daemon's loop today; a thread of its
 	 * own can bring another. */
 	const struct vback_loop *loop;
@@ -69,12 +82,162 @@ struct vhu_daemon {
 	bool starting; /* the command-line disks are being opened */
 	bool stopping;
 	bool finished;
+	/* --threads: queue q of every disk runs on threads[q % n]. */
+	struct qthread *threads;
+	unsigned int nthreads;
 };
 
 /* How long a disk of the command line waits for an image another
  * instance still holds: a restart right after a kill finds the old one's
  * lock until the kernel has finished its IO. */
 #define START_BUSY_WAIT_MS 10000u
+
+/* ------------------------------------------------------------------ */
+/* Queue threads                                                       */
+/* ------------------------------------------------------------------ */
+
+struct call {
+	struct vback_work w;
+	void (*fn)(void *arg);
+	void *arg;
+	sem_t done;
+};
+
+static void call_run(void *opaque)
+{
+	struct call *c = opaque;
+
+	c->fn(c->arg);
+	sem_post(&c->done);
+}
+
+/* Run @fn(@arg) on @loop's thread and wait for it; at once on the main
+ * loop. Queue threads never wait for the main one. */
+static void run_on(const struct vhu_daemon *vd, const struct vback_loop *loop,
+		   void (*fn)(void *arg), void *arg)
+{
+	struct call c = { .fn = fn, .arg = arg };
+
+	if (!loop || loop == vd->env.loop) {
+		fn(arg);
+		return;
+	}
+	sem_init(&c.done, 0, 0);
+	vback_work_init(&c.w, call_run, &c);
+	vback_loop_post(loop, &c.w);
+	while (sem_wait(&c.done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&c.done);
+}
+
+static void *qthread_main(void *arg)
+{
+	struct qthread *t = arg;
+	int ret = vback_loop_run(t->loop);
+
+	(void)ret; /* the main thread logs the loop's end, if it must */
+	return NULL;
+}
+
+/* Start @n queue threads (signals stay blocked in them: they inherit the
+ * mask set for the signalfd). 0 or -errno. */
+static int threads_start(struct vhu_daemon *vd, unsigned int n)
+{
+	vd->threads = calloc(n, sizeof(*vd->threads));
+	if (!vd->threads)
+		return -ENOMEM;
+	vd->nthreads = n;
+	for (unsigned int i = 0; i < n; i++) {
+		struct qthread *t = &vd->threads[i];
+		int ret = vback_epoll_loop_create(vd->log, &t->loop);
+
+		if (ret < 0)
+			return ret;
+		(void)vback_epoll_loop_set_poll(t->loop,
+						(uint64_t)vd->o->poll_us *
+							1000u);
+		ret = pthread_create(&t->thread, NULL, qthread_main, t);
+		if (ret)
+			return -ret;
+		t->running = true;
+	}
+	return 0;
+}
+
+static void threads_stop(struct vhu_daemon *vd)
+{
+	for (unsigned int i = 0; i < vd->nthreads; i++) {
+		struct qthread *t = &vd->threads[i];
+
+		if (t->running) {
+			vback_loop_stop(t->loop);
+			pthread_join(t->thread, NULL);
+		}
+		vback_epoll_loop_destroy(t->loop);
+	}
+	free(vd->threads);
+	vd->threads = NULL;
+	vd->nthreads = 0;
+}
+
+/* The loop of queue @q of @d. */
+static const struct vback_loop *qloop(const struct vhu_disk *d, unsigned int q)
+{
+	return vback_dev_queue_loop(vback_blk_dev(d->blk), q);
+}
+
+struct qstats_call {
+	struct vback_blk *blk;
+	unsigned int q;
+	struct vback_blk_queue_stats *out;
+	int ret;
+};
+
+static void qstats_run(void *arg)
+{
+	struct qstats_call *c = arg;
+
+	c->ret = vback_blk_get_queue_stats(c->blk, c->q, c->out);
+}
+
+/* Queue @q's counters, read on its thread. */
+static int disk_qstats(void *opaque, struct vback_blk *blk, unsigned int q,
+		       struct vback_blk_queue_stats *out)
+{
+	struct vhu_disk *d = opaque;
+	struct qstats_call c = {
+		.blk = blk, .q = q, .out = out, .ret = -EINVAL
+	};
+
+	if (q >= vback_dev_num_queues(vback_blk_dev(blk)))
+		return -EINVAL;
+	run_on(d->vd, qloop(d, q), qstats_run, &c);
+	return c.ret;
+}
+
+/* The disk's totals: the sum of its queues'. */
+static void disk_stats(struct vhu_disk *d, struct vback_blk_stats *st)
+{
+	unsigned int nq = vback_dev_num_queues(vback_blk_dev(d->blk));
+
+	memset(st, 0, sizeof(*st));
+	for (unsigned int q = 0; q < nq; q++) {
+		struct vback_blk_queue_stats qs;
+
+		if (disk_qstats(d, d->blk, q, &qs) < 0)
+			continue;
+		st->reads += qs.req.reads;
+		st->writes += qs.req.writes;
+		st->flushes += qs.req.flushes;
+		st->discards += qs.req.discards;
+		st->write_zeroes += qs.req.write_zeroes;
+		st->get_ids += qs.req.get_ids;
+		st->unsupported += qs.req.unsupported;
+		st->io_errors += qs.req.io_errors;
+		st->bytes_read += qs.req.bytes_read;
+		st->bytes_written += qs.req.bytes_written;
+	}
+}
 
 /* ------------------------------------------------------------------ */
 /* Sessions: what a front-end did, for the log                         */
@@ -99,12 +262,12 @@ static void session_start(struct vhu_disk *d)
 {
 	unsigned int nq = vback_dev_num_queues(vback_blk_dev(d->blk));
 
-	vback_blk_get_stats(d->blk, &d->blk_at_start);
+	disk_stats(d, &d->blk_at_start);
 	for (unsigned int q = 0; q < nq && q < MAX_QUEUES; q++) {
 		struct vback_blk_queue_stats qs;
 
 		vback_vhu_get_queue_stats(d->vhu, q, &d->q_at_start[q]);
-		vback_blk_get_queue_stats(d->blk, q, &qs);
+		disk_qstats(d, d->blk, q, &qs);
 		d->q_req_at_start[q] = requests(&qs.req);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d->t_start);
@@ -120,7 +283,7 @@ static void session_summary(struct vhu_disk *d)
 	double secs = seconds_since(&d->t_start);
 	double mib_r, mib_w;
 
-	vback_blk_get_stats(d->blk, &b);
+	disk_stats(d, &b);
 	mib_r = (double)(b.bytes_read - a->bytes_read) / (1024.0 * 1024.0);
 	mib_w = (double)(b.bytes_written - a->bytes_written) /
 		(1024.0 * 1024.0);
@@ -145,7 +308,7 @@ static void session_summary(struct vhu_disk *d)
 		uint64_t kicks, calls, reqs;
 
 		if (vback_vhu_get_queue_stats(d->vhu, q, &vs) < 0 ||
-		    vback_blk_get_queue_stats(d->blk, q, &qs) < 0)
+		    disk_qstats(d, d->blk, q, &qs) < 0)
 			break;
 		kicks = vs.kicks - d->q_at_start[q].kicks;
 		calls = vs.calls - d->q_at_start[q].calls;
@@ -183,6 +346,110 @@ static void unlink_disk(struct vhu_disk *d)
 	}
 }
 
+static void close_run(void *arg)
+{
+	vback_io_close(arg);
+}
+
+/* The queue threads' instances, each closed on its thread (its fds are
+ * watched on that loop), before the original. */
+static void disk_close_clones(struct vhu_disk *d)
+{
+	const struct vhu_daemon *vd = d->vd;
+
+	if (!d->tio)
+		return;
+	for (unsigned int i = 0; i < vd->nthreads; i++)
+		if (d->tio[i].ops)
+			run_on(vd, vd->threads[i].loop, close_run, &d->tio[i]);
+	free(d->tio);
+	d->tio = NULL;
+}
+
+struct clone_call {
+	const struct vback_io *io;
+	const struct vback_loop *loop;
+	struct vback_io *out;
+	int ret;
+};
+
+static void clone_run(void *arg)
+{
+	struct clone_call *c = arg;
+
+	c->ret = vback_io_clone(c->io, c->loop, c->out);
+}
+
+/*
+ * An instance of @d's disk on each queue thread (made there: it watches
+ * its fds on that loop). false when the engine cannot (the network
+ * engines): then every queue of @d stays on the main loop.
+ */
+static int disk_clone(struct vhu_disk *d, char *msg)
+{
+	const struct vhu_daemon *vd = d->vd;
+
+	if (!vd->nthreads)
+		return 0;
+	d->tio = calloc(vd->nthreads, sizeof(*d->tio));
+	if (!d->tio)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vd->nthreads; i++) {
+		struct clone_call c = { &d->io, vd->threads[i].loop, &d->tio[i],
+					0 };
+
+		run_on(vd, c.loop, clone_run, &c);
+		if (c.ret == -ENOTSUP) {
+			vback_logf(d->log, VBACK_LOG_INFO,
+				   "%s: engine %s serves all its queues on "
+				   "the main thread",
+				   d->name,
+				   vback_io_engine_name(
+					   vback_io_engine_of(&d->io)));
+			disk_close_clones(d);
+			return 0;
+		}
+		if (c.ret < 0) {
+			snprintf(msg, CTL_MAX_MSG,
+				 "%s: cannot open %s for queue thread %u: %s",
+				 d->name, d->image, i, vback_strerror(c.ret));
+			disk_close_clones(d);
+			return c.ret;
+		}
+	}
+	return 0;
+}
+
+struct buffers_call {
+	struct vback_io *io;
+	const struct vback_iovec *r;
+	unsigned int n;
+};
+
+static void buffers_run(void *arg)
+{
+	struct buffers_call *c = arg;
+
+	(void)vback_io_set_buffers(c->io, c->r, c->n);
+}
+
+/* The front-end's memory changed (no IO in flight): every instance of
+ * the disk prepares it, on its own thread (io_uring fixed buffers with
+ * --direct). */
+static void on_vhu_memory(void *opaque, const struct vback_iovec *r,
+			  unsigned int n)
+{
+	struct vhu_disk *d = opaque;
+	const struct vhu_daemon *vd = d->vd;
+	struct buffers_call c = { &d->io, r, n };
+
+	buffers_run(&c);
+	for (unsigned int i = 0; d->tio && i < vd->nthreads; i++) {
+		c.io = &d->tio[i];
+		run_on(vd, vd->threads[i].loop, buffers_run, &c);
+	}
+}
+
 /*
  * Close everything of @d, in the order of vback_blk_destroy(): the
  * transport (rings stopped, front-end gone), the IO (completes what is in
@@ -198,6 +465,7 @@ static void disk_free(struct vhu_disk *d)
 	vback_timer_cancel(d->loop, &d->deadline);
 	if (d->vhu)
 		vback_vhu_destroy(d->vhu);
+	disk_close_clones(d);
 	if (d->io_open)
 		vback_io_close(&d->io);
 	if (d->blk)
@@ -340,6 +608,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		.engine = o->engine,
 		.read_only = ro,
 		.direct = o->direct,
+		.sqpoll = o->sqpoll,
 		.log = d->log,
 		.busy_wait_ms = d->vd->starting ? START_BUSY_WAIT_MS : 0,
 	};
@@ -358,6 +627,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 	struct vback_vhu_options vo = {
 		.socket_path = d->socket,
 		.event = on_vhu_event,
+		.memory = on_vhu_memory,
 		.opaque = d,
 		.log = d->log,
 		.name = d->name,
@@ -391,6 +661,18 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 			 d->name, vback_strerror(ret));
 		return ret;
 	}
+	ret = disk_clone(d, msg);
+	if (ret < 0)
+		return ret;
+	/* Queue q on thread q % n, with that thread's instance of the disk;
+	 * the front-end's socket stays on the main loop. */
+	for (unsigned int q = 0; d->tio && q < blk_opts.num_queues; q++) {
+		unsigned int t = q % d->vd->nthreads;
+
+		(void)vback_dev_queue_set_loop(vback_blk_dev(d->blk), q,
+					       d->vd->threads[t].loop);
+		(void)vback_blk_set_queue_io(d->blk, q, &d->tio[t]);
+	}
 	vo.dev = vback_blk_dev(d->blk);
 	ret = vback_vhu_create(&vo, &d->vhu);
 	if (ret < 0) {
@@ -400,7 +682,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 	}
 	vback_logf(d->log, VBACK_LOG_INFO,
 		   "%s: %s, %llu bytes (%.1f MiB), %u-byte sectors, %s, engine "
-		   "%s%s%s; socket %s, up to %u queue%s",
+		   "%s%s%s; socket %s, up to %u queue%s on %u thread%s",
 		   d->name, d->image, (unsigned long long)caps.size_bytes,
 		   (double)caps.size_bytes / (1024.0 * 1024.0),
 		   caps.logical_block_size,
@@ -409,7 +691,9 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		   caps.can_discard && !ro ? ", discard" : "",
 		   caps.can_write_zeroes && !ro ? ", write-zeroes" : "",
 		   d->socket, blk_opts.num_queues,
-		   blk_opts.num_queues == 1 ? "" : "s");
+		   blk_opts.num_queues == 1 ? "" : "s",
+		   d->tio ? d->vd->nthreads : 1,
+		   d->tio && d->vd->nthreads > 1 ? "s" : "");
 	return 0;
 }
 
@@ -601,6 +885,15 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 		vd->sig_fd = -1;
 		goto fail;
 	}
+	/* After the signal mask: the queue threads inherit it. */
+	if (o->threads) {
+		ret = threads_start(vd, o->threads);
+		if (ret < 0) {
+			vback_logf(vd->log, VBACK_LOG_ERR, "queue threads: %s",
+				   vback_strerror(ret));
+			goto fail;
+		}
+	}
 	/* Unnamed command-line disks are disk<N>, N their place. */
 	vd->starting = true;
 	for (unsigned int i = 0; i < o->nr_vhu_disks; i++) {
@@ -637,6 +930,7 @@ void vhu_daemon_destroy(struct vhu_daemon *vd)
 		vd->nr_disks--;
 		disk_free(d);
 	}
+	threads_stop(vd);
 	if (vd->sig_fd >= 0) {
 		vback_loop_unwatch(vd->env.loop, vd->sig_fd);
 		close(vd->sig_fd);
@@ -684,7 +978,7 @@ static void disk_json(struct jw *w, struct vhu_disk *d)
 	jw_key(w, "config_changes");
 	jw_u64(w, vs.config_changes);
 	jw_object_end(w);
-	stats_json_disk(w, d->blk, d->vhu);
+	stats_json_disk(w, d->blk, d->vhu, disk_qstats, d);
 	jw_object_end(w);
 }
 

@@ -88,6 +88,7 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		.engine = o->engine,
 		.read_only = read_only,
 		.direct = o->direct,
+		.sqpoll = o->sqpoll,
 		.log = xd->log,
 		.busy_wait_ms = adopt ? ADOPT_BUSY_WAIT_MS : 0,
 	};
@@ -798,6 +799,14 @@ static struct xd_disk *find(const struct xen_daemon *xd, const char *name)
 	return NULL;
 }
 
+/* Every queue on the one loop: read where we are. */
+static int xen_qstats(void *opaque, struct vback_blk *blk, unsigned int q,
+		      struct vback_blk_queue_stats *out)
+{
+	(void)opaque;
+	return vback_blk_get_queue_stats(blk, q, out);
+}
+
 static void disk_json(struct jw *w, struct xd_disk *d)
 {
 	jw_object(w);
@@ -805,7 +814,7 @@ static void disk_json(struct jw *w, struct xd_disk *d)
 	jw_string(w, d->name);
 	jw_key(w, "image");
 	jw_string(w, d->path);
-	stats_json_disk(w, d->blk, NULL);
+	stats_json_disk(w, d->blk, NULL, xen_qstats, NULL);
 	jw_object_end(w);
 }
 

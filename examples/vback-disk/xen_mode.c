@@ -36,6 +36,8 @@ int vback_disk_run_xen(const struct vback_disk_options *opts,
 			   vback_strerror(ret));
 		return EXIT_FAILURE;
 	}
+	/* Cannot fail on a loop of vback_epoll_loop_create(). */
+	(void)vback_epoll_loop_set_poll(loop, (uint64_t)opts->poll_us * 1000u);
 	env.loop = loop;
 	/* Images first: a bad --disk path is reported before Xen. */
 	ret = xen_daemon_create(&env, &xd);

@@ -28,6 +28,34 @@ VBACK_API int vback_epoll_loop_create(const struct vback_log *log,
  *  run() returned. NULL: no-op. */
 VBACK_API void vback_epoll_loop_destroy(struct vback_loop *loop);
 
+/**
+ * Adaptive polling: before it sleeps, the loop busy-polls its pollers
+ * (struct vback_poller: the virtqueues of devices on it, io_uring
+ * completion rings) for up to @max_ns nanoseconds, with their
+ * notifications (kicks, completion wake-ups) off while it finds work. The
+ * budget adapts between 0 and @max_ns: it grows while the loop's sleeps
+ * are shorter than @max_ns (polling would have caught them) and shrinks
+ * while they are longer (idle time polling would only burn). 0 (the
+ * default): never poll. Loop thread, or before the loop runs. 0, or
+ * -EINVAL when @loop is not an epoll loop.
+ */
+VBACK_API int vback_epoll_loop_set_poll(struct vback_loop *loop,
+					uint64_t max_ns);
+
+/** What the polling of an epoll loop did (vback_epoll_loop_get_poll_stats). */
+struct vback_epoll_poll_stats {
+	uint64_t hits;	    /**< stretches of polling that found work */
+	uint64_t misses;    /**< stretches that ran out: the loop slept */
+	uint64_t polled_ns; /**< time spent polling */
+	uint64_t poll_ns;   /**< the adaptive budget now */
+};
+
+/** Copy @loop's polling counters into *@stats (loop thread). 0, or
+ *  -EINVAL when @loop is not an epoll loop. */
+VBACK_API int
+vback_epoll_loop_get_poll_stats(const struct vback_loop *loop,
+				struct vback_epoll_poll_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

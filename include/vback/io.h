@@ -49,6 +49,7 @@ enum vback_io_op {
 #define VBACK_IO_F_FUA (1u << 1)
 
 struct vback_io_req;
+struct vback_io;
 
 /**
  * Completion of @req (the caller's function, stored in req->done):
@@ -142,6 +143,21 @@ struct vback_io_ops {
 	 * returns. Called once, by vback_io_close().
 	 */
 	void (*close)(void *opaque);
+	/**
+	 * Optional: from now on the buffers of most requests lie inside
+	 * these @n host memory ranges (a guest's memory, as its transport
+	 * maps it), until the next call; @n 0: none any more. Called with no
+	 * request in flight. An engine may prepare them once instead of for
+	 * each request. 0, or -errno (requests work anyway).
+	 */
+	int (*set_buffers)(void *opaque, const struct vback_iovec *ranges,
+			   unsigned int n);
+	/**
+	 * Optional: another instance on the same disk, for another loop
+	 * (see vback_io_clone()); stores it in *@out. 0 or -errno.
+	 */
+	int (*clone)(void *opaque, const struct vback_loop *loop,
+		     struct vback_io *out);
 };
 
 /** An IO instance: its ops and their context. Small: copied by value into
@@ -164,6 +180,37 @@ static inline void vback_io_unplug(const struct vback_io *io)
 	if (io->ops->unplug)
 		io->ops->unplug(io->opaque);
 }
+
+/**
+ * Tell @io where the buffers of most requests will lie (see
+ * vback_io_ops::set_buffers; the vhost-user transport reports its guest
+ * memory through vback_vhu_options::memory). The io_uring engine with
+ * O_DIRECT registers them as fixed buffers: no page pinning per request,
+ * but the guest's whole memory is pinned (made resident) while
+ * registered. Call it with nothing in flight. 0 (also when the engine
+ * has nothing to prepare), -EBUSY with requests in flight, or another
+ * -errno when the engine could not prepare them (requests work anyway).
+ */
+VBACK_API int vback_io_set_buffers(const struct vback_io *io,
+				   const struct vback_iovec *ranges,
+				   unsigned int n);
+
+/**
+ * Open another instance on the disk of @io, whose requests and done()
+ * callbacks run on @loop instead: a device whose queues run on several
+ * threads gives each thread its own instance (and, with io_uring, its
+ * own ring). The clone shares the open file, its lock and its size
+ * (refresh_size() on any of them is seen by all) and @io's settings.
+ * Close the clones before @io. Returns 0, -ENOTSUP for an engine that
+ * cannot (the network engines, an implementation without clone(): serve
+ * those queues from @io's loop), -EINVAL, -ENOMEM, or the error of the
+ * engine's setup. Call it on @loop's thread, or before @loop runs (the
+ * clone watches its fds there); submit to it and close it on @loop's
+ * thread only.
+ */
+VBACK_API int vback_io_clone(const struct vback_io *io,
+			     const struct vback_loop *loop,
+			     struct vback_io *out);
 
 /** Call @io's get_caps() into *@caps. */
 static inline int vback_io_get_caps(const struct vback_io *io,
@@ -196,6 +243,11 @@ enum vback_io_engine {
 	 *  rbd:POOL/IMAGE[@SNAP][:conf=FILE][:id=NAME]. */
 	VBACK_IO_ENGINE_RBD,
 	/* ---- end of network engines ---- */
+	/** Nothing touches a disk: reads return zeroes, every request
+	 *  succeeds at unplug() (or from the loop). The size is mem_size,
+	 *  else that of the file or block device at path (only looked at).
+	 *  For measuring the layers above the IO layer. */
+	VBACK_IO_ENGINE_NULL,
 };
 
 /** Most requests in flight an IO instance takes (queue_depth). */
@@ -210,7 +262,9 @@ struct vback_io_options {
 	enum vback_io_engine engine; /**< which engine serves it */
 	bool read_only;		     /**< open read-only; writes get -EROFS */
 	bool direct;		     /**< O_DIRECT */
-	uint64_t mem_size;	     /**< MEMORY engine: size in bytes */
+	/** MEMORY engine: size in bytes; NULL engine: the size (0: the
+	 *  size of @path) */
+	uint64_t mem_size;
 	/** Most requests in flight, up to VBACK_IO_MAX_DEPTH; 0: 128. */
 	unsigned int queue_depth;
 	/** POSIX engine threads, up to VBACK_IO_MAX_WORKERS; 0: default. */
@@ -224,6 +278,23 @@ struct vback_io_options {
 	 * than the process's exit).
 	 */
 	unsigned int busy_wait_ms;
+	/**
+	 * io_uring engine, a file on a memory-backed filesystem (tmpfs,
+	 * ramfs, hugetlbfs) that the kernel cannot read without blocking
+	 * (RWF_NOWAIT refused; io_uring then hands every request to a
+	 * kernel worker thread): false (the default) reads, writes and
+	 * flushes it inline on the loop thread at unplug(), since it never
+	 * waits for a device; true leaves it to io_uring's workers.
+	 */
+	bool memfs_via_uring;
+	/**
+	 * io_uring engine: submission polling (IORING_SETUP_SQPOLL). A
+	 * kernel thread of this process picks the requests up, so a batch
+	 * costs no system call while it is awake; it spins for 1 ms after
+	 * the last submission, then sleeps until the next one wakes it. It
+	 * takes a CPU of its own while busy: worth it with CPUs to spare.
+	 */
+	bool sqpoll;
 	const struct vback_log *log; /**< borrowed; must outlive the instance */
 
 	/* ---- network engines (NBD, RBD); 0/NULL: the defaults ---- */
@@ -306,8 +377,8 @@ VBACK_API int vback_io_memory_create(const struct vback_io_memory_options *o,
  */
 VBACK_API enum vback_io_engine vback_io_engine_of(const struct vback_io *io);
 
-/** The name of @engine: "posix", "io_uring", "memory", "nbd", "rbd" or
- *  "default"; NULL if out of range. Static storage. */
+/** The name of @engine: "posix", "io_uring", "memory", "nbd", "rbd",
+ *  "null" or "default"; NULL if out of range. Static storage. */
 VBACK_API const char *vback_io_engine_name(enum vback_io_engine engine);
 /** Parse an engine @name (as vback_io_engine_name() prints it) into
  *  *@engine; 0 or -EINVAL. */

@@ -106,6 +106,52 @@ static inline bool vback_timer_armed(const struct vback_timer *t)
 	return t->armed_;
 }
 
+/**
+ * A poller (optional loop facility): something a loop may busy-poll for
+ * work instead of sleeping until an fd or a post wakes it, e.g. a virtqueue
+ * whose driver writes the avail ring, or an io_uring completion ring.
+ * Owned by the caller, who keeps it valid while added. Initialize with
+ * vback_poller_init(); the fields after @opaque belong to the loop.
+ *
+ * A loop that polls calls begin() once before a stretch of poll() calls,
+ * poll() as often as it likes while the stretch lasts, and end() before
+ * it sleeps. Between begin() and end() the poller may stop asking for
+ * notifications (a virtqueue stops asking for kicks), since the loop
+ * looks anyway; end() asks for them again and says whether work arrived
+ * meanwhile (then the loop polls again instead of sleeping, so nothing is
+ * missed in the window). All three run on the loop thread.
+ */
+struct vback_poller {
+	/** Look for work and do it; true when there was some. Required. */
+	bool (*poll)(void *opaque);
+	/** Optional: a stretch of polling begins. */
+	void (*begin)(void *opaque);
+	/** Optional: the stretch ends and the loop may sleep; ask for
+	 *  notifications again; true when work is already there. */
+	bool (*end)(void *opaque);
+	void *opaque; /**< passed to the three */
+	/** @cond private: the loop's */
+	struct vback_poller *next_;
+	bool added_;
+	bool polling_;
+	/** @endcond */
+};
+
+/** Prepare @p; @begin and @end may be NULL. Not while added. */
+static inline void vback_poller_init(struct vback_poller *p,
+				     bool (*poll)(void *opaque),
+				     void (*begin)(void *opaque),
+				     bool (*end)(void *opaque), void *opaque)
+{
+	p->poll = poll;
+	p->begin = begin;
+	p->end = end;
+	p->opaque = opaque;
+	p->next_ = NULL;
+	p->added_ = false;
+	p->polling_ = false;
+}
+
 /* ------------------------------------------------------------------ */
 /* The loop interface                                                  */
 /* ------------------------------------------------------------------ */
@@ -178,6 +224,17 @@ struct vback_loop_ops {
 	/** Optional: make run() return after the current callback. Any
 	 *  thread, and signal handlers. */
 	void (*stop)(void *opaque);
+
+	/**
+	 * Optional (both or neither): add @p to the pollers the loop may
+	 * busy-poll before it sleeps (see struct vback_poller); whether and
+	 * how long it polls is the implementation's choice (the epoll loop:
+	 * vback_epoll_loop_set_poll()). Loop thread only. 0 or -EEXIST.
+	 */
+	int (*poller_add)(void *opaque, struct vback_poller *p);
+	/** Remove @p (no-op when not added); if a stretch of polling had
+	 *  begun for it, its end() is not called. Loop thread only. */
+	void (*poller_remove)(void *opaque, struct vback_poller *p);
 };
 
 /** A loop is its ops plus their context; small, passed by pointer. */
@@ -226,6 +283,20 @@ static inline bool vback_loop_has_fds(const struct vback_loop *loop)
 {
 	return loop->ops->watch != NULL;
 }
+
+/** True when @loop can busy-poll pollers (vback_loop_ops::poller_add). */
+static inline bool vback_loop_has_pollers(const struct vback_loop *loop)
+{
+	return loop->ops->poller_add != NULL;
+}
+
+/** Add @p to @loop's pollers (loop thread): 0, -EEXIST, or -ENOTSUP
+ *  when the loop does not poll (nothing was added then). */
+VBACK_API int vback_loop_poller_add(const struct vback_loop *loop,
+				    struct vback_poller *p);
+/** Remove @p from @loop's pollers (loop thread); no-op when not added. */
+VBACK_API void vback_loop_poller_remove(const struct vback_loop *loop,
+					struct vback_poller *p);
 
 /** Watch @fd (see vback_loop_ops::watch); -ENOTSUP for a loop without
  *  fds. */

@@ -11,6 +11,20 @@
  * from the thread that runs the transport's loop; every callback here is
  * called on that thread, from inside the device calls (a kick, an IO
  * completion, a register write) or from work the device posted.
+ *
+ * Unless queues run on loops of their own (vback_dev_queue_set_loop(): a
+ * thread per queue or per group of queues). Then, for such a queue:
+ *  - every call that names it (set_size/addr/last_avail, enable, kick,
+ *    stop, last_avail, reset, and the device type's per-queue calls such
+ *    as vback_blk_get_queue_stats()) is made on its loop's thread, and
+ *    reset there before vback_dev_reset() or vback_dev_detach();
+ *  - notify_queue() and queue_idle() for it are called on its thread
+ *    (queue_idle() typically posts to the transport's loop);
+ *  - the device's own calls (status, features, config space, reset,
+ *    quiesce, resume, resize, inflight) stay on the transport's thread;
+ *    the device reaches the queue threads by posting work to their
+ *    loops, never by touching their state, and hears back the same way.
+ * An embedder with one loop sets nothing and nothing changes.
  */
 #ifndef VBACK_TRANSPORT_H
 #define VBACK_TRANSPORT_H
@@ -226,6 +240,25 @@ VBACK_API int vback_dev_config_read(struct vback_dev *dev, uint32_t off,
  */
 VBACK_API int vback_dev_config_write(struct vback_dev *dev, uint32_t off,
 				     const void *buf, uint32_t len);
+
+/**
+ * Run queue @q on @loop instead of the transport's: its kicks (the
+ * transport watches them there), its posted work (completion batches,
+ * retries, yielding after a long batch), its poller, and the IO
+ * completions of its requests (the device type's IO for that queue must
+ * run on @loop: vback_blk_set_queue_io()) all come on @loop's thread,
+ * which alone touches the queue's state (see the threading note at the
+ * top). Queues on the same loop share a thread and form a group. NULL:
+ * the transport's loop (the default). Only before a transport is
+ * attached: 0, -EBUSY when one is, -EINVAL for a queue that does not
+ * exist.
+ */
+VBACK_API int vback_dev_queue_set_loop(struct vback_dev *dev, unsigned int q,
+				       const struct vback_loop *loop);
+/** The loop queue @q runs on: its own, or the attached transport's
+ *  (NULL when neither). */
+VBACK_API const struct vback_loop *
+vback_dev_queue_loop(const struct vback_dev *dev, unsigned int q);
 
 /** The virtio device ID (2 for block). */
 VBACK_API uint32_t vback_dev_device_id(const struct vback_dev *dev);

@@ -55,6 +55,15 @@
  * (see base.h); the library never waits by itself. All fds are registered
  * with the loop. The handle taken by every function must not be NULL
  * unless the function says otherwise.
+ *
+ * Except for the rings of device queues that run on loops of their own
+ * (vback_dev_queue_set_loop(): a thread per queue). Such a ring's kick fd
+ * is watched on its queue's loop, its call fd written there, and every
+ * device call naming its queue is made there: the transport posts the
+ * work to that loop and waits for it (a few microseconds, at ring set-up
+ * and tear-down only). Those loops must therefore be running whenever a
+ * front-end may be connected, until vback_vhu_destroy() returns; their
+ * threads never wait for the transport's.
  */
 #ifndef VBACK_VHOST_USER_H
 #define VBACK_VHOST_USER_H
@@ -112,7 +121,18 @@ struct vback_vhu_options {
 	 * (and then destroy the device), for any event.
 	 */
 	void (*event)(void *opaque, enum vback_vhu_event ev);
-	void *opaque; /**< passed to @event */
+	void *opaque; /**< passed to @event and @memory */
+	/**
+	 * Optional: the front-end's memory, as this process maps it, each
+	 * time that changes: @n regions after a SET_MEM_TABLE (before any
+	 * ring uses them), none (@n 0) before they are unmapped at a
+	 * disconnect or vback_vhu_destroy(). Called on the loop thread with
+	 * no IO in flight, so an embedder may hand them to its IO instances
+	 * (vback_io_set_buffers(): fixed buffers for io_uring with
+	 * O_DIRECT). @regions is valid during the call only.
+	 */
+	void (*memory)(void *opaque, const struct vback_iovec *regions,
+		       unsigned int n);
 	/** Where the transport logs (borrowed: must outlive the transport);
 	 *  NULL: stderr. */
 	const struct vback_log *log;

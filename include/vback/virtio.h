@@ -172,10 +172,26 @@ VBACK_API struct vback_dev *vback_blk_dev(struct vback_blk *blk);
 VBACK_API void vback_blk_destroy(struct vback_blk *blk);
 
 /**
+ * Queue @q submits to @io instead of vback_blk_options.io: an instance on
+ * the loop the queue runs on (vback_dev_queue_set_loop()), e.g. a
+ * vback_io_clone() of it. Queues on the same loop may share one. Copied;
+ * the instance is borrowed (closed by the caller, after the device's
+ * transport is gone, like options.io). NULL: back to options.io. Only
+ * before a transport is attached: 0, -EBUSY when one is, -EINVAL (no
+ * such queue, an @io without submit). The quiesce's final FLUSH still
+ * goes to options.io, on the transport's loop.
+ */
+VBACK_API int vback_blk_set_queue_io(struct vback_blk *blk, unsigned int q,
+				     const struct vback_io *io);
+
+/**
  * The disk changed size: update the capacity, bump the config generation
  * and, once the driver has set DRIVER_OK, raise the configuration-change
- * notification. Returns 0, or -EINVAL when @size_bytes is not a whole
- * number of logical blocks.
+ * notification. With queues on loops of their own, each learns the new
+ * capacity on its thread (posted work) and the notification waits until
+ * all have, so no request the guest sends after it is refused by a queue
+ * that has not heard of the resize. Returns 0, or -EINVAL when
+ * @size_bytes is not a whole number of logical blocks.
  */
 VBACK_API int vback_blk_resize(struct vback_blk *blk, uint64_t size_bytes);
 /**
@@ -205,8 +221,10 @@ struct vback_blk_stats {
 		bytes_written; /**< data bytes of the writes counted */
 };
 /**
- * Copy the counters of @blk into *@stats. On the device's thread. NULL
- * @blk or @stats: no-op.
+ * Copy the counters of @blk into *@stats: the sum of the queues'. On the
+ * device's thread, and exact only while no queue runs on another thread
+ * (then add up vback_blk_get_queue_stats() taken on each queue's thread).
+ * NULL @blk or @stats: no-op.
  */
 VBACK_API void vback_blk_get_stats(const struct vback_blk *blk,
 				   struct vback_blk_stats *stats);
@@ -238,8 +256,9 @@ struct vback_blk_queue_stats {
 };
 
 /**
- * Copy the counters of queue @q of @blk into *@stats. On the device's
- * thread. Returns 0, or -EINVAL when @q is not one of the device's queues
+ * Copy the counters of queue @q of @blk into *@stats. On the thread of
+ * the queue's loop (the device's, unless vback_dev_queue_set_loop()).
+ * Returns 0, or -EINVAL when @q is not one of the device's queues
  * (0 .. num_queues - 1) or @stats is NULL.
  */
 VBACK_API int vback_blk_get_queue_stats(const struct vback_blk *blk,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -212,6 +213,33 @@ static void test_usage_errors(void **state)
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
+	/* Queue threads: given, or one per queue up to the CPUs. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--threads", "3", "--poll-us", "0"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.threads, 3);
+	assert_int_equal(opts.poll_us, 0);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a"),
+			 VBACK_DISK_RUN);
+	assert_true(opts.threads >= 1);
+	assert_true(opts.threads <=
+		    (unsigned int)sysconf(_SC_NPROCESSORS_ONLN));
+	assert_int_equal(opts.poll_us, VBACK_DISK_DEFAULT_POLL_US);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--queues", "1"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.threads, 1);
+	assert_int_equal(PARSE("--threads", "65"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--poll-us", "x"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--sqpoll"),
+			 VBACK_DISK_RUN);
+	assert_true(opts.sqpoll);
+	/* The null engine is for benchmarks, but a real choice. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--engine", "null"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.engine, VBACK_IO_ENGINE_NULL);
 	/* vhost-user still parses as before. */
 	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a"),
 			 VBACK_DISK_RUN);

@@ -129,6 +129,11 @@ static int start(struct t *t)
 		.drain_timeout_ms = 2000,
 	};
 
+	/* As vhost_user_mode.c does: the loop polls (--poll-us). */
+	assert_int_equal(vback_epoll_loop_set_poll(t->loop,
+						   (uint64_t)t->opts.poll_us *
+							   1000u),
+			 0);
 	return vhu_daemon_create(&env, &t->vd);
 }
 
@@ -655,10 +660,44 @@ static void test_start_fails_whole(void **state)
 	assert_non_null(strstr(t->last_error, "missing.img"));
 }
 
+/* Does this process map a shared library whose path contains @name? */
+static bool mapped(const char *name)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Serving files loads no network library: librbd and its dependencies
+ * alone would be megabytes of resident memory (io/dl.c). Runs first, in
+ * a fresh process, before any test could open an NBD or RBD disk. */
+static void test_files_map_no_network_library(void **state)
+{
+	struct t *t = *state;
+	struct guest a;
+
+	make_image(t, "a.img");
+	OPTIONS(t, "--vhost-user", path(t, "a.sock"), "--image",
+		path(t, "a.img"));
+	assert_int_equal(start(t), 0);
+	guest_start(t, &a, "a.sock");
+	guest_stop(&a);
+	assert_false(mapped("librbd"));
+	assert_false(mapped("librados"));
+	assert_false(mapped("libnbd"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_files_map_no_network_library),
 		T(test_two_disks_and_a_bad_front_end),
 		T(test_add_resize_remove),
 		T(test_sigterm),

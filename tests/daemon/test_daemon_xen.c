@@ -233,6 +233,11 @@ static void fixture_init_in(struct fixture *f, const char *engine,
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
 	assert_int_equal(vback_epoll_loop_create(&f->log, &f->loop), 0);
+	/* As xen_mode.c does with the default --poll-us. */
+	assert_int_equal(vback_epoll_loop_set_poll(f->loop,
+						   VBACK_DISK_DEFAULT_POLL_US *
+							   1000u),
+			 0);
 	f->fx = fake_xen_create();
 	assert_non_null(f->fx);
 	fake_xen_set_loop(f->fx, f->loop);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,11 @@ struct backend {
 	bool net; /* disks come from $VBACK_TEST_NETDISK */
 	/* Discarded ranges may keep their data (RBD skips partial objects). */
 	bool discard_keeps_data;
+	/* Nothing is kept: every read returns zeroes (the null engine). */
+	bool null;
+	/* The disks live on a tmpfs (/dev/shm): memory-backed files. */
+	bool memfs;
+	bool sqpoll; /* io_uring with a submission thread */
 };
 
 static const struct backend backends[] = {
@@ -63,6 +70,13 @@ static const struct backend backends[] = {
 	  .engine = VBACK_IO_ENGINE_URING,
 	  .direct = true,
 	  .blockdev = true },
+	{ .name = "null", .engine = VBACK_IO_ENGINE_NULL, .null = true },
+	{ .name = "io_uring-sqpoll",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .sqpoll = true },
+	{ .name = "io_uring-memfs",
+	  .engine = VBACK_IO_ENGINE_URING,
+	  .memfs = true },
 	{ .name = "nbd", .engine = VBACK_IO_ENGINE_NBD, .net = true },
 	{ .name = "rbd",
 	  .engine = VBACK_IO_ENGINE_RBD,
@@ -71,6 +85,16 @@ static const struct backend backends[] = {
 };
 
 static const struct backend *be;
+
+/* @r was read where @w had been written: the same bytes, or zeroes on
+ * the null engine, which keeps nothing (and must still fill the buffer). */
+#define assert_read_back(r, w, len)                                            \
+	do {                                                                   \
+		if (be->null)                                                  \
+			assert_true(all_zero((r), (len)));                     \
+		else                                                           \
+			assert_memory_equal((r), (w), (len));                  \
+	} while (0)
 static char workdir[256];
 static const char *netdisk; /* the server helper command (network) */
 
@@ -237,8 +261,10 @@ static int io_open(struct t *t, bool read_only, unsigned int depth)
 		.engine = be->engine,
 		.read_only = read_only,
 		.direct = be->direct,
-		.mem_size = t->disk.size,
+		/* The null engine takes its size from the file. */
+		.mem_size = be->null ? 0 : t->disk.size,
 		.queue_depth = depth,
+		.sqpoll = be->sqpoll,
 	};
 	int ret = vback_io_open(&o, t->loop, &t->io);
 
@@ -391,6 +417,34 @@ static void test_caps(void **state)
 	assert_true(c->can_write_zeroes);
 	if (be->engine != VBACK_IO_ENGINE_MEMORY)
 		assert_int_equal(vback_io_engine_of(&t->io), be->engine);
+	/* io_uring serves memory-backed files inline exactly when the kernel
+	 * cannot read them without blocking (it would punt every request to
+	 * its workers), and only them. */
+	if (be->memfs) {
+		char byte;
+		struct iovec one = { &byte, 1 };
+		int fd = open(t->disk.file, O_RDONLY | O_CLOEXEC);
+		bool punts;
+
+		assert_true(fd >= 0);
+		punts = preadv2(fd, &one, 1, 0, RWF_NOWAIT) < 0 &&
+			errno == EOPNOTSUPP;
+		close(fd);
+		assert_int_equal(io_ring_runs_inline(&t->io), punts);
+		if (punts) {
+			struct vback_io_options o = {
+				.path = t->disk.file,
+				.engine = be->engine,
+				.memfs_via_uring = true,
+			};
+
+			vback_io_close(&t->io);
+			assert_int_equal(vback_io_open(&o, t->loop, &t->io), 0);
+			assert_false(io_ring_runs_inline(&t->io));
+		}
+	} else {
+		assert_false(io_ring_runs_inline(&t->io));
+	}
 }
 
 static void test_roundtrip(void **state)
@@ -407,13 +461,13 @@ static void test_roundtrip(void **state)
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 128 * KiB, w, 64 * KiB), 0);
 	memset(r, 0, 64 * KiB);
 	assert_int_equal(rw(t, VBACK_IO_READ, 128 * KiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	/* Overwrite the middle; the rest keeps its data. */
 	fill(w + 8 * KiB, 4 * KiB, 2);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 136 * KiB, w + 8 * KiB, 4 * KiB),
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 128 * KiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	free(w);
 	free(r);
 }
@@ -458,7 +512,7 @@ static void test_vectored_unaligned(void **state)
 	assert_int_equal(run_op(t, &op), 0);
 	pos = 0;
 	for (unsigned int i = 0; i < 5; i++) {
-		assert_memory_equal(rmem + pos + 3 + i, src + pos, rlen[i]);
+		assert_read_back(rmem + pos + 3 + i, src + pos, rlen[i]);
 		pos += rlen[i];
 	}
 
@@ -470,8 +524,8 @@ static void test_vectored_unaligned(void **state)
 	op.iov[1] = (struct vback_iovec){ a, 8 * KiB };
 	op.req.iovcnt = 2;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(a + 8 * KiB, src, 4 * KiB);
-	assert_memory_equal(a, src + 4 * KiB, 8 * KiB);
+	assert_read_back(a + 8 * KiB, src, 4 * KiB);
+	assert_read_back(a, src + 4 * KiB, 8 * KiB);
 	free(a);
 	free(src);
 	free(wmem);
@@ -490,7 +544,7 @@ static void test_large_unaligned(void **state)
 	fill(w + 1, len, 4);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w + 1, len), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 1 * MiB, r + 1, len), 0);
-	assert_memory_equal(r + 1, w + 1, len);
+	assert_read_back(r + 1, w + 1, len);
 	free(w);
 	free(r);
 }
@@ -512,7 +566,7 @@ static void test_flush_and_persist(void **state)
 			assert_int_equal(pread(fd, r, 16 * KiB, 64 * KiB),
 					 16 * KiB);
 			close(fd);
-			assert_memory_equal(r, w, 16 * KiB);
+			assert_read_back(r, w, 16 * KiB);
 		}
 		vback_io_close(&t->io);
 		assert_null(t->io.ops);
@@ -520,7 +574,7 @@ static void test_flush_and_persist(void **state)
 		memset(r, 0, 16 * KiB);
 		assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 16 * KiB),
 				 0);
-		assert_memory_equal(r, w, 16 * KiB);
+		assert_read_back(r, w, 16 * KiB);
 	}
 	free(w);
 	free(r);
@@ -537,10 +591,10 @@ static void test_discard(void **state)
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, r, 64 * KiB), 0);
 	/* Punched holes read back as zeroes; the edges keep their data. */
-	assert_memory_equal(r, w, 16 * KiB);
+	assert_read_back(r, w, 16 * KiB);
 	if (!be->discard_keeps_data)
 		assert_true(all_zero(r + 16 * KiB, 32 * KiB));
-	assert_memory_equal(r + 48 * KiB, w + 48 * KiB, 16 * KiB);
+	assert_read_back(r + 48 * KiB, w + 48 * KiB, 16 * KiB);
 	/* Zero length is a no-op. */
 	assert_int_equal(range_op(t, VBACK_IO_DISCARD, 0, 0, 0), 0);
 	free(w);
@@ -557,9 +611,9 @@ static void check_write_zeroes(struct t *t, uint32_t flags, unsigned int seed)
 				  40 * KiB, flags),
 			 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 2 * MiB, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_true(all_zero(r + 4 * KiB, 40 * KiB));
-	assert_memory_equal(r + 44 * KiB, w + 44 * KiB, 20 * KiB);
+	assert_read_back(r + 44 * KiB, w + 44 * KiB, 20 * KiB);
 	free(w);
 	free(r);
 }
@@ -586,7 +640,7 @@ static void test_end_of_disk(void **state)
 	/* The last block is reachable. */
 	assert_int_equal(rw(t, VBACK_IO_WRITE, size - 4 * KiB, w, 4 * KiB), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, size - 4 * KiB, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	/* One block past it is not, and nothing completes. */
 	assert_int_equal(rw(t, VBACK_IO_WRITE, size - 4 * KiB, w, 8 * KiB),
 			 -EINVAL);
@@ -602,7 +656,7 @@ static void test_end_of_disk(void **state)
 			 -EINVAL);
 	/* The data at the end is untouched by the refused write. */
 	assert_int_equal(rw(t, VBACK_IO_READ, size - 4 * KiB, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	/* Zero-length read at the very end is fine. */
 	op_init(&op, t, VBACK_IO_READ, size);
 	assert_int_equal(run_op(t, &op), 0);
@@ -678,7 +732,7 @@ static void test_many_iovecs(void **state)
 	op.req.iov = v;
 	op.req.iovcnt = N;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(r, w, N * PIECE);
+	assert_read_back(r, w, N * PIECE);
 	free(v);
 	free(w);
 	free(r);
@@ -721,14 +775,14 @@ static void test_direct_unpinnable(void **state)
 	op.req.iovcnt = 1;
 	assert_int_equal(run_op(t, &op), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 64 * KiB, r, 8 * KiB), 0);
-	assert_memory_equal(r, w, 8 * KiB);
+	assert_read_back(r, w, 8 * KiB);
 
 	memset(secret, 0, 8 * KiB);
 	op_init(&op, t, VBACK_IO_READ, 64 * KiB);
 	op.iov[0] = (struct vback_iovec){ secret, 8 * KiB };
 	op.req.iovcnt = 1;
 	assert_int_equal(run_op(t, &op), 0);
-	assert_memory_equal(secret, w, 8 * KiB);
+	assert_read_back(secret, w, 8 * KiB);
 	munmap(secret, 8 * KiB);
 	free(w);
 	free(r);
@@ -762,7 +816,7 @@ static void test_read_only(void **state)
 			 -EROFS);
 	/* Reading and flushing still work; the data is intact. */
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 4 * KiB), 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_int_equal(range_op(t, VBACK_IO_FLUSH, 0, 0, 0), 0);
 	free(w);
 	free(r);
@@ -836,7 +890,7 @@ static void test_resubmit_from_done(void **state)
 	wait_for(t, &op.ndone, 16);
 	assert_int_equal(op.result, 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 3 * MiB, r, 16 * 4 * KiB), 0);
-	assert_memory_equal(r, w, 16 * 4 * KiB);
+	assert_read_back(r, w, 16 * 4 * KiB);
 	free(w);
 	free(r);
 }
@@ -895,7 +949,7 @@ static void test_many_inflight(void **state)
 	for (int k = 0; k < N; k++)
 		assert_int_equal(ops[k].result, 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, N * 4 * KiB), 0);
-	assert_memory_equal(r, w, N * 4 * KiB);
+	assert_read_back(r, w, N * 4 * KiB);
 	free(ops);
 	free(w);
 	free(r);
@@ -955,6 +1009,12 @@ static void test_error_injection(void **state)
 	int err = 0;
 
 	fill(w, 64 * KiB, 13);
+	if (be->null) {
+		/* Nothing can fail: no disk behind it. */
+		free(w);
+		free(r);
+		skip();
+	}
 	if (be->engine == VBACK_IO_ENGINE_MEMORY) {
 		assert_int_equal(io_memory_inject_error(&t->io, 1 * MiB,
 							64 * KiB, -EIO),
@@ -972,7 +1032,7 @@ static void test_error_injection(void **state)
 		assert_int_equal(rw(t, VBACK_IO_WRITE, 1 * MiB, w, 64 * KiB),
 				 0);
 		assert_int_equal(rw(t, VBACK_IO_READ, 1 * MiB, r, 64 * KiB), 0);
-		assert_memory_equal(r, w, 64 * KiB);
+		assert_read_back(r, w, 64 * KiB);
 		goto out;
 	}
 
@@ -988,7 +1048,7 @@ static void test_error_injection(void **state)
 		assert_int_equal(netdisk_run("fail '%s' off", t->disk.spec), 0);
 		assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
 		assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 64 * KiB), 0);
-		assert_memory_equal(r, w, 64 * KiB);
+		assert_read_back(r, w, 64 * KiB);
 		goto out;
 	}
 	/* A 1 MiB disk on a 256 KiB filesystem. */
@@ -1016,7 +1076,7 @@ static void test_error_injection(void **state)
 	fill(w, 64 * KiB, 14);
 	assert_int_equal(rw(t, VBACK_IO_WRITE, 0, w, 64 * KiB), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 0, r, 64 * KiB), 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	vback_io_close(&t->io);
 	disk_destroy(&t->disk);
 	disk_destroy(&small);
@@ -1036,7 +1096,8 @@ static void test_size_change(void **state)
 
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 0);
 	assert_int_equal(size, DISK_SIZE);
-	if (be->engine == VBACK_IO_ENGINE_MEMORY)
+	/* Fixed at open: a RAM disk, and the null engine's size. */
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->null)
 		goto out;
 	if (be->net) {
 		int ret = 0;
@@ -1075,7 +1136,7 @@ static void test_size_change(void **state)
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE + 1 * MiB - 4 * KiB, r,
 			    4 * KiB),
 			 0);
-	assert_memory_equal(r, w, 4 * KiB);
+	assert_read_back(r, w, 4 * KiB);
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 0);
 out:
 	free(w);
@@ -1091,7 +1152,8 @@ static void test_shrunk_under_us(void **state)
 	uint64_t size = 0;
 	uint8_t *w, *r;
 
-	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev || be->net)
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->blockdev || be->net ||
+	    be->null)
 		skip();
 	w = abuf(128 * KiB);
 	r = abuf(128 * KiB);
@@ -1108,7 +1170,7 @@ static void test_shrunk_under_us(void **state)
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
 			    64 * KiB),
 			 0);
-	assert_memory_equal(r, w, 64 * KiB);
+	assert_read_back(r, w, 64 * KiB);
 	assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size), 1);
 	assert_int_equal(size, DISK_SIZE - 64 * KiB);
 	assert_int_equal(rw(t, VBACK_IO_READ, DISK_SIZE - 128 * KiB, r,
@@ -1129,8 +1191,9 @@ static void test_exclusive(void **state)
 		.direct = be->direct,
 	};
 
-	/* Servers take any number of clients. */
-	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->net)
+	/* Servers take any number of clients; the null engine only looks
+	 * at the file's size. */
+	if (be->engine == VBACK_IO_ENGINE_MEMORY || be->net || be->null)
 		skip();
 	assert_int_equal(vback_io_open(&o, t->loop, &other), -EBUSY);
 	o.read_only = true;
@@ -1144,6 +1207,241 @@ static void test_exclusive(void **state)
 	}
 	vback_io_close(&other);
 	assert_int_equal(io_open(t, false, 0), 0);
+}
+
+/*
+ * vback_io_set_buffers(): where most buffers will be. io_uring with
+ * O_DIRECT registers them as fixed buffers, and a request inside them
+ * uses one (moving the right bytes); a request outside goes the usual
+ * way. The others have nothing to prepare. Never with IO in flight.
+ */
+static void test_fixed_buffers(void **state)
+{
+	struct t *t = *state;
+	bool fixed = be->engine == VBACK_IO_ENGINE_URING && be->direct;
+	/* Declared: the first MiB of two. */
+	uint8_t *region = abuf(2 * MiB), *outside = abuf(64 * KiB);
+	struct vback_iovec r = { region, 1 * MiB };
+	uint64_t n0;
+	struct op op;
+	int ret;
+
+	ret = vback_io_set_buffers(&t->io, &r, 1);
+	if (ret && fixed) {
+		/* No RLIMIT_MEMLOCK room here (an unprivileged run). */
+		free(region);
+		free(outside);
+		skip();
+	}
+	assert_int_equal(ret, 0);
+	n0 = io_ring_fixed_requests(&t->io);
+	fill(region, 64 * KiB, 21);
+	assert_int_equal(rw(t, VBACK_IO_WRITE, 256 * KiB, region, 64 * KiB), 0);
+	memset(region + 512 * KiB, 0, 64 * KiB);
+	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, region + 512 * KiB,
+			    64 * KiB),
+			 0);
+	assert_read_back(region + 512 * KiB, region, 64 * KiB);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 2 : 0));
+	/* Outside the region: the usual way, the same bytes. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 256 * KiB, outside, 64 * KiB), 0);
+	assert_read_back(outside, region, 64 * KiB);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 2 : 0));
+	/* The last page is inside; one straddling the end is not. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region + 1 * MiB - 4 * KiB,
+			    4 * KiB),
+			 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 3 : 0));
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region + 1 * MiB - 2 * KiB,
+			    4 * KiB),
+			 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0 + (fixed ? 3 : 0));
+	/* Not while something is in flight. */
+	op_init(&op, t, VBACK_IO_READ, 0);
+	op.iov[0] = (struct vback_iovec){ region, 4 * KiB };
+	op.req.iovcnt = 1;
+	assert_int_equal(submit(t, &op), 0);
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 0),
+			 be->engine == VBACK_IO_ENGINE_URING ? -EBUSY : 0);
+	vback_io_unplug(&t->io);
+	wait_for(t, &op.ndone, 1);
+	assert_int_equal(op.result, 0);
+	/* Forgotten: nothing fixed any more. */
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 0), 0);
+	n0 = io_ring_fixed_requests(&t->io);
+	assert_int_equal(rw(t, VBACK_IO_READ, 0, region, 4 * KiB), 0);
+	assert_int_equal(io_ring_fixed_requests(&t->io), n0);
+	assert_int_equal(vback_io_set_buffers(&t->io, NULL, 1), -EINVAL);
+	free(region);
+	free(outside);
+}
+
+/* rw() on another instance and loop. */
+static int rw_on(struct vback_loop *loop, struct vback_io *io,
+		 enum vback_io_op code, uint64_t offset, void *buf, size_t len)
+{
+	struct t other = { .loop = loop, .io = *io };
+	struct op op;
+
+	op_init(&op, &other, code, offset);
+	op.iov[0] = (struct vback_iovec){ buf, len };
+	op.req.iovcnt = 1;
+	return run_op(&other, &op);
+}
+
+/* A thread that runs a loop and serves one instance on it. */
+struct served {
+	struct vback_loop *loop;
+	struct vback_io *io;
+	uint8_t *buf;
+	int write_result, read_result;
+};
+
+/* Submit, unplug and wait without cmocka (not on the test's thread):
+ * -ETIMEDOUT after 10 s. */
+static int rw_quiet(struct vback_loop *loop, struct vback_io *io,
+		    enum vback_io_op code, uint64_t offset, void *buf,
+		    size_t len)
+{
+	struct t other = { .loop = loop, .io = *io };
+	struct op op;
+	int ret;
+
+	op_init(&op, &other, code, offset);
+	op.iov[0] = (struct vback_iovec){ buf, len };
+	op.req.iovcnt = 1;
+	ret = submit(&other, &op);
+	if (ret)
+		return ret;
+	vback_io_unplug(io);
+	for (int i = 0; i < 100 && !op.ndone; i++)
+		if (vback_loop_run_once(loop, 100) < 0)
+			return -EIO;
+	return op.ndone ? op.result : -ETIMEDOUT;
+}
+
+static void *serve_main(void *arg)
+{
+	struct served *s = arg;
+
+	s->write_result = rw_quiet(s->loop, s->io, VBACK_IO_WRITE, 768 * KiB,
+				   s->buf, 64 * KiB);
+	memset(s->buf, 0, 64 * KiB);
+	s->read_result = rw_quiet(s->loop, s->io, VBACK_IO_READ, 768 * KiB,
+				  s->buf, 64 * KiB);
+	/* Closed where it ran, as vback_io_clone() asks. */
+	vback_io_close(s->io);
+	return NULL;
+}
+
+/*
+ * A clone made on one thread before its loop runs, then served by the
+ * thread that runs that loop (vback-disk's queue threads, or an embedder
+ * that sets everything up first): nothing of the instance may be tied to
+ * the thread that made it (io_uring's registered ring fd is per thread).
+ */
+static void test_clone_served_by_another_thread(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(64 * KiB), *r = abuf(64 * KiB);
+	struct vback_io clone;
+	struct served s = { .io = &clone, .buf = r };
+	pthread_t th;
+	int ret;
+
+	assert_int_equal(vback_epoll_loop_create(NULL, &s.loop), 0);
+	ret = vback_io_clone(&t->io, s.loop, &clone);
+	if (be->net) {
+		assert_int_equal(ret, -ENOTSUP);
+		goto out;
+	}
+	assert_int_equal(ret, 0);
+	fill(w, 64 * KiB, 41);
+	memcpy(r, w, 64 * KiB);
+	assert_int_equal(pthread_create(&th, NULL, serve_main, &s), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(s.write_result, 0);
+	assert_int_equal(s.read_result, 0);
+	assert_read_back(r, w, 64 * KiB);
+	/* The original sees what the other thread wrote. */
+	memset(r, 0, 64 * KiB);
+	assert_int_equal(rw(t, VBACK_IO_READ, 768 * KiB, r, 64 * KiB), 0);
+	assert_read_back(r, w, 64 * KiB);
+out:
+	vback_epoll_loop_destroy(s.loop);
+	free(w);
+	free(r);
+}
+
+/*
+ * vback_io_clone(): another instance on the same disk for another loop
+ * (a queue thread's). It sees what the original wrote and the reverse,
+ * shares the size (a refresh through either is seen by both) and the
+ * lock (closing the clone does not give the disk away).
+ */
+static void test_clone(void **state)
+{
+	struct t *t = *state;
+	uint8_t *w = abuf(64 * KiB), *r = abuf(64 * KiB);
+	struct vback_loop *loop2;
+	struct vback_io clone, other;
+	uint64_t size = 0;
+	int ret;
+
+	assert_int_equal(vback_epoll_loop_create(NULL, &loop2), 0);
+	ret = vback_io_clone(&t->io, loop2, &clone);
+	if (be->net) {
+		assert_int_equal(ret, -ENOTSUP);
+		goto out;
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(vback_io_engine_of(&clone),
+			 vback_io_engine_of(&t->io));
+	fill(w, 64 * KiB, 31);
+	assert_int_equal(rw(t, VBACK_IO_WRITE, 512 * KiB, w, 64 * KiB), 0);
+	assert_int_equal(rw_on(loop2, &clone, VBACK_IO_READ, 512 * KiB, r,
+			       64 * KiB),
+			 0);
+	assert_read_back(r, w, 64 * KiB);
+	fill(w, 64 * KiB, 32);
+	assert_int_equal(rw_on(loop2, &clone, VBACK_IO_WRITE, 640 * KiB, w,
+			       64 * KiB),
+			 0);
+	assert_int_equal(rw(t, VBACK_IO_READ, 640 * KiB, r, 64 * KiB), 0);
+	assert_read_back(r, w, 64 * KiB);
+	if (t->disk.file[0] && !be->blockdev && !be->null) {
+		struct vback_io_caps caps;
+
+		/* Grown, refreshed through the original: the clone takes
+		 * requests at the new end. */
+		assert_int_equal(truncate(t->disk.file, DISK_SIZE + 1 * MiB),
+				 0);
+		assert_int_equal(t->io.ops->refresh_size(t->io.opaque, &size),
+				 1);
+		assert_int_equal(vback_io_get_caps(&clone, &caps), 0);
+		assert_int_equal(caps.size_bytes, DISK_SIZE + 1 * MiB);
+		assert_int_equal(rw_on(loop2, &clone, VBACK_IO_WRITE,
+				       DISK_SIZE + 1 * MiB - 64 * KiB, w,
+				       64 * KiB),
+				 0);
+	}
+	vback_io_close(&clone);
+	if (t->disk.file[0] && !be->null) {
+		struct vback_io_options o = {
+			.path = disk_path(&t->disk),
+			.engine = be->engine,
+			.direct = be->direct,
+		};
+
+		/* The original still holds the disk. */
+		assert_int_equal(vback_io_open(&o, loop2, &other), -EBUSY);
+	}
+	/* And still works. */
+	assert_int_equal(rw(t, VBACK_IO_READ, 512 * KiB, r, 64 * KiB), 0);
+out:
+	vback_epoll_loop_destroy(loop2);
+	free(w);
+	free(r);
 }
 
 /* Forced unit access: honoured where the caps say so, refused elsewhere,
@@ -1165,7 +1463,7 @@ static void test_fua(void **state)
 	}
 	assert_int_equal(run_op(t, &op), 0);
 	assert_int_equal(rw(t, VBACK_IO_READ, 8 * KiB, r, 8 * KiB), 0);
-	assert_memory_equal(r, w, 8 * KiB);
+	assert_read_back(r, w, 8 * KiB);
 	if (t->caps.can_write_zeroes)
 		assert_int_equal(range_op(t, VBACK_IO_WRITE_ZEROES, 8 * KiB,
 					  4 * KiB, VBACK_IO_F_FUA),
@@ -1195,9 +1493,12 @@ static int prepare(const char *name)
 		fprintf(stderr, "unknown backend %s\n", name);
 		return 2;
 	}
-	/* Not /tmp: it may be a tmpfs, and O_DIRECT wants a real one. */
+	/* Not /tmp: it may be a tmpfs, and O_DIRECT wants a real one;
+	 * memfs variants want exactly a tmpfs. */
 	snprintf(workdir, sizeof(workdir), "%s/vback-io-test-XXXXXX",
-		 tmp ? tmp : "/var/tmp");
+		 be->memfs ? "/dev/shm"
+		 : tmp	   ? tmp
+			   : "/var/tmp");
 	if (!mkdtemp(workdir)) {
 		perror(workdir);
 		return 2;
@@ -1313,6 +1614,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_exclusive, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fua, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clone_served_by_another_thread, setup, teardown),
 	};
 	char group[64];
 	int ret;

@@ -103,8 +103,9 @@ static void test_engine_names(void **state)
 			    "memory");
 	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_NBD), "nbd");
 	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_RBD), "rbd");
+	assert_string_equal(vback_io_engine_name(VBACK_IO_ENGINE_NULL), "null");
 	assert_null(vback_io_engine_name((enum vback_io_engine)99));
-	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_RBD; i++) {
+	for (int i = VBACK_IO_ENGINE_DEFAULT; i <= VBACK_IO_ENGINE_NULL; i++) {
 		assert_int_equal(
 			vback_io_engine_parse(vback_io_engine_name(
 						      (enum vback_io_engine)i),
@@ -148,10 +149,10 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(vback_io_open(&o, t->loop, &io), -EINVAL);
 	/* Depths and thread counts are bounded, for every engine. */
 	o.path = t->file;
-	for (int e = 0; e < 3; e++) {
+	for (int e = 0; e < 4; e++) {
 		static const enum vback_io_engine engines[] = {
 			VBACK_IO_ENGINE_POSIX, VBACK_IO_ENGINE_URING,
-			VBACK_IO_ENGINE_MEMORY
+			VBACK_IO_ENGINE_MEMORY, VBACK_IO_ENGINE_NULL
 		};
 
 		o.engine = engines[e];
@@ -242,6 +243,34 @@ static void test_engine_of(void **state)
 	else
 		assert_int_equal(vback_io_engine_of(&io),
 				 VBACK_IO_ENGINE_POSIX);
+	vback_io_close(&io);
+	/* The null engine: the size of the file, or mem_size; the file is
+	 * only looked at, so a writer may hold it. */
+	o.engine = VBACK_IO_ENGINE_POSIX;
+	assert_int_equal(vback_io_open(&o, t->loop, &io), 0);
+	{
+		struct vback_io nio;
+		struct vback_io_caps caps;
+
+		o.engine = VBACK_IO_ENGINE_NULL;
+		assert_int_equal(vback_io_open(&o, t->loop, &nio), 0);
+		assert_int_equal(vback_io_engine_of(&nio),
+				 VBACK_IO_ENGINE_NULL);
+		assert_int_equal(vback_io_get_caps(&nio, &caps), 0);
+		assert_int_equal(caps.size_bytes, 1024 * 1024);
+		vback_io_close(&nio);
+		o.mem_size = 8192;
+		assert_int_equal(vback_io_open(&o, t->loop, &nio), 0);
+		assert_int_equal(vback_io_get_caps(&nio, &caps), 0);
+		assert_int_equal(caps.size_bytes, 8192);
+		vback_io_close(&nio);
+		o.mem_size = 0;
+		o.path = "/nonexistent/vback/disk";
+		assert_int_equal(vback_io_open(&o, t->loop, &nio), -ENOENT);
+		o.path = NULL;
+		assert_int_equal(vback_io_open(&o, t->loop, &nio), -EINVAL);
+		o.path = t->file;
+	}
 	vback_io_close(&io);
 	o.engine = VBACK_IO_ENGINE_MEMORY;
 	o.mem_size = 4096;

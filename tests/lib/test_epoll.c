@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -162,6 +163,207 @@ static void test_optional_ops(void **state)
 	vback_loop_stop(&l);
 }
 
+/* ---- pollers ------------------------------------------------------ */
+
+struct pctx {
+	struct vback_loop *loop;
+	struct vback_poller p, other;
+	int begins, polls, ends;
+	int work_at;	   /* poll() number that finds work (0: never) */
+	bool end_pending;  /* end() says work came in the window */
+	bool remove_other; /* poll() removes the other poller */
+	int other_polls, other_ends;
+};
+
+static bool p_poll(void *opaque)
+{
+	struct pctx *c = opaque;
+
+	c->polls++;
+	if (c->remove_other)
+		vback_loop_poller_remove(c->loop, &c->other);
+	return c->polls == c->work_at;
+}
+
+static void p_begin(void *opaque)
+{
+	((struct pctx *)opaque)->begins++;
+}
+
+static bool p_end(void *opaque)
+{
+	struct pctx *c = opaque;
+
+	c->ends++;
+	if (c->end_pending) {
+		c->end_pending = false;
+		return true;
+	}
+	return false;
+}
+
+static bool o_poll(void *opaque)
+{
+	((struct pctx *)opaque)->other_polls++;
+	return false;
+}
+
+static bool o_end(void *opaque)
+{
+	((struct pctx *)opaque)->other_ends++;
+	return false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct pctx *psetup(struct vback_loop *loop)
+{
+	static struct pctx c;
+
+	c = (struct pctx){ .loop = loop };
+	vback_poller_init(&c.p, p_poll, p_begin, p_end, &c);
+	assert_int_equal(vback_loop_poller_add(loop, &c.p), 0);
+	assert_int_equal(vback_loop_poller_add(loop, &c.p), -EEXIST);
+	return &c;
+}
+
+/* Polling is off until asked for: pollers are never called. */
+static void test_poll_off_by_default(void **state)
+{
+	struct ctx *x = *state;
+	struct pctx *c = psetup(x->loop);
+
+	assert_true(vback_loop_has_pollers(x->loop));
+	assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_int_equal(c->polls + c->begins + c->ends, 0);
+	vback_loop_poller_remove(x->loop, &c->p);
+	assert_false(c->p.added_);
+	vback_loop_poller_remove(x->loop, &c->p); /* no-op */
+}
+
+/* begin() once per stretch, poll() until work is found (no sleep), end()
+ * only when the loop gives up and sleeps. */
+static void test_poll_finds_work(void **state)
+{
+	struct ctx *x = *state;
+	struct pctx *c = psetup(x->loop);
+	struct vback_epoll_poll_stats st;
+	uint64_t t0;
+
+	assert_int_equal(vback_epoll_loop_set_poll(x->loop, 20000000), 0);
+	c->work_at = 3;
+	t0 = now_ms();
+	assert_true(vback_loop_run_once(x->loop, 5000) >= 0);
+	assert_true(now_ms() - t0 < 2500); /* did not sleep */
+	assert_int_equal(c->begins, 1);
+	assert_int_equal(c->polls, 3);
+	assert_int_equal(c->ends, 0);
+	/* Nothing more: polls up to the budget, then end() and sleep. */
+	assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_int_equal(c->begins, 1);
+	assert_true(c->polls > 3);
+	assert_int_equal(c->ends, 1);
+	assert_int_equal(vback_epoll_loop_get_poll_stats(x->loop, &st), 0);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 1);
+	assert_true(st.polled_ns > 0);
+	/* A new stretch begins again. */
+	c->work_at = c->polls + 1;
+	assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_int_equal(c->begins, 2);
+	vback_loop_poller_remove(x->loop, &c->p);
+	{
+		static const struct vback_loop_ops none = { 0 };
+		struct vback_loop l = { &none, NULL };
+
+		assert_int_equal(vback_epoll_loop_set_poll(&l, 1), -EINVAL);
+		assert_int_equal(vback_epoll_loop_get_poll_stats(&l, &st),
+				 -EINVAL);
+		assert_false(vback_loop_has_pollers(&l));
+		assert_int_equal(vback_loop_poller_add(&l, &c->p), -ENOTSUP);
+	}
+}
+
+/* Work that arrives between the last poll() and end() keeps the loop
+ * awake: end() says so, and the loop does not sleep. */
+static void test_poll_end_pending(void **state)
+{
+	struct ctx *x = *state;
+	struct pctx *c = psetup(x->loop);
+	uint64_t t0;
+
+	assert_int_equal(vback_epoll_loop_set_poll(x->loop, 1000000), 0);
+	c->end_pending = true;
+	t0 = now_ms();
+	assert_true(vback_loop_run_once(x->loop, 5000) >= 0);
+	assert_true(now_ms() - t0 < 2500);
+	assert_int_equal(c->ends, 1);
+	vback_loop_poller_remove(x->loop, &c->p);
+}
+
+/* The budget halves while the sleeps that follow a stretch are longer
+ * than the maximum (down to 0: no polling), and grows again once they are
+ * shorter (polling would have caught them). */
+static void test_poll_adapts(void **state)
+{
+	struct ctx *x = *state;
+	struct pctx *c = psetup(x->loop);
+	struct vback_epoll_poll_stats st;
+	int i;
+
+	assert_int_equal(vback_epoll_loop_set_poll(x->loop, 2000000), 0);
+	for (i = 0; i < 16; i++)
+		assert_true(vback_loop_run_once(x->loop, 10) >= 0);
+	assert_int_equal(vback_epoll_loop_get_poll_stats(x->loop, &st), 0);
+	assert_int_equal(st.poll_ns, 0);
+	/* Not polling at 0: the pollers rest. */
+	c->polls = 0;
+	assert_true(vback_loop_run_once(x->loop, 10) >= 0);
+	assert_int_equal(c->polls, 0);
+	/* 1 ms sleeps, under the 2 ms maximum (a loaded machine may
+	 * oversleep a few of them). */
+	for (i = 0; i < 50 && st.poll_ns == 0; i++) {
+		assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+		assert_int_equal(vback_epoll_loop_get_poll_stats(x->loop, &st),
+				 0);
+	}
+	assert_true(st.poll_ns >= 1000);
+	assert_true(st.poll_ns <= 2000000);
+	vback_loop_poller_remove(x->loop, &c->p);
+}
+
+/* A poller that removes another from inside poll(): the removed one is
+ * not called again, not even its end(). */
+static void test_poller_removed_while_polling(void **state)
+{
+	struct ctx *x = *state;
+	struct pctx *c = psetup(x->loop);
+
+	vback_poller_init(&c->other, o_poll, NULL, o_end, c);
+	assert_int_equal(vback_epoll_loop_set_poll(x->loop, 100000), 0);
+	/* Added last: polled first. */
+	assert_int_equal(vback_loop_poller_add(x->loop, &c->other), 0);
+	assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_true(c->other_polls > 0);
+	assert_int_equal(c->other_ends, 1);
+	c->remove_other = true;
+	c->other_polls = 0;
+	c->other_ends = 0;
+	/* p is polled after other in each round; once p removed other,
+	 * other must not run again. */
+	assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_true(c->other_polls <= 1);
+	assert_int_equal(c->other_ends, 0);
+	assert_false(c->other.added_);
+	vback_loop_poller_remove(x->loop, &c->p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +375,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_until_stop, setup,
 						teardown),
 		cmocka_unit_test(test_optional_ops),
+		cmocka_unit_test_setup_teardown(test_poll_off_by_default, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_poll_finds_work, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_poll_end_pending, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_poll_adapts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_poller_removed_while_polling, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -255,3 +255,12 @@ void vback_dev_queue_kick(struct vback_dev *dev, unsigned int q)
 	/* Each started request consumes one avail entry. */
 	fq->last_avail = (uint16_t)(fq->last_avail + fq->inflight_per_kick);
 }
+
+const struct vback_loop *vback_dev_queue_loop(const struct vback_dev *dev,
+					      unsigned int q)
+{
+	/* Every queue on the transport's loop. */
+	(void)dev;
+	(void)q;
+	return NULL;
+}

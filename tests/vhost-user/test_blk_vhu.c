@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <linux/virtio_blk.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/virtio_ring.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +52,15 @@
 
 struct ctx {
 	struct vback_loop *loop;
+	/* The queue on a thread of its own (setup_threaded). */
+	struct vback_loop *qloop;
+	pthread_t qthread;
+	struct vback_io qio;
+	/* What the memory callback reported last. */
+	unsigned int mem_calls, mem_n;
+	int qcheck;
+	struct vback_blk_stats stats;
+	struct vback_iovec mem_regions[8];
 	struct vback_io io;
 	struct tio *tio; /* instead of the memory engine: counts flushes */
 	struct vback_blk *blk;
@@ -68,7 +79,63 @@ static void quiet(void *opaque, enum vback_log_level level, const char *msg)
 	(void)msg;
 }
 
-static int setup_with(void **state, bool with_tio)
+static void on_memory(void *opaque, const struct vback_iovec *r, unsigned int n)
+{
+	struct ctx *c = opaque;
+
+	c->mem_calls++;
+	c->mem_n = n;
+	memcpy(c->mem_regions, r, n * sizeof(*r));
+}
+
+static void *qthread_main(void *arg)
+{
+	vback_loop_run(arg);
+	return NULL;
+}
+
+/* Run @fn(@c) on the queue thread and wait for it. */
+struct qcall {
+	struct vback_work w;
+	void (*fn)(struct ctx *c);
+	struct ctx *c;
+	int done;
+};
+
+static void qcall_run(void *opaque)
+{
+	struct qcall *q = opaque;
+
+	q->fn(q->c);
+	__atomic_store_n(&q->done, 1, __ATOMIC_RELEASE);
+}
+
+static void on_qthread(struct ctx *c, void (*fn)(struct ctx *c))
+{
+	struct qcall q = { .fn = fn, .c = c };
+
+	vback_work_init(&q.w, qcall_run, &q);
+	vback_loop_post(c->qloop, &q.w);
+	while (!__atomic_load_n(&q.done, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void close_qio(struct ctx *c)
+{
+	vback_io_close(&c->qio);
+}
+
+static void read_stats(struct ctx *c)
+{
+	vback_blk_get_stats(c->blk, &c->stats);
+}
+
+static void check_queue_disabled(struct ctx *c)
+{
+	c->qcheck = !vback_dev_queue_enabled(vback_blk_dev(c->blk), 0);
+}
+
+static int setup_with(void **state, bool with_tio, bool threaded)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct tio_options to = { .volatile_cache = true };
@@ -84,6 +151,9 @@ static int setup_with(void **state, bool with_tio)
 	c->log = (struct vback_log){ .fn = quiet, .max_level = VBACK_LOG_ERR };
 	io.log = bo.log = vo.log = &c->log;
 	assert_int_equal(vback_epoll_loop_create(NULL, &c->loop), 0);
+	/* The rings and the engines' completion rings are polled, as in
+	 * vback-disk. */
+	assert_int_equal(vback_epoll_loop_set_poll(c->loop, 50000), 0);
 	if (with_tio) {
 		c->tio = tio_create(&to);
 		assert_non_null(c->tio);
@@ -93,8 +163,24 @@ static int setup_with(void **state, bool with_tio)
 	}
 	bo.io = c->io;
 	assert_int_equal(vback_blk_create(&bo, &c->blk), 0);
+	if (threaded) {
+		/* Queue 0 on a loop of its own, with a clone of the disk on
+		 * it, as vback-disk does with a thread per queue. */
+		assert_int_equal(vback_epoll_loop_create(NULL, &c->qloop), 0);
+		assert_int_equal(vback_epoll_loop_set_poll(c->qloop, 50000), 0);
+		assert_int_equal(vback_io_clone(&c->io, c->qloop, &c->qio), 0);
+		assert_int_equal(vback_blk_set_queue_io(c->blk, 0, &c->qio), 0);
+		assert_int_equal(vback_dev_queue_set_loop(vback_blk_dev(c->blk),
+							  0, c->qloop),
+				 0);
+		assert_int_equal(pthread_create(&c->qthread, NULL, qthread_main,
+						c->qloop),
+				 0);
+	}
 	vo.dev = vback_blk_dev(c->blk);
 	vo.loop = c->loop;
+	vo.memory = on_memory;
+	vo.opaque = c;
 	assert_int_equal(vback_vhu_create(&vo, &c->vhu), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
 			 0);
@@ -113,21 +199,28 @@ static int setup_with(void **state, bool with_tio)
 
 static int setup(void **state)
 {
-	return setup_with(state, false);
+	return setup_with(state, false, false);
 }
 
-static int setup_tio(void **state)
+static int setup_threaded(void **state)
 {
-	return setup_with(state, true);
+	return setup_with(state, false, true);
 }
 
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	close(c->fe.fd);
+	if (c->fe.fd >= 0)
+		close(c->fe.fd);
 	fe_pump(c->loop); /* disconnect; nothing is in flight */
 	vback_vhu_destroy(c->vhu);
+	if (c->qloop) {
+		on_qthread(c, close_qio);
+		vback_loop_stop(c->qloop);
+		assert_int_equal(pthread_join(c->qthread, NULL), 0);
+		vback_epoll_loop_destroy(c->qloop);
+	}
 	if (c->tio)
 		tio_destroy(c->tio);
 	else
@@ -258,7 +351,12 @@ static void test_write_read_round_trip(void **state)
 	assert_int_equal(do_request(c, 3, VIRTIO_BLK_T_IN, 8, DATA_IN, false),
 			 VIRTIO_BLK_S_OK);
 	assert_memory_equal(c->mem + DATA_IN, c->mem + DATA_OUT, 4096);
-	vback_blk_get_stats(c->blk, &st);
+	/* A queue's counters are read on its thread. */
+	if (c->qloop)
+		on_qthread(c, read_stats);
+	else
+		vback_blk_get_stats(c->blk, &c->stats);
+	st = c->stats;
 	assert_int_equal(st.writes, 1);
 	assert_int_equal(st.reads, 1);
 }
@@ -355,7 +453,7 @@ static void test_cache_mode_across_transitions(void **state)
 		uint64_t flushes;
 		int sv[2];
 
-		setup_tio((void **)&c);
+		setup_with((void **)&c, true, false);
 		start_device_with(c, os, 0);
 		assert_int_equal(config_wce(c), 1);
 		fe_send(&c->fe, VHU_SET_CONFIG, VHU_VERSION, &cfg,
@@ -804,6 +902,57 @@ static void test_restart_kill_out_of_order_without_inflight(void **state)
 	kfe_teardown(&k);
 }
 
+/* The memory callback: the mapped table after SET_MEM_TABLE (the same
+ * bytes the front-end sees), nothing once the front-end is gone. */
+static void test_memory_reported(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(c->mem_calls, 0);
+	start_device(c);
+	assert_int_equal(c->mem_calls, 1);
+	assert_int_equal(c->mem_n, 1);
+	assert_int_equal(c->mem_regions[0].iov_len, MEM_SIZE);
+	c->mem[DATA_OUT] = 0x5a;
+	assert_int_equal(((uint8_t *)c->mem_regions[0].iov_base)[DATA_OUT],
+			 0x5a);
+	assert_int_equal(do_request(c, 0, VIRTIO_BLK_T_IN, 0, DATA_IN, false),
+			 VIRTIO_BLK_S_OK);
+	close(c->fe.fd);
+	fe_pump(c->loop);
+	assert_int_equal(c->mem_calls, 2);
+	assert_int_equal(c->mem_n, 0);
+	c->fe.fd = -1;
+}
+
+/* The ring's device queue on a thread of its own: the same requests,
+ * the same answers; the ring base comes back from that thread;
+ * statistics read there. */
+static void test_queue_on_its_own_thread(void **state)
+{
+	struct ctx *c = *state;
+	struct vback_dev *dev = vback_blk_dev(c->blk);
+
+	assert_ptr_equal(vback_dev_queue_loop(dev, 0), c->qloop);
+	start_device(c);
+	for (unsigned int i = 0; i < 4096; i++)
+		c->mem[DATA_OUT + i] = (uint8_t)(i * 5 + 1);
+	for (unsigned int round = 0; round < 20; round++) {
+		assert_int_equal(do_request(c, 0, VIRTIO_BLK_T_OUT, 8 + round,
+					    DATA_OUT, true),
+				 VIRTIO_BLK_S_OK);
+		memset(c->mem + DATA_IN, 0, 4096);
+		assert_int_equal(do_request(c, 3, VIRTIO_BLK_T_IN, 8 + round,
+					    DATA_IN, false),
+				 VIRTIO_BLK_S_OK);
+		assert_memory_equal(c->mem + DATA_IN, c->mem + DATA_OUT, 4096);
+	}
+	assert_int_equal(stop_ring(c), 40);
+	/* Reset on its own thread: no longer enabled. */
+	on_qthread(c, check_queue_disabled);
+	assert_int_equal(c->qcheck, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -811,6 +960,15 @@ int main(void)
 		T(test_write_read_round_trip),
 		T(test_vring_base_after_io),
 		T(test_config_space_is_virtio_blk),
+		T(test_memory_reported),
+		cmocka_unit_test_setup_teardown(test_write_read_round_trip,
+						setup_threaded, teardown),
+		cmocka_unit_test_setup_teardown(test_vring_base_after_io,
+						setup_threaded, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_reported,
+						setup_threaded, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_on_its_own_thread,
+						setup_threaded, teardown),
 		cmocka_unit_test(test_cache_mode_across_transitions),
 		cmocka_unit_test(test_restart_kill_out_of_order),
 		cmocka_unit_test(

@@ -419,6 +419,240 @@ static void test_event_idx_suppression(void **state)
 	dteardown(&d);
 }
 
+/*
+ * A loop that polls, played by the test: posts and timers go to the
+ * simple loop underneath, pollers are kept here so the test can call
+ * begin/poll/end itself, as a polling loop would.
+ */
+struct ploop {
+	struct vback_loop loop;
+	struct vback_loop *under;
+	struct vback_poller *p[4];
+	unsigned int n;
+};
+
+static int pl_post(void *o, struct vback_work *w)
+{
+	return vback_loop_post(((struct ploop *)o)->under, w);
+}
+
+static void pl_cancel(void *o, struct vback_work *w)
+{
+	vback_loop_cancel(((struct ploop *)o)->under, w);
+}
+
+static int pl_arm(void *o, struct vback_timer *t, uint64_t d, uint64_t p)
+{
+	return vback_timer_arm(((struct ploop *)o)->under, t, d, p);
+}
+
+static void pl_disarm(void *o, struct vback_timer *t)
+{
+	vback_timer_cancel(((struct ploop *)o)->under, t);
+}
+
+static uint64_t pl_now(void *o)
+{
+	return vback_loop_now(((struct ploop *)o)->under);
+}
+
+static int pl_add(void *o, struct vback_poller *p)
+{
+	struct ploop *l = o;
+
+	assert_false(p->added_);
+	assert_true(l->n < 4);
+	p->added_ = true;
+	l->p[l->n++] = p;
+	return 0;
+}
+
+static void pl_remove(void *o, struct vback_poller *p)
+{
+	struct ploop *l = o;
+
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (l->p[i] == p) {
+			l->p[i] = l->p[--l->n];
+			p->added_ = false;
+			return;
+		}
+	}
+	fail_msg("removing a poller that was not added");
+}
+
+static const struct vback_loop_ops pl_ops = {
+	.post = pl_post,
+	.cancel = pl_cancel,
+	.timer_arm = pl_arm,
+	.timer_cancel = pl_disarm,
+	.now = pl_now,
+	.poller_add = pl_add,
+	.poller_remove = pl_remove,
+};
+
+/* dsetup() with the device on a polling loop (over d->loop). */
+static void psetup(struct dfx *d, struct ploop *pl, uint64_t features)
+{
+	dsetup(d, 0);
+	*pl = (struct ploop){ .loop = { &pl_ops, pl }, .under = d->loop };
+	/* Re-attach on the polling loop. */
+	vback_dev_detach(d->dev);
+	{
+		struct vback_dev_transport t = {
+			.ops = &d_ops,
+			.opaque = d,
+			.gm = gmem_view(d->mem, true),
+			.loop = &pl->loop,
+		};
+
+		assert_int_equal(vback_dev_attach(d->dev, &t), 0);
+	}
+	assert_int_equal(vback_dev_set_driver_features(
+				 d->dev,
+				 (1ull << VIRTIO_F_VERSION_1) | features),
+			 0);
+	{
+		struct vback_vq_addr a = { DESC, AVAIL, USED };
+
+		assert_int_equal(vback_dev_queue_set_addr(d->dev, 0, &a), 0);
+		assert_int_equal(vback_dev_queue_enable(d->dev, 0), 0);
+		driver_ok(d->dev);
+	}
+	/* The enabled queue is a poller of its loop. */
+	assert_int_equal(pl->n, 1);
+}
+
+/*
+ * Without EVENT_IDX a polled ring asks for no kicks (NO_NOTIFY in the used
+ * flags) while the loop polls it, serves what the driver publishes without
+ * a kick, asks for kicks again when the loop stops, and reports a buffer
+ * that came in that window so the loop does not sleep on it.
+ */
+static void test_polling_no_event_idx(void **state)
+{
+	struct vback_poller *p;
+	struct ploop pl;
+	struct dfx d;
+
+	(void)state;
+	psetup(&d, &pl, 0);
+	p = pl.p[0];
+	assert_false(p->poll(p->opaque)); /* nothing yet */
+	p->begin(p->opaque);
+	assert_int_equal(get(&d, USED, 2), VRING_USED_F_NO_NOTIFY);
+	tio_data(d.io)[512 * 3] = 0x33;
+	offer_read(&d, 0, 3); /* no kick */
+	assert_true(p->poll(p->opaque));
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 2, 2), 1);
+	assert_int_equal(get(&d, BUFS + 16, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(get(&d, BUFS + 512, 1), 0x33);
+	assert_int_equal(d.notified, 1);
+	assert_false(p->poll(p->opaque));
+	/* Still polling: no kicks asked for. */
+	assert_int_equal(get(&d, USED, 2), VRING_USED_F_NO_NOTIFY);
+	assert_false(p->end(p->opaque));
+	assert_int_equal(get(&d, USED, 2), 0);
+	/* A buffer published while the driver still saw NO_NOTIFY. */
+	p->begin(p->opaque);
+	offer_read(&d, 1, 0);
+	assert_true(p->end(p->opaque));
+	assert_int_equal(get(&d, USED, 2), 0);
+	assert_true(p->poll(p->opaque));
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 2, 2), 2);
+	/* A reset while polling takes the poller off the loop and does not
+	 * leave the driver told not to kick. */
+	p->begin(p->opaque);
+	assert_int_equal(get(&d, USED, 2), VRING_USED_F_NO_NOTIFY);
+	vback_dev_queue_reset(d.dev, 0);
+	assert_int_equal(pl.n, 0);
+	assert_int_equal(get(&d, USED, 2), 0);
+	dteardown(&d);
+}
+
+/*
+ * With EVENT_IDX, avail_event stays where it was while the loop polls
+ * (the driver, past it, does not kick), and is brought up to date when
+ * polling ends.
+ */
+static void test_polling_event_idx(void **state)
+{
+	struct vback_poller *p;
+	struct ploop pl;
+	struct dfx d;
+
+	(void)state;
+	psetup(&d, &pl, 1ull << VIRTIO_RING_F_EVENT_IDX);
+	p = pl.p[0];
+	offer_read(&d, 0, 0);
+	vback_dev_queue_kick(d.dev, 0);
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 4 + 8 * QSIZE, 2), 1); /* rearmed */
+	p->begin(p->opaque);
+	assert_int_equal(get(&d, USED, 2), 0); /* no flag with EVENT_IDX */
+	for (unsigned int i = 1; i < 4; i++) {
+		offer_read(&d, i, i);
+		assert_true(p->poll(p->opaque));
+		tio_pump(d.loop);
+	}
+	assert_int_equal(get(&d, USED + 2, 2), 4);
+	/* Not moved while polling: the driver kicks no more. */
+	assert_int_equal(get(&d, USED + 4 + 8 * QSIZE, 2), 1);
+	assert_false(p->end(p->opaque));
+	assert_int_equal(get(&d, USED + 4 + 8 * QSIZE, 2), 4);
+	/* Arrived in the window between the last poll and end(). */
+	p->begin(p->opaque);
+	offer_read(&d, 4, 0);
+	assert_true(p->end(p->opaque));
+	assert_true(p->poll(p->opaque));
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 2, 2), 5);
+	dteardown(&d);
+	/* Detach removed the poller. */
+	assert_int_equal(pl.n, 0);
+}
+
+/* A polled queue that cannot pop (back-pressure, quiesce) reports no work,
+ * or a polling loop would spin on it instead of sleeping. */
+static void test_polling_blocked_queue(void **state)
+{
+	struct vback_poller *p;
+	struct ploop pl;
+	struct dfx d;
+
+	(void)state;
+	psetup(&d, &pl, 0);
+	p = pl.p[0];
+	p->begin(p->opaque);
+	tio_reject_next(d.io, 1, -EAGAIN);
+	tio_hold(d.io, true);
+	offer_read(&d, 0, 0);
+	offer_read(&d, 1, 1);
+	/* The first is held, the second pushed back. */
+	assert_true(p->poll(p->opaque));
+	assert_int_equal(tio_pending(d.io), 1);
+	assert_false(p->poll(p->opaque));
+	assert_false(p->end(p->opaque));
+	/* A completion retries the blocked one. */
+	assert_int_equal(tio_release(d.io, 1), 1);
+	tio_pump(d.loop);
+	tio_hold(d.io, false);
+	tio_release(d.io, 0);
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 2, 2), 2);
+	/* Quiesced: nothing is popped, so nothing to poll. */
+	assert_int_equal(vback_dev_quiesce(d.dev, NULL, NULL), 0);
+	offer_read(&d, 2, 2);
+	p->begin(p->opaque);
+	assert_false(p->poll(p->opaque));
+	assert_false(p->end(p->opaque));
+	tio_pump(d.loop);
+	assert_int_equal(get(&d, USED + 2, 2), 2);
+	dteardown(&d);
+}
+
 static void test_queue_stop_reports_idle(void **state)
 {
 	struct dfx d;
@@ -707,6 +941,9 @@ int main(void)
 		cmocka_unit_test(test_kick_and_last_avail),
 		cmocka_unit_test(test_event_idx_suppression),
 		cmocka_unit_test(test_queue_stop_reports_idle),
+		cmocka_unit_test(test_polling_no_event_idx),
+		cmocka_unit_test(test_polling_event_idx),
+		cmocka_unit_test(test_polling_blocked_queue),
 		cmocka_unit_test(test_features_and_status),
 		cmocka_unit_test(test_config_bounds),
 		cmocka_unit_test(test_blk_create_options),

@@ -4,9 +4,18 @@
  * queue state machine. The device is configured directly from a private
  * copy of each ring's settings (the shadow below), pushed to the device
  * when the ring is both started (kick fd set) and enabled.
+ *
+ * Threads: the connection, the shadow and every device-wide call live on
+ * the transport's loop (the control plane). A ring whose device queue
+ * runs on a loop of its own (vback_dev_queue_set_loop()) is touched there
+ * only: its kick fd is watched on that loop, its call fd written there,
+ * and every device call that names it is made there, the control plane
+ * waiting for it (on_queue()); nothing on a queue thread ever waits for
+ * the control plane, which it only reaches by posting work.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +53,26 @@ struct vhu_queue {
 	uint16_t base;	      /* next avail index to read */
 	int kick_fd, call_fd, err_fd;
 	/* Ring states of the spec, plus ours. */
-	bool started;	   /* has a kick fd, not stopped by GET_VRING_BASE */
-	bool enabled;	   /* SET_VRING_ENABLE 1 (or no protocol features) */
-	bool running;	   /* configured and enabled on the device */
-	bool stopping;	   /* vback_dev_queue_stop() with IO still in flight */
-	bool idle_pending; /* the device said it drained; act from the loop */
+	bool started;  /* has a kick fd, not stopped by GET_VRING_BASE */
+	bool enabled;  /* SET_VRING_ENABLE 1 (or no protocol features) */
+	bool running;  /* configured and enabled on the device */
+	bool stopping; /* vback_dev_queue_stop() with IO still in flight */
+	/* The device said it drained; act from the loop. Set on the
+	 * queue's thread, taken on the loop's (atomic): the loop may look
+	 * at it for another queue's report while this one sets it. */
+	bool idle_pending;
+	/* Written on the queue's thread, read anywhere (relaxed atomics). */
 	struct vback_vhu_queue_stats stats;
+	/* The queue's thread: a kick fd at end of file, for the control
+	 * plane to report and close (atomic). */
+	int kick_dead;
+	/* on_queue() results. */
+	int start_ret;
+	unsigned int inflight_at_stop;
+	struct vback_vq_addr start_addr;
+	void *start_rec; /* its in-flight record (or NULL), and its size */
+	size_t start_rec_len;
+	int new_fd; /* the fd on_queue() installs */
 };
 
 #define VHU_EVQ_LEN 8
@@ -69,6 +92,7 @@ struct vback_vhu {
 	int conn_fd;
 	int backend_fd;
 	struct vback_work idle_work; /* a stopping queue drained: act */
+	struct vback_work kick_work; /* a queue thread dropped a kick fd */
 	struct vhu_guard guard;	     /* SIGBUS on guest memory (memory.h) */
 	bool conn_watched;
 	bool closing;	       /* disconnected, waiting for IO to drain */
@@ -81,6 +105,8 @@ struct vback_vhu {
 	uint8_t evq[VHU_EVQ_LEN];
 	unsigned int evq_head, evq_n;
 
+	void (*memory)(void *opaque, const struct vback_iovec *regions,
+		       unsigned int n);
 	uint64_t features; /* acked with SET_FEATURES, bit 30 included */
 	bool features_set;
 	uint64_t protocol_offered; /* PROTOCOL_FEATURES, less what is off */
@@ -88,6 +114,7 @@ struct vback_vhu {
 	/* INFLIGHT_SHMFD: one record per queue, kept by the device. */
 	struct vhu_region_inflight inflight;
 	struct vhu_memtab mem;
+	struct vhu_memtab mem_old; /* while the new one is reported */
 	struct vhu_rx rx;
 	struct vhu_queue q[VBACK_VHU_MAX_QUEUES];
 	struct vback_vhu_stats stats;
@@ -171,6 +198,67 @@ static bool has_protocol(const struct vback_vhu *vhu, unsigned int bit)
 }
 
 /* ------------------------------------------------------------------ */
+/* Queue threads                                                       */
+/* ------------------------------------------------------------------ */
+
+struct vhu_call {
+	struct vback_work w;
+	void (*fn)(struct vback_vhu *vhu, struct vhu_queue *q);
+	struct vback_vhu *vhu;
+	struct vhu_queue *q;
+	sem_t done;
+};
+
+static void call_run(void *opaque)
+{
+	struct vhu_call *c = opaque;
+
+	c->fn(c->vhu, c->q);
+	sem_post(&c->done);
+}
+
+/*
+ * Run @fn for ring @q on the thread of its device queue's loop, and wait
+ * until it has run; at once when that is the transport's loop. The queue
+ * threads never wait for us, so this cannot deadlock; their loops must
+ * run while the transport has a front-end.
+ */
+static void on_queue(struct vback_vhu *vhu, struct vhu_queue *q,
+		     void (*fn)(struct vback_vhu *vhu, struct vhu_queue *q))
+{
+	const struct vback_loop *loop =
+		vback_dev_queue_loop(vhu->dev, q->index);
+	struct vhu_call c = { .fn = fn, .vhu = vhu, .q = q };
+
+	if (!loop || loop == vhu->loop) {
+		fn(vhu, q);
+		return;
+	}
+	sem_init(&c.done, 0, 0);
+	vback_work_init(&c.w, call_run, &c);
+	vback_loop_post(loop, &c.w);
+	while (sem_wait(&c.done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&c.done);
+}
+
+/* The loop ring @q's kicks are watched on. */
+static const struct vback_loop *queue_loop(const struct vback_vhu *vhu,
+					   const struct vhu_queue *q)
+{
+	const struct vback_loop *loop =
+		vback_dev_queue_loop(vhu->dev, q->index);
+
+	return loop ? loop : vhu->loop;
+}
+
+static void stat_inc(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------ */
 /* Guest memory view and device notifications                          */
 /* ------------------------------------------------------------------ */
 
@@ -223,7 +311,7 @@ static void dev_notify_queue(void *opaque, unsigned int q)
 	if (q >= vhu->nqueues || vhu->q[q].call_fd < 0)
 		return;
 	signal_fd(vhu->q[q].call_fd);
-	vhu->q[q].stats.calls++;
+	stat_inc(&vhu->q[q].stats.calls);
 }
 
 static void dev_notify_config(void *opaque)
@@ -252,14 +340,21 @@ static void dev_notify_config(void *opaque)
 
 static void resume_parked(struct vback_vhu *vhu);
 static void finish_disconnect(struct vback_vhu *vhu);
+static void report_memory(struct vback_vhu *vhu);
+static void close_fd(int *fd);
 static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q);
 static void queue_drop_kick(struct vback_vhu *vhu, struct vhu_queue *q);
+
+static void q_halted(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	q->base = vback_dev_queue_last_avail(vhu->dev, q->index);
+	vback_dev_queue_reset(vhu->dev, q->index);
+}
 
 /* The queue is stopped on the device: remember where it was, reset it. */
 static void queue_halted(struct vback_vhu *vhu, struct vhu_queue *q)
 {
-	q->base = vback_dev_queue_last_avail(vhu->dev, q->index);
-	vback_dev_queue_reset(vhu->dev, q->index);
+	on_queue(vhu, q, q_halted);
 	q->running = false;
 }
 
@@ -274,7 +369,7 @@ static void dev_queue_idle(void *opaque, unsigned int qi)
 
 	if (qi >= vhu->nqueues || !vhu->q[qi].stopping)
 		return;
-	vhu->q[qi].idle_pending = true;
+	__atomic_store_n(&vhu->q[qi].idle_pending, true, __ATOMIC_RELEASE);
 	vback_loop_post(vhu->loop, &vhu->idle_work);
 }
 
@@ -311,9 +406,9 @@ static void idle_locked(struct vback_vhu *vhu)
 	for (unsigned int i = 0; i < vhu->nqueues; i++) {
 		struct vhu_queue *q = &vhu->q[i];
 
-		if (!q->idle_pending)
+		if (!__atomic_exchange_n(&q->idle_pending, false,
+					 __ATOMIC_ACQ_REL))
 			continue;
-		q->idle_pending = false;
 		q->stopping = false;
 		queue_halted(vhu, q);
 		vhu->draining--;
@@ -329,6 +424,30 @@ static void idle_locked(struct vback_vhu *vhu)
 			queue_try_start(vhu, &vhu->q[i]);
 }
 
+/* A queue thread gave up on a kick fd (end of file, hang-up): say so and
+ * close it here, where the fds are managed. */
+static void kick_dead_run(void *opaque)
+{
+	struct vback_vhu *vhu = opaque;
+
+	for (unsigned int i = 0; i < vhu->nqueues; i++) {
+		struct vhu_queue *q = &vhu->q[i];
+		int why =
+			__atomic_exchange_n(&q->kick_dead, 0, __ATOMIC_ACQ_REL);
+
+		if (!why)
+			continue;
+		LOG(vhu, VBACK_LOG_WARN,
+		    "queue %u: kick fd %s: kicks ignored until the next "
+		    "SET_VRING_KICK",
+		    i,
+		    why == 1   ? "at end of file"
+		    : why == 2 ? "hung up"
+			       : "failed");
+		close_fd(&q->kick_fd);
+	}
+}
+
 static const struct vback_dev_transport_ops dev_ops = {
 	.notify_queue = dev_notify_queue,
 	.notify_config = dev_notify_config,
@@ -339,6 +458,11 @@ static const struct vback_dev_transport_ops dev_ops = {
 /* Queues                                                              */
 /* ------------------------------------------------------------------ */
 
+static void q_stop(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	q->inflight_at_stop = vback_dev_queue_stop(vhu->dev, q->index);
+}
+
 /* Stop the device queue; true while its IO is still in flight. */
 static bool queue_halt(struct vback_vhu *vhu, struct vhu_queue *q)
 {
@@ -347,7 +471,8 @@ static bool queue_halt(struct vback_vhu *vhu, struct vhu_queue *q)
 	if (!q->running)
 		return false;
 	q->stopping = true;
-	if (vback_dev_queue_stop(vhu->dev, q->index) > 0) {
+	on_queue(vhu, q, q_stop);
+	if (q->inflight_at_stop > 0) {
 		vhu->draining++;
 		return true;
 	}
@@ -409,25 +534,53 @@ static void queue_kick_cb(void *opaque, int fd, uint32_t events)
 	if (n <= 0) {
 		/* End of file (a pipe whose writer is gone), hang-up or an
 		 * error: the fd stays ready forever. Stop watching it rather
-		 * than spin; the next SET_VRING_KICK brings a new one. */
-		LOG(vhu, VBACK_LOG_WARN,
-		    "queue %u: kick fd %s: kicks ignored until the next "
-		    "SET_VRING_KICK",
-		    q->index,
-		    n == 0 ? "at end of file"
-			   : (events & VBACK_EV_ERR ? "hung up" : "failed"));
-		queue_drop_kick(vhu, q);
+		 * than spin; the next SET_VRING_KICK brings a new one. The
+		 * control plane logs and closes it. */
+		vback_loop_unwatch(queue_loop(vhu, q), fd);
+		__atomic_store_n(&q->kick_dead,
+				 n == 0 ? 1 : (events & VBACK_EV_ERR ? 2 : 3),
+				 __ATOMIC_RELEASE);
+		vback_loop_post(vhu->loop, &vhu->kick_work);
 		return;
 	}
-	q->stats.kicks++;
-	if (q->running)
-		vback_dev_queue_kick(vhu->dev, q->index);
+	stat_inc(&q->stats.kicks);
+	/* Ignored by the device unless the ring runs. */
+	vback_dev_queue_kick(vhu->dev, q->index);
+}
+
+/* On the queue's thread: the shadow to the device queue. */
+static void q_start(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	int ret;
+
+	ret = vback_dev_queue_set_size(vhu->dev, q->index, q->num);
+	if (ret == 0)
+		ret = vback_dev_queue_set_addr(vhu->dev, q->index,
+					       &q->start_addr);
+	if (ret == 0)
+		ret = vback_dev_queue_set_last_avail(vhu->dev, q->index,
+						     q->base);
+	if (ret == 0)
+		ret = vback_dev_queue_set_inflight(vhu->dev, q->index,
+						   q->start_rec,
+						   q->start_rec_len);
+	if (ret == 0)
+		ret = vback_dev_queue_enable(vhu->dev, q->index);
+	if (ret < 0)
+		vback_dev_queue_reset(vhu->dev, q->index);
+	q->start_ret = ret;
+}
+
+static void q_kick(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	vback_dev_queue_kick(vhu->dev, q->index);
 }
 
 /* The queue's record in the in-flight region, if the front-end gave one
  * that covers it: the device adopts it at enable (a restart) or starts
- * it afresh. */
-static int queue_give_record(struct vback_vhu *vhu, struct vhu_queue *q)
+ * it afresh. Chosen here; given to the device on the queue's thread
+ * (q_start()), whose state it becomes. */
+static int queue_record(struct vback_vhu *vhu, struct vhu_queue *q)
 {
 	size_t len = 0;
 	void *rec = vhu_inflight_queue(&vhu->inflight, q->index, &len);
@@ -438,8 +591,20 @@ static int queue_give_record(struct vback_vhu *vhu, struct vhu_queue *q)
 		    "not tracked",
 		    q->index, q->num, vhu->inflight.queue_size);
 		rec = NULL;
+		len = 0;
 	}
-	return vback_dev_queue_set_inflight(vhu->dev, q->index, rec, len);
+	q->start_rec = rec;
+	q->start_rec_len = len;
+	return 0;
+}
+
+/* On the queue's thread: its requests stay owed in their record (a
+ * destroy with IO in flight), then a stopping ring is reset. */
+static void q_drop_record(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	(void)vback_dev_queue_set_inflight(vhu->dev, q->index, NULL, 0);
+	if (q->stopping)
+		vback_dev_queue_reset(vhu->dev, q->index);
 }
 
 /* Push the shadow to the device once the ring may run. */
@@ -461,22 +626,17 @@ static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 		    q->index);
 		return;
 	}
+	q->start_addr = a;
 	ret = apply_features(vhu);
 	if (ret == 0)
-		ret = vback_dev_queue_set_size(vhu->dev, q->index, q->num);
-	if (ret == 0)
-		ret = vback_dev_queue_set_addr(vhu->dev, q->index, &a);
-	if (ret == 0)
-		ret = vback_dev_queue_set_last_avail(vhu->dev, q->index,
-						     q->base);
-	if (ret == 0)
-		ret = queue_give_record(vhu, q);
-	if (ret == 0)
-		ret = vback_dev_queue_enable(vhu->dev, q->index);
+		ret = queue_record(vhu, q);
+	if (ret == 0) {
+		on_queue(vhu, q, q_start);
+		ret = q->start_ret;
+	}
 	if (ret < 0) {
 		LOG(vhu, VBACK_LOG_WARN, "queue %u: cannot start: %s", q->index,
 		    vback_strerror(ret));
-		vback_dev_queue_reset(vhu->dev, q->index);
 		return;
 	}
 	if (!(vback_dev_status(vhu->dev) & VBACK_STATUS_DRIVER_OK)) {
@@ -491,7 +651,7 @@ static void queue_try_start(struct vback_vhu *vhu, struct vhu_queue *q)
 	LOG(vhu, VBACK_LOG_DEBUG, "queue %u running: size %u, base %u",
 	    q->index, q->num, q->base);
 	/* Buffers may have been queued before the ring was enabled. */
-	vback_dev_queue_kick(vhu->dev, q->index);
+	on_queue(vhu, q, q_kick);
 }
 
 static void close_fd(int *fd)
@@ -501,18 +661,44 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static void q_unwatch_kick(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	/* -ENOENT when the queue's thread dropped it already. */
+	(void)vback_loop_unwatch(queue_loop(vhu, q), q->kick_fd);
+}
+
 static void queue_drop_kick(struct vback_vhu *vhu, struct vhu_queue *q)
 {
 	if (q->kick_fd >= 0)
-		vback_loop_unwatch(vhu->loop, q->kick_fd);
+		on_queue(vhu, q, q_unwatch_kick);
+	__atomic_store_n(&q->kick_dead, 0, __ATOMIC_RELAXED);
 	close_fd(&q->kick_fd);
+}
+
+/* The call fd is the queue thread's to write: swap it there. */
+static void q_set_call(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	int old = q->call_fd;
+
+	(void)vhu;
+	q->call_fd = q->new_fd;
+	q->new_fd = old;
+}
+
+static void queue_set_call(struct vback_vhu *vhu, struct vhu_queue *q, int fd)
+{
+	if (q->call_fd < 0 && fd < 0)
+		return;
+	q->new_fd = fd;
+	on_queue(vhu, q, q_set_call);
+	close_fd(&q->new_fd); /* the old one */
 }
 
 /* Forget a ring's connection state (its device queue is already halted). */
 static void queue_clear(struct vback_vhu *vhu, struct vhu_queue *q)
 {
 	queue_drop_kick(vhu, q);
-	close_fd(&q->call_fd);
+	queue_set_call(vhu, q, -1);
 	close_fd(&q->err_fd);
 	q->num = 0;
 	q->num_set = false;
@@ -697,8 +883,12 @@ static int on_set_mem_table(struct vback_vhu *vhu, struct vhu_msg *m)
 		    why ? why : vback_strerror(ret));
 		return -EBADMSG;
 	}
-	vhu_memtab_unmap(&vhu->mem);
+	/* Nothing in flight: the IO layer may forget the old table and
+	 * prepare the new one (vback_io_set_buffers()). */
+	vhu->mem_old = vhu->mem;
 	vhu->mem = fresh;
+	report_memory(vhu);
+	vhu_memtab_unmap(&vhu->mem_old);
 	for (unsigned int i = 0; i < fresh.n; i++) {
 		LOG(vhu, VBACK_LOG_DEBUG,
 		    "region %u: guest %#llx size %#llx user %#llx%s", i,
@@ -784,6 +974,13 @@ static int on_get_vring_base(struct vback_vhu *vhu, struct vhu_msg *m)
 	return reply(vhu, m, &st, sizeof(st));
 }
 
+/* On the queue's thread: its kicks are watched on its loop. */
+static void q_watch_kick(struct vback_vhu *vhu, struct vhu_queue *q)
+{
+	q->start_ret = vback_loop_watch(queue_loop(vhu, q), q->kick_fd,
+					VBACK_EV_IN, queue_kick_cb, q);
+}
+
 static int on_vring_fd(struct vback_vhu *vhu, struct vhu_msg *m)
 {
 	unsigned int index =
@@ -810,21 +1007,21 @@ static int on_vring_fd(struct vback_vhu *vhu, struct vhu_msg *m)
 			return -EBADMSG;
 		}
 		queue_drop_kick(vhu, q);
-		ret = vback_loop_watch(vhu->loop, fd, VBACK_EV_IN,
-				       queue_kick_cb, q);
+		q->kick_fd = fd;
+		on_queue(vhu, q, q_watch_kick);
+		ret = q->start_ret;
 		if (ret < 0) {
+			q->kick_fd = -1;
 			close(fd);
 			return ret;
 		}
-		q->kick_fd = fd;
 		q->started = true;
 		if (!(vhu->features & (1ull << VHU_F_PROTOCOL_FEATURES)))
 			q->enabled = true;
 		queue_try_start(vhu, q);
 		return 0;
 	case VHU_SET_VRING_CALL:
-		close_fd(&q->call_fd);
-		q->call_fd = fd;
+		queue_set_call(vhu, q, fd);
 		return 0;
 	default:
 		close_fd(&q->err_fd);
@@ -954,6 +1151,21 @@ static int dispatch(struct vback_vhu *vhu, struct vhu_msg *m)
 static void conn_cb(void *opaque, int fd, uint32_t events);
 static void listen_cb(void *opaque, int fd, uint32_t events);
 
+/* The memory table as this process maps it, to the memory callback. */
+static void report_memory(struct vback_vhu *vhu)
+{
+	struct vback_iovec r[VHU_MAX_REGIONS];
+	unsigned int n = 0;
+
+	if (!vhu->memory)
+		return;
+	for (unsigned int i = 0; i < vhu->mem.n && n < VHU_MAX_REGIONS; i++)
+		if (vhu->mem.maps[i].host)
+			r[n++] = (struct vback_iovec){ vhu->mem.maps[i].host,
+						       vhu->mem.maps[i].size };
+	vhu->memory(vhu->opaque, r, n);
+}
+
 static void disconnect(struct vback_vhu *vhu, const char *why)
 {
 	if (vhu->conn_fd < 0)
@@ -973,7 +1185,7 @@ static void disconnect(struct vback_vhu *vhu, const char *why)
 	for (unsigned int i = 0; i < vhu->nqueues; i++) {
 		/* Late completions must not signal a closed eventfd. */
 		queue_drop_kick(vhu, &vhu->q[i]);
-		close_fd(&vhu->q[i].call_fd);
+		queue_set_call(vhu, &vhu->q[i], -1);
 		close_fd(&vhu->q[i].err_fd);
 	}
 	if (!halt_all(vhu))
@@ -986,7 +1198,10 @@ static void finish_disconnect(struct vback_vhu *vhu)
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
 		queue_clear(vhu, &vhu->q[i]);
 	vback_dev_reset(vhu->dev);
-	vhu_memtab_unmap(&vhu->mem);
+	if (vhu->mem.n) {
+		vhu_memtab_unmap(&vhu->mem);
+		report_memory(vhu);
+	}
 	/* Drained and reset: the records say nothing is owed. The front-end
 	 * keeps the region; the next connection sends it again. */
 	vhu_inflight_unmap(&vhu->inflight);
@@ -1233,6 +1448,8 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 	vhu->inflight.guard_slot = -1;
 	vhu->listen_fd = vhu->conn_fd = vhu->backend_fd = -1;
 	vback_work_init(&vhu->idle_work, idle_run, vhu);
+	vback_work_init(&vhu->kick_work, kick_dead_run, vhu);
+	vhu->memory = opts->memory;
 	vhu->guard.loop = vhu->loop;
 	vback_work_init(&vhu->guard.work, guard_run, vhu);
 	(void)snprintf(vhu->name, sizeof(vhu->name), "%s",
@@ -1241,6 +1458,7 @@ int vback_vhu_create(const struct vback_vhu_options *opts,
 		vhu->q[i].vhu = vhu;
 		vhu->q[i].index = i;
 		vhu->q[i].kick_fd = vhu->q[i].call_fd = vhu->q[i].err_fd = -1;
+		vhu->q[i].new_fd = -1;
 	}
 	vhu_rx_reset(&vhu->rx);
 
@@ -1291,10 +1509,15 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 		    "destroyed with IO in flight: guest memory left mapped");
 		vhu_memtab_forget(&vhu->mem);
 		/* Those requests stay owed in the records (the reset below
-		 * must not empty them): the next process resubmits them. */
+		 * must not empty them): the next process resubmits them.
+		 * Their rings are reset on their threads, where the late
+		 * completions come: orphans there, nothing touches a ring. */
 		for (unsigned int i = 0; i < vhu->nqueues; i++)
-			vback_dev_queue_set_inflight(vhu->dev, i, NULL, 0);
+			on_queue(vhu, &vhu->q[i], q_drop_record);
 		vhu_inflight_forget(&vhu->inflight);
+	} else if (vhu->mem.n) {
+		vhu_memtab_unmap(&vhu->mem);
+		report_memory(vhu);
 	}
 	vback_dev_detach(vhu->dev);
 	for (unsigned int i = 0; i < vhu->nqueues; i++)
@@ -1302,6 +1525,7 @@ void vback_vhu_destroy(struct vback_vhu *vhu)
 	vhu_memtab_unmap(&vhu->mem);
 	vhu_inflight_unmap(&vhu->inflight);
 	vback_loop_cancel(vhu->loop, &vhu->idle_work);
+	vback_loop_cancel(vhu->loop, &vhu->kick_work);
 	vback_loop_cancel(vhu->loop, &vhu->guard.work);
 	free(vhu->path);
 	free(vhu);
@@ -1335,6 +1559,10 @@ int vback_vhu_get_queue_stats(const struct vback_vhu *vhu, unsigned int q,
 {
 	if (q >= vhu->nqueues || !stats)
 		return -EINVAL;
-	*stats = vhu->q[q].stats;
+	/* Their queue's thread counts them. */
+	stats->kicks =
+		__atomic_load_n(&vhu->q[q].stats.kicks, __ATOMIC_RELAXED);
+	stats->calls =
+		__atomic_load_n(&vhu->q[q].stats.calls, __ATOMIC_RELAXED);
 	return 0;
 }
