@@ -374,6 +374,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int i = 0; i < MAX_OPS && !fz_empty(&f); i++) {
 		step(&h, &f);
 		fz_loop_run(h.loop); /* the device's deferred work */
+		/* Account what that work consumed now: the next step may
+		 * rewrite the avail ring it read. */
+		check_all(&h);
 	}
 
 	vback_mmio_destroy(h.mmio);
