@@ -84,7 +84,14 @@ check dom0-memory-refused sh -c "! xe2e-isolation map 0"
 vback-disk $(cat /xe2e/daemon-args 2>/dev/null) >/run/vback.log 2>&1 &
 daemon=$!
 tail -f /run/vback.log | while IFS= read -r l; do echo "vback| $l"; done &
-sleep 2
+# Its "ready" line names the domain it serves from; under TCG on a busy
+# host it can take well over 2 s, so wait for it (or for the daemon to die).
+n=0
+while [ $n -lt 60 ] && kill -0 $daemon 2>/dev/null &&
+	! grep -q "backend domain $self)" /run/vback.log; do
+	n=$((n + 1))
+	sleep 0.5
+done
 check daemon-running kill -0 $daemon
 check daemon-own-tree grep -q "backend domain $self)" /run/vback.log
 
