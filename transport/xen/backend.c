@@ -408,6 +408,27 @@ static void bdev_identity(struct vback_xen_backend *be, struct xen_bdev *b)
 		b->identity[0] = '\0';
 }
 
+/* What vback_xen_device_add() gets for @b, new or adopted; @name (40
+ * bytes) receives the device's log name. */
+static void bdev_device_options(const struct xen_bdev *b,
+				enum vback_xen_layout layout,
+				unsigned int domid, unsigned int devid,
+				char name[40],
+				struct vback_xen_device_options *o)
+{
+	vb_snprintf(name, 40, "dom%u/%s%u", domid,
+		    layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
+		    devid);
+	o->dev = b->dev;
+	o->base = b->cfg.base;
+	o->irq = b->cfg.irq;
+	o->grants = b->cfg.grant_usage;
+	o->name = name;
+	o->state = b->state;
+	o->state_len = b->state_len;
+	o->identity = b->identity;
+}
+
 /* The state() op for @b's device: 1 (saved state), 0 (new), -errno
  * with the reason in *@why (for the caller's one line). */
 static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b,
@@ -489,18 +510,8 @@ static void bdev_start(struct vback_xen_backend *be,
 	b->bdom = bdom_get(be, domid, false, 0, &ret);
 	if (!b->bdom)
 		goto fail_dev;
-	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
-		    layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
-		    devid);
-	o.dev = b->dev;
-	o.base = b->cfg.base;
-	o.irq = b->cfg.irq;
-	o.grants = b->cfg.grant_usage;
-	o.name = name;
 	/* A new device: whatever the memory held is not adopted. */
-	o.state = b->state;
-	o.state_len = b->state_len;
-	o.identity = b->identity;
+	bdev_device_options(b, layout, domid, devid, name, &o);
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0)
 		goto fail_dom;
@@ -588,18 +599,8 @@ static void bdev_adopt(struct vback_xen_backend *be,
 				     : vback_strerror(ret);
 		goto refuse;
 	}
-	vb_snprintf(name, sizeof(name), "dom%u/%s%u", domid,
-		    layout == VBACK_XEN_LAYOUT_VIRTIO_DISK ? "vd" : "virtio",
-		    devid);
-	o.dev = b->dev;
-	o.base = b->cfg.base;
-	o.irq = b->cfg.irq;
-	o.grants = b->cfg.grant_usage;
-	o.name = name;
-	o.state = b->state;
-	o.state_len = b->state_len;
+	bdev_device_options(b, layout, domid, devid, name, &o);
 	o.adopt = true;
-	o.identity = b->identity;
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0) {
 		bdom_put(be, b->bdom);
