@@ -38,13 +38,7 @@ command -v "$qemu" >/dev/null || skip "$qemu not installed"
 "$qemu" -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
 	skip "$qemu has no vhost-user-blk-pci"
 command -v python3 >/dev/null || skip "python3 not installed"
-set +e
-guest=$("$here/build-guest.sh")
-rc=$?
-set -e
-[ $rc -eq 77 ] && skip "cannot build the guest"
-[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
-read -r vmlinux initramfs <<<"$guest"
+vback_build_guest
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-multi.XXXXXX")
 E2E_DAEMON_PID=

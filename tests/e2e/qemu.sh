@@ -35,6 +35,17 @@ _vback_e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR
 . "$_vback_e2e_dir/accel.sh"
 
+# Build (or reuse) the test guest and set vmlinux and initramfs; the
+# caller's skip() when this machine cannot build it, its die() when the
+# build fails.
+vback_build_guest() {
+	local guest rc=0
+	guest=$("$_vback_e2e_dir/build-guest.sh") || rc=$?
+	[ $rc -eq 77 ] && skip "cannot build the guest"
+	[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
+	read -r vmlinux initramfs <<<"$guest"
+}
+
 vback_qemu_cmd() {
 	local sock=$1 vmlinux=$2 initramfs=$3 smp=$4 queues=$5 serial=$6
 	local dev=vhost-user-blk-pci,chardev=vu0

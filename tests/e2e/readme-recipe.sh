@@ -46,13 +46,7 @@ real_qemu=$(command -v "${QEMU:-qemu-system-x86_64}") ||
 	skip "${QEMU:-qemu-system-x86_64} not installed"
 "$real_qemu" -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
 	skip "$real_qemu has no vhost-user-blk-pci"
-set +e
-guest=$("$here/build-guest.sh")
-rc=$?
-set -e
-[ $rc -eq 77 ] && skip "cannot build the guest"
-[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
-read -r vmlinux initramfs <<<"$guest"
+vback_build_guest
 vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-recipe.XXXXXX")

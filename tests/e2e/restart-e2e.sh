@@ -63,13 +63,7 @@ ooo)
 	;;
 *) echo "usage: $0 VBACK_DISK kill|ooo [HOLD_LIB]"; exit 2 ;;
 esac
-set +e
-guest=$("$here/build-guest.sh")
-rc=$?
-set -e
-[ $rc -eq 77 ] && skip "cannot build the guest"
-[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
-read -r vmlinux initramfs <<<"$guest"
+vback_build_guest
 vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-restart.XXXXXX")

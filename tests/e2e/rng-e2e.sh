@@ -25,13 +25,7 @@ die() {
 command -v "$qemu" >/dev/null || skip "$qemu not installed"
 "$qemu" -device help 2>/dev/null | grep -q '"vhost-user-rng-pci"' ||
 	skip "$qemu has no vhost-user-rng-pci"
-set +e
-guest=$("$here/build-guest.sh")
-rc=$?
-set -e
-[ $rc -eq 77 ] && skip "cannot build the guest"
-[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
-read -r vmlinux initramfs <<<"$guest"
+vback_build_guest
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-rng-e2e.XXXXXX")
 rng_pid=
@@ -69,14 +63,14 @@ why=
 while :; do
 	rc=0
 	vback_qemu_watch || rc=$?
-	[ $rc = 0 ] || break
+	[ "$rc" = 0 ] || break
 	if [ "$(date +%s)" -gt "$deadline" ]; then
 		why="the guest did not finish within 60 s"
 		break
 	fi
 	sleep 0.2
 done
-[ $rc = 2 ] && why=$QEMU_WHY
+[ "$rc" = 2 ] && why=$QEMU_WHY
 if [ -n "$why" ]; then
 	vback_qemu_stop
 	echo "--- serial"; cat "$log" 2>/dev/null

@@ -44,13 +44,7 @@ nbd) for t in nbdkit nbdcopy; do command -v $t >/dev/null || skip "$t not instal
 rbd) for t in ceph-mon ceph-osd rbd; do command -v $t >/dev/null || skip "$t not installed"; done ;;
 *) die "unknown disk kind $kind (file, nbd or rbd)" ;;
 esac
-set +e
-guest=$("$here/build-guest.sh")
-rc=$?
-set -e
-[ $rc -eq 77 ] && skip "cannot build the guest"
-[ $rc -eq 0 ] || die "build-guest.sh failed ($rc)"
-read -r vmlinux initramfs <<<"$guest"
+vback_build_guest
 vback_accel "$vmlinux" "$initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vback-e2e.XXXXXX")
