@@ -11,7 +11,7 @@
 
 int main(int argc, char **argv)
 {
-	/* Large (the --disk tables): not on the stack. */
+	/* The --disk tables (about 5 KiB): not on the stack. */
 	static struct vback_disk_options opts;
 	struct vback_log log;
 	int ret = 2;

@@ -381,4 +381,8 @@ void vback_disk_options_free(struct vback_disk_options *o)
 		free(o->vhu_disks[i].owned);
 		o->vhu_disks[i].owned = NULL;
 	}
+	for (unsigned int i = 0; i < o->nr_xen_disks; i++) {
+		free(o->xen_disks[i].path);
+		o->xen_disks[i].path = NULL;
+	}
 }

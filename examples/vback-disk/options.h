@@ -19,7 +19,10 @@ enum vback_disk_mode {
 /* One --disk of the explicit Xen mode (xen_options.c parses it). */
 #define VBACK_DISK_MAX_XEN_DISKS 32
 struct vback_disk_xen_disk {
-	char path[4096];
+	/* The image (heap; vback_disk_options_free() frees it): a path per
+	 * disk, not a PATH_MAX buffer per slot, so that 32 empty slots do
+	 * not cost 128 KiB of every daemon's resident memory. */
+	char *path;
 	uint64_t base; /* guest-physical base of the virtio-mmio window */
 	uint32_t irq;  /* SPI (Arm) or ISA IRQ (x86) */
 	bool read_only;

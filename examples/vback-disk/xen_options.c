@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,12 +64,16 @@ int vback_disk_xen_parse_disk(const char *spec,
 		size_t vlen = eq ? len - klen - 1 : 0;
 
 		if (key_is(p, klen, "path") && val) {
-			if (vlen == 0 || vlen >= sizeof(disk->path)) {
+			if (vlen == 0 || vlen >= PATH_MAX) {
 				snprintf(err, errlen, "bad path=");
-				return -EINVAL;
+				goto fail;
 			}
-			memcpy(disk->path, val, vlen);
-			disk->path[vlen] = '\0';
+			free(disk->path);
+			disk->path = strndup(val, vlen);
+			if (!disk->path) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
 		} else if (key_is(p, klen, "base") && val) {
 			/* libxl spaces windows 0x200 apart; so do we. */
 			if (parse_num(val, vlen,
@@ -82,7 +87,7 @@ int vback_disk_xen_parse_disk(const char *spec,
 					 "0x2000000)",
 					 (int)vlen, val,
 					 VBACK_MMIO_WINDOW_SIZE);
-				return -EINVAL;
+				goto fail;
 			}
 			disk->base = v;
 			have_base = true;
@@ -92,7 +97,7 @@ int vback_disk_xen_parse_disk(const char *spec,
 				snprintf(err, errlen,
 					 "bad irq '%.*s': want " IRQ_WHAT,
 					 (int)vlen, val);
-				return -EINVAL;
+				goto fail;
 			}
 			disk->irq = (uint32_t)v;
 			have_irq = true;
@@ -107,22 +112,26 @@ int vback_disk_xen_parse_disk(const char *spec,
 				 "unknown item '%.*s' (want path=IMG,"
 				 "base=ADDR,irq=N[,ro][,grants])",
 				 (int)len, p);
-			return -EINVAL;
+			goto fail;
 		}
 		p += len;
 		if (*p == ',')
 			p++;
 	}
-	if (!disk->path[0]) {
+	if (!disk->path) {
 		snprintf(err, errlen, "path= is required");
-		return -EINVAL;
+		goto fail;
 	}
 	if (!have_base || !have_irq) {
 		snprintf(err, errlen, "%s= is required",
 			 have_base ? "irq" : "base");
-		return -EINVAL;
+		goto fail;
 	}
 	return 0;
+fail:
+	free(disk->path);
+	disk->path = NULL;
+	return -EINVAL;
 }
 
 static int add_disk(struct vback_disk_options *o, const char *spec,
@@ -150,6 +159,8 @@ static int add_disk(struct vback_disk_options *o, const char *spec,
 				"%s: --disk %s: %s already used by disk %u\n",
 				argv0, spec,
 				e->base == d->base ? "base" : "irq", i + 1);
+			free(d->path);
+			d->path = NULL;
 			return -EINVAL;
 		}
 	}

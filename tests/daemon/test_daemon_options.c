@@ -163,11 +163,14 @@ static void test_disk_spec_errors(void **state)
 			fail_msg("accepted: '%s'", bad[i]);
 		/* One message that says what is wrong. */
 		assert_true(strlen(err) > 5);
+		assert_null(d.path);
 	}
 	assert_int_equal(vback_disk_xen_parse_disk(
-				 "path=/a,base=0x2000000,irq=" STR(IRQ_A), &d,
-				 err, sizeof(err)),
+				 "path=/a,path=/bb,base=0x2000000,irq=" STR(IRQ_A),
+				 &d, err, sizeof(err)),
 			 0);
+	assert_string_equal(d.path, "/bb");
+	free(d.path);
 }
 
 static void test_usage_errors(void **state)
