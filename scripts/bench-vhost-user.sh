@@ -35,6 +35,12 @@
 #                          the programs; a missing reference is skipped
 #                          with a message and its columns stay empty
 #        VERBOSE=1         each run's raw line on stderr
+#        PIN (none)        "BACKEND_CPUS:CLIENT_CPUS", taskset lists: the
+#                          daemons run on the first, the client and fio on
+#                          the second (e.g. "0:1" apart, "0:0" sharing a
+#                          core). Unpinned, the scheduler's placement
+#                          changes from run to run, and with it the
+#                          figures: see docs/daemon.md, "Placement".
 #
 # Scaling on a bigger machine: QUEUES="1 2 4 8" DEPTHS="16 64", and
 # VBACK_ARGS="--threads N" to pin the thread count (the default is one
@@ -56,6 +62,15 @@ vback=${VBACK:-$build/examples/vback-disk/vback-disk}
 qsd=${QSD:-$(command -v qemu-storage-daemon || true)}
 fio=${FIO:-$(command -v fio || true)}
 read -r -a vback_args <<<"${VBACK_ARGS:-}"
+on_backend=() on_client=()
+if [ -n "${PIN:-}" ]; then
+	case $PIN in
+	*:*) ;;
+	*) echo "bench-vhost-user: PIN=$PIN: want BACKEND_CPUS:CLIENT_CPUS" >&2; exit 2 ;;
+	esac
+	on_backend=(taskset -c "${PIN%%:*}")
+	on_client=(taskset -c "${PIN#*:}")
+fi
 
 log() { echo "bench-vhost-user: $*" >&2; }
 
@@ -100,8 +115,8 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 run_client() {
 	local pid=$1 sock=$2 q=$3 qd=$4 out c0 c1 n rss cpid
 	c0=$(cpu_ticks "$pid")
-	"$client" -q "$q" "$sock" "$op" 4096 4096 "$qd" "$secs" "$size_mib" \
-		>"$work/client.out" &
+	"${on_client[@]}" "$client" -q "$q" "$sock" "$op" 4096 4096 "$qd" \
+		"$secs" "$size_mib" >"$work/client.out" &
 	cpid=$!
 	# Resident memory while it serves (rings and guest memory mapped).
 	sleep "$(awk -v s="$secs" 'BEGIN { print s / 2 }')"
@@ -125,7 +140,7 @@ run_client() {
 # process, which fio's own usr/sys figures (RUSAGE_THREAD) leave out.
 run_fio() {
 	local q=$1 qd=$2 cpu
-	cpu=$( { TIMEFORMAT='%U %S'; time "$fio" --thread --name=floor \
+	cpu=$( { TIMEFORMAT='%U %S'; time "${on_client[@]}" "$fio" --thread --name=floor \
 		--filename="$img" --ioengine=io_uring --rw="$op" --bs=4k \
 		--iodepth="$qd" --numjobs="$q" --size="${size_mib}M" \
 		--time_based --runtime="$secs" --invalidate=0 \
@@ -151,7 +166,7 @@ start_daemons() {
 	vsock=$work/vback.sock qsock=$work/qsd.sock
 	local vengine=(--engine io_uring)
 	[ "$engine" = null ] && vengine=(--engine null)
-	"$vback" --vhost-user "$vsock" --image "$img" "${vengine[@]}" \
+	"${on_backend[@]}" "$vback" --vhost-user "$vsock" --image "$img" "${vengine[@]}" \
 		--queues "$maxq" --log-level warn \
 		"${vback_args[@]}" 2>>"$work/vback.log" &
 	vpid=$!
@@ -169,7 +184,7 @@ start_daemons() {
 			file+=",aio=io_uring,cache.direct=off,locking=off"
 			bdev=(--blockdev "$file" --blockdev "driver=raw,node-name=disk,file=file")
 		fi
-		"$qsd" "${bdev[@]}" \
+		"${on_backend[@]}" "$qsd" "${bdev[@]}" \
 			--export "type=vhost-user-blk,id=e0,node-name=disk,addr.type=unix,addr.path=$qsock,writable=on,num-queues=$maxq" \
 			2>>"$work/qsd.log" &
 		qpid=$!
@@ -205,7 +220,7 @@ fmt() { # MEDIAN SPREAD -> "M ±S%"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-log "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $op 4 KiB, ${secs} s per run, median of $rounds rounds; ${size_mib} MiB file in $dir"
+log "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $op 4 KiB, ${secs} s per run, median of $rounds rounds; ${size_mib} MiB file in $dir; PIN ${PIN:-none}"
 log "vback-disk: $vback ${vback_args[*]}; qsd: ${qsd:-none}; fio: ${fio:-none}"
 head -c "$((size_mib << 20))" /dev/urandom >"$img"
 
