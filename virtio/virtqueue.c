@@ -282,20 +282,44 @@ static size_t align16(size_t n)
 static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 				unsigned int iov_cap, size_t priv_size)
 {
-	size_t n = vq->size, per_iov = iov_cap + 1u, off;
+	bool maps = gm->ops->unmap != NULL;
+	/* Each array has a spare entry: the status byte of a truncated
+	 * chain (walk()). */
+	size_t n = vq->size, per_far = iov_cap + 1u, off;
+	size_t per_near = iov_cap > VQ_NEAR_PIECES ? VQ_NEAR_PIECES + 1u
+						   : per_far;
 	size_t sz_slots = align16(n * sizeof(struct vq_elem));
-	size_t sz_iov = align16(n * per_iov * sizeof(struct vback_iovec));
-	size_t sz_maps = gm->ops->unmap
-				 ? align16(n * per_iov * sizeof(struct vq_map))
-				 : 0;
 	size_t sz_priv = align16(priv_size);
+	size_t sz_near = align16(n * per_near * sizeof(struct vback_iovec));
+	size_t sz_near_maps =
+		maps ? align16(n * per_near * sizeof(struct vq_map)) : 0;
+	size_t sz_far = 0, sz_far_maps = 0;
+	uint8_t *at, *near, *near_maps, *far = NULL, *far_maps = NULL, *priv;
 	struct vq_ctx *ctx;
 	uint8_t *base;
 
+	if (per_near < per_far) {
+		sz_far = align16(n * per_far * sizeof(struct vback_iovec));
+		sz_far_maps =
+			maps ? align16(n * per_far * sizeof(struct vq_map)) : 0;
+	}
 	off = align16(sizeof(*ctx));
-	base = vb_calloc(1, off + sz_slots + sz_iov + sz_maps + n * sz_priv);
+	/* The slots, their near arrays and contexts first: together. */
+	base = vb_calloc(1, off + sz_slots + n * sz_priv + sz_near +
+				    sz_near_maps + sz_far + sz_far_maps);
 	if (!base)
 		return NULL;
+	at = base + off + sz_slots;
+	priv = at;
+	at += n * sz_priv;
+	near = at;
+	at += sz_near;
+	near_maps = at;
+	at += sz_near_maps;
+	if (sz_far) {
+		far = at;
+		far_maps = at + sz_far;
+	}
 	ctx = (struct vq_ctx *)base;
 	ctx->dev = vq->dev;
 	ctx->q = vq->index;
@@ -309,15 +333,19 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 
 		e->head = (uint16_t)i;
 		e->ctx = ctx;
-		e->iov = (struct vback_iovec *)(base + off + sz_slots) +
-			 i * per_iov;
-		if (sz_maps)
-			e->maps = (struct vq_map *)(base + off + sz_slots +
-						    sz_iov) +
-				  i * per_iov;
+		e->iov_near = (struct vback_iovec *)near + i * per_near;
+		e->iov = e->iov_near;
+		if (far)
+			e->iov_far = (struct vback_iovec *)far + i * per_far;
+		if (maps) {
+			e->maps_near = (struct vq_map *)near_maps + i * per_near;
+			e->maps = e->maps_near;
+			if (far)
+				e->maps_far =
+					(struct vq_map *)far_maps + i * per_far;
+		}
 		if (priv_size)
-			e->priv = base + off + sz_slots + sz_iov + sz_maps +
-				  i * sz_priv;
+			e->priv = priv + i * sz_priv;
 	}
 	return ctx;
 }
@@ -449,6 +477,17 @@ struct vq_ctx *vq_reset(struct vq *vq)
 /* Popping                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A chain outgrows its slot's packed arrays: move to the large ones. */
+static void go_far(struct vq_elem *e, unsigned int k)
+{
+	memcpy(e->iov_far, e->iov_near, k * sizeof(*e->iov_far));
+	e->iov = e->iov_far;
+	if (e->maps) {
+		memcpy(e->maps_far, e->maps_near, k * sizeof(*e->maps_far));
+		e->maps = e->maps_far;
+	}
+}
+
 /*
  * Map one descriptor's buffer into iovec pieces. 0 or -EFAULT. Once the
  * chain has more pieces than iovecs the answer is an error whatever the
@@ -485,6 +524,8 @@ static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 					       access);
 			break;
 		}
+		if (k == VQ_NEAR_PIECES && e->iov == e->iov_near && e->iov_far)
+			go_far(e, k);
 		e->iov[k].iov_base = host;
 		e->iov[k].iov_len = n;
 		if (e->maps) {
@@ -690,6 +731,8 @@ static const char *vq_walk(struct vq *vq, struct vq_elem *e, bool can_wait)
 	const char *why;
 
 	t.n = 0;
+	e->iov = e->iov_near;
+	e->maps = e->maps_near;
 	e->nout = e->nin = 0;
 	e->nmaps = 0;
 	e->truncated = false;

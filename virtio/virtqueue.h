@@ -39,6 +39,9 @@ struct vq_area {
 	unsigned int npieces;
 };
 
+/* Pieces a ring slot holds in its packed array (see struct vq_elem). */
+#define VQ_NEAR_PIECES 16u
+
 /* A mapped buffer piece, kept for unmap() (views that map per request). */
 struct vq_map {
 	uint64_t gpa;
@@ -67,8 +70,20 @@ struct vq_elem {
 	uint32_t in_len;  /* writable bytes */
 	uint8_t *last_in; /* last writable byte of the chain, or NULL */
 	unsigned int nmaps;
-	struct vback_iovec *iov; /* iov_cap entries */
-	struct vq_map *maps;	 /* NULL when the view has no unmap() */
+	/* The pieces of this chain: @near while they fit there, else @far
+	 * (the first ones copied over). NULL maps: the view has no unmap(). */
+	struct vback_iovec *iov;
+	struct vq_map *maps;
+	/*
+	 * VQ_NEAR_PIECES (+1) per slot, packed slot after slot, and iov_cap
+	 * (+1) per slot apart: the few pieces of a usual request share pages
+	 * with other slots', and a slot's large array is touched only by a
+	 * request that needs it. With one array per slot, every slot a driver
+	 * ever used kept a page or two resident (1.2 MB per 256-slot queue of
+	 * virtio-blk).
+	 */
+	struct vback_iovec *iov_near, *iov_far; /* far: NULL, near is all */
+	struct vq_map *maps_near, *maps_far;
 	void *priv;		 /* the device type's per-slot context */
 	struct vq_ctx *ctx;
 };

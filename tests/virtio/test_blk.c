@@ -19,7 +19,9 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
+#include "device.h"
 #include "fixture.h"
+#include "virtqueue.h"
 
 #define F_EV  GDRV_F(VIRTIO_RING_F_EVENT_IDX)
 #define F_IND GDRV_F(VIRTIO_RING_F_INDIRECT_DESC)
@@ -971,6 +973,51 @@ static void test_every_segment_split(void **state)
 	fx_teardown(&f);
 }
 
+/*
+ * A chain's pieces live in its slot's packed array while they fit
+ * (VQ_NEAR_PIECES, the status byte included), then in the slot's large
+ * one: data and unmaps right on both sides of the move, in both
+ * directions, with a view that unmaps. Packed arrays of neighbouring
+ * slots are VQ_NEAR_PIECES + 1 entries apart, so that a usual request
+ * does not keep a page of its own resident per slot.
+ */
+static void test_pieces_near_and_far(void **state)
+{
+	/* Data segments; the chain has two more pieces (header, status). */
+	static const unsigned int segs[] = { 1, 13, 14, 15, 20, 14, 1, 15 };
+	static uint8_t out[20 * 512], in[20 * 512];
+	struct fx_options o = { 0 };
+	struct vq_ctx *ctx;
+	struct fx f;
+
+	(void)state;
+	o.grant = true;
+	o.blk.seg_max = 32;
+	o.drv.max_data = sizeof(out);
+	o.drv.max_segs = 20;
+	assert_int_equal(fx_setup(&f, &o), 0);
+	for (unsigned int i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		uint32_t len = segs[i] * 512u;
+
+		fx_pattern(out, len, i + 1);
+		memset(in, 0, sizeof(in));
+		assert_int_equal(rw(&f, VIRTIO_BLK_T_OUT, i, out, len, segs[i]),
+				 VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&f, VIRTIO_BLK_T_IN, i, in, len, segs[i]),
+				 VIRTIO_BLK_S_OK);
+		assert_memory_equal(in, out, len);
+		assert_memory_equal(tio_data(f.io) + i * 512u, out, len);
+		assert_int_equal(gmem_outstanding(f.mem), f.ring_maps);
+	}
+	ctx = f.dev->vqs[0].ctx;
+	assert_non_null(ctx->slots[0].iov_far);
+	assert_ptr_equal(ctx->slots[1].iov_near,
+			 ctx->slots[0].iov_near + VQ_NEAR_PIECES + 1);
+	assert_ptr_equal(ctx->slots[1].maps_near,
+			 ctx->slots[0].maps_near + VQ_NEAR_PIECES + 1);
+	fx_teardown(&f);
+}
+
 /* An IO backend that takes at most 100 iovecs: seg_max is what still fits
  * when every segment splits in two, (100 - 32) / 2. */
 static void test_seg_max_fits_io_limit(void **state)
@@ -1055,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_capped_translations),
 		cmocka_unit_test(test_rings_in_pieces),
 		cmocka_unit_test(test_every_segment_split),
+		cmocka_unit_test(test_pieces_near_and_far),
 		cmocka_unit_test(test_seg_max_fits_io_limit),
 	};
 
