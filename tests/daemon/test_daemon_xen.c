@@ -197,6 +197,7 @@ static void daemon_start(struct fixture *f, enum vback_xen_irq_mode irq,
 	while (args && *args)
 		argv[argc++] = unconst(*args++);
 	argv[argc] = NULL;
+	vback_disk_options_free(&f->opts); /* a previous daemon's */
 	assert_int_equal(vback_disk_parse_options(argc, argv, &f->opts),
 			 VBACK_DISK_RUN);
 	assert_int_equal(f->opts.mode, VBACK_DISK_MODE_XEN);
@@ -269,6 +270,7 @@ static void fixture_fini(struct fixture *f)
 	unsigned int i;
 
 	xen_daemon_destroy(f->xd);
+	vback_disk_options_free(&f->opts);
 	for (d = f->fx->doms; d; d = d->next) {
 		assert_int_equal(fake_dom_servers(d), 0);
 		assert_int_equal(fake_dom_foreign_pages(d), 0);
