@@ -153,6 +153,32 @@ static const char *level_word(enum vback_log_level level)
 	return "?";
 }
 
+int ctl_common_resize(struct vback_log *log, struct vback_blk *blk,
+		      const char *name, struct jw *w, char *msg)
+{
+	uint64_t size = 0;
+	int ret = vback_blk_refresh_size(blk, &size);
+
+	if (ret < 0) {
+		snprintf(msg, CTL_MAX_MSG, "%s: cannot re-read the size: %s",
+			 name, vback_strerror(ret));
+		return ret;
+	}
+	if (ret == 1)
+		vback_logf(log, VBACK_LOG_INFO,
+			   "%s: resized to %llu bytes (control)", name,
+			   (unsigned long long)size);
+	jw_object(w);
+	jw_key(w, "name");
+	jw_string(w, name);
+	jw_key(w, "size");
+	jw_u64(w, size);
+	jw_key(w, "changed");
+	jw_bool(w, ret == 1);
+	jw_object_end(w);
+	return 0;
+}
+
 int ctl_common_log_level(struct vback_log *log, const struct ctl_request *req,
 			 struct jw *w, char *msg)
 {

@@ -14,6 +14,12 @@
 #include "ctl.h"
 #include "json.h"
 
+/* Copy queue @q's counters into *@out, wherever the queue runs (its
+ * thread): vback_blk_get_queue_stats() there. 0 or -errno. */
+typedef int (*stats_queue_fn)(void *opaque, struct vback_blk *blk,
+			      unsigned int q,
+			      struct vback_blk_queue_stats *out);
+
 /*
  * Write the members "read_only", "size" (bytes, as the guest sees it),
  * "queues_max", "inflight", "totals" and "queues" of a disk's object (the
@@ -21,15 +27,15 @@
  * then have no kick or call counts. Only queues that carried something
  * are listed, each with its index.
  */
-/* Copy queue @q's counters into *@out, wherever the queue runs (its
- * thread): vback_blk_get_queue_stats() there. 0 or -errno. */
-typedef int (*stats_queue_fn)(void *opaque, struct vback_blk *blk,
-			      unsigned int q,
-			      struct vback_blk_queue_stats *out);
-
 void stats_json_disk(struct jw *w, struct vback_blk *blk,
 		     const struct vback_vhu *vhu, stats_queue_fn qstats,
 		     void *opaque);
+
+/* The resize command on disk @name, served by @blk: re-read the image's
+ * size, tell the guest when it changed, answer {name, size, changed}.
+ * 0, or -errno with a message in @msg. */
+int ctl_common_resize(struct vback_log *log, struct vback_blk *blk,
+		      const char *name, struct jw *w, char *msg);
 
 /* The log-level command on @log (the daemon's sink, shared by every
  * object: the new level applies at once). */

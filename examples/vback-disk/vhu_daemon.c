@@ -1074,32 +1074,12 @@ static int ctl_resize(void *opaque, const struct ctl_request *req, struct jw *w,
 {
 	struct vhu_daemon *vd = opaque;
 	struct vhu_disk *d = find(vd, req->name);
-	uint64_t size = 0;
-	int ret;
 
 	if (!d) {
 		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
 		return -ENOENT;
 	}
-	ret = vback_blk_refresh_size(d->blk, &size);
-	if (ret < 0) {
-		snprintf(msg, CTL_MAX_MSG, "%s: cannot re-read the size: %s",
-			 d->name, vback_strerror(ret));
-		return ret;
-	}
-	if (ret == 1)
-		vback_logf(vd->log, VBACK_LOG_INFO,
-			   "%s: resized to %llu bytes (control)", d->name,
-			   (unsigned long long)size);
-	jw_object(w);
-	jw_key(w, "name");
-	jw_string(w, d->name);
-	jw_key(w, "size");
-	jw_u64(w, size);
-	jw_key(w, "changed");
-	jw_bool(w, ret == 1);
-	jw_object_end(w);
-	return 0;
+	return ctl_common_resize(vd->log, d->blk, d->name, w, msg);
 }
 
 static int ctl_log_level(void *opaque, const struct ctl_request *req,
