@@ -286,8 +286,8 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	/* Each array has a spare entry: the status byte of a truncated
 	 * chain (walk()). */
 	size_t n = vq->size, per_far = iov_cap + 1u, off;
-	size_t per_near = iov_cap > VQ_NEAR_PIECES ? VQ_NEAR_PIECES + 1u
-						   : per_far;
+	size_t per_near =
+		iov_cap > VQ_NEAR_PIECES ? VQ_NEAR_PIECES + 1u : per_far;
 	size_t sz_slots = align16(n * sizeof(struct vq_elem));
 	size_t sz_priv = align16(priv_size);
 	size_t sz_near = align16(n * per_near * sizeof(struct vback_iovec));
@@ -338,7 +338,8 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 		if (far)
 			e->iov_far = (struct vback_iovec *)far + i * per_far;
 		if (maps) {
-			e->maps_near = (struct vq_map *)near_maps + i * per_near;
+			e->maps_near =
+				(struct vq_map *)near_maps + i * per_near;
 			e->maps = e->maps_near;
 			if (far)
 				e->maps_far =

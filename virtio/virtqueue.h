@@ -84,7 +84,7 @@ struct vq_elem {
 	 */
 	struct vback_iovec *iov_near, *iov_far; /* far: NULL, near is all */
 	struct vq_map *maps_near, *maps_far;
-	void *priv;		 /* the device type's per-slot context */
+	void *priv; /* the device type's per-slot context */
 	struct vq_ctx *ctx;
 };
 

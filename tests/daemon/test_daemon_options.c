@@ -166,7 +166,8 @@ static void test_disk_spec_errors(void **state)
 		assert_null(d.path);
 	}
 	assert_int_equal(vback_disk_xen_parse_disk(
-				 "path=/a,path=/bb,base=0x2000000,irq=" STR(IRQ_A),
+				 "path=/a,path=/bb,base=0x2000000,irq=" STR(
+					 IRQ_A),
 				 &d, err, sizeof(err)),
 			 0);
 	assert_string_equal(d.path, "/bb");
