@@ -358,7 +358,8 @@ static void pf_unmap_foreign(void *opaque, void *addr, unsigned int n)
 	struct xd_pf *p = of(opaque);
 	uint64_t first = page_of(p, addr);
 
-	if (first == UINT64_MAX)
+	/* Never a page outside the window: those are the domain's own. */
+	if (first == UINT64_MAX || first + n > p->o.window_pages)
 		return;
 	/* Pages whose map failed are not there: their remove fails. */
 	for (unsigned int i = 0; i < n; i++)
