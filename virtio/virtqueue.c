@@ -279,6 +279,14 @@ static size_t align16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
+/*
+ * The packed arrays pay where memory is demand-paged: a hosted process
+ * keeps resident only the pages it touches. A freestanding build's heap
+ * is memory whether touched or not (a static pool): there they would only
+ * add to it (17% of a virtio-blk device), so each slot has one array.
+ */
+#define VQ_PACKED (!VBACK_FREESTANDING)
+
 static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 				unsigned int iov_cap, size_t priv_size)
 {
@@ -286,8 +294,9 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	/* Each array has a spare entry: the status byte of a truncated
 	 * chain (walk()). */
 	size_t n = vq->size, per_far = iov_cap + 1u, off;
-	size_t per_near =
-		iov_cap > VQ_NEAR_PIECES ? VQ_NEAR_PIECES + 1u : per_far;
+	size_t per_near = VQ_PACKED && iov_cap > VQ_NEAR_PIECES
+				  ? VQ_NEAR_PIECES + 1u
+				  : per_far;
 	size_t sz_slots = align16(n * sizeof(struct vq_elem));
 	size_t sz_priv = align16(priv_size);
 	size_t sz_near = align16(n * per_near * sizeof(struct vback_iovec));

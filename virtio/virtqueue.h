@@ -80,7 +80,8 @@ struct vq_elem {
 	 * with other slots', and a slot's large array is touched only by a
 	 * request that needs it. With one array per slot, every slot a driver
 	 * ever used kept a page or two resident (1.2 MB per 256-slot queue of
-	 * virtio-blk).
+	 * virtio-blk). Freestanding builds (no paging) keep one array per
+	 * slot: @iov_far is NULL, @iov_near holds iov_cap + 1.
 	 */
 	struct vback_iovec *iov_near, *iov_far; /* far: NULL, near is all */
 	struct vq_map *maps_near, *maps_far;

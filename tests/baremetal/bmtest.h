@@ -63,6 +63,7 @@ void check_run(const char *name, void (*fn)(void *arg), void *arg);
 
 #define BF_DISK_SIZE (1u << 20) /* 2048 sectors */
 #define BF_QUEUE     128u
+#define BF_SEG_MAX   32u
 #define BF_MAX_DATA  16384u
 #define BF_SERIAL    "vback-baremetal"
 

@@ -169,7 +169,7 @@ int bf_setup(struct bf *f, const struct bf_options *o)
 
 	bo.io = f->io_handle;
 	bo.writeback = true;
-	bo.seg_max = 32;
+	bo.seg_max = BF_SEG_MAX;
 	bo.size_max = 8192;
 	memcpy(bo.serial, BF_SERIAL, sizeof(BF_SERIAL) - 1);
 	bo.log = &f->log;
