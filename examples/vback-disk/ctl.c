@@ -301,10 +301,11 @@ enum ctl_outcome ctl_handle_line(const struct ctl_ops *ops, void *opaque,
 		ctl_error_reply(out, id, id_len, CTL_E_COMMAND, msg);
 		return CTL_REPLIED;
 	}
-	if (req.cmd == CTL_CMD_REMOVE) {
+	if (req.cmd == CTL_CMD_ADD || req.cmd == CTL_CMD_REMOVE) {
 		memcpy(p->id, id, id_len + 1);
 		p->id_len = id_len;
-		rc = ops->remove(opaque, &req, p, msg);
+		rc = req.cmd == CTL_CMD_ADD ? ops->add(opaque, &req, p, msg)
+					    : ops->remove(opaque, &req, p, msg);
 		if (rc == 0)
 			return CTL_PENDING;
 		ctl_error_reply(out, id, id_len, rc, msg);
@@ -319,9 +320,6 @@ enum ctl_outcome ctl_handle_line(const struct ctl_ops *ops, void *opaque,
 		break;
 	case CTL_CMD_LIST:
 		rc = ops->list(opaque, &req, out, msg);
-		break;
-	case CTL_CMD_ADD:
-		rc = ops->add(opaque, &req, out, msg);
 		break;
 	case CTL_CMD_RESIZE:
 		rc = ops->resize(opaque, &req, out, msg);

@@ -59,7 +59,7 @@ struct ctl_request {
 };
 
 /*
- * An asynchronous command (remove) in progress. The server provides it and
+ * An asynchronous command (add, remove) in progress. The server provides it and
  * its @done; the op keeps it and calls ctl_pending_done() exactly once,
  * from a loop callback (also from inside the op itself, which is allowed).
  */
@@ -78,14 +78,15 @@ struct ctl_pending {
  * What a mode implements. Synchronous ops write their result value with
  * @w and return 0, or return -errno with a message for the client in
  * @msg (CTL_MAX_MSG bytes). NULL ops: the command does not exist in this
- * mode (CTL_E_COMMAND). remove is asynchronous: 0 means ctl_pending_done()
- * will be called on @p (maybe already has been); -errno means it will not.
+ * mode (CTL_E_COMMAND). add and remove are asynchronous: 0 means
+ * ctl_pending_done() will be called on @p (maybe already has been); -errno
+ * means it will not.
  */
 struct ctl_ops {
 	int (*list)(void *opaque, const struct ctl_request *req, struct jw *w,
 		    char *msg);
-	int (*add)(void *opaque, const struct ctl_request *req, struct jw *w,
-		   char *msg);
+	int (*add)(void *opaque, const struct ctl_request *req,
+		   struct ctl_pending *p, char *msg);
 	int (*resize)(void *opaque, const struct ctl_request *req, struct jw *w,
 		      char *msg);
 	int (*log_level)(void *opaque, const struct ctl_request *req,

@@ -38,6 +38,8 @@ struct qthread {
 	bool running;
 };
 
+struct probe;
+
 struct vhu_disk {
 	struct vhu_disk *next;
 	struct vhu_daemon *vd;
@@ -85,6 +87,9 @@ struct vhu_daemon {
 	/* --threads: queue q of every disk runs on threads[q % n]. */
 	struct qthread *threads;
 	unsigned int nthreads;
+	/* Network disks the control socket is adding: connecting (below). */
+	struct probe *probes;
+	unsigned int nr_probes;
 };
 
 /* How long a disk of the command line waits for an image another
@@ -697,20 +702,21 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 	return 0;
 }
 
-int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
-		   char *msg)
-{
-	struct vhu_disk *d, **tail;
-	unsigned int index;
-	int ret;
+static const struct probe *find_probe(const struct vhu_daemon *vd,
+				      const char *name, const char *socket);
 
+/* Whether disk @s may be added now. 0, or -errno with @msg. */
+static int add_check(const struct vhu_daemon *vd,
+		     const struct vback_disk_vhu_disk *s, char *msg)
+{
 	msg[0] = '\0';
 	if (vd->stopping) {
 		snprintf(msg, CTL_MAX_MSG, "stopping: no new disks");
 		return -ESHUTDOWN;
 	}
-	if (vd->nr_disks >= MAX_DISKS) {
-		snprintf(msg, CTL_MAX_MSG, "%u disks already", vd->nr_disks);
+	if (vd->nr_disks + vd->nr_probes >= MAX_DISKS) {
+		snprintf(msg, CTL_MAX_MSG, "%u disks already",
+			 vd->nr_disks + vd->nr_probes);
 		return -E2BIG;
 	}
 	if (s->name && !vback_disk_name_ok(s->name)) {
@@ -720,7 +726,7 @@ int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 			 VBACK_DISK_NAME_MAX);
 		return -EINVAL;
 	}
-	if (s->name && find(vd, s->name)) {
+	if (s->name && (find(vd, s->name) || find_probe(vd, s->name, NULL))) {
 		snprintf(msg, CTL_MAX_MSG, "a disk named %s exists", s->name);
 		return -EEXIST;
 	}
@@ -729,6 +735,23 @@ int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 			 find_socket(vd, s->socket)->name, s->socket);
 		return -EEXIST;
 	}
+	if (find_probe(vd, NULL, s->socket)) {
+		snprintf(msg, CTL_MAX_MSG, "a disk for %s is being added",
+			 s->socket);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
+		   char *msg)
+{
+	struct vhu_disk *d, **tail;
+	unsigned int index;
+	int ret = add_check(vd, s, msg);
+
+	if (ret < 0)
+		return ret;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -785,6 +808,210 @@ unsigned int vhu_daemon_disks(const struct vhu_daemon *vd)
 bool vhu_daemon_finished(const struct vhu_daemon *vd)
 {
 	return vd->finished;
+}
+
+/* ------------------------------------------------------------------ */
+/* Network disks added at run time: connected on a thread first         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Opening a network disk connects to its server, which may take up to the
+ * IO timeout (30 s) when the server is unreachable or hangs; the main loop
+ * meanwhile serves every other disk's front-end, the network disks' IO and
+ * the control socket. So the control socket's add first opens such a disk
+ * (read-only) on a thread of its own, with a loop of its own, and closes
+ * it; only once the server has answered does the main loop open it for
+ * real (a round trip to a server that just answered) and reply. Disks of
+ * the command line are opened before anything is served: directly.
+ */
+struct probe {
+	struct probe *next;
+	struct vhu_daemon *vd;
+	struct ctl_pending *p;
+	struct vback_disk_vhu_disk s; /* its strings: the copies below */
+	char *socket, *image, *name, *serial;
+	pthread_t thread;
+	struct vback_work done; /* on the main loop, when the thread ends */
+	int ret;
+	char msg[CTL_MAX_MSG];
+};
+
+static bool is_network(const char *image)
+{
+	/* The rule of vback_io_open() (vback/io.h). */
+	return !strncmp(image, "nbd://", 6) ||
+	       !strncmp(image, "nbd+unix://", 11) || !strncmp(image, "rbd:", 4);
+}
+
+static const struct probe *find_probe(const struct vhu_daemon *vd,
+				      const char *name, const char *socket)
+{
+	for (const struct probe *pr = vd->probes; pr; pr = pr->next)
+		if ((name && pr->name && !strcmp(pr->name, name)) ||
+		    (socket && !strcmp(pr->socket, socket)))
+			return pr;
+	return NULL;
+}
+
+static void probe_free(struct probe *pr)
+{
+	free(pr->socket);
+	free(pr->image);
+	free(pr->name);
+	free(pr->serial);
+	free(pr);
+}
+
+static void *probe_main(void *arg)
+{
+	struct probe *pr = arg;
+	const struct vback_disk_options *o = pr->vd->o;
+	struct vback_io_options io_opts = {
+		.path = pr->image,
+		.engine = o->engine,
+		.read_only = true,
+		.log = pr->vd->log,
+	};
+	struct vback_loop *loop;
+	struct vback_io io;
+	int ret = vback_epoll_loop_create(pr->vd->log, &loop);
+
+	if (ret == 0) {
+		ret = vback_io_open(&io_opts, loop, &io);
+		if (ret == 0)
+			vback_io_close(&io);
+		vback_epoll_loop_destroy(loop);
+	}
+	if (ret < 0)
+		snprintf(pr->msg, sizeof(pr->msg), "cannot open %s: %s",
+			 pr->image, vback_strerror(ret));
+	pr->ret = ret;
+	vback_loop_post(pr->vd->env.loop, &pr->done);
+	return NULL;
+}
+
+static void probe_unlink(struct probe *pr)
+{
+	struct vhu_daemon *vd = pr->vd;
+
+	for (struct probe **pp = &vd->probes; *pp; pp = &(*pp)->next) {
+		if (*pp == pr) {
+			*pp = pr->next;
+			vd->nr_probes--;
+			return;
+		}
+	}
+}
+
+static void add_reply(struct vhu_daemon *vd,
+		      const struct vback_disk_vhu_disk *s,
+		      struct ctl_pending *p)
+{
+	char msg[CTL_MAX_MSG];
+	struct vhu_disk *d;
+	int ret = vhu_daemon_add(vd, s, msg);
+
+	if (ret < 0) {
+		ctl_pending_done(p, ret, msg);
+		return;
+	}
+	for (d = vd->disks; d->next; d = d->next)
+		; /* the new one is the last */
+	vback_logf(vd->log, VBACK_LOG_INFO, "control: added %s", d->name);
+	jw_object(&p->result);
+	jw_key(&p->result, "name");
+	jw_string(&p->result, d->name);
+	jw_key(&p->result, "socket");
+	jw_string(&p->result, d->socket);
+	jw_object_end(&p->result);
+	ctl_pending_done(p, 0, NULL);
+}
+
+/* On the main loop: the thread has connected, or given up. */
+static void probe_done(void *opaque)
+{
+	struct probe *pr = opaque;
+	struct vhu_daemon *vd = pr->vd;
+
+	pthread_join(pr->thread, NULL);
+	probe_unlink(pr);
+	if (pr->ret < 0) {
+		vback_logf(vd->log, VBACK_LOG_ERR, "control: add %s: %s",
+			   pr->socket, pr->msg);
+		ctl_pending_done(pr->p, pr->ret, pr->msg);
+	} else {
+		add_reply(vd, &pr->s, pr->p);
+	}
+	probe_free(pr);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		*failed = true;
+	return d;
+}
+
+/* Start connecting @s on a thread; the reply comes from probe_done(). */
+static int probe_start(struct vhu_daemon *vd,
+		       const struct vback_disk_vhu_disk *s,
+		       struct ctl_pending *p, char *msg)
+{
+	struct probe *pr = calloc(1, sizeof(*pr));
+	bool failed = !pr;
+	int ret;
+
+	if (pr) {
+		pr->vd = vd;
+		pr->p = p;
+		pr->s = *s;
+		pr->socket = dup_or_null(s->socket, &failed);
+		pr->image = dup_or_null(s->image, &failed);
+		pr->name = dup_or_null(s->name, &failed);
+		pr->serial = dup_or_null(s->serial, &failed);
+		pr->s.socket = pr->socket;
+		pr->s.image = pr->image;
+		pr->s.name = pr->name;
+		pr->s.serial = pr->serial;
+		pr->s.owned = NULL;
+		vback_work_init(&pr->done, probe_done, pr);
+	}
+	if (failed) {
+		if (pr)
+			probe_free(pr);
+		snprintf(msg, CTL_MAX_MSG, "out of memory");
+		return -ENOMEM;
+	}
+	/* Signals stay blocked in the thread: it inherits the mask. */
+	ret = pthread_create(&pr->thread, NULL, probe_main, pr);
+	if (ret) {
+		probe_free(pr);
+		snprintf(msg, CTL_MAX_MSG, "cannot start a thread: %s",
+			 strerror(ret));
+		return -ret;
+	}
+	pr->next = vd->probes;
+	vd->probes = pr;
+	vd->nr_probes++;
+	vback_logf(vd->log, VBACK_LOG_INFO, "control: connecting to %s for %s",
+		   pr->image, pr->socket);
+	return 0;
+}
+
+/* The daemon goes: wait for each connect to end, refuse its add. */
+static void probes_stop(struct vhu_daemon *vd)
+{
+	while (vd->probes) {
+		struct probe *pr = vd->probes;
+
+		pthread_join(pr->thread, NULL);
+		vback_loop_cancel(vd->env.loop, &pr->done);
+		probe_unlink(pr);
+		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");
+		probe_free(pr);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -923,6 +1150,7 @@ void vhu_daemon_destroy(struct vhu_daemon *vd)
 {
 	if (!vd)
 		return;
+	probes_stop(vd);
 	while (vd->disks) {
 		struct vhu_disk *d = vd->disks;
 
@@ -1008,8 +1236,8 @@ static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
 	return 0;
 }
 
-static int ctl_add(void *opaque, const struct ctl_request *req, struct jw *w,
-		   char *msg)
+static int ctl_add(void *opaque, const struct ctl_request *req,
+		   struct ctl_pending *p, char *msg)
 {
 	struct vhu_daemon *vd = opaque;
 	struct vback_disk_vhu_disk s = {
@@ -1020,20 +1248,14 @@ static int ctl_add(void *opaque, const struct ctl_request *req, struct jw *w,
 		.read_only = req->read_only,
 		.queues = req->queues,
 	};
-	struct vhu_disk *d;
-	int ret = vhu_daemon_add(vd, &s, msg);
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	for (d = vd->disks; d->next; d = d->next)
-		; /* the new one is the last */
-	vback_logf(vd->log, VBACK_LOG_INFO, "control: added %s", d->name);
-	jw_object(w);
-	jw_key(w, "name");
-	jw_string(w, d->name);
-	jw_key(w, "socket");
-	jw_string(w, d->socket);
-	jw_object_end(w);
+	if (is_network(s.image)) {
+		ret = add_check(vd, &s, msg);
+		return ret < 0 ? ret : probe_start(vd, &s, p, msg);
+	}
+	/* A file or a block device opens at once. */
+	add_reply(vd, &s, p);
 	return 0;
 }
 

@@ -69,6 +69,26 @@ out=$(ctl frobnicate 2>&1)
 [ $? = 1 ] && grep -q 'unknown command' <<<"$out" && ok "unknown command" || bad "frobnicate: $out"
 out=$(ctl help) && grep -q '"cmd": "remove"' <<<"$out" && ok "help" || bad "help: $out"
 
+# ---- adding a network disk whose server never answers ------------------------
+# A TCP port that accepts connections (the kernel's backlog) and never
+# says a word: connecting waits for the NBD greeting until the IO timeout
+# (30 s). Meanwhile the daemon must serve everything else; the reply, an
+# error, comes at the end of this script.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(90)' >"$work/hung.port" &
+hung=$!
+for _ in $(seq 50); do [ -s "$work/hung.port" ] && break; sleep 0.1; done
+ctl --timeout 60 add "socket=$work/e.sock" "image=nbd://127.0.0.1:$(cat "$work/hung.port")/x" \
+	name=hung >"$work/hung.out" 2>&1 &
+hung_add=$!
+sleep 0.5
+out=$(ctl --timeout 3 list 2>&1) && grep -q '"name": "bee"' <<<"$out" &&
+	ok "list answered while a network disk is being added" || bad "list during add: $out"
+out=$(ctl --raw add "socket=$work/e.sock" "image=$work/c.img" 2>&1)
+[ $? = 1 ] && grep -q 'being added' <<<"$out" &&
+	ok "add of a socket being added: refused" || bad "second add of e.sock: $out"
+
 # ---- hostile clients, and the data path meanwhile ----------------------------
 python3 - "$work" <<'PY' || fails=$((fails + 1))
 import os, socket, struct, sys, time
@@ -167,6 +187,17 @@ check('data path still served', vhost_user_alive('a.sock') and vhost_user_alive(
 sys.exit(1 if fails else 0)
 PY
 
+# ---- the network disk: refused once the connect gives up ---------------------
+wait "$hung_add"
+rc=$?
+out=$(cat "$work/hung.out")
+[ $rc = 1 ] && grep -q 'cannot open nbd://' <<<"$out" && [ ! -e "$work/e.sock" ] &&
+	ok "add of a server that never answers: refused, nothing left" ||
+	bad "add of a hung server (exit $rc): $out"
+kill "$hung" 2>/dev/null
+out=$(ctl list) && ! grep -q '"name": "hung"' <<<"$out" && ok "no disk named hung" ||
+	bad "list after the hung add: $out"
+
 # ---- stop: the control socket goes with the daemon ---------------------------
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -177,8 +208,8 @@ pid=
 for f in ctl.sock a.sock b.sock; do
 	[ -e "$work/$f" ] && bad "$f left behind"
 done
-# The one error logged: the image that was not there.
-unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img')
+# The errors logged: the image that was not there, the server that hung.
+unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img' | grep -v 'nbd://127.0.0.1')
 [ -z "$unexpected" ] || { echo "$unexpected"; bad "unexpected errors in the log"; }
 [ $fails = 0 ] || { echo "--- daemon log"; tail -n 30 "$work/log"; }
 [ $fails = 0 ]

@@ -73,8 +73,8 @@ static void keep(char *dst, size_t n, const char *s)
 	snprintf(dst, n, "%s", s ? s : "");
 }
 
-static int f_add(void *opaque, const struct ctl_request *req, struct jw *w,
-		 char *msg)
+static int f_add(void *opaque, const struct ctl_request *req,
+		 struct ctl_pending *p, char *msg)
 {
 	struct fake *f = opaque;
 
@@ -85,8 +85,9 @@ static int f_add(void *opaque, const struct ctl_request *req, struct jw *w,
 	keep(f->socket, sizeof(f->socket), req->socket);
 	keep(f->image, sizeof(f->image), req->image);
 	keep(f->serial, sizeof(f->serial), req->serial);
-	jw_object(w);
-	jw_object_end(w);
+	jw_object(&p->result);
+	jw_object_end(&p->result);
+	ctl_pending_done(p, 0, NULL);
 	return 0;
 }
 

@@ -102,9 +102,11 @@ static int op_list(void *opaque, const struct ctl_request *req, struct jw *w,
 	return 0;
 }
 
-static int op_add(void *opaque, const struct ctl_request *req, struct jw *w,
-		  char *msg)
+static int op_add(void *opaque, const struct ctl_request *req,
+		  struct ctl_pending *p, char *msg)
 {
+	struct jw *w = &p->result;
+
 	(void)opaque;
 	(void)msg;
 	check_req(req);
@@ -118,6 +120,7 @@ static int op_add(void *opaque, const struct ctl_request *req, struct jw *w,
 	jw_key(w, "queues");
 	jw_u64(w, req->queues);
 	jw_object_end(w);
+	ctl_pending_done(p, 0, NULL); /* from inside the op */
 	return 0;
 }
 
