@@ -16,12 +16,14 @@
  *                         command-line disk: image, device, socket. One
  *                         that fails fails the start (nothing is left);
  *   ... run the loop ...  disks come and go with vhu_daemon_add() and
- *                         vhu_daemon_remove() (the control socket's add
- *                         and remove); SIGHUP re-reads every size;
+ *                         vhu_daemon_remove() (the control socket's add,
+ *                         which connects a network disk on a thread
+ *                         first, and remove); SIGHUP re-reads every size;
  *                         SIGTERM/SIGINT remove every disk (drain, flush,
  *                         drop the front-end), then vhu_daemon_finished()
  *                         turns true and the loop is stopped;
- *   vhu_daemon_destroy()  whatever is left, at once.
+ *   vhu_daemon_destroy()  whatever is left, at once (a network disk's
+ *                         connect in progress is waited for).
  */
 #ifndef VBACK_DISK_VHU_DAEMON_H
 #define VBACK_DISK_VHU_DAEMON_H
