@@ -19,7 +19,11 @@
  * a sleep shorter than the maximum would have been caught by polling
  * longer (it doubles, up to the maximum); a longer one is idle time that
  * polling would only burn (it halves, down to 0, where sleeps alone are
- * measured until they get short again).
+ * measured until they get short again). A stretch that found nothing and
+ * a sleep that work ended at once (within 10 us, or a quarter of the
+ * stretch) say the opposite: the producer could not run while we polled,
+ * as when it shares our CPU, and polling only delayed it; four of those
+ * in a row and the loop rests from polling for 100 ms.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -59,11 +63,23 @@ struct epoll_loop {
 	bool polling;	      /* between the pollers' begin() and end() */
 	uint64_t poll_max_ns; /* 0: never poll */
 	uint64_t poll_ns;     /* the adaptive budget, 0 .. poll_max_ns */
+	uint64_t missed_ns;   /* the stretch before this sleep found nothing */
+	unsigned int futile;  /* ... and work came at once after: in a row */
+	uint64_t rest_until;  /* no polling before (loop clock) */
 	struct vback_epoll_poll_stats poll_stats;
 };
 
 /* Below this the budget is not worth a stretch: 0 instead. */
 #define POLL_MIN_NS 1000u
+/*
+ * Work that comes sooner than this (or than a quarter of the stretch)
+ * after a stretch found nothing came because we stopped polling: its
+ * producer could not run meanwhile (it shares our CPU). After POLL_FUTILE
+ * such stretches in a row the loop stops polling for POLL_REST_NS.
+ */
+#define POLL_FUTILE_NS 10000u
+#define POLL_FUTILE    4u
+#define POLL_REST_NS   100000000u
 
 static uint64_t ev_key(int fd, uint32_t gen)
 {
@@ -326,12 +342,28 @@ static bool poll_before_sleep(struct epoll_loop *l)
 	} while (now - start < limit);
 	l->poll_stats.misses++;
 	l->poll_stats.polled_ns += now - start;
+	l->missed_ns = now - start;
 	return poll_end(l);
 }
 
-/* A sleep of @ns ended a stretch: adapt the budget to it. */
-static void poll_adapt(struct epoll_loop *l, uint64_t ns)
+/* A sleep of @ns, ending at @now, ended a stretch: adapt the budget. */
+static void poll_adapt(struct epoll_loop *l, uint64_t ns, uint64_t now)
 {
+	uint64_t missed = l->missed_ns;
+
+	l->missed_ns = 0;
+	if (missed && (ns < POLL_FUTILE_NS || ns < missed / 4)) {
+		/* Polling more would only have kept the producer waiting. */
+		if (++l->futile >= POLL_FUTILE) {
+			l->futile = 0;
+			l->poll_ns = 0;
+			l->rest_until = now + POLL_REST_NS;
+		}
+		return;
+	}
+	l->futile = 0;
+	if (!l->poll_ns && now < l->rest_until)
+		return;
 	if (ns > l->poll_max_ns) {
 		l->poll_ns /= 2;
 		if (l->poll_ns < POLL_MIN_NS)
@@ -372,6 +404,7 @@ static int ep_run_once(void *opaque, int timeout_ms)
 	int n, ran = 0;
 
 	timeout_ms = wait_ms(l, timeout_ms);
+	l->missed_ns = 0;
 	if (timeout_ms && l->poll_max_ns && l->pollers) {
 		if (l->poll_ns && poll_before_sleep(l))
 			timeout_ms = 0;
@@ -388,8 +421,11 @@ static int ep_run_once(void *opaque, int timeout_ms)
 	}
 	n = epoll_wait(l->epfd, evs, EPOLL_BATCH, timeout_ms);
 	atomic_store(&l->sleeping, false);
-	if (slept)
-		poll_adapt(l, ep_now(l) - slept);
+	if (slept) {
+		uint64_t now = ep_now(l);
+
+		poll_adapt(l, now - slept, now);
+	}
 	if (n < 0)
 		n = errno == EINTR ? 0 : -errno;
 	if (n < 0)
@@ -467,6 +503,8 @@ int vback_epoll_loop_set_poll(struct vback_loop *loop, uint64_t max_ns)
 	l = loop->opaque;
 	l->poll_max_ns = max_ns;
 	l->poll_ns = max_ns;
+	l->futile = 0;
+	l->rest_until = 0;
 	return 0;
 }
 

@@ -35,9 +35,12 @@ VBACK_API void vback_epoll_loop_destroy(struct vback_loop *loop);
  * notifications (kicks, completion wake-ups) off while it finds work. The
  * budget adapts between 0 and @max_ns: it grows while the loop's sleeps
  * are shorter than @max_ns (polling would have caught them) and shrinks
- * while they are longer (idle time polling would only burn). 0 (the
- * default): never poll. Loop thread, or before the loop runs. 0, or
- * -EINVAL when @loop is not an epoll loop.
+ * while they are longer (idle time polling would only burn). When work
+ * keeps coming the moment a fruitless stretch ends, its producer could not
+ * run while the loop polled (it shares the loop's CPU, like a front-end
+ * on the same core): after four such stretches in a row the loop stops
+ * polling for 100 ms. 0 (the default): never poll. Loop thread, or before
+ * the loop runs. 0, or -EINVAL when @loop is not an epoll loop.
  */
 VBACK_API int vback_epoll_loop_set_poll(struct vback_loop *loop,
 					uint64_t max_ns);

@@ -338,6 +338,76 @@ static void test_poll_adapts(void **state)
 	vback_loop_poller_remove(x->loop, &c->p);
 }
 
+/* A producer that runs only once the loop stops polling (it shares the
+ * loop's CPU): end() makes the work, which wakes the sleep at once. */
+struct futile {
+	struct vback_poller p;
+	int efd;
+	int polls, woken;
+};
+
+static bool f_poll(void *opaque)
+{
+	((struct futile *)opaque)->polls++;
+	return false;
+}
+
+static bool f_end(void *opaque)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(((struct futile *)opaque)->efd, &one, 8), 8);
+	return false;
+}
+
+static void f_woken(void *opaque, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	(void)events;
+	assert_int_equal(read(fd, &v, 8), 8);
+	((struct futile *)opaque)->woken++;
+}
+
+/* Stretches that find nothing, each followed by work at once: polling
+ * only kept the producer waiting. After four the loop stops polling, and
+ * 1 ms sleeps (which would grow the budget again) do not restart it for
+ * the rest period. */
+static void test_poll_futile_rests(void **state)
+{
+	struct ctx *x = *state;
+	struct vback_epoll_poll_stats st;
+	struct futile f = { .efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) };
+	uint64_t t0;
+	int i;
+
+	assert_true(f.efd >= 0);
+	vback_poller_init(&f.p, f_poll, NULL, f_end, &f);
+	assert_int_equal(vback_loop_poller_add(x->loop, &f.p), 0);
+	assert_int_equal(vback_loop_watch(x->loop, f.efd, VBACK_EV_IN, f_woken,
+					  &f),
+			 0);
+	assert_int_equal(vback_epoll_loop_set_poll(x->loop, 2000000), 0);
+	for (i = 0; i < 4; i++) {
+		assert_true(vback_loop_run_once(x->loop, 1000) >= 0);
+		assert_int_equal(f.woken, i + 1);
+	}
+	assert_int_equal(vback_epoll_loop_get_poll_stats(x->loop, &st), 0);
+	assert_int_equal(st.poll_ns, 0);
+	assert_int_equal(st.misses, 4);
+	/* Inside the 100 ms rest (a loaded machine oversleeps: stop early). */
+	f.polls = 0;
+	t0 = now_ms();
+	for (i = 0; i < 10 && now_ms() - t0 < 50; i++)
+		assert_true(vback_loop_run_once(x->loop, 1) >= 0);
+	assert_int_equal(f.polls, 0);
+	assert_int_equal(vback_epoll_loop_get_poll_stats(x->loop, &st), 0);
+	assert_int_equal(st.poll_ns, 0);
+	vback_loop_unwatch(x->loop, f.efd);
+	vback_loop_poller_remove(x->loop, &f.p);
+	close(f.efd);
+}
+
 /* A poller that removes another from inside poll(): the removed one is
  * not called again, not even its end(). */
 static void test_poller_removed_while_polling(void **state)
@@ -382,6 +452,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_poll_end_pending, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_poll_adapts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_poll_futile_rests, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_poller_removed_while_polling, setup, teardown),
