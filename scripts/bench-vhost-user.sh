@@ -44,7 +44,7 @@
 #
 # Scaling on a bigger machine: QUEUES="1 2 4 8" DEPTHS="16 64", and
 # VBACK_ARGS="--threads N" to pin the thread count (the default is one
-# thread per ring up to the online CPUs). Leave a core or two for the
+# thread per ring up to the CPUs the daemon may run on). Leave a core or two for the
 # client threads, which compete with the backends on a small machine.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,8 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"of each\n"
 		"                       disk on thread q %% N (default: "
 		"min(queues,\n"
-		"                       online CPUs); 0: all on one thread)\n"
+		"                       CPUs it may run on); 0: all on one "
+		"thread)\n"
 		"  --poll-us N          busy-poll rings and completions up to "
 		"N\n"
 		"                       microseconds before sleeping, "
@@ -126,6 +128,17 @@ static int parse_uint(const char *s, unsigned int min, unsigned int max,
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
+}
+
+/* CPUs this process may run on: its affinity mask, else those online. */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
@@ -338,8 +351,10 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		return VBACK_DISK_EXIT_USAGE;
 	}
 	if (!threads_set) {
-		/* One thread per queue a guest may use, up to the CPUs. */
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		/* One thread per queue a guest may use, up to the CPUs we may
+		 * run on (taskset, systemd's CPUAffinity=, a cpuset): more
+		 * threads than those only take turns. */
+		long cpus = usable_cpus();
 		unsigned int queues = o->queues ? o->queues : 64;
 
 		if (cpus < 1)

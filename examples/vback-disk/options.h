@@ -65,7 +65,8 @@ struct vback_disk_options {
 	unsigned int poll_us;
 	/* --threads: queue threads of the vhost-user mode, each running the
 	 * queues q with q % threads == its index, of every disk; 0: every
-	 * queue on the main loop. Default: min(queues, online CPUs). */
+	 * queue on the main loop. Default: min(queues, CPUs in the affinity
+	 * mask). */
 	unsigned int threads;
 	bool read_only; /* --ro */
 	bool direct;	/* --direct (O_DIRECT) */

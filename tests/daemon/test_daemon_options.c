@@ -7,6 +7,7 @@
  * a usage error.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +173,32 @@ static void test_disk_spec_errors(void **state)
 			 0);
 	assert_string_equal(d.path, "/bb");
 	free(d.path);
+}
+
+/* The default queue threads count the CPUs the daemon may run on (its
+ * affinity: taskset, CPUAffinity=), not every CPU online. */
+static void test_threads_follow_affinity(void **state)
+{
+	cpu_set_t all, one;
+	int cpu = sched_getcpu();
+	unsigned int n;
+
+	(void)state;
+	assert_true(cpu >= 0);
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	n = (unsigned int)CPU_COUNT(&all);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--queues", "64"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.threads, n < 64 ? n : 64);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--queues", "64"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+	assert_int_equal(opts.threads, 1);
 }
 
 static void test_usage_errors(void **state)
@@ -423,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_explicit_disks),
 		cmocka_unit_test(test_disk_spec_errors),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_threads_follow_affinity),
 		cmocka_unit_test(test_vhost_user_pairs),
 		cmocka_unit_test(test_vhost_user_disk_specs),
 		cmocka_unit_test(test_vhost_user_errors),
