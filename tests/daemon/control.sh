@@ -83,11 +83,19 @@ ctl --timeout 60 add "socket=$work/e.sock" "image=nbd://127.0.0.1:$(cat "$work/h
 	name=hung >"$work/hung.out" 2>&1 &
 hung_add=$!
 sleep 0.5
+# A build without libnbd refuses at once (-95): nothing to wait for.
+nbd=true
+if ! kill -0 "$hung_add" 2>/dev/null && grep -q 'code -95' "$work/hung.out"; then
+	nbd=false
+	echo "skip: no NBD engine in this build"
+fi
 out=$(ctl --timeout 3 list 2>&1) && grep -q '"name": "bee"' <<<"$out" &&
 	ok "list answered while a network disk is being added" || bad "list during add: $out"
-out=$(ctl --raw add "socket=$work/e.sock" "image=$work/c.img" 2>&1)
-[ $? = 1 ] && grep -q 'being added' <<<"$out" &&
-	ok "add of a socket being added: refused" || bad "second add of e.sock: $out"
+if $nbd; then
+	out=$(ctl --raw add "socket=$work/e.sock" "image=$work/c.img" 2>&1)
+	[ $? = 1 ] && grep -q 'being added' <<<"$out" &&
+		ok "add of a socket being added: refused" || bad "second add of e.sock: $out"
+fi
 
 # ---- hostile clients, and the data path meanwhile ----------------------------
 python3 - "$work" <<'PY' || fails=$((fails + 1))
@@ -192,6 +200,7 @@ wait "$hung_add"
 rc=$?
 out=$(cat "$work/hung.out")
 [ $rc = 1 ] && grep -q 'cannot open nbd://' <<<"$out" && [ ! -e "$work/e.sock" ] &&
+	{ $nbd || grep -q 'code -95' <<<"$out"; } && { ! $nbd || grep -q 'code -110' <<<"$out"; } &&
 	ok "add of a server that never answers: refused, nothing left" ||
 	bad "add of a hung server (exit $rc): $out"
 kill "$hung" 2>/dev/null
