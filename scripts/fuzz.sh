@@ -13,7 +13,8 @@
 #       small and shared)
 #   -s  no run: per target, the executions that runs without a finding
 #       have done on the code the target is now built from, and whether
-#       they reach EXECS
+#       they reach EXECS (a run stopped with SIGINT, "interrupted",
+#       counts what it finished)
 # Each run adds a line to $BUILD_DIR/fuzz-long/<target>/runs.tsv: date,
 # code, executions, seconds, result, git HEAD. "code" names what the run
 # executed: the start of the sha256 of the target's .text section, which a
@@ -73,7 +74,7 @@ if $summary; then
 	for t in "${targets[@]}"; do
 		code=$(code_of "$build/tests/fuzz/fuzz_$t")
 		runs=$build/fuzz-long/$t/runs.tsv
-		read -r n total < <(awk -F'\t' -v c="$code" '$2 == c && $5 == "ok" { n++; s += $3 } END { print n + 0, s + 0 }' "$runs" 2>/dev/null || echo "0 0")
+		read -r n total < <(awk -F'\t' -v c="$code" '$2 == c && ($5 == "ok" || $5 == "interrupted") { n++; s += $3 } END { print n + 0, s + 0 }' "$runs" 2>/dev/null || echo "0 0")
 		printf '%-12s %-16s %5s %12s  %s\n' "$t" "$code" "$n" "$total" \
 			"$([ "$total" -ge "$execs" ] && echo yes || echo no)"
 	done
@@ -112,6 +113,10 @@ for t in "${targets[@]}"; do
 	new=$(sed -n 's/^stat::new_units_added: *//p' "$log" | awk '{s+=$1} END {print s+0}')
 	if [ "$rc" -eq 0 ]; then
 		result=ok
+	elif [ "$rc" -eq 72 ]; then
+		# libFuzzer's exit after SIGINT: stopped, nothing found; the
+		# executions it finished count.
+		result=interrupted
 	else
 		result="FINDING (exit $rc): $(find "$work/artifacts" -type f -printf '%T@ %f\n' | sort -n | tail -1 | cut -d' ' -f2-) - see $log"
 		status=1
@@ -120,7 +125,7 @@ for t in "${targets[@]}"; do
 		"$((end - start))" "$new" "$result"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
 		"$(code_of "$exe")" "$n" "$((end - start))" \
-		"$([ "$rc" -eq 0 ] && echo ok || echo finding)" \
+		"$(case $rc in 0) echo ok ;; 72) echo interrupted ;; *) echo finding ;; esac)" \
 		"$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
 		>>"$work/runs.tsv"
 done
