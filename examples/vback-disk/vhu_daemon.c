@@ -828,8 +828,7 @@ struct probe {
 	struct probe *next;
 	struct vhu_daemon *vd;
 	struct ctl_pending *p;
-	struct vback_disk_vhu_disk s; /* its strings: the copies below */
-	char *socket, *image, *name, *serial;
+	struct vback_disk_vhu_disk s; /* its strings: copies in s.owned */
 	pthread_t thread;
 	struct vback_work done; /* on the main loop, when the thread ends */
 	int ret;
@@ -847,18 +846,15 @@ static const struct probe *find_probe(const struct vhu_daemon *vd,
 				      const char *name, const char *socket)
 {
 	for (const struct probe *pr = vd->probes; pr; pr = pr->next)
-		if ((name && pr->name && !strcmp(pr->name, name)) ||
-		    (socket && !strcmp(pr->socket, socket)))
+		if ((name && pr->s.name && !strcmp(pr->s.name, name)) ||
+		    (socket && !strcmp(pr->s.socket, socket)))
 			return pr;
 	return NULL;
 }
 
 static void probe_free(struct probe *pr)
 {
-	free(pr->socket);
-	free(pr->image);
-	free(pr->name);
-	free(pr->serial);
+	free(pr->s.owned);
 	free(pr);
 }
 
@@ -867,7 +863,7 @@ static void *probe_main(void *arg)
 	struct probe *pr = arg;
 	const struct vback_disk_options *o = pr->vd->o;
 	struct vback_io_options io_opts = {
-		.path = pr->image,
+		.path = pr->s.image,
 		.engine = o->engine,
 		.read_only = true,
 		.log = pr->vd->log,
@@ -884,7 +880,7 @@ static void *probe_main(void *arg)
 	}
 	if (ret < 0)
 		snprintf(pr->msg, sizeof(pr->msg), "cannot open %s: %s",
-			 pr->image, vback_strerror(ret));
+			 pr->s.image, vback_strerror(ret));
 	pr->ret = ret;
 	vback_loop_post(pr->vd->env.loop, &pr->done);
 	return NULL;
@@ -937,7 +933,7 @@ static void probe_done(void *opaque)
 	probe_unlink(pr);
 	if (pr->ret < 0) {
 		vback_logf(vd->log, VBACK_LOG_ERR, "control: add %s: %s",
-			   pr->socket, pr->msg);
+			   pr->s.socket, pr->msg);
 		ctl_pending_done(pr->p, pr->ret, pr->msg);
 	} else {
 		add_reply(vd, &pr->s, pr->p);
@@ -945,13 +941,30 @@ static void probe_done(void *opaque)
 	probe_free(pr);
 }
 
-static char *dup_or_null(const char *s, bool *failed)
+/* Copy @src's strings into one block, dst->owned (as --disk does). */
+static int copy_disk(struct vback_disk_vhu_disk *dst,
+		     const struct vback_disk_vhu_disk *src)
 {
-	char *d = s ? strdup(s) : NULL;
+	const char *const from[] = { src->socket, src->image, src->name,
+				     src->serial };
+	const char **to[] = { &dst->socket, &dst->image, &dst->name,
+			      &dst->serial };
+	size_t len = 0;
+	char *at;
 
-	if (s && !d)
-		*failed = true;
-	return d;
+	*dst = *src;
+	for (unsigned int i = 0; i < 4; i++)
+		len += from[i] ? strlen(from[i]) + 1 : 0;
+	dst->owned = at = malloc(len ? len : 1);
+	if (!at)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < 4; i++) {
+		if (!from[i])
+			continue;
+		*to[i] = at;
+		at = stpcpy(at, from[i]) + 1;
+	}
+	return 0;
 }
 
 /* Start connecting @s on a thread; the reply comes from probe_done(). */
@@ -960,30 +973,16 @@ static int probe_start(struct vhu_daemon *vd,
 		       struct ctl_pending *p, char *msg)
 {
 	struct probe *pr = calloc(1, sizeof(*pr));
-	bool failed = !pr;
 	int ret;
 
-	if (pr) {
-		pr->vd = vd;
-		pr->p = p;
-		pr->s = *s;
-		pr->socket = dup_or_null(s->socket, &failed);
-		pr->image = dup_or_null(s->image, &failed);
-		pr->name = dup_or_null(s->name, &failed);
-		pr->serial = dup_or_null(s->serial, &failed);
-		pr->s.socket = pr->socket;
-		pr->s.image = pr->image;
-		pr->s.name = pr->name;
-		pr->s.serial = pr->serial;
-		pr->s.owned = NULL;
-		vback_work_init(&pr->done, probe_done, pr);
-	}
-	if (failed) {
-		if (pr)
-			probe_free(pr);
+	if (!pr || copy_disk(&pr->s, s) < 0) {
+		free(pr);
 		snprintf(msg, CTL_MAX_MSG, "out of memory");
 		return -ENOMEM;
 	}
+	pr->vd = vd;
+	pr->p = p;
+	vback_work_init(&pr->done, probe_done, pr);
 	/* Signals stay blocked in the thread: it inherits the mask. */
 	ret = pthread_create(&pr->thread, NULL, probe_main, pr);
 	if (ret) {
@@ -996,7 +995,7 @@ static int probe_start(struct vhu_daemon *vd,
 	vd->probes = pr;
 	vd->nr_probes++;
 	vback_logf(vd->log, VBACK_LOG_INFO, "control: connecting to %s for %s",
-		   pr->image, pr->socket);
+		   pr->s.image, pr->s.socket);
 	return 0;
 }
 
