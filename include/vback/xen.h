@@ -184,11 +184,14 @@ struct vback_xen_platform {
 
 /**
  * The Linux platform: libxendevicemodel, libxenforeignmemory,
- * libxenevtchn, libxengnttab and libxenstore (opened when first used),
- * with the event-channel and xenstore fds watched on @loop. On success
- * *@out is owned by the caller; destroy it after the contexts using it.
- * Returns 0, -ENOTSUP in a build without Xen, or the -errno of the
- * library that failed to open (typically -ENOENT/-EACCES when not
+ * libxenevtchn, libxengnttab and libxenstore, with the event-channel and
+ * xenstore fds watched on @loop. The libraries are not linked: the first
+ * call loads them (dlopen), so a process that never serves Xen does not
+ * map them and runs where they are not installed; xenstore is opened
+ * when first used. On success *@out is owned by the caller; destroy it
+ * after the contexts using it. Returns 0, -ENOTSUP in a build without
+ * Xen or when the libraries cannot be loaded (logged), or the -errno of
+ * the library that failed to open (typically -ENOENT/-EACCES when not
  * running in a Xen domain that may use them).
  */
 VBACK_API int vback_xen_linux_platform_create(const struct vback_loop *loop,

@@ -4,8 +4,9 @@
  * IOCTL_PRIVCMD_DM_OP naming the guest, laid out as Xen's dm_op ABI says;
  * an EPERM (a driver domain that is not the guest's device model) comes
  * back as such and never sends the call elsewhere; only a kernel without
- * the ioctl (ENOTTY) hands the work to libxendevicemodel. ioctl() and the
- * library are wrapped (-Wl,--wrap): no Xen needed.
+ * the ioctl (ENOTTY) hands the work to libxendevicemodel. ioctl() is
+ * wrapped (-Wl,--wrap) and the library's table (linux_lib.h) holds fakes:
+ * no Xen needed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,13 @@
 
 #include <cmocka.h>
 
-#include <xendevicemodel.h>
 #include <xen/xen.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/sys/privcmd.h>
 
 #include "linux_dmop.h"
+#define XEN_LIB_TABLE /* the names stay the library's: fakes below */
+#include "linux_lib.h"
 
 /* What the fake kernel saw and answers. */
 static struct {
@@ -74,10 +76,8 @@ int __wrap_ioctl(int fd, unsigned long request, ...)
 /* The library: counts calls; its handle is never dereferenced. */
 static int lib_handle;
 
-xendevicemodel_handle *__wrap_xendevicemodel_open(struct xentoollog_logger *l,
-						  unsigned int flags);
-xendevicemodel_handle *__wrap_xendevicemodel_open(struct xentoollog_logger *l,
-						  unsigned int flags)
+static xendevicemodel_handle *fake_open(struct xentoollog_logger *l,
+					unsigned int flags)
 {
 	(void)l;
 	(void)flags;
@@ -85,21 +85,14 @@ xendevicemodel_handle *__wrap_xendevicemodel_open(struct xentoollog_logger *l,
 	return (xendevicemodel_handle *)&lib_handle;
 }
 
-int __wrap_xendevicemodel_close(xendevicemodel_handle *h);
-int __wrap_xendevicemodel_close(xendevicemodel_handle *h)
+static int fake_close(xendevicemodel_handle *h)
 {
 	assert_ptr_equal(h, &lib_handle);
 	return 0;
 }
 
-int __wrap_xendevicemodel_create_ioreq_server(xendevicemodel_handle *h,
-					      domid_t domid,
-					      int handle_bufioreq,
-					      ioservid_t *id);
-int __wrap_xendevicemodel_create_ioreq_server(xendevicemodel_handle *h,
-					      domid_t domid,
-					      int handle_bufioreq,
-					      ioservid_t *id)
+static int fake_create_ioreq_server(xendevicemodel_handle *h, domid_t domid,
+				    int handle_bufioreq, ioservid_t *id)
 {
 	assert_ptr_equal(h, &lib_handle);
 	assert_int_equal(handle_bufioreq, HVM_IOREQSRV_BUFIOREQ_OFF);
@@ -109,10 +102,8 @@ int __wrap_xendevicemodel_create_ioreq_server(xendevicemodel_handle *h,
 	return 0;
 }
 
-int __wrap_xendevicemodel_set_irq_level(xendevicemodel_handle *h, domid_t domid,
-					unsigned int irq, unsigned int level);
-int __wrap_xendevicemodel_set_irq_level(xendevicemodel_handle *h, domid_t domid,
-					unsigned int irq, unsigned int level)
+static int fake_set_irq_level(xendevicemodel_handle *h, domid_t domid,
+			      unsigned int irq, unsigned int level)
 {
 	assert_ptr_equal(h, &lib_handle);
 	assert_int_equal(irq, 33);
@@ -121,6 +112,14 @@ int __wrap_xendevicemodel_set_irq_level(xendevicemodel_handle *h, domid_t domid,
 	k.lib_domid = domid;
 	return 0;
 }
+
+/* What linux_lib.c would fill; a call to anything else crashes the test. */
+struct xen_lib xen_lib = {
+	.xendevicemodel_open = fake_open,
+	.xendevicemodel_close = fake_close,
+	.xendevicemodel_create_ioreq_server = fake_create_ioreq_server,
+	.xendevicemodel_set_irq_level = fake_set_irq_level,
+};
 
 static int setup(void **state)
 {

@@ -2,7 +2,8 @@
 /*
  * The Linux platform of the Xen transport: struct vback_xen_platform on
  * privcmd's dm_op ioctl (linux_dmop.c; libxendevicemodel on old kernels),
- * libxenforeignmemory, libxenevtchn, libxengnttab and libxenstore. The
+ * libxenforeignmemory, libxenevtchn, libxengnttab and libxenstore, loaded
+ * when the first platform is created (linux_lib.h). The
  * one event-channel handle's fd and the xenstore fd are watched on the
  * loop; their events become the platform's callbacks (on the loop thread
  * here; on an RTOS they would come from an interrupt).
@@ -11,20 +12,18 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include <xenevtchn.h>
-#include <xenforeignmemory.h>
-#include <xengnttab.h>
-#include <xenstore.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
 
 #include <vback/xen.h>
 
 #include "linux_dmop.h"
+#include "linux_lib.h"
 #include "xen_abi.h"
 
 /* The core's copy of the ABI must be Xen's. */
@@ -632,6 +631,9 @@ int vback_xen_linux_platform_create(const struct vback_loop *loop,
 
 	if (!loop || !out || !vback_loop_has_fds(loop))
 		return -EINVAL;
+	ret = xen_lib_load(log);
+	if (ret < 0)
+		return ret;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;

@@ -6,17 +6,18 @@
  * from then on the library does the work.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <xendevicemodel.h>
 #include <xen/xen.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/sys/privcmd.h>
 
 #include "linux_dmop.h"
+#include "linux_lib.h"
 
 struct xen_dmop {
 	int fd;			    /* /dev/xen/privcmd; -1: library only */
