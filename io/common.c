@@ -111,6 +111,13 @@ int vback_io_set_buffers(const struct vback_io *io,
 	return io->ops->set_buffers(io->opaque, ranges, n);
 }
 
+int vback_io_attach(struct vback_io *io)
+{
+	if (!io || !io->ops || !io->ops->attach)
+		return -EINVAL;
+	return io->ops->attach(io->opaque);
+}
+
 int vback_io_clone(const struct vback_io *io, const struct vback_loop *loop,
 		   struct vback_io *out)
 {

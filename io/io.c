@@ -96,6 +96,12 @@ int vback_io_open(const struct vback_io_options *opts,
 		return io_nbd_open(opts, loop, out);
 	if (kind == IO_SPEC_RBD)
 		return io_rbd_open(opts, loop, out);
+	if (opts->detached) {
+		vback_logf(opts->log, VBACK_LOG_ERR,
+			   "io: %s: only network disks open detached",
+			   opts->path ? opts->path : "");
+		return -EINVAL;
+	}
 	switch (opts->engine) {
 	case VBACK_IO_ENGINE_MEMORY:
 		return io_memory_open(opts, loop, out);

@@ -152,7 +152,7 @@ struct nbd_io {
 	size_t bounce_area_len;
 	struct vback_work kick;
 	struct vback_timer timer;
-	bool opening; /* vback_io_open(): the loop is not ours yet */
+	bool opening; /* vback_io_open(), or detached: the loop is not ours */
 	bool running; /* inside nbd_run(): done() callbacks may run */
 	bool closing;
 };
@@ -1004,11 +1004,39 @@ static void nbd_free(struct nbd_io *n)
 	free(n);
 }
 
+/* The loop is ours from here on: watch connection 0 (connected by the
+ * open), bring the others up in the background. */
+static int nbd_attach(struct nbd_io *n)
+{
+	if (!n->opening)
+		return -EINVAL; /* attached already */
+	n->opening = false;
+	watch_sync(&n->conns[0]);
+	if (n->conns[0].state != CONN_READY) {
+		n->opening = true; /* closed as it came */
+		return -EIO;
+	}
+	for (unsigned int i = 1; i < n->nconns; i++)
+		conn_start(&n->conns[i]);
+	timer_update(n);
+	return 0;
+}
+
+static int nbd_attach_op(void *opaque)
+{
+	return nbd_attach(opaque);
+}
+
 static void nbd_close_io(void *opaque)
 {
 	struct nbd_io *n = opaque;
 	uint64_t deadline;
 
+	if (n->opening) {
+		/* Never attached: nothing in flight, nothing on the loop. */
+		nbd_free(n);
+		return;
+	}
 	n->closing = true;
 	vback_loop_cancel(n->loop, &n->kick);
 	vback_timer_cancel(n->loop, &n->timer);
@@ -1052,6 +1080,7 @@ const struct vback_io_ops io_nbd_ops = {
 	.get_caps = nbd_get_caps,
 	.refresh_size = nbd_refresh_size,
 	.close = nbd_close_io,
+	.attach = nbd_attach_op,
 };
 
 /* ---- open ------------------------------------------------------------ */
@@ -1292,15 +1321,11 @@ int io_nbd_open(const struct vback_io_options *opts,
 	}
 	vback_work_init(&n->kick, on_kick, n);
 	vback_timer_init(&n->timer, on_tick, n);
-	n->opening = false;
-	watch_sync(&n->conns[0]);
-	if (n->conns[0].state != CONN_READY) {
-		ret = -EIO;
-		goto fail;
+	if (!opts->detached) {
+		ret = nbd_attach(n);
+		if (ret)
+			goto fail;
 	}
-	/* More connections come up in the background. */
-	for (unsigned int i = 1; i < n->nconns; i++)
-		conn_start(&n->conns[i]);
 	vback_logf(opts->log, VBACK_LOG_INFO,
 		   "io: %s: NBD export of %llu bytes, %s, %u connection%s, "
 		   "blocks %u/%u, max payload %llu%s%s%s%s, timeout %u ms",
@@ -1313,7 +1338,6 @@ int io_nbd_open(const struct vback_io_options *opts,
 		   n->caps.can_fua ? ", fua" : "",
 		   n->caps.can_discard ? ", trim" : "",
 		   n->caps.can_write_zeroes ? ", zero" : "", timeout_ms);
-	timer_update(n);
 	out->ops = &io_nbd_ops;
 	out->opaque = n;
 	return 0;

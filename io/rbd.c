@@ -69,7 +69,7 @@ struct rbd_io {
 	const struct vback_log *log;
 	char name[RBD_NAME_LEN];
 	int efd;
-	bool watched;
+	bool watched; /* attached: the efd is on the loop */
 	struct vback_io_caps caps;
 	unsigned int depth;
 	unsigned int inflight; /* accepted, done() not yet called */
@@ -338,7 +338,9 @@ static int rbd_refresh_size(void *opaque, uint64_t *size_bytes)
 
 static void rbd_free(struct rbd_io *r)
 {
-	if (r->watchdog.fn)
+	/* Armed only once attached (watched): a detached instance may be
+	 * freed on another thread than the loop's. */
+	if (r->watchdog.fn && r->watched)
 		vback_timer_cancel(r->loop, &r->watchdog);
 	if (r->watched)
 		vback_loop_unwatch(r->loop, r->efd);
@@ -353,6 +355,25 @@ static void rbd_free(struct rbd_io *r)
 	free(r->events);
 	free(r->slots);
 	free(r);
+}
+
+/* The loop is ours from here on: completions come through the eventfd. */
+static int rbd_attach(struct rbd_io *r)
+{
+	int ret;
+
+	if (r->watched)
+		return -EINVAL; /* attached already */
+	ret = vback_loop_watch(r->loop, r->efd, VBACK_EV_IN, rbd_on_event, r);
+	if (ret)
+		return ret;
+	r->watched = true;
+	return 0;
+}
+
+static int rbd_attach_op(void *opaque)
+{
+	return rbd_attach(opaque);
 }
 
 static void rbd_close_io(void *opaque)
@@ -383,6 +404,7 @@ const struct vback_io_ops io_rbd_ops = {
 	.get_caps = rbd_get_caps_op,
 	.refresh_size = rbd_refresh_size,
 	.close = rbd_close_io,
+	.attach = rbd_attach_op,
 };
 
 /* Connect to the cluster and open the image. One line says why not. */
@@ -538,10 +560,11 @@ int io_rbd_open(const struct vback_io_options *opts,
 			   vback_strerror(ret));
 		goto fail;
 	}
-	ret = vback_loop_watch(loop, r->efd, VBACK_EV_IN, rbd_on_event, r);
-	if (ret)
-		goto fail;
-	r->watched = true;
+	if (!opts->detached) {
+		ret = rbd_attach(r);
+		if (ret)
+			goto fail;
+	}
 	vback_logf(opts->log, VBACK_LOG_INFO,
 		   "io: %s: RBD image of %llu bytes, %s, timeout %u ms",
 		   r->name, (unsigned long long)r->caps.size_bytes,

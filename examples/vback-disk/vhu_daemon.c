@@ -602,21 +602,33 @@ static struct vhu_disk *find_socket(const struct vhu_daemon *vd,
 	return NULL;
 }
 
-/* Open the image, create the device and the transport of @d. */
+/* How disk @s is opened, from the main loop or a probe's thread. */
+static struct vback_io_options io_options(const struct vhu_daemon *vd,
+					  const struct vback_disk_vhu_disk *s)
+{
+	const struct vback_disk_options *o = vd->o;
+
+	return (struct vback_io_options){
+		.path = s->image,
+		.engine = o->engine,
+		.read_only = s->read_only || o->read_only,
+		.direct = o->direct,
+		.sqpoll = o->sqpoll,
+		.log = vd->log,
+		.busy_wait_ms = vd->starting ? START_BUSY_WAIT_MS : 0,
+	};
+}
+
+/*
+ * Open the image (or take @opened, a probe's detached instance: owned from
+ * here on), create the device and the transport of @d.
+ */
 static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
-		     char *msg)
+		     const struct vback_io *opened, char *msg)
 {
 	const struct vback_disk_options *o = d->vd->o;
 	bool ro = s->read_only || o->read_only;
-	struct vback_io_options io_opts = {
-		.path = d->image,
-		.engine = o->engine,
-		.read_only = ro,
-		.direct = o->direct,
-		.sqpoll = o->sqpoll,
-		.log = d->log,
-		.busy_wait_ms = d->vd->starting ? START_BUSY_WAIT_MS : 0,
-	};
+	struct vback_io_options io_opts = io_options(d->vd, s);
 	struct vback_blk_options blk_opts = {
 		.num_queues = s->queues	  ? s->queues
 			      : o->queues ? o->queues
@@ -642,13 +654,24 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 	struct vback_io_caps caps;
 	int ret;
 
-	ret = vback_io_open(&io_opts, d->loop, &d->io);
-	if (ret < 0) {
-		snprintf(msg, CTL_MAX_MSG, "%s: cannot open %s: %s", d->name,
-			 d->image, vback_strerror(ret));
-		return ret;
+	if (opened) {
+		d->io = *opened;
+		d->io_open = true;
+		ret = vback_io_attach(&d->io);
+		if (ret < 0) {
+			snprintf(msg, CTL_MAX_MSG, "%s: %s: %s", d->name,
+				 d->image, vback_strerror(ret));
+			return ret;
+		}
+	} else {
+		ret = vback_io_open(&io_opts, d->loop, &d->io);
+		if (ret < 0) {
+			snprintf(msg, CTL_MAX_MSG, "%s: cannot open %s: %s",
+				 d->name, d->image, vback_strerror(ret));
+			return ret;
+		}
+		d->io_open = true;
 	}
-	d->io_open = true;
 	ret = vback_io_get_caps(&d->io, &caps);
 	if (ret < 0) {
 		snprintf(msg, CTL_MAX_MSG, "%s: %s: %s", d->name, d->image,
@@ -743,18 +766,22 @@ static int add_check(const struct vhu_daemon *vd,
 	return 0;
 }
 
-int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
-		   char *msg)
+/* vhu_daemon_add(), with the instance a probe opened (owned: closed on
+ * failure) or NULL. */
+static int disk_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
+		    struct vback_io *opened, char *msg)
 {
-	struct vhu_disk *d, **tail;
+	struct vhu_disk *d = NULL, **tail;
 	unsigned int index;
 	int ret = add_check(vd, s, msg);
 
-	if (ret < 0)
+	if (!ret && !(d = calloc(1, sizeof(*d))))
+		ret = -ENOMEM;
+	if (ret < 0 || !d) {
+		if (opened)
+			vback_io_close(opened);
 		return ret;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
+	}
 	index = vd->next_index;
 	d->vd = vd;
 	d->loop = vd->env.loop;
@@ -773,10 +800,12 @@ int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 	d->image = strdup(s->image);
 	if (!d->socket || !d->image) {
 		disk_free(d);
+		if (opened)
+			vback_io_close(opened);
 		vd->next_index = index;
 		return -ENOMEM;
 	}
-	ret = disk_open(d, s, msg);
+	ret = disk_open(d, s, opened, msg);
 	if (ret < 0) {
 		vback_logf(vd->log, VBACK_LOG_ERR, "%s", msg);
 		disk_free(d);
@@ -788,6 +817,12 @@ int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 	*tail = d;
 	vd->nr_disks++;
 	return 0;
+}
+
+int vhu_daemon_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
+		   char *msg)
+{
+	return disk_add(vd, s, NULL, msg);
 }
 
 int vhu_daemon_remove(struct vhu_daemon *vd, const char *name,
@@ -818,11 +853,11 @@ bool vhu_daemon_finished(const struct vhu_daemon *vd)
  * Opening a network disk connects to its server, which may take up to the
  * IO timeout (30 s) when the server is unreachable or hangs; the main loop
  * meanwhile serves every other disk's front-end, the network disks' IO and
- * the control socket. So the control socket's add first opens such a disk
- * (read-only) on a thread of its own, with a loop of its own, and closes
- * it; only once the server has answered does the main loop open it for
- * real (a round trip to a server that just answered) and reply. Disks of
- * the command line are opened before anything is served: directly.
+ * the control socket. So the control socket's add opens such a disk on a
+ * thread of its own, detached (vback_io_options::detached: nothing of it
+ * on the main loop yet); once connected, the main loop attaches that
+ * instance, creates the device and replies. Disks of the command line
+ * are opened before anything is served: directly.
  */
 struct probe {
 	struct probe *next;
@@ -832,6 +867,8 @@ struct probe {
 	pthread_t thread;
 	struct vback_work done; /* on the main loop, when the thread ends */
 	int ret;
+	struct vback_io_options io_opts; /* made on the main loop */
+	struct vback_io io; /* connected, detached: when ret is 0 */
 	char msg[CTL_MAX_MSG];
 };
 
@@ -861,23 +898,7 @@ static void probe_free(struct probe *pr)
 static void *probe_main(void *arg)
 {
 	struct probe *pr = arg;
-	const struct vback_disk_options *o = pr->vd->o;
-	struct vback_io_options io_opts = {
-		.path = pr->s.image,
-		.engine = o->engine,
-		.read_only = true,
-		.log = pr->vd->log,
-	};
-	struct vback_loop *loop;
-	struct vback_io io;
-	int ret = vback_epoll_loop_create(pr->vd->log, &loop);
-
-	if (ret == 0) {
-		ret = vback_io_open(&io_opts, loop, &io);
-		if (ret == 0)
-			vback_io_close(&io);
-		vback_epoll_loop_destroy(loop);
-	}
+	int ret = vback_io_open(&pr->io_opts, pr->vd->env.loop, &pr->io);
 	if (ret < 0)
 		snprintf(pr->msg, sizeof(pr->msg), "cannot open %s: %s",
 			 pr->s.image, vback_strerror(ret));
@@ -899,13 +920,14 @@ static void probe_unlink(struct probe *pr)
 	}
 }
 
+/* Add @s (with @opened: see disk_add()) and reply to @p. */
 static void add_reply(struct vhu_daemon *vd,
 		      const struct vback_disk_vhu_disk *s,
-		      struct ctl_pending *p)
+		      struct vback_io *opened, struct ctl_pending *p)
 {
 	char msg[CTL_MAX_MSG];
 	struct vhu_disk *d;
-	int ret = vhu_daemon_add(vd, s, msg);
+	int ret = disk_add(vd, s, opened, msg);
 
 	if (ret < 0) {
 		ctl_pending_done(p, ret, msg);
@@ -936,7 +958,7 @@ static void probe_done(void *opaque)
 			   pr->s.socket, pr->msg);
 		ctl_pending_done(pr->p, pr->ret, pr->msg);
 	} else {
-		add_reply(vd, &pr->s, pr->p);
+		add_reply(vd, &pr->s, &pr->io, pr->p);
 	}
 	probe_free(pr);
 }
@@ -982,6 +1004,8 @@ static int probe_start(struct vhu_daemon *vd,
 	}
 	pr->vd = vd;
 	pr->p = p;
+	pr->io_opts = io_options(vd, &pr->s);
+	pr->io_opts.detached = true;
 	vback_work_init(&pr->done, probe_done, pr);
 	/* Signals stay blocked in the thread: it inherits the mask. */
 	ret = pthread_create(&pr->thread, NULL, probe_main, pr);
@@ -1008,6 +1032,8 @@ static void probes_stop(struct vhu_daemon *vd)
 		pthread_join(pr->thread, NULL);
 		vback_loop_cancel(vd->env.loop, &pr->done);
 		probe_unlink(pr);
+		if (pr->ret == 0)
+			vback_io_close(&pr->io); /* never attached */
 		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");
 		probe_free(pr);
 	}
@@ -1254,7 +1280,7 @@ static int ctl_add(void *opaque, const struct ctl_request *req,
 		return ret < 0 ? ret : probe_start(vd, &s, p, msg);
 	}
 	/* A file or a block device opens at once. */
-	add_reply(vd, &s, p);
+	add_reply(vd, &s, NULL, p);
 	return 0;
 }
 

@@ -158,6 +158,12 @@ struct vback_io_ops {
 	 */
 	int (*clone)(void *opaque, const struct vback_loop *loop,
 		     struct vback_io *out);
+	/**
+	 * Optional: an instance opened detached (vback_io_options::detached)
+	 * starts using its loop: watch, arm, post. On the loop's thread, once
+	 * (see vback_io_attach()). 0 or -errno.
+	 */
+	int (*attach)(void *opaque);
 };
 
 /** An IO instance: its ops and their context. Small: copied by value into
@@ -314,6 +320,17 @@ struct vback_io_options {
 	/** NBD: connections to open when the server allows multi-conn;
 	 *  0: 4; always 1 when it does not. At most 16. */
 	unsigned int connections;
+	/**
+	 * NBD, RBD: open without touching the loop, so that the connect
+	 * (up to @timeout_ms) can run on a thread of its own while the
+	 * loop's thread goes on serving. Nothing is watched, armed or posted
+	 * until vback_io_attach() on the loop's thread, and nothing may be
+	 * submitted before; only the loop's clock (vback_loop_now()) is read
+	 * meanwhile, from the opening thread (the epoll loop's clock allows
+	 * it). An instance never attached may be closed on any one thread.
+	 * Other engines refuse it (-EINVAL): they open without waiting.
+	 */
+	bool detached;
 	/* ---- end of network engines ---- */
 };
 
@@ -339,6 +356,16 @@ struct vback_io_options {
 VBACK_API int vback_io_open(const struct vback_io_options *opts,
 			    const struct vback_loop *loop,
 			    struct vback_io *out);
+
+/**
+ * Start serving an instance opened with vback_io_options::detached: it
+ * watches its connections and arms its timers on the loop given to
+ * vback_io_open(). Call it on that loop's thread, once, before the first
+ * submit. Returns 0; -EINVAL when @io was not opened detached or is
+ * attached already; another -errno when it cannot start (the connection
+ * went away meanwhile): the instance stays open, close it.
+ */
+VBACK_API int vback_io_attach(struct vback_io *io);
 
 /**
  * Close an instance from vback_io_open() or a user's (calls ops->close(),

@@ -207,6 +207,27 @@ kill "$hung" 2>/dev/null
 out=$(ctl list) && ! grep -q '"name": "hung"' <<<"$out" && ok "no disk named hung" ||
 	bad "list after the hung add: $out"
 
+# ---- a network disk that answers: connected once, on the add's thread --------
+# The add's thread connects, the main loop takes that connection over: the
+# server sees one connection (multi-conn off, so the engine wants one).
+if $nbd && command -v nbdkit >/dev/null; then
+	nbdkit -f --exit-with-parent -U "$work/nbd.sock" --filter=multi-conn --filter=log \
+		memory 4M logfile="$work/nbd.log" multi-conn-mode=disable &
+	nbdkit_pid=$!
+	for _ in $(seq 50); do [ -S "$work/nbd.sock" ] && break; sleep 0.1; done
+	out=$(ctl add "socket=$work/n.sock" "image=nbd+unix:///?socket=$work/nbd.sock" name=net 2>&1)
+	[ $? = 0 ] && [ -S "$work/n.sock" ] && ok "add of a network disk" || bad "add net: $out"
+	conns=$(grep -c ' Connect ' "$work/nbd.log")
+	[ "$conns" = 1 ] && ok "the server saw one connection" ||
+		bad "the server saw $conns connections for one add"
+	out=$(ctl remove net) && grep -q '"drained": true' <<<"$out" && [ ! -e "$work/n.sock" ] &&
+		ok "remove of the network disk" || bad "remove net: $out"
+	kill "$nbdkit_pid" 2>/dev/null
+	wait "$nbdkit_pid" 2>/dev/null
+else
+	echo "skip: no NBD engine or no nbdkit"
+fi
+
 # ---- stop: the control socket goes with the daemon ---------------------------
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
