@@ -63,6 +63,11 @@ static int spec_mismatch(const struct vback_io_options *opts)
 	return -EINVAL;
 }
 
+bool vback_io_is_network(const char *path)
+{
+	return path && io_spec_kind(path) != IO_SPEC_NONE;
+}
+
 int vback_io_open(const struct vback_io_options *opts,
 		  const struct vback_loop *loop, struct vback_io *out)
 {

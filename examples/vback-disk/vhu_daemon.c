@@ -872,13 +872,6 @@ struct probe {
 	char msg[CTL_MAX_MSG];
 };
 
-static bool is_network(const char *image)
-{
-	/* The rule of vback_io_open() (vback/io.h). */
-	return !strncmp(image, "nbd://", 6) ||
-	       !strncmp(image, "nbd+unix://", 11) || !strncmp(image, "rbd:", 4);
-}
-
 static const struct probe *find_probe(const struct vhu_daemon *vd,
 				      const char *name, const char *socket)
 {
@@ -1275,7 +1268,7 @@ static int ctl_add(void *opaque, const struct ctl_request *req,
 	};
 	int ret;
 
-	if (is_network(s.image)) {
+	if (vback_io_is_network(s.image)) {
 		ret = add_check(vd, &s, msg);
 		return ret < 0 ? ret : probe_start(vd, &s, p, msg);
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,26 @@ struct xd_disk {
 	size_t state_len;
 };
 
+/*
+ * A network disk being opened on a thread of its own (its server may take
+ * up to the IO timeout to answer; every other guest is served meanwhile).
+ * The transport waits for vback_xen_backend_add_done(); remove(NULL) calls
+ * it off (cfg NULL), and then what the thread opened is closed.
+ */
+struct xd_pending {
+	struct xd_pending *next;
+	struct xen_daemon *xd;
+	const struct vback_xen_device_config *cfg; /* NULL: called off */
+	char name[48];
+	char *path;
+	bool read_only, discard, adopt;
+	struct vback_io_options io_opts; /* made on the main loop */
+	struct vback_io io;		 /* detached: when ret is 0 */
+	int ret;
+	pthread_t thread;
+	struct vback_work done; /* on the main loop, when the thread ends */
+};
+
 struct xen_daemon {
 	struct xen_daemon_env env;
 	const struct vback_disk_options *o;
@@ -63,6 +84,7 @@ struct xen_daemon {
 	struct vback_xen_domain *dom; /* explicit mode */
 	struct xd_disk *disks;
 	unsigned int nr_disks;
+	struct xd_pending *pending;
 	int sig_fd;
 	enum stop_phase phase;
 	struct vback_timer deadline; /* a stop that takes too long */
@@ -77,13 +99,14 @@ struct xen_daemon {
 
 static void finish(struct xen_daemon *xd);
 
-/* Open @path and create the virtio-blk device on it. */
-static int disk_open(struct xen_daemon *xd, unsigned int domid,
-		     const char *name, const char *path, bool read_only,
-		     bool discard, bool adopt, struct xd_disk **out)
+/* How @path is opened. */
+static struct vback_io_options io_options(const struct xen_daemon *xd,
+					  const char *path, bool read_only,
+					  bool adopt)
 {
 	const struct vback_disk_options *o = xd->o;
-	struct vback_io_options io_opts = {
+
+	return (struct vback_io_options){
 		.path = path,
 		.engine = o->engine,
 		.read_only = read_only,
@@ -92,6 +115,18 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		.log = xd->log,
 		.busy_wait_ms = adopt ? ADOPT_BUSY_WAIT_MS : 0,
 	};
+}
+
+/* Open @path (or take @opened, a detached instance: owned from here on,
+ * closed on failure) and create the virtio-blk device on it. */
+static int disk_open(struct xen_daemon *xd, unsigned int domid,
+		     const char *name, const char *path, bool read_only,
+		     bool discard, bool adopt, struct vback_io *opened,
+		     struct xd_disk **out)
+{
+	const struct vback_disk_options *o = xd->o;
+	struct vback_io_options io_opts =
+		io_options(xd, path, read_only, adopt);
 	struct vback_blk_options blk_opts = {
 		.num_queues = o->queues,
 		.queue_size = (uint16_t)o->queue_size,
@@ -107,21 +142,29 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 	int ret;
 
 	d = calloc(1, sizeof(*d));
-	if (!d)
+	if (d)
+		d->path = strdup(path);
+	if (!d || !d->path) {
+		free(d);
+		if (opened)
+			vback_io_close(opened);
 		return -ENOMEM;
+	}
 	d->xd = xd;
 	d->domid = domid;
 	d->read_only = read_only;
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	d->path = strdup(path);
-	if (!d->path) {
-		free(d);
-		return -ENOMEM;
+	if (opened) {
+		d->io = *opened;
+		ret = vback_io_attach(&d->io);
+	} else {
+		ret = vback_io_open(&io_opts, xd->env.loop, &d->io);
 	}
-	ret = vback_io_open(&io_opts, xd->env.loop, &d->io);
 	if (ret < 0) {
 		vback_logf(xd->log, VBACK_LOG_ERR, "%s: cannot open %s: %s",
 			   name, path, vback_strerror(ret));
+		if (opened)
+			vback_io_close(&d->io);
 		free(d->path);
 		free(d);
 		return ret;
@@ -227,6 +270,116 @@ static bool is_block_type(const char *type)
 	return !strcmp(type + sizeof(prefix) - 1, "2");
 }
 
+static void pending_free(struct xd_pending *p)
+{
+	free(p->path);
+	free(p);
+}
+
+static void pending_unlink(struct xd_pending *p)
+{
+	for (struct xd_pending **pp = &p->xd->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+static void *pending_main(void *arg)
+{
+	struct xd_pending *p = arg;
+
+	p->ret = vback_io_open(&p->io_opts, p->xd->env.loop, &p->io);
+	vback_loop_post(p->xd->env.loop, &p->done);
+	return NULL;
+}
+
+/* On the main loop: the thread has connected, or given up. */
+static void pending_done(void *opaque)
+{
+	struct xd_pending *p = opaque;
+	struct xen_daemon *xd = p->xd;
+	const struct vback_xen_device_config *cfg = p->cfg;
+	struct xd_disk *d = NULL;
+	int ret = p->ret;
+
+	pthread_join(p->thread, NULL);
+	pending_unlink(p);
+	if (!cfg) { /* called off meanwhile */
+		if (ret == 0)
+			vback_io_close(&p->io);
+		pending_free(p);
+		return;
+	}
+	if (ret < 0) {
+		vback_logf(xd->log, VBACK_LOG_ERR, "%s: cannot open %s: %s",
+			   p->name, p->path, vback_strerror(ret));
+	} else if (xd->phase != RUNNING) {
+		vback_io_close(&p->io);
+		ret = -ESHUTDOWN;
+	} else {
+		ret = disk_open(xd, cfg->domid, p->name, p->path, p->read_only,
+				p->discard, p->adopt, &p->io, &d);
+	}
+	pending_free(p);
+	vback_xen_backend_add_done(xd->be, cfg, ret,
+				   ret < 0 ? NULL : vback_blk_dev(d->blk));
+}
+
+/* Open a network disk on a thread; the transport waits for it. */
+static int pending_start(struct xen_daemon *xd,
+			 const struct vback_xen_device_config *cfg,
+			 const char *name)
+{
+	struct xd_pending *p = calloc(1, sizeof(*p));
+	int ret;
+
+	if (p)
+		p->path = strdup(cfg->params);
+	if (!p || !p->path) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->xd = xd;
+	p->cfg = cfg;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->read_only = cfg->read_only || xd->o->read_only;
+	p->discard = cfg->discard_enable;
+	p->adopt = cfg->adopt;
+	p->io_opts = io_options(xd, p->path, p->read_only, false);
+	p->io_opts.detached = true;
+	vback_work_init(&p->done, pending_done, p);
+	/* Signals stay blocked in the thread: it inherits the mask. */
+	ret = pthread_create(&p->thread, NULL, pending_main, p);
+	if (ret) {
+		vback_logf(xd->log, VBACK_LOG_ERR,
+			   "%s: cannot start a thread to open %s: %s", name,
+			   p->path, strerror(ret));
+		pending_free(p);
+		return -ret;
+	}
+	p->next = xd->pending;
+	xd->pending = p;
+	vback_logf(xd->log, VBACK_LOG_INFO, "%s: connecting to %s", name,
+		   p->path);
+	return VBACK_XEN_ADD_PENDING;
+}
+
+/* The daemon goes: wait for each thread, close what it opened. */
+static void pending_stop(struct xen_daemon *xd)
+{
+	while (xd->pending) {
+		struct xd_pending *p = xd->pending;
+
+		pthread_join(p->thread, NULL);
+		vback_loop_cancel(xd->env.loop, &p->done);
+		xd->pending = p->next;
+		if (p->ret == 0)
+			vback_io_close(&p->io); /* never attached */
+		pending_free(p);
+	}
+}
+
 static int be_add(void *opaque, const struct vback_xen_device_config *cfg,
 		  struct vback_dev **dev)
 {
@@ -253,9 +406,11 @@ static int be_add(void *opaque, const struct vback_xen_device_config *cfg,
 			   cfg->backend_path);
 		return -EINVAL;
 	}
+	if (vback_io_is_network(cfg->params))
+		return pending_start(xd, cfg, name);
 	ret = disk_open(xd, cfg->domid, name, cfg->params,
 			cfg->read_only || xd->o->read_only, cfg->discard_enable,
-			cfg->adopt, &d);
+			cfg->adopt, NULL, &d);
 	if (ret < 0)
 		return ret;
 	*dev = vback_blk_dev(d->blk);
@@ -266,8 +421,18 @@ static void be_remove(void *opaque, const struct vback_xen_device_config *cfg,
 		      struct vback_dev *dev)
 {
 	struct xen_daemon *xd = opaque;
-	struct xd_disk *d = disk_of_dev(xd, dev);
+	struct xd_disk *d;
 
+	if (!dev) { /* a pending add called off: the thread's end frees it */
+		for (struct xd_pending *p = xd->pending; p; p = p->next)
+			if (p->cfg == cfg) {
+				vback_logf(xd->log, VBACK_LOG_INFO,
+					   "%s: no longer wanted", p->name);
+				p->cfg = NULL;
+			}
+		return;
+	}
+	d = disk_of_dev(xd, dev);
 	if (!d) {
 		vback_logf(xd->log, VBACK_LOG_ERR,
 			   "dom%u/%u: removal of a device never added",
@@ -592,7 +757,8 @@ int xen_daemon_create(const struct xen_daemon_env *env, struct xen_daemon **out)
 
 		snprintf(name, sizeof(name), "dom%d/disk%u", o->domid, i);
 		ret = disk_open(xd, (unsigned int)o->domid, name, x->path,
-				x->read_only || o->read_only, true, false, &d);
+				x->read_only || o->read_only, true, false, NULL,
+				&d);
 		if (ret < 0)
 			goto fail;
 	}
@@ -776,6 +942,9 @@ void xen_daemon_destroy(struct xen_daemon *xd)
 	} else if (xd->be) {
 		vback_xen_backend_stop(xd->be);
 	}
+	/* Connects still under way were called off above: wait for their
+	 * threads (each at most the IO timeout). */
+	pending_stop(xd);
 	/* Explicit: the documented order, domain last. */
 	close_all_disks(xd);
 	vback_xen_domain_destroy(xd->dom);

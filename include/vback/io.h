@@ -358,6 +358,13 @@ VBACK_API int vback_io_open(const struct vback_io_options *opts,
 			    struct vback_io *out);
 
 /**
+ * Whether vback_io_open() takes @path for a network disk spec ("nbd://",
+ * "nbd+unix://", "rbd:"), whose open may wait for a server: such a disk
+ * can be opened detached, on a thread of its own. NULL: false.
+ */
+VBACK_API bool vback_io_is_network(const char *path);
+
+/**
  * Start serving an instance opened with vback_io_options::detached: it
  * watches its connections and arms its timers on the loop given to
  * vback_io_open(). Call it on that loop's thread, once, before the first

@@ -474,6 +474,11 @@ struct vback_xen_backend_ops {
 	 * A device appeared. Return 0 and store the device to serve in *@dev
 	 * (the caller keeps ownership), or a negative errno to refuse this
 	 * one device (it is logged and left alone; other devices go on).
+	 * Or return VBACK_XEN_ADD_PENDING when opening it takes a while (a
+	 * network disk connecting on a thread of its own): the loop goes on
+	 * serving everything else, and the device waits, in state 1, until
+	 * vback_xen_backend_add_done() with the same @cfg. Its strings stay
+	 * valid until then, or until remove() calls the add off.
 	 */
 	int (*add)(void *opaque, const struct vback_xen_device_config *cfg,
 		   struct vback_dev **dev);
@@ -482,7 +487,9 @@ struct vback_xen_backend_ops {
 	 * removed, or its domain died), or add() succeeded but serving it
 	 * failed. The transport has already detached @dev; the callee closes
 	 * its IO (in-flight requests drain while the domain still exists)
-	 * and destroys it before returning.
+	 * and destroys it before returning. @dev NULL: an add() that said
+	 * VBACK_XEN_ADD_PENDING is called off (the device went, or the
+	 * backend stops); the callee abandons it and never reports it done.
 	 */
 	void (*remove)(void *opaque, const struct vback_xen_device_config *cfg,
 		       struct vback_dev *dev);
@@ -544,6 +551,22 @@ VBACK_API int
 vback_xen_backend_start(struct vback_xen *xen,
 			const struct vback_xen_backend_options *opts,
 			struct vback_xen_backend **out);
+/** What vback_xen_backend_ops::add() returns for "wait for me". */
+#define VBACK_XEN_ADD_PENDING 1
+
+/**
+ * A pending add() (VBACK_XEN_ADD_PENDING) is finished: @result 0 with the
+ * device to serve in @dev (the caller keeps ownership, as with add()), or
+ * a negative errno (and @dev NULL) to refuse it. The transport goes on as
+ * if add() had returned that: sets the device up and writes InitWait, or
+ * takes it over when @cfg->adopt. On the loop's thread; @cfg is the
+ * pointer add() was given. Never after remove() called the add off.
+ */
+VBACK_API void
+vback_xen_backend_add_done(struct vback_xen_backend *be,
+			   const struct vback_xen_device_config *cfg,
+			   int result, struct vback_dev *dev);
+
 /** Release every device it serves (calling remove() for each), stop
  *  watching and free @be. NULL: no-op. */
 VBACK_API void vback_xen_backend_stop(struct vback_xen_backend *be);

@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +30,7 @@
 #include <vback/epoll.h>
 #include <vback/io.h>
 
+#include "config.h"
 #include "fake_xen.h"
 #include "fake_xen_priv.h"
 #include "guest_driver.h"
@@ -1315,6 +1319,142 @@ static void test_restart_bad_state(void **state)
 	fixture_fini(&f);
 }
 
+#if VBACK_HAVE_NBD
+/* A TCP port that accepts connections (the kernel's backlog) and never
+ * says a word: an NBD server that hangs. Its URI into @uri. */
+static int hung_server(char *uri, size_t n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	snprintf(uri, n, "nbd://127.0.0.1:%u/x", ntohs(a.sin_port));
+	return fd;
+}
+
+/* nbdkit serving @img on unix socket @sock; 0 when not installed. */
+static pid_t nbdkit_start(const char *sock, const char *img)
+{
+	pid_t pid;
+
+	if (system("command -v nbdkit >/dev/null 2>&1"))
+		return 0;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigset_t none;
+
+		/* The daemon blocks the signals it reads from a signalfd:
+		 * not the server's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execlp("nbdkit", "nbdkit", "-f", "--exit-with-parent", "-U",
+		       sock, "file", img, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access(sock, F_OK); i++)
+		usleep(20000);
+	assert_int_equal(access(sock, F_OK), 0);
+	return pid;
+}
+
+/* Run the loop until @k's backend state is @want (the open runs on a
+ * thread of the daemon's), at most 10 s. */
+static void wait_be_state(struct fixture *f, const struct gdisk *k,
+			  const char *want)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *v = xs_get(f, k, "state");
+		bool done = v && !strcmp(v, want);
+
+		free(v);
+		if (done)
+			break;
+		vback_loop_run_once(f->loop, 10);
+	}
+	assert_be_state(f, k, want);
+}
+
+/*
+ * A network disk connects on a thread of its own: while its server does
+ * not answer, the device waits in state 1 and every other disk is served;
+ * closing it calls the connect off. One whose server answers is served
+ * on that connection, data and all.
+ */
+static void test_network_disk_opens_aside(void **state)
+{
+	static uint8_t out[8192], in[8192], file[8192];
+	struct fixture f;
+	struct guest g;
+	char img[96], sock[96];
+	int lfd;
+	pid_t kit;
+
+	(void)state;
+	fixture_init(&f, "posix");
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 3);
+	lfd = hung_server(g.disk[0].path, sizeof(g.disk[0].path));
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	settle(&f);
+	assert_be_state(&f, &g.disk[0], "1");
+	/* Meanwhile a file: served at once, and works. */
+	xs_disk(&f, &g.disk[1], "w", NULL);
+	settle(&f);
+	assert_be_state(&f, &g.disk[1], "2");
+	guest_probe(&g.disk[1]);
+	io_verified(&g.disk[1], 4, 77);
+	assert_be_state(&f, &g.disk[0], "1");
+	/* The toolstack gives up: called off, Closed. */
+	xs_set(&f, "/local/domain/0/backend/virtio_disk/6/51712", "state", "5");
+	settle(&f);
+	assert_be_state(&f, &g.disk[0], "6");
+	/* Nothing failed: on the main loop, the connect would have waited
+	 * for the server's 30 s timeout, then refused the disk. */
+	assert_int_equal(f.errors, 0);
+	close(lfd); /* the connect fails now; its thread ends, quietly */
+
+	snprintf(img, sizeof(img), "%s/nbd.img", f.dir);
+	snprintf(sock, sizeof(sock), "%s/nbd.sock", f.dir);
+	make_image(img, DISK_BYTES);
+	kit = nbdkit_start(sock, img);
+	if (kit > 0) {
+		snprintf(g.disk[2].path, sizeof(g.disk[2].path),
+			 "nbd+unix:///?socket=%s", sock);
+		xs_disk(&f, &g.disk[2], "w", NULL);
+		wait_be_state(&f, &g.disk[2], "2");
+		guest_probe(&g.disk[2]);
+		pattern(out, sizeof(out), 91);
+		assert_int_equal(rw(&g.disk[2], VIRTIO_BLK_T_OUT, 8, out,
+				    sizeof(out)),
+				 VIRTIO_BLK_S_OK);
+		assert_int_equal(rw(&g.disk[2], VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+				 VIRTIO_BLK_S_OK);
+		file_read(img, 8 * SECTOR, file, sizeof(file));
+		assert_memory_equal(file, out, sizeof(out));
+		assert_int_equal(rw(&g.disk[2], VIRTIO_BLK_T_IN, 8, in,
+				    sizeof(in)),
+				 VIRTIO_BLK_S_OK);
+		assert_memory_equal(in, out, sizeof(in));
+	} else {
+		fprintf(stderr, "  (nbdkit not installed: no served NBD "
+				"disk checked)\n");
+	}
+	guest_fini(&g);
+	fixture_fini(&f);
+	assert_null(strstr(f.all_errs, "cannot open"));
+	if (kit > 0) {
+		kill(kit, SIGTERM);
+		waitpid(kit, NULL, 0);
+	}
+}
+#endif
+
 int main(void)
 {
 	static char posix[] = "posix", uring[] = "io_uring";
@@ -1336,6 +1476,9 @@ int main(void)
 		cmocka_unit_test_prestate(test_restart_adopts, posix),
 		cmocka_unit_test_prestate(test_restart_adopts, uring),
 		cmocka_unit_test(test_restart_bad_state),
+#if VBACK_HAVE_NBD
+		cmocka_unit_test(test_network_disk_opens_aside),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,9 @@
 /* What the daemon would do: one device object per config, recorded. */
 struct daemon {
 	int refuse; /* add() returns this when non-zero */
+	bool pend;  /* add() says VBACK_XEN_ADD_PENDING */
+	const struct vback_xen_device_config *pending[4];
+	unsigned int npending, cancels;
 	unsigned int adds, removes;
 	struct vback_xen_device_config last;
 	char params[128], type[64], bpath[128];
@@ -36,6 +39,11 @@ static int d_add(void *opaque, const struct vback_xen_device_config *cfg,
 	snprintf(dm->bpath, sizeof(dm->bpath), "%s", cfg->backend_path);
 	if (dm->refuse)
 		return dm->refuse;
+	if (dm->pend) {
+		assert_true(dm->npending < 4);
+		dm->pending[dm->npending++] = cfg;
+		return VBACK_XEN_ADD_PENDING;
+	}
 	for (i = 0; i < 8 && dm->live[i]; i++)
 		;
 	assert_true(i < 8);
@@ -51,7 +59,14 @@ static void d_remove(void *opaque, const struct vback_xen_device_config *cfg,
 	struct daemon *dm = opaque;
 	unsigned int i;
 
-	(void)cfg;
+	if (!dev) { /* a pending add called off */
+		for (i = 0; i < dm->npending && dm->pending[i] != cfg; i++)
+			;
+		assert_true(i < dm->npending);
+		dm->pending[i] = dm->pending[--dm->npending];
+		dm->cancels++;
+		return;
+	}
 	/* The transport detached it already. */
 	assert_null(fake_mmio_of(dev));
 	for (i = 0; i < 8; i++)
@@ -60,6 +75,29 @@ static void d_remove(void *opaque, const struct vback_xen_device_config *cfg,
 	assert_true(i < 8 && dm->live[i]);
 	dm->live[i] = false;
 	dm->removes++;
+}
+
+/* The daemon's thread finished opening pending add @i: @result, and a
+ * device when it is 0. */
+static void d_finish(struct daemon *dm, struct vback_xen_backend *be,
+		     unsigned int i, int result)
+{
+	const struct vback_xen_device_config *cfg;
+	struct vback_dev *dev = NULL;
+	unsigned int k;
+
+	assert_true(i < dm->npending);
+	cfg = dm->pending[i];
+	dm->pending[i] = dm->pending[--dm->npending];
+	if (result == 0) {
+		for (k = 0; k < 8 && dm->live[k]; k++)
+			;
+		assert_true(k < 8);
+		dm->live[k] = true;
+		dm->adds++;
+		dev = (struct vback_dev *)(void *)&dm->devs[k];
+	}
+	vback_xen_backend_add_done(be, cfg, result, dev);
 }
 
 static const struct vback_xen_backend_ops d_ops = {
@@ -504,6 +542,127 @@ static void test_stop_releases_all(void **state)
 	fixture_free(f);
 }
 
+/* add() may take its time (a network disk connecting on a thread): the
+ * device waits in state 1, others are served meanwhile, and it is served
+ * once the add is done. */
+static void test_pending_add(void **state)
+{
+	struct fixture *f = fixture_new();
+	const char *b0 = BE "/virtio_disk/3/0", *b1 = BE "/virtio_disk/4/0";
+	struct fake_dom *d3, *d4;
+	uint64_t v;
+
+	(void)state;
+	d3 = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	d4 = fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	f->dm.pend = true;
+	libxl_virtio_disk(f, 3, 0, "33554432", "33");
+	start(f, 0);
+	assert_int_equal(f->dm.npending, 1);
+	assert_string_equal(xr(f, b0, "state"), "1");
+	assert_int_equal(fake_dom_servers(d3), 0);
+	assert_false(fake_dom_range_claimed(d3, 0x2000000, 0x20001ff));
+	/* Another guest's device meanwhile: served at once. */
+	f->dm.pend = false;
+	libxl_virtio_disk(f, 4, 0, "33554432", "33");
+	harness_settle(f->h);
+	assert_string_equal(xr(f, b1, "state"), "2");
+	assert_int_equal(fake_dom_servers(d4), 1);
+	/* Opened: served like any other. */
+	d_finish(&f->dm, f->be, 0, 0);
+	harness_settle(f->h);
+	assert_string_equal(xr(f, b0, "state"), "2");
+	assert_int_equal(fake_xs_writes(f->h->fx, BE "/virtio_disk/3/0/state",
+					"2"),
+			 1);
+	assert_true(fake_dom_range_claimed(d3, 0x2000000, 0x20001ff));
+	assert_int_equal(fake_vcpu_mmio(d3, 0, 0x2000000, 4, 1, &v), 0);
+	assert_int_equal(v, FAKE_MMIO_MAGIC);
+	/* Finished twice (a confused user): ignored, logged. */
+	vback_xen_backend_add_done(f->be, &f->dm.last, 0, NULL);
+	assert_int_equal(f->dm.cancels, 0);
+	fixture_free(f);
+}
+
+/* An add that fails after all: refused, left alone until closed. */
+static void test_pending_refused(void **state)
+{
+	struct fixture *f = fixture_new();
+	const char *b0 = BE "/virtio_disk/3/0";
+	struct fake_dom *d;
+
+	(void)state;
+	d = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	f->dm.pend = true;
+	libxl_virtio_disk(f, 3, 0, "33554432", "33");
+	start(f, 0);
+	d_finish(&f->dm, f->be, 0, -ETIMEDOUT);
+	harness_settle(f->h);
+	assert_string_equal(xr(f, b0, "state"), "1");
+	assert_int_equal(fake_dom_servers(d), 0);
+	assert_int_equal(f->dm.adds, 0);
+	xw(f, b0, "state", "5");
+	harness_settle(f->h);
+	assert_string_equal(xr(f, b0, "state"), "6");
+	assert_int_equal(f->dm.cancels, 0);
+	fixture_free(f);
+}
+
+/* Closed, removed, its domain dead, or the backend stopping while the
+ * add is pending: remove(NULL) calls it off, once. */
+static void test_pending_called_off(void **state)
+{
+	struct fixture *f = fixture_new();
+	const char *b0 = BE "/virtio_disk/3/0";
+	struct fake_dom *d3, *d4;
+
+	(void)state;
+	d3 = fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	d4 = fake_dom_create(f->h->fx, 4, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	f->dm.pend = true;
+	libxl_virtio_disk(f, 3, 0, "33554432", "33");
+	libxl_virtio_disk(f, 3, 1, "33562624", "34");
+	libxl_virtio_disk(f, 4, 0, "33554432", "33");
+	libxl_virtio_disk(f, 4, 1, "33562624", "34");
+	start(f, 0);
+	assert_int_equal(f->dm.npending, 4);
+	/* Closing: called off, answered with Closed. */
+	xw(f, b0, "state", "5");
+	harness_settle(f->h);
+	assert_int_equal(f->dm.cancels, 1);
+	assert_string_equal(xr(f, b0, "state"), "6");
+	/* Node removed: called off, nothing written. */
+	assert_int_equal(fake_xs_rm(f->h->fx, BE "/virtio_disk/3/1"), 0);
+	harness_settle(f->h);
+	assert_int_equal(f->dm.cancels, 2);
+	assert_string_equal(xr(f, BE "/virtio_disk/3/1", "state"), "(none)");
+	/* Its domain died: called off. */
+	fake_dom_destroy(d4);
+	harness_settle(f->h);
+	assert_int_equal(f->dm.cancels, 4);
+	assert_int_equal(f->dm.npending, 0);
+	assert_int_equal(fake_dom_servers(d3), 0);
+	(void)d4;
+	fixture_free(f);
+}
+
+static void test_pending_stop(void **state)
+{
+	struct fixture *f = fixture_new();
+
+	(void)state;
+	fake_dom_create(f->h->fx, 3, 1, TEST_RAM_BASE, TEST_RAM_SIZE);
+	f->dm.pend = true;
+	libxl_virtio_disk(f, 3, 0, "33554432", "33");
+	start(f, 0);
+	assert_int_equal(f->dm.npending, 1);
+	vback_xen_backend_stop(f->be);
+	f->be = NULL;
+	assert_int_equal(f->dm.cancels, 1);
+	assert_int_equal(f->dm.npending, 0);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +680,10 @@ int main(void)
 		cmocka_unit_test(test_transaction_conflict_retried),
 		cmocka_unit_test(test_closed_while_starting),
 		cmocka_unit_test(test_stop_releases_all),
+		cmocka_unit_test(test_pending_add),
+		cmocka_unit_test(test_pending_refused),
+		cmocka_unit_test(test_pending_called_off),
+		cmocka_unit_test(test_pending_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,9 @@ struct xen_bdom {
 	bool served;  /* a device was served on it */
 };
 
-enum bdev_state { BDEV_SERVING, BDEV_REFUSED };
+/* ADDING: add() said VBACK_XEN_ADD_PENDING; vback_xen_backend_add_done()
+ * goes on from there. */
+enum bdev_state { BDEV_SERVING, BDEV_REFUSED, BDEV_ADDING };
 
 struct xen_bdev {
 	struct xen_bdev *next;
@@ -65,6 +67,7 @@ struct xen_bdev {
 	struct xen_bdom *bdom;
 	void *state; /* from the state() op, or NULL */
 	size_t state_len;
+	uint64_t found_state; /* a device to adopt: the state it was in */
 };
 
 struct vback_xen_backend {
@@ -220,7 +223,14 @@ static void bdev_state_release(struct vback_xen_backend *be, struct xen_bdev *b,
 static void bdev_release(struct vback_xen_backend *be, struct xen_bdev *b,
 			 bool closed)
 {
-	if (b->st == BDEV_SERVING) {
+	if (b->st == BDEV_ADDING) {
+		/* The user is still opening it: called off. */
+		vback_logf(be->xen->log, VBACK_LOG_INFO,
+			   "xen: %s: released while being opened", b->bpath);
+		be->opts.ops->remove(be->opts.opaque, &b->cfg, NULL);
+		if (closed)
+			be_write(be, 0, b->bpath, "state", "6");
+	} else if (b->st == BDEV_SERVING) {
 		vback_logf(be->xen->log, VBACK_LOG_INFO, "xen: %s: released",
 			   b->bpath);
 		vback_xen_device_remove(b->xdev);
@@ -461,15 +471,15 @@ static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b,
 	return ret;
 }
 
+static void bdev_start_added(struct vback_xen_backend *be, struct xen_bdev *b,
+			     int ret);
+
 static void bdev_start(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
 		       unsigned int devid, const char *bpath)
 {
-	struct vback_xen_device_options o = { 0 };
 	struct xen_bdev *b;
-	const char *why;
 	uint64_t fstate;
-	char name[40];
 	int ret;
 
 	b = vb_calloc(1, sizeof(*b));
@@ -494,10 +504,29 @@ static void bdev_start(struct vback_xen_backend *be,
 		return;
 	}
 	ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
+	if (ret == VBACK_XEN_ADD_PENDING) {
+		b->st = BDEV_ADDING;
+		return;
+	}
+	bdev_start_added(be, b, ret);
+}
+
+/* bdev_start(), once add() has answered @ret. */
+static void bdev_start_added(struct vback_xen_backend *be, struct xen_bdev *b,
+			     int ret)
+{
+	struct vback_xen_device_options o = { 0 };
+	const char *bpath = b->bpath;
+	unsigned int domid = b->cfg.domid;
+	const char *why;
+	char name[40];
+
+	b->st = BDEV_REFUSED;
 	if (ret < 0 || !b->dev) {
 		vback_logf(be->xen->log, VBACK_LOG_WARN,
 			   "xen: %s: refused by the backend: %s", bpath,
 			   vback_strerror(ret < 0 ? ret : -EINVAL));
+		b->dev = NULL;
 		return;
 	}
 	bdev_identity(be, b);
@@ -511,7 +540,7 @@ static void bdev_start(struct vback_xen_backend *be,
 	if (!b->bdom)
 		goto fail_dev;
 	/* A new device: whatever the memory held is not adopted. */
-	bdev_device_options(b, layout, domid, devid, name, &o);
+	bdev_device_options(b, b->cfg.layout, domid, b->cfg.devid, name, &o);
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0)
 		goto fail_dom;
@@ -545,15 +574,14 @@ fail_dev:
  * handed over, served it. Adopt it from its saved state, or leave it
  * alone (refused: not tried again until its node goes) with one line.
  */
+static void bdev_adopt_added(struct vback_xen_backend *be, struct xen_bdev *b,
+			     int ret);
+
 static void bdev_adopt(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
 		       unsigned int devid, const char *bpath, uint64_t state)
 {
-	struct vback_xen_device_options o = { 0 };
-	struct xen_state tmp;
 	struct xen_bdev *b;
-	const char *why = NULL;
-	char name[40];
 	int ret;
 
 	b = vb_calloc(1, sizeof(*b));
@@ -564,12 +592,33 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	b->cfg.domid = (uint16_t)domid;
 	b->cfg.devid = devid;
 	b->cfg.adopt = true;
+	b->found_state = state;
 	b->st = BDEV_REFUSED;
 	b->next = be->devs;
 	be->devs = b;
 	if (bdev_parse(be, b) < 0)
 		return;
 	ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
+	if (ret == VBACK_XEN_ADD_PENDING) {
+		b->st = BDEV_ADDING;
+		return;
+	}
+	bdev_adopt_added(be, b, ret);
+}
+
+/* bdev_adopt(), once add() has answered @ret. */
+static void bdev_adopt_added(struct vback_xen_backend *be, struct xen_bdev *b,
+			     int ret)
+{
+	struct vback_xen_device_options o = { 0 };
+	const char *bpath = b->bpath;
+	unsigned int domid = b->cfg.domid;
+	unsigned int state = (unsigned int)b->found_state;
+	struct xen_state tmp;
+	const char *why = NULL;
+	char name[40];
+
+	b->st = BDEV_REFUSED;
 	if (ret < 0 || !b->dev) {
 		vback_logf(be->xen->log, VBACK_LOG_WARN,
 			   "xen: %s: refused by the backend: %s", bpath,
@@ -599,7 +648,7 @@ static void bdev_adopt(struct vback_xen_backend *be,
 				     : vback_strerror(ret);
 		goto refuse;
 	}
-	bdev_device_options(b, layout, domid, devid, name, &o);
+	bdev_device_options(b, b->cfg.layout, domid, b->cfg.devid, name, &o);
 	o.adopt = true;
 	ret = vback_xen_device_add(b->bdom->dom, &o, &b->xdev);
 	if (ret < 0) {
@@ -616,7 +665,7 @@ static void bdev_adopt(struct vback_xen_backend *be,
 		   "xen: %s: adopted at %#llx irq %u (state %u, IOREQ server "
 		   "%u)",
 		   bpath, (unsigned long long)b->cfg.base,
-		   (unsigned int)b->cfg.irq, (unsigned int)state,
+		   (unsigned int)b->cfg.irq, state,
 		   vback_xen_domain_server(b->bdom->dom));
 	return;
 refuse:
@@ -625,7 +674,7 @@ refuse:
 	vback_logf(be->xen->log, VBACK_LOG_ERR,
 		   "xen: %s: in state %u but not adopted: %s; restart its "
 		   "guest to serve it",
-		   bpath, (unsigned int)state, why);
+		   bpath, state, why);
 quiet:
 	bdev_state_release(be, b, false);
 	be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
@@ -653,6 +702,12 @@ static void bdev_evaluate(struct vback_xen_backend *be,
 		be_read(be, 0, bpath, "online", online, sizeof(online)) >= 0 &&
 		!vb_strcmp(online, "0");
 	if (b) {
+		if (b->st == BDEV_ADDING) {
+			/* Still being opened: only a close calls it off. */
+			if (state == XENBUS_CLOSING || offline)
+				bdev_release(be, b, true);
+			return;
+		}
 		if (b->st != BDEV_SERVING) {
 			/* Refused: still answer a Closing toolstack. */
 			if (state == XENBUS_CLOSING)
@@ -852,6 +907,31 @@ fail:
 	return ret;
 }
 
+void vback_xen_backend_add_done(struct vback_xen_backend *be,
+				const struct vback_xen_device_config *cfg,
+				int result, struct vback_dev *dev)
+{
+	struct xen_bdev *b;
+
+	if (!be || !cfg)
+		return;
+	for (b = be->devs; b; b = b->next)
+		if (&b->cfg == cfg && b->st == BDEV_ADDING)
+			break;
+	if (!b) {
+		vback_logf(be->xen->log, VBACK_LOG_ERR,
+			   "xen: dom%u/%u: an add finished that was not "
+			   "pending",
+			   cfg->domid, cfg->devid);
+		return;
+	}
+	b->dev = result < 0 ? NULL : dev;
+	if (b->cfg.adopt)
+		bdev_adopt_added(be, b, result);
+	else
+		bdev_start_added(be, b, result);
+}
+
 void vback_xen_backend_stop(struct vback_xen_backend *be)
 {
 	if (!be)
@@ -881,6 +961,9 @@ void vback_xen_backend_handover(struct vback_xen_backend *be)
 		if (b->st == BDEV_SERVING) {
 			bdev_state_release(be, b, false);
 			be->opts.ops->remove(be->opts.opaque, &b->cfg, b->dev);
+		} else if (b->st == BDEV_ADDING) {
+			/* Left as found: the next process adds it again. */
+			be->opts.ops->remove(be->opts.opaque, &b->cfg, NULL);
 		}
 		bdev_free(be, b);
 	}
