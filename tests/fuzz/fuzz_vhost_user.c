@@ -323,6 +323,39 @@ static void raw_message(struct h *h, struct fz *f)
 	pump(h);
 }
 
+/*
+ * The front-end is gone and every request has completed: the back-end must
+ * come to rest on IDLE. pump() stops when a round runs nothing; once (in
+ * 2.2 M runs of a loaded machine, not reproducible on replay) that left
+ * the last connection's hang-up unseen. So wait for it a while (100 ms of
+ * loop time, 1 ms at a time) before calling it broken, and say how the
+ * back-end stood: a hang-up that comes late is traced, one that never
+ * comes is a finding, with the state to tell why.
+ */
+static void settle(struct h *h)
+{
+	struct vback_vhu_stats st;
+	int waits = 0;
+
+	while (h->last_event != VBACK_VHU_IDLE && waits < 100) {
+		vback_loop_run_once(h->loop, 1);
+		pump(h);
+		waits++;
+	}
+	if (waits)
+		fz_trace("settled on event %d after %d waits",
+			 (int)h->last_event, waits);
+	vback_vhu_get_stats(h->vhu, &st);
+	FZ_CHECK(h->last_event == VBACK_VHU_IDLE,
+		 "ended on event %d, not IDLE (connected %d, draining %d, "
+		 "%llu connections, %llu messages, %llu bad, %u IO held)",
+		 (int)h->last_event, (int)vback_vhu_connected(h->vhu),
+		 (int)vback_vhu_draining(h->vhu),
+		 (unsigned long long)st.connections,
+		 (unsigned long long)st.messages,
+		 (unsigned long long)st.bad_messages, tio_pending(h->tio));
+}
+
 static uint64_t u64_reply(struct h *h, uint32_t req)
 {
 	uint8_t buf[20];
@@ -686,8 +719,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(h.fe);
 	h.fe = -1;
 	pump(&h);
-	FZ_CHECK(h.last_event == VBACK_VHU_IDLE, "ended on event %d, not IDLE",
-		 (int)h.last_event);
+	settle(&h);
 	vback_vhu_destroy(h.vhu);
 	FZ_CHECK(vback_dev_inflight(vback_blk_dev(h.blk)) == 0, "%s",
 		 "requests left in flight");
