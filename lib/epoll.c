@@ -349,9 +349,8 @@ static bool poll_before_sleep(struct epoll_loop *l)
 /* A sleep of @ns, ending at @now, ended a stretch: adapt the budget. */
 static void poll_adapt(struct epoll_loop *l, uint64_t ns, uint64_t now)
 {
-	uint64_t missed = l->missed_ns;
+	uint64_t missed = l->missed_ns; /* reset by each ep_run_once() */
 
-	l->missed_ns = 0;
 	if (missed && (ns < POLL_FUTILE_NS || ns < missed / 4)) {
 		/* Polling more would only have kept the producer waiting. */
 		if (++l->futile >= POLL_FUTILE) {
