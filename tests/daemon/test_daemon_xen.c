@@ -1453,6 +1453,76 @@ static void test_network_disk_opens_aside(void **state)
 		waitpid(kit, NULL, 0);
 	}
 }
+
+/* A restart takes over an NBD disk too: its connect runs aside, the
+ * device is adopted once it is up, and the guest's data is there. */
+static void test_restart_adopts_network_disk(void **state)
+{
+	static uint8_t out[8192], in[8192], file[8192];
+	struct fixture f;
+	struct guest g;
+	char dir[300], arg[320], img[96], sock[96];
+	const char *args[] = { "--state-dir", arg, NULL };
+	pid_t kit;
+
+	(void)state;
+	fixture_init(&f, "posix");
+	snprintf(img, sizeof(img), "%s/nbd.img", f.dir);
+	snprintf(sock, sizeof(sock), "%s/nbd.sock", f.dir);
+	make_image(img, DISK_BYTES);
+	kit = nbdkit_start(sock, img);
+	if (kit <= 0) {
+		fixture_fini(&f);
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "%s/state", f.dir);
+	snprintf(arg, sizeof(arg), "%s", dir);
+	f.state_dir = true;
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(&f, &g, 5, VBACK_XEN_LAYOUT_VIRTIO, 2);
+	snprintf(g.disk[0].path, sizeof(g.disk[0].path),
+		 "nbd+unix:///?socket=%s", sock);
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	xs_disk(&f, &g.disk[1], "w", NULL);
+	wait_be_state(&f, &g.disk[0], "2");
+	guest_probe(&g.disk[0]);
+	guest_probe(&g.disk[1]);
+	pattern(out, sizeof(out), 33);
+	assert_int_equal(rw(&g.disk[0], VIRTIO_BLK_T_OUT, 16, out, sizeof(out)),
+			 VIRTIO_BLK_S_OK);
+	io_verified(&g.disk[1], 8, 34);
+
+	stop_and_hand_over(&f);
+	assert_int_equal(fake_dom_servers(g.d), 1);
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	for (int i = 0; i < 1000 && xen_daemon_disks(f.xd) < 2; i++)
+		vback_loop_run_once(f.loop, 10);
+	settle(&f);
+	assert_int_equal(f.errors, 0);
+	assert_int_equal(xen_daemon_disks(f.xd), 2);
+	assert_be_state(&f, &g.disk[0], "2");
+	/* The write acknowledged before the restart is in nbdkit's file
+	 * (the stop flushed it); the same device reads it and takes more. */
+	file_read(img, 16 * SECTOR, file, sizeof(file));
+	assert_memory_equal(file, out, sizeof(out));
+	assert_int_equal(rw(&g.disk[0], VIRTIO_BLK_T_IN, 16, in, sizeof(in)),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+	pattern(out, sizeof(out), 35);
+	assert_int_equal(rw(&g.disk[0], VIRTIO_BLK_T_OUT, 32, out, sizeof(out)),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(rw(&g.disk[0], VIRTIO_BLK_T_IN, 32, in, sizeof(in)),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+	check_file(&g.disk[1], 8, 34, 12288);
+	xs_set(&f, "/local/domain/0/backend/virtio/5/51712", "state", "5");
+	xs_set(&f, "/local/domain/0/backend/virtio/5/51728", "state", "5");
+	settle(&f);
+	guest_fini(&g);
+	fixture_fini(&f);
+	kill(kit, SIGTERM);
+	waitpid(kit, NULL, 0);
+}
 #endif
 
 int main(void)
@@ -1478,6 +1548,7 @@ int main(void)
 		cmocka_unit_test(test_restart_bad_state),
 #if VBACK_HAVE_NBD
 		cmocka_unit_test(test_network_disk_opens_aside),
+		cmocka_unit_test(test_restart_adopts_network_disk),
 #endif
 	};
 
