@@ -473,6 +473,30 @@ static int bdev_state(struct vback_xen_backend *be, struct xen_bdev *b,
 
 static void bdev_start_added(struct vback_xen_backend *be, struct xen_bdev *b,
 			     int ret);
+static void bdev_adopt_added(struct vback_xen_backend *be, struct xen_bdev *b,
+			     int ret);
+
+/* add() answered @ret: go on as bdev_start() or bdev_adopt(). */
+static void bdev_added(struct vback_xen_backend *be, struct xen_bdev *b,
+		       int ret)
+{
+	if (b->cfg.adopt)
+		bdev_adopt_added(be, b, ret);
+	else
+		bdev_start_added(be, b, ret);
+}
+
+/* Ask the user for @b's device; it may answer later (add_done()). */
+static void bdev_add(struct vback_xen_backend *be, struct xen_bdev *b)
+{
+	int ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
+
+	if (ret == VBACK_XEN_ADD_PENDING) {
+		b->st = BDEV_ADDING;
+		return;
+	}
+	bdev_added(be, b, ret);
+}
 
 static void bdev_start(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
@@ -503,12 +527,7 @@ static void bdev_start(struct vback_xen_backend *be,
 		bdev_free(be, b);
 		return;
 	}
-	ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
-	if (ret == VBACK_XEN_ADD_PENDING) {
-		b->st = BDEV_ADDING;
-		return;
-	}
-	bdev_start_added(be, b, ret);
+	bdev_add(be, b);
 }
 
 /* bdev_start(), once add() has answered @ret. */
@@ -574,15 +593,11 @@ fail_dev:
  * handed over, served it. Adopt it from its saved state, or leave it
  * alone (refused: not tried again until its node goes) with one line.
  */
-static void bdev_adopt_added(struct vback_xen_backend *be, struct xen_bdev *b,
-			     int ret);
-
 static void bdev_adopt(struct vback_xen_backend *be,
 		       enum vback_xen_layout layout, unsigned int domid,
 		       unsigned int devid, const char *bpath, uint64_t state)
 {
 	struct xen_bdev *b;
-	int ret;
 
 	b = vb_calloc(1, sizeof(*b));
 	if (!b)
@@ -598,12 +613,7 @@ static void bdev_adopt(struct vback_xen_backend *be,
 	be->devs = b;
 	if (bdev_parse(be, b) < 0)
 		return;
-	ret = be->opts.ops->add(be->opts.opaque, &b->cfg, &b->dev);
-	if (ret == VBACK_XEN_ADD_PENDING) {
-		b->st = BDEV_ADDING;
-		return;
-	}
-	bdev_adopt_added(be, b, ret);
+	bdev_add(be, b);
 }
 
 /* bdev_adopt(), once add() has answered @ret. */
@@ -926,10 +936,7 @@ void vback_xen_backend_add_done(struct vback_xen_backend *be,
 		return;
 	}
 	b->dev = result < 0 ? NULL : dev;
-	if (b->cfg.adopt)
-		bdev_adopt_added(be, b, result);
-	else
-		bdev_start_added(be, b, result);
+	bdev_added(be, b, result);
 }
 
 void vback_xen_backend_stop(struct vback_xen_backend *be)
