@@ -1141,12 +1141,20 @@ static void stop_and_hand_over(struct fixture *f)
  * touched), and the guest goes on with its data. Then the guest closes
  * its disks: the state files go with them.
  */
+/* Daemons of this test keep their state in F/state (into @dir, which the
+ * test's --state-dir argument points at). */
+static void use_state_dir(struct fixture *f, char *dir, size_t n)
+{
+	snprintf(dir, n, "%s/state", f->dir);
+	f->state_dir = true;
+}
+
 static void test_restart_adopts(void **state)
 {
 	struct fixture f;
 	struct guest g;
-	char dir[300], arg[320], sf[2][400];
-	const char *args[] = { "--state-dir", arg, NULL };
+	char dir[300], sf[2][400];
+	const char *args[] = { "--state-dir", dir, NULL };
 	unsigned int i;
 
 	fixture_init(&f, *state);
@@ -1154,9 +1162,7 @@ static void test_restart_adopts(void **state)
 		fixture_fini(&f);
 		skip();
 	}
-	snprintf(dir, sizeof(dir), "%s/state", f.dir);
-	snprintf(arg, sizeof(arg), "%s", dir);
-	f.state_dir = true;
+	use_state_dir(&f, dir, sizeof(dir));
 	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
 	guest_init(&f, &g, 5, VBACK_XEN_LAYOUT_VIRTIO, 2);
 	for (i = 0; i < 2; i++)
@@ -1254,17 +1260,15 @@ static void test_restart_bad_state(void **state)
 	};
 	struct fixture f;
 	struct guest g;
-	char dir[300], arg[320], sf[5][400];
-	const char *args[] = { "--state-dir", arg, NULL };
+	char dir[300], sf[5][400];
+	const char *args[] = { "--state-dir", dir, NULL };
 	struct xen_state_hdr h;
 	unsigned int i;
 	int fd;
 
 	(void)state;
 	fixture_init(&f, NULL);
-	snprintf(dir, sizeof(dir), "%s/state", f.dir);
-	snprintf(arg, sizeof(arg), "%s", dir);
-	f.state_dir = true;
+	use_state_dir(&f, dir, sizeof(dir));
 	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
 	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 5);
 	for (i = 0; i < 5; i++) {
@@ -1461,8 +1465,8 @@ static void test_restart_adopts_network_disk(void **state)
 	static uint8_t out[8192], in[8192], file[8192];
 	struct fixture f;
 	struct guest g;
-	char dir[300], arg[320], img[96], sock[96];
-	const char *args[] = { "--state-dir", arg, NULL };
+	char dir[300], img[96], sock[96];
+	const char *args[] = { "--state-dir", dir, NULL };
 	pid_t kit;
 
 	(void)state;
@@ -1475,9 +1479,7 @@ static void test_restart_adopts_network_disk(void **state)
 		fixture_fini(&f);
 		skip();
 	}
-	snprintf(dir, sizeof(dir), "%s/state", f.dir);
-	snprintf(arg, sizeof(arg), "%s", dir);
-	f.state_dir = true;
+	use_state_dir(&f, dir, sizeof(dir));
 	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
 	guest_init(&f, &g, 5, VBACK_XEN_LAYOUT_VIRTIO, 2);
 	snprintf(g.disk[0].path, sizeof(g.disk[0].path),
