@@ -932,7 +932,7 @@ void vback_xen_backend_add_done(struct vback_xen_backend *be,
 		vback_logf(be->xen->log, VBACK_LOG_ERR,
 			   "xen: dom%u/%u: an add finished that was not "
 			   "pending",
-			   cfg->domid, cfg->devid);
+			   (unsigned int)cfg->domid, (unsigned int)cfg->devid);
 		return;
 	}
 	b->dev = result < 0 ? NULL : dev;
