@@ -968,6 +968,16 @@ static struct xd_disk *find(const struct xen_daemon *xd, const char *name)
 	return NULL;
 }
 
+/* A network disk still connecting (not called off), by name. */
+static const struct xd_pending *find_pending(const struct xen_daemon *xd,
+					     const char *name)
+{
+	for (const struct xd_pending *p = xd->pending; p; p = p->next)
+		if (p->cfg && !strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
 /* Every queue on the one loop: read where we are. */
 static int xen_qstats(void *opaque, struct vback_blk *blk, unsigned int q,
 		      struct vback_blk_queue_stats *out)
@@ -995,7 +1005,7 @@ static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
 	struct xen_daemon *xd = opaque;
 	long last = -1;
 
-	if (req->name && !find(xd, req->name)) {
+	if (req->name && !find(xd, req->name) && !find_pending(xd, req->name)) {
 		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
 		return -ENOENT;
 	}
@@ -1031,6 +1041,20 @@ static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
 		jw_array_end(w);
 		jw_object_end(w);
 		last = next;
+	}
+	jw_array_end(w);
+	/* Network disks whose server has not answered yet. */
+	jw_key(w, "connecting");
+	jw_array(w);
+	for (const struct xd_pending *p = xd->pending; p; p = p->next) {
+		if (!p->cfg || (req->name && strcmp(req->name, p->name)))
+			continue;
+		jw_object(w);
+		jw_key(w, "name");
+		jw_string(w, p->name);
+		jw_key(w, "image");
+		jw_string(w, p->path);
+		jw_object_end(w);
 	}
 	jw_array_end(w);
 	jw_object_end(w);

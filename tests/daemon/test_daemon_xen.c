@@ -1393,6 +1393,7 @@ static void wait_be_state(struct fixture *f, const struct gdisk *k,
 static void test_network_disk_opens_aside(void **state)
 {
 	static uint8_t out[8192], in[8192], file[8192];
+	const struct json_value *r, *c;
 	struct fixture f;
 	struct guest g;
 	char img[96], sock[96];
@@ -1407,6 +1408,11 @@ static void test_network_disk_opens_aside(void **state)
 	xs_disk(&f, &g.disk[0], "w", NULL);
 	settle(&f);
 	assert_be_state(&f, &g.disk[0], "1");
+	/* list says it is connecting, by its image. */
+	r = ctl(&f, "{\"cmd\":\"list\",\"args\":{\"name\":\"dom6/51712\"}}");
+	c = json_get(json_get(r, "ok"), "connecting");
+	assert_int_equal(c->count, 1);
+	assert_string_equal(json_get(c->child, "image")->str, g.disk[0].path);
 	/* Meanwhile a file: served at once, and works. */
 	xs_disk(&f, &g.disk[1], "w", NULL);
 	settle(&f);
@@ -1418,6 +1424,8 @@ static void test_network_disk_opens_aside(void **state)
 	xs_set(&f, "/local/domain/0/backend/virtio_disk/6/51712", "state", "5");
 	settle(&f);
 	assert_be_state(&f, &g.disk[0], "6");
+	r = ctl(&f, "{\"cmd\":\"list\"}");
+	assert_int_equal(json_get(json_get(r, "ok"), "connecting")->count, 0);
 	/* Nothing failed: on the main loop, the connect would have waited
 	 * for the server's 30 s timeout, then refused the disk. */
 	assert_int_equal(f.errors, 0);
