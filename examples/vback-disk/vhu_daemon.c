@@ -1233,7 +1233,8 @@ static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
 {
 	struct vhu_daemon *vd = opaque;
 
-	if (req->name && !find(vd, req->name)) {
+	if (req->name && !find(vd, req->name) &&
+	    !find_probe(vd, req->name, NULL)) {
 		snprintf(msg, CTL_MAX_MSG, "no disk named %s", req->name);
 		return -ENOENT;
 	}
@@ -1249,6 +1250,24 @@ static int ctl_list(void *opaque, const struct ctl_request *req, struct jw *w,
 	for (struct vhu_disk *d = vd->disks; d; d = d->next)
 		if (!req->name || !strcmp(req->name, d->name))
 			disk_json(w, d);
+	jw_array_end(w);
+	/* Network disks being added: their server has not answered yet. */
+	jw_key(w, "connecting");
+	jw_array(w);
+	for (const struct probe *pr = vd->probes; pr; pr = pr->next) {
+		if (req->name && (!pr->s.name || strcmp(req->name, pr->s.name)))
+			continue;
+		jw_object(w);
+		if (pr->s.name) {
+			jw_key(w, "name");
+			jw_string(w, pr->s.name);
+		}
+		jw_key(w, "socket");
+		jw_string(w, pr->s.socket);
+		jw_key(w, "image");
+		jw_string(w, pr->s.image);
+		jw_object_end(w);
+	}
 	jw_array_end(w);
 	jw_object_end(w);
 	return 0;

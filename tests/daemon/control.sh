@@ -92,6 +92,11 @@ fi
 out=$(ctl --timeout 3 list 2>&1) && grep -q '"name": "bee"' <<<"$out" &&
 	ok "list answered while a network disk is being added" || bad "list during add: $out"
 if $nbd; then
+	out=$(ctl --timeout 3 list hung 2>&1) && grep -q '"connecting"' <<<"$out" &&
+		grep -q "\"image\": \"nbd://127.0.0.1:$(cat "$work/hung.port")/x\"" <<<"$out" &&
+		ok "list shows the disk connecting" || bad "list hung during its add: $out"
+fi
+if $nbd; then
 	out=$(ctl --raw add "socket=$work/e.sock" "image=$work/c.img" 2>&1)
 	[ $? = 1 ] && grep -q 'being added' <<<"$out" &&
 		ok "add of a socket being added: refused" || bad "second add of e.sock: $out"
@@ -204,8 +209,8 @@ out=$(cat "$work/hung.out")
 	ok "add of a server that never answers: refused, nothing left" ||
 	bad "add of a hung server (exit $rc): $out"
 kill "$hung" 2>/dev/null
-out=$(ctl list) && ! grep -q '"name": "hung"' <<<"$out" && ok "no disk named hung" ||
-	bad "list after the hung add: $out"
+out=$(ctl --raw list) && ! grep -q '"name":"hung"' <<<"$out" && grep -q '"connecting":\[\]' <<<"$out" &&
+	ok "no disk named hung, none connecting" || bad "list after the hung add: $out"
 
 # ---- a network disk that answers: connected once, on the add's thread --------
 # The add's thread connects, the main loop takes that connection over: the
