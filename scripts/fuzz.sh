@@ -5,12 +5,19 @@
 # number of executions or a time limit, and print per target the total
 # executions, executions per second, seconds and the outcome.
 #
-# usage: scripts/fuzz.sh [-n EXECS] [-t SECONDS] [-j JOBS] [TARGET...]
+# usage: scripts/fuzz.sh [-n EXECS] [-t SECONDS] [-j JOBS] [-r] [-P N]
+#                        [TARGET...]
 #        scripts/fuzz.sh -s [-n EXECS] [TARGET...]
 #   -n  stop a target after this many executions (default 10000000)
 #   -t  ... or after this many seconds, whichever comes first (default 1800)
 #   -j  parallel libFuzzer workers per target (default 1; the machine is
 #       small and shared)
+#   -r  a campaign, resumed: run each target only for the executions it
+#       still lacks on its current code to reach EXECS (see -s); those
+#       that have them are skipped, the others go longest first
+#   -P  run up to N targets at once (default 1), e.g. one per core; stop
+#       them all with Ctrl-C, or SIGTERM to this script when it runs in
+#       the background: each run is then "interrupted" and counts
 #   -s  no run: per target, the executions that runs without a finding
 #       have done on the code the target is now built from, and whether
 #       they reach EXECS (a run stopped with SIGINT, "interrupted",
@@ -35,13 +42,17 @@ execs=10000000
 secs=1800
 jobs=1
 summary=false
-while getopts "n:t:j:sh" opt; do
+resume=false
+parallel=1
+while getopts "n:t:j:rP:sh" opt; do
 	case $opt in
 	n) execs=$OPTARG ;;
 	t) secs=$OPTARG ;;
 	j) jobs=$OPTARG ;;
+	r) resume=true ;;
+	P) parallel=$OPTARG ;;
 	s) summary=true ;;
-	*) sed -n '3,32p' "$0"; exit 2 ;;
+	*) sed -n '3,38p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -69,12 +80,17 @@ code_of() {
 	rm -f "$tmp"
 }
 
+# "RUNS EXECUTIONS" of target $1's runs without a finding on code $2.
+done_on() {
+	awk -F'\t' -v c="$2" '$2 == c && ($5 == "ok" || $5 == "interrupted") { n++; s += $3 } END { print n + 0, s + 0 }' \
+		"$build/fuzz-long/$1/runs.tsv" 2>/dev/null || echo "0 0"
+}
+
 if $summary; then
 	printf '%-12s %-16s %5s %12s  %s\n' target code runs execs "reaches $execs"
 	for t in "${targets[@]}"; do
 		code=$(code_of "$build/tests/fuzz/fuzz_$t")
-		runs=$build/fuzz-long/$t/runs.tsv
-		read -r n total < <(awk -F'\t' -v c="$code" '$2 == c && ($5 == "ok" || $5 == "interrupted") { n++; s += $3 } END { print n + 0, s + 0 }' "$runs" 2>/dev/null || echo "0 0")
+		read -r n total < <(done_on "$t" "$code")
 		printf '%-12s %-16s %5s %12s  %s\n' "$t" "$code" "$n" "$total" \
 			"$([ "$total" -ge "$execs" ] && echo yes || echo no)"
 	done
@@ -84,25 +100,27 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:quarantine_size_mb=16}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-printf '%-12s %12s %9s %7s %7s  %s\n' target execs execs/s seconds new result
-status=0
-for t in "${targets[@]}"; do
-	exe=$build/tests/fuzz/fuzz_$t
-	work=$build/fuzz-long/$t
+# run_one TARGET EXECS: one run; its line on stdout and in runs.tsv.
+# Returns 1 on a finding.
+run_one() {
+	local t=$1 want=$2
+	local exe=$build/tests/fuzz/fuzz_$t
+	local work=$build/fuzz-long/$t
+	local dirs=() jobargs=() d log code start end rc n rate new result
 	mkdir -p "$work/corpus" "$work/artifacts"
-	dirs=()
 	for d in tests/fuzz/corpus/$t tests/fuzz/regressions/$t; do
 		[ -d "$d" ] && dirs+=("$d")
 	done
 	log=$work/last.log
-	jobargs=()
 	[ "$jobs" -gt 1 ] && jobargs=("-jobs=$jobs" "-workers=$jobs")
+	# Named before the run: a rebuild meanwhile must not be credited.
+	code=$(code_of "$exe")
 	start=$(date +%s)
 	rc=0
 	# -entropic=0: the entropic schedule's bookkeeping costs these small
 	# targets up to 3x in speed; plain coverage guidance is used instead.
 	# shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
-	"$exe" -runs="$execs" -max_total_time="$secs" -max_len=4096 \
+	"$exe" -runs="$want" -max_total_time="$secs" -max_len=4096 \
 		-timeout=20 -entropic=0 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/" ${FUZZ_FLAGS:-} \
 		"${jobargs[@]}" \
@@ -119,14 +137,57 @@ for t in "${targets[@]}"; do
 		result=interrupted
 	else
 		result="FINDING (exit $rc): $(find "$work/artifacts" -type f -printf '%T@ %f\n' | sort -n | tail -1 | cut -d' ' -f2-) - see $log"
-		status=1
 	fi
 	printf '%-12s %12s %9s %7s %7s  %s\n' "$t" "$n" "$rate" \
 		"$((end - start))" "$new" "$result"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
-		"$(code_of "$exe")" "$n" "$((end - start))" \
+		"$code" "$n" "$((end - start))" \
 		"$(case $rc in 0) echo ok ;; 72) echo interrupted ;; *) echo finding ;; esac)" \
 		"$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
 		>>"$work/runs.tsv"
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 72 ]; then
+		echo "$t" >>"$findings"
+	fi
+}
+
+# What each target runs for: EXECS, or with -r what it still lacks
+# (targets that have it all are left out), longest first.
+plan=()
+for t in "${targets[@]}"; do
+	want=$execs
+	if $resume; then
+		read -r _ total < <(done_on "$t" "$(code_of "$build/tests/fuzz/fuzz_$t")")
+		want=$((execs - total))
+		if [ "$want" -le 0 ]; then
+			echo "$t: $total executions on its current code already"
+			continue
+		fi
+	fi
+	plan+=("$want $t")
 done
-exit $status
+if $resume && [ ${#plan[@]} -gt 0 ]; then
+	mapfile -t plan < <(printf '%s\n' "${plan[@]}" | sort -k1,1nr)
+fi
+
+findings=$(mktemp)
+trap 'rm -f "$findings"' EXIT
+# Ctrl-C reaches the fuzzers too (they stop, "interrupted"): start no
+# more, and wait for those running to write their lines. In the
+# background (SIGINT ignored from the start, as for any '&' command),
+# SIGTERM to this script does the same: it passes SIGINT to its group.
+stopping=false
+trap 'stopping=true' INT
+trap 'stopping=true; kill -INT 0 2>/dev/null || true' TERM
+printf '%-12s %12s %9s %7s %7s  %s\n' target execs execs/s seconds new result
+for p in "${plan[@]}"; do
+	# At most -P runs at once; each finished one frees a place.
+	while ! $stopping && [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do
+		wait -n || true
+	done
+	$stopping && break
+	run_one "${p#* }" "${p%% *}" &
+done
+while [ -n "$(jobs -rp)" ]; do
+	wait || true
+done
+[ ! -s "$findings" ]
