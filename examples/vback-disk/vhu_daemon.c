@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "ctl_common.h"
+#include "net_open.h"
 #include "signals.h"
 #include "vhu_daemon.h"
 #include "vhu_options.h"
@@ -864,12 +865,7 @@ struct probe {
 	struct vhu_daemon *vd;
 	struct ctl_pending *p;
 	struct vback_disk_vhu_disk s; /* its strings: copies in s.owned */
-	pthread_t thread;
-	struct vback_work done; /* on the main loop, when the thread ends */
-	int ret;
-	struct vback_io_options io_opts; /* made on the main loop */
-	struct vback_io io; /* connected, detached: when ret is 0 */
-	char msg[CTL_MAX_MSG];
+	struct net_open open;
 };
 
 static const struct probe *find_probe(const struct vhu_daemon *vd,
@@ -886,18 +882,6 @@ static void probe_free(struct probe *pr)
 {
 	free(pr->s.owned);
 	free(pr);
-}
-
-static void *probe_main(void *arg)
-{
-	struct probe *pr = arg;
-	int ret = vback_io_open(&pr->io_opts, pr->vd->env.loop, &pr->io);
-	if (ret < 0)
-		snprintf(pr->msg, sizeof(pr->msg), "cannot open %s: %s",
-			 pr->s.image, vback_strerror(ret));
-	pr->ret = ret;
-	vback_loop_post(pr->vd->env.loop, &pr->done);
-	return NULL;
 }
 
 static void probe_unlink(struct probe *pr)
@@ -943,15 +927,18 @@ static void probe_done(void *opaque)
 {
 	struct probe *pr = opaque;
 	struct vhu_daemon *vd = pr->vd;
+	int ret = net_open_join(&pr->open);
+	char msg[CTL_MAX_MSG];
 
-	pthread_join(pr->thread, NULL);
 	probe_unlink(pr);
-	if (pr->ret < 0) {
+	if (ret < 0) {
+		snprintf(msg, sizeof(msg), "cannot open %s: %s", pr->s.image,
+			 vback_strerror(ret));
 		vback_logf(vd->log, VBACK_LOG_ERR, "control: add %s: %s",
-			   pr->s.socket, pr->msg);
-		ctl_pending_done(pr->p, pr->ret, pr->msg);
+			   pr->s.socket, msg);
+		ctl_pending_done(pr->p, ret, msg);
 	} else {
-		add_reply(vd, &pr->s, &pr->io, pr->p);
+		add_reply(vd, &pr->s, &pr->open.io, pr->p);
 	}
 	probe_free(pr);
 }
@@ -988,6 +975,7 @@ static int probe_start(struct vhu_daemon *vd,
 		       struct ctl_pending *p, char *msg)
 {
 	struct probe *pr = calloc(1, sizeof(*pr));
+	struct vback_io_options opts;
 	int ret;
 
 	if (!pr || copy_disk(&pr->s, s) < 0) {
@@ -997,16 +985,13 @@ static int probe_start(struct vhu_daemon *vd,
 	}
 	pr->vd = vd;
 	pr->p = p;
-	pr->io_opts = io_options(vd, &pr->s);
-	pr->io_opts.detached = true;
-	vback_work_init(&pr->done, probe_done, pr);
-	/* Signals stay blocked in the thread: it inherits the mask. */
-	ret = pthread_create(&pr->thread, NULL, probe_main, pr);
-	if (ret) {
+	opts = io_options(vd, &pr->s);
+	ret = net_open_start(&pr->open, &opts, vd->env.loop, probe_done, pr);
+	if (ret < 0) {
 		probe_free(pr);
 		snprintf(msg, CTL_MAX_MSG, "cannot start a thread: %s",
-			 strerror(ret));
-		return -ret;
+			 vback_strerror(ret));
+		return ret;
 	}
 	pr->next = vd->probes;
 	vd->probes = pr;
@@ -1022,11 +1007,8 @@ static void probes_stop(struct vhu_daemon *vd)
 	while (vd->probes) {
 		struct probe *pr = vd->probes;
 
-		pthread_join(pr->thread, NULL);
-		vback_loop_cancel(vd->env.loop, &pr->done);
+		net_open_abandon(&pr->open);
 		probe_unlink(pr);
-		if (pr->ret == 0)
-			vback_io_close(&pr->io); /* never attached */
 		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");
 		probe_free(pr);
 	}

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include "config.h"
 #include "ctl_common.h"
+#include "net_open.h"
 #include "signals.h"
 #include "xen_daemon.h"
 
@@ -68,11 +68,7 @@ struct xd_pending {
 	char name[48];
 	char *path;
 	bool read_only, discard, adopt;
-	struct vback_io_options io_opts; /* made on the main loop */
-	struct vback_io io;		 /* detached: when ret is 0 */
-	int ret;
-	pthread_t thread;
-	struct vback_work done; /* on the main loop, when the thread ends */
+	struct net_open open;
 };
 
 struct xen_daemon {
@@ -285,15 +281,6 @@ static void pending_unlink(struct xd_pending *p)
 		}
 }
 
-static void *pending_main(void *arg)
-{
-	struct xd_pending *p = arg;
-
-	p->ret = vback_io_open(&p->io_opts, p->xd->env.loop, &p->io);
-	vback_loop_post(p->xd->env.loop, &p->done);
-	return NULL;
-}
-
 /* On the main loop: the thread has connected, or given up. */
 static void pending_done(void *opaque)
 {
@@ -301,13 +288,12 @@ static void pending_done(void *opaque)
 	struct xen_daemon *xd = p->xd;
 	const struct vback_xen_device_config *cfg = p->cfg;
 	struct xd_disk *d = NULL;
-	int ret = p->ret;
+	int ret = net_open_join(&p->open);
 
-	pthread_join(p->thread, NULL);
 	pending_unlink(p);
 	if (!cfg) { /* called off meanwhile */
 		if (ret == 0)
-			vback_io_close(&p->io);
+			vback_io_close(&p->open.io);
 		pending_free(p);
 		return;
 	}
@@ -315,11 +301,11 @@ static void pending_done(void *opaque)
 		vback_logf(xd->log, VBACK_LOG_ERR, "%s: cannot open %s: %s",
 			   p->name, p->path, vback_strerror(ret));
 	} else if (xd->phase != RUNNING) {
-		vback_io_close(&p->io);
+		vback_io_close(&p->open.io);
 		ret = -ESHUTDOWN;
 	} else {
 		ret = disk_open(xd, cfg->domid, p->name, p->path, p->read_only,
-				p->discard, p->adopt, &p->io, &d);
+				p->discard, p->adopt, &p->open.io, &d);
 	}
 	pending_free(p);
 	vback_xen_backend_add_done(xd->be, cfg, ret,
@@ -332,6 +318,7 @@ static int pending_start(struct xen_daemon *xd,
 			 const char *name)
 {
 	struct xd_pending *p = calloc(1, sizeof(*p));
+	struct vback_io_options opts;
 	int ret;
 
 	if (p)
@@ -346,17 +333,14 @@ static int pending_start(struct xen_daemon *xd,
 	p->read_only = cfg->read_only || xd->o->read_only;
 	p->discard = cfg->discard_enable;
 	p->adopt = cfg->adopt;
-	p->io_opts = io_options(xd, p->path, p->read_only, false);
-	p->io_opts.detached = true;
-	vback_work_init(&p->done, pending_done, p);
-	/* Signals stay blocked in the thread: it inherits the mask. */
-	ret = pthread_create(&p->thread, NULL, pending_main, p);
-	if (ret) {
+	opts = io_options(xd, p->path, p->read_only, false);
+	ret = net_open_start(&p->open, &opts, xd->env.loop, pending_done, p);
+	if (ret < 0) {
 		vback_logf(xd->log, VBACK_LOG_ERR,
 			   "%s: cannot start a thread to open %s: %s", name,
-			   p->path, strerror(ret));
+			   p->path, vback_strerror(ret));
 		pending_free(p);
-		return -ret;
+		return ret;
 	}
 	p->next = xd->pending;
 	xd->pending = p;
@@ -371,11 +355,8 @@ static void pending_stop(struct xen_daemon *xd)
 	while (xd->pending) {
 		struct xd_pending *p = xd->pending;
 
-		pthread_join(p->thread, NULL);
-		vback_loop_cancel(xd->env.loop, &p->done);
+		net_open_abandon(&p->open);
 		xd->pending = p->next;
-		if (p->ret == 0)
-			vback_io_close(&p->io); /* never attached */
 		pending_free(p);
 	}
 }
