@@ -22,15 +22,16 @@
 #       have done on the code the target is now built from, and whether
 #       they reach EXECS (a run stopped with SIGINT, "interrupted",
 #       counts what it finished)
-# Each run adds a line to $BUILD_DIR/fuzz-long/<target>/runs.tsv: date,
-# code, executions, seconds, result, git HEAD. "code" names what the run
+# Each run adds a line to tests/fuzz/runs/<target>.tsv (tracked, so a
+# campaign outlives the machine; commit it): date, code, executions,
+# seconds, result, git HEAD. "code" names what the run
 # executed: the start of the sha256 of the target's .text section, which a
 # change to the code under test or to its harness changes, and a comment
 # or a line break does not; runs on the same code add up (-s).
 #   TARGET: virtqueue blk mmio xen_ioreq xenstore vhost_user (default: all
 #   that were built)
 # Environment: FUZZ_FLAGS adds libFuzzer flags; BUILD_DIR (default
-# build-fuzz). The working corpus of each target grows in
+# build-fuzz); FUZZ_LEDGER (default tests/fuzz/runs). The working corpus of each target grows in
 # $BUILD_DIR/fuzz-long/<target>/corpus across runs; crashes land in
 # $BUILD_DIR/fuzz-long/<target>/artifacts. A finding becomes a regression
 # input under tests/fuzz/regressions/<target>/ (see docs/fuzzing.md).
@@ -58,6 +59,8 @@ done
 shift $((OPTIND - 1))
 
 build=${BUILD_DIR:-build-fuzz}
+ledger=${FUZZ_LEDGER:-tests/fuzz/runs}
+mkdir -p "$ledger"
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dfuzz=enabled >/dev/null
@@ -83,7 +86,7 @@ code_of() {
 # "RUNS EXECUTIONS" of target $1's runs without a finding on code $2.
 done_on() {
 	awk -F'\t' -v c="$2" '$2 == c && ($5 == "ok" || $5 == "interrupted") { n++; s += $3 } END { print n + 0, s + 0 }' \
-		"$build/fuzz-long/$1/runs.tsv" 2>/dev/null || echo "0 0"
+		"$ledger/$1.tsv" 2>/dev/null || echo "0 0"
 }
 
 if $summary; then
@@ -100,7 +103,7 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:quarantine_size_mb=16}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# run_one TARGET EXECS: one run; its line on stdout and in runs.tsv.
+# run_one TARGET EXECS: one run; its line on stdout and in the ledger.
 # Returns 1 on a finding.
 run_one() {
 	local t=$1 want=$2
@@ -144,7 +147,7 @@ run_one() {
 		"$code" "$n" "$((end - start))" \
 		"$(case $rc in 0) echo ok ;; 72) echo interrupted ;; *) echo finding ;; esac)" \
 		"$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
-		>>"$work/runs.tsv"
+		>>"$ledger/$t.tsv"
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 72 ]; then
 		echo "$t" >>"$findings"
 	fi
