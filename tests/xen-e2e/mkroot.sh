@@ -104,10 +104,6 @@ skeleton "$work/bk"
 add_modules "$work/bk" drivers/xen/xen-evtchn.ko drivers/xen/xen-gntdev.ko \
 	drivers/xen/xen-privcmd.ko
 
-# Keep the three newest (a cache hit touches its own): checkouts of other
-# versions share the cache.
-# shellcheck disable=SC2012 # our own names, no odd characters
-ls -dt "$cache"/root-*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 mkdir -p "$out.tmp"
 cp "$work/kernel/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
 mkcpio "$work/dom0" "$out.tmp/dom0.cpio"
@@ -117,4 +113,10 @@ echo "$kver" >"$out.tmp/kernel-version"
 touch "$out.tmp/.done"
 rm -rf "$work"
 mv "$out.tmp" "$out"
+# Keep the three newest (a cache hit touches its own): checkouts of other
+# versions share the cache. After the mv, so the glob always matches: on a
+# fresh machine it matched nothing, ls failed, and pipefail ended the
+# script (every xen-e2e test failed with exit 2 and no message).
+# shellcheck disable=SC2012 # our own names, no odd characters
+ls -dt "$cache"/root-*/ | tail -n +4 | xargs -r rm -rf
 echo "$out"

@@ -126,10 +126,10 @@ fi
 if [ -n "${VBACK_XE2E_XEN:-}" ]; then
 	xen=$VBACK_XE2E_XEN
 elif [ "$mode" != reference ]; then
-	xen=$("$here/build-xen.sh")
+	xen=$("$here/build-xen.sh") || { echo "xen-e2e: building Xen failed (tests/xen-e2e/build-xen.sh)" >&2; exit 1; }
 	elapsed "hypervisor: $xen"
 fi
-root=$("$here/mkroot.sh")
+root=$("$here/mkroot.sh") || { echo "xen-e2e: building the root file systems failed (tests/xen-e2e/mkroot.sh)" >&2; exit 1; }
 elapsed "root file systems: $root"
 flock -u 8
 
