@@ -20,7 +20,8 @@ trap cleanup EXIT
 meson install -C "$build" --no-rebuild --destdir "$tmp/root" --quiet
 pc=$(find "$tmp/root" -name vback.pc | head -n 1)
 [ -n "$pc" ] || { echo "no vback.pc installed"; exit 1; }
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$tmp/root
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$tmp/root
 
 # A user's project: the example's files alone, away from the source tree.
 mkdir "$tmp/src"

@@ -49,6 +49,7 @@ done
 
 log=$work/guest.serial
 vback_accel "$vmlinux" "$initramfs"
+# shellcheck disable=SC2054 # commas separate QEMU suboptions
 QEMU_CMD=("$qemu" -nodefaults -no-user-config -display none -no-reboot
 	-machine pc,memory-backend=mem "${VBACK_ACCEL_ARGS[@]}" -smp 1 -m 256M
 	-object memory-backend-memfd,id=mem,size=256M,share=on

@@ -1,5 +1,7 @@
+# shellcheck shell=sh
 # The demo, guest side: format the vback disk, mount it, write and read a
 # file, and say what happened in plain words.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 dev=/dev/vda
 say() { echo "guest: $*"; }

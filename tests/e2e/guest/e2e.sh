@@ -1,9 +1,11 @@
+# shellcheck shell=sh
 # The real-guest test, guest side. Disk layout (64 MiB image, MiB units):
 #   0-16  ext2 filesystem made here     32-36 pattern written by the host
 #   40    O_DIRECT 4 KiB write          41    O_DIRECT 1 MiB write
 #   44    write-zeroes over host data   46    discard
 # Results are "VBACK: PASS|FAIL|SKIP name" lines; "VBACK: SUM name MiB len
 # sha256" lines tell the host what to re-check in the image afterwards.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 dev=/dev/vda
 

@@ -1,9 +1,11 @@
+# shellcheck shell=sh
 # Helpers shared by the guest scripts (sourced).
 # arg NAME: value of vback.NAME=VALUE on the kernel command line.
 arg() { sed -n "s/.*vback\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 pass() { echo "VBACK: PASS $*"; }
 fail() { echo "VBACK: FAIL $*"; failed=1; }
 skip() { echo "VBACK: SKIP $*"; }
+# shellcheck disable=SC2034 # read by the scripts that source this file
 failed=0
 MiB=1048576
 # sum DEV OFFSET_MIB LENGTH_BYTES: sha256 of a range, read with O_DIRECT.

@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # Several disks of one vback-disk process, guest side: one read-write
 # (filesystem, O_DIRECT writes the host re-checks, a resize the host
 # makes through the control socket), one read-only with a serial and a
 # pattern the host wrote. The disks are told apart by serial.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 rw=
 ro=

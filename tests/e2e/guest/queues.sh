@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # QEMU's default queues, guest side: QEMU asked vback-disk for one queue
 # per vCPU (no num-queues given) and the guest got them all. Each CPU
 # writes and reads back its own MiB on its own queue; "VBACK: SUM" lines
 # tell the host what to find in the image.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 dev=/dev/vda
 ncpu=$(nproc)

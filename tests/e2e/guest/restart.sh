@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # Guest side of tests/e2e/restart-e2e.sh: write distinct blocks with
 # O_DIRECT from several threads for vback.secs seconds while the host
 # kills and restarts vback-disk, then read back every acknowledged block
 # (blkwrite, tests/e2e/guest-tools/blkwrite.c, prints the details).
+# shellcheck source=lib.sh
 . /guest/lib.sh
 secs=$(arg secs)
 writers=$(arg writers)

@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # The virtio-rng real-guest test, guest side: the kernel's hwrng core must
 # have picked the virtio-rng device, and /dev/hwrng (read raw, no mixing)
 # must deliver bytes that are not all alike. The host checks that vback-rng
 # served at least as many bytes as were read here.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
 case "$cur" in

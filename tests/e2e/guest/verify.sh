@@ -1,5 +1,7 @@
+# shellcheck shell=sh
 # Second boot against the same daemon (it accepted a new front-end): what
 # the first boot wrote is still there.
+# shellcheck source=lib.sh
 . /guest/lib.sh
 dev=/dev/vda
 got=$(sum_range $dev 41 $MiB)
