@@ -36,3 +36,10 @@ void net_open_abandon(struct net_open *no)
 	if (no->ret == 0)
 		vback_io_close(&no->io); /* never attached */
 }
+
+unsigned int net_open_bound_s(const struct net_open *no)
+{
+	unsigned int ms = no->opts.timeout_ms ? no->opts.timeout_ms : 30000;
+
+	return (ms + 999) / 1000;
+}

@@ -36,5 +36,8 @@ int net_open_join(struct net_open *no);
 /* Stopping: wait for the thread (at most the IO timeout), drop @done if
  * it was posted, close what was opened. */
 void net_open_abandon(struct net_open *no);
+/* The longest net_open_abandon() may wait: the connect's bound, in
+ * seconds (vback_io_options::timeout_ms, rounded up). */
+unsigned int net_open_bound_s(const struct net_open *no);
 
 #endif /* VBACK_DISK_NET_OPEN_H */

@@ -73,6 +73,10 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"                       (benchmarks) touches no disk: reads\n"
 		"                       return zeroes, the image gives the "
 		"size\n"
+		"  --net-timeout SECONDS\n"
+		"                       network disks: give up a connect or a\n"
+		"                       request after this long (1..3600,\n"
+		"                       default 30)\n"
 		"  --direct             open images with O_DIRECT\n"
 		"  --sqpoll             io_uring: a kernel thread per ring "
 		"submits\n"
@@ -161,6 +165,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		OPT_POLL_US,
 		OPT_SQPOLL,
 		OPT_THREADS,
+		OPT_NET_TIMEOUT,
 		OPT_XEN_DOMID =
 			VBACK_DISK_XEN_OPT_BASE + VBACK_DISK_XEN_OPT_DOMID,
 		OPT_XEN_DISK =
@@ -188,6 +193,7 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 		{ "poll-us", required_argument, NULL, OPT_POLL_US },
 		{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "net-timeout", required_argument, NULL, OPT_NET_TIMEOUT },
 		{ "domid", required_argument, NULL, OPT_XEN_DOMID },
 		{ "disk", required_argument, NULL, OPT_XEN_DISK },
 		{ "backend-domid", required_argument, NULL, OPT_XEN_BACKEND },
@@ -306,6 +312,19 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 				return VBACK_DISK_EXIT_USAGE;
 			}
 			break;
+		case OPT_NET_TIMEOUT: {
+			unsigned int secs;
+
+			if (parse_uint(optarg, 1, 3600, &secs) < 0) {
+				fprintf(stderr,
+					"%s: --net-timeout wants seconds, "
+					"1..3600\n",
+					argv0);
+				return VBACK_DISK_EXIT_USAGE;
+			}
+			o->net_timeout_ms = secs * 1000u;
+			break;
+		}
 		case OPT_QSIZE:
 			if (parse_uint(optarg, 1, 32768, &o->queue_size) < 0 ||
 			    (o->queue_size & (o->queue_size - 1))) {

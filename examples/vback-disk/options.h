@@ -71,6 +71,10 @@ struct vback_disk_options {
 	bool read_only; /* --ro */
 	bool direct;	/* --direct (O_DIRECT) */
 	bool sqpoll;	/* --sqpoll: io_uring submission thread */
+	/* --net-timeout: NBD and RBD disks, the bound on a connect and on a
+	 * request, in ms (vback_io_options::timeout_ms); 0: the IO layer's
+	 * default (30 s). */
+	unsigned int net_timeout_ms;
 	enum vback_io_engine engine;
 	enum vback_log_level log_level;
 	const char *serial; /* --serial (one disk only) */

@@ -615,6 +615,7 @@ static struct vback_io_options io_options(const struct vhu_daemon *vd,
 		.read_only = s->read_only || o->read_only,
 		.direct = o->direct,
 		.sqpoll = o->sqpoll,
+		.timeout_ms = o->net_timeout_ms,
 		.log = vd->log,
 		.busy_wait_ms = vd->starting ? START_BUSY_WAIT_MS : 0,
 	};
@@ -1007,6 +1008,13 @@ static void probes_stop(struct vhu_daemon *vd)
 	while (vd->probes) {
 		struct probe *pr = vd->probes;
 
+		/* A server that does not answer holds the exit this long:
+		 * say why the daemon has not gone yet. */
+		vback_logf(vd->log, VBACK_LOG_INFO,
+			   "control: add %s: still connecting to %s: waiting "
+			   "for it to end (at most %u s)",
+			   pr->s.socket, pr->s.image,
+			   net_open_bound_s(&pr->open));
 		net_open_abandon(&pr->open);
 		probe_unlink(pr);
 		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");

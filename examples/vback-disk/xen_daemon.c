@@ -108,6 +108,7 @@ static struct vback_io_options io_options(const struct xen_daemon *xd,
 		.read_only = read_only,
 		.direct = o->direct,
 		.sqpoll = o->sqpoll,
+		.timeout_ms = o->net_timeout_ms,
 		.log = xd->log,
 		.busy_wait_ms = adopt ? ADOPT_BUSY_WAIT_MS : 0,
 	};
@@ -355,6 +356,12 @@ static void pending_stop(struct xen_daemon *xd)
 	while (xd->pending) {
 		struct xd_pending *p = xd->pending;
 
+		/* A server that does not answer holds the exit this long:
+		 * say why the daemon has not gone yet. */
+		vback_logf(xd->log, VBACK_LOG_INFO,
+			   "%s: still connecting to %s: waiting for it to "
+			   "end (at most %u s)",
+			   p->name, p->path, net_open_bound_s(&p->open));
 		net_open_abandon(&p->open);
 		xd->pending = p->next;
 		pending_free(p);

@@ -266,6 +266,15 @@ static void test_usage_errors(void **state)
 			       "--sqpoll"),
 			 VBACK_DISK_RUN);
 	assert_true(opts.sqpoll);
+	assert_int_equal(opts.net_timeout_ms, 0); /* the IO layer's 30 s */
+	/* Network disks' bound: seconds, 1 .. an hour. */
+	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
+			       "--net-timeout", "7"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.net_timeout_ms, 7000);
+	assert_int_equal(PARSE("--net-timeout", "0"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--net-timeout", "3601"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--net-timeout", "1s"), VBACK_DISK_EXIT_USAGE);
 	/* The null engine is for benchmarks, but a real choice. */
 	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
 			       "--engine", "null"),

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -99,6 +100,7 @@ struct fixture {
 	unsigned int errors;
 	char last_err[256];
 	char all_errs[4096];
+	char all_log[8192]; /* every line, any level */
 	struct vback_disk_options opts;
 	struct xen_daemon *xd;
 	bool state_dir; /* the test gives --state-dir */
@@ -114,6 +116,10 @@ static void fixture_log(void *opaque, enum vback_log_level level,
 
 	if (getenv("VBACK_TEST_VERBOSE"))
 		fprintf(stderr, "  log %d: %s\n", level, msg);
+	if (strlen(f->all_log) + strlen(msg) + 2 < sizeof(f->all_log)) {
+		strcat(f->all_log, msg);
+		strcat(f->all_log, "\n");
+	}
 	if (level <= VBACK_LOG_ERR) {
 		f->errors++;
 		snprintf(f->last_err, sizeof(f->last_err), "%s", msg);
@@ -1466,6 +1472,65 @@ static void test_network_disk_opens_aside(void **state)
 	}
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * --net-timeout bounds what a server that never answers costs: the connect
+ * gives up after it (the disk is refused, with the reason), and a daemon
+ * stopped while one is under way waits at most that long, and says why.
+ * With the IO layer's default the test would wait 30 s for each.
+ */
+static void test_net_timeout(void **state)
+{
+	static const char *const args[] = { "--net-timeout", "1", NULL };
+	struct fixture f;
+	struct guest g;
+	double t0;
+	int lfd;
+
+	(void)state;
+	fixture_init(&f, "posix");
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 2);
+	lfd = hung_server(g.disk[0].path, sizeof(g.disk[0].path));
+	snprintf(g.disk[1].path, sizeof(g.disk[1].path), "%s", g.disk[0].path);
+	t0 = now_s();
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	settle(&f);
+	assert_be_state(&f, &g.disk[0], "1");
+	while (!f.errors && now_s() - t0 < 20)
+		vback_loop_run_once(f.loop, 50);
+	settle(&f);
+	assert_true(f.errors >= 1);
+	assert_non_null(strstr(f.all_errs, "dom6/51712: cannot open nbd://"));
+	assert_true(now_s() - t0 >= 0.9);
+	assert_true(now_s() - t0 < 10);
+	assert_null(strstr(f.all_log, "still connecting"));
+
+	/* The second disk of the same server is still connecting when the
+	 * daemon stops. */
+	xs_disk(&f, &g.disk[1], "w", NULL);
+	settle(&f);
+	assert_be_state(&f, &g.disk[1], "1");
+	t0 = now_s();
+	xen_daemon_destroy(f.xd);
+	f.xd = NULL;
+	assert_true(now_s() - t0 < 10);
+	assert_non_null(strstr(f.all_log, "still connecting to"));
+	assert_non_null(strstr(f.all_log, "(at most 1 s)"));
+	/* Called off, not refused (the IO layer says its connect failed). */
+	assert_null(strstr(f.all_errs, "dom6/51728: cannot open"));
+	close(lfd);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
 /* A restart takes over an NBD disk too: its connect runs aside, the
  * device is adopted once it is up, and the guest's data is there. */
 static void test_restart_adopts_network_disk(void **state)
@@ -1558,6 +1623,7 @@ int main(void)
 		cmocka_unit_test(test_restart_bad_state),
 #if VBACK_HAVE_NBD
 		cmocka_unit_test(test_network_disk_opens_aside),
+		cmocka_unit_test(test_net_timeout),
 		cmocka_unit_test(test_restart_adopts_network_disk),
 #endif
 	};
