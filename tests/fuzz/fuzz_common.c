@@ -537,6 +537,23 @@ static bool ring_clobbered(const struct fz_ring *r)
 	return false;
 }
 
+/* Another ring of @r's device holds requests (or may: its account is
+ * lost). Their buffers lie wherever the driver put them, possibly where
+ * it has since put @r, and their completions write there. */
+static bool others_in_flight(const struct fz_ring *r)
+{
+	const struct fz_mem *m = r->mem;
+
+	for (unsigned int w = 0; w < m->nwatch; w++) {
+		const struct fz_ring *o = m->watch[w];
+
+		if (o != r && o->dev == r->dev && o->enabled &&
+		    (o->outstanding || o->unreliable))
+			return true;
+	}
+	return false;
+}
+
 void fz_ring_rebase(struct fz_ring *r)
 {
 	r->enabled = vback_dev_queue_enabled(r->dev, r->q);
@@ -565,10 +582,15 @@ void fz_ring_rebase(struct fz_ring *r)
 	r->used_seen = r->last_avail;
 	/* Set up while requests a reset orphaned may still write anywhere
 	 * they were given: a driver that did not wait for the reset to
-	 * complete (vback_dev_resetting()) gets no accounting either. */
-	r->unreliable = ring_clobbered(r) || vback_dev_resetting(r->dev, -1);
+	 * complete (vback_dev_resetting()) gets no accounting either; nor
+	 * one that sets a ring up while another queue's requests are in
+	 * flight (their buffers may lie under it). */
+	r->unreliable = ring_clobbered(r) || vback_dev_resetting(r->dev, -1) ||
+			others_in_flight(r);
 	fz_trace("ring %u: %s", r->q,
-		 r->unreliable ? "overlapped by a used ring" : "accounted");
+		 r->unreliable ? "not accounted (overlapped, or set up while "
+				 "requests may write anywhere)"
+			       : "accounted");
 	if (!r->unreliable) {
 		uint8_t b[2] = { (uint8_t)r->last_avail,
 				 (uint8_t)(r->last_avail >> 8) };
