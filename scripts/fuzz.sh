@@ -17,7 +17,8 @@
 #       that have them are skipped, the others go longest first
 #   -P  run up to N targets at once (default 1), e.g. one per core; stop
 #       them all with Ctrl-C, or SIGTERM to this script when it runs in
-#       the background: each run is then "interrupted" and counts
+#       the background (kill -TERM $(cat build-fuzz/fuzz-long/fuzz.pid)):
+#       each run is then "interrupted" and counts
 #   -s  no run: per target, the executions that runs without a finding
 #       have done on the code the target is now built from, and whether
 #       they reach EXECS (a run stopped with SIGINT, "interrupted",
@@ -173,7 +174,12 @@ if $resume && [ ${#plan[@]} -gt 0 ]; then
 fi
 
 findings=$(mktemp)
-trap 'rm -f "$findings"' EXIT
+# Whom to send SIGTERM: this script, not one of its per-run subshells
+# (which share its command line; killing one orphans its fuzzer and loses
+# the run's line).
+mkdir -p "$build/fuzz-long"
+echo $$ >"$build/fuzz-long/fuzz.pid"
+trap 'rm -f "$findings" "$build/fuzz-long/fuzz.pid"' EXIT
 # Ctrl-C reaches the fuzzers too (they stop, "interrupted"): start no
 # more, and wait for those running to write their lines. In the
 # background (SIGINT ignored from the start, as for any '&' command),
