@@ -162,7 +162,7 @@ extern const struct vback_io_ops io_memory_ops;
 
 /* ---- network engines (spec.c, nbd.c, rbd.c) ------------------------ */
 
-#define IO_NET_DEFAULT_TIMEOUT_MS 30000u
+#define IO_NET_DEFAULT_TIMEOUT_MS VBACK_IO_NET_TIMEOUT_MS
 
 /* What a vback_io_options::path names. */
 enum io_spec_kind {

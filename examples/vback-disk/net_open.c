@@ -39,7 +39,8 @@ void net_open_abandon(struct net_open *no)
 
 unsigned int net_open_bound_s(const struct net_open *no)
 {
-	unsigned int ms = no->opts.timeout_ms ? no->opts.timeout_ms : 30000;
+	unsigned int ms = no->opts.timeout_ms ? no->opts.timeout_ms
+					      : VBACK_IO_NET_TIMEOUT_MS;
 
 	return (ms + 999) / 1000;
 }

@@ -260,6 +260,9 @@ enum vback_io_engine {
 #define VBACK_IO_MAX_DEPTH 4096u
 /** Most worker threads of the POSIX engine (workers). */
 #define VBACK_IO_MAX_WORKERS 256u
+/** The network engines' request and connect bound when
+ *  vback_io_options::timeout_ms is 0, in milliseconds. */
+#define VBACK_IO_NET_TIMEOUT_MS 30000u
 
 /** How to open a disk with vback_io_open(); read during the call only,
  *  except @log. */
@@ -313,8 +316,9 @@ struct vback_io_options {
 	/**
 	 * NBD, RBD: milliseconds after which a request that has not
 	 * completed fails with -EIO, and the bound on connecting at open;
-	 * 0: 30000. NBD counts from submit() and resets the connection that
-	 * owes the reply; RBD sets librados's OSD and monitor op timeouts.
+	 * 0: VBACK_IO_NET_TIMEOUT_MS. NBD counts from submit() and resets the
+	 * connection that owes the reply; RBD sets librados's OSD and monitor
+	 * op timeouts.
 	 */
 	unsigned int timeout_ms;
 	/** NBD: connections to open when the server allows multi-conn;
