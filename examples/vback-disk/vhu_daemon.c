@@ -630,7 +630,6 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 {
 	const struct vback_disk_options *o = d->vd->o;
 	bool ro = s->read_only || o->read_only;
-	struct vback_io_options io_opts = io_options(d->vd, s);
 	struct vback_blk_options blk_opts = {
 		.num_queues = s->queues	  ? s->queues
 			      : o->queues ? o->queues
@@ -666,6 +665,8 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 			return ret;
 		}
 	} else {
+		struct vback_io_options io_opts = io_options(d->vd, s);
+
 		ret = vback_io_open(&io_opts, d->loop, &d->io);
 		if (ret < 0) {
 			snprintf(msg, CTL_MAX_MSG, "%s: cannot open %s: %s",
