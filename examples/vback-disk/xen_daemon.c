@@ -122,8 +122,6 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		     struct xd_disk **out)
 {
 	const struct vback_disk_options *o = xd->o;
-	struct vback_io_options io_opts =
-		io_options(xd, path, read_only, adopt);
 	struct vback_blk_options blk_opts = {
 		.num_queues = o->queues,
 		.queue_size = (uint16_t)o->queue_size,
@@ -133,6 +131,7 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		/* The toolstack said discard-enable=0: never offered. */
 		.disabled_features = discard ? 0 : 1ull << VBACK_BLK_F_DISCARD,
 		.log = xd->log,
+		.latency_histogram = true,
 	};
 	struct vback_io_caps caps;
 	struct xd_disk *d;
@@ -155,6 +154,9 @@ static int disk_open(struct xen_daemon *xd, unsigned int domid,
 		d->io = *opened;
 		ret = vback_io_attach(&d->io);
 	} else {
+		struct vback_io_options io_opts =
+			io_options(xd, path, read_only, adopt);
+
 		ret = vback_io_open(&io_opts, xd->env.loop, &d->io);
 	}
 	if (ret < 0) {

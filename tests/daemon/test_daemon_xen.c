@@ -629,6 +629,19 @@ static void check_control(struct fixture *f)
 	assert_true(json_get(json_get(disk, "totals"), "reads")->i >= 1);
 	assert_int_equal(json_get(json_get(disk, "queues")->child, "queue")->i,
 			 0);
+	/* Every request of queue 0 in its latency histogram. */
+	{
+		const struct json_value *q = json_get(disk, "queues")->child;
+		int64_t n = 0;
+
+		for (const struct json_value *b_ =
+			     json_get(q, "latency")->child;
+		     b_; b_ = b_->next)
+			n += json_get(b_, "count")->i;
+		assert_true(n >= 1);
+		assert_true(n >= json_get(q, "reads")->i +
+					 json_get(q, "writes")->i);
+	}
 	snprintf(line, sizeof(line),
 		 "{\"cmd\":\"resize\",\"args\":{\"name\":\"%s\"}}",
 		 json_get(disk, "name")->str);
