@@ -30,7 +30,7 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"  --domid N            without xenstore: serve the --disk\n"
 		"                       devices to domain N\n"
 		"  --disk SPEC          "
-		"path=IMG,base=ADDR,irq=N[,ro][,grants]\n"
+		"path=IMG,base=ADDR,irq=N[,ro|rw][,grants]\n"
 		"                       (repeatable, with --domid)\n"
 		"  --backend-domid N    the domain vback-disk runs in "
 		"(default:\n"
@@ -55,19 +55,21 @@ void vback_disk_usage(FILE *out, const char *argv0)
 		"                       (repeatable: the Nth --image goes "
 		"with\n"
 		"                       the Nth --vhost-user)\n"
-		"  --disk socket=PATH,image=PATH[,name=NAME][,ro][,serial=S]\n"
+		"  --disk socket=PATH,image=PATH[,name=NAME][,ro|rw][,serial=S]\n"
 		"         [,queues=N]   one disk with options of its own\n"
-		"  --transport vhost-user\n"
-		"                       start without disks (add them with\n"
-		"                       --control)\n"
+		"  --transport vhost-user|xen\n"
+		"                       vhost-user: start without disks (add\n"
+		"                       them with --control); xen: the "
+		"default\n"
+		"                       when no vhost-user disk is given\n"
 		"  --no-inflight        do not offer in-flight tracking "
 		"(INFLIGHT_SHMFD):\n"
 		"                       a restart then loses requests that\n"
 		"                       completed out of order (for tests)\n"
 		"\n"
 		"Disks:\n"
-		"  --ro                 every disk read-only\n"
-		"  --engine NAME        IO engine: posix or io_uring\n"
+		"  --ro, --read-only    every disk read-only\n"
+		"  --engine NAME        IO engine: posix or io_uring (uring)\n"
 		"                       (default: io_uring when available);\n"
 		"                       network disks pick nbd or rbd; null\n"
 		"                       (benchmarks) touches no disk: reads\n"
@@ -132,6 +134,26 @@ static int parse_uint(const char *s, unsigned int min, unsigned int max,
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
+}
+
+/*
+ * --engine: the engines a file or block device can use. The IO layer knows
+ * more names (memory, nbd, rbd, default), but a network disk takes its
+ * engine from its image and the memory engine serves no image.
+ */
+static int parse_engine(const char *name, enum vback_io_engine *engine)
+{
+	if (vback_io_engine_parse(name, engine) < 0)
+		return -EINVAL;
+	switch (*engine) {
+	case VBACK_IO_ENGINE_POSIX:
+	case VBACK_IO_ENGINE_URING:
+	case VBACK_IO_ENGINE_NULL:
+		return 0;
+	default:
+		*engine = VBACK_IO_ENGINE_DEFAULT;
+		return -EINVAL;
+	}
 }
 
 /* CPUs this process may run on: its affinity mask, else those online. */
@@ -290,9 +312,11 @@ enum vback_disk_parse vback_disk_parse_options(int argc, char **argv,
 			threads_set = true;
 			break;
 		case OPT_ENGINE:
-			if (vback_io_engine_parse(optarg, &o->engine) < 0 ||
-			    o->engine == VBACK_IO_ENGINE_MEMORY) {
-				fprintf(stderr, "%s: unknown engine '%s'\n",
+			if (parse_engine(optarg, &o->engine) < 0) {
+				fprintf(stderr,
+					"%s: unknown engine '%s' (posix, "
+					"io_uring or null; a network disk's "
+					"comes from its image: nbd://, rbd:)\n",
 					argv0, optarg);
 				return VBACK_DISK_EXIT_USAGE;
 			}

@@ -243,7 +243,15 @@ static void test_usage_errors(void **state)
 			       "--state-dir", "/x"),
 			 VBACK_DISK_EXIT_USAGE);
 	assert_int_equal(PARSE("--backend-domid", "-1"), VBACK_DISK_EXIT_USAGE);
+	/* Engines for an image file only: a network disk's is its image's. */
 	assert_int_equal(PARSE("--engine", "memory"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--engine", "nbd"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--engine", "rbd"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--engine", "default"), VBACK_DISK_EXIT_USAGE);
+	assert_int_equal(PARSE("--engine", "uring", "--read-only"),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.engine, VBACK_IO_ENGINE_URING);
+	assert_true(opts.read_only);
 	/* Queue threads: given, or one per queue up to the CPUs. */
 	assert_int_equal(PARSE("--vhost-user", "/s", "--image", "/a",
 			       "--threads", "3", "--poll-us", "0"),
