@@ -639,8 +639,8 @@ static void check_control(struct fixture *f)
 		     b_; b_ = b_->next)
 			n += json_get(b_, "count")->i;
 		assert_true(n >= 1);
-		assert_true(n >= json_get(q, "reads")->i +
-					 json_get(q, "writes")->i);
+		assert_true(n >=
+			    json_get(q, "reads")->i + json_get(q, "writes")->i);
 	}
 	snprintf(line, sizeof(line),
 		 "{\"cmd\":\"resize\",\"args\":{\"name\":\"%s\"}}",
