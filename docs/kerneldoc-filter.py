@@ -6,9 +6,10 @@ unknown commands; turn each one that is not a doxygen command into `\\p`."""
 import re
 import sys
 
+# Not 'p' and 'c': the headers use them as parameter names (@p, a poller).
 COMMANDS = {
-    'param', 'return', 'returns', 'retval', 'brief', 'details', 'p', 'c',
-    'ref', 'note', 'warning', 'see', 'sa', 'code', 'endcode',
+    'param', 'return', 'returns', 'retval', 'brief', 'details', 'cond',
+    'endcond', 'ref', 'note', 'warning', 'see', 'sa', 'code', 'endcode',
     'file', 'defgroup', 'ingroup', 'addtogroup', 'pre', 'post',
     'since', 'deprecated', 'mainpage', 'page', 'section', 'subsection',
     'li', 'verbatim', 'endverbatim', 'struct', 'enum', 'def',
