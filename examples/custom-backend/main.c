@@ -16,7 +16,6 @@
 #include <vback/epoll.h>
 #include <vback/io.h>
 #include <vback/vhost_user.h>
-#include <vback/mmio.h>
 
 #include "cow.h"
 
