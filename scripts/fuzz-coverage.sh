@@ -8,7 +8,8 @@
 # The annotated sources (lines never run marked #####) land in
 # build-cov/fuzz-coverage/<target>/.
 #
-# usage: scripts/fuzz-coverage.sh [TARGET...]   (default: all six)
+# usage: scripts/fuzz-coverage.sh [TARGET...]   (default: every target
+#        below)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,16 +21,24 @@ declare -A subject=(
 	[xen_ioreq]="transport/xen/ioreq.c transport/xen/mmio.c transport/xen/gm.c"
 	[xenstore]="transport/xen/backend.c transport/xen/parse.c"
 	[vhost_user]="transport/vhost-user/protocol.c transport/vhost-user/memory.c transport/vhost-user/vhost_user.c"
+	[inflight]="virtio/inflight.c"
+	[xen_state]="transport/xen/state.c"
+	[ctl]="examples/vback-disk/ctl.c examples/vback-disk/json.c"
 )
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(virtqueue blk mmio xen_ioreq xenstore vhost_user)
+if [ ${#targets[@]} -eq 0 ]; then
+	mapfile -t targets < <(printf '%s\n' "${!subject[@]}" | sort)
+fi
+for t in "${targets[@]}"; do
+	[ -n "${subject[$t]:-}" ] || { echo "$t: no such target" >&2; exit 2; }
+done
 
 build="build-cov"
 if [ ! -f "$build/build.ninja" ]; then
 	CC=gcc meson setup "$build" -Db_coverage=true -De2e=disabled \
 		-Ddocs=disabled >/dev/null
 fi
-ninja -C "$build" >/dev/null
+ninja -C "$build" fuzz-targets >/dev/null
 out=$build/fuzz-coverage
 printf '%-11s %-36s %6s %6s\n' target file lines run
 for t in "${targets[@]}"; do

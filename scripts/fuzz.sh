@@ -29,7 +29,8 @@
 # executed: the start of the sha256 of the target's .text section, which a
 # change to the code under test or to its harness changes, and a comment
 # or a line break does not; runs on the same code add up (-s).
-#   TARGET: virtqueue blk mmio xen_ioreq xenstore vhost_user (default: all
+#   TARGET: virtqueue inflight blk mmio xen_ioreq xenstore xen_state
+#   vhost_user ctl (default: all
 #   that were built)
 # Environment: FUZZ_FLAGS adds libFuzzer flags; BUILD_DIR (default
 # build-fuzz); FUZZ_LEDGER (default tests/fuzz/runs). The working corpus of each target grows in
@@ -54,7 +55,7 @@ while getopts "n:t:j:rP:sh" opt; do
 	r) resume=true ;;
 	P) parallel=$OPTARG ;;
 	s) summary=true ;;
-	*) sed -n '3,38p' "$0"; exit 2 ;;
+	*) sed -n '3,39p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
