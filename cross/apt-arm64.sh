@@ -142,9 +142,9 @@ unpack)
 	for p in "$@"; do
 		v=$(apt-cache show --no-all-versions "$p" | sed -n 's/^Version: //p' | head -n1)
 		# The file name carries the version with ':' escaped as %3a.
-		# shellcheck disable=SC2012 # Debian file names are plain
-		deb=$(ls "$root/debs/${p}_${v/:/%3a}_"*.deb 2>/dev/null | head -n1)
-		[ -n "$deb" ] || { echo "apt-arm64: no .deb for $p $v" >&2; exit 1; }
+		debs=("$root/debs/${p}_${v/:/%3a}_"*.deb)
+		deb=${debs[0]}
+		[ -f "$deb" ] || { echo "apt-arm64: no .deb for $p $v" >&2; exit 1; }
 		dpkg-deb -x "$deb" "$dir"
 	done
 	exit 0 ;;

@@ -23,14 +23,21 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# dpkg may be busy (unattended-upgrades on a fresh machine): wait for it.
-for _ in $(seq 60); do
-	if $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/vback-install-deps.log 2>&1; then
+# dpkg or the package lists may be busy (unattended-upgrades, cloud-init
+# on a fresh machine): apt waits for its locks, and we try again when it
+# still gave up on one. Both steps log, so a failure shows why.
+log=$(mktemp /tmp/vback-install-deps.XXXXXX)
+trap 'rm -f "$log"' EXIT
+apt_opts=(-o DPkg::Lock::Timeout=60)
+for _ in $(seq 20); do
+	if { $sudo apt-get "${apt_opts[@]}" update -qq &&
+		$sudo apt-get "${apt_opts[@]}" install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
 		exit 0
 	fi
-	grep -q 'Could not get lock' /tmp/vback-install-deps.log 2>/dev/null || break
+	grep -q -E 'Could not get lock|Unable to acquire' "$log" || break
 	sleep 5
 done
-cat /tmp/vback-install-deps.log >&2
+cat "$log" >&2
 echo "install-deps: apt-get failed (log above)" >&2
 exit 1

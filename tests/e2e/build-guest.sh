@@ -47,31 +47,44 @@ want_order=$(for m in $modules; do echo "$(basename "$m").ko"; done)
 if [ ! -s "$cache/vmlinux" ] || [ ! -d "$cache/modules" ] ||
 	[ "$(cat "$cache/modules/order" 2>/dev/null)" != "$want_order" ]; then
 	command -v apt-get >/dev/null || skip "no apt-get to fetch the kernel"
+	# apt-cache fails (status 100) without package lists, or without
+	# that package in them: an empty answer, not the end of the script.
 	resolve() {
-		apt-cache depends linux-image-amd64 2>/dev/null |
+		{ apt-cache depends linux-image-amd64 2>/dev/null || true; } |
 			awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 	}
-	pkg=$(resolve)
-	if [ -z "$pkg" ]; then
-		# Fresh containers ship without package lists.
+	update_lists() {
 		if [ "$(id -u)" -eq 0 ]; then
 			apt-get update -qq >/dev/null 2>&1 || true
 		elif command -v sudo >/dev/null; then
 			sudo -n apt-get update -qq >/dev/null 2>&1 || true
 		fi
+	}
+	pkg=$(resolve)
+	if [ -z "$pkg" ]; then
+		# Fresh containers ship without package lists.
+		update_lists
 		pkg=$(resolve)
 	fi
 	[ -n "$pkg" ] || skip "cannot resolve linux-image-amd64 (apt-get update?)"
 	work=$(mktemp -d "$cache/tmp.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
 	echo "build-guest: fetching $pkg (once)" >&2
-	(cd "$work" && apt-get download "$pkg" >/dev/null 2>&1) ||
-		skip "apt-get download $pkg failed"
+	if ! (cd "$work" && apt-get download "$pkg" >/dev/null 2>&1); then
+		# Stale lists name a kernel the mirror no longer has.
+		update_lists
+		pkg=$(resolve)
+		[ -n "$pkg" ] || skip "cannot resolve linux-image-amd64"
+		echo "build-guest: fetching $pkg (lists updated)" >&2
+		(cd "$work" && apt-get download "$pkg" >/dev/null 2>&1) ||
+			skip "apt-get download $pkg failed"
+	fi
 	dpkg -x "$work"/*.deb "$work/root"
-	vmlinuz=$(ls "$work"/root/boot/vmlinuz-* | head -n1)
+	vmlinuz=$(find "$work/root/boot" -name 'vmlinuz-*' | head -n1)
+	[ -n "$vmlinuz" ] || skip "no kernel in $pkg"
 	# The bzImage carries the kernel as an xz stream: find its magic
 	# (FD 37 7A 58 5A 00) and decompress from there.
-	off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1)
+	off=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1)
 	[ -n "$off" ] || skip "no xz payload in $vmlinuz"
 	tail -c +$((off + 1)) "$vmlinuz" | xz -dc --single-stream \
 		>"$work/vmlinux" 2>/dev/null || true

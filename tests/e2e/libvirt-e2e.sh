@@ -153,8 +153,9 @@ chmod 0666 "$sock"
 
 # ---- the domain ------------------------------------------------------------
 # The guest's kernel and initramfs where libvirt's user can read them.
-cp "$vmlinux" "$work/vmlinux"
-cp "$initramfs" "$work/initramfs"
+# (install -m: whatever the umask, libvirt's user reads them)
+install -m 0644 "$vmlinux" "$work/vmlinux"
+install -m 0644 "$initramfs" "$work/initramfs"
 serial=$work/serial.log
 : >"$serial"
 [ -n "${as_libvirt[*]}" ] && chown "$uid:$gid" "$serial"

@@ -142,10 +142,12 @@ case $kind:$cmd in
 	for p in "$dir"/*.pid; do
 		[ -f "$p" ] && kill_pidfile "$p" KILL
 	done
-	# A paused OSD must be resumed before it can be stopped.
-	[ -d "$dir/ceph" ] && pkill -CONT -F "$dir/ceph/run/osd.0.pid" 2>/dev/null
-	[ -d "$dir/ceph" ] && "$top/scripts/ceph-single-node.sh" stop "$dir/ceph"
-	true
+	if [ -d "$dir/ceph" ]; then
+		# A paused OSD must be resumed before it can be stopped (an
+		# OSD already gone must not keep the cluster from stopping).
+		kill_pidfile "$dir/ceph/run/osd.0.pid" CONT
+		"$top/scripts/ceph-single-node.sh" stop "$dir/ceph"
+	fi
 	;;
 
 nbdkit-memory:create)

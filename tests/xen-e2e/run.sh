@@ -88,11 +88,11 @@ if [ "$mode" = disk ] || [ "$mode" = driver ] || [ "$mode" = restart ]; then
 	"$top/cross/build-aarch64.sh" "$build" "$target"
 	daemon=$build/$target
 	help=$(qemu-aarch64-static -L "$top/cross/sysroot-aarch64" "$daemon" --help 2>&1 || true)
-	echo "$help" | grep -qi xen ||
+	grep -qi xen <<<"$help" ||
 		skip "vback-disk --help does not mention Xen: the daemon's Xen mode is not there yet"
 	# Its default mode serves what xl configures (issue 6); should the
 	# Xen mode need a switch, --help names it.
-	if [ -z "${VBACK_XE2E_DAEMON_ARGS+set}" ] && echo "$help" | grep -q -- '--xen\b'; then
+	if [ -z "${VBACK_XE2E_DAEMON_ARGS+set}" ] && grep -q -- '--xen\b' <<<"$help"; then
 		VBACK_XE2E_DAEMON_ARGS=--xen
 	fi
 	elapsed "arm64 vback-disk built: $daemon"
