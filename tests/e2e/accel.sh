@@ -73,8 +73,10 @@ _vback_kvm_verdict() {
 	local dir=$root/kvm-probe key file verdict
 	local qpath
 	qpath=$(command -v "$qemu" 2>/dev/null) || qpath=$qemu
-	# Same boot, same QEMU (path and file), same device, same kernel.
+	# Same boot, same QEMU (path and file), same device, same kernel,
+	# same probe.
 	key=$({
+		echo "$_vback_probe_version"
 		cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo no-boot-id
 		realpath "$qpath" 2>/dev/null || echo "$qpath"
 		stat -L -c "%s %Y %i" "$qpath" "$vmlinux" 2>/dev/null
@@ -101,7 +103,10 @@ _vback_kvm_verdict() {
 }
 
 # _vback_kvm_probe QEMU VMLINUX INITRAMFS: boot the guest's kernel under
-# KVM with `poweroff -f` as PID 1; sets _vback_ok and _vback_why.
+# KVM with `poweroff -f` as PID 1; sets _vback_ok and _vback_why. Two vCPUs
+# on shared memfd memory, as the real guests have (a nested KVM may boot
+# one vCPU and hang with more).
+_vback_probe_version=2
 _vback_kvm_probe() {
 	local qemu=$1 vmlinux=$2 initramfs=$3
 	local limit=${VBACK_KVM_PROBE_TIMEOUT:-5} tmp pid rc t0 t1 msg
@@ -111,9 +116,11 @@ _vback_kvm_probe() {
 		return 0
 	}
 	t0=$EPOCHREALTIME
-	# The same machine and CPU options as the real guests (qemu.sh).
+	# The same machine, CPU and memory options as the real guests (qemu.sh).
 	"$qemu" -nodefaults -no-user-config -display none -monitor none \
-		-no-reboot -machine pc -accel kvm -cpu host -smp 1 -m 128M \
+		-no-reboot -machine pc,memory-backend=mem -accel kvm -cpu host \
+		-smp 2 -m 128M \
+		-object memory-backend-memfd,id=mem,size=128M,share=on \
 		-kernel "$vmlinux" -initrd "$initramfs" \
 		-append "console=ttyS0 quiet panic=-1 rdinit=/bin/busybox -- poweroff -f" \
 		-serial "file:$tmp/serial" </dev/null >"$tmp/err" 2>&1 &
