@@ -197,13 +197,18 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
-/* Handle the complete lines that wait. False when the client was dropped. */
+/*
+ * Handle the complete lines that wait, while the client's replies do not
+ * pile up: a client that sends requests and reads no reply is not served
+ * beyond OUT_HIGH (on_client() comes back here once replies went out).
+ * False when the client was dropped.
+ */
 static bool process(struct client *c)
 {
 	struct ctl_server *s = c->srv;
 	unsigned int turn = 0;
 
-	while (!c->pending && !c->closing) {
+	while (!c->pending && !c->closing && unsent(c) < OUT_HIGH) {
 		char *nl = memchr(c->in, '\n', c->in_len);
 		size_t len;
 
@@ -246,7 +251,7 @@ static bool process(struct client *c)
 		c->in_len -= len + 1;
 		memmove(c->in, nl + 1, c->in_len);
 	}
-	if (c->in_len && !c->pending && !c->closing) {
+	if (c->in_len && !c->pending && !c->closing && unsent(c) < OUT_HIGH) {
 		if (!c->partial_since)
 			c->partial_since = vback_loop_now(s->o.loop);
 	} else {

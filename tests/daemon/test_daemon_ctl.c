@@ -604,6 +604,51 @@ static void test_stalled_clients(void **state)
 	srv_stop(&t);
 }
 
+/*
+ * Requests already read are not all answered when the client reads no
+ * reply: the server stops at its output limit (256 KiB) and goes on once
+ * the client reads; nothing is lost.
+ */
+static void test_replies_pile_up(void **state)
+{
+	enum { N = 60, BIG = 16 * 1024 };
+	static char buf[N * (BIG + 64)];
+	struct srv t;
+	size_t got = 0;
+	unsigned int replies = 0;
+	int fd;
+
+	(void)state;
+	srv_start(&t, 4, 10000);
+	t.f.list_bytes = BIG;
+	fd = client(&t);
+	/* N lines in one write: all of them fit the 1 KiB line buffer. */
+	for (int i = 0; i < N; i++)
+		say_(fd, "{\"cmd\":\"list\"}\n");
+	pump(&t, 100);
+	/* 256 KiB waiting, the socket's buffer full: about 30 replies, far
+	 * from N (the old code answered all N, 1 MiB in memory). */
+	assert_true(t.f.lists >= 10);
+	assert_true(t.f.lists <= 45);
+	/* Reading lets it go on, to the last request. */
+	for (int i = 0; i < 2000 && replies < N; i++) {
+		ssize_t k;
+
+		vback_loop_run_once(t.loop, 1);
+		while ((k = recv(fd, buf + got, sizeof(buf) - got,
+				 MSG_DONTWAIT)) > 0)
+			got += (size_t)k;
+		replies = 0;
+		for (size_t j = 0; j < got; j++)
+			replies += buf[j] == '\n';
+	}
+	assert_int_equal(replies, N);
+	assert_int_equal(t.f.lists, N);
+	assert_int_equal(ctl_server_clients(t.s), 1);
+	close(fd);
+	srv_stop(&t);
+}
+
 static void test_too_many_clients(void **state)
 {
 	struct srv t;
@@ -695,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_client_gone_while_pending),
 		cmocka_unit_test(test_oversized_line),
 		cmocka_unit_test(test_stalled_clients),
+		cmocka_unit_test(test_replies_pile_up),
 		cmocka_unit_test(test_too_many_clients),
 		cmocka_unit_test(test_socket_path),
 	};
