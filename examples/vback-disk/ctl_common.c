@@ -54,12 +54,14 @@ static void histogram(struct jw *w, const uint64_t *b)
 	jw_array_end(w);
 }
 
+/* The most queues a virtio-blk device has (vback_blk_options.num_queues). */
+#define MAX_QUEUES 64u
+
 /* virtio-blk: the capacity (config offset 0, 512-byte sectors, little
  * endian) and the read-only feature bit (5). */
 #define BLK_F_RO 5
 
-static void stats_add(struct vback_blk_stats *to,
-		      const struct vback_blk_stats *s)
+void ctl_stats_add(struct vback_blk_stats *to, const struct vback_blk_stats *s)
 {
 	to->reads += s->reads;
 	to->writes += s->writes;
@@ -82,14 +84,15 @@ void stats_json_disk(struct jw *w, struct vback_blk *blk,
 	struct vback_blk_stats st = { 0 };
 	uint8_t cap[8];
 	uint64_t sectors = 0;
+	/* Each queue's counters read once, where they are kept (a round
+	 * trip to its thread): the totals are their sums. */
+	struct vback_blk_queue_stats qs[MAX_QUEUES];
+	unsigned int have = 0;
 
-	/* The totals are the queues' sums, each read where it is kept. */
-	for (unsigned int q = 0; q < nq; q++) {
-		struct vback_blk_queue_stats qs;
-
-		if (qstats(opaque, blk, q, &qs) == 0)
-			stats_add(&st, &qs.req);
-	}
+	if (nq > MAX_QUEUES)
+		nq = MAX_QUEUES;
+	while (have < nq && qstats(opaque, blk, have, &qs[have]) == 0)
+		ctl_stats_add(&st, &qs[have++].req);
 	vback_dev_config_read(dev, 0, cap, sizeof(cap));
 	for (int i = 7; i >= 0; i--)
 		sectors = sectors << 8 | cap[i];
@@ -107,15 +110,12 @@ void stats_json_disk(struct jw *w, struct vback_blk *blk,
 	jw_object_end(w);
 	jw_key(w, "queues");
 	jw_array(w);
-	for (unsigned int q = 0; q < nq; q++) {
+	for (unsigned int q = 0; q < have; q++) {
 		struct vback_vhu_queue_stats vs = { 0 };
-		struct vback_blk_queue_stats qs;
 
-		if (qstats(opaque, blk, q, &qs) < 0)
-			break;
 		if (vhu)
 			(void)vback_vhu_get_queue_stats(vhu, q, &vs);
-		if (!requests(&qs.req) && !qs.inflight && !vs.kicks &&
+		if (!requests(&qs[q].req) && !qs[q].inflight && !vs.kicks &&
 		    !vs.calls)
 			continue;
 		jw_object(w);
@@ -128,10 +128,10 @@ void stats_json_disk(struct jw *w, struct vback_blk *blk,
 			jw_u64(w, vs.calls);
 		}
 		jw_key(w, "inflight");
-		jw_u64(w, qs.inflight);
-		totals(w, &qs.req);
+		jw_u64(w, qs[q].inflight);
+		totals(w, &qs[q].req);
 		jw_key(w, "latency");
-		histogram(w, qs.latency);
+		histogram(w, qs[q].latency);
 		jw_object_end(w);
 	}
 	jw_array_end(w);

@@ -20,6 +20,9 @@ typedef int (*stats_queue_fn)(void *opaque, struct vback_blk *blk,
 			      unsigned int q,
 			      struct vback_blk_queue_stats *out);
 
+/* Add the counters of @s to *@to. */
+void ctl_stats_add(struct vback_blk_stats *to, const struct vback_blk_stats *s);
+
 /*
  * Write the members "read_only", "size" (bytes, as the guest sees it),
  * "queues_max", "inflight", "totals" and "queues" of a disk's object (the

@@ -230,18 +230,8 @@ static void disk_stats(struct vhu_disk *d, struct vback_blk_stats *st)
 	for (unsigned int q = 0; q < nq; q++) {
 		struct vback_blk_queue_stats qs;
 
-		if (disk_qstats(d, d->blk, q, &qs) < 0)
-			continue;
-		st->reads += qs.req.reads;
-		st->writes += qs.req.writes;
-		st->flushes += qs.req.flushes;
-		st->discards += qs.req.discards;
-		st->write_zeroes += qs.req.write_zeroes;
-		st->get_ids += qs.req.get_ids;
-		st->unsupported += qs.req.unsupported;
-		st->io_errors += qs.req.io_errors;
-		st->bytes_read += qs.req.bytes_read;
-		st->bytes_written += qs.req.bytes_written;
+		if (disk_qstats(d, d->blk, q, &qs) == 0)
+			ctl_stats_add(st, &qs.req);
 	}
 }
 
