@@ -44,9 +44,11 @@ struct probe;
 struct vhu_disk {
 	struct vhu_disk *next;
 	struct vhu_daemon *vd;
-	/* One instance of the disk per queue thread (clones of @io on the
-	 * threads' loops); NULL: every queue on the main loop. */
+	/* One instance of the disk per queue thread that serves one of its
+	 * queues, threads 0 .. ntio - 1 (clones of @io on the threads'
+	 * loops); NULL: every queue on the main loop. */
 	struct vback_io *tio;
+	unsigned int ntio;
 	/* What this disk runs on: the daemon's loop today; a thread of its
 	 * own can bring another. */
 	const struct vback_loop *loop;
@@ -355,11 +357,12 @@ static void disk_close_clones(struct vhu_disk *d)
 
 	if (!d->tio)
 		return;
-	for (unsigned int i = 0; i < vd->nthreads; i++)
+	for (unsigned int i = 0; i < d->ntio; i++)
 		if (d->tio[i].ops)
 			run_on(vd, vd->threads[i].loop, close_run, &d->tio[i]);
 	free(d->tio);
 	d->tio = NULL;
+	d->ntio = 0;
 }
 
 struct clone_call {
@@ -377,20 +380,25 @@ static void clone_run(void *arg)
 }
 
 /*
- * An instance of @d's disk on each queue thread (made there: it watches
- * its fds on that loop). false when the engine cannot (the network
- * engines): then every queue of @d stays on the main loop.
+ * An instance of @d's disk on each queue thread that serves one of its
+ * @num_queues queues (made there: it watches its fds on that loop). When
+ * the engine cannot clone (the network engines), every queue of @d stays
+ * on the main loop. 0, or -errno with @msg.
  */
-static int disk_clone(struct vhu_disk *d, char *msg)
+static int disk_clone(struct vhu_disk *d, unsigned int num_queues, char *msg)
 {
 	const struct vhu_daemon *vd = d->vd;
 
 	if (!vd->nthreads)
 		return 0;
-	d->tio = calloc(vd->nthreads, sizeof(*d->tio));
-	if (!d->tio)
+	/* Queue q runs on thread q % nthreads: fewer queues, fewer threads. */
+	d->ntio = num_queues < vd->nthreads ? num_queues : vd->nthreads;
+	d->tio = calloc(d->ntio, sizeof(*d->tio));
+	if (!d->tio) {
+		d->ntio = 0;
 		return -ENOMEM;
-	for (unsigned int i = 0; i < vd->nthreads; i++) {
+	}
+	for (unsigned int i = 0; i < d->ntio; i++) {
 		struct clone_call c = { &d->io, vd->threads[i].loop, &d->tio[i],
 					0 };
 
@@ -440,7 +448,7 @@ static void on_vhu_memory(void *opaque, const struct vback_iovec *r,
 	struct buffers_call c = { &d->io, r, n };
 
 	buffers_run(&c);
-	for (unsigned int i = 0; d->tio && i < vd->nthreads; i++) {
+	for (unsigned int i = 0; d->tio && i < d->ntio; i++) {
 		c.io = &d->tio[i];
 		run_on(vd, vd->threads[i].loop, buffers_run, &c);
 	}
@@ -682,7 +690,7 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 			 d->name, vback_strerror(ret));
 		return ret;
 	}
-	ret = disk_clone(d, msg);
+	ret = disk_clone(d, blk_opts.num_queues, msg);
 	if (ret < 0)
 		return ret;
 	/* Queue q on thread q % n, with that thread's instance of the disk;
@@ -712,9 +720,8 @@ static int disk_open(struct vhu_disk *d, const struct vback_disk_vhu_disk *s,
 		   caps.can_discard && !ro ? ", discard" : "",
 		   caps.can_write_zeroes && !ro ? ", write-zeroes" : "",
 		   d->socket, blk_opts.num_queues,
-		   blk_opts.num_queues == 1 ? "" : "s",
-		   d->tio ? d->vd->nthreads : 1,
-		   d->tio && d->vd->nthreads > 1 ? "s" : "");
+		   blk_opts.num_queues == 1 ? "" : "s", d->tio ? d->ntio : 1,
+		   d->ntio > 1 ? "s" : "");
 	return 0;
 }
 
@@ -785,7 +792,7 @@ static int disk_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 		do
 			snprintf(d->name, sizeof(d->name), "disk%u",
 				 vd->next_index++);
-		while (find(vd, d->name));
+		while (find(vd, d->name) || find_probe(vd, d->name, NULL));
 	}
 	vback_work_init(&d->reap, disk_reap, d);
 	vback_timer_init(&d->deadline, disk_deadline, d);

@@ -79,8 +79,10 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 print(s.getsockname()[1], flush=True); time.sleep(90)' >"$work/hung.port" &
 hung=$!
 for _ in $(seq 50); do [ -s "$work/hung.port" ] && break; sleep 0.1; done
+# Named disk2: the name the next add without a name would get (two disks
+# at start: indexes 0 and 1), which it must not take meanwhile.
 ctl --timeout 60 add "socket=$work/e.sock" "image=nbd://127.0.0.1:$(cat "$work/hung.port")/x" \
-	name=hung >"$work/hung.out" 2>&1 &
+	name=disk2 >"$work/hung.out" 2>&1 &
 hung_add=$!
 sleep 0.5
 # A build without libnbd refuses at once (-95): nothing to wait for.
@@ -92,7 +94,7 @@ fi
 out=$(ctl --timeout 3 list 2>&1) && grep -q '"name": "bee"' <<<"$out" &&
 	ok "list answered while a network disk is being added" || bad "list during add: $out"
 if $nbd; then
-	out=$(ctl --timeout 3 list hung 2>&1) && grep -q '"connecting"' <<<"$out" &&
+	out=$(ctl --timeout 3 list disk2 2>&1) && grep -q '"connecting"' <<<"$out" &&
 		grep -q "\"image\": \"nbd://127.0.0.1:$(cat "$work/hung.port")/x\"" <<<"$out" &&
 		ok "list shows the disk connecting" || bad "list hung during its add: $out"
 fi
@@ -100,6 +102,11 @@ if $nbd; then
 	out=$(ctl --raw add "socket=$work/e.sock" "image=$work/c.img" 2>&1)
 	[ $? = 1 ] && grep -q 'being added' <<<"$out" &&
 		ok "add of a socket being added: refused" || bad "second add of e.sock: $out"
+	out=$(ctl add "socket=$work/f.sock" "image=$work/c.img" 2>&1) &&
+		grep -q '"name": "disk3"' <<<"$out" &&
+		ok "add without a name skips the name of a disk being added" ||
+		bad "unnamed add while disk2 connects: $out"
+	ctl remove disk3 >/dev/null || bad "remove disk3"
 fi
 
 # ---- hostile clients, and the data path meanwhile ----------------------------
@@ -209,8 +216,8 @@ out=$(cat "$work/hung.out")
 	ok "add of a server that never answers: refused, nothing left" ||
 	bad "add of a hung server (exit $rc): $out"
 kill "$hung" 2>/dev/null
-out=$(ctl --raw list) && ! grep -q '"name":"hung"' <<<"$out" && grep -q '"connecting":\[\]' <<<"$out" &&
-	ok "no disk named hung, none connecting" || bad "list after the hung add: $out"
+out=$(ctl --raw list) && ! grep -q '"name":"disk2"' <<<"$out" && grep -q '"connecting":\[\]' <<<"$out" &&
+	ok "no disk named disk2, none connecting" || bad "list after the hung add: $out"
 
 # ---- a network disk that answers: connected once, on the add's thread --------
 # The add's thread connects, the main loop takes that connection over: the

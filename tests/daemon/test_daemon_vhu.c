@@ -65,6 +65,7 @@ struct t {
 	struct vhu_daemon *vd;
 	unsigned int errors;
 	char last_error[256];
+	char lines[8192]; /* every log line, one per line, as room allows */
 };
 
 static void sink(void *opaque, enum vback_log_level level, const char *msg)
@@ -73,6 +74,11 @@ static void sink(void *opaque, enum vback_log_level level, const char *msg)
 
 	if (getenv("VBACK_TEST_LOG"))
 		fprintf(stderr, "log: %s\n", msg);
+	{
+		size_t used = strlen(t->lines);
+
+		snprintf(t->lines + used, sizeof(t->lines) - used, "%s\n", msg);
+	}
 	if (level <= VBACK_LOG_ERR) {
 		t->errors++;
 		snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
@@ -660,6 +666,34 @@ static void test_start_fails_whole(void **state)
 	assert_non_null(strstr(t->last_error, "missing.img"));
 }
 
+/* Queue q of a disk runs on thread q % N: a disk with fewer queues than
+ * threads gets instances (clones) on those threads only. */
+static void test_threads_only_where_queues_run(void **state)
+{
+	struct t *t = *state;
+	struct guest g;
+	char spec[256];
+
+	make_image(t, "a.img");
+	make_image(t, "b.img");
+	snprintf(spec, sizeof(spec), "socket=%s,image=%s,name=two,queues=2",
+		 path(t, "b.sock"), path(t, "b.img"));
+	OPTIONS(t, "--threads", "4", "--vhost-user", path(t, "a.sock"),
+		"--image", path(t, "a.img"), "--disk", spec);
+	assert_int_equal(start(t), 0);
+	assert_non_null(strstr(t->lines, "up to 64 queues on 4 threads"));
+	assert_non_null(strstr(t->lines, "up to 2 queues on 2 threads\n"));
+	/* And the two-queue disk serves on both. */
+	guest_start(t, &g, "b.sock");
+	assert_int_equal(request(t, &g, 0, VIRTIO_BLK_T_OUT, 0, true),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(request(t, &g, 1, VIRTIO_BLK_T_IN, 0, false),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(data(&g, 1), data(&g, 0), 4096);
+	guest_stop(&g);
+	assert_int_equal(t->errors, 0);
+}
+
 /* Does this process map a shared library whose path contains @name? */
 static bool mapped(const char *name)
 {
@@ -705,6 +739,7 @@ int main(void)
 		T(test_add_resize_remove),
 		T(test_sigterm),
 		T(test_start_fails_whole),
+		T(test_threads_only_where_queues_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
