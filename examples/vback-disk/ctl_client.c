@@ -22,6 +22,12 @@
 
 #define REQUEST_MAX (64u * 1024u)
 #define REPLY_MAX   (64u * 1024u * 1024u)
+/* How long to wait for a reply, in seconds: an add of a network disk is
+ * answered once its server does, or after the daemon's --net-timeout (at
+ * most 3600 s); everything else at once. */
+#define WAIT_DEFAULT 30u
+#define WAIT_ADD     (3600u + 60u)
+#define WAIT_MAX     86400u
 
 static void usage(FILE *out)
 {
@@ -42,7 +48,10 @@ static void usage(FILE *out)
 		"  log-level [level=err|warn|info|debug]\n"
 		"\n"
 		"  --raw          print the reply line as it came\n"
-		"  --timeout S    wait at most S seconds for the reply (30)\n"
+		"  --timeout S    wait at most S seconds for the reply, "
+		"1..86400\n"
+		"                 (default 30; add and --json: 3660, longer\n"
+		"                 than the daemon's longest --net-timeout)\n"
 		"  --json REQUEST send this request line as it is\n");
 }
 
@@ -268,7 +277,7 @@ static int show(const char *line, size_t len, bool raw)
 int vback_disk_ctl_main(int argc, char **argv)
 {
 	const char *json = NULL, *sock = NULL;
-	unsigned int timeout = 30;
+	unsigned int timeout = 0; /* 0: by command */
 	bool raw = false;
 	char *reply = NULL;
 	size_t reply_len = 0;
@@ -284,7 +293,20 @@ int vback_disk_ctl_main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--raw")) {
 			raw = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(argv[++i], &end, 10);
+			if (errno || end == argv[i] || *end || v < 1 ||
+			    v > WAIT_MAX || argv[i][0] == '-') {
+				fprintf(stderr,
+					"vback-disk ctl: --timeout wants "
+					"1..%u seconds\n",
+					WAIT_MAX);
+				return 2;
+			}
+			timeout = (unsigned int)v;
 		} else if (!strcmp(argv[i], "-h") ||
 			   !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -306,7 +328,12 @@ int vback_disk_ctl_main(int argc, char **argv)
 		}
 		json = argv[i + 1];
 		jw_append(&w, json, strlen(json));
+		if (!timeout)
+			timeout = WAIT_ADD; /* it may be an add */
 	} else {
+		if (!timeout)
+			timeout = strcmp(argv[i], "add") ? WAIT_DEFAULT
+							 : WAIT_ADD;
 		jw_object(&w);
 		jw_key(&w, "id");
 		jw_u64(&w, 1);
@@ -347,7 +374,7 @@ int vback_disk_ctl_main(int argc, char **argv)
 	rc = send_all(fd, w.buf, w.len);
 	jw_free(&w);
 	if (rc == 0)
-		rc = read_line(fd, (int)timeout * 1000, &reply, &reply_len);
+		rc = read_line(fd, (int)(timeout * 1000u), &reply, &reply_len);
 	close(fd);
 	if (rc < 0) {
 		fprintf(stderr, "vback-disk ctl: %s: %s\n", sock,

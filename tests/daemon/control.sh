@@ -65,6 +65,12 @@ out=$(ctl log-level level=debug) && grep -q '"was": "info"' <<<"$out" &&
 	ok "log-level" || bad "log-level: $out"
 out=$(ctl remove sea) && grep -q '"drained": true' <<<"$out" && [ ! -e "$work/c.sock" ] &&
 	ok "remove: socket gone" || bad "remove: $out"
+for t in 0 -1 abc 86401 5x ''; do
+	out=$(ctl --timeout "$t" list 2>&1)
+	[ $? = 2 ] && grep -q 'timeout wants 1..86400' <<<"$out" ||
+		bad "ctl --timeout '$t': $out"
+done
+ok "ctl --timeout: bad values are usage errors"
 out=$(ctl frobnicate 2>&1)
 [ $? = 1 ] && grep -q 'unknown command' <<<"$out" && ok "unknown command" || bad "frobnicate: $out"
 out=$(ctl help) && grep -q '"cmd": "remove"' <<<"$out" && ok "help" || bad "help: $out"
@@ -81,7 +87,9 @@ hung=$!
 for _ in $(seq 50); do [ -s "$work/hung.port" ] && break; sleep 0.1; done
 # Named disk2: the name the next add without a name would get (two disks
 # at start: indexes 0 and 1), which it must not take meanwhile.
-ctl --timeout 60 add "socket=$work/e.sock" "image=nbd://127.0.0.1:$(cat "$work/hung.port")/x" \
+# The client's own wait (for add, longer than any --net-timeout) must not
+# end before the daemon's answer.
+ctl add "socket=$work/e.sock" "image=nbd://127.0.0.1:$(cat "$work/hung.port")/x" \
 	name=disk2 >"$work/hung.out" 2>&1 &
 hung_add=$!
 sleep 0.5
