@@ -87,6 +87,8 @@ struct vhu_daemon {
 	bool starting; /* the command-line disks are being opened */
 	bool stopping;
 	bool finished;
+	/* Disks the stop closed without draining or flushing them. */
+	unsigned int unclean;
 	/* --threads: queue q of every disk runs on threads[q % n]. */
 	struct qthread *threads;
 	unsigned int nthreads;
@@ -495,11 +497,19 @@ static void disk_reap(void *opaque)
 		return; /* IDLE posts this again */
 	vback_logf(d->log, VBACK_LOG_INFO, "%s: removed (socket %s closed)",
 		   d->name, d->socket);
+	if (vd->stopping && d->result < 0)
+		vd->unclean++;
 	unlink_disk(d);
 	disk_free(d);
 	if (vd->stopping && !vd->disks && !vd->finished) {
-		vback_logf(vd->log, VBACK_LOG_INFO,
-			   "stopped: every disk drained and flushed");
+		if (vd->unclean)
+			vback_logf(vd->log, VBACK_LOG_WARN,
+				   "stopped: %u disk%s closed without all "
+				   "its requests or its flush (see above)",
+				   vd->unclean, vd->unclean == 1 ? "" : "s");
+		else
+			vback_logf(vd->log, VBACK_LOG_INFO,
+				   "stopped: every disk drained and flushed");
 		finish(vd);
 	}
 }
@@ -540,6 +550,7 @@ static int disk_remove(struct vhu_disk *d, void (*done)(void *, int),
 		       void *opaque)
 {
 	struct vback_dev *dev = vback_blk_dev(d->blk);
+	int ret;
 
 	if (d->removing)
 		return -EBUSY;
@@ -550,8 +561,10 @@ static int disk_remove(struct vhu_disk *d, void (*done)(void *, int),
 		   "%s: removing: %u requests in flight", d->name,
 		   vback_dev_inflight(dev));
 	/* No new request; what is in flight reaches the guest; flush. */
-	if (vback_dev_quiesce(dev, disk_quiesced, d) < 0) {
+	ret = vback_dev_quiesce(dev, disk_quiesced, d);
+	if (ret < 0) {
 		d->drained = true;
+		d->result = ret; /* nothing flushed */
 		vback_loop_post(d->loop, &d->reap);
 		return 0;
 	}
@@ -1288,9 +1301,12 @@ static void ctl_removed(void *opaque, int result)
 {
 	struct ctl_pending *p = opaque;
 
-	/* Gone either way; a drain that timed out is said. */
+	/* Gone either way; a drain that timed out, or a flush that failed
+	 * (or never came, after the drain's time limit), is said. */
 	jw_key(&p->result, "drained");
 	jw_bool(&p->result, result != -ETIMEDOUT);
+	jw_key(&p->result, "flushed");
+	jw_bool(&p->result, result >= 0);
 	jw_object_end(&p->result);
 	ctl_pending_done(p, 0, NULL);
 }

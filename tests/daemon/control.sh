@@ -240,8 +240,26 @@ if $nbd && command -v nbdkit >/dev/null; then
 	conns=$(grep -c ' Connect ' "$work/nbd.log")
 	[ "$conns" = 1 ] && ok "the server saw one connection" ||
 		bad "the server saw $conns connections for one add"
-	out=$(ctl remove net) && grep -q '"drained": true' <<<"$out" && [ ! -e "$work/n.sock" ] &&
+	out=$(ctl remove net) && grep -q '"drained": true' <<<"$out" &&
+		grep -q '"flushed": true' <<<"$out" && [ ! -e "$work/n.sock" ] &&
 		ok "remove of the network disk" || bad "remove net: $out"
+	# A remove whose final flush fails says so (the disk goes anyway): a
+	# server whose every flush fails with EIO.
+	# shellcheck disable=SC2016 # the plugin's shell expands them
+	nbdkit -f --exit-with-parent -U "$work/nbdf.sock" eval \
+		get_size='echo 4194304' can_write='exit 0' can_flush='exit 0' \
+		pread='dd if=/dev/zero iflag=count_bytes count=$3 2>/dev/null' \
+		pwrite='cat >/dev/null' flush='echo "EIO no flush" >&2; exit 1' &
+	nbdkitf_pid=$!
+	for _ in $(seq 50); do [ -S "$work/nbdf.sock" ] && break; sleep 0.1; done
+	out=$(ctl add "socket=$work/f.sock" "image=nbd+unix:///?socket=$work/nbdf.sock" name=netf 2>&1) ||
+		bad "add netf: $out"
+	out=$(ctl remove netf) && grep -q '"drained": true' <<<"$out" &&
+		grep -q '"flushed": false' <<<"$out" && [ ! -e "$work/f.sock" ] &&
+		ok "remove with a failing flush: flushed false" || bad "remove netf: $out"
+	# ... and one more, left for the stop to close.
+	out=$(ctl add "socket=$work/f.sock" "image=nbd+unix:///?socket=$work/nbdf.sock" name=netf 2>&1) ||
+		bad "add netf again: $out"
 	kill "$nbdkit_pid" 2>/dev/null
 	wait "$nbdkit_pid" 2>/dev/null
 else
@@ -255,11 +273,19 @@ wait "$pid"
 rc=$?
 pid=
 [ $rc = 0 ] && ok "SIGTERM: exit 0" || bad "exit $rc after SIGTERM"
+if [ -n "${nbdkitf_pid:-}" ]; then
+	grep -q 'stopped: 1 disk closed without all its requests or its flush' "$work/log" &&
+		ok "the stop says a disk was not flushed" ||
+		bad "stop with a failing flush: $(grep 'stopped' "$work/log")"
+	kill "$nbdkitf_pid" 2>/dev/null
+	wait "$nbdkitf_pid" 2>/dev/null
+fi
 for f in ctl.sock a.sock b.sock; do
 	[ -e "$work/$f" ] && bad "$f left behind"
 done
 # The errors logged: the image that was not there, the server that hung.
-unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img' | grep -v 'nbd://127.0.0.1')
+unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img' | grep -v 'nbd://127.0.0.1' |
+	grep -v 'netf: flush failed')
 [ -z "$unexpected" ] || { echo "$unexpected"; bad "unexpected errors in the log"; }
 [ $fails = 0 ] || { echo "--- daemon log"; tail -n 30 "$work/log"; }
 [ $fails = 0 ]

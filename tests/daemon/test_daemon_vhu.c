@@ -599,6 +599,7 @@ static void test_add_resize_remove(void **state)
 		      "\"disk0\"}}"));
 	assert_string_equal(json_get(r, "name")->str, "disk0");
 	assert_true(json_get(r, "drained")->b);
+	assert_true(json_get(r, "flushed")->b);
 	assert_true(fe_closed(&g.fe));
 	assert_false(exists(t, "c.sock"));
 	assert_int_equal(vhu_daemon_disks(t->vd), 0);
