@@ -456,6 +456,10 @@ static void on_vhu_memory(void *opaque, const struct vback_iovec *r,
 	}
 }
 
+/* Disks closed while requests of theirs were still in the IO layer, kept
+ * (not freed) for those requests to complete into. */
+static struct vhu_disk *parked;
+
 /*
  * Close everything of @d, in the order of vback_blk_destroy(): the
  * transport (rings stopped, front-end gone), the IO (completes what is in
@@ -466,9 +470,30 @@ static void disk_free(struct vhu_disk *d)
 	void (*done)(void *, int) = d->done;
 	void *done_opaque = d->done_opaque;
 	int result = d->result;
+	unsigned int stuck = d->blk ? vback_dev_inflight(vback_blk_dev(d->blk))
+				    : 0;
 
 	vback_loop_cancel(d->loop, &d->reap);
 	vback_timer_cancel(d->loop, &d->deadline);
+	if (stuck) {
+		/* Closing an IO instance waits for its requests: one the
+		 * storage never answers (a dead path, a hung server) would
+		 * hold this loop, and every other disk, for as long. Leave
+		 * them to finish into the device, which stays; the transport
+		 * keeps the guest memory they write to mapped (it logs). */
+		vback_logf(d->log, VBACK_LOG_WARN,
+			   "%s: %u requests never came back from %s: its IO "
+			   "stays open, the device and its memory for good",
+			   d->name, stuck, d->image);
+		if (d->vhu)
+			vback_vhu_destroy(d->vhu);
+		d->vhu = NULL;
+		d->next = parked;
+		parked = d;
+		if (done)
+			done(done_opaque, result);
+		return;
+	}
 	if (d->vhu)
 		vback_vhu_destroy(d->vhu);
 	disk_close_clones(d);
