@@ -424,12 +424,16 @@ static int clear_path(const struct sockaddr_un *sa)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a listener whose backlog is full (EAGAIN) is alive
+	 * too, and must not hold the start-up. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (rc < 0)
+		rc = -errno;
 	close(fd);
-	if (rc == 0)
+	if (rc == 0 || rc == -EAGAIN)
 		return -EADDRINUSE; /* another daemon serves it */
 	return unlink(sa->sun_path) < 0 && errno != ENOENT ? -errno : 0;
 }

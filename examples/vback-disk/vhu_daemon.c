@@ -845,7 +845,8 @@ static int disk_add(struct vhu_daemon *vd, const struct vback_disk_vhu_disk *s,
 	}
 	ret = disk_open(d, s, opened, msg);
 	if (ret < 0) {
-		vback_logf(vd->log, VBACK_LOG_ERR, "%s", msg);
+		if (!vd->starting) /* vhu_daemon_create() says it */
+			vback_logf(vd->log, VBACK_LOG_ERR, "%s", msg);
 		disk_free(d);
 		vd->next_index = index; /* the name was not used */
 		return ret;
@@ -1133,8 +1134,10 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 	int ret;
 
 	vd = calloc(1, sizeof(*vd));
-	if (!vd)
+	if (!vd) {
+		vback_logf(env->log, VBACK_LOG_ERR, "out of memory");
 		return -ENOMEM;
+	}
 	vd->env = *env;
 	if (!vd->env.drain_timeout_ms)
 		vd->env.drain_timeout_ms = DRAIN_TIMEOUT_MS;
@@ -1152,6 +1155,8 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 	ret = vback_loop_watch(env->loop, vd->sig_fd, VBACK_EV_IN, on_signal,
 			       vd);
 	if (ret < 0) {
+		vback_logf(vd->log, VBACK_LOG_ERR, "signals: cannot watch: %s",
+			   vback_strerror(ret));
 		close(vd->sig_fd);
 		vd->sig_fd = -1;
 		goto fail;
@@ -1176,8 +1181,15 @@ int vhu_daemon_create(const struct vhu_daemon_env *env, struct vhu_daemon **out)
 			s.name = name;
 		}
 		ret = vhu_daemon_add(vd, &s, msg);
-		if (ret < 0)
+		if (ret < 0) {
+			/* Every reason, not only the image's or the socket's. */
+			if (msg[0])
+				vback_logf(vd->log, VBACK_LOG_ERR, "%s", msg);
+			else
+				vback_logf(vd->log, VBACK_LOG_ERR, "%s: %s",
+					   s.name, vback_strerror(ret));
 			goto fail;
+		}
 	}
 	vd->starting = false;
 	vd->next_index = o->nr_vhu_disks;

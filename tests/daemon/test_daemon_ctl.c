@@ -694,6 +694,36 @@ static void test_socket_path(void **state)
 	/* A live server's socket is not taken over. */
 	o.path = t.path;
 	assert_int_equal(ctl_server_create(&o, &s2), -EADDRINUSE);
+	/* Nor one whose backlog is full (a blocking connect would hang). */
+	snprintf(file, sizeof(file), "%s/full", t.dir);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int c[8], n = 0;
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		strcpy(sa.sun_path, file);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
+				 0);
+		assert_int_equal(listen(fd, 0), 0);
+		/* Fill the backlog: connects that are never accepted. */
+		while (n < 8) {
+			c[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (connect(c[n], (struct sockaddr *)&sa, sizeof(sa))) {
+				assert_int_equal(errno, EAGAIN);
+				close(c[n]);
+				break;
+			}
+			n++;
+		}
+		assert_true(n < 8);
+		o.path = file;
+		assert_int_equal(ctl_server_create(&o, &s2), -EADDRINUSE);
+		assert_int_equal(access(file, F_OK), 0);
+		while (n--)
+			close(c[n]);
+		close(fd);
+		unlink(file);
+	}
 	/* A regular file is left alone. */
 	snprintf(file, sizeof(file), "%s/file", t.dir);
 	fd = open(file, O_CREAT | O_WRONLY, 0644);
