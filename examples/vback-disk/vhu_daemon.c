@@ -470,8 +470,8 @@ static void disk_free(struct vhu_disk *d)
 	void (*done)(void *, int) = d->done;
 	void *done_opaque = d->done_opaque;
 	int result = d->result;
-	unsigned int stuck = d->blk ? vback_dev_inflight(vback_blk_dev(d->blk))
-				    : 0;
+	unsigned int stuck =
+		d->blk ? vback_dev_inflight(vback_blk_dev(d->blk)) : 0;
 
 	vback_loop_cancel(d->loop, &d->reap);
 	vback_timer_cancel(d->loop, &d->deadline);
