@@ -11,9 +11,11 @@
 
 int main(int argc, char **argv)
 {
-	/* The --disk tables (about 5 KiB): not on the stack. */
+	/* The --disk tables (about 5 KiB): not on the stack. The log is
+	 * static too: a connect a second stop signal left running may still
+	 * log while the process exits. */
 	static struct vback_disk_options opts;
-	struct vback_log log;
+	static struct vback_log log;
 	int ret = 2;
 
 	if (argc > 1 && !strcmp(argv[1], "ctl"))

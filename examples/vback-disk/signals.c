@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "signals.h"
 
@@ -19,4 +21,14 @@ int vback_disk_signalfd(void)
 	signal(SIGPIPE, SIG_IGN);
 	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	return fd < 0 ? -errno : fd;
+}
+
+bool vback_disk_stop_signal_pending(int sig_fd)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+
+	while (sig_fd >= 0 && read(sig_fd, &si, sizeof(si)) == sizeof(si))
+		stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+	return stop;
 }

@@ -89,6 +89,8 @@ struct vhu_daemon {
 	bool finished;
 	/* Disks the stop closed without draining or flushing them. */
 	unsigned int unclean;
+	/* A second stop signal came: wait for nothing more. */
+	bool hurry;
 	/* --threads: queue q of every disk runs on threads[q % n]. */
 	struct qthread *threads;
 	unsigned int nthreads;
@@ -1040,22 +1042,48 @@ static int probe_start(struct vhu_daemon *vd,
 }
 
 /* The daemon goes: wait for each connect to end, refuse its add. */
+/* Probes a second stop signal left connecting: their threads still read
+ * them (the process is about to exit). */
+static struct probe *probes_left;
+
+/* A second SIGTERM/SIGINT (now, or before the loop stopped) ends the
+ * waits for connects. */
+static bool stop_now(void *arg)
+{
+	struct vhu_daemon *vd = arg;
+
+	if (!vd->hurry && vback_disk_stop_signal_pending(vd->sig_fd)) {
+		vback_logf(vd->log, VBACK_LOG_WARN,
+			   "second signal: not waiting for connects");
+		vd->hurry = true;
+	}
+	return vd->hurry;
+}
+
 static void probes_stop(struct vhu_daemon *vd)
 {
 	while (vd->probes) {
 		struct probe *pr = vd->probes;
+		bool ended;
 
 		/* A server that does not answer holds the exit this long:
 		 * say why the daemon has not gone yet. */
-		vback_logf(vd->log, VBACK_LOG_INFO,
-			   "control: add %s: still connecting to %s: waiting "
-			   "for it to end (at most %u s)",
-			   pr->s.socket, pr->s.image,
-			   net_open_bound_s(&pr->open));
-		net_open_abandon(&pr->open);
+		if (!vd->hurry)
+			vback_logf(vd->log, VBACK_LOG_INFO,
+				   "control: add %s: still connecting to %s: "
+				   "waiting for it to end (at most %u s; a "
+				   "second signal ends the wait)",
+				   pr->s.socket, pr->s.image,
+				   net_open_bound_s(&pr->open));
+		ended = net_open_abandon(&pr->open, stop_now, vd);
 		probe_unlink(pr);
 		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");
-		probe_free(pr);
+		if (ended) {
+			probe_free(pr);
+		} else {
+			pr->next = probes_left;
+			probes_left = pr;
+		}
 	}
 }
 
@@ -1098,6 +1126,7 @@ void vhu_daemon_signal(struct vhu_daemon *vd, int signo)
 	if (vd->stopping) {
 		vback_logf(vd->log, VBACK_LOG_WARN,
 			   "second signal: stopping without waiting for IO");
+		vd->hurry = true;
 		finish(vd);
 		return;
 	}

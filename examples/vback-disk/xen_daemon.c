@@ -86,6 +86,8 @@ struct xen_daemon {
 	struct vback_timer deadline; /* a stop that takes too long */
 	unsigned int quiescing;	     /* disks a stop still waits for */
 	unsigned int flushed;
+	/* A second stop signal came: wait for nothing more. */
+	bool hurry;
 	char state_why[4200]; /* be_state()'s last reason */
 };
 
@@ -352,6 +354,24 @@ static int pending_start(struct xen_daemon *xd,
 	return VBACK_XEN_ADD_PENDING;
 }
 
+/* Connects a second stop signal left running: their threads still read
+ * them (the process is about to exit). */
+static struct xd_pending *pending_left;
+
+/* A second SIGTERM/SIGINT (now, or before the loop stopped) ends the
+ * waits for connects. */
+static bool stop_now(void *arg)
+{
+	struct xen_daemon *xd = arg;
+
+	if (!xd->hurry && vback_disk_stop_signal_pending(xd->sig_fd)) {
+		vback_logf(xd->log, VBACK_LOG_WARN,
+			   "second signal: not waiting for connects");
+		xd->hurry = true;
+	}
+	return xd->hurry;
+}
+
 /* The daemon goes: wait for each thread, close what it opened. */
 static void pending_stop(struct xen_daemon *xd)
 {
@@ -360,13 +380,20 @@ static void pending_stop(struct xen_daemon *xd)
 
 		/* A server that does not answer holds the exit this long:
 		 * say why the daemon has not gone yet. */
-		vback_logf(xd->log, VBACK_LOG_INFO,
-			   "%s: still connecting to %s: waiting for it to "
-			   "end (at most %u s)",
-			   p->name, p->path, net_open_bound_s(&p->open));
-		net_open_abandon(&p->open);
+		if (!xd->hurry)
+			vback_logf(xd->log, VBACK_LOG_INFO,
+				   "%s: still connecting to %s: waiting for it "
+				   "to end (at most %u s; a second signal ends "
+				   "the wait)",
+				   p->name, p->path,
+				   net_open_bound_s(&p->open));
 		xd->pending = p->next;
-		pending_free(p);
+		if (net_open_abandon(&p->open, stop_now, xd)) {
+			pending_free(p);
+		} else {
+			p->next = pending_left;
+			pending_left = p;
+		}
 	}
 }
 
@@ -676,6 +703,7 @@ void xen_daemon_signal(struct xen_daemon *xd, int signo)
 	case STOPPING:
 		vback_logf(xd->log, VBACK_LOG_WARN,
 			   "second signal: stopping without waiting for IO");
+		xd->hurry = true;
 		finish(xd);
 		break;
 	case FINISHED:

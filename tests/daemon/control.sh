@@ -317,6 +317,41 @@ fi
 for f in ctl.sock a.sock b.sock; do
 	[ -e "$work/$f" ] && bad "$f left behind"
 done
+# ---- a stop while a network disk connects: a second signal ends the wait ----
+if $nbd; then
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/hung2.port" &
+	hung2=$!
+	for _ in $(seq 50); do [ -s "$work/hung2.port" ] && break; sleep 0.1; done
+	"$bin" --transport vhost-user --control "$work/ctl2.sock" --net-timeout 60 \
+		2>"$work/log2" &
+	pid2=$!
+	for _ in $(seq 50); do [ -S "$work/ctl2.sock" ] && break; sleep 0.1; done
+	"$bin" ctl "$work/ctl2.sock" add "socket=$work/h.sock" \
+		"image=nbd://127.0.0.1:$(cat "$work/hung2.port")/x" >/dev/null 2>&1 &
+	sleep 0.5
+	kill -TERM "$pid2"
+	sleep 0.5
+	kill -0 "$pid2" 2>/dev/null && grep -q 'waiting for it to end (at most 60 s' "$work/log2" &&
+		ok "a stop waits for a connect under way, and says so" ||
+		bad "stop during a connect: $(cat "$work/log2")"
+	t0=$SECONDS
+	kill -TERM "$pid2"
+	for _ in $(seq 50); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid2" 2>/dev/null; then
+		bad "a second signal did not end the wait for a connect"
+		kill -9 "$pid2"
+	else
+		ok "a second signal ends the wait for a connect ($((SECONDS - t0)) s)"
+	fi
+	wait "$pid2" 2>/dev/null
+	grep -q 'second signal: not waiting for connects' "$work/log2" ||
+		bad "no word of the second signal: $(cat "$work/log2")"
+	kill "$hung2" 2>/dev/null
+	wait "$hung2" 2>/dev/null
+fi
+
 # The errors logged: the image that was not there, the server that hung.
 unexpected=$(grep 'error:' "$work/log" | grep -v 'none.img' | grep -v 'nbd://127.0.0.1' |
 	grep -v 'netf: flush failed' | grep -v 'slow: destroyed with IO in flight')

@@ -1536,10 +1536,56 @@ static void test_net_timeout(void **state)
 	f.xd = NULL;
 	assert_true(now_s() - t0 < 10);
 	assert_non_null(strstr(f.all_log, "still connecting to"));
-	assert_non_null(strstr(f.all_log, "(at most 1 s)"));
+	assert_non_null(strstr(f.all_log, "(at most 1 s;"));
 	/* Called off, not refused (the IO layer says its connect failed). */
 	assert_null(strstr(f.all_errs, "dom6/51728: cannot open"));
 	close(lfd);
+	guest_fini(&g);
+	fixture_fini(&f);
+}
+
+/*
+ * A stop waits for a connect under way up to the IO timeout; a second
+ * stop signal ends that wait at once. The connect's thread runs on by
+ * itself: it must not touch the daemon's loop, and it closes what it
+ * opens.
+ */
+static void test_second_signal_ends_connect_wait(void **state)
+{
+	static const char *const args[] = { "--net-timeout", "60", NULL };
+	struct fixture f;
+	struct guest g;
+	unsigned int errors;
+	double t0;
+	int lfd;
+
+	(void)state;
+	fixture_init(&f, "posix");
+	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 1);
+	lfd = hung_server(g.disk[0].path, sizeof(g.disk[0].path));
+	xs_disk(&f, &g.disk[0], "w", NULL);
+	settle(&f);
+	assert_be_state(&f, &g.disk[0], "1");
+	/* The stop's signal, then the second one. */
+	xen_daemon_signal(f.xd, SIGTERM);
+	settle(&f);
+	assert_int_equal(kill(getpid(), SIGTERM), 0);
+	errors = f.errors;
+	t0 = now_s();
+	xen_daemon_destroy(f.xd);
+	f.xd = NULL;
+	assert_true(now_s() - t0 < 5); /* not the 60 s of the connect */
+	assert_non_null(strstr(f.all_log, "second signal: not waiting"));
+	/* The server goes: the thread's connect fails (it logs), and it
+	 * ends without the loop, which is still there. */
+	close(lfd);
+	for (int i = 0;
+	     i < 200 && __atomic_load_n(&f.errors, __ATOMIC_ACQUIRE) == errors;
+	     i++)
+		usleep(50 * 1000);
+	assert_true(f.errors > errors);
+	usleep(200 * 1000);
 	guest_fini(&g);
 	fixture_fini(&f);
 }
@@ -1637,6 +1683,7 @@ int main(void)
 #if VBACK_HAVE_NBD
 		cmocka_unit_test(test_network_disk_opens_aside),
 		cmocka_unit_test(test_net_timeout),
+		cmocka_unit_test(test_second_signal_ends_connect_wait),
 		cmocka_unit_test(test_restart_adopts_network_disk),
 #endif
 	};
