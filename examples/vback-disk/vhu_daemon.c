@@ -37,6 +37,8 @@ struct qthread {
 	struct vback_loop *loop;
 	pthread_t thread;
 	bool running;
+	struct vback_log *log;
+	unsigned int index;
 };
 
 struct probe;
@@ -147,7 +149,12 @@ static void *qthread_main(void *arg)
 	struct qthread *t = arg;
 	int ret = vback_loop_run(t->loop);
 
-	(void)ret; /* the main thread logs the loop's end, if it must */
+	/* Only vback_loop_stop() should end it (threads_stop()). */
+	if (ret < 0)
+		vback_logf(t->log, VBACK_LOG_ERR,
+			   "queue thread %u: its event loop failed: %s; its "
+			   "queues are no longer served",
+			   t->index, vback_strerror(ret));
 	return NULL;
 }
 
@@ -165,6 +172,8 @@ static int threads_start(struct vhu_daemon *vd, unsigned int n)
 
 		if (ret < 0)
 			return ret;
+		t->log = vd->log;
+		t->index = i;
 		(void)vback_epoll_loop_set_poll(t->loop,
 						(uint64_t)vd->o->poll_us *
 							1000u);
