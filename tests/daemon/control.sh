@@ -103,8 +103,8 @@ fi
 out=$(ctl --timeout 3 list 2>&1) && grep -q '"name": "bee"' <<<"$out" &&
 	ok "list answered while a network disk is being added" || bad "list during add: $out"
 if $nbd; then
-	out=$(ctl --timeout 3 list disk2 2>&1) && grep -q '"connecting"' <<<"$out" &&
-		grep -q "\"image\": \"nbd://127.0.0.1:$(cat "$work/hung.port")/x\"" <<<"$out" &&
+	out=$(ctl --timeout 3 --raw list disk2 2>&1) && grep -q '"disks":\[\]' <<<"$out" &&
+		grep -q "\"connecting\":\[{\"name\":\"disk2\",\"socket\":\"$work/e.sock\",\"image\":\"nbd://127.0.0.1:$(cat "$work/hung.port")/x\"}\]" <<<"$out" &&
 		ok "list shows the disk connecting" || bad "list hung during its add: $out"
 fi
 if $nbd; then

@@ -684,13 +684,26 @@ static void test_threads_only_where_queues_run(void **state)
 	assert_int_equal(start(t), 0);
 	assert_non_null(strstr(t->lines, "up to 64 queues on 4 threads"));
 	assert_non_null(strstr(t->lines, "up to 2 queues on 2 threads\n"));
-	/* And the two-queue disk serves on both. */
+	/* And the two-queue disk serves on both: a write on queue 0 (in the
+	 * file), read back on queue 1. */
 	guest_start(t, &g, "b.sock");
-	assert_int_equal(request(t, &g, 0, VIRTIO_BLK_T_OUT, 0, true),
+	for (unsigned int i = 0; i < 4096; i++)
+		data(&g, 0)[i] = (uint8_t)(i * 13 + 5);
+	memset(data(&g, 1), 0xa5, 4096);
+	assert_int_equal(request(t, &g, 0, VIRTIO_BLK_T_OUT, 16, true),
 			 VIRTIO_BLK_S_OK);
-	assert_int_equal(request(t, &g, 1, VIRTIO_BLK_T_IN, 0, false),
+	assert_int_equal(request(t, &g, 1, VIRTIO_BLK_T_IN, 16, false),
 			 VIRTIO_BLK_S_OK);
 	assert_memory_equal(data(&g, 1), data(&g, 0), 4096);
+	{
+		uint8_t buf[4096];
+		int fd = open(path(t, "b.img"), O_RDONLY);
+
+		assert_int_equal(pread(fd, buf, sizeof(buf), 16 * 512),
+				 sizeof(buf));
+		close(fd);
+		assert_memory_equal(buf, data(&g, 0), 4096);
+	}
 	guest_stop(&g);
 	assert_int_equal(t->errors, 0);
 }

@@ -13,8 +13,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 meson install -C "$build" --no-rebuild --destdir "$tmp/root" --quiet
-pcdir=$(dirname "$(find "$tmp/root" -name vback.pc | head -n 1)")
-[ -n "$pcdir" ] || { echo "no vback.pc installed"; exit 1; }
+pc=$(find "$tmp/root" -name vback.pc | head -n 1)
+[ -n "$pc" ] || { echo "no vback.pc installed"; exit 1; }
+pcdir=$(dirname "$pc")
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$tmp/root
 flags=$(pkg-config --cflags --libs vback)
 echo "pkg-config --cflags --libs vback: $flags"

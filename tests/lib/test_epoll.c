@@ -107,10 +107,14 @@ static void test_dispatch_and_errors(void **state)
 	assert_int_equal(c->last_events, VBACK_EV_IN);
 	/* Modify to OUT: an eventfd is always writable. */
 	assert_int_equal(vback_loop_modify(c->loop, c->fd_a, VBACK_EV_OUT), 0);
+	poke(c->fd_a); /* for on_a() to drain */
+	assert_int_equal(vback_loop_run_once(c->loop, 0), 1);
+	assert_int_equal(c->calls_a, 2);
+	assert_int_equal(c->last_events, VBACK_EV_OUT);
 	assert_int_equal(vback_loop_unwatch(c->loop, c->fd_a), 0);
 	poke(c->fd_a);
 	assert_int_equal(vback_loop_run_once(c->loop, 0), 0);
-	assert_int_equal(c->calls_a, 1);
+	assert_int_equal(c->calls_a, 2);
 }
 
 /* Two fds ready in one batch; whichever runs first unwatches the other:
