@@ -337,6 +337,15 @@ static void test_close_completes_pending(void **state)
 	c->io.ops = NULL;
 	assert_int_equal(d.calls, 1);
 	assert_int_equal(d.result, 0);
+	/* ... and did it: in the overlay, the base untouched. */
+	{
+		uint8_t file[512];
+
+		read_at(c->ovl, 0, file, sizeof(file));
+		assert_memory_equal(file, buf, sizeof(file));
+		read_at(c->base, 0, file, sizeof(file));
+		assert_memory_equal(file, c->orig, sizeof(file));
+	}
 }
 
 static void test_memory_overlay(void **state)

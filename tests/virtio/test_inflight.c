@@ -475,7 +475,7 @@ static void check_adopts(const struct image *img, const uint64_t *want,
 static void test_kill_anywhere(void **state)
 {
 	struct image *img = malloc(sizeof(*img));
-	unsigned int seed = 1234, snapshots = 0;
+	unsigned int seed = 1234, snapshots = 0, owed_one = 0, owed_many = 0;
 
 	(void)state;
 	for (unsigned int round = 0; round < 40; round++) {
@@ -540,10 +540,20 @@ static void test_kill_anywhere(void **state)
 				want[i] = 8ull * taken[i];
 			check_adopts(img, want, ntaken);
 			snapshots++;
+			owed_one += ntaken >= 1;
+			owed_many += ntaken >= 2;
 		}
 		node_free(a);
 	}
 	assert_true(snapshots >= 1000);
+	/* Most of them owe requests, many of them several: the walk does
+	 * not degenerate into trivial adoptions. */
+	fprintf(stderr,
+		"kill anywhere: %u snapshots, %u owe one request or "
+		"more, %u two or more\n",
+		snapshots, owed_one, owed_many);
+	assert_true(owed_one >= snapshots / 2);
+	assert_true(owed_many >= snapshots / 5);
 	free(img);
 }
 
