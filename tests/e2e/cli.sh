@@ -30,26 +30,50 @@ check() { # DESCRIPTION WANT_RC CMD...
 	fi
 }
 
+# says PATTERN: the last check's output says why (grep -E).
+says() {
+	grep -Eq -- "$1" "$work/out" || {
+		echo "FAIL: no '$1' in:"
+		sed 's/^/  /' "$work/out"
+		fails=$((fails + 1))
+	}
+}
+
 check "--help" 0 "$bin" --help
 grep -q -- '--vhost-user SOCKET' "$work/out" || { echo "FAIL: help text"; fails=$((fails + 1)); }
 check "--version" 0 "$bin" --version
 grep -q '^vback-disk [0-9]' "$work/out" || { echo "FAIL: version text"; fails=$((fails + 1)); }
 check "no transport" 2 "$bin" --image x
+says '--image goes with --vhost-user SOCKET'
 check "no image" 2 "$bin" --vhost-user "$work/s"
+says 'come in pairs: 1 socket, 0 images'
 check "unknown option" 2 "$bin" --frobnicate
+says "unrecognized option '--frobnicate'"
 check "--queues 0" 2 "$bin" --vhost-user "$work/s" --image x --queues 0
+says '--queues wants 1..64'
 check "--queues 65" 2 "$bin" --vhost-user "$work/s" --image x --queues 65
+says '--queues wants 1..64'
 check "--queue-size 100" 2 "$bin" --vhost-user "$work/s" --image x --queue-size 100
+says '--queue-size wants a power of two'
 check "--engine bogus" 2 "$bin" --vhost-user "$work/s" --image x --engine bogus
+says "unknown engine 'bogus'"
+check "--engine nbd" 2 "$bin" --vhost-user "$work/s" --image x --engine nbd
+says "unknown engine 'nbd' .*comes from its image"
 check "--log-level loud" 2 "$bin" --vhost-user "$work/s" --image x --log-level loud
+says "unknown log level 'loud'"
 check "missing image" 1 "$bin" --vhost-user "$work/s" --image "$work/none.img"
+says "disk0: cannot open $work/none.img: No such file or directory"
+[ "$(grep -c 'cannot open' "$work/out")" = 1 ] ||
+	{ echo "FAIL: the failed start said why more than once"; fails=$((fails + 1)); }
 [ -e "$work/s" ] && { echo "FAIL: socket left after a failed start"; fails=$((fails + 1)); }
 # Network disks: a bad spec, a server nobody runs: exit 1, and why.
 check "bad NBD URI" 1 "$bin" --vhost-user "$work/s" --image "nbd+unix:///?sockt=$work/n.sock"
 grep -Eq "unknown query parameter|without the NBD engine" "$work/out" ||
 	{ echo "FAIL: no reason for a bad NBD URI"; fails=$((fails + 1)); }
 check "no NBD server" 1 "$bin" --vhost-user "$work/s" --image "nbd+unix:///?socket=$work/n.sock"
+says "cannot connect to the NBD server|without the NBD engine"
 check "bad RBD spec" 1 "$bin" --vhost-user "$work/s" --image "rbd:pool-without-image"
+says "bad RBD spec|without the RBD engine"
 
 truncate -s 1M "$work/disk.img"
 echo keep >"$work/file"
