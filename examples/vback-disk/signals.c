@@ -32,3 +32,15 @@ bool vback_disk_stop_signal_pending(int sig_fd)
 		stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
 	return stop;
 }
+
+bool vback_disk_stop_wait_over(void *arg)
+{
+	struct vback_disk_stop_wait *w = arg;
+
+	if (!*w->hurry && vback_disk_stop_signal_pending(w->sig_fd)) {
+		vback_logf(w->log, VBACK_LOG_WARN,
+			   "second signal: not waiting for connects");
+		*w->hurry = true;
+	}
+	return *w->hurry;
+}

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <vback/base.h>
+
 /**
  * Block SIGINT, SIGTERM and SIGHUP and return a non-blocking signalfd that
  * reads them, for the loop: teardown then runs in a loop callback, never in
@@ -19,5 +21,19 @@ int vback_disk_signalfd(void);
  * after the loop has stopped, which a second stop signal cuts short.
  */
 bool vback_disk_stop_signal_pending(int sig_fd);
+
+/* A stop's wait that a second stop signal ends (net_open_abandon()). */
+struct vback_disk_stop_wait {
+	struct vback_log *log;
+	int sig_fd;  /* the daemon's signalfd */
+	bool *hurry; /* set once such a signal came (also by the loop) */
+};
+
+/**
+ * net_open_abandon()'s give_up for @arg, a struct vback_disk_stop_wait:
+ * true once a second SIGTERM or SIGINT came, now (it is then logged) or
+ * before (*hurry already set).
+ */
+bool vback_disk_stop_wait_over(void *arg);
 
 #endif /* VBACK_DISK_SIGNALS_H */

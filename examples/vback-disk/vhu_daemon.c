@@ -1050,27 +1050,16 @@ static int probe_start(struct vhu_daemon *vd,
 	return 0;
 }
 
-/* The daemon goes: wait for each connect to end, refuse its add. */
 /* Probes a second stop signal left connecting: their threads still read
  * them (the process is about to exit). */
 static struct probe *probes_left;
 
-/* A second SIGTERM/SIGINT (now, or before the loop stopped) ends the
- * waits for connects. */
-static bool stop_now(void *arg)
-{
-	struct vhu_daemon *vd = arg;
-
-	if (!vd->hurry && vback_disk_stop_signal_pending(vd->sig_fd)) {
-		vback_logf(vd->log, VBACK_LOG_WARN,
-			   "second signal: not waiting for connects");
-		vd->hurry = true;
-	}
-	return vd->hurry;
-}
-
+/* The daemon goes: wait for each connect to end (a second stop signal
+ * ends the wait), refuse its add. */
 static void probes_stop(struct vhu_daemon *vd)
 {
+	struct vback_disk_stop_wait sw = { vd->log, vd->sig_fd, &vd->hurry };
+
 	while (vd->probes) {
 		struct probe *pr = vd->probes;
 		bool ended;
@@ -1084,7 +1073,8 @@ static void probes_stop(struct vhu_daemon *vd)
 				   "second signal ends the wait)",
 				   pr->s.socket, pr->s.image,
 				   net_open_bound_s(&pr->open));
-		ended = net_open_abandon(&pr->open, stop_now, vd);
+		ended = net_open_abandon(&pr->open, vback_disk_stop_wait_over,
+					 &sw);
 		probe_unlink(pr);
 		ctl_pending_done(pr->p, -ESHUTDOWN, "stopping: no new disks");
 		if (ended) {

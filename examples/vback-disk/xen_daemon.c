@@ -358,23 +358,12 @@ static int pending_start(struct xen_daemon *xd,
  * them (the process is about to exit). */
 static struct xd_pending *pending_left;
 
-/* A second SIGTERM/SIGINT (now, or before the loop stopped) ends the
- * waits for connects. */
-static bool stop_now(void *arg)
-{
-	struct xen_daemon *xd = arg;
-
-	if (!xd->hurry && vback_disk_stop_signal_pending(xd->sig_fd)) {
-		vback_logf(xd->log, VBACK_LOG_WARN,
-			   "second signal: not waiting for connects");
-		xd->hurry = true;
-	}
-	return xd->hurry;
-}
-
-/* The daemon goes: wait for each thread, close what it opened. */
+/* The daemon goes: wait for each thread (a second stop signal ends the
+ * wait), close what it opened. */
 static void pending_stop(struct xen_daemon *xd)
 {
+	struct vback_disk_stop_wait sw = { xd->log, xd->sig_fd, &xd->hurry };
+
 	while (xd->pending) {
 		struct xd_pending *p = xd->pending;
 
@@ -388,7 +377,8 @@ static void pending_stop(struct xen_daemon *xd)
 				   p->name, p->path,
 				   net_open_bound_s(&p->open));
 		xd->pending = p->next;
-		if (net_open_abandon(&p->open, stop_now, xd)) {
+		if (net_open_abandon(&p->open, vback_disk_stop_wait_over,
+				     &sw)) {
 			pending_free(p);
 		} else {
 			p->next = pending_left;
