@@ -112,6 +112,7 @@ static struct {
 	struct vback_log log;
 	bool writeback;
 	enum vback_io_engine engine;
+	bool fell_back; /* io_uring asked, posix given (e.g. qemu-user) */
 	char path[64];
 } t;
 
@@ -493,14 +494,9 @@ static int setup(void **state)
 	assert_int_equal(vback_epoll_loop_create(NULL, &t.loop), 0);
 	assert_int_equal(vback_epoll_loop_set_poll(t.loop, 50000), 0);
 	assert_int_equal(vback_io_open(&io, t.loop, &t.io), 0);
-	if (vback_io_engine_of(&t.io) != engine) {
-		/* io_uring refused here: the posix fallback is the other
-		 * variant's test. */
-		vback_io_close(&t.io);
-		vback_epoll_loop_destroy(t.loop);
-		unlink(t.path);
-		skip();
-	}
+	/* io_uring refused here: the test skips (the posix fallback is the
+	 * other variant's test). */
+	t.fell_back = vback_io_engine_of(&t.io) != engine;
 	bo.io = t.io;
 	assert_int_equal(vback_blk_create(&bo, &t.blk), 0);
 	for (unsigned int q = 0; q < NQ; q++) {
@@ -691,6 +687,8 @@ static void test_control_plane_under_load(void **state)
 	unsigned int before;
 
 	(void)state;
+	if (t.fell_back)
+		skip();
 	/* Both rings serve before anything happens (as long as a stall is
 	 * allowed: under an emulator on a loaded machine 50 ms may not be
 	 * enough for the first answer). */
