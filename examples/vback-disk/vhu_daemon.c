@@ -486,27 +486,25 @@ static void disk_free(struct vhu_disk *d)
 
 	vback_loop_cancel(d->loop, &d->reap);
 	vback_timer_cancel(d->loop, &d->deadline);
+	if (d->vhu)
+		vback_vhu_destroy(d->vhu);
+	d->vhu = NULL;
 	if (stuck) {
 		/* Closing an IO instance waits for its requests: one the
 		 * storage never answers (a dead path, a hung server) would
 		 * hold this loop, and every other disk, for as long. Leave
 		 * them to finish into the device, which stays; the transport
-		 * keeps the guest memory they write to mapped (it logs). */
+		 * kept the guest memory they write to mapped (it logged). */
 		vback_logf(d->log, VBACK_LOG_WARN,
 			   "%s: %u requests never came back from %s: its IO "
 			   "stays open, the device and its memory for good",
 			   d->name, stuck, d->image);
-		if (d->vhu)
-			vback_vhu_destroy(d->vhu);
-		d->vhu = NULL;
 		d->next = parked;
 		parked = d;
 		if (done)
 			done(done_opaque, result);
 		return;
 	}
-	if (d->vhu)
-		vback_vhu_destroy(d->vhu);
 	disk_close_clones(d);
 	if (d->io_open)
 		vback_io_close(&d->io);
