@@ -1360,6 +1360,23 @@ static int hung_server(char *uri, size_t n)
 	return fd;
 }
 
+/* A daemon (@args) and domain 6 with @ndisks disks, the first on a hung
+ * server and still connecting (state 1). The server's fd. */
+static int start_with_hung_disk(struct fixture *f, struct guest *g,
+				const char *const *args, unsigned int ndisks)
+{
+	int lfd;
+
+	fixture_init(f, "posix");
+	daemon_start(f, VBACK_XEN_IRQ_SPI, args, 0);
+	guest_init(f, g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, ndisks);
+	lfd = hung_server(g->disk[0].path, sizeof(g->disk[0].path));
+	xs_disk(f, &g->disk[0], "w", NULL);
+	settle(f);
+	assert_be_state(f, &g->disk[0], "1");
+	return lfd;
+}
+
 /* nbdkit serving @img on unix socket @sock; 0 when not installed. */
 static pid_t nbdkit_start(const char *sock, const char *img)
 {
@@ -1420,13 +1437,7 @@ static void test_network_disk_opens_aside(void **state)
 	pid_t kit;
 
 	(void)state;
-	fixture_init(&f, "posix");
-	daemon_start(&f, VBACK_XEN_IRQ_SPI, NULL, 0);
-	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 3);
-	lfd = hung_server(g.disk[0].path, sizeof(g.disk[0].path));
-	xs_disk(&f, &g.disk[0], "w", NULL);
-	settle(&f);
-	assert_be_state(&f, &g.disk[0], "1");
+	lfd = start_with_hung_disk(&f, &g, NULL, 3);
 	/* list says it is connecting, by its image. */
 	r = ctl(&f, "{\"cmd\":\"list\",\"args\":{\"name\":\"dom6/51712\"}}");
 	c = json_get(json_get(r, "ok"), "connecting");
@@ -1560,13 +1571,7 @@ static void test_second_signal_ends_connect_wait(void **state)
 	int lfd;
 
 	(void)state;
-	fixture_init(&f, "posix");
-	daemon_start(&f, VBACK_XEN_IRQ_SPI, args, 0);
-	guest_init(&f, &g, 6, VBACK_XEN_LAYOUT_VIRTIO_DISK, 1);
-	lfd = hung_server(g.disk[0].path, sizeof(g.disk[0].path));
-	xs_disk(&f, &g.disk[0], "w", NULL);
-	settle(&f);
-	assert_be_state(&f, &g.disk[0], "1");
+	lfd = start_with_hung_disk(&f, &g, args, 1);
 	/* The stop's signal, then the second one. */
 	xen_daemon_signal(f.xd, SIGTERM);
 	settle(&f);
