@@ -32,7 +32,8 @@ step() { echo; bold "==> $*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
-	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
+	# The header comment, however long it grows.
+	sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 	[ "$1" = -h ] || [ "$1" = --help ] && exit 0
 	exit 2
 fi

@@ -55,7 +55,7 @@ while getopts "n:t:j:rP:sh" opt; do
 	r) resume=true ;;
 	P) parallel=$OPTARG ;;
 	s) summary=true ;;
-	*) sed -n '3,39p' "$0"; exit 2 ;;
+	*) sed -n '3,/^[^#]/{/^#/p}' "$0"; exit 2 ;; # the header comment
 	esac
 done
 shift $((OPTIND - 1))
