@@ -10,8 +10,10 @@
 #        scripts/fuzz.sh -s [-n EXECS] [TARGET...]
 #   -n  stop a target after this many executions (default 10000000)
 #   -t  ... or after this many seconds, whichever comes first (default 1800)
-#   -j  parallel libFuzzer workers per target (default 1; the machine is
-#       small and shared)
+#   -j  split each target's executions over this many runs (default 1),
+#       which share its corpus and, with -P of at least JOBS, run at
+#       once: a slow target ends JOBS times sooner; each run has its own
+#       log and ledger line
 #   -r  a campaign, resumed: run each target only for the executions it
 #       still lacks on its current code to reach EXECS (see -s); those
 #       that have them are skipped, the others go longest first
@@ -59,6 +61,11 @@ while getopts "n:t:j:rP:sh" opt; do
 	esac
 done
 shift $((OPTIND - 1))
+for n in "$execs" "$secs" "$jobs" "$parallel"; do
+	case $n in
+	'' | *[!0-9]* | 0) echo "fuzz.sh: -n, -t, -j and -P take a positive number" >&2; exit 2 ;;
+	esac
+done
 
 build=${BUILD_DIR:-build-fuzz}
 ledger=${FUZZ_LEDGER:-tests/fuzz/runs}
@@ -105,19 +112,22 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:quarantine_size_mb=16}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# run_one TARGET EXECS: one run; its line on stdout and in the ledger.
-# Returns 1 on a finding.
+# run_one TARGET EXECS PART: one run (PART of -j); its line on stdout
+# and in the ledger. Returns 1 on a finding.
 run_one() {
-	local t=$1 want=$2
+	local t=$1 want=$2 part=$3
 	local exe=$build/tests/fuzz/fuzz_$t
 	local work=$build/fuzz-long/$t
-	local dirs=() jobargs=() d log code start end rc n rate new result
+	local dirs=() d log code start end rc n rate new result
 	mkdir -p "$work/corpus" "$work/artifacts"
 	for d in tests/fuzz/corpus/$t tests/fuzz/regressions/$t; do
 		[ -d "$d" ] && dirs+=("$d")
 	done
+	# Runs of one target at once share the corpus (libFuzzer reloads
+	# it, picking up what the others found), never the log whose
+	# statistics are their ledger lines.
 	log=$work/last.log
-	[ "$jobs" -gt 1 ] && jobargs=("-jobs=$jobs" "-workers=$jobs")
+	[ "$jobs" -gt 1 ] && log=$work/last.$part.log
 	# Named before the run: a rebuild meanwhile must not be credited.
 	code=$(code_of "$exe")
 	start=$(date +%s)
@@ -128,7 +138,6 @@ run_one() {
 	"$exe" -runs="$want" -max_total_time="$secs" -max_len=4096 \
 		-timeout=20 -entropic=0 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/" ${FUZZ_FLAGS:-} \
-		"${jobargs[@]}" \
 		"$work/corpus" "${dirs[@]}" >"$log" 2>&1 || rc=$?
 	end=$(date +%s)
 	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -168,7 +177,9 @@ for t in "${targets[@]}"; do
 			continue
 		fi
 	fi
-	plan+=("$want $t")
+	for ((part = 0; part < jobs; part++)); do
+		plan+=("$(((want + jobs - 1) / jobs)) $t $part")
+	done
 done
 if $resume && [ ${#plan[@]} -gt 0 ]; then
 	mapfile -t plan < <(printf '%s\n' "${plan[@]}" | sort -k1,1nr)
@@ -195,7 +206,8 @@ for p in "${plan[@]}"; do
 		wait -n || true
 	done
 	$stopping && break
-	run_one "${p#* }" "${p%% *}" &
+	read -r want t part <<<"$p"
+	run_one "$t" "$want" "$part" &
 done
 while [ -n "$(jobs -rp)" ]; do
 	wait || true
