@@ -422,7 +422,8 @@ static void test_flush_and_get_id(void **state)
 	assert_memory_equal(fe.mem + DATA, "custom-cow", 11);
 }
 
-/* Blocks never written are holes of zeroes in the overlay. */
+/* Blocks never written are zeroes in the overlay file: nothing was copied
+ * up for them. */
 static void test_overlay_holds_only_written_blocks(void **state)
 {
 	size_t size;
