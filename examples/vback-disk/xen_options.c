@@ -24,18 +24,29 @@
 #define IRQ_WHAT "an ISA IRQ, 1..15"
 #endif
 
-/* Decimal, 0x hexadecimal or 0 octal; no sign, no garbage, <= @max. */
+/* Decimal or 0x hexadecimal (a leading 0 is not octal: "010" is ten, as an
+ * operator reading it means); no sign, no garbage, <= @max. */
 static int parse_num(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
-	char buf[32], *end;
+	char buf[32], *digits = buf, *end;
 	unsigned long long v;
+	int base = 10;
 
 	if (n == 0 || n >= sizeof(buf) || !isdigit((unsigned char)s[0]))
 		return -EINVAL;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	errno = 0;
-	v = strtoull(buf, &end, 0);
+	if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
+		digits = buf + 2;
+		base = 16;
+	}
+	/* strtoull() alone would take a second "0x", spaces and signs. */
+	if (!*digits ||
+	    strspn(digits, base == 16 ? "0123456789abcdefABCDEF"
+				      : "0123456789") != strlen(digits))
+		return -EINVAL;
+	v = strtoull(digits, &end, base);
 	if (errno || *end || v > max)
 		return -EINVAL;
 	*out = v;

@@ -126,6 +126,20 @@ static void test_explicit_disks(void **state)
 	assert_true(opts.xen_disks[1].grants);
 }
 
+/* A leading zero is decimal, as an operator reading "010" means, not C's
+ * octal (which read base=033554432 as 7264538). */
+static void test_leading_zero_is_decimal(void **state)
+{
+	(void)state;
+	if (!VBACK_HAVE_XEN)
+		skip();
+	assert_int_equal(PARSE("--domid", "010", "--disk",
+			       "path=/a,base=033554432,irq=" STR(IRQ_A)),
+			 VBACK_DISK_RUN);
+	assert_int_equal(opts.domid, 10);
+	assert_int_equal(opts.xen_disks[0].base, 0x2000000);
+}
+
 static void test_disk_spec_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -139,6 +153,9 @@ static void test_disk_spec_errors(void **state)
 		"path=/a,base=-512,irq=" STR(IRQ_A),	  /* signed */
 		"path=/a,base=0x2000000x,irq=" STR(
 			IRQ_A), /* trailing garbage */
+		"path=/a,base=0x0x2000000,irq=" STR(IRQ_A), /* second 0x */
+		"path=/a,base=0x,irq=" STR(IRQ_A),	    /* no digits */
+		"path=/a,base=0x 2000000,irq=" STR(IRQ_A),  /* a space */
 		"path=/a,base=0xfffffffffffffe00,irq=" STR(
 			IRQ_A), /* window overflows */
 		"path=/a,base=0x99999999999999999,irq=" STR(
@@ -465,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_is_xen_discovery),
 		cmocka_unit_test(test_explicit_disks),
+		cmocka_unit_test(test_leading_zero_is_decimal),
 		cmocka_unit_test(test_disk_spec_errors),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_threads_follow_affinity),
