@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vback-xen-target's logic, on the toolstack's calls as an ops struct so
- * that tests/xen-target drives it without Xen: make BACKEND the device
- * model of GUEST, the relation a backend outside Dom0 needs.
+ * that tests/xen/test_xen_target.c drives it without Xen: make BACKEND
+ * the device model of GUEST, the relation a backend outside Dom0 needs.
  *
  *  1. XEN_DOMCTL_set_target(BACKEND, GUEST): Xen's dummy policy then lets
  *     BACKEND issue DM ops for GUEST, map its memory and its ioreq pages.

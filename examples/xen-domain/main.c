@@ -14,9 +14,11 @@
  *   3. discovery on its own backend tree: each disk's "params" says what
  *      it serves: "module" (the boot module, e.g. an image given as the
  *      domain's ramdisk) or "ram:SIZE" (zeroed, K or M suffix);
- *   4. serve until the guest is gone (libxl removes or closes the
- *      nodes), then release everything, report the footprint and power
- *      off: the target relation ties this domain to that one guest.
+ *   4. serve until every disk it accepted is released (the guest is
+ *      gone, or libxl removed or closed the nodes), then release
+ *      everything, report the footprint and power off: the target
+ *      relation ties this domain to that one guest. No target within
+ *      300 s: it says so and crashes (SHUTDOWN_crash).
  */
 #include <errno.h>
 #include <string.h>

@@ -35,7 +35,8 @@ struct xd_platform_options {
 	const struct vback_log *log;
 };
 
-/* 0 and *@out, -EINVAL, -ENOMEM. */
+/* 0 and *@out, -EINVAL, -ENOMEM, -ENOSPC (an event-channel port past the
+ * handler table). */
 int xd_platform_create(const struct xd_platform_options *o,
 		       struct vback_xen_platform **out);
 /* After every context using it is destroyed. NULL: no-op. */
