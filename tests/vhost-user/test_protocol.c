@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The vhost-user message layer: framing with fds, and validation. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -40,6 +41,17 @@ static int validate(const struct vhu_msg *m)
 	if (ret)
 		assert_non_null(why);
 	return ret;
+}
+
+/* Refused for this reason (what the log tells the operator), not
+ * another check's. */
+static void refused_because(const struct vhu_msg *m, const char *reason)
+{
+	const char *why = NULL;
+
+	assert_int_equal(vhu_msg_validate(m, 2, &why), -EBADMSG);
+	assert_non_null(why);
+	assert_string_equal(why, reason);
 }
 
 static void test_validate_sizes(void **state)
@@ -161,7 +173,7 @@ static void test_validate_mem_table(void **state)
 	m.hdr.size = sizeof(struct vhu_mem); /* fits the buffer... */
 	m.payload.mem.nregions = 9;	     /* ...but too many regions */
 	m.nfds = 8;
-	assert_int_equal(validate(&m), -EBADMSG);
+	refused_because(&m, "more than 8 memory regions");
 	m = msg_of(VHU_SET_MEM_TABLE, 4);
 	assert_int_equal(validate(&m), -EBADMSG);
 }
@@ -175,14 +187,14 @@ static void test_validate_config(void **state)
 	m.payload.config.size = 60;
 	assert_int_equal(validate(&m), 0);
 	m.payload.config.size = 61;
-	assert_int_equal(validate(&m), -EBADMSG);
+	refused_because(&m, "config payload size does not match");
 	m = msg_of(VHU_SET_CONFIG, VHU_CONFIG_HDR + VHU_MAX_CONFIG);
 	m.payload.config.size = VHU_MAX_CONFIG;
 	assert_int_equal(validate(&m), 0);
 	m.payload.config.size = 0xffffffffu; /* wraps if added carelessly */
 	assert_int_equal(validate(&m), -EBADMSG);
 	m = msg_of(VHU_SET_CONFIG, 8);
-	assert_int_equal(validate(&m), -EBADMSG);
+	refused_because(&m, "config payload shorter than its header");
 }
 
 /* Write raw bytes, optionally with fds. */
@@ -275,12 +287,26 @@ static void test_rx_stops_at_message_end(void **state)
 	close(sv[1]);
 }
 
+/* The fds this process has open now. */
+static unsigned int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void test_rx_rejects_oversize_and_fd_floods(void **state)
 {
 	struct vhu_hdr hdr = { VHU_SET_CONFIG, VHU_VERSION, 100000 };
 	struct vhu_rx rx;
 	const char *why;
 	int sv[2], fds[12];
+	unsigned int before;
 
 	(void)state;
 	make_pair(sv);
@@ -298,9 +324,11 @@ static void test_rx_rejects_oversize_and_fd_floods(void **state)
 	hdr.size = 0;
 	hdr.request = VHU_SET_MEM_TABLE;
 	raw_send(sv[1], &hdr, sizeof(hdr), fds, 12);
+	before = open_fds();
 	vhu_rx_reset(&rx);
 	assert_int_equal(vhu_rx_step(sv[0], &rx, &why), -EBADMSG);
 	assert_int_equal(rx.msg.nfds, 0);
+	assert_int_equal(open_fds(), before); /* the copies we received */
 	for (int i = 0; i < 12; i++)
 		close(fds[i]);
 	close(sv[0]);

@@ -403,11 +403,10 @@ static void test_kick_and_call(void **state)
 static void test_peer_fds_never_block(void **state)
 {
 	struct ctx *c = *state;
-	struct vback_vhu_queue_stats qs;
 	uint64_t full = 0xfffffffffffffffeull;
 	int call = eventfd(0, EFD_CLOEXEC); /* blocking */
 	int err[2], kick[2];
-	unsigned int kicks;
+	unsigned int kicks, ran = 0;
 
 	assert_true(call >= 0);
 	assert_int_equal(write(call, &full, sizeof(full)), sizeof(full));
@@ -439,12 +438,18 @@ static void test_peer_fds_never_block(void **state)
 	fe_pump(c->loop);
 	close(kick[1]);
 	kicks = c->dev->q[0].kicks;
-	for (int i = 0; i < 200; i++)
-		vback_loop_run_once(c->loop, 0);
-	assert_int_equal(vback_vhu_get_queue_stats(c->vhu, 0, &qs), 0);
-	print_message("kick fd at EOF: %u kicks in 200 loop rounds\n",
-		      c->dev->q[0].kicks - kicks);
-	assert_true(c->dev->q[0].kicks - kicks <= 1);
+	/* A spinning loop would run the kick's callback every round. */
+	for (int i = 0; i < 200; i++) {
+		int n = vback_loop_run_once(c->loop, 0);
+
+		assert_true(n >= 0);
+		ran += (unsigned int)n;
+	}
+	print_message("kick fd at EOF: %u callbacks, %u kicks in 200 loop "
+		      "rounds\n",
+		      ran, c->dev->q[0].kicks - kicks);
+	assert_true(ran <= 2); /* the end of file, the control plane's close */
+	assert_int_equal(c->dev->q[0].kicks, kicks);
 	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
 	alarm(0);
 	close(call);
@@ -664,6 +669,8 @@ static void test_config(void **state)
 	struct vhu_hdr hdr;
 
 	negotiate(c);
+	/* The request's payload is garbage: the reply must not echo it. */
+	memset(cfg.data, 0xee, sizeof(cfg.data));
 	cfg.size = 72; /* larger than the device's 60 bytes */
 	fe_send(&c->fe, VHU_GET_CONFIG, VHU_VERSION, &cfg, VHU_CONFIG_HDR + 72,
 		NULL, 0);
