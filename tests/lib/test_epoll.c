@@ -16,9 +16,10 @@
 struct ctx {
 	struct vback_loop *loop;
 	int fd_a, fd_b;
-	int calls_a, calls_b;
+	int calls_a, calls_b, calls_c;
 	uint32_t last_events;
 	bool unwatch_b_from_a;
+	bool rewatch; /* ... and watch it again, with on_c() */
 	bool stop_after;
 };
 
@@ -36,6 +37,15 @@ static void poke(int fd)
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
 }
 
+static void on_c(void *opaque, int fd, uint32_t events)
+{
+	struct ctx *c = opaque;
+
+	(void)events;
+	c->calls_c++;
+	drain(fd);
+}
+
 static void on_a(void *opaque, int fd, uint32_t events)
 {
 	struct ctx *c = opaque;
@@ -45,6 +55,10 @@ static void on_a(void *opaque, int fd, uint32_t events)
 	drain(fd);
 	if (c->unwatch_b_from_a)
 		assert_int_equal(vback_loop_unwatch(c->loop, c->fd_b), 0);
+	if (c->rewatch)
+		assert_int_equal(vback_loop_watch(c->loop, c->fd_b, VBACK_EV_IN,
+						  on_c, c),
+				 0);
 	if (c->stop_after)
 		vback_loop_stop(c->loop);
 }
@@ -58,6 +72,10 @@ static void on_b(void *opaque, int fd, uint32_t events)
 	drain(fd);
 	if (c->unwatch_b_from_a)
 		assert_int_equal(vback_loop_unwatch(c->loop, c->fd_a), 0);
+	if (c->rewatch)
+		assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN,
+						  on_c, c),
+				 0);
 }
 
 static int setup(void **state)
@@ -135,6 +153,31 @@ static void test_unwatch_in_batch_drops_stale_event(void **state)
 	poke(c->fd_b);
 	ran = vback_loop_run_once(c->loop, 1000);
 	assert_int_equal(ran, 1);
+	assert_int_equal(c->calls_a + c->calls_b, 1);
+}
+
+/* The same, but the first callback watches the other fd again: the event
+ * collected for the old watch carries the old generation and must reach
+ * neither callback; the new watch fires in the next round. */
+static void test_rewatch_in_batch_drops_stale_event(void **state)
+{
+	struct ctx *c = *state;
+
+	c->unwatch_b_from_a = true;
+	c->rewatch = true;
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
+					  c),
+			 0);
+	assert_int_equal(vback_loop_watch(c->loop, c->fd_b, VBACK_EV_IN, on_b,
+					  c),
+			 0);
+	poke(c->fd_a);
+	poke(c->fd_b);
+	assert_int_equal(vback_loop_run_once(c->loop, 1000), 1);
+	assert_int_equal(c->calls_a + c->calls_b, 1);
+	assert_int_equal(c->calls_c, 0);
+	assert_int_equal(vback_loop_run_once(c->loop, 1000), 1);
+	assert_int_equal(c->calls_c, 1);
 	assert_int_equal(c->calls_a + c->calls_b, 1);
 }
 
@@ -445,6 +488,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_unwatch_in_batch_drops_stale_event, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rewatch_in_batch_drops_stale_event, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_run_until_stop, setup,
 						teardown),

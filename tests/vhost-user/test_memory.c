@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -145,6 +146,20 @@ static void test_region_past_end_of_file(void **state)
 	close(fd);
 }
 
+/* The mappings of test memfds this process has now. */
+static unsigned int test_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "/memfd:vhu-test") != NULL;
+	fclose(f);
+	return n;
+}
+
 static void test_map_failure_unmaps_all(void **state)
 {
 	int fd = memfd_of(4 * PAGE, 0);
@@ -155,10 +170,13 @@ static void test_map_failure_unmaps_all(void **state)
 	};
 	struct vhu_memtab tab = { 0 };
 	const char *why;
+	unsigned int before = test_mappings();
 
 	(void)state;
 	assert_true(vhu_memtab_map(&tab, r, fds, 2, NULL, &why) < 0);
 	assert_int_equal(tab.n, 0);
+	/* The first region was mapped before the second failed. */
+	assert_int_equal(test_mappings(), before);
 	close(fd);
 }
 
