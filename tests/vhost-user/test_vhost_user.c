@@ -92,13 +92,16 @@ static void quiet(void *opaque, enum vback_log_level level, const char *msg)
 
 static unsigned int warn_lines;
 
+static char last_warning[512];
+
 static void count_warnings(void *opaque, enum vback_log_level level,
 			   const char *msg)
 {
 	(void)opaque;
-	(void)msg;
-	if (level <= VBACK_LOG_WARN)
+	if (level <= VBACK_LOG_WARN) {
 		warn_lines++;
+		snprintf(last_warning, sizeof(last_warning), "%s", msg);
+	}
 }
 
 static struct vback_vhu *make_vhu(struct ctx *c, const char *path)
@@ -1133,18 +1136,23 @@ static void test_inflight_refused(void **state)
 	int small = memfd_create("small", MFD_CLOEXEC);
 	int efd = eventfd(0, EFD_CLOEXEC);
 	struct vhu_inflight r;
+	/* Each refused by its own check (mmap would refuse some anyway):
+	 * the warning names it. */
 	struct {
 		int fd;
 		uint64_t size, off;
 		uint16_t nq, qs;
+		const char *why;
 	} set_bad[] = {
-		{ big, STRIDE_128, 0, 2, 128 },	      /* too small for 2 */
-		{ big, 2 * STRIDE_128, 100, 2, 128 }, /* offset unaligned */
-		{ small, 2 * STRIDE_128, 0, 2, 128 }, /* past the file */
-		{ efd, 2 * STRIDE_128, 0, 2, 128 },   /* not a memory file */
-		{ big, 2 * STRIDE_128, 0, 0, 128 },   /* no queue */
-		{ big, 2 * STRIDE_128, 0, 2, 96 },    /* size not 2^n */
-		{ big, UINT64_MAX, UINT64_MAX - 4095, 2, 128 }, /* wraps */
+		{ big, STRIDE_128, 0, 2, 128, "region too small" },
+		{ big, 2 * STRIDE_128, 100, 2, 128, "not page aligned" },
+		{ small, 2 * STRIDE_128, 0, 2, 128,
+		  "past the end of its file" },
+		{ efd, 2 * STRIDE_128, 0, 2, 128, "not a memory file" },
+		{ big, 2 * STRIDE_128, 0, 0, 128, "number of queues" },
+		{ big, 2 * STRIDE_128, 0, 2, 96, "not a power of two" },
+		/* Offset + size wraps: the offset check's. */
+		{ big, UINT64_MAX, UINT64_MAX - 4095, 2, 128, "region offset" },
 	};
 
 	assert_int_equal(ftruncate(big, 1 << 20), 0);
@@ -1174,6 +1182,9 @@ static void test_inflight_refused(void **state)
 		fe_pump(c->loop);
 		assert_true(vback_vhu_connected(c->vhu));
 		assert_int_equal(warn_lines, 1);
+		if (!strstr(last_warning, set_bad[i].why))
+			fail_msg("case %u: \"%s\" does not say \"%s\"", i,
+				 last_warning, set_bad[i].why);
 	}
 	start_queue(c, 0, 3);
 	assert_true(c->dev->q[0].enabled);
