@@ -631,13 +631,36 @@ static void test_bad_messages(void **state)
 			VHU_CONFIG_HDR + 4, NULL, 0);
 		expect_dropped(c);
 	}
-	/* A message cut short by the peer closing. */
+	/* A u64 request whose header says no payload. */
 	fe_send(&c->fe, VHU_SET_FEATURES, VHU_VERSION, NULL, 0, NULL, 0);
 	expect_dropped(c);
 	vback_vhu_get_stats(c->vhu, &st);
 	assert_int_equal(st.bad_messages, 15);
 	assert_int_equal(st.connections, 16);
 	close(small);
+}
+
+/* A message cut short by the front-end going away (half its payload,
+ * then end of file): a disconnect, not a protocol violation; nothing of
+ * it is applied and the next front-end is served. */
+static void test_message_cut_short(void **state)
+{
+	struct ctx *c = *state;
+	struct vhu_hdr hdr = { VHU_SET_FEATURES, VHU_VERSION, 8 };
+	struct vback_vhu_stats st;
+	uint32_t half = 1;
+
+	assert_int_equal(write(c->fe.fd, &hdr, sizeof(hdr)), sizeof(hdr));
+	assert_int_equal(write(c->fe.fd, &half, sizeof(half)), sizeof(half));
+	assert_int_equal(shutdown(c->fe.fd, SHUT_WR), 0);
+	assert_true(fe_closed(&c->fe));
+	assert_false(vback_vhu_connected(c->vhu));
+	vback_vhu_get_stats(c->vhu, &st);
+	assert_int_equal(st.bad_messages, 0);
+	assert_int_equal(c->dev->driver_features, 0);
+	close(c->fe.fd);
+	connect_fe(c);
+	assert_int_equal(fe_get_u64(&c->fe, VHU_GET_QUEUE_NUM), 2);
 }
 
 static void test_reply_ack(void **state)
@@ -1314,6 +1337,7 @@ int main(void)
 		T(test_sealable_memory_sealed),
 		T(test_get_vring_base_waits_for_inflight),
 		T(test_bad_messages),
+		T(test_message_cut_short),
 		T(test_reply_ack),
 		T(test_config),
 		T(test_config_change_message),
