@@ -135,14 +135,9 @@ static void test_dispatch_and_errors(void **state)
 	assert_int_equal(c->calls_a, 2);
 }
 
-/* Two fds ready in one batch; whichever runs first unwatches the other:
- * the other's callback must not run although its event was collected. */
-static void test_unwatch_in_batch_drops_stale_event(void **state)
+/* fd_a (on_a) and fd_b (on_b) watched, both ready: one batch. */
+static void watch_both_ready(struct ctx *c)
 {
-	struct ctx *c = *state;
-	int ran;
-
-	c->unwatch_b_from_a = true;
 	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
 					  c),
 			 0);
@@ -151,6 +146,17 @@ static void test_unwatch_in_batch_drops_stale_event(void **state)
 			 0);
 	poke(c->fd_a);
 	poke(c->fd_b);
+}
+
+/* Two fds ready in one batch; whichever runs first unwatches the other:
+ * the other's callback must not run although its event was collected. */
+static void test_unwatch_in_batch_drops_stale_event(void **state)
+{
+	struct ctx *c = *state;
+	int ran;
+
+	c->unwatch_b_from_a = true;
+	watch_both_ready(c);
 	ran = vback_loop_run_once(c->loop, 1000);
 	assert_int_equal(ran, 1);
 	assert_int_equal(c->calls_a + c->calls_b, 1);
@@ -165,14 +171,7 @@ static void test_rewatch_in_batch_drops_stale_event(void **state)
 
 	c->unwatch_b_from_a = true;
 	c->rewatch = true;
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_a, VBACK_EV_IN, on_a,
-					  c),
-			 0);
-	assert_int_equal(vback_loop_watch(c->loop, c->fd_b, VBACK_EV_IN, on_b,
-					  c),
-			 0);
-	poke(c->fd_a);
-	poke(c->fd_b);
+	watch_both_ready(c);
 	assert_int_equal(vback_loop_run_once(c->loop, 1000), 1);
 	assert_int_equal(c->calls_a + c->calls_b, 1);
 	assert_int_equal(c->calls_c, 0);
