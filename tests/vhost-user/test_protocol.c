@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -328,7 +329,11 @@ static void test_rx_rejects_oversize_and_fd_floods(void **state)
 	vhu_rx_reset(&rx);
 	assert_int_equal(vhu_rx_step(sv[0], &rx, &why), -EBADMSG);
 	assert_int_equal(rx.msg.nfds, 0);
-	assert_int_equal(open_fds(), before); /* the copies we received */
+	/* The copies we received are closed. Not checked under qemu-user:
+	 * its recvmsg() takes twice the control buffer it is given and
+	 * keeps the fds it then cannot hand over (2 here). */
+	if (!getenv("VBACK_TEST_EMULATED"))
+		assert_int_equal(open_fds(), before);
 	for (int i = 0; i < 12; i++)
 		close(fds[i]);
 	close(sv[0]);
