@@ -1174,8 +1174,10 @@ static void test_inflight_refused(void **state)
 		{ efd, 2 * STRIDE_128, 0, 2, 128, "not a memory file" },
 		{ big, 2 * STRIDE_128, 0, 0, 128, "number of queues" },
 		{ big, 2 * STRIDE_128, 0, 2, 96, "not a power of two" },
-		/* Offset + size wraps: the offset check's. */
-		{ big, UINT64_MAX, UINT64_MAX - 4095, 2, 128, "region offset" },
+		/* Offset + size wraps, or passes what an off_t can hold. */
+		{ big, UINT64_MAX, UINT64_MAX - 4095, 2, 128,
+		  "beyond any file" },
+		{ big, 2 * STRIDE_128, 1ull << 63, 2, 128, "beyond any file" },
 	};
 
 	assert_int_equal(ftruncate(big, 1 << 20), 0);

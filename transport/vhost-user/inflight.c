@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -40,9 +41,12 @@ int vhu_inflight_check(const struct vhu_inflight *d, unsigned int max_queues,
 		*why = "region too small for its queues";
 		return -EINVAL;
 	}
-	if (d->mmap_offset % (uint64_t)(page > 0 ? page : 4096) ||
-	    d->mmap_offset > UINT64_MAX - need) {
+	if (d->mmap_offset % (uint64_t)(page > 0 ? page : 4096)) {
 		*why = "region offset not page aligned";
+		return -EINVAL;
+	}
+	if (d->mmap_offset > (uint64_t)INT64_MAX - need) {
+		*why = "region offset beyond any file";
 		return -EINVAL;
 	}
 	return 0;
