@@ -172,7 +172,7 @@ cat >"$work/domain.xml" <<EOF
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$work/vmlinux</kernel>
     <initrd>$work/initramfs</initrd>
-    <cmdline>console=ttyS0 quiet loglevel=0 panic=-1 vback.script=e2e vback.pattern=$E2E_PATTERN vback.sectors=$((64 * 2048)) vback.queues=2 vback.resized=$((96 * 2048))</cmdline>
+    <cmdline>console=ttyS0 loglevel=7 panic=-1 vback.script=e2e vback.pattern=$E2E_PATTERN vback.sectors=$((64 * 2048)) vback.queues=2 vback.resized=$((96 * 2048))</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>

@@ -25,7 +25,8 @@
 #   internal-error, guest-panicked, paused, prelaunch: at once for the
 #   first three, seen twice a second apart for the others); no "VBACK:"
 #   line on SERIAL_LOG within VBACK_BOOT_TIMEOUT seconds (default 30; the
-#   guest's init prints "VBACK: BOOT" first thing).
+#   guest's init prints "VBACK: BOOT" first thing; the kernel's boot
+#   messages before it are on SERIAL_LOG, and QEMU_WHY quotes the last).
 # vback_qemu_stop
 #   kills QEMU if it still runs, reaps it, removes the QMP socket.
 # vback_qemu_tail LOG
@@ -60,7 +61,7 @@ vback_qemu_cmd() {
 		-smp "$smp" -m 256M
 		-object memory-backend-memfd,id=mem,size=256M,share=on
 		-kernel "$vmlinux" -initrd "$initramfs"
-		-append "console=ttyS0 quiet loglevel=0 panic=-1 $*"
+		-append "console=ttyS0 loglevel=7 panic=-1 $*"
 		-serial "$serial"
 		-chardev socket,id=vu0,path="$sock${VBACK_CHARDEV_OPTS:-}"
 		-device "$dev")
@@ -113,7 +114,7 @@ vback_qemu_watch() {
 	if [ -n "$QEMU_SERIAL" ] &&
 		[ $((SECONDS - _vback_qemu_t0)) -ge "${VBACK_BOOT_TIMEOUT:-30}" ] &&
 		! grep -aqs 'VBACK:' "$QEMU_SERIAL"; then
-		QEMU_WHY="the guest printed nothing in ${VBACK_BOOT_TIMEOUT:-30} s (QEMU status '${status:-unknown}'; a KVM that cannot run guests looks like this: VBACK_NO_KVM=1 forces TCG)"
+		QEMU_WHY="the guest printed nothing in ${VBACK_BOOT_TIMEOUT:-30} s (QEMU status '${status:-unknown}'; the kernel's last words: $(tr -d '\r' <"$QEMU_SERIAL" | tail -n 1); a KVM that cannot run guests looks like this: VBACK_NO_KVM=1 forces TCG)"
 		return 2
 	fi
 	return 0

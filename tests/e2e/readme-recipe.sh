@@ -73,7 +73,7 @@ qemu-system-x86_64() {
 		if [ "$a" = -drive ] && [ "${1:-}" = file=my-vm.qcow2,if=virtio ]; then
 			shift
 			args+=(-kernel "$vmlinux" -initrd "$initramfs"
-				-append "console=ttyS0 quiet loglevel=0 panic=-1 vback.script=demo vback.mib=8")
+				-append "console=ttyS0 loglevel=7 panic=-1 vback.script=demo vback.mib=8")
 			vm=1
 		elif [ "$a" = -accel ] && [ "${1:-}" = kvm ] &&
 			[ "${2:-}" = -cpu ] && [ "${3:-}" = host ]; then

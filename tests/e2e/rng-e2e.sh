@@ -54,7 +54,7 @@ QEMU_CMD=("$qemu" -nodefaults -no-user-config -display none -no-reboot
 	-machine pc,memory-backend=mem "${VBACK_ACCEL_ARGS[@]}" -smp 1 -m 256M
 	-object memory-backend-memfd,id=mem,size=256M,share=on
 	-kernel "$vmlinux" -initrd "$initramfs"
-	-append "console=ttyS0 quiet loglevel=0 panic=-1 vback.script=rng vback.wait=hwrng"
+	-append "console=ttyS0 loglevel=7 panic=-1 vback.script=rng vback.wait=hwrng"
 	-serial "file:$log"
 	-chardev socket,id=rng0,path="$sock"
 	-device vhost-user-rng-pci,chardev=rng0)
