@@ -114,7 +114,7 @@ vback_qemu_watch() {
 	if [ -n "$QEMU_SERIAL" ] &&
 		[ $((SECONDS - _vback_qemu_t0)) -ge "${VBACK_BOOT_TIMEOUT:-30}" ] &&
 		! grep -aqs 'VBACK:' "$QEMU_SERIAL"; then
-		QEMU_WHY="the guest printed nothing in ${VBACK_BOOT_TIMEOUT:-30} s (QEMU status '${status:-unknown}'; the kernel's last words: $(tr -d '\r' <"$QEMU_SERIAL" | tail -n 1); a KVM that cannot run guests looks like this: VBACK_NO_KVM=1 forces TCG)"
+		QEMU_WHY="the guest's init printed nothing in ${VBACK_BOOT_TIMEOUT:-30} s (QEMU status '${status:-unknown}'; the kernel's last words: $(tr -d '\r' <"$QEMU_SERIAL" | tail -n 1); a KVM that cannot run guests looks like this: VBACK_NO_KVM=1 forces TCG)"
 		return 2
 	fi
 	return 0
