@@ -302,7 +302,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 	size_t sz_near = align16(n * per_near * sizeof(struct vback_iovec));
 	size_t sz_near_maps =
 		maps ? align16(n * per_near * sizeof(struct vq_map)) : 0;
-	size_t sz_far = 0, sz_far_maps = 0;
+	size_t sz_far = 0, sz_far_maps = 0, bytes;
 	uint8_t *at, *near, *near_maps, *far = NULL, *far_maps = NULL, *priv;
 	struct vq_ctx *ctx;
 	uint8_t *base;
@@ -313,9 +313,11 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 			maps ? align16(n * per_far * sizeof(struct vq_map)) : 0;
 	}
 	off = align16(sizeof(*ctx));
-	/* The slots, their near arrays and contexts first: together. */
-	base = vb_calloc(1, off + sz_slots + n * sz_priv + sz_near +
-				    sz_near_maps + sz_far + sz_far_maps);
+	bytes = off + sz_slots + n * sz_priv + sz_near + sz_near_maps + sz_far +
+		sz_far_maps;
+	/* The slots, their near arrays and contexts first: together; pages
+	 * no request touched stay out of memory. */
+	base = vb_calloc_pages(bytes);
 	if (!base)
 		return NULL;
 	at = base + off + sz_slots;
@@ -330,6 +332,7 @@ static struct vq_ctx *ctx_alloc(struct vq *vq, const struct vback_gm *gm,
 		far_maps = at + sz_far;
 	}
 	ctx = (struct vq_ctx *)base;
+	ctx->bytes = bytes;
 	ctx->dev = vq->dev;
 	ctx->q = vq->index;
 	ctx->qcount = &vq->inflight_n;
@@ -451,7 +454,8 @@ bool vq_complete_orphan(struct vq_elem *e)
 
 void vq_ctx_free(struct vq_ctx *ctx)
 {
-	vb_free(ctx);
+	if (ctx)
+		vb_free_pages(ctx, ctx->bytes);
 }
 
 struct vq_ctx *vq_reset(struct vq *vq)

@@ -109,6 +109,7 @@ struct vq_ctx {
 	unsigned int iov_cap;
 	struct vback_gm gm;
 	struct vq_elem *slots;
+	size_t bytes; /* of the whole allocation, slots and arrays */
 };
 
 /*
