@@ -281,9 +281,11 @@ static size_t align16(size_t n)
 
 /*
  * The packed arrays pay where memory is demand-paged: a hosted process
- * keeps resident only the pages it touches. A freestanding build's heap
- * is memory whether touched or not (a static pool): there they would only
- * add to it (17% of a virtio-blk device), so each slot has one array.
+ * keeps resident only the pages it touches, provided they come fresh
+ * from the OS (vb_calloc_pages(), not calloc(): lib/vb_os.h). A
+ * freestanding build's heap is memory whether touched or not (a static
+ * pool): there they would only add to it (17% of a virtio-blk device), so
+ * each slot has one array.
  */
 #define VQ_PACKED (!VBACK_FREESTANDING)
 
