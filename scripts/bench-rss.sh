@@ -12,12 +12,18 @@
 # so libc's text counts for little) halfway through the run, and then what
 # each disk after the first costs: (RSS(DISKS) - RSS(1)) / (DISKS - 1).
 # Both include the guest-memory pages the daemon touched (the rings and the
-# buffers it wrote), the same for both daemons.
+# buffers it wrote), the same for both daemons. Each front-end connects
+# CONNECTS times, the last one measured: a daemon serves reconnects and
+# guest reboots (every one sets the queues up again), and memory that a
+# first connection leaves untouched need not stay so (it did not, before
+# vb_calloc_pages(): 1.2 MiB more per queue from the third on).
 #
 # usage: scripts/bench-rss.sh [BUILD_DIR]
 #   env: DISKS (8)   disks of the second run
 #        QD (16)     requests in flight per disk
 #        SECS (4)    seconds per run
+#        CONNECTS (3) connections per front-end, the last one measured
+#                    (each one before it: 1 s)
 #        ENGINE (file) file or null
 #        PIN         "BACKEND_CPUS:CLIENT_CPUS" as in bench-vhost-user.sh
 #        VBACK, QSD  the programs (a missing qsd is skipped)
@@ -27,6 +33,7 @@ build=$(cd "${1:-$top/build}" && pwd)
 disks=${DISKS:-8}
 qd=${QD:-16}
 secs=${SECS:-4}
+connects=${CONNECTS:-3}
 engine=${ENGINE:-file}
 client=$build/tests/vhost-user/bench_vhu_client
 vback=${VBACK:-$build/examples/vback-disk/vback-disk}
@@ -39,6 +46,7 @@ if [ -n "${PIN:-}" ]; then
 fi
 case $engine in file | null) ;; *) echo "bench-rss: ENGINE=$engine: file or null" >&2; exit 2 ;; esac
 [ "$disks" -ge 2 ] || { echo "bench-rss: DISKS must be 2 or more" >&2; exit 2; }
+[[ "$connects" =~ ^[1-9][0-9]*$ ]] || { echo "bench-rss: CONNECTS must be 1 or more" >&2; exit 2; }
 for p in "$client" "$vback"; do
 	[ -x "$p" ] || { echo "bench-rss: $p missing: build first" >&2; exit 1; }
 done
@@ -95,6 +103,15 @@ run() {
 	fi
 	pid=$!
 	wait_sockets "$n"
+	for ((c = 1; c < connects; c++)); do
+		for i in $(seq 0 $((n - 1))); do
+			"${on_client[@]}" "$client" "$work/s$i" randread 4096 4096 \
+				"$qd" 1 "$size_mib" >/dev/null &
+			cpids+=($!)
+		done
+		wait "${cpids[@]}"
+		cpids=()
+	done
 	for i in $(seq 0 $((n - 1))); do
 		"${on_client[@]}" "$client" "$work/s$i" randread 4096 4096 "$qd" \
 			"$secs" "$size_mib" >/dev/null &
@@ -113,7 +130,7 @@ run() {
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-echo "bench-rss: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $engine, $disks disks of $size_mib MiB, queue depth $qd, ${secs} s; PIN ${PIN:-none}" >&2
+echo "bench-rss: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $engine, $disks disks of $size_mib MiB, queue depth $qd, ${secs} s, connection $connects of each front-end measured; PIN ${PIN:-none}" >&2
 echo "| disks | vback RSS MiB | vback PSS MiB | qsd RSS MiB | qsd PSS MiB | RSS qsd/vback | PSS qsd/vback |"
 echo "|---|---|---|---|---|---|---|"
 declare -A r
