@@ -471,8 +471,15 @@ static int blk_handle(struct vback_dev *dev, struct vq_elem *e)
 	r->written = 0;
 	r->bytes = 0;
 	r->flush_after = false;
-	if (blk->timing && dev->attached)
-		r->taken_ns = vback_loop_now(dev->t.loop);
+	if (blk->timing && dev->attached) {
+		const struct vq *vq = dev_elem_vq(dev, e);
+
+		/* Taken in this batch: when it began (one clock read for
+		 * the batch; the requests before this one's handling are
+		 * part of the wait). */
+		r->taken_ns = vq->running ? vq->batch_ns
+					  : vback_loop_now(dev->t.loop);
+	}
 	if (!e->last_in) {
 		/* Nowhere to put a status: the driver is broken. */
 		dev_fail(dev, dev_elem_vq(dev, e),
@@ -750,6 +757,7 @@ int vback_blk_create(const struct vback_blk_options *opts,
 	if (!blk->read_only && caps.can_secure_erase)
 		f |= VB_BIT(VIRTIO_BLK_F_SECURE_ERASE);
 	blk->dev.device_features = f & ~opts->disabled_features;
+	blk->dev.batch_clock = blk->timing;
 	blk->dev.iov_cap = 2u * (blk->seg_max + 2u) + BLK_IOV_SLACK;
 	/* Header, seg_max data segments, status: anything longer is
 	 * answered IOERR, and walked no further than the queue size. */

@@ -110,6 +110,7 @@ struct vback_dev {
 	bool legacy;	       /* virtio-mmio version 1 front-end */
 	unsigned int iov_cap;  /* iovecs per ring slot */
 	uint32_t max_chain;    /* descriptors of the longest valid request */
+	bool batch_clock;      /* the type reads vq->batch_ns (set at create) */
 	uint8_t status;
 	bool attached;
 	struct vback_dev_transport t;

@@ -380,6 +380,8 @@ void dev_queue_run(struct vq *vq)
 		unsigned int taken = 0;
 
 		vq->rerun = false;
+		if (dev->batch_clock && dev->attached)
+			vq->batch_ns = vback_loop_now(dev->t.loop);
 		if (vq->mem_wait) {
 			vq->mem_wait = false;
 			g->nblocked--;

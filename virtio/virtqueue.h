@@ -182,6 +182,9 @@ struct vq {
 	bool running;	    /* inside dev_queue_run() */
 	bool rerun;	    /* kicked or completed while running */
 	bool idle_reported; /* queue_idle() sent for this stop */
+	/* The loop's clock when the running batch began (dev->batch_clock):
+	 * one read per batch, not one per request taken. */
+	uint64_t batch_ns;
 	/* The loop busy-polls the avail ring (loop.h pollers): while
 	 * @polling, the driver is asked not to kick (vq_poll_begin()). */
 	struct vback_poller poller;

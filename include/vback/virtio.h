@@ -140,8 +140,9 @@ struct vback_blk_options {
 	const char *name;
 	/**
 	 * Keep a latency histogram per queue (struct vback_blk_queue_stats):
-	 * costs two reads of the loop's clock (vback_loop_now()) per request.
-	 * Off: the histogram stays zero.
+	 * costs a read of the loop's clock (vback_loop_now()) per request
+	 * answered and one per batch taken from a ring. Off: the histogram
+	 * stays zero.
 	 */
 	bool latency_histogram;
 };
@@ -246,11 +247,12 @@ struct vback_blk_queue_stats {
 	unsigned int inflight;
 	/**
 	 * How long the requests counted in @req took, from the moment the
-	 * device took them off the ring to the moment it wrote their status,
-	 * on the loop's clock. Bucket 0: under 1 us; bucket i (1 ..
-	 * VBACK_BLK_LATENCY_BUCKETS - 2): from 2^(i-1) to under 2^i us; the
-	 * last bucket: 2^(VBACK_BLK_LATENCY_BUCKETS - 2) us (about 4.2 s) and
-	 * more. All zero unless vback_blk_options.latency_histogram was set.
+	 * device began taking their batch off the ring to the moment it wrote
+	 * their status, on the loop's clock. Bucket 0: under 1 us; bucket i
+	 * (1 .. VBACK_BLK_LATENCY_BUCKETS - 2): from 2^(i-1) to under 2^i us;
+	 * the last bucket: 2^(VBACK_BLK_LATENCY_BUCKETS - 2) us (about 4.2 s)
+	 * and more. All zero unless vback_blk_options.latency_histogram was
+	 * set.
 	 */
 	uint64_t latency[VBACK_BLK_LATENCY_BUCKETS];
 };

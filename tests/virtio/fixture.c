@@ -40,7 +40,10 @@ static void fx_log(void *opaque, enum vback_log_level level, const char *msg)
 
 static uint64_t fx_now(void *opaque)
 {
-	return ((struct fx *)opaque)->now_ns;
+	struct fx *f = opaque;
+
+	f->clock_reads++;
+	return f->clock_ns ? *f->clock_ns : f->now_ns;
 }
 
 void fx_pump(void *opaque)
@@ -48,11 +51,6 @@ void fx_pump(void *opaque)
 	struct fx *f = opaque;
 
 	tio_pump(f->loop);
-}
-
-static uint64_t fx_clock(void *opaque)
-{
-	return *(const uint64_t *)opaque;
 }
 
 int fx_setup(struct fx *f, const struct fx_options *o)
@@ -77,8 +75,10 @@ int fx_setup(struct fx *f, const struct fx_options *o)
 	f->log.opaque = f;
 	f->log.max_level = VBACK_LOG_DEBUG;
 	/* The loop's clock: the test's variable, or f->now_ns. */
-	hooks.now_ns = o->clock_ns ? fx_clock : fx_now;
-	hooks.opaque = o->clock_ns ? (void *)o->clock_ns : (void *)f;
+	f->clock_ns = o->clock_ns;
+	f->clock_reads = 0;
+	hooks.now_ns = fx_now;
+	hooks.opaque = f;
 	if (vback_simple_loop_create(&hooks, &f->loop))
 		return -ENOMEM;
 	tio = o->tio;

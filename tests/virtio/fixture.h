@@ -44,8 +44,10 @@ struct fx_options {
 };
 
 struct fx {
-	struct vback_loop *loop; /* a simple loop: fx_pump() runs it */
-	uint64_t now_ns;	 /* its clock: the test moves it */
+	struct vback_loop *loop;  /* a simple loop: fx_pump() runs it */
+	uint64_t now_ns;	  /* its clock: the test moves it */
+	const uint64_t *clock_ns; /* or this one (fx_options.clock_ns) */
+	unsigned int clock_reads; /* of the loop's clock, so far */
 	struct gmem *mem;
 	struct tio *io;
 	struct vback_blk *blk;
