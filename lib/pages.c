@@ -4,17 +4,9 @@
 
 #include "vb_os.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VB_PAGES_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VB_PAGES_ASAN 1
-#endif
-#endif
-
 void *vb_calloc_pages(size_t size)
 {
-#ifdef VB_PAGES_ASAN
+#ifdef VB_ASAN
 	return calloc(1, size);
 #else
 	void *p;
@@ -29,7 +21,7 @@ void *vb_calloc_pages(size_t size)
 
 void vb_free_pages(void *ptr, size_t size)
 {
-#ifdef VB_PAGES_ASAN
+#ifdef VB_ASAN
 	(void)size;
 	free(ptr);
 #else

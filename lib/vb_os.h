@@ -25,6 +25,15 @@
 #ifndef VBACK_LIB_VB_OS_H
 #define VBACK_LIB_VB_OS_H
 
+/* Built with AddressSanitizer (gcc says so one way, clang another). */
+#if defined(__SANITIZE_ADDRESS__)
+#define VB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VB_ASAN 1
+#endif
+#endif
+
 #include <stddef.h>
 
 #include "config.h"

@@ -6,16 +6,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "vb_os.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FZ_ASAN 1
-#endif
-#ifdef FZ_ASAN
+#ifdef VB_ASAN
 #include <sanitizer/asan_interface.h>
 #define FZ_POISON(p, n)	  __asan_poison_memory_region((p), (n))
 #define FZ_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))

@@ -23,6 +23,7 @@
 
 #include "device.h"
 #include "fixture.h"
+#include "vb_os.h"
 #include "virtqueue.h"
 
 #define F_EV  GDRV_F(VIRTIO_RING_F_EVENT_IDX)
@@ -685,14 +686,6 @@ static void test_blocked_retried_after_orphan(void **state)
 	fx_teardown(&f);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 /*
  * A queue's per-slot arrays (virtqueue.c, ctx_alloc()) are resident only
  * where requests touched them, however often the queue is set up again.
@@ -711,7 +704,7 @@ static void test_queue_arrays_resident_where_touched(void **state)
 	struct fx f;
 
 	(void)state;
-#ifdef UNDER_ASAN
+#ifdef VB_ASAN
 	skip(); /* ASan's allocator: the library uses calloc() there */
 #endif
 	if (getenv("VBACK_TEST_EMULATED"))
