@@ -3,7 +3,7 @@
 """Enforce the layering rules of docs/ARCHITECTURE.md on #include lines.
 
   virtio/     C11 freestanding headers plus string.h, and the OS-free vback
-              headers (base, loop, io, virtio, transport, mmio); errno and
+              headers (base, loop, io, virtio, dev, mmio); errno and
               allocation come through lib/vb_os.h. Nothing else from
               outside virtio/: it builds with -ffreestanding.
   io/         nothing of virtio or of any hypervisor.
@@ -32,7 +32,7 @@ VIRTIO_ALLOWED_SYSTEM = {
     'stdint.h', 'stddef.h', 'stdbool.h', 'string.h',
     'stdarg.h', 'limits.h', 'stdalign.h', 'stdatomic.h',
     'vback/base.h', 'vback/io.h', 'vback/loop.h', 'vback/virtio.h',
-    'vback/transport.h', 'vback/mmio.h',
+    'vback/dev.h', 'vback/mmio.h',
 }
 XEN = re.compile(r'^(xen/|xen[a-z]*\.h$)')
 

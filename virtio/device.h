@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 #include "vb_ratelimit.h"
 #include "virtqueue.h"

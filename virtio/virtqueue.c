@@ -523,7 +523,7 @@ static int map_buffer(struct vq_ctx *ctx, struct vq_elem *e, uint64_t addr,
 		unsigned int k = e->nout + e->nin;
 
 		if (!host && !n) {
-			/* The view is at its limit (transport.h): wait for a
+			/* The view is at its limit (vback/dev.h): wait for a
 			 * completion, or, when none can come, answer with an
 			 * error like a chain too long to map. */
 			if (can_wait)
@@ -624,7 +624,7 @@ static void table_unmap(const struct vq_ctx *ctx, struct table *t)
  * violates the protocol. Every field is copied before it is checked. At
  * most vq->max_chain descriptors are looked at, indirect ones included.
  */
-/* walk()'s answer when the guest-memory view is busy (transport.h). */
+/* walk()'s answer when the guest-memory view is busy (vback/dev.h). */
 static const char vq_busy[] = "guest-memory view busy";
 
 static const char *walk(struct vq *vq, struct vq_elem *e, struct table *t,

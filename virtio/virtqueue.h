@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include <vback/loop.h>
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 struct vback_dev;
 struct vq_ctx;

@@ -6,12 +6,12 @@
  * transport (Xen IOREQ, a hypervisor's MMIO exit, a bare-metal test). The
  * transport forwards the guest's register accesses and provides an
  * interrupt line; the register file drives the device through
- * vback/transport.h.
+ * vback/dev.h.
  */
 #ifndef VBACK_MMIO_H
 #define VBACK_MMIO_H
 
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 #ifdef __cplusplus
 extern "C" {

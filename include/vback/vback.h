@@ -7,7 +7,7 @@
 #include <vback/io.h>
 #include <vback/loop.h>
 #include <vback/mmio.h>
-#include <vback/transport.h>
+#include <vback/dev.h>
 #include <vback/vhost_user.h>
 #include <vback/virtio.h>
 #include <vback/xen.h>

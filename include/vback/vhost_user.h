@@ -69,7 +69,7 @@
 #define VBACK_VHOST_USER_H
 
 #include <vback/loop.h>
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 #ifdef __cplusplus
 extern "C" {

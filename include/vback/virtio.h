@@ -8,7 +8,7 @@
  * vback_rng_dev()) to a transport (vback/vhost_user.h, vback/xen.h, or the
  * virtio-mmio register file of vback/mmio.h), runs the loop, and at the end
  * quiesces and destroys it. Writing a transport of one's own takes the
- * device-core calls of vback/transport.h.
+ * device-core calls of vback/dev.h.
  *
  * Trust: everything that comes from the guest (ring contents, descriptors,
  * register values, config accesses) is hostile. A protocol violation marks

@@ -34,7 +34,7 @@
 
 #include <vback/loop.h>
 #include <vback/mmio.h>
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -29,7 +29,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include <vback/transport.h>
+#include <vback/dev.h>
 #include <vback/virtio.h>
 
 #include "guest_mem.h"

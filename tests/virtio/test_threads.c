@@ -34,7 +34,7 @@
 
 #include <vback/epoll.h>
 #include <vback/io.h>
-#include <vback/transport.h>
+#include <vback/dev.h>
 #include <vback/virtio.h>
 
 #define NQ	 2u

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <vback/transport.h>
+#include <vback/dev.h>
 
 #include "inflight.h"
 

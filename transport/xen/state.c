@@ -9,7 +9,7 @@
  *   snapshot 0  the register file as the driver set it (struct
  *   snapshot 1  vback_mmio_state), double-buffered: @active names the
  *               complete one; a write goes to the other, then flips it
- *   records     the queues' in-flight records (vback/transport.h)
+ *   records     the queues' in-flight records (vback/dev.h)
  *
  * The snapshot is taken after every register write the device handled
  * and before the access is answered: a process killed half way leaves

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /**
- * @file vback/transport.h
- * @brief The transport writer's side of a virtio device: the guest-memory
- * view a transport supplies, the notifications it receives, and the
- * device-core calls it makes (features, status, config space, queues,
- * kicks, reset). vback's own transports (vback/xen.h, vback/vhost_user.h,
- * the register file of vback/mmio.h) are written on exactly this.
+ * @file vback/dev.h
+ * @brief The virtio device core (vback_dev_*) as a transport drives it:
+ * the guest-memory view a transport supplies, the notifications it
+ * receives, and the device-core calls it makes (features, status, config
+ * space, queues, kicks, reset). Part of the virtio layer: a transport
+ * includes it, never the other way round. vback's own transports
+ * (vback/xen.h, vback/vhost_user.h, the register file of vback/mmio.h) are
+ * written on exactly this.
  *
  * No OS, no hypervisor. Threading: a device and its transport are used
  * from the thread that runs the transport's loop; every callback here is
@@ -26,8 +28,8 @@
  *    loops, never by touching their state, and hears back the same way.
  * An embedder with one loop sets nothing and nothing changes.
  */
-#ifndef VBACK_TRANSPORT_H
-#define VBACK_TRANSPORT_H
+#ifndef VBACK_DEV_H
+#define VBACK_DEV_H
 
 #include <vback/base.h>
 #include <vback/loop.h>
@@ -434,4 +436,4 @@ VBACK_API bool vback_dev_resetting(const struct vback_dev *dev, int q);
 }
 #endif
 
-#endif /* VBACK_TRANSPORT_H */
+#endif /* VBACK_DEV_H */
