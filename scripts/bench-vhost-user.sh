@@ -42,6 +42,11 @@
 #                          changes from run to run, and with it the
 #                          figures: see docs/daemon.md, "Placement".
 #
+# Before the table, tests/vhost-user/bench_floor prints this machine's floor:
+# a back-end's CPU per request for a kick and a call alone, sleeping or
+# yielding between requests, and the CPU a short sleep costs (docs/daemon.md,
+# "Performance").
+#
 # Scaling on a bigger machine: QUEUES="1 2 4 8" DEPTHS="16 64", and
 # VBACK_ARGS="--threads N" to pin the thread count (the default is one
 # thread per ring up to the CPUs the daemon may run on). Leave a core or two for the
@@ -58,6 +63,7 @@ size_mib=${SIZE_MIB:-256}
 dir=${DIR:-/dev/shm}
 op=${OP:-randread}
 client=$build/tests/vhost-user/bench_vhu_client
+floor=$build/tests/vhost-user/bench_floor
 vback=${VBACK:-$build/examples/vback-disk/vback-disk}
 qsd=${QSD:-$(command -v qemu-storage-daemon || true)}
 fio=${FIO:-$(command -v fio || true)}
@@ -222,6 +228,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 
 
 log "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $op 4 KiB, ${secs} s per run, median of $rounds rounds; ${size_mib} MiB file in $dir; PIN ${PIN:-none}"
 log "vback-disk: $vback ${vback_args[*]}; qsd: ${qsd:-none}; fio: ${fio:-none}"
+# What a kick, a call and a sleep cost any back-end here, pinned like the
+# runs below (unpinned: both placements): below these, no back-end goes.
+if [ -x "$floor" ]; then
+	if [ -n "${PIN:-}" ]; then
+		b=${PIN%%:*} c=${PIN#*:}
+		placements=("${b%%[,-]*} ${c%%[,-]*}")
+	else
+		placements=("0 0" "0 $(($(nproc) > 1 ? 1 : 0))")
+	fi
+	for p in "${placements[@]}"; do
+		# shellcheck disable=SC2086 # two CPU numbers
+		"$floor" $p 50000 | while read -r line; do log "$line"; done
+	done
+fi
 head -c "$((size_mib << 20))" /dev/urandom >"$img"
 
 echo "| engine | rings | qd | vback IOPS | vback CPU us/IO | vback p50/p99 us | vback RSS MiB | qsd IOPS | qsd CPU us/IO | qsd p50/p99 us | qsd RSS MiB | fio IOPS | fio CPU us/IO | fio p50/p99 us | fio own CPU us/IO | IOPS vback/qsd | IOPS per CPU-s vback/qsd | CPU vback/fio | RSS qsd/vback |"
