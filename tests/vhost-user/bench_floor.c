@@ -27,7 +27,6 @@
  * Usage: bench_floor [BACKEND_CPU FRONTEND_CPU [ROUND_TRIPS]]
  * (default: 0 0 100000; "0 1" puts them apart)
  */
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -35,12 +34,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_check.h"
 
 enum mode { SLEEP, YIELD, SPIN };
 
@@ -53,15 +53,6 @@ struct pair {
 	atomic_int backend_waits; /* 1: the back-end wants a kick */
 	double backend_cpu_s;
 };
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "bench_floor: %s:%d: %s: %s\n",        \
-				__FILE__, __LINE__, #c, strerror(errno));      \
-			exit(1);                                               \
-		}                                                              \
-	} while (0)
 
 static double seconds(clockid_t clock)
 {

@@ -26,6 +26,7 @@
 #include <vback/vhost_user.h>
 #include <vback/mmio.h>
 
+#include "bench_check.h"
 #include "protocol.h"
 
 #define QSIZE	 128u
@@ -37,15 +38,6 @@
 #define HDRS	 0x4000u   /* 16 bytes per slot */
 #define STATUS	 0x6000u   /* 1 byte per slot */
 #define DATA	 0x100000u /* block_size per slot */
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr, "bench_vhu: %s failed (line %d)\n",    \
-				#x, __LINE__);                                 \
-			exit(1);                                               \
-		}                                                              \
-	} while (0)
 
 static void send_msg(int fd, uint32_t req, const void *p, uint32_t size,
 		     const int *fds, unsigned int nfds)

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_check.h"
 #include "protocol.h"
 
 #define QMAX   1024u /* largest ring: the layout below has room for it */
@@ -60,17 +61,6 @@
 /* Latency histogram: 16 buckets per power of two of nanoseconds (6 %). */
 #define SUB	16u
 #define BUCKETS (64u * SUB)
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr,                                        \
-				"bench_vhu_client: %s failed (line "           \
-				"%d): %s\n",                                   \
-				#x, __LINE__, strerror(errno));                \
-			exit(1);                                               \
-		}                                                              \
-	} while (0)
 
 struct queue {
 	unsigned int index;
