@@ -27,6 +27,7 @@
  * Usage: bench_floor [BACKEND_CPU FRONTEND_CPU [ROUND_TRIPS]]
  * (default: 0 0 100000; "0 1" puts them apart)
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -68,7 +69,9 @@ static void pin(int cpu)
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	CHECK(pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0);
+	/* pthread calls return the error instead of setting errno. */
+	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	CHECK(errno == 0);
 }
 
 static void signal_fd(int fd)
@@ -130,7 +133,8 @@ static void round_trips(enum mode mode, const char *name, int bcpu, int fcpu,
 	p.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(p.kick >= 0 && p.call >= 0);
-	CHECK(pthread_create(&t, NULL, backend, &p) == 0);
+	errno = pthread_create(&t, NULL, backend, &p);
+	CHECK(errno == 0);
 	pin(fcpu);
 	w0 = seconds(CLOCK_MONOTONIC);
 	for (long i = 0; i < n; i++) {
@@ -144,7 +148,8 @@ static void round_trips(enum mode mode, const char *name, int bcpu, int fcpu,
 		CHECK(read(p.call, &v, sizeof(v)) == sizeof(v));
 	}
 	wall = seconds(CLOCK_MONOTONIC) - w0;
-	CHECK(pthread_join(t, NULL) == 0);
+	errno = pthread_join(t, NULL);
+	CHECK(errno == 0);
 	printf("bench_floor: cpus %d:%d %-5s round trip %6.2f us, back-end CPU "
 	       "%5.2f us per round trip\n",
 	       bcpu, fcpu, name, wall / (double)n * 1e6,
